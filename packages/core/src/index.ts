@@ -1,0 +1,65 @@
+export {
+  type ConfigFieldDefinition,
+  type ConfigResult,
+  type ConfigSchema,
+  configFieldDefinitions,
+  configJsonSchema,
+  formatIssues,
+  loadConfig,
+  parseConfig,
+  REDACTED,
+  redactConfig,
+  sensitive,
+  sensitiveFields,
+  toFieldIssues,
+} from "./config.ts";
+export type { ConnectorContext, SinkContext, SourceContext, StateStore } from "./context.ts";
+export {
+  CONNECTOR_API_VERSION,
+  defineSink,
+  defineSource,
+  isSinkDefinition,
+  isSourceDefinition,
+  type ReadOptions,
+  SINK_BRAND,
+  type SinkDefinition,
+  type SinkInstance,
+  type SinkSpec,
+  SOURCE_BRAND,
+  type SourceDefinition,
+  type SourceInstance,
+  type SourceSpec,
+} from "./define.ts";
+export {
+  ConnectorError,
+  type ConnectorErrorCode,
+  type ConnectorErrorOptions,
+  type FieldIssue,
+  toConnectorError,
+} from "./errors.ts";
+export {
+  DEFAULT_PROCESSING_GUARANTEE,
+  isProcessingGuarantee,
+  PROCESSING_GUARANTEES,
+  type ProcessingGuarantee,
+  type SubscriptionType,
+  sinkSubscriptionType,
+} from "./guarantees.ts";
+export { type LogFields, type Logger, silentLogger } from "./logger.ts";
+export {
+  type ConnectorManifest,
+  connectorManifestSchema,
+  expectedPackageFolder,
+  readConnectorManifest,
+} from "./manifest.ts";
+export type {
+  PulsarPosition,
+  RecordFailure,
+  RecordSchema,
+  SchemaType,
+  SinkRecord,
+  SourceRecord,
+  WriteOutcome,
+} from "./records.ts";
+/** The zod instance connectors declare their config schemas with (one copy, shared with core). */
+export { z } from "zod";
