@@ -136,7 +136,11 @@ export function configFieldDefinitions(schema: ConfigSchema): ConfigFieldDefinit
       attributes: {
         required: String(!empty.success),
         defaultValue:
-          defaultValue === undefined ? "" : typeof defaultValue === "string" ? defaultValue : JSON.stringify(defaultValue),
+          defaultValue === undefined
+            ? ""
+            : typeof defaultValue === "string"
+              ? defaultValue
+              : JSON.stringify(defaultValue),
         sensitive: String(meta.sensitive === true),
         help: meta.description ?? field.description ?? "",
       },

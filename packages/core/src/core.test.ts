@@ -9,8 +9,8 @@ import {
   isSourceDefinition,
   loadConfig,
   parseConfig,
-  readConnectorManifest,
   REDACTED,
+  readConnectorManifest,
   redactConfig,
   sensitive,
   sensitiveFields,
@@ -99,7 +99,12 @@ describe("definitions", () => {
       description: "d",
       config: z.object({}),
       async open() {
-        return { async read() { return null; }, async close() {} };
+        return {
+          async read() {
+            return null;
+          },
+          async close() {},
+        };
       },
     });
     expect(isSourceDefinition(source)).toBe(true);

@@ -1,3 +1,5 @@
+/** The zod instance connectors declare their config schemas with (one copy, shared with core). */
+export { z } from "zod";
 export {
   type ConfigFieldDefinition,
   type ConfigResult,
@@ -61,5 +63,3 @@ export type {
   SourceRecord,
   WriteOutcome,
 } from "./records.ts";
-/** The zod instance connectors declare their config schemas with (one copy, shared with core). */
-export { z } from "zod";

@@ -20,9 +20,7 @@ export interface ConnectorManifest {
 export const connectorManifestSchema: z.ZodType<ConnectorManifest> = z.object({
   manifestVersion: z.literal(1),
   kind: z.enum(["source", "sink"]),
-  name: z
-    .string()
-    .regex(/^[a-z][a-z0-9-]*$/, "must be lowercase letters, digits and dashes, starting with a letter"),
+  name: z.string().regex(/^[a-z][a-z0-9-]*$/, "must be lowercase letters, digits and dashes, starting with a letter"),
   description: z.string().min(1, "must not be empty"),
   configSchema: z.string().optional(),
 });
