@@ -1,0 +1,89 @@
+import { PulsarClientError } from "./errors.ts";
+import { decode, encode } from "./internal/protobuf.ts";
+import { MessageIdData, type MessageIdDataPb } from "./internal/schema.ts";
+
+const MAX_I64 = 0x7fffffffffffffffn;
+
+/** Position of a message: ledger, entry, partition and index inside a batch. Ordered by (ledger, entry, batch). */
+export class MessageId {
+  readonly ledgerId: bigint;
+  readonly entryId: bigint;
+  readonly partition: number;
+  readonly batchIndex: number;
+  readonly batchSize: number | undefined;
+  /** Topic the id belongs to when it came from a consumer or producer of this client (not serialized). */
+  readonly topic: string | undefined;
+
+  constructor(ledgerId: bigint, entryId: bigint, partition = -1, batchIndex = -1, batchSize?: number, topic?: string) {
+    this.ledgerId = ledgerId;
+    this.entryId = entryId;
+    this.partition = partition;
+    this.batchIndex = batchIndex;
+    this.batchSize = batchSize;
+    this.topic = topic;
+  }
+
+  /** The position before the first message of a topic. */
+  static readonly earliest: MessageId = new MessageId(-1n, -1n, -1, -1);
+  /** The position after the last message of a topic. */
+  static readonly latest: MessageId = new MessageId(MAX_I64, MAX_I64, -1, -1);
+
+  /** Protobuf MessageIdData bytes, compatible with the Java client's MessageId.toByteArray. */
+  serialize(): Buffer {
+    return encode(MessageIdData, this.toData());
+  }
+
+  static deserialize(buf: Uint8Array): MessageId {
+    let data: MessageIdDataPb;
+    try {
+      data = decode(MessageIdData, buf);
+    } catch (err) {
+      throw new PulsarClientError("PROTOCOL", "cannot deserialize message id", { cause: err });
+    }
+    if (data.ledgerId === undefined || data.entryId === undefined) {
+      throw new PulsarClientError("PROTOCOL", "serialized message id lacks ledger or entry id");
+    }
+    return MessageId.fromData(data);
+  }
+
+  /** @internal */
+  static fromData(data: MessageIdDataPb, topic?: string, partition?: number): MessageId {
+    return new MessageId(
+      data.ledgerId ?? -1n,
+      data.entryId ?? -1n,
+      partition ?? data.partition ?? -1,
+      data.batchIndex ?? -1,
+      data.batchSize,
+      topic,
+    );
+  }
+
+  /** @internal */
+  toData(): MessageIdDataPb {
+    const data: MessageIdDataPb = { ledgerId: this.ledgerId, entryId: this.entryId };
+    if (this.partition >= 0) data.partition = this.partition;
+    if (this.batchIndex >= 0) data.batchIndex = this.batchIndex;
+    if (this.batchSize !== undefined && this.batchSize > 0) data.batchSize = this.batchSize;
+    return data;
+  }
+
+  /** @internal Same entry, tagged with a topic. */
+  withTopic(topic: string): MessageId {
+    return new MessageId(this.ledgerId, this.entryId, this.partition, this.batchIndex, this.batchSize, topic);
+  }
+
+  compareTo(other: MessageId): number {
+    if (this.ledgerId !== other.ledgerId) return this.ledgerId < other.ledgerId ? -1 : 1;
+    if (this.entryId !== other.entryId) return this.entryId < other.entryId ? -1 : 1;
+    if (this.batchIndex !== other.batchIndex) return this.batchIndex < other.batchIndex ? -1 : 1;
+    return 0;
+  }
+
+  equals(other: MessageId): boolean {
+    return this.compareTo(other) === 0 && this.partition === other.partition;
+  }
+
+  toString(): string {
+    return `${this.ledgerId}:${this.entryId}:${this.partition}:${this.batchIndex}`;
+  }
+}
