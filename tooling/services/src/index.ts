@@ -1,0 +1,22 @@
+export { HOST, isServiceName, parseServiceNames, SERVICE_NAMES, type ServiceName } from "./internal/config.ts";
+export type {
+  CassandraEndpoint,
+  KafkaEndpoint,
+  MariadbEndpoint,
+  PostgresEndpoint,
+  PulsarEndpoint,
+  ServiceEndpoints,
+} from "./internal/endpoints.ts";
+export { ServicesError, type ServicesErrorCode } from "./internal/errors.ts";
+export {
+  ensureServices,
+  type ServiceCondition,
+  type ServiceStatus,
+  type StopResult,
+  serviceStatus,
+  stopServices,
+  type UpAction,
+  type UpOptions,
+  type UpResult,
+  upServices,
+} from "./internal/services.ts";

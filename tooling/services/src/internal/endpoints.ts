@@ -1,0 +1,52 @@
+import type { ServiceName } from "./config.ts";
+
+export interface PulsarEndpoint {
+  host: string;
+  /** Binary protocol port. */
+  port: number;
+  webPort: number;
+  bookiePort: number;
+  serviceUrl: string;
+  webServiceUrl: string;
+}
+
+export interface KafkaEndpoint {
+  host: string;
+  port: number;
+  controllerPort: number;
+  brokers: string[];
+}
+
+export interface CassandraEndpoint {
+  host: string;
+  port: number;
+  storagePort: number;
+  contactPoints: string[];
+  localDataCenter: string;
+}
+
+export interface PostgresEndpoint {
+  host: string;
+  port: number;
+  user: string;
+  database: string;
+  connectionString: string;
+}
+
+export interface MariadbEndpoint {
+  host: string;
+  port: number;
+  user: string;
+  password: string;
+  database: string;
+}
+
+export interface ServiceEndpoints {
+  pulsar: PulsarEndpoint;
+  kafka: KafkaEndpoint;
+  cassandra: CassandraEndpoint;
+  postgres: PostgresEndpoint;
+  mariadb: MariadbEndpoint;
+}
+
+export type AnyEndpoint = ServiceEndpoints[ServiceName];
