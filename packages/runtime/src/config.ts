@@ -1,0 +1,370 @@
+import {
+  DEFAULT_PROCESSING_GUARANTEE,
+  type FieldIssue,
+  isProcessingGuarantee,
+  type ProcessingGuarantee,
+} from "@pulsar-connect/core";
+
+/** Per-input consumer settings (upstream ConsumerConfig). */
+export interface ConsumerConfig {
+  schemaType?: string;
+  serdeClassName?: string;
+  isRegexPattern?: boolean;
+  schemaProperties?: Record<string, string>;
+  consumerProperties?: Record<string, string>;
+  receiverQueueSize?: number;
+  poolMessages?: boolean;
+}
+
+/** Producer settings of a source's output (upstream ProducerConfig). */
+export interface ProducerConfig {
+  maxPendingMessages?: number;
+  maxPendingMessagesAcrossPartitions?: number;
+  useThreadLocalProducers?: boolean;
+  batchBuilder?: "DEFAULT" | "KEY_BASED";
+  compressionType?: "NONE" | "LZ4" | "ZLIB" | "ZSTD" | "SNAPPY";
+  batchingMaxPublishDelayMs?: number;
+  batchingMaxMessages?: number;
+}
+
+/** Resources requested per instance (kept for compatibility; the in-process runtime does not enforce them). */
+export interface Resources {
+  cpu?: number;
+  ram?: number;
+  disk?: number;
+}
+
+/** Upstream-shaped sink config, as accepted by the admin API and `--sink-config-file`. */
+export interface SinkConfig {
+  tenant?: string;
+  namespace?: string;
+  name?: string;
+  className?: string;
+  archive?: string;
+  sinkType?: string;
+  sourceSubscriptionName?: string;
+  sourceSubscriptionPosition?: "Latest" | "Earliest";
+  inputs?: string[];
+  topicsPattern?: string;
+  topicToSerdeClassName?: Record<string, string>;
+  topicToSchemaType?: Record<string, string>;
+  topicToSchemaProperties?: Record<string, Record<string, string>>;
+  inputSpecs?: Record<string, ConsumerConfig>;
+  maxMessageRetries?: number;
+  deadLetterTopic?: string;
+  configs?: Record<string, unknown>;
+  secrets?: Record<string, unknown>;
+  parallelism?: number;
+  processingGuarantees?: ProcessingGuarantee;
+  retainOrdering?: boolean;
+  retainKeyOrdering?: boolean;
+  resources?: Resources;
+  autoAck?: boolean;
+  timeoutMs?: number;
+  negativeAckRedeliveryDelayMs?: number;
+  cleanupSubscription?: boolean;
+  runtimeFlags?: string;
+  customRuntimeOptions?: string;
+  logTopic?: string;
+}
+
+/** Upstream-shaped source config. */
+export interface SourceConfig {
+  tenant?: string;
+  namespace?: string;
+  name?: string;
+  className?: string;
+  archive?: string;
+  sourceType?: string;
+  topicName?: string;
+  producerConfig?: ProducerConfig;
+  serdeClassName?: string;
+  schemaType?: string;
+  configs?: Record<string, unknown>;
+  secrets?: Record<string, unknown>;
+  parallelism?: number;
+  processingGuarantees?: ProcessingGuarantee;
+  resources?: Resources;
+  runtimeFlags?: string;
+  customRuntimeOptions?: string;
+  batchBuilder?: "DEFAULT" | "KEY_BASED";
+  logTopic?: string;
+}
+
+/** A sink config with every default applied. */
+export interface ResolvedSinkConfig extends SinkConfig {
+  tenant: string;
+  namespace: string;
+  name: string;
+  archive: string;
+  inputs: string[];
+  parallelism: number;
+  processingGuarantees: ProcessingGuarantee;
+  sourceSubscriptionName: string;
+  sourceSubscriptionPosition: "Latest" | "Earliest";
+  configs: Record<string, unknown>;
+  secrets: Record<string, unknown>;
+  autoAck: boolean;
+  retainOrdering: boolean;
+  retainKeyOrdering: boolean;
+  cleanupSubscription: boolean;
+}
+
+/** A source config with every default applied. */
+export interface ResolvedSourceConfig extends SourceConfig {
+  tenant: string;
+  namespace: string;
+  name: string;
+  archive: string;
+  topicName: string;
+  parallelism: number;
+  processingGuarantees: ProcessingGuarantee;
+  configs: Record<string, unknown>;
+  secrets: Record<string, unknown>;
+}
+
+/** Outcome of resolving a config: the resolved value, or field issues. */
+export type Resolved<T> = { ok: true; value: T } | { ok: false; issues: FieldIssue[] };
+
+const TOPIC_NAME = /^((persistent|non-persistent):\/\/[^/\s]+\/[^/\s]+\/[^/\s]+|[^/:\s]+(\/[^/:\s]+\/[^/:\s]+)?)$/;
+const NAME = /^[A-Za-z0-9_.=-][A-Za-z0-9_.=:-]*$/;
+
+/** True when `topic` is a valid Pulsar topic name (short or fully qualified). */
+export function isValidTopicName(topic: string): boolean {
+  return TOPIC_NAME.test(topic);
+}
+
+/** Fully qualified form of a topic name: `persistent://tenant/namespace/topic`. */
+export function qualifyTopic(topic: string, tenant = "public", namespace = "default"): string {
+  if (topic.includes("://")) return topic;
+  const parts = topic.split("/");
+  if (parts.length === 3) return `persistent://${topic}`;
+  return `persistent://${tenant}/${namespace}/${topic}`;
+}
+
+/** The archive a config refers to: `archive`, or `builtin://<sinkType|sourceType>`. */
+export function archiveOf(config: { archive?: string | undefined }, type: string | undefined): string | undefined {
+  if (config.archive) return config.archive;
+  return type ? `builtin://${type}` : undefined;
+}
+
+/** Name of the connector an archive refers to, for `builtin://<name>`. */
+export function builtinName(archive: string): string | undefined {
+  return archive.startsWith("builtin://") ? archive.slice("builtin://".length) : undefined;
+}
+
+function checkIdentity(config: { tenant?: string; namespace?: string; name?: string }, issues: FieldIssue[]): void {
+  for (const field of ["tenant", "namespace", "name"] as const) {
+    const value = config[field];
+    if (value === undefined || value === "") {
+      if (field === "name") issues.push({ path: field, message: "is required" });
+    } else if (typeof value !== "string" || !NAME.test(value)) {
+      issues.push({ path: field, message: "must be letters, digits, '-', '_', '.', '=' or ':'" });
+    }
+  }
+}
+
+function checkCommon(
+  config: SinkConfig | SourceConfig,
+  issues: FieldIssue[],
+  typeField: "sinkType" | "sourceType",
+): void {
+  checkIdentity(config, issues);
+  const typeValue = (config as Record<string, unknown>)[typeField];
+  if (config.archive !== undefined && typeValue !== undefined) {
+    issues.push({ path: "archive", message: `cannot specify both archive and ${typeField}` });
+  }
+  if (config.parallelism !== undefined && (!Number.isInteger(config.parallelism) || config.parallelism <= 0)) {
+    issues.push({ path: "parallelism", message: "must be a positive integer" });
+  }
+  if (config.processingGuarantees !== undefined && !isProcessingGuarantee(config.processingGuarantees)) {
+    issues.push({
+      path: "processingGuarantees",
+      message: "must be one of ATMOST_ONCE, ATLEAST_ONCE, EFFECTIVELY_ONCE, MANUAL",
+    });
+  }
+  if (config.configs !== undefined && (typeof config.configs !== "object" || Array.isArray(config.configs))) {
+    issues.push({ path: "configs", message: "must be an object" });
+  }
+  if (config.secrets !== undefined && (typeof config.secrets !== "object" || Array.isArray(config.secrets))) {
+    issues.push({ path: "secrets", message: "must be an object" });
+  }
+}
+
+/** Applies upstream defaults to a sink config and checks it, returning field issues instead of throwing. */
+export function resolveSinkConfig(config: SinkConfig): Resolved<ResolvedSinkConfig> {
+  const issues: FieldIssue[] = [];
+  if (!config || typeof config !== "object") return { ok: false, issues: [{ path: "", message: "must be an object" }] };
+  checkCommon(config, issues, "sinkType");
+  const archive = archiveOf(config, config.sinkType);
+  if (!archive) issues.push({ path: "archive", message: "Sink archive not specified (give archive or sinkType)" });
+  const inputs = [...(config.inputs ?? []), ...Object.keys(config.inputSpecs ?? {})];
+  if (config.inputs !== undefined && !Array.isArray(config.inputs)) {
+    issues.push({ path: "inputs", message: "must be a list of topic names" });
+  }
+  if (inputs.length === 0 && !config.topicsPattern) {
+    issues.push({
+      path: "inputs",
+      message: "Must specify at least one topic of input via topicName, inputs or topicsPattern",
+    });
+  }
+  inputs.forEach((topic, index) => {
+    if (typeof topic !== "string" || !isValidTopicName(topic)) {
+      issues.push({ path: `inputs.${index}`, message: `'${String(topic)}' is not a valid topic name` });
+    }
+  });
+  if (config.topicsPattern !== undefined) {
+    try {
+      new RegExp(config.topicsPattern);
+    } catch {
+      issues.push({ path: "topicsPattern", message: "is not a valid regular expression" });
+    }
+  }
+  if (config.timeoutMs !== undefined && (!Number.isFinite(config.timeoutMs) || config.timeoutMs < 0)) {
+    issues.push({ path: "timeoutMs", message: "must be >= 0" });
+  }
+  if (
+    config.maxMessageRetries !== undefined &&
+    (!Number.isInteger(config.maxMessageRetries) || config.maxMessageRetries < 0)
+  ) {
+    issues.push({ path: "maxMessageRetries", message: "must be a non-negative integer" });
+  }
+  if (config.retainOrdering && config.retainKeyOrdering) {
+    issues.push({ path: "retainKeyOrdering", message: "only one of retainOrdering and retainKeyOrdering can be set" });
+  }
+  if (config.retainKeyOrdering && config.processingGuarantees === "EFFECTIVELY_ONCE") {
+    issues.push({ path: "retainKeyOrdering", message: "retainKeyOrdering cannot be used with EFFECTIVELY_ONCE" });
+  }
+  if (
+    config.sourceSubscriptionPosition !== undefined &&
+    config.sourceSubscriptionPosition !== "Latest" &&
+    config.sourceSubscriptionPosition !== "Earliest"
+  ) {
+    issues.push({ path: "sourceSubscriptionPosition", message: "must be Latest or Earliest" });
+  }
+  if (issues.length > 0) return { ok: false, issues };
+  const tenant = config.tenant || "public";
+  const namespace = config.namespace || "default";
+  const name = config.name as string;
+  const { sinkType: _ignored, ...rest } = config;
+  return {
+    ok: true,
+    value: {
+      ...rest,
+      tenant,
+      namespace,
+      name,
+      archive: archive as string,
+      inputs: [...new Set(inputs.map((topic) => qualifyTopic(topic, tenant, namespace)))],
+      parallelism: config.parallelism ?? 1,
+      processingGuarantees: config.processingGuarantees ?? DEFAULT_PROCESSING_GUARANTEE,
+      sourceSubscriptionName: config.sourceSubscriptionName || `${tenant}/${namespace}/${name}`,
+      sourceSubscriptionPosition: config.sourceSubscriptionPosition ?? "Latest",
+      configs: config.configs ?? {},
+      secrets: config.secrets ?? {},
+      autoAck: config.autoAck ?? true,
+      retainOrdering: config.retainOrdering ?? false,
+      retainKeyOrdering: config.retainKeyOrdering ?? false,
+      cleanupSubscription: config.cleanupSubscription ?? true,
+    },
+  };
+}
+
+/** Applies upstream defaults to a source config and checks it. */
+export function resolveSourceConfig(config: SourceConfig): Resolved<ResolvedSourceConfig> {
+  const issues: FieldIssue[] = [];
+  if (!config || typeof config !== "object") return { ok: false, issues: [{ path: "", message: "must be an object" }] };
+  checkCommon(config, issues, "sourceType");
+  const archive = archiveOf(config, config.sourceType);
+  if (!archive) issues.push({ path: "archive", message: "Source archive not specified (give archive or sourceType)" });
+  if (!config.topicName) issues.push({ path: "topicName", message: "is required (the destination topic)" });
+  else if (!isValidTopicName(config.topicName)) {
+    issues.push({ path: "topicName", message: `'${config.topicName}' is not a valid topic name` });
+  }
+  if (issues.length > 0) return { ok: false, issues };
+  const tenant = config.tenant || "public";
+  const namespace = config.namespace || "default";
+  const { sourceType: _ignored, ...rest } = config;
+  return {
+    ok: true,
+    value: {
+      ...rest,
+      tenant,
+      namespace,
+      name: config.name as string,
+      archive: archive as string,
+      topicName: qualifyTopic(config.topicName as string, tenant, namespace),
+      parallelism: config.parallelism ?? 1,
+      processingGuarantees: config.processingGuarantees ?? DEFAULT_PROCESSING_GUARANTEE,
+      configs: config.configs ?? {},
+      secrets: config.secrets ?? {},
+    },
+  };
+}
+
+function sameList(a: readonly string[] | undefined, b: readonly string[] | undefined): boolean {
+  const left = [...(a ?? [])].sort();
+  const right = [...(b ?? [])].sort();
+  return left.length === right.length && left.every((value, index) => value === right[index]);
+}
+
+/**
+ * Merges an update into an existing sink config following upstream's rules, except that the processing guarantee
+ * may change (the worker drains and restarts the instances). Returns field issues for changes that cannot apply.
+ */
+export function mergeSinkUpdate(existing: ResolvedSinkConfig, update: SinkConfig): Resolved<ResolvedSinkConfig> {
+  const issues: FieldIssue[] = [];
+  if (update.tenant && update.tenant !== existing.tenant) issues.push({ path: "tenant", message: "Tenants differ" });
+  if (update.namespace && update.namespace !== existing.namespace) {
+    issues.push({ path: "namespace", message: "Namespaces differ" });
+  }
+  if (update.name && update.name !== existing.name) issues.push({ path: "name", message: "Sink Names differ" });
+  if (update.sourceSubscriptionName && update.sourceSubscriptionName !== existing.sourceSubscriptionName) {
+    issues.push({ path: "sourceSubscriptionName", message: "Subscription Name cannot be altered" });
+  }
+  if (update.inputs !== undefined) {
+    const qualified = update.inputs.map((topic) => qualifyTopic(topic, existing.tenant, existing.namespace));
+    if (!qualified.every((topic) => existing.inputs.includes(topic))) {
+      issues.push({ path: "inputs", message: "Input Topics cannot be altered" });
+    }
+  }
+  if (update.topicsPattern !== undefined && update.topicsPattern !== existing.topicsPattern) {
+    issues.push({ path: "topicsPattern", message: "Input Topics cannot be altered" });
+  }
+  if (update.retainKeyOrdering !== undefined && update.retainKeyOrdering !== existing.retainKeyOrdering) {
+    issues.push({ path: "retainKeyOrdering", message: "Retain Key Ordering cannot be altered" });
+  }
+  if (issues.length > 0) return { ok: false, issues };
+  const merged: SinkConfig = { ...existing };
+  for (const [key, value] of Object.entries(update)) {
+    if (value === undefined || value === null) continue;
+    if (key === "resources") merged.resources = { ...existing.resources, ...(value as Resources) };
+    else (merged as Record<string, unknown>)[key] = value;
+  }
+  if (update.sinkType !== undefined && update.archive === undefined) merged.archive = `builtin://${update.sinkType}`;
+  if (!sameList(merged.inputs, existing.inputs)) merged.inputs = existing.inputs;
+  return resolveSinkConfig(merged);
+}
+
+/** Merges an update into an existing source config (the processing guarantee may change). */
+export function mergeSourceUpdate(
+  existing: ResolvedSourceConfig,
+  update: SourceConfig,
+): Resolved<ResolvedSourceConfig> {
+  const issues: FieldIssue[] = [];
+  if (update.tenant && update.tenant !== existing.tenant) issues.push({ path: "tenant", message: "Tenants differ" });
+  if (update.namespace && update.namespace !== existing.namespace) {
+    issues.push({ path: "namespace", message: "Namespaces differ" });
+  }
+  if (update.name && update.name !== existing.name) issues.push({ path: "name", message: "Source Names differ" });
+  if (issues.length > 0) return { ok: false, issues };
+  const merged: SourceConfig = { ...existing };
+  for (const [key, value] of Object.entries(update)) {
+    if (value === undefined || value === null) continue;
+    if (key === "resources") merged.resources = { ...existing.resources, ...(value as Resources) };
+    else (merged as Record<string, unknown>)[key] = value;
+  }
+  if (update.sourceType !== undefined && update.archive === undefined)
+    merged.archive = `builtin://${update.sourceType}`;
+  return resolveSourceConfig(merged);
+}

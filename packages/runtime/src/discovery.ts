@@ -1,0 +1,251 @@
+import { createHash } from "node:crypto";
+import { existsSync, readFileSync } from "node:fs";
+import { createRequire } from "node:module";
+import { dirname, join, resolve } from "node:path";
+import { pathToFileURL } from "node:url";
+import {
+  type ConnectorManifest,
+  expectedPackageFolder,
+  isSinkDefinition,
+  isSourceDefinition,
+  readConnectorManifest,
+  type SinkDefinition,
+  type SourceDefinition,
+} from "@pulsar-connect/core";
+
+/** A connector found by discovery (or registered directly). */
+export interface DiscoveredConnector {
+  kind: "source" | "sink";
+  name: string;
+  description: string;
+  packageName: string;
+  packageVersion: string;
+  packageDir: string;
+  manifest: ConnectorManifest;
+  definition: SinkDefinition | SourceDefinition;
+  /** Fingerprint of the package.json and entry file; reload keeps connectors whose fingerprint is unchanged. */
+  fingerprint: string;
+}
+
+/** A package that declares a manifest but could not be loaded, and why. */
+export interface DiscoveryProblem {
+  packageName: string;
+  message: string;
+}
+
+/** Where to look for connector packages. */
+export interface DiscoveryOptions {
+  /** Folders with a package.json whose dependencies are scanned (the worker's install, a connectors folder). */
+  hostDirs: string[];
+  /** Load TypeScript sources through the `@pulsar-connect/source` export condition instead of dist. */
+  preferSource?: boolean;
+}
+
+type ExportTarget = string | { [condition: string]: ExportTarget } | null | undefined;
+
+function pickExport(target: ExportTarget, conditions: readonly string[]): string | undefined {
+  if (typeof target === "string") return target;
+  if (!target || typeof target !== "object") return undefined;
+  for (const [condition, value] of Object.entries(target)) {
+    if (condition === "types") continue;
+    if (conditions.includes(condition)) {
+      const picked = pickExport(value, conditions);
+      if (picked) return picked;
+    }
+  }
+  return undefined;
+}
+
+function entryOf(packageDir: string, packageJson: Record<string, unknown>, preferSource: boolean): string {
+  const exportsField = packageJson.exports as Record<string, ExportTarget> | string | undefined;
+  const root = typeof exportsField === "string" ? exportsField : exportsField?.["."];
+  const distConditions = ["node", "import", "default"];
+  const sourceConditions = ["@pulsar-connect/source", ...distConditions];
+  const fromDist = pickExport(root, distConditions);
+  const fromSource = pickExport(root, sourceConditions);
+  const chosen =
+    preferSource || !fromDist || !existsSync(join(packageDir, fromDist)) ? (fromSource ?? fromDist) : fromDist;
+  const entry = chosen ?? (packageJson.main as string | undefined) ?? "index.js";
+  return join(packageDir, entry);
+}
+
+function declaredDependencies(hostDir: string): string[] {
+  const file = join(hostDir, "package.json");
+  if (!existsSync(file)) return [];
+  const pkg = JSON.parse(readFileSync(file, "utf8")) as Record<string, Record<string, string> | undefined>;
+  return [
+    ...new Set([
+      ...Object.keys(pkg.dependencies ?? {}),
+      ...Object.keys(pkg.optionalDependencies ?? {}),
+      ...Object.keys(pkg.devDependencies ?? {}),
+    ]),
+  ];
+}
+
+async function loadPackage(
+  hostDir: string,
+  dependency: string,
+  preferSource: boolean,
+): Promise<DiscoveredConnector | DiscoveryProblem | undefined> {
+  const require = createRequire(join(resolve(hostDir), "package.json"));
+  let packageJsonPath: string;
+  try {
+    packageJsonPath = require.resolve(`${dependency}/package.json`);
+  } catch {
+    return undefined;
+  }
+  const raw = readFileSync(packageJsonPath, "utf8");
+  const packageJson = JSON.parse(raw) as Record<string, unknown>;
+  let manifest: ConnectorManifest | undefined;
+  try {
+    manifest = readConnectorManifest(packageJson);
+  } catch (error) {
+    return { packageName: dependency, message: (error as Error).message };
+  }
+  if (!manifest) return undefined;
+  const packageName = String(packageJson.name ?? dependency);
+  if (packageName.startsWith("@pulsar-connect/")) {
+    const folder = packageName.slice("@pulsar-connect/".length);
+    if (folder !== expectedPackageFolder(manifest)) {
+      return {
+        packageName,
+        message: `package name ${packageName} does not match its manifest (${manifest.kind} '${manifest.name}' must be published as @pulsar-connect/${expectedPackageFolder(manifest)})`,
+      };
+    }
+  }
+  const packageDir = dirname(packageJsonPath);
+  const entry = entryOf(packageDir, packageJson, preferSource);
+  let module: { default?: unknown };
+  try {
+    module = (await import(pathToFileURL(entry).href)) as { default?: unknown };
+  } catch (error) {
+    return { packageName, message: `cannot be imported from ${entry}: ${(error as Error).message}` };
+  }
+  const definition = module.default;
+  const branded = manifest.kind === "sink" ? isSinkDefinition(definition) : isSourceDefinition(definition);
+  if (!branded) {
+    return {
+      packageName,
+      message: `default export is not a ${manifest.kind} definition (use define${manifest.kind === "sink" ? "Sink" : "Source"}() from @pulsar-connect/core)`,
+    };
+  }
+  const typed = definition as SinkDefinition | SourceDefinition;
+  if (typed.name !== manifest.name) {
+    return {
+      packageName,
+      message: `manifest name '${manifest.name}' differs from the definition's name '${typed.name}'`,
+    };
+  }
+  const fingerprint = createHash("sha256")
+    .update(raw)
+    .update(existsSync(entry) ? readFileSync(entry) : "")
+    .digest("hex");
+  return {
+    kind: manifest.kind,
+    name: manifest.name,
+    description: manifest.description,
+    packageName,
+    packageVersion: String(packageJson.version ?? "0.0.0"),
+    packageDir,
+    manifest,
+    definition: typed,
+    fingerprint,
+  };
+}
+
+/** What changed on {@link ConnectorCatalog.reload}. */
+export interface ReloadResult {
+  added: string[];
+  removed: string[];
+  changed: string[];
+  unchanged: string[];
+}
+
+/** The connectors a worker can run: discovered from installed packages, or registered directly. */
+export class ConnectorCatalog {
+  private connectors: Map<string, DiscoveredConnector> = new Map();
+  /** Packages that declare a manifest but were refused, with the reason. */
+  problems: DiscoveryProblem[] = [];
+  private readonly options: DiscoveryOptions | undefined;
+
+  constructor(options?: DiscoveryOptions) {
+    this.options = options;
+  }
+
+  /** Scans the host folders' dependencies for connector packages. */
+  static async discover(options: DiscoveryOptions): Promise<ConnectorCatalog> {
+    const catalog = new ConnectorCatalog(options);
+    await catalog.reload();
+    return catalog;
+  }
+
+  /** A catalog of the given definitions, for localrun and tests. */
+  static of(definitions: Array<SinkDefinition | SourceDefinition>): ConnectorCatalog {
+    const catalog = new ConnectorCatalog();
+    for (const definition of definitions) {
+      const kind = isSinkDefinition(definition) ? "sink" : "source";
+      catalog.connectors.set(`${kind}:${definition.name}`, {
+        kind,
+        name: definition.name,
+        description: definition.description,
+        packageName: `(inline) ${definition.name}`,
+        packageVersion: "0.0.0",
+        packageDir: "",
+        manifest: { manifestVersion: 1, kind, name: definition.name, description: definition.description },
+        definition,
+        fingerprint: "inline",
+      });
+    }
+    return catalog;
+  }
+
+  /** Re-scans the host folders. Connectors whose package did not change keep their loaded definition. */
+  async reload(): Promise<ReloadResult> {
+    const result: ReloadResult = { added: [], removed: [], changed: [], unchanged: [] };
+    if (!this.options) return { ...result, unchanged: [...this.connectors.keys()] };
+    const found = new Map<string, DiscoveredConnector>();
+    const problems: DiscoveryProblem[] = [];
+    const preferSource = this.options.preferSource ?? process.env.PULSAR_CONNECT_PREFER_SOURCE === "1";
+    for (const hostDir of this.options.hostDirs) {
+      for (const dependency of declaredDependencies(hostDir)) {
+        const loaded = await loadPackage(hostDir, dependency, preferSource);
+        if (!loaded) continue;
+        if (!("definition" in loaded)) {
+          problems.push(loaded);
+          continue;
+        }
+        const key = `${loaded.kind}:${loaded.name}`;
+        const previous = found.get(key);
+        if (previous && previous.packageName !== loaded.packageName) {
+          problems.push({
+            packageName: loaded.packageName,
+            message: `duplicate ${loaded.kind} '${loaded.name}': already provided by ${previous.packageName}; keeping the first`,
+          });
+          continue;
+        }
+        const existing = this.connectors.get(key);
+        found.set(key, existing && existing.fingerprint === loaded.fingerprint ? existing : loaded);
+      }
+    }
+    for (const [key, connector] of found) {
+      const existing = this.connectors.get(key);
+      if (!existing) result.added.push(key);
+      else if (existing.fingerprint !== connector.fingerprint) result.changed.push(key);
+      else result.unchanged.push(key);
+    }
+    for (const key of this.connectors.keys()) if (!found.has(key)) result.removed.push(key);
+    this.connectors = found;
+    this.problems = problems;
+    return result;
+  }
+
+  /** Every connector of a kind, sorted by name. */
+  list(kind: "source" | "sink"): DiscoveredConnector[] {
+    return [...this.connectors.values()].filter((c) => c.kind === kind).sort((a, b) => a.name.localeCompare(b.name));
+  }
+
+  /** The connector `name` of a kind, or undefined. */
+  get(kind: "source" | "sink", name: string): DiscoveredConnector | undefined {
+    return this.connectors.get(`${kind}:${name}`);
+  }
+}

@@ -1,0 +1,42 @@
+export {
+  archiveOf,
+  builtinName,
+  type ConsumerConfig,
+  isValidTopicName,
+  mergeSinkUpdate,
+  mergeSourceUpdate,
+  type ProducerConfig,
+  qualifyTopic,
+  type Resolved,
+  type ResolvedSinkConfig,
+  type ResolvedSourceConfig,
+  type Resources,
+  resolveSinkConfig,
+  resolveSourceConfig,
+  type SinkConfig,
+  type SourceConfig,
+} from "./config.ts";
+export {
+  ConnectorCatalog,
+  type DiscoveredConnector,
+  type DiscoveryOptions,
+  type DiscoveryProblem,
+  type ReloadResult,
+} from "./discovery.ts";
+export {
+  type ConnectorInstance,
+  createInstance,
+  deleteSinkSubscription,
+  type InstancePulsar,
+  type SinkInstanceOptions,
+  type SourceInstanceOptions,
+  validateConnectorConfigs,
+} from "./instance.ts";
+export { deduplicationEnabled } from "./internal/source-runner.ts";
+export { PulsarStateStore, type PulsarStateStoreOptions, stateTopic } from "./state.ts";
+export {
+  type ExceptionInformation,
+  InstanceStats,
+  type SinkInstanceStatusData,
+  type SourceInstanceStatusData,
+} from "./stats.ts";

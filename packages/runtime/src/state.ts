@@ -1,0 +1,140 @@
+import { ConnectorError, type StateStore } from "@pulsar-connect/core";
+import {
+  adminRequest,
+  type ConsumerLike,
+  type ProducerLike,
+  type PulsarConnections,
+  topicPath,
+} from "./internal/pulsar.ts";
+
+/** Where a connector's state lives. */
+export interface PulsarStateStoreOptions {
+  pulsar: PulsarConnections;
+  tenant: string;
+  namespace: string;
+  name: string;
+}
+
+const COUNTER_PREFIX = "__counter__/";
+
+/** Topic holding the state of a connector. */
+export function stateTopic(tenant: string, namespace: string, name: string): string {
+  return `persistent://${tenant}/${namespace}/__pulsar-connect-state-${name}`;
+}
+
+/**
+ * Connector state kept in a compacted Pulsar topic: each put is a message keyed by the state key (a delete is an
+ * empty value), and the table is rebuilt by reading the topic at first use. State therefore survives restarts and
+ * follows the connector to any worker. Writers of one key should be one instance at a time.
+ */
+export class PulsarStateStore implements StateStore {
+  private readonly options: PulsarStateStoreOptions;
+  private readonly topic: string;
+  private table: Map<string, Uint8Array> | undefined;
+  private loading: Promise<Map<string, Uint8Array>> | undefined;
+  private producer: Promise<ProducerLike> | undefined;
+
+  constructor(options: PulsarStateStoreOptions) {
+    this.options = options;
+    this.topic = stateTopic(options.tenant, options.namespace, options.name);
+  }
+
+  async get(key: string): Promise<Uint8Array | undefined> {
+    return (await this.load()).get(key);
+  }
+
+  async put(key: string, value: Uint8Array): Promise<void> {
+    const table = await this.load();
+    await this.publish(key, value);
+    table.set(key, value);
+  }
+
+  async delete(key: string): Promise<void> {
+    const table = await this.load();
+    await this.publish(key, new Uint8Array(0));
+    table.delete(key);
+  }
+
+  async incrCounter(key: string, by: bigint | number): Promise<bigint> {
+    const next = (await this.getCounter(key)) + BigInt(by);
+    const bytes = new Uint8Array(8);
+    new DataView(bytes.buffer).setBigInt64(0, next);
+    await this.put(COUNTER_PREFIX + key, bytes);
+    return next;
+  }
+
+  async getCounter(key: string): Promise<bigint> {
+    const bytes = await this.get(COUNTER_PREFIX + key);
+    if (!bytes || bytes.byteLength !== 8) return 0n;
+    return new DataView(bytes.buffer, bytes.byteOffset, 8).getBigInt64(0);
+  }
+
+  /** Closes the producer. */
+  async close(): Promise<void> {
+    const producer = this.producer;
+    this.producer = undefined;
+    if (producer) await (await producer).close().catch(() => {});
+  }
+
+  private async publish(key: string, value: Uint8Array): Promise<void> {
+    this.producer ??= this.options.pulsar.client.createProducer({ topic: this.topic, batchingEnabled: false });
+    try {
+      await (await this.producer).send({ value, key });
+    } catch (error) {
+      this.producer = undefined;
+      throw new ConnectorError("WRITE_FAILED", `cannot store state key '${key}'`, { cause: error });
+    }
+  }
+
+  private load(): Promise<Map<string, Uint8Array>> {
+    if (this.table) return Promise.resolve(this.table);
+    this.loading ??= this.readTable().then(
+      (table) => {
+        this.table = table;
+        return table;
+      },
+      (error: unknown) => {
+        this.loading = undefined;
+        throw new ConnectorError("READ_FAILED", `cannot read state topic ${this.topic}`, { cause: error });
+      },
+    );
+    return this.loading;
+  }
+
+  private async readTable(): Promise<Map<string, Uint8Array>> {
+    const pulsar = this.options.pulsar;
+    const path = topicPath(this.topic);
+    // Make sure the topic exists and compacts itself once it holds 1 MiB.
+    await adminRequest(pulsar, "PUT", `/admin/v2/${path}`).catch(() => undefined);
+    await adminRequest(pulsar, "POST", `/admin/v2/${path}/compactionThreshold`, 1024 * 1024).catch(() => undefined);
+    const last = (await adminRequest(pulsar, "GET", `/admin/v2/${path}/lastMessageId`).catch(() => undefined)) as
+      | { ledgerId?: number; entryId?: number }
+      | undefined;
+    const table = new Map<string, Uint8Array>();
+    if (!last || last.ledgerId === undefined || last.entryId === undefined || last.entryId < 0) return table;
+    const lastLedger = BigInt(last.ledgerId);
+    const lastEntry = BigInt(last.entryId);
+    const consumer: ConsumerLike = await pulsar.client.subscribe({
+      topic: this.topic,
+      subscription: `state-reader-${process.pid}-${Date.now()}`,
+      subscriptionType: "Exclusive",
+      subscriptionInitialPosition: "Earliest",
+      durable: false,
+      readCompacted: true,
+    });
+    try {
+      for (;;) {
+        const message = await consumer.receive();
+        if (message.key !== undefined) {
+          if (message.data.byteLength === 0) table.delete(message.key);
+          else table.set(message.key, message.data);
+        }
+        const id = message.messageId;
+        if (id.ledgerId > lastLedger || (id.ledgerId === lastLedger && id.entryId >= lastEntry)) break;
+      }
+    } finally {
+      await consumer.close().catch(() => {});
+    }
+    return table;
+  }
+}

@@ -1,0 +1,81 @@
+/** One recorded exception (upstream ExceptionInformation). */
+export interface ExceptionInformation {
+  exceptionString: string;
+  timestampMs: number;
+}
+
+/** Upstream SinkInstanceStatusData, plus `stalled` and `backlog`. */
+export interface SinkInstanceStatusData {
+  running: boolean;
+  error: string;
+  numRestarts: number;
+  numReadFromPulsar: number;
+  numSystemExceptions: number;
+  latestSystemExceptions: ExceptionInformation[];
+  numSinkExceptions: number;
+  latestSinkExceptions: ExceptionInformation[];
+  numWrittenToSink: number;
+  lastReceivedTime: number;
+  workerId: string;
+  /** Messages waiting in the subscription while nothing gets written. */
+  stalled: boolean;
+  /** What the instance is doing when not simply running (e.g. "retrying write: connection refused"). */
+  state: string;
+}
+
+/** Upstream SourceInstanceStatusData, plus `stalled` and `state`. */
+export interface SourceInstanceStatusData {
+  running: boolean;
+  error: string;
+  numRestarts: number;
+  numReceivedFromSource: number;
+  numSystemExceptions: number;
+  latestSystemExceptions: ExceptionInformation[];
+  numSourceExceptions: number;
+  latestSourceExceptions: ExceptionInformation[];
+  numWritten: number;
+  lastReceivedTime: number;
+  workerId: string;
+  stalled: boolean;
+  state: string;
+}
+
+const KEEP = 10;
+
+/** Counters of one instance; the worker turns them into status and Prometheus metrics. */
+export class InstanceStats {
+  received = 0;
+  written = 0;
+  /** Connector-side failures: sink write failures, source read failures. */
+  connectorExceptions = 0;
+  systemExceptions = 0;
+  deadLettered = 0;
+  acked = 0;
+  lastReceivedTime = 0;
+  lastWrittenTime = 0;
+  readonly latestConnectorExceptions: ExceptionInformation[] = [];
+  readonly latestSystemExceptions: ExceptionInformation[] = [];
+  readonly userMetrics: Map<string, { count: number; sum: number }> = new Map();
+
+  recordConnectorException(error: unknown): void {
+    this.connectorExceptions += 1;
+    push(this.latestConnectorExceptions, error);
+  }
+
+  recordSystemException(error: unknown): void {
+    this.systemExceptions += 1;
+    push(this.latestSystemExceptions, error);
+  }
+
+  recordUserMetric(name: string, value: number): void {
+    const entry = this.userMetrics.get(name) ?? { count: 0, sum: 0 };
+    entry.count += 1;
+    entry.sum += value;
+    this.userMetrics.set(name, entry);
+  }
+}
+
+function push(list: ExceptionInformation[], error: unknown): void {
+  list.push({ exceptionString: error instanceof Error ? error.message : String(error), timestampMs: Date.now() });
+  if (list.length > KEEP) list.splice(0, list.length - KEEP);
+}
