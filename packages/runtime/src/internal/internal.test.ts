@@ -1,0 +1,62 @@
+import { describe, expect, it } from "vitest";
+import { Backoff } from "./backoff.ts";
+import { decodeValue, encodeValue } from "./codec.ts";
+import { secretResolver } from "./context.ts";
+import { PositionIndex } from "./positions.ts";
+
+describe("PositionIndex", () => {
+  it("covers positions at or before the stored one of the same topic only", () => {
+    const index = new PositionIndex([{ topic: "a", ledgerId: 5n, entryId: 10n, batchIndex: -1 }]);
+    expect(index.covers({ topic: "a", ledgerId: 5n, entryId: 10n, batchIndex: -1 })).toBe(true);
+    expect(index.covers({ topic: "a", ledgerId: 4n, entryId: 99n, batchIndex: -1 })).toBe(true);
+    expect(index.covers({ topic: "a", ledgerId: 5n, entryId: 11n, batchIndex: -1 })).toBe(false);
+    expect(index.covers({ topic: "b", ledgerId: 1n, entryId: 0n, batchIndex: -1 })).toBe(false);
+    index.advance({ topic: "a", ledgerId: 6n, entryId: 0n, batchIndex: 3 });
+    expect(index.covers({ topic: "a", ledgerId: 6n, entryId: 0n, batchIndex: 2 })).toBe(true);
+    expect(index.covers({ topic: "a", ledgerId: 6n, entryId: 0n, batchIndex: 4 })).toBe(false);
+  });
+});
+
+describe("value codec", () => {
+  it("round-trips strings, bytes, JSON and Avro", () => {
+    expect(decodeValue(encodeValue("héllo"), { type: "STRING" })).toBe("héllo");
+    const bytes = new Uint8Array([1, 2, 3]);
+    expect(encodeValue(bytes)).toBe(bytes);
+    expect(decodeValue(encodeValue({ id: 1n, name: "x" }), { type: "JSON" })).toEqual({ id: "1", name: "x" });
+    const definition = JSON.stringify({
+      type: "record",
+      name: "P",
+      fields: [
+        { name: "id", type: "long" },
+        { name: "name", type: "string" },
+      ],
+    });
+    const encoded = encodeValue({ id: 7, name: "ada" }, { type: "AVRO", definition });
+    expect(decodeValue(encoded, { type: "AVRO", definition })).toEqual({ id: 7, name: "ada" });
+  });
+
+  it("parses schemaless JSON objects and leaves other bytes alone", () => {
+    expect(decodeValue(new TextEncoder().encode(' {"a":1}'))).toEqual({ a: 1 });
+    const raw = new TextEncoder().encode("{not json");
+    expect(decodeValue(raw)).toBe(raw);
+  });
+});
+
+describe("secrets and backoff", () => {
+  it("resolves plain and environment secrets", () => {
+    process.env.PC_TEST_SECRET = "from-env";
+    const resolve = secretResolver({ password: "p", token: { env: "PC_TEST_SECRET" } });
+    expect(resolve("password")).toBe("p");
+    expect(resolve("token")).toBe("from-env");
+    expect(resolve("missing")).toBeUndefined();
+  });
+
+  it("grows exponentially up to the cap", () => {
+    const backoff = new Backoff(100, 1000);
+    const delays = Array.from({ length: 6 }, () => backoff.next());
+    expect(delays[0]).toBeGreaterThanOrEqual(90);
+    expect(delays[0]).toBeLessThanOrEqual(110);
+    expect(delays[5]).toBeLessThanOrEqual(1100);
+    expect(delays[5]).toBeGreaterThanOrEqual(900);
+  });
+});
