@@ -5,7 +5,9 @@ import { defineConfig, type TestProjectInlineConfiguration } from "vitest/config
 // Each workspace package gives two projects: `<name>` (unit tests next to the code) and
 // `<name>:integration` (test/*.integration.test.ts against real servers). Source runs directly through the
 // "@pulsar-connect/source" export condition, so nothing needs building before a test run.
-const conditions = ["@pulsar-connect/source", "node", "import", "default"];
+// Only the custom condition and "node": Vite adds import/require/default by itself, per import kind. Listing
+// "import" here makes CommonJS packages (pg, cassandra-driver) require the ESM build of their dependencies.
+const conditions = ["@pulsar-connect/source", "node"];
 const root = import.meta.dirname;
 
 function packageDirs(): string[] {
@@ -14,7 +16,10 @@ function packageDirs(): string[] {
     if (!existsSync(base)) return [];
     return readdirSync(base)
       .map((entry) => join(base, entry))
-      .filter((dir) => existsSync(join(dir, "package.json")) && (existsSync(join(dir, "src")) || existsSync(join(dir, "test"))));
+      .filter(
+        (dir) =>
+          existsSync(join(dir, "package.json")) && (existsSync(join(dir, "src")) || existsSync(join(dir, "test"))),
+      );
   });
 }
 

@@ -1,55 +1,13 @@
 import { parseServiceNames, SERVICE_NAMES } from "./internal/config.ts";
 import { ServicesError } from "./internal/errors.ts";
-import { rssMb } from "./internal/proc.ts";
-import { type ServiceStatus, serviceStatus, stopServices, type UpResult, upServices } from "./internal/services.ts";
+import { describeUp, seconds, statusTable } from "./internal/format.ts";
+import { serviceStatus, stopServices, upServices } from "./internal/services.ts";
 
 const USAGE = `usage: pnpm services <command> [names...]
   up [names...]     start (or reuse) servers; no names = all
   down [names...]   stop servers this tooling started; no names = all
   status            table of every server
 names: ${SERVICE_NAMES.join(", ")}`;
-
-const seconds = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
-
-function describeUp(result: UpResult): string {
-  const pid = result.pid ? `pid ${result.pid}` : "not ours";
-  const rss = result.pid ? rssMb(result.pid) : undefined;
-  const what = { started: "started", reused: "already running, reused", external: "served by another process, reused" }[
-    result.action
-  ];
-  const endpoint = result.endpoint as { host: string; port: number };
-  return `${result.name.padEnd(10)} ${what} in ${seconds(result.ms)} (${pid}, ${endpoint.host}:${endpoint.port}${rss ? `, RSS ${rss} MB` : ""})`;
-}
-
-function formatUptime(ms: number | undefined): string {
-  if (ms === undefined) return "-";
-  const s = Math.floor(ms / 1000);
-  if (s < 60) return `${s}s`;
-  if (s < 3600) return `${Math.floor(s / 60)}m${String(s % 60).padStart(2, "0")}s`;
-  return `${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, "0")}m`;
-}
-
-export function statusTable(rows: readonly ServiceStatus[]): string {
-  const header = ["NAME", "STATE", "PID", "PORTS", "UPTIME", "RSS MB", "LAST START"];
-  const lines = rows.map((row) => [
-    row.name,
-    row.condition,
-    row.pid ? String(row.pid) : "-",
-    row.ports.join(","),
-    formatUptime(row.uptimeMs),
-    row.rssMb !== undefined ? String(row.rssMb) : "-",
-    row.startMs !== undefined ? seconds(row.startMs) : "-",
-  ]);
-  const widths = header.map((h, i) => Math.max(h.length, ...lines.map((line) => line[i]?.length ?? 0)));
-  return [header, ...lines]
-    .map((line) =>
-      line
-        .map((cell, i) => cell.padEnd(widths[i] ?? 0))
-        .join("  ")
-        .trimEnd(),
-    )
-    .join("\n");
-}
 
 async function main(argv: readonly string[]): Promise<number> {
   const [command, ...rest] = argv;
@@ -84,6 +42,11 @@ async function main(argv: readonly string[]): Promise<number> {
 }
 
 if (import.meta.main) {
+  // kafkajs (used by the Kafka health check) trips a harmless Node timer warning on every connection.
+  process.removeAllListeners("warning");
+  process.on("warning", (warning) => {
+    if (warning.name !== "TimeoutNegativeWarning") console.error(`${warning.name}: ${warning.message}`);
+  });
   main(process.argv.slice(2)).then(
     (code) => process.exit(code),
     (error: unknown) => {

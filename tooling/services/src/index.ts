@@ -8,6 +8,8 @@ export type {
   ServiceEndpoints,
 } from "./internal/endpoints.ts";
 export { ServicesError, type ServicesErrorCode } from "./internal/errors.ts";
+export { describeUp, statusTable } from "./internal/format.ts";
+export { servicesListedIn, servicesOfWorkspace } from "./internal/manifest.ts";
 export {
   ensureServices,
   type ServiceCondition,

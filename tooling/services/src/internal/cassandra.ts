@@ -12,6 +12,7 @@ const JVM_FLAGS = [
   "-Xmx1g",
   "-Xmn128m",
   "-XX:+UseG1GC",
+  "-XX:+ExitOnOutOfMemoryError",
   "-XX:+ParallelRefProcEnabled",
   "-XX:MaxTenuringThreshold=1",
   "-XX:MaxGCPauseMillis=300",
