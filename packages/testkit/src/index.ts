@@ -1,4 +1,10 @@
 export {
+  describeSinkConformance,
+  describeSourceConformance,
+  type SinkConformanceOptions,
+  type SourceConformanceOptions,
+} from "./conformance.ts";
+export {
   type CapturedLog,
   createSinkContext,
   createSourceContext,

@@ -1,0 +1,29 @@
+// The runtime's own SQLite test sink passes the shared conformance suite, including the runs through the runtime
+// against the real broker.
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describeSinkConformance } from "@pulsar-connect/testkit";
+import { openTestDb, sqliteTestSink } from "./fixtures/sqlite-sink.ts";
+
+const dir = mkdtempSync(join(tmpdir(), "pc-conformance-"));
+let counter = 0;
+
+describeSinkConformance("sqlite-test", {
+  definition: sqliteTestSink,
+  config: () => ({ path: join(dir, `db-${counter++}.sqlite`) }),
+  invalidConfig: { configs: { failEvery: -1 }, paths: ["configs.path", "configs.failEvery"] },
+  value: (id) => ({ id }),
+  readBack: async (configs) => {
+    const db = openTestDb(configs.path as string);
+    try {
+      return (db.prepare("SELECT id FROM rows").all() as Array<{ id: number }>).map((row) => row.id);
+    } finally {
+      db.close();
+    }
+  },
+  pulsar: {
+    serviceUrl: process.env.PULSAR_SERVICE_URL ?? "pulsar://127.0.0.1:6650",
+    adminUrl: process.env.PULSAR_ADMIN_URL ?? "http://127.0.0.1:8080",
+  },
+});
