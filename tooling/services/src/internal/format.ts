@@ -22,7 +22,7 @@ export function formatUptime(ms: number | undefined): string {
 }
 
 export function statusTable(rows: readonly ServiceStatus[]): string {
-  const header = ["NAME", "STATE", "PID", "PORTS", "UPTIME", "RSS MB", "LAST START"];
+  const header = ["NAME", "STATE", "PID", "PORTS", "UPTIME", "RSS MB", "PEAK MB", "LAST START"];
   const lines = rows.map((row) => [
     row.name,
     row.condition,
@@ -30,6 +30,7 @@ export function statusTable(rows: readonly ServiceStatus[]): string {
     row.ports.join(","),
     formatUptime(row.uptimeMs),
     row.rssMb !== undefined ? String(row.rssMb) : "-",
+    row.peakRssMb !== undefined ? String(row.peakRssMb) : "-",
     row.startMs !== undefined ? seconds(row.startMs) : "-",
   ]);
   const widths = header.map((h, i) => Math.max(h.length, ...lines.map((line) => line[i]?.length ?? 0)));

@@ -65,7 +65,9 @@ export const kafkaServer: JvmServer<"kafka"> = {
       appendFileSync(run.logFile, out);
     } catch (error) {
       const { stdout = "", stderr = "" } = error as { stdout?: string; stderr?: string };
-      throw new ServicesError("START_FAILED", `kafka: formatting the storage failed:\n${stdout}${stderr}`, {
+      const tail = `${stdout}${stderr}`.trimEnd().split("\n").slice(-40).join("\n");
+      appendFileSync(run.logFile, `${stdout}${stderr}`);
+      throw new ServicesError("START_FAILED", `kafka: formatting the storage failed; last lines:\n${tail}`, {
         cause: error,
       });
     }

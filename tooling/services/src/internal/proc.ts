@@ -1,4 +1,4 @@
-import { type ChildProcess, spawn } from "node:child_process";
+import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import { closeSync, existsSync, openSync, readFileSync, statSync } from "node:fs";
 import { open } from "node:fs/promises";
 
@@ -25,14 +25,23 @@ export function isAlive(pid: number, marker?: string): boolean {
   }
 }
 
-/** Resident set size in MB from /proc/<pid>/status (VmRSS), or undefined when the process is gone. */
-export function rssMb(pid: number): number | undefined {
+function statusFieldMb(pid: number, field: "VmRSS" | "VmHWM"): number | undefined {
   try {
-    const match = /^VmRSS:\s+(\d+)\s+kB/m.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
+    const match = new RegExp(`^${field}:\\s+(\\d+)\\s+kB`, "m").exec(readFileSync(`/proc/${pid}/status`, "utf8"));
     return match ? Math.round(Number(match[1]) / 1024) : undefined;
   } catch {
     return undefined;
   }
+}
+
+/** Resident set size in MB from /proc/<pid>/status (VmRSS), or undefined when the process is gone. */
+export function rssMb(pid: number): number | undefined {
+  return statusFieldMb(pid, "VmRSS");
+}
+
+/** Peak resident set size in MB since the process started (VmHWM). */
+export function peakRssMb(pid: number): number | undefined {
+  return statusFieldMb(pid, "VmHWM");
 }
 
 export interface StopResult {
@@ -106,4 +115,11 @@ export async function tailFile(path: string, lines = 40): Promise<string> {
   } finally {
     await handle.close();
   }
+}
+
+/** Pid of the process listening on a local TCP port (via `ss`), when it can be seen. */
+export function listenerPid(port: number): number | undefined {
+  const result = spawnSync("ss", ["-ltnpH", `sport = :${port}`], { encoding: "utf8", timeout: 5_000 });
+  const match = result.status === 0 ? /pid=(\d+)/.exec(result.stdout) : null;
+  return match ? Number(match[1]) : undefined;
 }

@@ -14,7 +14,7 @@ import type { ServiceEndpoints } from "./endpoints.ts";
 import { type JvmServer, startJvm } from "./jvm.ts";
 import { kafkaServer } from "./kafka.ts";
 import { waitUntil } from "./probe.ts";
-import { isAlive, rssMb, stopProcess } from "./proc.ts";
+import { isAlive, listenerPid, peakRssMb, rssMb, stopProcess } from "./proc.ts";
 import { pulsarServer } from "./pulsar.ts";
 import { clearState, readState, type ServiceState, withServiceLock } from "./state.ts";
 
@@ -54,17 +54,19 @@ function ourLiveState(name: ServiceName): ServiceState | undefined {
 
 async function upJvm<N extends JvmServiceName>(server: JvmServer<N>): Promise<UpResult<N>> {
   const begun = Date.now();
+  // Read (and validate) the port variables first, even when a running server ends up being reused.
+  const ports = servicePorts(server.name);
   return withServiceLock(server.name, LOCK_TIMEOUT_MS, async () => {
     const state = ourLiveState(server.name);
     if (state) {
-      const ports = state.ports as unknown as ServicePorts[N];
-      const check = await waitUntil(() => server.healthy(ports), { timeoutMs: 15_000, intervalMs: 1_000 });
+      const running = state.ports as unknown as ServicePorts[N];
+      const check = await waitUntil(() => server.healthy(running), { timeoutMs: 15_000, intervalMs: 1_000 });
       if (check.ready) {
         return {
           name: server.name,
           action: "reused",
           ms: Date.now() - begun,
-          endpoint: server.endpoint(ports),
+          endpoint: server.endpoint(running),
           pid: state.pid,
         };
       }
@@ -72,7 +74,6 @@ async function upJvm<N extends JvmServiceName>(server: JvmServer<N>): Promise<Up
       await stopProcess(state.pid, state.marker);
     }
     clearState(server.name);
-    const ports = servicePorts(server.name);
     if (await server.healthy(ports).catch(() => false)) {
       return { name: server.name, action: "external", ms: Date.now() - begun, endpoint: server.endpoint(ports) };
     }
@@ -172,6 +173,7 @@ export interface ServiceStatus {
   ports: number[];
   uptimeMs?: number;
   rssMb?: number;
+  peakRssMb?: number;
   /** How long the last start took until ready. */
   startMs?: number;
 }
@@ -200,16 +202,28 @@ export async function serviceStatus(names: readonly ServiceName[] = SERVICE_NAME
       };
       const rss = rssMb(state.pid);
       if (rss !== undefined) row.rssMb = rss;
+      const peak = peakRssMb(state.pid);
+      if (peak !== undefined) row.peakRssMb = peak;
       if (state.startMs !== undefined) row.startMs = state.startMs;
       rows.push(row);
       continue;
     }
     const ports = servicePorts(name) as unknown as Record<string, number>;
-    rows.push({
+    const row: ServiceStatus = {
       name,
       condition: (await healthyOn(name, ports)) ? "external" : "stopped",
       ports: Object.values(ports),
-    });
+    };
+    const first = Object.values(ports)[0];
+    const pid = row.condition === "external" && first !== undefined ? listenerPid(first) : undefined;
+    if (pid !== undefined) {
+      row.pid = pid;
+      const rss = rssMb(pid);
+      if (rss !== undefined) row.rssMb = rss;
+      const peak = peakRssMb(pid);
+      if (peak !== undefined) row.peakRssMb = peak;
+    }
+    rows.push(row);
   }
   return rows;
 }
