@@ -1,0 +1,142 @@
+import {
+  type DatabaseUrl,
+  jsonParameter,
+  onDuplicateKeyUpsertClause,
+  type SqlConnection,
+  type SqlDialect,
+  type SqlErrorKind,
+  type SqlResult,
+  type TableColumn,
+} from "@pulsar-connect/jdbc-common";
+import mysql from "mysql2/promise";
+
+const SCHEMES = new Set(["mariadb", "mysql"]);
+const CONNECTION_CODES = new Set([
+  "ECONNREFUSED",
+  "ECONNRESET",
+  "ETIMEDOUT",
+  "EPIPE",
+  "ENOTFOUND",
+  "EHOSTUNREACH",
+  "EAI_AGAIN",
+  "PROTOCOL_CONNECTION_LOST",
+  "PROTOCOL_SEQUENCE_TIMEOUT",
+]);
+/** Server errors about the connection: access denied, unknown database, too many connections, shutdown, gone away. */
+const CONNECTION_ERRNOS = new Set([1040, 1044, 1045, 1049, 1053, 1927, 2002, 2003, 2006, 2013]);
+/**
+ * Server errors caused by the values of a statement: NOT NULL, duplicate key, out of range, truncation, bad value,
+ * too long, foreign key, check constraint, invalid JSON, missing default.
+ */
+const RECORD_ERRNOS = new Set([
+  1048, 1062, 1263, 1264, 1265, 1292, 1364, 1366, 1367, 1406, 1411, 1416, 1451, 1452, 1690, 3140, 3819, 4025,
+]);
+
+class MariadbConnection implements SqlConnection {
+  private readonly connection: mysql.Connection;
+
+  constructor(connection: mysql.Connection) {
+    this.connection = connection;
+  }
+
+  async execute(sql: string, params: readonly unknown[] = []): Promise<SqlResult> {
+    const [result] = await this.connection.query(sql, params as unknown[]);
+    if (Array.isArray(result)) return { rows: result as Array<Record<string, unknown>>, affectedRows: 0 };
+    return { rows: [], affectedRows: (result as mysql.ResultSetHeader).affectedRows };
+  }
+
+  async close(): Promise<void> {
+    try {
+      await this.connection.end();
+    } catch {
+      this.connection.destroy();
+    }
+  }
+}
+
+/** MariaDB (and MySQL) through mysql2: one connection per instance, upserts with ON DUPLICATE KEY UPDATE. */
+export const mariadbDialect: SqlDialect = {
+  name: "MariaDB",
+  urlExample: "jdbc:mariadb://localhost:3306/mydb",
+  maxParameters: 65_535,
+  failedStatementAbortsTransaction: false,
+  positionsTableDdl:
+    "CREATE TABLE IF NOT EXISTS pulsar_connect_positions (connector_name VARCHAR(255) NOT NULL, " +
+    "topic VARCHAR(500) NOT NULL, ledger_id BIGINT NOT NULL, entry_id BIGINT NOT NULL, batch_index INT NOT NULL, " +
+    "PRIMARY KEY (connector_name, topic)) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4",
+
+  checkUrl(url: DatabaseUrl): string | undefined {
+    if (!SCHEMES.has(url.scheme))
+      return `must be a MariaDB URL (jdbc:mariadb://host:port/db or mysql://...), not ${url.scheme}:`;
+    if (url.database === undefined) return "must name a database (jdbc:mariadb://host:port/<database>)";
+    return undefined;
+  },
+
+  async connect(config, url): Promise<SqlConnection> {
+    const connection = await mysql.createConnection({
+      host: url.host,
+      port: url.port ?? 3306,
+      database: url.database,
+      user: config.userName !== "" ? config.userName : url.user,
+      password: config.password !== "" ? config.password : (url.password ?? ""),
+      charset: "utf8mb4",
+      supportBigNumbers: true,
+      bigNumberStrings: true,
+      connectTimeout: 10_000,
+      timezone: "Z",
+    });
+    // A dropped connection is reported on the next statement; without a listener the event would be fatal.
+    connection.on("error", () => undefined);
+    return new MariadbConnection(connection);
+  },
+
+  quoteIdentifier(name: string): string {
+    return `\`${name.replaceAll("`", "``")}\``;
+  },
+
+  placeholder(): string {
+    return "?";
+  },
+
+  async describeTable(connection, table): Promise<TableColumn[]> {
+    const result = await connection.execute(
+      `SELECT c.COLUMN_NAME AS name, c.COLUMN_TYPE AS type, c.IS_NULLABLE AS nullable, COALESCE(k.ORDINAL_POSITION, 0) AS pk
+         FROM information_schema.COLUMNS c
+         LEFT JOIN information_schema.KEY_COLUMN_USAGE k
+           ON k.TABLE_SCHEMA = c.TABLE_SCHEMA AND k.TABLE_NAME = c.TABLE_NAME AND k.COLUMN_NAME = c.COLUMN_NAME
+          AND k.CONSTRAINT_NAME = 'PRIMARY'
+        WHERE c.TABLE_SCHEMA = COALESCE(?, DATABASE()) AND c.TABLE_NAME = ?
+        ORDER BY c.ORDINAL_POSITION`,
+      [table.schema ?? null, table.name],
+    );
+    return result.rows.map((row) => ({
+      name: String(row.name),
+      type: String(row.type).toLowerCase(),
+      nullable: row.nullable === "YES",
+      primaryKeyPosition: Number(row.pk),
+    }));
+  },
+
+  upsertClause: onDuplicateKeyUpsertClause,
+
+  toParameter(value: unknown): unknown {
+    if (typeof value === "bigint") return value.toString();
+    if (value instanceof Date) return value;
+    if (value instanceof Uint8Array)
+      return Buffer.isBuffer(value) ? value : Buffer.from(value.buffer, value.byteOffset, value.byteLength);
+    return jsonParameter(value);
+  },
+
+  classifyError(error: unknown): SqlErrorKind {
+    const details = (error ?? {}) as { code?: unknown; errno?: unknown; fatal?: unknown };
+    if (details.fatal === true) return "connection";
+    if (typeof details.code === "string" && CONNECTION_CODES.has(details.code)) return "connection";
+    if (typeof details.errno === "number") {
+      if (CONNECTION_ERRNOS.has(details.errno)) return "connection";
+      if (RECORD_ERRNOS.has(details.errno)) return "record";
+    }
+    if (typeof details.code === "string" && details.code.startsWith("ER_")) return "other";
+    const message = error instanceof Error ? error.message : String(error);
+    return /closed state|connection/i.test(message) ? "connection" : "other";
+  },
+};

@@ -1,0 +1,47 @@
+import mysql from "mysql2/promise";
+import { inject } from "vitest";
+import { describeJdbcSink } from "../../../packages/jdbc-common/test/sink-suite.ts";
+import jdbcMariadbSink from "../src/index.ts";
+
+const endpoint = inject("services").mariadb;
+const host = endpoint?.host ?? "127.0.0.1";
+const port = endpoint?.port ?? 3306;
+const user = endpoint?.user ?? "root";
+const password = endpoint?.password ?? "";
+const database = endpoint?.database ?? "test";
+
+describeJdbcSink({
+  label: "MariaDB",
+  definition: jdbcMariadbSink,
+  jdbcUrl: `jdbc:mariadb://${host}:${port}/${database}`,
+  userName: user,
+  password,
+  equivalentUrls: [
+    `jdbc:mariadb://${host}:${port}/${database}?user=${user}`,
+    `jdbc:mysql://${host}:${port}/${database}?user=${user}`,
+    `mysql://${user}@${host}:${port}/${database}`,
+  ],
+  foreignUrl: "jdbc:postgresql://127.0.0.1:5432/test",
+  unreachableUrl: `jdbc:mariadb://127.0.0.1:1/${database}`,
+  async admin() {
+    const connection = await mysql.createConnection({ host, port, user, password, database, multipleStatements: true });
+    return {
+      async exec(sql) {
+        await connection.query(sql);
+      },
+      async rows(sql) {
+        const [rows] = await connection.query(sql);
+        return rows as Array<Record<string, unknown>>;
+      },
+      async close() {
+        await connection.end();
+      },
+    };
+  },
+  createTable: (table) =>
+    `CREATE TABLE ${table} (id INT PRIMARY KEY, name VARCHAR(100), qty INT, active BOOLEAN, note BLOB) ENGINE=InnoDB`,
+  failPositionsFor: (trigger, connectorName) => [
+    `CREATE TRIGGER ${trigger} BEFORE INSERT ON pulsar_connect_positions FOR EACH ROW BEGIN IF NEW.connector_name = '${connectorName}' THEN SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'positions refused'; END IF; END`,
+  ],
+  dropTrigger: (trigger) => `DROP TRIGGER IF EXISTS ${trigger}`,
+});

@@ -1,0 +1,145 @@
+import {
+  type DatabaseUrl,
+  jsonParameter,
+  onConflictUpsertClause,
+  type SqlConnection,
+  type SqlDialect,
+  type SqlErrorKind,
+  type SqlResult,
+  type TableColumn,
+} from "@pulsar-connect/jdbc-common";
+import pg from "pg";
+
+const SCHEMES = new Set(["postgresql", "postgres", "pgsql"]);
+const NETWORK_ERRORS = new Set([
+  "ECONNREFUSED",
+  "ECONNRESET",
+  "ETIMEDOUT",
+  "EPIPE",
+  "ENOTFOUND",
+  "EHOSTUNREACH",
+  "EAI_AGAIN",
+]);
+
+class PgConnection implements SqlConnection {
+  private readonly client: pg.Client;
+
+  constructor(client: pg.Client) {
+    this.client = client;
+  }
+
+  async execute(sql: string, params: readonly unknown[] = []): Promise<SqlResult> {
+    const result = await this.client.query({ text: sql, values: params as unknown[] });
+    return { rows: result.rows as Array<Record<string, unknown>>, affectedRows: result.rowCount ?? 0 };
+  }
+
+  async close(): Promise<void> {
+    await this.client.end().catch(() => undefined);
+  }
+}
+
+/** PostgreSQL through node-postgres: one connection per instance, upserts with ON CONFLICT, savepoints to isolate records. */
+export const postgresDialect: SqlDialect = {
+  name: "PostgreSQL",
+  urlExample: "jdbc:postgresql://localhost:5432/mydb",
+  maxParameters: 65_535,
+  failedStatementAbortsTransaction: true,
+  positionsTableDdl:
+    "CREATE TABLE IF NOT EXISTS pulsar_connect_positions (connector_name TEXT NOT NULL, topic TEXT NOT NULL, " +
+    "ledger_id BIGINT NOT NULL, entry_id BIGINT NOT NULL, batch_index INTEGER NOT NULL, " +
+    "PRIMARY KEY (connector_name, topic))",
+
+  checkUrl(url: DatabaseUrl): string | undefined {
+    if (!SCHEMES.has(url.scheme))
+      return `must be a PostgreSQL URL (jdbc:postgresql://host:port/db or postgres://...), not ${url.scheme}:`;
+    if (url.database === undefined) return "must name a database (jdbc:postgresql://host:port/<database>)";
+    return undefined;
+  },
+
+  async connect(config, url): Promise<SqlConnection> {
+    const ssl = url.params.ssl === "true" || url.params.sslmode === "require";
+    const client = new pg.Client({
+      host: url.host,
+      port: url.port ?? 5432,
+      database: url.database,
+      user: config.userName !== "" ? config.userName : url.user,
+      password: config.password !== "" ? config.password : url.password,
+      application_name: url.params.ApplicationName ?? "pulsar-connect",
+      connectionTimeoutMillis: 10_000,
+      ...(ssl ? { ssl: { rejectUnauthorized: url.params.sslmode === "verify-full" } } : {}),
+    });
+    // An idle connection that drops emits "error"; the next statement then fails and the sink reconnects.
+    client.on("error", () => undefined);
+    await client.connect();
+    const connection = new PgConnection(client);
+    if (url.params.currentSchema !== undefined) {
+      await connection.execute("SELECT set_config('search_path', $1, false)", [url.params.currentSchema]);
+    }
+    return connection;
+  },
+
+  quoteIdentifier(name: string): string {
+    return `"${name.replaceAll('"', '""')}"`;
+  },
+
+  placeholder(position: number): string {
+    return `$${position}`;
+  },
+
+  async describeTable(connection, table): Promise<TableColumn[]> {
+    const quote = (name: string) => `"${name.replaceAll('"', '""')}"`;
+    const candidates = [table, { ...table, name: table.name.toLowerCase() }];
+    for (const candidate of candidates) {
+      const qualified =
+        candidate.schema === undefined ? quote(candidate.name) : `${quote(candidate.schema)}.${quote(candidate.name)}`;
+      const result = await connection.execute(
+        `SELECT a.attname AS name, format_type(a.atttypid, a.atttypmod) AS type, NOT a.attnotnull AS nullable,
+                COALESCE((SELECT k.ord FROM unnest(i.indkey::int2[]) WITH ORDINALITY AS k(attnum, ord) WHERE k.attnum = a.attnum), 0) AS pk
+           FROM pg_attribute a
+           LEFT JOIN pg_index i ON i.indrelid = a.attrelid AND i.indisprimary
+          WHERE a.attrelid = to_regclass($1) AND a.attnum > 0 AND NOT a.attisdropped
+          ORDER BY a.attnum`,
+        [qualified],
+      );
+      if (result.rows.length > 0) {
+        return result.rows.map((row) => ({
+          name: String(row.name),
+          type: String(row.type).toLowerCase(),
+          nullable: row.nullable === true,
+          primaryKeyPosition: Number(row.pk),
+        }));
+      }
+    }
+    return [];
+  },
+
+  upsertClause: onConflictUpsertClause,
+
+  toParameter(value: unknown, column: TableColumn | undefined): unknown {
+    if (typeof value === "bigint") return value.toString();
+    if (value instanceof Date || value === null || value === undefined) return value ?? null;
+    if (value instanceof Uint8Array)
+      return Buffer.isBuffer(value) ? value : Buffer.from(value.buffer, value.byteOffset, value.byteLength);
+    if (Array.isArray(value) && column?.type.endsWith("[]")) return value;
+    if (column?.type === "json" || column?.type === "jsonb") {
+      return typeof value === "string"
+        ? value
+        : JSON.stringify(value, (_key, inner: unknown) => (typeof inner === "bigint" ? inner.toString() : inner));
+    }
+    return jsonParameter(value);
+  },
+
+  classifyError(error: unknown): SqlErrorKind {
+    const code = (error as { code?: unknown } | null)?.code;
+    if (typeof code === "string" && /^[0-9A-Z]{5}$/.test(code)) {
+      const sqlClass = code.slice(0, 2);
+      if (sqlClass === "08" || sqlClass === "28" || code.startsWith("57P") || code === "3D000") return "connection";
+      if (sqlClass === "22" || sqlClass === "23" || code === "42804" || code === "21000") return "record";
+      return "other";
+    }
+    if (typeof code === "string" && NETWORK_ERRORS.has(code)) return "connection";
+    const message = error instanceof Error ? error.message : String(error);
+    if (/connection|terminated|not queryable|timeout/i.test(message)) return "connection";
+    return "other";
+  },
+};

@@ -1,0 +1,99 @@
+import type { JdbcSinkConfig } from "./config.ts";
+import type { DatabaseUrl } from "./url.ts";
+
+/** What a database error means for the write that hit it. */
+export type SqlErrorKind =
+  /** The connection is gone or unusable: reconnect and retry later. */
+  | "connection"
+  /** The data of the statement was refused (type, constraint, value): the record is bad, the rest may go on. */
+  | "record"
+  /** Anything else (missing table, permissions, deadlock): the whole write failed and may be retried. */
+  | "other";
+
+/** Result of one statement. */
+export interface SqlResult {
+  /** Rows returned by a query (empty for other statements). */
+  rows: Array<Record<string, unknown>>;
+  /** Rows inserted, updated or deleted. */
+  affectedRows: number;
+}
+
+/** One open database connection, used by one sink instance at a time. */
+export interface SqlConnection {
+  /** Runs one statement with positional parameters. */
+  execute(sql: string, params?: readonly unknown[]): Promise<SqlResult>;
+  /** Closes the connection. Never throws. */
+  close(): Promise<void>;
+}
+
+/** A table to write to, as named by `tableName` (`table` or `schema.table`). */
+export interface TableRef {
+  schema?: string;
+  name: string;
+}
+
+/** A column of the target table, as the database describes it. */
+export interface TableColumn {
+  /** Column name as stored in the catalog. */
+  name: string;
+  /** Database type name, lower case (`integer`, `varchar`, `jsonb`, `_int4`, ...). */
+  type: string;
+  /** Whether the column accepts NULL. */
+  nullable: boolean;
+  /** Position of the column in the primary key (1-based), 0 when it is not part of it. */
+  primaryKeyPosition: number;
+}
+
+/** Everything that differs between databases. The rest of the sink is shared. */
+export interface SqlDialect {
+  /** Short name used in messages (`PostgreSQL`, `MariaDB`, `SQLite`). */
+  readonly name: string;
+  /** A URL shown in help texts. */
+  readonly urlExample: string;
+  /** Most bind parameters one statement may carry. */
+  readonly maxParameters: number;
+  /** True when a failed statement aborts the whole transaction (PostgreSQL); savepoints then isolate records. */
+  readonly failedStatementAbortsTransaction: boolean;
+  /** DDL creating the positions table if it does not exist. */
+  readonly positionsTableDdl: string;
+  /** Checks a parsed URL: returns what is wrong with it, or undefined. */
+  checkUrl(url: DatabaseUrl): string | undefined;
+  /** Opens a connection. Errors are classified with {@link SqlDialect.classifyError}. */
+  connect(config: JdbcSinkConfig, url: DatabaseUrl): Promise<SqlConnection>;
+  /** Quotes an identifier. */
+  quoteIdentifier(name: string): string;
+  /** The bind parameter placeholder at 1-based `position` (`$1` or `?`). */
+  placeholder(position: number): string;
+  /** The columns of a table in ordinal order; an empty list when the table does not exist. */
+  describeTable(connection: SqlConnection, table: TableRef): Promise<TableColumn[]>;
+  /** The clause appended to a multi-row INSERT to make it an upsert (arguments already quoted). */
+  upsertClause(keyColumns: readonly string[], updateColumns: readonly string[]): string;
+  /** Converts a record field value to what the driver binds for `column` (JSON text for objects, etc.). */
+  toParameter(value: unknown, column: TableColumn | undefined): unknown;
+  /** What an error thrown by the driver means. */
+  classifyError(error: unknown): SqlErrorKind;
+}
+
+/** The `INSERT ... ON CONFLICT (...) DO UPDATE` upsert clause of PostgreSQL and SQLite. */
+export function onConflictUpsertClause(keyColumns: readonly string[], updateColumns: readonly string[]): string {
+  if (updateColumns.length === 0) return ` ON CONFLICT (${keyColumns.join(", ")}) DO NOTHING`;
+  const sets = updateColumns.map((column) => `${column} = excluded.${column}`).join(", ");
+  return ` ON CONFLICT (${keyColumns.join(", ")}) DO UPDATE SET ${sets}`;
+}
+
+/** The `INSERT ... ON DUPLICATE KEY UPDATE` upsert clause of MariaDB and MySQL. */
+export function onDuplicateKeyUpsertClause(keyColumns: readonly string[], updateColumns: readonly string[]): string {
+  const targets = updateColumns.length > 0 ? updateColumns : keyColumns.slice(0, 1);
+  return ` ON DUPLICATE KEY UPDATE ${targets.map((column) => `${column} = VALUES(${column})`).join(", ")}`;
+}
+
+/** JSON text for objects and arrays, ISO text for dates; other values unchanged. Shared by the dialects. */
+export function jsonParameter(value: unknown): unknown {
+  if (value === undefined) return null;
+  if (value instanceof Date) return value.toISOString();
+  if (value instanceof Uint8Array) return value;
+  if (value !== null && typeof value === "object") {
+    return JSON.stringify(value, (_key, inner: unknown) => (typeof inner === "bigint" ? inner.toString() : inner));
+  }
+  return value;
+}

@@ -1,0 +1,89 @@
+import type { SqlDialect } from "../dialect.ts";
+import type { PreparedRow } from "./rows.ts";
+
+/** One statement to run and the rows it writes. */
+export interface StatementUnit {
+  sql: string;
+  params: unknown[];
+  rows: PreparedRow[];
+}
+
+/**
+ * Groups consecutive rows of the same shape into multi-row statements, keeping the record order between groups.
+ * A statement carries at most `rowsPerStatement` rows and never more bind parameters than the dialect allows.
+ */
+export function planStatements(
+  rows: readonly PreparedRow[],
+  tableName: string,
+  dialect: SqlDialect,
+  rowsPerStatement: number,
+): StatementUnit[] {
+  const units: StatementUnit[] = [];
+  let group: PreparedRow[] = [];
+  let upsertKeys = new Set<string>();
+  const flush = () => {
+    if (group.length > 0) units.push(buildStatement(group, tableName, dialect));
+    group = [];
+    upsertKeys = new Set();
+  };
+  for (const row of rows) {
+    const first = group[0];
+    const perRow = Math.max(1, row.mutation === "DELETE" ? row.keys.length : row.values.length);
+    const limit = Math.max(1, Math.min(rowsPerStatement, Math.floor(dialect.maxParameters / perRow)));
+    if (first !== undefined && (first.signature !== row.signature || group.length >= limit)) flush();
+    if (row.mutation === "UPDATE") {
+      units.push(buildStatement([row], tableName, dialect));
+      continue;
+    }
+    if (row.mutation === "UPSERT") {
+      // One statement cannot touch the same row twice (PostgreSQL refuses it): start a new one.
+      const identity = JSON.stringify(row.keyValues, (_key, value: unknown) =>
+        typeof value === "bigint" ? value.toString() : value,
+      );
+      if (upsertKeys.has(identity)) flush();
+      upsertKeys.add(identity);
+    }
+    group.push(row);
+  }
+  flush();
+  return units;
+}
+
+/** The statement writing exactly `rows` (all of the same signature). */
+export function buildStatement(rows: readonly PreparedRow[], tableName: string, dialect: SqlDialect): StatementUnit {
+  const first = rows[0];
+  if (first === undefined) throw new Error("no rows");
+  const params: unknown[] = [];
+  const bind = (value: unknown) => {
+    params.push(value);
+    return dialect.placeholder(params.length);
+  };
+  let sql: string;
+  switch (first.mutation) {
+    case "INSERT":
+    case "UPSERT": {
+      const tuples = rows.map((row) => `(${row.values.map(bind).join(", ")})`);
+      sql = `INSERT INTO ${tableName} (${first.columns.join(", ")}) VALUES ${tuples.join(", ")}`;
+      if (first.mutation === "UPSERT") sql += dialect.upsertClause(first.keys, first.updates);
+      break;
+    }
+    case "UPDATE": {
+      const sets = first.columns.map((column, index) => `${column} = ${bind(first.values[index])}`);
+      const where = first.keys.map((column, index) => `${column} = ${bind(first.keyValues[index])}`);
+      sql = `UPDATE ${tableName} SET ${sets.join(", ")} WHERE ${where.join(" AND ")}`;
+      break;
+    }
+    case "DELETE": {
+      if (first.keys.length === 1) {
+        sql = `DELETE FROM ${tableName} WHERE ${first.keys[0]} IN (${rows.map((row) => bind(row.keyValues[0])).join(", ")})`;
+      } else if (rows.length === 1) {
+        sql = `DELETE FROM ${tableName} WHERE ${first.keys.map((column, index) => `${column} = ${bind(first.keyValues[index])}`).join(" AND ")}`;
+      } else {
+        const tuples = rows.map((row) => `(${row.keyValues.map(bind).join(", ")})`);
+        sql = `DELETE FROM ${tableName} WHERE (${first.keys.join(", ")}) IN (${tuples.join(", ")})`;
+      }
+      break;
+    }
+  }
+  return { sql, params, rows: [...rows] };
+}

@@ -1,0 +1,421 @@
+import {
+  ConnectorError,
+  defineSink,
+  type FieldIssue,
+  type PulsarPosition,
+  type RecordFailure,
+  type SinkContext,
+  type SinkDefinition,
+  type SinkInstance,
+  type SinkRecord,
+  type WriteOutcome,
+} from "@pulsar-connect/core";
+import {
+  type JdbcSinkConfig,
+  type JdbcSinkConfigSchema,
+  jdbcSinkConfigSchema,
+  splitColumnList,
+  transactionSize,
+} from "./config.ts";
+import type { SqlConnection, SqlDialect, TableColumn } from "./dialect.ts";
+import { type PreparedRow, prepareRows, type RowProblem } from "./internal/rows.ts";
+import { buildStatement, planStatements, type StatementUnit } from "./internal/statements.ts";
+import { parseTableName, Table } from "./internal/table.ts";
+import { type DatabaseUrl, DatabaseUrlError, parseDatabaseUrl } from "./url.ts";
+
+/** Name of the table holding the last written Pulsar position per connector and topic. */
+export const POSITIONS_TABLE = "pulsar_connect_positions";
+
+/** What {@link defineJdbcSink} needs. */
+export interface JdbcSinkOptions {
+  /** Connector name (`jdbc-postgres`). */
+  name: string;
+  /** One line for `available-sinks`. */
+  description: string;
+  /** The database specifics. */
+  dialect: SqlDialect;
+}
+
+/** How long a table description is trusted before an unknown field makes the sink look again. */
+const TABLE_REFRESH_MS = 5_000;
+
+/** Declares a JDBC sink for a dialect: upstream config, column mapping, batching and effectively-once positions. */
+export function defineJdbcSink(options: JdbcSinkOptions): SinkDefinition<JdbcSinkConfigSchema> {
+  const { dialect } = options;
+  const config = jdbcSinkConfigSchema({
+    urlExample: dialect.urlExample,
+    checkUrl(url) {
+      try {
+        return dialect.checkUrl(parseDatabaseUrl(url));
+      } catch (error) {
+        if (error instanceof DatabaseUrlError) return `${error.message}; expected e.g. ${dialect.urlExample}`;
+        throw error;
+      }
+    },
+  });
+  return defineSink({
+    name: options.name,
+    description: options.description,
+    config,
+    storesPositions: true,
+    batchSize: 200,
+    async open(settings, context) {
+      const writer = new JdbcWriter(dialect, settings, context);
+      await writer.start();
+      return writer.instance();
+    },
+  });
+}
+
+/** One sink instance: a connection, the table description, and writes serialized one after the other. */
+class JdbcWriter {
+  private readonly dialect: SqlDialect;
+  private readonly config: JdbcSinkConfig;
+  private readonly context: SinkContext;
+  private readonly url: DatabaseUrl;
+  private readonly connectorName: string;
+  private connection: SqlConnection | undefined;
+  private table: Table | undefined;
+  private tableDescribedAt = 0;
+  private keyColumns: TableColumn[] = [];
+  private nonKeyColumns: TableColumn[] | undefined;
+  private tail: Promise<unknown> = Promise.resolve();
+  private closed = false;
+
+  constructor(dialect: SqlDialect, config: JdbcSinkConfig, context: SinkContext) {
+    this.dialect = dialect;
+    this.config = config;
+    this.context = context;
+    this.url = parseDatabaseUrl(config.jdbcUrl);
+    this.connectorName = `${context.tenant}/${context.namespace}/${context.name}`;
+  }
+
+  instance(): SinkInstance {
+    return {
+      write: (records) => this.serialized(() => this.write(records)),
+      storedPositions: () => this.serialized(() => this.storedPositions()),
+      close: () => this.serialized(() => this.close()),
+    };
+  }
+
+  async start(): Promise<void> {
+    const connection = await this.connect();
+    try {
+      await this.describeTable(connection);
+      await connection.execute(this.dialect.positionsTableDdl).catch(async (error: unknown) => {
+        // Two instances creating the table at once: the loser sees a duplicate; fine if the table is there now.
+        await connection.execute(`SELECT 1 FROM ${POSITIONS_TABLE} WHERE 1 = 0`).catch(() => {
+          throw error;
+        });
+      });
+    } catch (error) {
+      await this.dropConnection();
+      throw this.toWriteError(error, "could not prepare the sink");
+    }
+    this.context.logger.info(
+      {
+        table: this.table?.displayName(),
+        columns: this.table?.columns.length,
+        key: this.keyColumns.map((c) => c.name),
+      },
+      `${this.dialect.name} sink ready`,
+    );
+  }
+
+  private serialized<T>(task: () => Promise<T>): Promise<T> {
+    const run = this.tail.then(task, task);
+    this.tail = run.catch(() => undefined);
+    return run;
+  }
+
+  private async connect(): Promise<SqlConnection> {
+    if (this.closed) throw new ConnectorError("CLOSED", "the sink is closed");
+    if (this.connection !== undefined) return this.connection;
+    try {
+      this.connection = await this.dialect.connect(this.config, this.url);
+    } catch (error) {
+      throw new ConnectorError("CONNECTION_FAILED", `could not connect to ${this.dialect.name}: ${messageOf(error)}`, {
+        cause: error,
+        retryable: true,
+      });
+    }
+    return this.connection;
+  }
+
+  private async dropConnection(): Promise<void> {
+    const connection = this.connection;
+    this.connection = undefined;
+    await connection?.close();
+  }
+
+  private async describeTable(connection: SqlConnection): Promise<void> {
+    const ref = parseTableName(this.config.tableName);
+    const columns = await this.dialect.describeTable(connection, ref);
+    if (columns.length === 0) {
+      throw new ConnectorError("NOT_FOUND", `table ${this.config.tableName} does not exist or has no columns`, {
+        issues: [{ path: "configs.tableName", message: "no such table" }],
+      });
+    }
+    const table = new Table(ref, columns, this.dialect);
+    const issues: FieldIssue[] = [];
+    const resolve = (list: string, path: string) =>
+      splitColumnList(list).flatMap((name) => {
+        const column = table.column(name);
+        if (column === undefined)
+          issues.push({ path, message: `column "${name}" is not in table ${table.displayName()}` });
+        return column === undefined ? [] : [column];
+      });
+    const keyColumns = this.config.key.trim() === "" ? table.primaryKey() : resolve(this.config.key, "configs.key");
+    const nonKeyColumns = this.config.nonKey.trim() === "" ? undefined : resolve(this.config.nonKey, "configs.nonKey");
+    const needsKey = this.config.insertMode !== "INSERT" || this.config.nullValueAction === "DELETE";
+    if (needsKey && keyColumns.length === 0 && issues.length === 0) {
+      issues.push({
+        path: "configs.key",
+        message: `must name the key columns: table ${table.displayName()} has no primary key`,
+      });
+    }
+    if (issues.length > 0) {
+      throw new ConnectorError(
+        "INVALID_CONFIG",
+        `Invalid connector config: ${issues.map((issue) => `${issue.path}: ${issue.message}`).join("; ")}`,
+        { issues },
+      );
+    }
+    this.table = table;
+    this.keyColumns = keyColumns;
+    this.nonKeyColumns = nonKeyColumns;
+    this.tableDescribedAt = Date.now();
+  }
+
+  private async write(records: SinkRecord[]): Promise<WriteOutcome | undefined> {
+    if (records.length === 0) return;
+    const size = transactionSize(this.config);
+    const failed: RecordFailure[] = [];
+    for (let start = 0; start < records.length; start += size) {
+      const slice = records.length <= size ? records : records.slice(start, start + size);
+      failed.push(...(await this.writeTransaction(slice, start)));
+    }
+    return failed.length > 0 ? { failed } : undefined;
+  }
+
+  private async writeTransaction(records: readonly SinkRecord[], offset: number): Promise<RecordFailure[]> {
+    const connection = await this.connect();
+    let prepared = this.prepare(records, offset);
+    if (
+      prepared.problems.some((problem) => problem.unknownField) &&
+      Date.now() - this.tableDescribedAt > TABLE_REFRESH_MS
+    ) {
+      // The table may have gained columns since it was described.
+      try {
+        await this.describeTable(connection);
+      } catch (error) {
+        throw this.toWriteError(error, "could not describe the table");
+      }
+      prepared = this.prepare(records, offset);
+    }
+    const failures: RecordFailure[] = prepared.problems.map((problem) => ({
+      index: problem.index,
+      error: new ConnectorError("INVALID_RECORD", problem.message),
+    }));
+    const units = this.plan(prepared.rows);
+    const positions = lastPositions(records);
+    const transactional = this.config.useTransactions;
+    const isolate = transactional && this.dialect.failedStatementAbortsTransaction;
+    try {
+      // Happy path without savepoints; a refused record sends the batch through the slower isolating path.
+      failures.push(...(await this.attempt(connection, units, positions, isolate ? "all-or-nothing" : "per-record")));
+    } catch (error) {
+      if (!(error instanceof RecordRefused)) throw this.toWriteError(error, "write failed");
+      this.context.logger.debug(
+        { reason: messageOf(error.cause) },
+        "a record was refused; writing the batch record by record",
+      );
+      try {
+        failures.push(...(await this.attempt(connection, units, positions, "savepoints")));
+      } catch (retryError) {
+        throw this.toWriteError(retryError, "write failed");
+      }
+    }
+    return failures.sort((a, b) => a.index - b.index);
+  }
+
+  private prepare(records: readonly SinkRecord[], offset: number): { rows: PreparedRow[]; problems: RowProblem[] } {
+    const table = this.table;
+    if (table === undefined) throw new ConnectorError("INTERNAL", "the table was not described");
+    return prepareRows(
+      records,
+      {
+        config: this.config,
+        dialect: this.dialect,
+        table,
+        keyColumns: this.keyColumns,
+        nonKeyColumns: this.nonKeyColumns,
+      },
+      offset,
+    );
+  }
+
+  private plan(rows: readonly PreparedRow[]): StatementUnit[] {
+    const table = this.table;
+    if (table === undefined) throw new ConnectorError("INTERNAL", "the table was not described");
+    const perStatement = this.config.batchSize > 0 ? this.config.batchSize : Number.POSITIVE_INFINITY;
+    return planStatements(rows, table.quotedName, this.dialect, perStatement);
+  }
+
+  /**
+   * Runs the statements and stores the positions, in one transaction when configured.
+   * - all-or-nothing: a refused statement aborts (RecordRefused) so the caller can retry with savepoints;
+   * - per-record: a refused statement is retried row by row (the database undid just that statement);
+   * - savepoints: like per-record, each statement guarded by a savepoint (the database aborts the transaction otherwise).
+   */
+  private async attempt(
+    connection: SqlConnection,
+    units: readonly StatementUnit[],
+    positions: readonly PulsarPosition[],
+    mode: "all-or-nothing" | "per-record" | "savepoints",
+  ): Promise<RecordFailure[]> {
+    const transactional = this.config.useTransactions;
+    const failures: RecordFailure[] = [];
+    if (transactional) await connection.execute("BEGIN");
+    try {
+      for (const unit of units) {
+        if (mode === "all-or-nothing") {
+          try {
+            await connection.execute(unit.sql, unit.params);
+          } catch (error) {
+            if (this.dialect.classifyError(error) === "record") throw new RecordRefused(error);
+            throw error;
+          }
+        } else {
+          await this.runIsolated(connection, unit, mode === "savepoints", failures);
+        }
+      }
+      await this.storePositions(connection, positions);
+      if (transactional) await connection.execute("COMMIT");
+    } catch (error) {
+      if (transactional && this.dialect.classifyError(error) !== "connection") {
+        await connection.execute("ROLLBACK").catch(() => undefined);
+      }
+      throw error;
+    }
+    return failures;
+  }
+
+  /** Runs a statement; when the database refuses it, runs its rows one by one and records which were refused. */
+  private async runIsolated(
+    connection: SqlConnection,
+    unit: StatementUnit,
+    savepoints: boolean,
+    failures: RecordFailure[],
+  ): Promise<void> {
+    const refused = await this.tryStatement(connection, unit, savepoints);
+    if (refused === undefined) return;
+    if (unit.rows.length === 1) {
+      const row = unit.rows[0] as PreparedRow;
+      failures.push({
+        index: row.index,
+        error: new ConnectorError("INVALID_RECORD", `${this.dialect.name} refused the record: ${messageOf(refused)}`, {
+          cause: refused,
+        }),
+      });
+      return;
+    }
+    const table = this.table as Table;
+    for (const row of unit.rows) {
+      await this.runIsolated(connection, buildStatement([row], table.quotedName, this.dialect), savepoints, failures);
+    }
+  }
+
+  /** Undefined when the statement ran, the error when the database refused its data; throws anything else. */
+  private async tryStatement(connection: SqlConnection, unit: StatementUnit, savepoint: boolean): Promise<unknown> {
+    if (savepoint) await connection.execute("SAVEPOINT pulsar_connect_row");
+    try {
+      await connection.execute(unit.sql, unit.params);
+    } catch (error) {
+      if (this.dialect.classifyError(error) !== "record") throw error;
+      if (savepoint) await connection.execute("ROLLBACK TO SAVEPOINT pulsar_connect_row");
+      return error;
+    }
+    if (savepoint) await connection.execute("RELEASE SAVEPOINT pulsar_connect_row");
+    return undefined;
+  }
+
+  private async storePositions(connection: SqlConnection, positions: readonly PulsarPosition[]): Promise<void> {
+    if (positions.length === 0) return;
+    const { dialect } = this;
+    const params: unknown[] = [];
+    const bind = (value: unknown) => {
+      params.push(dialect.toParameter(value, undefined));
+      return dialect.placeholder(params.length);
+    };
+    const tuples = positions.map(
+      (position) =>
+        `(${[this.connectorName, position.topic, position.ledgerId, position.entryId, position.batchIndex].map(bind).join(", ")})`,
+    );
+    const q = (name: string) => dialect.quoteIdentifier(name);
+    const sql =
+      `INSERT INTO ${POSITIONS_TABLE} (${q("connector_name")}, ${q("topic")}, ${q("ledger_id")}, ${q("entry_id")}, ${q("batch_index")}) VALUES ${tuples.join(", ")}` +
+      dialect.upsertClause([q("connector_name"), q("topic")], [q("ledger_id"), q("entry_id"), q("batch_index")]);
+    await connection.execute(sql, params);
+  }
+
+  private async storedPositions(): Promise<PulsarPosition[]> {
+    const connection = await this.connect();
+    const q = (name: string) => this.dialect.quoteIdentifier(name);
+    try {
+      const result = await connection.execute(
+        `SELECT ${q("topic")}, ${q("ledger_id")}, ${q("entry_id")}, ${q("batch_index")} FROM ${POSITIONS_TABLE} WHERE ${q("connector_name")} = ${this.dialect.placeholder(1)} ORDER BY ${q("topic")}`,
+        [this.connectorName],
+      );
+      return result.rows.map((row) => ({
+        topic: String(row.topic),
+        ledgerId: BigInt(row.ledger_id as string | number | bigint),
+        entryId: BigInt(row.entry_id as string | number | bigint),
+        batchIndex: Number(row.batch_index),
+      }));
+    } catch (error) {
+      throw this.toWriteError(error, "could not read the stored positions");
+    }
+  }
+
+  private async close(): Promise<void> {
+    this.closed = true;
+    await this.dropConnection();
+  }
+
+  /** A ConnectorError for a failure of the whole write; drops the connection when it is the cause. */
+  private toWriteError(error: unknown, what: string): ConnectorError {
+    if (error instanceof ConnectorError) return error;
+    const kind = this.dialect.classifyError(error);
+    if (kind === "connection") {
+      void this.dropConnection();
+      return new ConnectorError(
+        "CONNECTION_FAILED",
+        `${what}: lost the ${this.dialect.name} connection: ${messageOf(error)}`,
+        {
+          cause: error,
+          retryable: true,
+        },
+      );
+    }
+    return new ConnectorError("WRITE_FAILED", `${what}: ${messageOf(error)}`, { cause: error, retryable: true });
+  }
+}
+
+/** A statement refused because of its data, in a transaction that the database has now aborted. */
+class RecordRefused extends Error {
+  constructor(cause: unknown) {
+    super(messageOf(cause), { cause });
+  }
+}
+
+/** The last position of each topic in a batch. */
+function lastPositions(records: readonly SinkRecord[]): PulsarPosition[] {
+  const byTopic = new Map<string, PulsarPosition>();
+  for (const record of records) byTopic.set(record.position.topic, record.position);
+  return [...byTopic.values()];
+}
+
+function messageOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}

@@ -1,0 +1,416 @@
+// Behaviour every SQL sink must show against its real database. Each connector's integration test calls
+// describeJdbcSink with its definition and a way to run SQL on the database directly.
+import { randomUUID } from "node:crypto";
+import {
+  ConnectorError,
+  configFieldDefinitions,
+  loadConfig,
+  parseConfig,
+  REDACTED,
+  redactConfig,
+  type SinkDefinition,
+  type SinkInstance,
+  type SinkRecord,
+} from "@pulsar-connect/core";
+import { createSinkContext, makeSinkRecords, type SinkRecordInit } from "@pulsar-connect/testkit";
+import { afterAll, describe, expect, it } from "vitest";
+import type { JdbcSinkConfigSchema } from "../src/index.ts";
+
+/** SQL run on the database directly, to set tables up and to look at what the sink wrote. */
+export interface AdminConnection {
+  exec(sql: string): Promise<void>;
+  rows(sql: string): Promise<Array<Record<string, unknown>>>;
+  close(): Promise<void>;
+}
+
+/** What the suite needs to know about one database. */
+export interface JdbcSuiteTarget {
+  label: string;
+  definition: SinkDefinition<JdbcSinkConfigSchema>;
+  /** The URL the tests use, plus credentials when they are not in it. */
+  jdbcUrl: string;
+  userName?: string;
+  password?: string;
+  /** Other spellings of the same database that must be accepted (upstream jdbc: forms, native URLs). */
+  equivalentUrls: string[];
+  /** A URL of another database kind, which the sink must refuse at validation. */
+  foreignUrl: string;
+  /** A URL where no database answers (or cannot be opened). */
+  unreachableUrl: string;
+  admin(): Promise<AdminConnection>;
+  /** DDL of a table with columns id (integer primary key), name (text), qty (integer, type-checked), active (boolean), note (binary). */
+  createTable(table: string): string;
+  /** Statements making inserts into the positions table fail for one connector name. */
+  failPositionsFor(trigger: string, connectorName: string): string[];
+  dropTrigger(trigger: string): string;
+}
+
+type Row = { id: number; name: string | null; qty: number | null };
+
+export function describeJdbcSink(target: JdbcSuiteTarget): void {
+  const { definition } = target;
+  let admin: AdminConnection | undefined;
+  const instances: SinkInstance[] = [];
+
+  async function db(): Promise<AdminConnection> {
+    admin ??= await target.admin();
+    return admin;
+  }
+
+  async function freshTable(): Promise<string> {
+    const table = `pc_test_${randomUUID().replaceAll("-", "").slice(0, 12)}`;
+    await (await db()).exec(target.createTable(table));
+    return table;
+  }
+
+  async function open(raw: Record<string, unknown>, name = `sink-${randomUUID().slice(0, 8)}`): Promise<SinkInstance> {
+    const config = loadConfig(definition.config, {
+      jdbcUrl: target.jdbcUrl,
+      userName: target.userName,
+      password: target.password,
+      ...raw,
+    });
+    const sink = await definition.open(config, createSinkContext({ name }).context);
+    instances.push(sink);
+    return sink;
+  }
+
+  async function tableRows(table: string): Promise<Row[]> {
+    const rows = await (await db()).rows(`SELECT id, name, qty FROM ${table} ORDER BY id`);
+    return rows.map((row) => ({
+      id: Number(row.id),
+      name: row.name === null ? null : String(row.name),
+      qty: row.qty === null ? null : Number(row.qty),
+    }));
+  }
+
+  function records(inits: Array<SinkRecordInit<unknown>>, firstEntryId = 0n): SinkRecord[] {
+    return makeSinkRecords(inits, { ledgerId: 7n, firstEntryId });
+  }
+
+  function failedIndexes(outcome: Awaited<ReturnType<SinkInstance["write"]>>): number[] {
+    return outcome ? outcome.failed.map((failure) => failure.index) : [];
+  }
+
+  afterAll(async () => {
+    for (const sink of instances) await sink.close();
+    await admin?.close();
+  });
+
+  describe(`${target.label} sink`, () => {
+    it("INSERT writes every record as a row, with one multi-row statement per batch", async () => {
+      const table = await freshTable();
+      const sink = await open({ tableName: table });
+      const outcome = await sink.write(
+        records([
+          { value: { id: 1, name: "ada", qty: 3 } },
+          { value: { id: 2, name: "bob", qty: 5 } },
+          { value: { id: 3, name: "cy" } },
+        ]),
+      );
+      expect(failedIndexes(outcome)).toEqual([]);
+      expect(await tableRows(table)).toEqual([
+        { id: 1, name: "ada", qty: 3 },
+        { id: 2, name: "bob", qty: 5 },
+        { id: 3, name: "cy", qty: null },
+      ]);
+    });
+
+    it("UPSERT inserts new keys and updates existing ones, even twice in one batch", async () => {
+      const table = await freshTable();
+      await (await db()).exec(`INSERT INTO ${table} (id, name, qty) VALUES (1, 'old', 1)`);
+      const sink = await open({ tableName: table, insertMode: "UPSERT", key: "id", nonKey: "name,qty" });
+      const outcome = await sink.write(
+        records([
+          { value: { id: 1, name: "new", qty: 10 } },
+          { value: { id: 2, name: "two", qty: 2 } },
+          { value: { id: 2, name: "two again", qty: 22 } },
+        ]),
+      );
+      expect(failedIndexes(outcome)).toEqual([]);
+      expect(await tableRows(table)).toEqual([
+        { id: 1, name: "new", qty: 10 },
+        { id: 2, name: "two again", qty: 22 },
+      ]);
+    });
+
+    it("UPDATE changes rows by key (the primary key when key is not set) and reports records without a key", async () => {
+      const table = await freshTable();
+      await (await db()).exec(`INSERT INTO ${table} (id, name, qty) VALUES (1, 'a', 1), (2, 'b', 2)`);
+      const sink = await open({ tableName: table, insertMode: "UPDATE" });
+      const outcome = await sink.write(
+        records([
+          { value: { id: 2, qty: 20 } },
+          { value: { name: "no key" } },
+          { value: { id: 99, qty: 1 } },
+          { value: { id: 1, name: "A" } },
+        ]),
+      );
+      expect(failedIndexes(outcome)).toEqual([1]);
+      const error = outcome ? outcome.failed[0]?.error : undefined;
+      expect(error).toBeInstanceOf(ConnectorError);
+      expect(error).toMatchObject({ code: "INVALID_RECORD", retryable: false });
+      expect(error?.message).toMatch(/missing key field/);
+      expect(await tableRows(table)).toEqual([
+        { id: 1, name: "A", qty: 1 },
+        { id: 2, name: "b", qty: 20 },
+      ]);
+    });
+
+    it("a null value deletes by key with nullValueAction DELETE (message key plain or JSON) and fails with FAIL", async () => {
+      const table = await freshTable();
+      await (await db()).exec(`INSERT INTO ${table} (id, name, qty) VALUES (1, 'a', 1), (2, 'b', 2), (3, 'c', 3)`);
+      const deleting = await open({ tableName: table, nullValueAction: "DELETE" });
+      const outcome = await deleting.write(
+        records([{ value: null, key: "1" }, { value: new Uint8Array(0), key: '{"id": 3}' }, { value: null }]),
+      );
+      expect(failedIndexes(outcome)).toEqual([2]);
+      expect(await tableRows(table)).toEqual([{ id: 2, name: "b", qty: 2 }]);
+
+      const failing = await open({ tableName: table });
+      const refused = await failing.write(records([{ value: null, key: "2" }]));
+      expect(failedIndexes(refused)).toEqual([0]);
+      expect(refused ? refused.failed[0]?.error.message : "").toMatch(/nullValueAction is FAIL/);
+      expect(await tableRows(table)).toEqual([{ id: 2, name: "b", qty: 2 }]);
+    });
+
+    it("the ACTION property overrides insertMode per record (DELETE, UPSERT, UPDATE)", async () => {
+      const table = await freshTable();
+      await (await db()).exec(`INSERT INTO ${table} (id, name, qty) VALUES (1, 'a', 1), (2, 'b', 2)`);
+      const sink = await open({ tableName: table });
+      const outcome = await sink.write(
+        records([
+          { value: { id: 1 }, properties: { ACTION: "DELETE" } },
+          { value: { id: 2, name: "B", qty: 20 }, properties: { ACTION: "upsert" } },
+          { value: { id: 3, name: "c", qty: 3 } },
+          { value: { id: 3, qty: 30 }, properties: { ACTION: "UPDATE" } },
+          { value: { id: 4, name: "d" }, properties: { ACTION: "MERGE" } },
+          { value: { id: 5, name: "e", qty: 5 }, properties: { ACTION: "INSERT" } },
+        ]),
+      );
+      expect(failedIndexes(outcome)).toEqual([4]);
+      expect(await tableRows(table)).toEqual([
+        { id: 2, name: "B", qty: 20 },
+        { id: 3, name: "c", qty: 30 },
+        { id: 5, name: "e", qty: 5 },
+      ]);
+    });
+
+    it("a record with an unknown field or a value the database refuses fails alone; the rest is written", async () => {
+      const table = await freshTable();
+      const sink = await open({ tableName: table });
+      const outcome = await sink.write(
+        records([
+          { value: { id: 1, name: "ok", qty: 1 } },
+          { value: { id: 2, name: "unknown field", colour: "red" } },
+          { value: { id: 3, name: "ok", qty: 3 } },
+          { value: { id: 4, name: "bad qty", qty: "not a number" } },
+          { value: { id: 5, name: "ok", qty: 5 } },
+          { value: "plain text" },
+          { value: { id: 1, name: "duplicate key", qty: 9 } },
+        ]),
+      );
+      expect(failedIndexes(outcome)).toEqual([1, 3, 5, 6]);
+      for (const failure of outcome ? outcome.failed : []) {
+        expect(failure.error).toBeInstanceOf(ConnectorError);
+        expect((failure.error as ConnectorError).code).toBe("INVALID_RECORD");
+        expect((failure.error as ConnectorError).retryable).toBe(false);
+      }
+      expect(outcome ? outcome.failed[0]?.error.message : "").toMatch(/field "colour" has no column/);
+      expect(await tableRows(table)).toEqual([
+        { id: 1, name: "ok", qty: 1 },
+        { id: 3, name: "ok", qty: 3 },
+        { id: 5, name: "ok", qty: 5 },
+      ]);
+    });
+
+    it("excludeNonDeclaredFields writes only key and nonKey columns", async () => {
+      const table = await freshTable();
+      const sink = await open({ tableName: table, key: "id", nonKey: "name", excludeNonDeclaredFields: true });
+      const outcome = await sink.write(records([{ value: { id: 1, name: "x", qty: 5, colour: "red" } }]));
+      expect(failedIndexes(outcome)).toEqual([]);
+      expect(await tableRows(table)).toEqual([{ id: 1, name: "x", qty: null }]);
+    });
+
+    it("maps Avro-decoded values (booleans, bigints, buffers) and splits statements by batchSize", async () => {
+      const table = await freshTable();
+      const sink = await open({ tableName: table, batchSize: 2 });
+      const batch = makeSinkRecords(
+        Array.from({ length: 5 }, () => ({ value: {} as Record<string, unknown> })),
+        { ledgerId: 3n },
+      );
+      batch.forEach((record, i) => {
+        // As the runtime hands over Avro records: decoded objects with longs as bigint and bytes as buffers.
+        record.value = {
+          id: BigInt(i + 1),
+          name: `n${i}`,
+          qty: i,
+          active: i % 2 === 0,
+          note: Buffer.from(`note ${i}`),
+        };
+        record.schema = { type: "AVRO" };
+      });
+      expect(failedIndexes(await sink.write(batch))).toEqual([]);
+      expect((await tableRows(table)).map((row) => row.id)).toEqual([1, 2, 3, 4, 5]);
+      const active = await (await db()).rows(
+        `SELECT id FROM ${table} WHERE active = ${target.label === "PostgreSQL" ? "true" : "1"} ORDER BY id`,
+      );
+      expect(active.map((row) => Number(row.id))).toEqual([1, 3, 5]);
+    });
+
+    it("stores the last position per topic in the same transaction as the rows", async () => {
+      const table = await freshTable();
+      const name = `fail-${randomUUID().slice(0, 8)}`;
+      const sink = await open({ tableName: table }, name);
+      const topicA = "persistent://public/default/orders-partition-0";
+      const topicB = "persistent://public/default/orders-partition-1";
+      const batch = [
+        ...records(
+          [
+            { value: { id: 1 }, topicName: topicA },
+            { value: { id: 2 }, topicName: topicA },
+          ],
+          10n,
+        ),
+        ...records([{ value: { id: 3 }, topicName: topicB }], 40n),
+      ];
+      expect(failedIndexes(await sink.write(batch))).toEqual([]);
+      expect(await sink.storedPositions?.()).toEqual([
+        { topic: topicA, ledgerId: 7n, entryId: 11n, batchIndex: -1 },
+        { topic: topicB, ledgerId: 7n, entryId: 40n, batchIndex: -1 },
+      ]);
+
+      // Make the position write fail: the rows of that transaction must not stay either.
+      const trigger = `pc_fail_${randomUUID().replaceAll("-", "").slice(0, 10)}`;
+      const connection = await db();
+      for (const statement of target.failPositionsFor(trigger, `public/default/${name}`))
+        await connection.exec(statement);
+      try {
+        const error = await sink.write(records([{ value: { id: 4 }, topicName: topicA }], 12n)).then(
+          () => undefined,
+          (failure: unknown) => failure,
+        );
+        expect(error).toBeInstanceOf(ConnectorError);
+        expect((error as ConnectorError).retryable).toBe(true);
+      } finally {
+        await connection.exec(target.dropTrigger(trigger));
+      }
+      expect((await tableRows(table)).map((row) => row.id)).toEqual([1, 2, 3]);
+      expect((await sink.storedPositions?.())?.[0]).toEqual({
+        topic: topicA,
+        ledgerId: 7n,
+        entryId: 11n,
+        batchIndex: -1,
+      });
+
+      // After the cause is gone the same write goes through, and a second instance sees the positions.
+      expect(failedIndexes(await sink.write(records([{ value: { id: 4 }, topicName: topicA }], 12n)))).toEqual([]);
+      const restarted = await open({ tableName: table }, name);
+      expect((await restarted.storedPositions?.())?.[0]).toEqual({
+        topic: topicA,
+        ledgerId: 7n,
+        entryId: 12n,
+        batchIndex: -1,
+      });
+    });
+
+    it("maxQueueSize splits a large write into several transactions, each with its positions", async () => {
+      const table = await freshTable();
+      const sink = await open({ tableName: table, maxQueueSize: 3, batchSize: 2 });
+      const batch = records(Array.from({ length: 8 }, (_, i) => ({ value: { id: i + 1, qty: i } })));
+      batch[6] = { ...(batch[6] as SinkRecord), value: { id: 7, qty: "x" } };
+      expect(failedIndexes(await sink.write(batch))).toEqual([6]);
+      expect((await tableRows(table)).map((row) => row.id)).toEqual([1, 2, 3, 4, 5, 6, 8]);
+      expect((await sink.storedPositions?.())?.[0]?.entryId).toBe(7n);
+    });
+
+    it("accepts the upstream jdbc: URL forms and the driver's own", async () => {
+      const table = await freshTable();
+      for (const [index, jdbcUrl] of target.equivalentUrls.entries()) {
+        const sink = await open({ tableName: table, jdbcUrl });
+        expect(
+          failedIndexes(await sink.write(records([{ value: { id: index + 1, name: jdbcUrl.slice(0, 20) } }]))),
+        ).toEqual([]);
+      }
+      expect((await tableRows(table)).length).toBe(target.equivalentUrls.length);
+    });
+
+    it("refuses invalid config with field-level issues", async () => {
+      const result = parseConfig(definition.config, {
+        jdbcUrl: target.foreignUrl,
+        insertMode: "MERGE",
+        batchSize: 0,
+        timeoutMs: 0,
+      });
+      expect(result.ok).toBe(false);
+      const paths = result.ok ? [] : result.issues.map((issue) => issue.path);
+      expect(paths).toEqual(expect.arrayContaining(["configs.tableName", "configs.insertMode"]));
+      const urlOnly = parseConfig(definition.config, { jdbcUrl: target.foreignUrl, tableName: "t" });
+      expect(urlOnly.ok ? [] : urlOnly.issues.map((issue) => issue.path)).toEqual(["configs.jdbcUrl"]);
+      const both = parseConfig(definition.config, {
+        jdbcUrl: target.jdbcUrl,
+        tableName: "t",
+        batchSize: 0,
+        timeoutMs: 0,
+      });
+      expect(both.ok ? [] : both.issues).toEqual([
+        { path: "configs.batchSize", message: "timeoutMs and batchSize cannot both be <= 0" },
+      ]);
+
+      const missingTable = await open({ tableName: `pc_missing_${randomUUID().slice(0, 8)}` }).then(
+        () => undefined,
+        (error: unknown) => error,
+      );
+      expect((missingTable as ConnectorError).code).toBe("NOT_FOUND");
+      const table = await freshTable();
+      const badKey = await open({ tableName: table, key: "nope", insertMode: "UPSERT" }).then(
+        () => undefined,
+        (error: unknown) => error,
+      );
+      expect((badKey as ConnectorError).code).toBe("INVALID_CONFIG");
+      expect((badKey as ConnectorError).issues.map((issue) => issue.path)).toEqual(["configs.key"]);
+    });
+
+    it("keeps the password out of shown config and out of connection errors", async () => {
+      const secret = `s3cret-${randomUUID().slice(0, 6)}`;
+      const config = loadConfig(definition.config, {
+        jdbcUrl: target.unreachableUrl,
+        tableName: "t",
+        userName: "someone",
+        password: secret,
+      });
+      expect((redactConfig(definition.config, config) as { password: string }).password).toBe(REDACTED);
+      const passwordField = configFieldDefinitions(definition.config).find((field) => field.fieldName === "password");
+      expect(passwordField?.attributes.sensitive).toBe("true");
+      const handle = createSinkContext({ name: "redaction" });
+      const error = await definition.open(config, handle.context).then(
+        () => undefined,
+        (failure: unknown) => failure,
+      );
+      expect(error).toBeInstanceOf(ConnectorError);
+      expect((error as ConnectorError).code).toBe("CONNECTION_FAILED");
+      expect((error as ConnectorError).retryable).toBe(true);
+      expect(String((error as Error).message)).not.toContain(secret);
+      expect(handle.logger.text()).not.toContain(secret);
+    });
+
+    it("writes 100k rows through write() in batches of batchSize", async () => {
+      const table = await freshTable();
+      const sink = await open({ tableName: table });
+      const total = 100_000;
+      const batchSize = 200;
+      const started = performance.now();
+      for (let first = 0; first < total; first += batchSize) {
+        const inits = Array.from({ length: batchSize }, (_, i) => ({
+          value: { id: first + i + 1, name: `name ${first + i}`, qty: i, active: i % 2 === 0 },
+        }));
+        const outcome = await sink.write(makeSinkRecords(inits, { ledgerId: 9n, firstEntryId: BigInt(first) }));
+        if (outcome) expect(outcome.failed).toEqual([]);
+      }
+      const seconds = (performance.now() - started) / 1000;
+      const [count] = await (await db()).rows(`SELECT COUNT(*) AS n FROM ${table}`);
+      expect(Number(count?.n)).toBe(total);
+      console.info(`${target.label}: ${total} rows in ${seconds.toFixed(2)} s = ${Math.round(total / seconds)} rows/s`);
+    });
+  });
+}
