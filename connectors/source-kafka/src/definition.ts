@@ -1,0 +1,178 @@
+import { type ConfigSchema, defineSource, type SourceDefinition, z } from "@pulsar-connect/core";
+import { checkSecurity, type SecurityConfig } from "./internal/security.ts";
+import { KafkaSource } from "./internal/source.ts";
+
+// Upstream treats an empty string as "not set"; so do we.
+const optionalText = z
+  .string()
+  .optional()
+  .transform((value) => (value === "" ? undefined : value));
+
+/** Connection and security fields (upstream names). */
+const securityFields = {
+  securityProtocol: z
+    .enum(["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL", ""])
+    .optional()
+    .transform((value) => (value === "" ? undefined : value))
+    .describe("Kafka security.protocol: PLAINTEXT (default), SSL, SASL_PLAINTEXT or SASL_SSL"),
+  saslMechanism: z
+    .enum(["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512", ""])
+    .optional()
+    .transform((value) => (value === "" ? undefined : value))
+    .describe("Kafka sasl.mechanism: PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512"),
+  saslJaasConfig: optionalText
+    .meta({ sensitive: true })
+    .describe('Kafka sasl.jaas.config; username="..." and password="..." are read from it'),
+  sslEnabledProtocols: optionalText.describe("Comma list of TLS versions, e.g. TLSv1.2,TLSv1.3"),
+  sslEndpointIdentificationAlgorithm: z
+    .string()
+    .optional()
+    .describe("https (default when TLS is on) verifies the broker host name; set to an empty string to skip the check"),
+  sslTruststoreLocation: optionalText.describe("PEM file with the CA certificates to trust (JKS stores are not read)"),
+  sslTruststorePassword: optionalText
+    .meta({ sensitive: true })
+    .describe("Accepted for compatibility; PEM trust stores have no password"),
+};
+
+const positiveInt = z.number().int().positive();
+
+/** Kafka consumer properties this connector understands, and the kafkajs option each one sets. */
+export const SUPPORTED_CONSUMER_PROPERTIES: Readonly<Record<string, string>> = {
+  "client.id": "clientId",
+  "fetch.max.bytes": "maxBytes",
+  "fetch.max.wait.ms": "maxWaitTimeInMs",
+  "max.partition.fetch.bytes": "maxBytesPerPartition",
+  "max.poll.interval.ms": "rebalanceTimeout",
+  "max.poll.records": "buffer size (records held before fetching pauses)",
+  "request.timeout.ms": "requestTimeout",
+  "isolation.level": "readUncommitted (read_uncommitted | read_committed)",
+  "allow.auto.create.topics": "allowAutoTopicCreation",
+  "enable.auto.commit": "ignored: offsets are only committed after Pulsar has the records",
+  "auto.commit.interval.ms": "ignored",
+};
+
+const propertyValue = z.union([z.string(), z.number(), z.boolean()]);
+
+/** Config of the Kafka source, with the upstream field names and defaults. */
+const schema = z
+  .object({
+    bootstrapServers: z
+      .string()
+      .min(1, "must list at least one host:port")
+      .describe("Kafka brokers, host:port,host:port"),
+    groupId: z.string().min(1, "must not be empty").describe("Kafka consumer group id"),
+    topic: z.string().min(1, "must not be empty").describe("Kafka topic to read"),
+    fetchMinBytes: positiveInt.default(1).describe("Minimum bytes the broker gathers before answering a fetch"),
+    autoCommitEnabled: z
+      .boolean()
+      .default(true)
+      .describe(
+        "Accepted for compatibility and ignored: offsets are committed only after the runtime acknowledges the records",
+      ),
+    autoCommitIntervalMs: positiveInt.default(5000).describe("Accepted for compatibility and ignored"),
+    offsetCommitIntervalMs: positiveInt
+      .default(1000)
+      .describe("How often acknowledged offsets are committed to Kafka (ms); close() commits the rest"),
+    sessionTimeoutMs: positiveInt.default(30000).describe("Consumer group session timeout (ms)"),
+    heartbeatIntervalMs: positiveInt.default(3000).describe("Consumer group heartbeat interval (ms)"),
+    autoOffsetReset: z
+      .enum(["earliest", "latest"])
+      .default("earliest")
+      .describe("Where a group without committed offsets starts"),
+    keyDeserializationClass: z.string().optional().describe("Accepted for compatibility; keys are read as UTF-8"),
+    valueDeserializationClass: z.string().optional().describe("Accepted for compatibility; values are passed as bytes"),
+    consumerConfigProperties: z
+      .record(z.string(), propertyValue)
+      .nullish()
+      .describe(
+        `Kafka consumer properties; the explicit fields win. Supported: ${Object.keys(SUPPORTED_CONSUMER_PROPERTIES).join(", ")}`,
+      ),
+    copyHeadersEnabled: z
+      .boolean()
+      .default(false)
+      .describe("Copy Kafka headers to message properties, plus __kafka_topic, __kafka_partition, __kafka_offset"),
+    headerValueEncoding: z
+      .enum(["base64", "utf8"])
+      .default("base64")
+      .describe("How header bytes become property strings (upstream uses base64)"),
+    maxBufferedRecords: positiveInt
+      .default(10000)
+      .describe("Records fetched ahead of the runtime; fetching pauses above this"),
+    idleReadTimeoutMs: positiveInt
+      .default(1000)
+      .describe("How long read() waits for records before answering with an empty batch (ms)"),
+    ...securityFields,
+  })
+  .superRefine((config, ctx) => {
+    if (config.heartbeatIntervalMs >= config.sessionTimeoutMs) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["heartbeatIntervalMs"],
+        message: `must be lower than sessionTimeoutMs (${config.sessionTimeoutMs})`,
+      });
+    }
+    for (const [key, value] of Object.entries(config.consumerConfigProperties ?? {})) {
+      if (!(key in SUPPORTED_CONSUMER_PROPERTIES)) {
+        ctx.addIssue({
+          code: "custom",
+          path: ["consumerConfigProperties", key],
+          message: `is not supported (supported: ${Object.keys(SUPPORTED_CONSUMER_PROPERTIES).join(", ")})`,
+        });
+      } else if (key === "isolation.level" && value !== "read_committed" && value !== "read_uncommitted") {
+        ctx.addIssue({
+          code: "custom",
+          path: ["consumerConfigProperties", key],
+          message: "must be read_committed or read_uncommitted",
+        });
+      } else if (
+        key !== "client.id" &&
+        key !== "isolation.level" &&
+        key !== "allow.auto.create.topics" &&
+        key !== "enable.auto.commit" &&
+        !(Number.isInteger(Number(value)) && Number(value) > 0)
+      ) {
+        ctx.addIssue({
+          code: "custom",
+          path: ["consumerConfigProperties", key],
+          message: "must be a positive integer",
+        });
+      }
+    }
+    checkSecurity(config, ctx);
+  });
+
+/** The validated Kafka source config. */
+export interface KafkaSourceConfig extends SecurityConfig {
+  bootstrapServers: string;
+  groupId: string;
+  topic: string;
+  fetchMinBytes: number;
+  autoCommitEnabled: boolean;
+  autoCommitIntervalMs: number;
+  offsetCommitIntervalMs: number;
+  sessionTimeoutMs: number;
+  heartbeatIntervalMs: number;
+  autoOffsetReset: "earliest" | "latest";
+  keyDeserializationClass?: string | undefined;
+  valueDeserializationClass?: string | undefined;
+  consumerConfigProperties?: Record<string, string | number | boolean> | null | undefined;
+  copyHeadersEnabled: boolean;
+  headerValueEncoding: "base64" | "utf8";
+  maxBufferedRecords: number;
+  idleReadTimeoutMs: number;
+}
+
+// The interface above must stay the schema's output type.
+const sameShape: (config: z.output<typeof schema>) => KafkaSourceConfig = (config) => config;
+void sameShape;
+
+/** Config schema of the Kafka source. */
+export const kafkaSourceConfig: ConfigSchema = schema;
+
+/** The Kafka source: reads a Kafka topic through a consumer group and commits offsets only for acked records. */
+export const kafkaSource: SourceDefinition = defineSource({
+  name: "kafka",
+  description: "Reads records from a Kafka topic, committing offsets only after Pulsar has them",
+  config: schema,
+  open: (config, context) => KafkaSource.open(config, context),
+});

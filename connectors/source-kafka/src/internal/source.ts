@@ -1,0 +1,301 @@
+import {
+  ConnectorError,
+  type Logger,
+  type ReadOptions,
+  type SourceContext,
+  type SourceInstance,
+  type SourceRecord,
+} from "@pulsar-connect/core";
+import type { Consumer, ConsumerConfig, EachBatchPayload, KafkaMessage } from "kafkajs";
+import kafkajs from "kafkajs";
+import type { KafkaSourceConfig } from "../definition.ts";
+import { type Delivery, OffsetTracker } from "./offset-tracker.ts";
+import { brokerList, isRetriable, kafkaLogCreator, securityOptions } from "./security.ts";
+
+const { Kafka, logLevel } = kafkajs;
+
+/** A fetched message waiting for `read`. */
+interface Buffered {
+  partition: number;
+  tracker: OffsetTracker;
+  message: KafkaMessage;
+}
+
+/** Kafka consumer options from the config (explicit fields win over consumerConfigProperties). */
+export function consumerOptions(config: KafkaSourceConfig): ConsumerConfig & { bufferSize: number } {
+  const props = config.consumerConfigProperties ?? {};
+  const num = (key: string): number | undefined => (props[key] === undefined ? undefined : Number(props[key]));
+  const options: ConsumerConfig & { bufferSize: number } = {
+    groupId: config.groupId,
+    sessionTimeout: config.sessionTimeoutMs,
+    heartbeatInterval: config.heartbeatIntervalMs,
+    minBytes: config.fetchMinBytes,
+    bufferSize: num("max.poll.records") ?? config.maxBufferedRecords,
+    retry: { retries: 8, initialRetryTime: 300, maxRetryTime: 10_000, restartOnFailure: async () => true },
+  };
+  const maxBytes = num("fetch.max.bytes");
+  if (maxBytes !== undefined) options.maxBytes = maxBytes;
+  const maxWait = num("fetch.max.wait.ms");
+  options.maxWaitTimeInMs = maxWait ?? 500;
+  const perPartition = num("max.partition.fetch.bytes");
+  if (perPartition !== undefined) options.maxBytesPerPartition = perPartition;
+  const rebalance = num("max.poll.interval.ms");
+  if (rebalance !== undefined) options.rebalanceTimeout = rebalance;
+  if (props["isolation.level"] === "read_uncommitted") options.readUncommitted = true;
+  if (props["allow.auto.create.topics"] !== undefined) {
+    options.allowAutoTopicCreation = String(props["allow.auto.create.topics"]) === "true";
+  }
+  return options;
+}
+
+/** Message properties for a Kafka message (upstream shape: header values base64, plus the origin). */
+export function headerProperties(
+  topic: string,
+  partition: number,
+  message: Pick<KafkaMessage, "headers" | "offset">,
+  encoding: "base64" | "utf8",
+): Record<string, string> {
+  const properties: Record<string, string> = {};
+  for (const [name, raw] of Object.entries(message.headers ?? {})) {
+    const value = Array.isArray(raw) ? raw[raw.length - 1] : raw;
+    if (value === undefined) continue;
+    const bytes = typeof value === "string" ? Buffer.from(value, "utf8") : value;
+    properties[name] = bytes.toString(encoding);
+  }
+  properties.__kafka_topic = topic;
+  properties.__kafka_partition = String(partition);
+  properties.__kafka_offset = message.offset;
+  return properties;
+}
+
+/**
+ * A Kafka topic read through a consumer group. kafkajs fetches into a bounded buffer that `read` drains; offsets
+ * are committed only for records the runtime acked, and a failed record makes its partition seek back to it.
+ */
+export class KafkaSource implements SourceInstance {
+  private readonly config: KafkaSourceConfig;
+  private readonly logger: Logger;
+  private readonly consumer: Consumer;
+  private readonly bufferSize: number;
+  private readonly trackers = new Map<number, OffsetTracker>();
+  private buffer: Buffered[] = [];
+  private bufferHead = 0;
+  private paused = false;
+  private waiter: (() => void) | undefined;
+  private fatalError: ConnectorError | undefined;
+  private commitTimer: NodeJS.Timeout | undefined;
+  private committing: Promise<void> = Promise.resolve();
+  private closed = false;
+
+  private constructor(config: KafkaSourceConfig, context: SourceContext) {
+    this.config = config;
+    this.logger = context.logger;
+    const { bufferSize, ...options } = consumerOptions(config);
+    this.bufferSize = bufferSize;
+    const props = config.consumerConfigProperties ?? {};
+    const kafka = new Kafka({
+      clientId: String(props["client.id"] ?? `pulsar-connect-${context.name}-${context.instanceId}`),
+      brokers: brokerList(config.bootstrapServers),
+      connectionTimeout: 5000,
+      ...(props["request.timeout.ms"] === undefined ? {} : { requestTimeout: Number(props["request.timeout.ms"]) }),
+      retry: { retries: 8, initialRetryTime: 300, maxRetryTime: 10_000 },
+      logLevel: logLevel.WARN,
+      logCreator: kafkaLogCreator(context.logger),
+      ...securityOptions(config),
+    });
+    this.consumer = kafka.consumer(options);
+  }
+
+  /** Connects, joins the group and starts fetching. */
+  static async open(config: KafkaSourceConfig, context: SourceContext): Promise<KafkaSource> {
+    const source = new KafkaSource(config, context);
+    await source.start();
+    return source;
+  }
+
+  private async start(): Promise<void> {
+    const { consumer, config } = this;
+    consumer.on(consumer.events.GROUP_JOIN, (event) => this.onAssignment(event.payload.memberAssignment));
+    // Only a commit the broker confirmed moves the committed mark (kafkajs skips commits while restarting).
+    consumer.on(consumer.events.COMMIT_OFFSETS, (event) => {
+      for (const topic of event.payload.topics) {
+        if (topic.topic !== config.topic) continue;
+        for (const { partition, offset } of topic.partitions) {
+          this.trackers.get(Number(partition))?.committed(BigInt(offset));
+        }
+      }
+    });
+    consumer.on(consumer.events.CRASH, (event) => {
+      const error = event.payload.error;
+      if (event.payload.restart) {
+        this.logger.warn({ error: error.message }, "Kafka consumer crashed; kafkajs restarts it");
+        return;
+      }
+      this.fatalError = new ConnectorError("READ_FAILED", `Kafka consumer stopped: ${error.message}`, {
+        retryable: true,
+        cause: error,
+      });
+      this.wake();
+    });
+    try {
+      await consumer.connect();
+      await consumer.subscribe({ topics: [config.topic], fromBeginning: config.autoOffsetReset === "earliest" });
+      await consumer.run({
+        autoCommit: false,
+        eachBatchAutoResolve: false,
+        eachBatch: async (payload) => this.onBatch(payload),
+      });
+    } catch (error) {
+      await consumer.disconnect().catch(() => undefined);
+      throw new ConnectorError("CONNECTION_FAILED", `Cannot consume ${config.topic}: ${(error as Error).message}`, {
+        retryable: isRetriable(error) || (error as Error).name === "KafkaJSConnectionError",
+        cause: error,
+      });
+    }
+    this.commitTimer = setInterval(() => void this.commit(), config.offsetCommitIntervalMs);
+    this.commitTimer.unref();
+  }
+
+  /** A new generation of the group: partitions we lost drop their uncommitted work; kept ones keep it. */
+  private onAssignment(assignment: Record<string, number[]>): void {
+    const assigned = new Set(assignment[this.config.topic] ?? []);
+    const revoked = [...this.trackers.keys()].filter((partition) => !assigned.has(partition));
+    for (const partition of revoked) this.trackers.delete(partition);
+    for (const partition of assigned)
+      if (!this.trackers.has(partition)) this.trackers.set(partition, new OffsetTracker());
+    if (revoked.length > 0) this.dropBuffered((item) => !assigned.has(item.partition));
+    this.logger.info({ assigned: [...assigned], revoked }, "Kafka partitions assigned");
+  }
+
+  private onBatch(payload: EachBatchPayload): void {
+    const { batch, resolveOffset } = payload;
+    let tracker = this.trackers.get(batch.partition);
+    if (!tracker) {
+      tracker = new OffsetTracker();
+      this.trackers.set(batch.partition, tracker);
+    }
+    for (const message of batch.messages) {
+      // Mark every message fetched, so kafkajs keeps moving; commits are ours alone.
+      resolveOffset(message.offset);
+      if (this.closed) continue;
+      if (tracker.accept(BigInt(message.offset))) {
+        this.buffer.push({ partition: batch.partition, tracker, message });
+      }
+    }
+    if (!this.paused && this.buffered() >= this.bufferSize) {
+      this.paused = true;
+      this.consumer.pause([{ topic: this.config.topic }]);
+    }
+    this.wake();
+  }
+
+  private buffered(): number {
+    return this.buffer.length - this.bufferHead;
+  }
+
+  private dropBuffered(drop: (item: Buffered) => boolean): void {
+    this.buffer = this.buffer.slice(this.bufferHead).filter((item) => !drop(item));
+    this.bufferHead = 0;
+  }
+
+  private wake(): void {
+    const waiter = this.waiter;
+    this.waiter = undefined;
+    waiter?.();
+  }
+
+  async read({ maxRecords, signal }: ReadOptions): Promise<SourceRecord<Uint8Array>[]> {
+    if (this.fatalError) throw this.fatalError;
+    if (this.buffered() === 0 && !signal.aborted && !this.closed) {
+      await new Promise<void>((resolve) => {
+        const done = () => {
+          clearTimeout(timer);
+          signal.removeEventListener("abort", done);
+          if (this.waiter === done) this.waiter = undefined;
+          resolve();
+        };
+        const timer = setTimeout(done, this.config.idleReadTimeoutMs);
+        signal.addEventListener("abort", done, { once: true });
+        this.waiter = done;
+      });
+      if (this.fatalError) throw this.fatalError;
+    }
+    const records: SourceRecord<Uint8Array>[] = [];
+    while (records.length < maxRecords && this.bufferHead < this.buffer.length) {
+      const item = this.buffer[this.bufferHead++];
+      if (!item || this.trackers.get(item.partition) !== item.tracker) continue;
+      records.push(this.toRecord(item, item.tracker.handOut(BigInt(item.message.offset))));
+    }
+    if (this.bufferHead > 4096 && this.bufferHead * 2 > this.buffer.length) this.dropBuffered(() => false);
+    if (this.paused && this.buffered() <= this.bufferSize / 2) {
+      this.paused = false;
+      this.consumer.resume([{ topic: this.config.topic }]);
+    }
+    return records;
+  }
+
+  private toRecord(item: Buffered, delivery: Delivery): SourceRecord<Uint8Array> {
+    const { message, partition, tracker } = item;
+    const topic = this.config.topic;
+    const value = message.value ?? Buffer.alloc(0);
+    const record: SourceRecord<Uint8Array> = {
+      value: new Uint8Array(value.buffer, value.byteOffset, value.byteLength),
+      partitionId: `${topic}-${partition}`,
+      sequence: delivery.offset,
+      ack: () => {
+        tracker.ack(delivery);
+      },
+      fail: () => this.rewind(partition, tracker, delivery),
+    };
+    if (message.key !== null && message.key !== undefined) record.key = message.key.toString("utf8");
+    const timestamp = Number(message.timestamp);
+    if (Number.isFinite(timestamp) && timestamp > 0) record.eventTime = timestamp;
+    if (this.config.copyHeadersEnabled) {
+      record.properties = headerProperties(topic, partition, message, this.config.headerValueEncoding);
+    }
+    return record;
+  }
+
+  private rewind(partition: number, tracker: OffsetTracker, delivery: Delivery): void {
+    if (this.trackers.get(partition) !== tracker || this.closed) return;
+    const offset = tracker.rewind(delivery);
+    if (offset === undefined) return;
+    this.dropBuffered((item) => item.partition === partition);
+    try {
+      this.consumer.seek({ topic: this.config.topic, partition, offset: offset.toString() });
+    } catch (error) {
+      // Without a running group the next generation starts from the committed offset, which is not past this one.
+      this.logger.debug({ error: (error as Error).message }, "Kafka seek skipped");
+    }
+    this.logger.debug({ partition, offset: offset.toString() }, "Kafka record failed; reading again from it");
+  }
+
+  /** Commits every partition whose acked prefix grew. Serialized; errors are retried on the next tick. */
+  commit(): Promise<void> {
+    this.committing = this.committing.then(async () => {
+      const due: Array<{ partition: number; offset: bigint }> = [];
+      for (const [partition, tracker] of this.trackers) {
+        const offset = tracker.commitDue();
+        if (offset !== undefined) due.push({ partition, offset });
+      }
+      if (due.length === 0) return;
+      try {
+        await this.consumer.commitOffsets(
+          due.map(({ partition, offset }) => ({ topic: this.config.topic, partition, offset: offset.toString() })),
+        );
+      } catch (error) {
+        this.logger.warn({ error: (error as Error).message }, "Kafka offset commit failed; retrying later");
+      }
+    });
+    return this.committing;
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    clearInterval(this.commitTimer);
+    await this.commit();
+    this.closed = true;
+    this.wake();
+    await this.consumer.disconnect();
+  }
+}
