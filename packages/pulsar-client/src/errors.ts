@@ -42,6 +42,8 @@ export interface PulsarClientErrorOptions {
   retryable?: boolean;
   /** Broker ServerError name when the error came from the broker. */
   serverError?: string;
+  /** HTTP status of a failed admin call. */
+  httpStatus?: number;
 }
 
 /** The single error class of this package; `code` is stable, `message` is for people. */
@@ -50,12 +52,14 @@ export class PulsarClientError extends Error {
   readonly code: PulsarClientErrorCode;
   readonly retryable: boolean;
   readonly serverError: string | undefined;
+  readonly httpStatus: number | undefined;
 
   constructor(code: PulsarClientErrorCode, message: string, options: PulsarClientErrorOptions = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.code = code;
     this.retryable = options.retryable ?? RETRYABLE.has(code);
     this.serverError = options.serverError;
+    this.httpStatus = options.httpStatus;
   }
 }
 

@@ -123,7 +123,7 @@ describe("frames", () => {
   });
   it("flags checksum mismatches", () => {
     const f = payloadFrame(Buffer.from("hello"));
-    f[f.length - 1] ^= 1;
+    f[f.length - 1] = f[f.length - 1]! ^ 1;
     expect(parseFrame(f.subarray(4)).checksumOk).toBe(false);
   });
   it("rejects frames above the size limit before buffering them", () => {

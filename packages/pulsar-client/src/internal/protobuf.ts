@@ -203,12 +203,12 @@ export function encode<S extends MsgSchema>(schema: S, msg: Pb<S>): Buffer {
 /** Bounded reader over a byte range. */
 class Reader {
   pos: number;
-  constructor(
-    readonly buf: Uint8Array,
-    start: number,
-    readonly end: number,
-  ) {
+  readonly buf: Uint8Array;
+  readonly end: number;
+  constructor(buf: Uint8Array, start: number, end: number) {
+    this.buf = buf;
     this.pos = start;
+    this.end = end;
   }
   varint32(): number {
     // Returns the low 32 bits as an unsigned number; consumes up to 10 bytes.
@@ -365,6 +365,6 @@ function decodeRange(
   return out;
 }
 
-export function decode<S extends MsgSchema>(schema: S, buf: Uint8Array, start = 0, end = buf.length): Pb<S> {
+export function decode<S extends MsgSchema>(schema: S, buf: Uint8Array, start = 0, end: number = buf.length): Pb<S> {
   return decodeRange(schema, buf, start, end, 0) as Pb<S>;
 }

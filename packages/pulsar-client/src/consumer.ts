@@ -1,0 +1,1032 @@
+import { PulsarClientError, toPulsarClientError } from "./errors.ts";
+import { Backoff, sleep } from "./internal/backoff.ts";
+import { parseBatch } from "./internal/batch.ts";
+import { compressionName, decompress } from "./internal/compression.ts";
+import type { Connection, ConsumerHandler } from "./internal/connection.ts";
+import { serverError } from "./internal/errors-map.ts";
+import type { Frame } from "./internal/frame.ts";
+import { type BaseCommandPb, CommandType, type KeyValuePb, type MessageIdDataPb } from "./internal/schema.ts";
+import { parseTopicName } from "./internal/topic-name.ts";
+import { Message } from "./message.ts";
+import { MessageId } from "./message-id.ts";
+import type { ClientContext, Producer } from "./producer.ts";
+import { Producer as ProducerClass } from "./producer.ts";
+import { type SchemaInfo, schemaToPb } from "./schema-info.ts";
+import type { Transaction } from "./transaction.ts";
+
+export type SubscriptionType = "Exclusive" | "Shared" | "Failover" | "Key_Shared";
+export type SubscriptionInitialPosition = "Latest" | "Earliest";
+const SUB_TYPES: Record<SubscriptionType, number> = { Exclusive: 0, Shared: 1, Failover: 2, Key_Shared: 3 };
+
+export interface DeadLetterPolicy {
+  /** After this many redeliveries a message goes to the dead-letter topic instead of being redelivered. */
+  maxRedeliverCount: number;
+  /** Default: `<topic>-<subscription>-DLQ`. */
+  deadLetterTopic?: string;
+}
+
+export interface ActiveConsumerChangeEvent {
+  topic: string;
+  active: boolean;
+}
+
+export interface ConsumerOptions {
+  topic?: string;
+  topics?: string[];
+  /** Regular expression over full topic names (persistent://tenant/ns/...), resolved once at subscribe time. */
+  topicsPattern?: string | RegExp;
+  subscription: string;
+  subscriptionType?: SubscriptionType;
+  subscriptionInitialPosition?: SubscriptionInitialPosition;
+  /** Messages prefetched per topic partition. Default 1000. */
+  receiverQueueSize?: number;
+  /** Redeliver messages not acknowledged within this time; 0 disables (default). */
+  ackTimeoutMs?: number;
+  /** Delay before negatively acknowledged messages are redelivered. Default 60000. */
+  negativeAckRedeliveryDelayMs?: number;
+  deadLetterPolicy?: DeadLetterPolicy;
+  /** false = non-durable cursor, gone when the consumer disconnects. Default true. */
+  durable?: boolean;
+  consumerName?: string;
+  readCompacted?: boolean;
+  priorityLevel?: number;
+  schema?: SchemaInfo;
+  properties?: Record<string, string>;
+  onActiveConsumerChange?: (event: ActiveConsumerChangeEvent) => void;
+  /** @internal reader positioning */
+  startMessageId?: MessageId;
+  /** @internal */
+  startMessageIdInclusive?: boolean;
+}
+
+export interface AcknowledgeOptions {
+  txn?: Transaction;
+}
+
+type TopicResolver = (topics: string[]) => Promise<Array<{ topic: string; partition: number; base: string }>>;
+type State = "connecting" | "ready" | "closing" | "closed";
+
+function entryKey(id: { ledgerId: bigint; entryId: bigint }): string {
+  return `${id.ledgerId}:${id.entryId}`;
+}
+
+function propsOf(list: KeyValuePb[] | undefined): Record<string, string> {
+  const out: Record<string, string> = {};
+  if (list) for (const kv of list) out[kv.key ?? ""] = kv.value ?? "";
+  return out;
+}
+
+interface ResolvedOptions extends ConsumerOptions {
+  subscriptionType: SubscriptionType;
+  receiverQueueSize: number;
+  negativeAckRedeliveryDelayMs: number;
+  ackTimeoutMs: number;
+  durable: boolean;
+}
+
+/** Consumer of one topic partition; its messages go to the parent's queue. */
+class PartitionConsumer implements ConsumerHandler {
+  readonly consumerId: bigint;
+  state: State = "connecting";
+  active: boolean | undefined;
+  private conn: Connection | undefined;
+  private permits = 0;
+  private readonly batchTrackers = new Map<string, Set<number>>();
+  private readonly unacked = new Map<Message, number>();
+  private readonly nacked = new Map<Message, number>();
+  private nackTimer: NodeJS.Timeout | undefined;
+  private ackTimer: NodeJS.Timeout | undefined;
+  private readonly backoff = new Backoff(100, 10_000);
+  private reconnecting = false;
+  private seeking = false;
+  /** Non-durable positioning: where (re)subscription starts and what is filtered out client-side. */
+  private startId: MessageId | undefined;
+  private startInclusive: boolean;
+  private lastDequeued: MessageId | undefined;
+  private epoch = 0n;
+
+  private readonly parent: Consumer;
+  private readonly ctx: ClientContext;
+  private readonly opts: ResolvedOptions;
+  readonly topic: string;
+  readonly partition: number;
+  readonly baseTopic: string;
+  readonly index: number;
+
+  constructor(
+    parent: Consumer,
+    ctx: ClientContext,
+    opts: ResolvedOptions,
+    topic: string,
+    partition: number,
+    baseTopic: string,
+    index: number,
+  ) {
+    this.parent = parent;
+    this.ctx = ctx;
+    this.opts = opts;
+    this.topic = topic;
+    this.partition = partition;
+    this.baseTopic = baseTopic;
+    this.index = index;
+    this.consumerId = ctx.nextId();
+    this.startId = opts.startMessageId;
+    this.startInclusive = opts.startMessageIdInclusive ?? false;
+    if (opts.ackTimeoutMs > 0) {
+      const tick = Math.max(100, Math.min(1000, Math.floor(opts.ackTimeoutMs / 4)));
+      this.ackTimer = setInterval(() => this.checkAckTimeouts(), tick);
+      this.ackTimer.unref();
+    }
+  }
+
+  private get shared(): boolean {
+    return this.opts.subscriptionType === "Shared" || this.opts.subscriptionType === "Key_Shared";
+  }
+
+  async start(): Promise<void> {
+    const deadline = Date.now() + this.ctx.operationTimeoutMs;
+    for (;;) {
+      try {
+        await this.connectOnce();
+        return;
+      } catch (err) {
+        const e = toPulsarClientError(err, "CONNECTION_FAILED");
+        if (!e.retryable || e.code === "CONSUMER_BUSY" || Date.now() + 100 > deadline || this.ctx.closed) {
+          this.state = "closed";
+          this.stopTimers();
+          throw e;
+        }
+        await sleep(Math.min(this.backoff.next(), Math.max(0, deadline - Date.now())));
+      }
+    }
+  }
+
+  private subscribeCommand(requestId: bigint): NonNullable<BaseCommandPb["subscribe"]> {
+    const o = this.opts;
+    const sub: NonNullable<BaseCommandPb["subscribe"]> = {
+      topic: this.topic,
+      subscription: o.subscription,
+      subType: SUB_TYPES[o.subscriptionType],
+      consumerId: this.consumerId,
+      requestId,
+      durable: o.durable,
+      initialPosition: o.subscriptionInitialPosition === "Earliest" ? 1 : 0,
+      readCompacted: o.readCompacted ?? false,
+      forceTopicCreation: true,
+      replicateSubscriptionState: false,
+      consumerEpoch: this.epoch,
+    };
+    if (o.consumerName) sub.consumerName = o.consumerName;
+    if (o.priorityLevel !== undefined) sub.priorityLevel = o.priorityLevel;
+    const schema = schemaToPb(o.schema);
+    if (schema) sub.schema = schema;
+    if (o.properties) sub.metadata = Object.entries(o.properties).map(([key, value]) => ({ key, value }));
+    if (o.subscriptionType === "Key_Shared") sub.keySharedMeta = { keySharedMode: 0 };
+    const start = this.lastDequeued ?? this.startId;
+    if (!o.durable && start) sub.startMessageId = this.wireStart(start);
+    return sub;
+  }
+
+  /** Start one entry early and filter client-side, so inclusive/exclusive and batch positions are exact. */
+  private wireStart(id: MessageId): MessageIdDataPb {
+    if (id.ledgerId < 0 || id.compareTo(MessageId.latest) === 0) return { ledgerId: id.ledgerId, entryId: id.entryId };
+    return { ledgerId: id.ledgerId, entryId: id.entryId - 1n };
+  }
+
+  private async connectOnce(): Promise<void> {
+    const conn = await this.ctx.pool.connectionForTopic(this.topic);
+    const requestId = conn.newRequestId();
+    conn.registerConsumer(this.consumerId, this);
+    // Whatever was prefetched is redelivered by the broker after resubscription.
+    this.parent.dropQueued(this.index);
+    this.batchTrackers.clear();
+    try {
+      await conn.request(
+        { type: CommandType.SUBSCRIBE, subscribe: this.subscribeCommand(requestId) },
+        requestId,
+        `subscribe ${this.opts.subscription} on ${this.topic}`,
+      );
+    } catch (err) {
+      conn.unregisterConsumer(this.consumerId);
+      const e = toPulsarClientError(err);
+      if (e.code === "TIMEOUT") {
+        const closeId = conn.newRequestId();
+        conn
+          .request(
+            { type: CommandType.CLOSE_CONSUMER, closeConsumer: { consumerId: this.consumerId, requestId: closeId } },
+            closeId,
+            "close consumer",
+          )
+          .catch(() => undefined);
+      }
+      throw e;
+    }
+    if (this.state === "closing" || this.state === "closed") {
+      conn.unregisterConsumer(this.consumerId);
+      return;
+    }
+    this.conn = conn;
+    this.state = "ready";
+    this.seeking = false;
+    this.backoff.reset();
+    this.permits = 0;
+    this.flow(this.opts.receiverQueueSize);
+  }
+
+  private flow(n: number): void {
+    if (n <= 0 || !this.conn || this.state !== "ready") return;
+    this.conn.write({ type: CommandType.FLOW, flow: { consumerId: this.consumerId, messagePermits: n } });
+  }
+
+  private addPermits(n: number): void {
+    this.permits += n;
+    if (this.permits >= Math.max(1, Math.floor(this.opts.receiverQueueSize / 2))) {
+      const p = this.permits;
+      this.permits = 0;
+      this.flow(p);
+    }
+  }
+
+  private scheduleReconnect(): void {
+    if (this.reconnecting || this.state === "closed" || this.state === "closing" || this.ctx.closed) return;
+    this.reconnecting = true;
+    this.state = "connecting";
+    this.conn = undefined;
+    this.parent.dropQueued(this.index);
+    void (async () => {
+      while (this.state === "connecting" && !this.ctx.closed) {
+        await sleep(this.backoff.next());
+        if (this.state !== "connecting") break;
+        try {
+          await this.connectOnce();
+        } catch (err) {
+          const e = toPulsarClientError(err);
+          if (e.code === "TOPIC_NOT_FOUND" || e.code === "SUBSCRIPTION_NOT_FOUND") {
+            this.state = "closed";
+            this.parent.partitionFailed(e);
+          }
+        }
+      }
+      this.reconnecting = false;
+    })();
+  }
+
+  onBrokerClose(): void {
+    this.scheduleReconnect();
+  }
+
+  onConnectionClosed(): void {
+    this.scheduleReconnect();
+  }
+
+  onActiveConsumerChange(active: boolean): void {
+    this.active = active;
+    this.opts.onActiveConsumerChange?.({ topic: this.topic, active });
+  }
+
+  onReachedEndOfTopic(): void {
+    this.parent.reachedEnd(this.index);
+  }
+
+  private discard(id: MessageIdDataPb, validationError: number, count: number): void {
+    this.conn?.write({
+      type: CommandType.ACK,
+      ack: {
+        consumerId: this.consumerId,
+        ackType: 0,
+        messageId: [{ ledgerId: id.ledgerId ?? 0n, entryId: id.entryId ?? 0n }],
+        validationError,
+      },
+    });
+    this.addPermits(count);
+  }
+
+  private skip(id: MessageId): boolean {
+    if (this.opts.durable) return false;
+    const start = this.lastDequeued ?? this.startId;
+    if (!start || start.ledgerId < 0) return false;
+    const c = id.compareTo(start);
+    return this.lastDequeued ? c <= 0 : this.startInclusive ? c < 0 : c <= 0;
+  }
+
+  onMessage(cmd: NonNullable<BaseCommandPb["message"]>, frame: Frame): void {
+    if (this.state !== "ready" || this.seeking) return;
+    const idData = cmd.messageId ?? {};
+    const md = frame.metadata;
+    const payload = frame.payload;
+    if (!md || !payload) return;
+    const numInBatch = md.numMessagesInBatch;
+    const count = numInBatch ?? 1;
+    if (!frame.checksumOk) {
+      this.discard(idData, 2, count);
+      return;
+    }
+    let data: Buffer;
+    try {
+      const type = compressionName(md.compression);
+      if (!type) throw new PulsarClientError("COMPRESSION", `unknown compression ${md.compression}`);
+      data = decompress(type, payload, type === "NONE" ? payload.length : (md.uncompressedSize ?? 0));
+    } catch {
+      this.discard(idData, 1, count);
+      return;
+    }
+    const ledgerId = idData.ledgerId ?? -1n;
+    const entryId = idData.entryId ?? -1n;
+    const redeliveryCount = cmd.redeliveryCount ?? 0;
+    const base = {
+      topic: this.topic,
+      publishTime: Number(md.publishTime ?? 0n),
+      redeliveryCount,
+      producerName: md.producerName ?? "",
+      schemaVersion: md.schemaVersion ? Buffer.from(md.schemaVersion) : undefined,
+      ownerId: this.index,
+    };
+    const out: Message[] = [];
+    if (numInBatch === undefined) {
+      const id = new MessageId(ledgerId, entryId, this.partition, -1, undefined, this.topic);
+      if (this.skip(id)) {
+        this.addPermits(1);
+        return;
+      }
+      out.push(
+        new Message({
+          ...base,
+          data,
+          key: md.partitionKey,
+          orderingKey: md.orderingKey ? Buffer.from(md.orderingKey) : undefined,
+          properties: propsOf(md.properties),
+          eventTime: md.eventTime !== undefined && md.eventTime > 0n ? Number(md.eventTime) : undefined,
+          messageId: id,
+          sequenceId: md.sequenceId ?? 0n,
+        }),
+      );
+    } else {
+      let entries: ReturnType<typeof parseBatch>;
+      try {
+        entries = parseBatch(data, numInBatch);
+      } catch {
+        this.discard(idData, 3, count);
+        return;
+      }
+      const ackSet = cmd.ackSet;
+      const outstanding = new Set<number>();
+      let skipped = 0;
+      entries.forEach((e, i) => {
+        if (ackSet && ackSet.length > 0) {
+          const word = ackSet[i >> 6] ?? 0n;
+          if (((word >> BigInt(i & 63)) & 1n) === 0n) {
+            skipped++;
+            return;
+          }
+        }
+        const id = new MessageId(ledgerId, entryId, this.partition, i, numInBatch, this.topic);
+        if (e.metadata.compactedOut || this.skip(id)) {
+          skipped++;
+          return;
+        }
+        outstanding.add(i);
+        out.push(
+          new Message({
+            ...base,
+            data: Buffer.from(e.payload),
+            key: e.metadata.partitionKey,
+            orderingKey: e.metadata.orderingKey ? Buffer.from(e.metadata.orderingKey) : undefined,
+            properties: propsOf(e.metadata.properties),
+            eventTime:
+              e.metadata.eventTime !== undefined && e.metadata.eventTime > 0n
+                ? Number(e.metadata.eventTime)
+                : undefined,
+            messageId: id,
+            sequenceId: e.metadata.sequenceId ?? (md.sequenceId ?? 0n) + BigInt(i),
+          }),
+        );
+      });
+      if (outstanding.size === 0) {
+        // Everything in this entry is already acknowledged or filtered out.
+        if (this.opts.durable && skipped === entries.length && ackSet && ackSet.length > 0)
+          this.sendAck([{ ledgerId, entryId }], 0);
+        this.addPermits(count);
+        return;
+      }
+      this.batchTrackers.set(entryKey({ ledgerId, entryId }), outstanding);
+      if (skipped + (count - entries.length) > 0) this.addPermits(skipped + Math.max(0, count - entries.length));
+    }
+    this.parent.enqueue(out);
+  }
+
+  /** Called when the application takes a message from the queue. */
+  dequeued(msg: Message): void {
+    this.lastDequeued = msg.messageId;
+    if (this.opts.ackTimeoutMs > 0) this.unacked.set(msg, Date.now() + this.opts.ackTimeoutMs);
+    this.addPermits(1);
+  }
+
+  private sendAck(ids: MessageIdDataPb[], ackType: number): void {
+    if (!this.conn || this.state !== "ready") return;
+    this.conn.write({ type: CommandType.ACK, ack: { consumerId: this.consumerId, ackType, messageId: ids } });
+  }
+
+  private forget(id: MessageId, cumulative: boolean): void {
+    for (const m of this.unacked.keys()) {
+      const c = m.messageId.compareTo(id);
+      if (c === 0 || (cumulative && c < 0)) this.unacked.delete(m);
+    }
+    for (const m of this.nacked.keys()) {
+      if (m.messageId.compareTo(id) === 0) this.nacked.delete(m);
+    }
+  }
+
+  async acknowledge(id: MessageId, txn: Transaction | undefined): Promise<void> {
+    this.forget(id, false);
+    const key = entryKey(id);
+    if (id.batchIndex >= 0) {
+      const tracker = this.batchTrackers.get(key);
+      if (tracker) {
+        tracker.delete(id.batchIndex);
+        if (tracker.size > 0) return;
+        this.batchTrackers.delete(key);
+      }
+    }
+    const ids = [{ ledgerId: id.ledgerId, entryId: id.entryId }];
+    if (txn) return this.ackWithTxn(ids, 0, txn);
+    this.sendAck(ids, 0);
+  }
+
+  async acknowledgeCumulative(id: MessageId, txn: Transaction | undefined): Promise<void> {
+    if (this.shared) {
+      throw new PulsarClientError(
+        "INVALID_CONFIG",
+        "cumulative acknowledgement is not allowed on Shared/Key_Shared subscriptions",
+      );
+    }
+    this.forget(id, true);
+    for (const k of [...this.batchTrackers.keys()]) {
+      const [l, e] = k.split(":").map(BigInt) as [bigint, bigint];
+      if (l < id.ledgerId || (l === id.ledgerId && e < id.entryId)) this.batchTrackers.delete(k);
+    }
+    let target: MessageIdDataPb = { ledgerId: id.ledgerId, entryId: id.entryId };
+    if (id.batchIndex >= 0 && id.batchSize !== undefined && id.batchIndex < id.batchSize - 1) {
+      // Not the last message of its batch: acknowledge up to the previous entry, keep the rest of this batch.
+      const tracker = this.batchTrackers.get(entryKey(id));
+      if (tracker) for (let i = 0; i <= id.batchIndex; i++) tracker.delete(i);
+      if (!tracker || tracker.size > 0) {
+        if (id.entryId === 0n) return;
+        target = { ledgerId: id.ledgerId, entryId: id.entryId - 1n };
+      } else this.batchTrackers.delete(entryKey(id));
+    } else this.batchTrackers.delete(entryKey(id));
+    if (txn) return this.ackWithTxn([target], 1, txn);
+    this.sendAck([target], 1);
+  }
+
+  private async ackWithTxn(ids: MessageIdDataPb[], ackType: number, txn: Transaction): Promise<void> {
+    await txn.addSubscription(this.topic, this.opts.subscription);
+    const conn = this.conn;
+    if (!conn || this.state !== "ready") throw new PulsarClientError("CONNECTION_FAILED", "consumer is not connected");
+    const requestId = conn.newRequestId();
+    const resp = await conn.request(
+      {
+        type: CommandType.ACK,
+        ack: {
+          consumerId: this.consumerId,
+          ackType,
+          messageId: ids,
+          txnidMostBits: txn.mostBits,
+          txnidLeastBits: txn.leastBits,
+          requestId,
+        },
+      },
+      requestId,
+      "transactional acknowledge",
+    );
+    const r = resp.ackResponse;
+    if (r?.error !== undefined) throw serverError(r.error, r.message, "transactional acknowledge");
+  }
+
+  negativeAcknowledge(msg: Message): void {
+    this.unacked.delete(msg);
+    this.nacked.set(msg, Date.now() + this.opts.negativeAckRedeliveryDelayMs);
+    if (!this.nackTimer) this.armNackTimer();
+  }
+
+  private armNackTimer(): void {
+    let earliest = Number.POSITIVE_INFINITY;
+    for (const t of this.nacked.values()) earliest = Math.min(earliest, t);
+    if (earliest === Number.POSITIVE_INFINITY) return;
+    this.nackTimer = setTimeout(
+      () => {
+        this.nackTimer = undefined;
+        const now = Date.now();
+        const due: Message[] = [];
+        for (const [m, t] of this.nacked) {
+          if (t <= now) {
+            due.push(m);
+            this.nacked.delete(m);
+          }
+        }
+        if (due.length) this.redeliver(due);
+        this.armNackTimer();
+      },
+      Math.max(0, earliest - Date.now()),
+    );
+    this.nackTimer.unref();
+  }
+
+  private checkAckTimeouts(): void {
+    if (this.unacked.size === 0) return;
+    const now = Date.now();
+    const due: Message[] = [];
+    for (const [m, t] of this.unacked) {
+      if (t <= now) {
+        due.push(m);
+        this.unacked.delete(m);
+      }
+    }
+    if (due.length) this.redeliver(due);
+  }
+
+  private redeliver(messages: Message[]): void {
+    let rest = messages;
+    const policy = this.opts.deadLetterPolicy;
+    if (policy) {
+      const toDlq = messages.filter((m) => m.redeliveryCount >= policy.maxRedeliverCount);
+      rest = messages.filter((m) => m.redeliveryCount < policy.maxRedeliverCount);
+      for (const m of toDlq) {
+        this.parent.sendToDeadLetter(m).then(
+          () => this.acknowledge(m.messageId, undefined),
+          () => this.redeliverIds([m]),
+        );
+      }
+    }
+    if (rest.length) this.redeliverIds(rest);
+  }
+
+  private redeliverIds(messages: Message[]): void {
+    if (!this.conn || this.state !== "ready") return;
+    if (!this.shared) {
+      // Single-active dispatchers can only rewind everything: drop the prefetched copies first.
+      const dropped = this.parent.dropQueued(this.index);
+      this.batchTrackers.clear();
+      this.unacked.clear();
+      this.conn.write({
+        type: CommandType.REDELIVER_UNACKNOWLEDGED_MESSAGES,
+        redeliverUnacknowledgedMessages: { consumerId: this.consumerId },
+      });
+      this.addPermits(dropped);
+      return;
+    }
+    const seen = new Set<string>();
+    const ids: MessageIdDataPb[] = [];
+    for (const m of messages) {
+      const k = entryKey(m.messageId);
+      if (seen.has(k)) continue;
+      seen.add(k);
+      this.batchTrackers.delete(k);
+      ids.push({ ledgerId: m.messageId.ledgerId, entryId: m.messageId.entryId });
+    }
+    this.conn.write({
+      type: CommandType.REDELIVER_UNACKNOWLEDGED_MESSAGES,
+      redeliverUnacknowledgedMessages: { consumerId: this.consumerId, messageIds: ids },
+    });
+  }
+
+  async seek(target: MessageId | number): Promise<void> {
+    if (!this.opts.durable) {
+      if (typeof target === "number") {
+        throw new PulsarClientError("INVALID_CONFIG", "seek by time is only supported on durable subscriptions");
+      }
+      // Non-durable: resubscribe at the new position.
+      this.startId = target;
+      this.startInclusive = true;
+      this.lastDequeued = undefined;
+      await this.closeOnBroker();
+      this.parent.dropQueued(this.index);
+      this.scheduleReconnect();
+      return;
+    }
+    const conn = this.conn;
+    if (!conn || this.state !== "ready") throw new PulsarClientError("CONNECTION_FAILED", "consumer is not connected");
+    this.seeking = true;
+    this.parent.dropQueued(this.index);
+    this.batchTrackers.clear();
+    this.unacked.clear();
+    this.nacked.clear();
+    const requestId = conn.newRequestId();
+    const seek: NonNullable<BaseCommandPb["seek"]> = { consumerId: this.consumerId, requestId };
+    if (typeof target === "number") seek.messagePublishTime = BigInt(target);
+    else seek.messageId = { ledgerId: target.ledgerId, entryId: target.entryId };
+    try {
+      await conn.request({ type: CommandType.SEEK, seek }, requestId, `seek on ${this.topic}`);
+    } finally {
+      this.seeking = false;
+    }
+    this.parent.dropQueued(this.index);
+  }
+
+  async getLastMessageId(): Promise<MessageId> {
+    const conn = this.conn;
+    if (!conn || this.state !== "ready") throw new PulsarClientError("CONNECTION_FAILED", "consumer is not connected");
+    const requestId = conn.newRequestId();
+    const resp = await conn.request(
+      { type: CommandType.GET_LAST_MESSAGE_ID, getLastMessageId: { consumerId: this.consumerId, requestId } },
+      requestId,
+      "get last message id",
+    );
+    const d = resp.getLastMessageIdResponse?.lastMessageId ?? { ledgerId: -1n, entryId: -1n };
+    return MessageId.fromData(d, this.topic, this.partition);
+  }
+
+  get lastDequeuedId(): MessageId | undefined {
+    return this.lastDequeued;
+  }
+
+  private async closeOnBroker(): Promise<void> {
+    const conn = this.conn;
+    this.conn = undefined;
+    if (!conn || conn.closed) return;
+    conn.unregisterConsumer(this.consumerId);
+    const requestId = conn.newRequestId();
+    await conn
+      .request(
+        { type: CommandType.CLOSE_CONSUMER, closeConsumer: { consumerId: this.consumerId, requestId } },
+        requestId,
+        "close consumer",
+      )
+      .catch(() => undefined);
+    this.state = "connecting";
+  }
+
+  private stopTimers(): void {
+    if (this.nackTimer) clearTimeout(this.nackTimer);
+    if (this.ackTimer) clearInterval(this.ackTimer);
+    this.nackTimer = undefined;
+    this.ackTimer = undefined;
+  }
+
+  async unsubscribe(): Promise<void> {
+    const conn = this.conn;
+    if (!conn || this.state !== "ready") throw new PulsarClientError("CONNECTION_FAILED", "consumer is not connected");
+    const requestId = conn.newRequestId();
+    await conn.request(
+      { type: CommandType.UNSUBSCRIBE, unsubscribe: { consumerId: this.consumerId, requestId } },
+      requestId,
+      `unsubscribe ${this.opts.subscription}`,
+    );
+    conn.unregisterConsumer(this.consumerId);
+    this.state = "closed";
+    this.stopTimers();
+  }
+
+  async close(): Promise<void> {
+    if (this.state === "closed") return;
+    this.state = "closing";
+    this.stopTimers();
+    await this.closeOnBroker();
+    this.state = "closed";
+  }
+}
+
+/** A subscription on one or more topics (partitions are separate internal consumers sharing one queue). */
+export class Consumer implements AsyncIterable<Message> {
+  readonly subscription: string;
+  readonly topics: string[];
+  private parts: PartitionConsumer[] = [];
+  private queue: Message[] = [];
+  private head = 0;
+  private readonly waiters: Array<{
+    resolve(m: Message): void;
+    reject(e: PulsarClientError): void;
+    timer?: NodeJS.Timeout;
+  }> = [];
+  private closed = false;
+  private failure: PulsarClientError | undefined;
+  private dlqProducer: Promise<Producer> | undefined;
+  private readonly endedParts = new Set<number>();
+
+  /** @internal */
+  private readonly ctx: ClientContext;
+  private readonly opts: ResolvedOptions;
+
+  constructor(ctx: ClientContext, opts: ResolvedOptions, topics: string[]) {
+    this.ctx = ctx;
+    this.opts = opts;
+    this.subscription = opts.subscription;
+    this.topics = topics;
+  }
+
+  /** @internal */
+  static async create(ctx: ClientContext, resolve: TopicResolver, options: ConsumerOptions): Promise<Consumer> {
+    if (!options || typeof options.subscription !== "string" || options.subscription === "") {
+      throw new PulsarClientError("INVALID_CONFIG", "subscription name is required");
+    }
+    const type = options.subscriptionType ?? "Exclusive";
+    if (!(type in SUB_TYPES))
+      throw new PulsarClientError("INVALID_CONFIG", `unknown subscription type ${String(type)}`);
+    const opts: ResolvedOptions = {
+      ...options,
+      subscriptionType: type,
+      receiverQueueSize: Math.max(1, options.receiverQueueSize ?? 1000),
+      negativeAckRedeliveryDelayMs: Math.max(0, options.negativeAckRedeliveryDelayMs ?? 60_000),
+      ackTimeoutMs: Math.max(0, options.ackTimeoutMs ?? 0),
+      durable: options.durable ?? true,
+    };
+    let names: string[];
+    if (options.topicsPattern !== undefined) {
+      const re = typeof options.topicsPattern === "string" ? new RegExp(options.topicsPattern) : options.topicsPattern;
+      const src = typeof options.topicsPattern === "string" ? options.topicsPattern : options.topicsPattern.source;
+      const ns = /^(?:persistent:\/\/)?([^/]+\/[^/]+)\//.exec(src);
+      if (!ns)
+        throw new PulsarClientError("INVALID_CONFIG", "topicsPattern must start with [persistent://]tenant/namespace/");
+      const all = await ctx.listTopics(ns[1]!);
+      const bases = new Set(all.map((t) => t.replace(/-partition-\d+$/, "")));
+      names = [...bases].filter((t) => re.test(t));
+    } else {
+      names = options.topics ?? (options.topic !== undefined ? [options.topic] : []);
+    }
+    if (names.length === 0 && options.topicsPattern === undefined) {
+      throw new PulsarClientError("INVALID_CONFIG", "topic, topics or topicsPattern is required");
+    }
+    for (const n of names) parseTopicName(n);
+    const resolved = await resolve(names);
+    const consumer = new Consumer(
+      ctx,
+      opts,
+      resolved.map((r) => r.topic),
+    );
+    consumer.parts = resolved.map(
+      (r, i) => new PartitionConsumer(consumer, ctx, opts, r.topic, r.partition, r.base, i),
+    );
+    try {
+      await Promise.all(consumer.parts.map((p) => p.start()));
+    } catch (err) {
+      await Promise.all(consumer.parts.map((p) => p.close().catch(() => undefined)));
+      throw err;
+    }
+    ctx.track(consumer);
+    return consumer;
+  }
+
+  /** @internal */
+  enqueue(messages: Message[]): void {
+    for (const m of messages) {
+      const w = this.waiters.shift();
+      if (w) {
+        if (w.timer) clearTimeout(w.timer);
+        this.parts[m._ownerId]?.dequeued(m);
+        w.resolve(m);
+      } else this.queue.push(m);
+    }
+  }
+
+  /** @internal Removes prefetched messages of one partition; returns how many. */
+  dropQueued(owner: number): number {
+    const before = this.queue.length - this.head;
+    this.queue = this.queue.slice(this.head).filter((m) => m._ownerId !== owner);
+    this.head = 0;
+    return before - this.queue.length;
+  }
+
+  /** @internal */
+  partitionFailed(err: PulsarClientError): void {
+    this.failure = err;
+    for (const w of this.waiters.splice(0)) {
+      if (w.timer) clearTimeout(w.timer);
+      w.reject(err);
+    }
+  }
+
+  /** @internal */
+  reachedEnd(index: number): void {
+    this.endedParts.add(index);
+  }
+
+  /** True when every topic was terminated and fully consumed. */
+  get hasReachedEndOfTopic(): boolean {
+    return this.endedParts.size === this.parts.length;
+  }
+
+  /** @internal */
+  async sendToDeadLetter(msg: Message): Promise<void> {
+    const policy = this.opts.deadLetterPolicy!;
+    const part = this.parts[msg._ownerId]!;
+    this.dlqProducer ??= (async () => {
+      const topic = parseTopicName(policy.deadLetterTopic ?? `${part.baseTopic}-${this.subscription}-DLQ`).full;
+      const n = await this.ctx.partitions(topic);
+      return ProducerClass.create(this.ctx, topic, n, { topic, batchingEnabled: false });
+    })();
+    this.dlqProducer.catch(() => {
+      this.dlqProducer = undefined;
+    });
+    const producer = await this.dlqProducer;
+    await producer.send({
+      value: msg.data,
+      ...(msg.key !== undefined ? { key: msg.key } : {}),
+      properties: { ...msg.properties, REAL_TOPIC: msg.topic, ORIGIN_MESSAGE_ID: msg.messageId.toString() },
+      ...(msg.eventTime !== undefined ? { eventTime: msg.eventTime } : {}),
+    });
+  }
+
+  /** Waits for the next message. With `timeoutMs`, rejects with TIMEOUT when nothing arrives in time. */
+  receive(timeoutMs?: number): Promise<Message> {
+    if (this.closed) return Promise.reject(new PulsarClientError("CLOSED", "consumer is closed"));
+    if (this.head < this.queue.length) {
+      const m = this.queue[this.head++]!;
+      if (this.head > 1024 && this.head * 2 > this.queue.length) {
+        this.queue = this.queue.slice(this.head);
+        this.head = 0;
+      }
+      this.parts[m._ownerId]?.dequeued(m);
+      return Promise.resolve(m);
+    }
+    if (this.failure) return Promise.reject(this.failure);
+    return new Promise<Message>((resolve, reject) => {
+      const waiter: { resolve(m: Message): void; reject(e: PulsarClientError): void; timer?: NodeJS.Timeout } = {
+        resolve,
+        reject,
+      };
+      if (timeoutMs !== undefined && timeoutMs >= 0) {
+        waiter.timer = setTimeout(() => {
+          const i = this.waiters.indexOf(waiter);
+          if (i >= 0) this.waiters.splice(i, 1);
+          reject(new PulsarClientError("TIMEOUT", `no message within ${timeoutMs} ms`));
+        }, timeoutMs);
+      }
+      this.waiters.push(waiter);
+    });
+  }
+
+  async *[Symbol.asyncIterator](): AsyncIterator<Message> {
+    for (;;) {
+      try {
+        yield await this.receive();
+      } catch (err) {
+        if (err instanceof PulsarClientError && err.code === "CLOSED") return;
+        throw err;
+      }
+    }
+  }
+
+  private partOf(id: MessageId): PartitionConsumer {
+    if (this.parts.length === 1) return this.parts[0]!;
+    const byTopic = id.topic !== undefined ? this.parts.find((p) => p.topic === id.topic) : undefined;
+    if (byTopic) return byTopic;
+    const byPartition = this.parts.filter((p) => p.partition === id.partition);
+    if (byPartition.length === 1) return byPartition[0]!;
+    throw new PulsarClientError("INVALID_CONFIG", `cannot tell which topic message id ${id.toString()} belongs to`);
+  }
+
+  private idOf(target: Message | MessageId): MessageId {
+    if (target instanceof Message) return target.messageId;
+    if (target instanceof MessageId) return target;
+    throw new PulsarClientError("INVALID_CONFIG", "expected a Message or MessageId");
+  }
+
+  async acknowledge(target: Message | MessageId, options: AcknowledgeOptions = {}): Promise<void> {
+    if (this.closed) throw new PulsarClientError("CLOSED", "consumer is closed");
+    const id = this.idOf(target);
+    await this.partOf(id).acknowledge(id, options.txn);
+  }
+
+  async acknowledgeCumulative(target: Message | MessageId, options: AcknowledgeOptions = {}): Promise<void> {
+    if (this.closed) throw new PulsarClientError("CLOSED", "consumer is closed");
+    const id = this.idOf(target);
+    await this.partOf(id).acknowledgeCumulative(id, options.txn);
+  }
+
+  negativeAcknowledge(target: Message): void {
+    if (this.closed) return;
+    if (!(target instanceof Message))
+      throw new PulsarClientError("INVALID_CONFIG", "negativeAcknowledge needs a Message");
+    this.parts[target._ownerId]?.negativeAcknowledge(target);
+  }
+
+  /** Rewinds or forwards the subscription to a message id or a publish time (ms since epoch) on every partition. */
+  async seek(target: MessageId | number): Promise<void> {
+    if (this.closed) throw new PulsarClientError("CLOSED", "consumer is closed");
+    if (typeof target === "number") {
+      await Promise.all(this.parts.map((p) => p.seek(target)));
+      return;
+    }
+    const id = this.idOf(target);
+    if (this.parts.length > 1 && id.topic === undefined && id.partition < 0) {
+      await Promise.all(this.parts.map((p) => p.seek(id)));
+      return;
+    }
+    await this.partOf(id).seek(id);
+  }
+
+  /** Whether the broker currently dispatches to this consumer (Failover/Exclusive), per topic partition. */
+  isActive(topic?: string): boolean | undefined {
+    const p = topic ? this.parts.find((x) => x.topic === topic) : this.parts[0];
+    return p?.active;
+  }
+
+  /** Last message id of the (first) topic. */
+  async getLastMessageId(): Promise<MessageId> {
+    return this.parts[0]!.getLastMessageId();
+  }
+
+  /** @internal */
+  get partitions(): readonly PartitionConsumer[] {
+    return this.parts;
+  }
+
+  async unsubscribe(): Promise<void> {
+    if (this.closed) throw new PulsarClientError("CLOSED", "consumer is closed");
+    await Promise.all(this.parts.map((p) => p.unsubscribe()));
+    await this.close();
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.ctx.untrack(this);
+    await Promise.all(this.parts.map((p) => p.close()));
+    for (const w of this.waiters.splice(0)) {
+      if (w.timer) clearTimeout(w.timer);
+      w.reject(new PulsarClientError("CLOSED", "consumer closed"));
+    }
+    this.queue = [];
+    this.head = 0;
+    if (this.dlqProducer) await this.dlqProducer.then((p) => p.close()).catch(() => undefined);
+  }
+}
+
+export interface ReaderOptions {
+  topic: string;
+  /** MessageId.earliest, MessageId.latest or a message id. */
+  startMessageId: MessageId;
+  /** Include the message at startMessageId itself. Default false. */
+  startMessageIdInclusive?: boolean;
+  readerName?: string;
+  subscriptionName?: string;
+  receiverQueueSize?: number;
+  readCompacted?: boolean;
+  schema?: SchemaInfo;
+}
+
+/** Reads a topic from a position on a non-durable subscription, without acknowledgements. */
+export class Reader implements AsyncIterable<Message> {
+  /** @internal */
+  private readonly consumer: Consumer;
+  constructor(consumer: Consumer) {
+    this.consumer = consumer;
+  }
+
+  get topic(): string {
+    return this.consumer.topics[0]!;
+  }
+
+  readNext(timeoutMs?: number): Promise<Message> {
+    return this.consumer.receive(timeoutMs);
+  }
+
+  /** True when messages after the last one read exist on the topic. */
+  async hasMessageAvailable(): Promise<boolean> {
+    for (const p of this.consumer.partitions) {
+      const last = await p.getLastMessageId();
+      if (last.entryId < 0n) continue;
+      const read = p.lastDequeuedId;
+      if (!read || read.compareTo(last) < 0) {
+        if (!read || last.ledgerId > read.ledgerId || last.entryId > read.entryId) return true;
+      }
+    }
+    return false;
+  }
+
+  seek(target: MessageId): Promise<void> {
+    return this.consumer.seek(target);
+  }
+
+  [Symbol.asyncIterator](): AsyncIterator<Message> {
+    return this.consumer[Symbol.asyncIterator]();
+  }
+
+  close(): Promise<void> {
+    return this.consumer.close();
+  }
+}
+
+/** @internal */
+export async function createReader(
+  ctx: ClientContext,
+  resolve: TopicResolver,
+  options: ReaderOptions,
+): Promise<Reader> {
+  if (!options || !(options.startMessageId instanceof MessageId)) {
+    throw new PulsarClientError("INVALID_CONFIG", "startMessageId (a MessageId) is required");
+  }
+  const consumer = await Consumer.create(ctx, resolve, {
+    topic: options.topic,
+    subscription: options.subscriptionName ?? `reader-${Math.random().toString(16).slice(2, 12)}`,
+    subscriptionType: "Exclusive",
+    durable: false,
+    startMessageId: options.startMessageId,
+    startMessageIdInclusive: options.startMessageIdInclusive ?? false,
+    subscriptionInitialPosition: options.startMessageId.compareTo(MessageId.earliest) === 0 ? "Earliest" : "Latest",
+    ...(options.readerName ? { consumerName: options.readerName } : {}),
+    ...(options.receiverQueueSize ? { receiverQueueSize: options.receiverQueueSize } : {}),
+    ...(options.readCompacted ? { readCompacted: options.readCompacted } : {}),
+    ...(options.schema ? { schema: options.schema } : {}),
+  });
+  return new Reader(consumer);
+}

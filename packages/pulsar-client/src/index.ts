@@ -1,0 +1,26 @@
+export { PulsarAdmin, type PulsarAdminOptions } from "./admin.ts";
+export { PulsarClient, type PulsarClientOptions, type TlsOptions } from "./client.ts";
+export {
+  type AcknowledgeOptions,
+  type ActiveConsumerChangeEvent,
+  Consumer,
+  type ConsumerOptions,
+  type DeadLetterPolicy,
+  Reader,
+  type ReaderOptions,
+  type SubscriptionInitialPosition,
+  type SubscriptionType,
+} from "./consumer.ts";
+export {
+  isPulsarClientError,
+  PulsarClientError,
+  type PulsarClientErrorCode,
+  type PulsarClientErrorOptions,
+} from "./errors.ts";
+export type { CompressionType } from "./internal/compression.ts";
+export { type HashingScheme, javaStringHashCode, keyHash, murmur3_32, partitionForKey } from "./internal/hash.ts";
+export { Message } from "./message.ts";
+export { MessageId } from "./message-id.ts";
+export { Producer, type ProducerAccessMode, type ProducerMessage, type ProducerOptions } from "./producer.ts";
+export type { SchemaInfo, SchemaType, TopicSchema } from "./schema-info.ts";
+export { Transaction, type TransactionState } from "./transaction.ts";

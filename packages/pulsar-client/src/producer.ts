@@ -1,0 +1,729 @@
+import { PulsarClientError, toPulsarClientError } from "./errors.ts";
+import { Backoff, sleep } from "./internal/backoff.ts";
+import { appendBatchEntry } from "./internal/batch.ts";
+import { COMPRESSION_CODES, type CompressionType, compress, isCompressionSupported } from "./internal/compression.ts";
+import type { Connection, ProducerHandler } from "./internal/connection.ts";
+import { serverErrorName } from "./internal/errors-map.ts";
+import { type HashingScheme, partitionForKey } from "./internal/hash.ts";
+import type { ConnectionPool } from "./internal/pool.ts";
+import { Writer } from "./internal/protobuf.ts";
+import {
+  type BaseCommandPb,
+  CommandType,
+  type KeyValuePb,
+  type MessageMetadataPb,
+  type SchemaInfoPb,
+} from "./internal/schema.ts";
+import { MessageId } from "./message-id.ts";
+import { type SchemaInfo, schemaToPb } from "./schema-info.ts";
+import type { Transaction } from "./transaction.ts";
+
+export type ProducerAccessMode = "Shared" | "Exclusive" | "WaitForExclusive" | "ExclusiveWithFencing";
+const ACCESS_MODES: Record<ProducerAccessMode, number> = {
+  Shared: 0,
+  Exclusive: 1,
+  WaitForExclusive: 2,
+  ExclusiveWithFencing: 3,
+};
+
+export interface ProducerOptions {
+  topic: string;
+  /** Stable name, required for deduplication across restarts. Broker-generated when absent. */
+  producerName?: string;
+  /** Time a message may wait for its receipt; 0 = forever (recommended with deduplication). Default 30000. */
+  sendTimeoutMs?: number;
+  batchingEnabled?: boolean;
+  batchingMaxMessages?: number;
+  batchingMaxBytes?: number;
+  batchingMaxPublishDelayMs?: number;
+  compressionType?: CompressionType;
+  /** Messages waiting for a receipt (queued + in flight) before send() waits. Default 1000. */
+  maxPendingMessages?: number;
+  schema?: SchemaInfo;
+  accessMode?: ProducerAccessMode;
+  /** Key -> partition hash of the Java client's default router. Default "JavaStringHash", as in the Java client. */
+  hashingScheme?: HashingScheme;
+  properties?: Record<string, string>;
+}
+
+export interface ProducerMessage {
+  value: Uint8Array | Buffer | string;
+  key?: string;
+  orderingKey?: Uint8Array;
+  properties?: Record<string, string>;
+  /** Milliseconds since the epoch. */
+  eventTime?: number;
+  /** Explicit sequence id (deduplication); must increase per producer and partition. */
+  sequenceId?: bigint;
+  /** Deliver no earlier than this time (ms since epoch); Shared/Key_Shared subscriptions only. */
+  deliverAt?: number;
+  txn?: Transaction;
+}
+
+/** @internal what producers need from the client */
+export interface ClientContext {
+  pool: ConnectionPool;
+  operationTimeoutMs: number;
+  nextId(): bigint;
+  track(closable: { close(): Promise<void> }): void;
+  untrack(closable: { close(): Promise<void> }): void;
+  partitions(topic: string): Promise<number>;
+  listTopics(namespace: string): Promise<string[]>;
+  readonly closed: boolean;
+}
+
+interface Resolver {
+  resolve(id: MessageId): void;
+  reject(err: PulsarClientError): void;
+}
+
+interface OpSend {
+  sequenceId: bigint;
+  highestSequenceId: bigint;
+  numMessages: number;
+  metadata: MessageMetadataPb;
+  payload: Buffer;
+  resolvers: Resolver[];
+  createdAt: number;
+  txn: Transaction | undefined;
+}
+
+interface BatchItem {
+  metadata: NonNullable<Parameters<typeof appendBatchEntry>[1]>;
+  payload: Uint8Array;
+  sequenceId: bigint;
+  resolver: Resolver;
+}
+
+type State = "connecting" | "ready" | "closing" | "closed";
+
+type ResolvedProducerOptions = Required<
+  Pick<
+    ProducerOptions,
+    | "sendTimeoutMs"
+    | "batchingEnabled"
+    | "batchingMaxMessages"
+    | "batchingMaxBytes"
+    | "batchingMaxPublishDelayMs"
+    | "compressionType"
+    | "accessMode"
+  >
+> &
+  ProducerOptions;
+
+function toBuffer(value: Uint8Array | Buffer | string): Buffer {
+  if (typeof value === "string") return Buffer.from(value, "utf8");
+  if (Buffer.isBuffer(value)) return value;
+  if (value instanceof Uint8Array) return Buffer.from(value.buffer, value.byteOffset, value.byteLength);
+  throw new PulsarClientError("INVALID_CONFIG", "message value must be a Buffer, Uint8Array or string");
+}
+
+function props(p: Record<string, string> | undefined): KeyValuePb[] | undefined {
+  if (!p) return undefined;
+  const entries = Object.entries(p);
+  return entries.length === 0 ? undefined : entries.map(([key, value]) => ({ key, value: String(value) }));
+}
+
+/** Waiters for a bounded number of slots, released in FIFO order. */
+class Semaphore {
+  private used = 0;
+  private readonly waiters: Array<() => void> = [];
+  readonly size: number;
+  constructor(size: number) {
+    this.size = size;
+  }
+  async acquire(): Promise<void> {
+    if (this.used < this.size && this.waiters.length === 0) {
+      this.used++;
+      return;
+    }
+    await new Promise<void>((resolve) => this.waiters.push(resolve));
+  }
+  release(n = 1): void {
+    for (let i = 0; i < n; i++) {
+      const w = this.waiters.shift();
+      if (w) w();
+      else this.used = Math.max(0, this.used - 1);
+    }
+  }
+  failAll(): void {
+    // Wake everyone; callers re-check the producer state after acquiring.
+    while (this.waiters.length) this.waiters.shift()!();
+  }
+}
+
+/** Producer for one topic partition (or a non-partitioned topic). */
+export class PartitionProducer implements ProducerHandler {
+  readonly topic: string;
+  readonly partition: number;
+  readonly producerId: bigint;
+  producerName: string | undefined;
+  lastSequenceId = -1n;
+  private nextSequenceId: bigint | undefined;
+  private state: State = "connecting";
+  private conn: Connection | undefined;
+  private epoch = 0n;
+  private readonly pending: OpSend[] = [];
+  private batch: BatchItem[] = [];
+  private batchBytes = 0;
+  private batchTimer: NodeJS.Timeout | undefined;
+  private timeoutTimer: NodeJS.Timeout | undefined;
+  private readonly backoff = new Backoff(100, 10_000);
+  private readonly userProvidedName: boolean;
+  private readonly schemaPb: SchemaInfoPb | undefined;
+  schemaVersion: Buffer | undefined;
+  private readonly batchWriter = new Writer(64 * 1024);
+  private readonly txnPartitionsAdded = new WeakSet<Transaction>();
+  private drainWaiters: Array<() => void> = [];
+  private reconnecting = false;
+  private topicEpoch: bigint | undefined;
+
+  private readonly ctx: ClientContext;
+  private readonly opts: ResolvedProducerOptions;
+  private readonly slots: Semaphore;
+
+  constructor(ctx: ClientContext, opts: ResolvedProducerOptions, topic: string, partition: number, slots: Semaphore) {
+    this.ctx = ctx;
+    this.opts = opts;
+    this.slots = slots;
+    this.topic = topic;
+    this.partition = partition;
+    this.producerId = ctx.nextId();
+    this.producerName = opts.producerName;
+    this.userProvidedName = opts.producerName !== undefined;
+    this.schemaPb = schemaToPb(opts.schema);
+  }
+
+  get maxMessageSize(): number {
+    return this.conn?.maxMessageSize ?? 5 * 1024 * 1024;
+  }
+
+  get isConnected(): boolean {
+    return this.state === "ready";
+  }
+
+  /** First connection; rejects on non-retryable errors or when the operation timeout passes. */
+  async start(): Promise<void> {
+    const deadline = Date.now() + this.ctx.operationTimeoutMs;
+    for (;;) {
+      try {
+        await this.connectOnce();
+        break;
+      } catch (err) {
+        const e = toPulsarClientError(err, "CONNECTION_FAILED");
+        if (!e.retryable || Date.now() + 100 > deadline || this.ctx.closed) {
+          this.state = "closed";
+          throw e;
+        }
+        await sleep(Math.min(this.backoff.next(), Math.max(0, deadline - Date.now())));
+      }
+    }
+    if (this.opts.sendTimeoutMs > 0) {
+      this.timeoutTimer = setInterval(() => this.checkSendTimeouts(), Math.min(this.opts.sendTimeoutMs, 1000));
+      this.timeoutTimer.unref();
+    }
+  }
+
+  private async connectOnce(): Promise<void> {
+    const conn = await this.ctx.pool.connectionForTopic(this.topic);
+    const requestId = conn.newRequestId();
+    const producer: NonNullable<BaseCommandPb["producer"]> = {
+      topic: this.topic,
+      producerId: this.producerId,
+      requestId,
+      epoch: this.epoch,
+      userProvidedProducerName: this.userProvidedName,
+      producerAccessMode: ACCESS_MODES[this.opts.accessMode],
+    };
+    if (this.producerName !== undefined) producer.producerName = this.producerName;
+    if (this.schemaPb) producer.schema = this.schemaPb;
+    if (this.topicEpoch !== undefined) producer.topicEpoch = this.topicEpoch;
+    if (this.opts.properties) producer.metadata = props(this.opts.properties);
+    conn.registerProducer(this.producerId, this);
+    let resp: BaseCommandPb;
+    try {
+      resp = await conn.request(
+        { type: CommandType.PRODUCER, producer },
+        requestId,
+        `create producer on ${this.topic}`,
+        this.opts.accessMode === "WaitForExclusive" ? 0 : undefined,
+      );
+    } catch (err) {
+      conn.unregisterProducer(this.producerId);
+      const e = toPulsarClientError(err);
+      if (e.code === "TIMEOUT") {
+        // The broker may still create it; close so the retry does not hit ProducerBusy.
+        const closeId = conn.newRequestId();
+        conn
+          .request(
+            { type: CommandType.CLOSE_PRODUCER, closeProducer: { producerId: this.producerId, requestId: closeId } },
+            closeId,
+            "close producer",
+          )
+          .catch(() => undefined);
+      }
+      throw e;
+    }
+    const ok = resp.producerSuccess!;
+    if (this.state === "closed" || this.state === "closing") {
+      conn.unregisterProducer(this.producerId);
+      return;
+    }
+    this.epoch++;
+    this.conn = conn;
+    this.producerName = ok.producerName ?? this.producerName;
+    if (ok.schemaVersion && ok.schemaVersion.length > 0) this.schemaVersion = Buffer.from(ok.schemaVersion);
+    if (ok.topicEpoch !== undefined) this.topicEpoch = ok.topicEpoch;
+    const brokerLast = ok.lastSequenceId ?? -1n;
+    if (this.nextSequenceId === undefined) {
+      this.lastSequenceId = brokerLast;
+      this.nextSequenceId = brokerLast + 1n;
+    } else if (this.pending.length === 0 && brokerLast >= this.nextSequenceId) {
+      this.lastSequenceId = brokerLast;
+      this.nextSequenceId = brokerLast + 1n;
+    }
+    this.state = "ready";
+    this.backoff.reset();
+    // Resend everything still waiting for a receipt, in order and with the original sequence ids.
+    for (const op of this.pending) this.writeOp(op);
+  }
+
+  private scheduleReconnect(): void {
+    if (this.reconnecting || this.state === "closed" || this.state === "closing" || this.ctx.closed) return;
+    this.reconnecting = true;
+    this.state = "connecting";
+    this.conn = undefined;
+    void (async () => {
+      while (this.state === "connecting" && !this.ctx.closed) {
+        await sleep(this.backoff.next());
+        if (this.state !== "connecting") break;
+        try {
+          await this.connectOnce();
+        } catch (err) {
+          const e = toPulsarClientError(err);
+          if (e.code === "TOPIC_TERMINATED" || e.code === "PRODUCER_FENCED" || e.code === "TOPIC_NOT_FOUND") {
+            this.failAll(e);
+            this.state = "closed";
+          }
+        }
+      }
+      this.reconnecting = false;
+    })();
+  }
+
+  onBrokerClose(): void {
+    this.scheduleReconnect();
+  }
+
+  onConnectionClosed(): void {
+    this.scheduleReconnect();
+  }
+
+  onSendReceipt(r: NonNullable<BaseCommandPb["sendReceipt"]>): void {
+    const seq = r.sequenceId ?? -1n;
+    const head = this.pending[0];
+    if (!head) return;
+    if (seq < head.sequenceId) return; // late receipt for something already resolved
+    if (seq > head.sequenceId) {
+      // A receipt overtook an older message: the connection lost something. Reconnect and resend.
+      this.conn?.destroy(
+        new PulsarClientError("PROTOCOL", `unexpected receipt sequence ${seq}, expected ${head.sequenceId}`),
+      );
+      return;
+    }
+    this.pending.shift();
+    const mid = r.messageId ?? {};
+    const ledgerId = mid.ledgerId ?? -1n;
+    const entryId = mid.entryId ?? -1n;
+    const batched = head.metadata.numMessagesInBatch !== undefined;
+    head.resolvers.forEach((res, i) => {
+      res.resolve(
+        new MessageId(
+          ledgerId,
+          entryId,
+          this.partition,
+          batched ? i : -1,
+          batched ? head.numMessages : undefined,
+          this.topic,
+        ),
+      );
+    });
+    if (head.highestSequenceId > this.lastSequenceId) this.lastSequenceId = head.highestSequenceId;
+    this.slots.release(head.numMessages);
+    if (this.pending.length === 0 && this.batch.length === 0) this.notifyDrained();
+  }
+
+  onSendError(r: NonNullable<BaseCommandPb["sendError"]>): void {
+    const name = serverErrorName(r.error);
+    const head = this.pending[0];
+    if (name === "TopicTerminatedError") {
+      this.failAll(new PulsarClientError("TOPIC_TERMINATED", `topic ${this.topic} is terminated`));
+      this.state = "closed";
+      return;
+    }
+    if (name === "NotAllowedError" && head && head.sequenceId === r.sequenceId) {
+      this.pending.shift();
+      for (const res of head.resolvers)
+        res.reject(new PulsarClientError("NOT_ALLOWED", `send refused: ${r.message ?? ""}`));
+      this.slots.release(head.numMessages);
+      return;
+    }
+    // Anything else: reconnect and resend pending messages (the broker dedups what it already has).
+    this.conn?.destroy(new PulsarClientError("BROKER_ERROR", `send error ${name}: ${r.message ?? ""}`));
+  }
+
+  private failAll(err: PulsarClientError): void {
+    for (const op of this.pending.splice(0)) {
+      for (const res of op.resolvers) res.reject(err);
+      this.slots.release(op.numMessages);
+    }
+    for (const item of this.batch.splice(0)) {
+      item.resolver.reject(err);
+      this.slots.release(1);
+    }
+    this.batchBytes = 0;
+    this.notifyDrained();
+  }
+
+  private checkSendTimeouts(): void {
+    const head = this.pending[0];
+    if (!head) return;
+    if (Date.now() - head.createdAt > this.opts.sendTimeoutMs) {
+      const err = new PulsarClientError(
+        "TIMEOUT",
+        `send to ${this.topic} timed out after ${this.opts.sendTimeoutMs} ms`,
+      );
+      for (const op of this.pending.splice(0)) {
+        for (const res of op.resolvers) res.reject(err);
+        this.slots.release(op.numMessages);
+      }
+      this.notifyDrained();
+    }
+  }
+
+  private writeOp(op: OpSend): void {
+    if (this.state !== "ready" || !this.conn) return;
+    const send: NonNullable<BaseCommandPb["send"]> = {
+      producerId: this.producerId,
+      sequenceId: op.sequenceId,
+      numMessages: op.numMessages,
+    };
+    if (op.highestSequenceId !== op.sequenceId) send.highestSequenceId = op.highestSequenceId;
+    if (op.txn) {
+      send.txnidMostBits = op.txn.mostBits;
+      send.txnidLeastBits = op.txn.leastBits;
+    }
+    this.conn.writePayload({ type: CommandType.SEND, send }, op.metadata, op.payload);
+  }
+
+  private assignSequence(explicit: bigint | undefined): bigint {
+    const next = this.nextSequenceId ?? 0n;
+    if (explicit !== undefined) {
+      if (explicit >= next) this.nextSequenceId = explicit + 1n;
+      return explicit;
+    }
+    this.nextSequenceId = next + 1n;
+    return next;
+  }
+
+  private baseMetadata(sequenceId: bigint): MessageMetadataPb {
+    const m: MessageMetadataPb = {
+      producerName: this.producerName ?? "",
+      sequenceId,
+      publishTime: BigInt(Date.now()),
+    };
+    if (this.schemaVersion) m.schemaVersion = this.schemaVersion;
+    return m;
+  }
+
+  private compressInto(m: MessageMetadataPb, raw: Buffer): Buffer {
+    const type = this.opts.compressionType;
+    if (type === "NONE") return raw;
+    m.compression = COMPRESSION_CODES[type];
+    m.uncompressedSize = raw.length;
+    return compress(type, raw);
+  }
+
+  async send(msg: ProducerMessage): Promise<MessageId> {
+    if (this.state === "closed" || this.state === "closing") {
+      throw new PulsarClientError("CLOSED", `producer for ${this.topic} is closed`);
+    }
+    const value = toBuffer(msg.value);
+    if (value.length > this.maxMessageSize) {
+      throw new PulsarClientError(
+        "MESSAGE_TOO_BIG",
+        `message of ${value.length} bytes exceeds the broker limit of ${this.maxMessageSize} bytes`,
+      );
+    }
+    if (msg.txn) await this.registerTxn(msg.txn);
+    await this.slots.acquire();
+    const state = this.state as State;
+    if (state === "closed" || state === "closing") {
+      this.slots.release();
+      throw new PulsarClientError("CLOSED", `producer for ${this.topic} is closed`);
+    }
+    return new Promise<MessageId>((resolve, reject) => {
+      const resolver: Resolver = { resolve, reject };
+      const sequenceId = this.assignSequence(msg.sequenceId);
+      const canBatch = this.opts.batchingEnabled && !msg.txn && msg.deliverAt === undefined;
+      if (canBatch) {
+        const md: BatchItem["metadata"] = { sequenceId };
+        if (msg.key !== undefined) md.partitionKey = msg.key;
+        if (msg.orderingKey) md.orderingKey = msg.orderingKey;
+        const p = props(msg.properties);
+        if (p) md.properties = p;
+        if (msg.eventTime !== undefined) md.eventTime = BigInt(msg.eventTime);
+        if (this.batch.length > 0 && this.batchBytes + value.length > this.opts.batchingMaxBytes) this.flushBatch();
+        this.batch.push({ metadata: md, payload: value, sequenceId, resolver });
+        this.batchBytes += value.length;
+        if (this.batch.length >= this.opts.batchingMaxMessages || this.batchBytes >= this.opts.batchingMaxBytes) {
+          this.flushBatch();
+        } else if (!this.batchTimer) {
+          this.batchTimer = setTimeout(() => {
+            this.batchTimer = undefined;
+            this.flushBatch();
+          }, this.opts.batchingMaxPublishDelayMs);
+        }
+        return;
+      }
+      const m = this.baseMetadata(sequenceId);
+      if (msg.key !== undefined) m.partitionKey = msg.key;
+      if (msg.orderingKey) m.orderingKey = msg.orderingKey;
+      const p = props(msg.properties);
+      if (p) m.properties = p;
+      if (msg.eventTime !== undefined) m.eventTime = BigInt(msg.eventTime);
+      if (msg.deliverAt !== undefined) m.deliverAtTime = BigInt(msg.deliverAt);
+      if (msg.txn) {
+        m.txnidMostBits = msg.txn.mostBits;
+        m.txnidLeastBits = msg.txn.leastBits;
+      }
+      let payload: Buffer;
+      try {
+        payload = this.compressInto(m, value);
+      } catch (err) {
+        this.slots.release();
+        reject(toPulsarClientError(err, "COMPRESSION"));
+        return;
+      }
+      const op: OpSend = {
+        sequenceId,
+        highestSequenceId: sequenceId,
+        numMessages: 1,
+        metadata: m,
+        payload,
+        resolvers: [resolver],
+        createdAt: Date.now(),
+        txn: msg.txn,
+      };
+      this.pending.push(op);
+      this.writeOp(op);
+    });
+  }
+
+  private async registerTxn(txn: Transaction): Promise<void> {
+    if (this.txnPartitionsAdded.has(txn)) return;
+    await txn.addPartition(this.topic);
+    this.txnPartitionsAdded.add(txn);
+  }
+
+  /** Turns the open batch into one SEND. */
+  flushBatch(): void {
+    if (this.batchTimer) {
+      clearTimeout(this.batchTimer);
+      this.batchTimer = undefined;
+    }
+    const items = this.batch;
+    if (items.length === 0) return;
+    this.batch = [];
+    this.batchBytes = 0;
+    const w = this.batchWriter;
+    w.reset();
+    for (const item of items) appendBatchEntry(w, item.metadata, item.payload);
+    const raw = Buffer.from(w.buf.subarray(0, w.pos));
+    const first = items[0]!.sequenceId;
+    let highest = first;
+    for (const it of items) if (it.sequenceId > highest) highest = it.sequenceId;
+    const m = this.baseMetadata(first);
+    m.numMessagesInBatch = items.length;
+    if (highest !== first) m.highestSequenceId = highest;
+    let payload: Buffer;
+    try {
+      payload = this.compressInto(m, raw);
+    } catch (err) {
+      const e = toPulsarClientError(err, "COMPRESSION");
+      for (const it of items) it.resolver.reject(e);
+      this.slots.release(items.length);
+      return;
+    }
+    if (payload.length > this.maxMessageSize) {
+      const e = new PulsarClientError("MESSAGE_TOO_BIG", `batch of ${payload.length} bytes exceeds the broker limit`);
+      for (const it of items) it.resolver.reject(e);
+      this.slots.release(items.length);
+      return;
+    }
+    const op: OpSend = {
+      sequenceId: first,
+      highestSequenceId: highest,
+      numMessages: items.length,
+      metadata: m,
+      payload,
+      resolvers: items.map((i) => i.resolver),
+      createdAt: Date.now(),
+      txn: undefined,
+    };
+    this.pending.push(op);
+    this.writeOp(op);
+  }
+
+  private notifyDrained(): void {
+    const waiters = this.drainWaiters;
+    this.drainWaiters = [];
+    for (const w of waiters) w();
+  }
+
+  /** Sends the open batch and waits until every message sent so far has its receipt (or failed). */
+  async flush(): Promise<void> {
+    this.flushBatch();
+    if (this.pending.length === 0) return;
+    await new Promise<void>((resolve) => this.drainWaiters.push(resolve));
+  }
+
+  async close(): Promise<void> {
+    if (this.state === "closed") return;
+    if (this.state === "ready") {
+      const timeout = this.opts.sendTimeoutMs > 0 ? this.opts.sendTimeoutMs : this.ctx.operationTimeoutMs;
+      await Promise.race([this.flush(), sleep(timeout)]);
+    }
+    this.state = "closing";
+    if (this.batchTimer) clearTimeout(this.batchTimer);
+    if (this.timeoutTimer) clearInterval(this.timeoutTimer);
+    const conn = this.conn;
+    if (conn && !conn.closed) {
+      const requestId = conn.newRequestId();
+      await conn
+        .request(
+          { type: CommandType.CLOSE_PRODUCER, closeProducer: { producerId: this.producerId, requestId } },
+          requestId,
+          "close producer",
+        )
+        .catch(() => undefined);
+      conn.unregisterProducer(this.producerId);
+    }
+    this.state = "closed";
+    this.failAll(new PulsarClientError("CLOSED", `producer for ${this.topic} closed`));
+    this.slots.failAll();
+  }
+}
+
+/** A producer for a topic; for partitioned topics one PartitionProducer per partition behind a router. */
+export class Producer {
+  readonly topic: string;
+  private readonly parts: PartitionProducer[];
+  private rr: number;
+  private closed = false;
+
+  /** @internal */
+  private readonly hashingScheme: HashingScheme;
+  private readonly ctx: ClientContext;
+
+  constructor(topic: string, parts: PartitionProducer[], hashingScheme: HashingScheme, ctx: ClientContext) {
+    this.hashingScheme = hashingScheme;
+    this.ctx = ctx;
+    this.topic = topic;
+    this.parts = parts;
+    this.rr = Math.floor(Math.random() * parts.length);
+  }
+
+  /** @internal */
+  static async create(
+    ctx: ClientContext,
+    topic: string,
+    numPartitions: number,
+    options: ProducerOptions,
+  ): Promise<Producer> {
+    const compressionType = options.compressionType ?? "NONE";
+    if (!(compressionType in COMPRESSION_CODES)) {
+      throw new PulsarClientError("INVALID_CONFIG", `unknown compression type ${String(compressionType)}`);
+    }
+    if (!isCompressionSupported(compressionType)) {
+      throw new PulsarClientError("INVALID_CONFIG", `${compressionType} compression is not available in this Node.js`);
+    }
+    const resolved = {
+      ...options,
+      sendTimeoutMs: options.sendTimeoutMs ?? 30_000,
+      batchingEnabled: options.batchingEnabled ?? true,
+      batchingMaxMessages: Math.max(1, options.batchingMaxMessages ?? 1000),
+      batchingMaxBytes: Math.max(1, options.batchingMaxBytes ?? 128 * 1024),
+      batchingMaxPublishDelayMs: Math.max(0, options.batchingMaxPublishDelayMs ?? 10),
+      compressionType,
+      accessMode: options.accessMode ?? "Shared",
+    };
+    const maxPending = Math.max(1, options.maxPendingMessages ?? 1000);
+    const topics =
+      numPartitions > 0 ? Array.from({ length: numPartitions }, (_, i) => `${topic}-partition-${i}`) : [topic];
+    const parts = topics.map(
+      (t, i) => new PartitionProducer(ctx, resolved, t, numPartitions > 0 ? i : -1, new Semaphore(maxPending)),
+    );
+    try {
+      await Promise.all(parts.map((p) => p.start()));
+    } catch (err) {
+      await Promise.all(parts.map((p) => p.close().catch(() => undefined)));
+      throw err;
+    }
+    const producer = new Producer(topic, parts, options.hashingScheme ?? "JavaStringHash", ctx);
+    ctx.track(producer);
+    return producer;
+  }
+
+  get producerName(): string {
+    return this.parts[0]?.producerName ?? "";
+  }
+
+  get numPartitions(): number {
+    return this.parts.length;
+  }
+
+  /** Highest sequence id acknowledged by the broker (across partitions); -1 when none. */
+  get lastSequenceId(): bigint {
+    let max = -1n;
+    for (const p of this.parts) if (p.lastSequenceId > max) max = p.lastSequenceId;
+    return max;
+  }
+
+  /** Schema version the broker assigned to this producer's schema, if any. */
+  get schemaVersion(): Buffer | undefined {
+    return this.parts[0]?.schemaVersion;
+  }
+
+  get isConnected(): boolean {
+    return this.parts.every((p) => p.isConnected);
+  }
+
+  /** Partition a message goes to: key hash like the Java default router, else round-robin. */
+  choosePartition(key: string | undefined): number {
+    const n = this.parts.length;
+    if (n === 1) return 0;
+    if (key !== undefined && key !== "") return partitionForKey(key, n, this.hashingScheme);
+    this.rr = (this.rr + 1) % n;
+    return this.rr;
+  }
+
+  send(message: ProducerMessage): Promise<MessageId> {
+    if (this.closed) return Promise.reject(new PulsarClientError("CLOSED", `producer for ${this.topic} is closed`));
+    if (!message || message.value === undefined || message.value === null) {
+      return Promise.reject(new PulsarClientError("INVALID_CONFIG", "send() needs a message with a value"));
+    }
+    return this.parts[this.choosePartition(message.key)]!.send(message);
+  }
+
+  async flush(): Promise<void> {
+    await Promise.all(this.parts.map((p) => p.flush()));
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.ctx.untrack(this);
+    await Promise.all(this.parts.map((p) => p.close()));
+  }
+}

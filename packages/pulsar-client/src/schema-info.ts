@@ -1,0 +1,97 @@
+import { PulsarClientError } from "./errors.ts";
+import type { SchemaInfoPb } from "./internal/schema.ts";
+
+export type SchemaType =
+  | "NONE"
+  | "STRING"
+  | "JSON"
+  | "PROTOBUF"
+  | "AVRO"
+  | "BOOLEAN"
+  | "INT8"
+  | "INT16"
+  | "INT32"
+  | "INT64"
+  | "FLOAT"
+  | "DOUBLE"
+  | "DATE"
+  | "TIME"
+  | "TIMESTAMP"
+  | "KEY_VALUE"
+  | "INSTANT"
+  | "LOCAL_DATE"
+  | "LOCAL_TIME"
+  | "LOCAL_DATE_TIME"
+  | "PROTOBUF_NATIVE";
+
+const TYPES: SchemaType[] = [
+  "NONE",
+  "STRING",
+  "JSON",
+  "PROTOBUF",
+  "AVRO",
+  "BOOLEAN",
+  "INT8",
+  "INT16",
+  "INT32",
+  "INT64",
+  "FLOAT",
+  "DOUBLE",
+  "DATE",
+  "TIME",
+  "TIMESTAMP",
+  "KEY_VALUE",
+  "INSTANT",
+  "LOCAL_DATE",
+  "LOCAL_TIME",
+  "LOCAL_DATE_TIME",
+  "PROTOBUF_NATIVE",
+];
+
+/** Schema of a topic. `type: "BYTES"` means no schema (what the broker reports as an empty schema). */
+export interface SchemaInfo {
+  type: SchemaType | "BYTES";
+  name?: string;
+  /** Schema definition: for JSON/AVRO the Avro-style record definition (object or JSON text). */
+  schema?: string | Uint8Array | Record<string, unknown>;
+  properties?: Record<string, string>;
+}
+
+/** SchemaInfo returned by the broker. */
+export interface TopicSchema {
+  type: SchemaType | "BYTES";
+  name: string;
+  schema: Buffer;
+  properties: Record<string, string>;
+  version: Buffer | undefined;
+}
+
+/** @internal Wire form, or undefined for BYTES (no schema). */
+export function schemaToPb(info: SchemaInfo | undefined): SchemaInfoPb | undefined {
+  if (!info || info.type === "BYTES") return undefined;
+  const code = TYPES.indexOf(info.type);
+  if (code < 0) throw new PulsarClientError("INVALID_CONFIG", `unknown schema type ${String(info.type)}`);
+  let data: Uint8Array;
+  if (info.schema === undefined) data = new Uint8Array(0);
+  else if (typeof info.schema === "string") data = Buffer.from(info.schema, "utf8");
+  else if (info.schema instanceof Uint8Array) data = info.schema;
+  else data = Buffer.from(JSON.stringify(info.schema), "utf8");
+  return {
+    name: info.name ?? "",
+    type: code,
+    schemaData: data,
+    properties: Object.entries(info.properties ?? {}).map(([key, value]) => ({ key, value })),
+  };
+}
+
+/** @internal */
+export function schemaFromPb(pb: SchemaInfoPb | undefined, version: Uint8Array | undefined): TopicSchema {
+  const type = pb?.type === undefined ? "BYTES" : (TYPES[pb.type] ?? "NONE");
+  return {
+    type: type === "NONE" ? "BYTES" : type,
+    name: pb?.name ?? "",
+    schema: Buffer.from(pb?.schemaData ?? new Uint8Array(0)),
+    properties: Object.fromEntries((pb?.properties ?? []).map((kv) => [kv.key ?? "", kv.value ?? ""])),
+    version: version ? Buffer.from(version) : undefined,
+  };
+}

@@ -1,0 +1,95 @@
+import { afterAll, describe, expect, it } from "vitest";
+import { type CompressionType, MessageId } from "../src/index.ts";
+import { newClient, uniqueTopic } from "./helpers.ts";
+
+const client = newClient();
+afterAll(() => client.close());
+
+describe("produce and consume", () => {
+  it("round-trips value, key, properties, event time and ids", async () => {
+    const topic = uniqueTopic("roundtrip");
+    const consumer = await client.subscribe({ topic, subscription: "s", subscriptionInitialPosition: "Earliest" });
+    const producer = await client.createProducer({ topic, producerName: "rt-producer", batchingEnabled: false });
+    const sent = await producer.send({
+      value: Buffer.from("hello"),
+      key: "k1",
+      properties: { a: "1", b: "two" },
+      eventTime: 1_700_000_000_123,
+    });
+    expect(sent.ledgerId).toBeGreaterThanOrEqual(0n);
+    const msg = await consumer.receive(10_000);
+    expect(msg.data.toString()).toBe("hello");
+    expect(msg.key).toBe("k1");
+    expect(msg.properties).toEqual({ a: "1", b: "two" });
+    expect(msg.eventTime).toBe(1_700_000_000_123);
+    expect(msg.publishTime).toBeGreaterThan(Date.now() - 60_000);
+    expect(msg.producerName).toBe("rt-producer");
+    expect(msg.sequenceId).toBe(0n);
+    expect(msg.topic).toBe(topic);
+    expect(msg.messageId.compareTo(sent)).toBe(0);
+    expect(msg.redeliveryCount).toBe(0);
+    expect(MessageId.deserialize(msg.messageId.serialize()).toString()).toBe(msg.messageId.toString());
+    await consumer.acknowledge(msg);
+    expect(producer.lastSequenceId).toBe(0n);
+    await producer.close();
+    await consumer.close();
+  });
+
+  it.each(["NONE", "LZ4", "ZLIB", "ZSTD", "SNAPPY"] as CompressionType[])(
+    "%s with batching round-trips 500 messages in order",
+    async (compressionType) => {
+      const topic = uniqueTopic(`codec-${compressionType.toLowerCase()}`);
+      const consumer = await client.subscribe({ topic, subscription: "s", subscriptionInitialPosition: "Earliest" });
+      const producer = await client.createProducer({
+        topic,
+        compressionType,
+        batchingEnabled: true,
+        batchingMaxMessages: 100,
+        batchingMaxPublishDelayMs: 20,
+      });
+      const n = 500;
+      const ids = await Promise.all(
+        Array.from({ length: n }, (_, i) =>
+          producer.send({
+            value: Buffer.from(`message-${i}-${"x".repeat(i % 50)}`),
+            key: `key-${i % 7}`,
+            properties: { i: String(i) },
+          }),
+        ),
+      );
+      expect(ids.some((id) => id.batchIndex > 0)).toBe(true);
+      for (let i = 0; i < n; i++) {
+        const msg = await consumer.receive(10_000);
+        expect(msg.data.toString()).toBe(`message-${i}-${"x".repeat(i % 50)}`);
+        expect(msg.key).toBe(`key-${i % 7}`);
+        expect(msg.properties.i).toBe(String(i));
+        expect(msg.messageId.compareTo(ids[i]!)).toBe(0);
+        await consumer.acknowledge(msg);
+      }
+      await producer.close();
+      await consumer.close();
+    },
+  );
+
+  it("async iteration and backpressure with a small pending queue", async () => {
+    const topic = uniqueTopic("iter");
+    const consumer = await client.subscribe({
+      topic,
+      subscription: "s",
+      subscriptionInitialPosition: "Earliest",
+      receiverQueueSize: 10,
+    });
+    const producer = await client.createProducer({ topic, maxPendingMessages: 5, batchingEnabled: false });
+    const sends = Array.from({ length: 200 }, (_, i) => producer.send({ value: Buffer.from(String(i)) }));
+    await Promise.all(sends);
+    const got: string[] = [];
+    for await (const msg of consumer) {
+      got.push(msg.data.toString());
+      await consumer.acknowledge(msg);
+      if (got.length === 200) break;
+    }
+    expect(got).toEqual(Array.from({ length: 200 }, (_, i) => String(i)));
+    await producer.close();
+    await consumer.close();
+  });
+});
