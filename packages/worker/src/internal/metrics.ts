@@ -1,0 +1,83 @@
+import type { SlotCounters } from "./supervisor.ts";
+
+/** One instance's counters and identity, for the metrics endpoint. */
+export interface InstanceMetrics {
+  kind: "sink" | "source";
+  tenant: string;
+  namespace: string;
+  name: string;
+  instanceId: number;
+  counters: SlotCounters;
+}
+
+function escapeLabel(value: string): string {
+  return value.replace(/\\/g, "\\\\").replace(/\n/g, "\\n").replace(/"/g, '\\"');
+}
+
+function labels(values: Record<string, string>): string {
+  return `{${Object.entries(values)
+    .map(([key, value]) => `${key}="${escapeLabel(value)}"`)
+    .join(",")}}`;
+}
+
+/** Prometheus text exposition of every instance, with Pulsar IO's metric names and labels. */
+export function renderMetrics(instances: InstanceMetrics[], cluster: string): string {
+  const lines: string[] = [];
+  for (const kind of ["sink", "source"] as const) {
+    const own = instances.filter((instance) => instance.kind === kind);
+    const families: Array<[string, string, "counter" | "gauge", (c: SlotCounters) => number]> = [
+      [`pulsar_${kind}_received_total`, "Records received", "counter", (c) => c.received],
+      [`pulsar_${kind}_written_total`, "Records written", "counter", (c) => c.written],
+      [
+        `pulsar_${kind}_${kind}_exceptions_total`,
+        `Exceptions raised by the ${kind}`,
+        "counter",
+        (c) => c.connectorExceptions,
+      ],
+      [`pulsar_${kind}_system_exceptions_total`, "System exceptions", "counter", (c) => c.systemExceptions],
+      [`pulsar_${kind}_last_invocation`, "Epoch ms of the last record received", "gauge", (c) => c.lastReceivedTime],
+    ];
+    for (const [metric, help, type, value] of families) {
+      lines.push(`# HELP ${metric} ${help}`, `# TYPE ${metric} ${type}`);
+      for (const instance of own) {
+        lines.push(`${metric}${labels(identity(instance, cluster))} ${value(instance.counters)}`);
+      }
+    }
+    const userMetric = `pulsar_${kind}_user_metric_`;
+    const withUser = own.filter((instance) => instance.counters.userMetrics.size > 0);
+    if (withUser.length > 0) {
+      lines.push(`# HELP ${userMetric} User-defined metrics`, `# TYPE ${userMetric} summary`);
+      for (const instance of withUser) {
+        for (const [metric, entry] of instance.counters.userMetrics) {
+          const base = { ...identity(instance, cluster), metric };
+          lines.push(
+            `${userMetric}_sum${labels(base)} ${entry.sum}`,
+            `${userMetric}_count${labels(base)} ${entry.count}`,
+          );
+        }
+      }
+    }
+  }
+  const memory = process.memoryUsage();
+  lines.push(
+    "# HELP process_resident_memory_bytes Resident memory size in bytes",
+    "# TYPE process_resident_memory_bytes gauge",
+    `process_resident_memory_bytes ${memory.rss}`,
+    "# HELP nodejs_heap_used_bytes V8 heap in use, in bytes",
+    "# TYPE nodejs_heap_used_bytes gauge",
+    `nodejs_heap_used_bytes ${memory.heapUsed}`,
+  );
+  return `${lines.join("\n")}\n`;
+}
+
+function identity(instance: InstanceMetrics, cluster: string): Record<string, string> {
+  const fqfn = `${instance.tenant}/${instance.namespace}/${instance.name}`;
+  return {
+    tenant: instance.tenant,
+    namespace: `${instance.tenant}/${instance.namespace}`,
+    name: instance.name,
+    instance_id: String(instance.instanceId),
+    cluster,
+    fqfn,
+  };
+}

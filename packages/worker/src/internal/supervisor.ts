@@ -1,0 +1,276 @@
+import type { Logger } from "@pulsar-connect/core";
+import type {
+  ConnectorInstance,
+  ExceptionInformation,
+  SinkInstanceStatusData,
+  SourceInstanceStatusData,
+} from "@pulsar-connect/runtime";
+
+/** Backoff of restarts after a failure: 1 s, 2 s, 4 s ... capped, reset after a stable run. */
+export interface BackoffPolicy {
+  initialMs: number;
+  maxMs: number;
+  /** An instance that ran this long before failing starts again from `initialMs`. */
+  stableMs: number;
+}
+
+export const DEFAULT_BACKOFF: BackoffPolicy = { initialMs: 1_000, maxMs: 60_000, stableMs: 60_000 };
+
+type Phase = "stopped" | "starting" | "running" | "backoff" | "finished" | "stopping";
+
+/** Counters carried over from the previous runs of a slot, so totals survive restarts. */
+interface Totals {
+  received: number;
+  written: number;
+  connectorExceptions: number;
+  systemExceptions: number;
+  lastReceivedTime: number;
+}
+
+/** Counters of a slot for the metrics endpoint: previous runs plus the live instance. */
+export interface SlotCounters extends Totals {
+  userMetrics: Map<string, { count: number; sum: number }>;
+}
+
+export type InstanceStatus = SinkInstanceStatusData | SourceInstanceStatusData;
+
+/**
+ * Supervises one instance id of a connector: starts it, restarts it with capped exponential backoff when it
+ * fails, stops it gracefully, and explains in `status()` why it is not running.
+ */
+export class InstanceSlot {
+  readonly instanceId: number;
+  desired: "running" | "stopped" = "stopped";
+  numRestarts = 0;
+  lastError = "";
+  private phase: Phase = "stopped";
+  private instance: ConnectorInstance | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  private restartAt = 0;
+  private failures = 0;
+  private startedAt = 0;
+  private generation = 0;
+  private readonly totals: Totals = {
+    received: 0,
+    written: 0,
+    connectorExceptions: 0,
+    systemExceptions: 0,
+    lastReceivedTime: 0,
+  };
+  private latestConnectorExceptions: ExceptionInformation[] = [];
+  private latestSystemExceptions: ExceptionInformation[] = [];
+  private readonly kind: "sink" | "source";
+  private readonly factory: (instanceId: number) => Promise<ConnectorInstance>;
+  private readonly logger: Logger;
+  private readonly scrub: (text: string) => string;
+  private readonly backoff: BackoffPolicy;
+  private readonly workerId: string;
+
+  constructor(options: {
+    kind: "sink" | "source";
+    instanceId: number;
+    factory: (instanceId: number) => Promise<ConnectorInstance>;
+    logger: Logger;
+    scrub: (text: string) => string;
+    backoff: BackoffPolicy;
+    workerId: string;
+  }) {
+    this.kind = options.kind;
+    this.instanceId = options.instanceId;
+    this.factory = options.factory;
+    this.logger = options.logger.child({ instanceId: options.instanceId });
+    this.scrub = options.scrub;
+    this.backoff = options.backoff;
+    this.workerId = options.workerId;
+  }
+
+  /** Marks the slot running and starts an instance unless one is already active or waiting to restart. */
+  run(): void {
+    this.desired = "running";
+    if (this.phase === "stopped" || this.phase === "finished") {
+      this.failures = 0;
+      void this.launch();
+    }
+  }
+
+  /** Marks the slot stopped and stops the instance gracefully. */
+  async stop(): Promise<void> {
+    this.desired = "stopped";
+    this.generation += 1;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+    const instance = this.instance;
+    this.instance = undefined;
+    if (instance) {
+      this.phase = "stopping";
+      try {
+        await instance.stop();
+      } catch (error) {
+        this.logger.warn({ err: this.scrub(messageOf(error)) }, "instance did not stop cleanly");
+      }
+      this.retire(instance);
+    }
+    this.phase = "stopped";
+  }
+
+  /** Stops (gracefully) and starts again. */
+  async restart(): Promise<void> {
+    await this.stop();
+    this.run();
+  }
+
+  private async launch(): Promise<void> {
+    const generation = ++this.generation;
+    this.phase = "starting";
+    let instance: ConnectorInstance;
+    try {
+      instance = await this.factory(this.instanceId);
+    } catch (error) {
+      if (generation === this.generation) this.fail(error, generation);
+      return;
+    }
+    if (generation !== this.generation) {
+      await instance.stop().catch(() => undefined);
+      return;
+    }
+    this.instance = instance;
+    // `done` may reject while start() is still pending; observe it from the first moment.
+    instance.done.then(
+      () => this.ended(instance, generation, undefined),
+      (error: unknown) => this.ended(instance, generation, error ?? new Error("instance failed")),
+    );
+    try {
+      await instance.start();
+    } catch (error) {
+      if (generation !== this.generation || this.instance !== instance) return;
+      this.instance = undefined;
+      await instance.stop().catch(() => undefined);
+      this.retire(instance);
+      this.fail(error, generation);
+      return;
+    }
+    if (generation !== this.generation || this.instance !== instance) return;
+    this.phase = "running";
+    this.startedAt = Date.now();
+    this.logger.info("instance running");
+  }
+
+  private ended(instance: ConnectorInstance, generation: number, error: unknown): void {
+    if (generation !== this.generation || this.instance !== instance) return;
+    this.instance = undefined;
+    this.retire(instance);
+    if (error === undefined) {
+      this.phase = "finished";
+      this.logger.info("instance finished");
+      return;
+    }
+    this.fail(error, generation);
+  }
+
+  private fail(error: unknown, generation: number): void {
+    this.lastError = this.scrub(messageOf(error));
+    if (this.startedAt > 0 && Date.now() - this.startedAt >= this.backoff.stableMs) this.failures = 0;
+    this.startedAt = 0;
+    const delay = Math.min(this.backoff.maxMs, this.backoff.initialMs * 2 ** this.failures);
+    this.failures += 1;
+    this.phase = "backoff";
+    this.restartAt = Date.now() + delay;
+    this.logger.error({ err: this.lastError, restartInMs: delay }, "instance failed; restarting after backoff");
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      if (generation !== this.generation || this.desired !== "running") return;
+      this.numRestarts += 1;
+      void this.launch();
+    }, delay);
+  }
+
+  private retire(instance: ConnectorInstance): void {
+    const stats = instance.stats;
+    this.totals.received += stats.received;
+    this.totals.written += stats.written;
+    this.totals.connectorExceptions += stats.connectorExceptions;
+    this.totals.systemExceptions += stats.systemExceptions;
+    this.totals.lastReceivedTime = Math.max(this.totals.lastReceivedTime, stats.lastReceivedTime);
+    try {
+      const last = instance.status() as Partial<SinkInstanceStatusData & SourceInstanceStatusData>;
+      this.latestConnectorExceptions = last.latestSinkExceptions ?? last.latestSourceExceptions ?? [];
+      this.latestSystemExceptions = last.latestSystemExceptions ?? [];
+    } catch {
+      // A broken instance may not answer; the counters above are enough.
+    }
+  }
+
+  /** Totals for metrics. */
+  counters(): SlotCounters {
+    const live = this.instance?.stats;
+    return {
+      received: this.totals.received + (live?.received ?? 0),
+      written: this.totals.written + (live?.written ?? 0),
+      connectorExceptions: this.totals.connectorExceptions + (live?.connectorExceptions ?? 0),
+      systemExceptions: this.totals.systemExceptions + (live?.systemExceptions ?? 0),
+      lastReceivedTime: Math.max(this.totals.lastReceivedTime, live?.lastReceivedTime ?? 0),
+      userMetrics: live?.userMetrics ?? new Map(),
+    };
+  }
+
+  private describe(liveState: string | undefined): string {
+    switch (this.phase) {
+      case "backoff":
+        return `restarting in ${Math.max(0, Math.ceil((this.restartAt - Date.now()) / 1000))}s after: ${this.lastError}`;
+      case "stopped":
+        return "stopped";
+      case "stopping":
+        return "stopping";
+      case "starting":
+        return this.numRestarts > 0 ? `starting (restart ${this.numRestarts})` : "starting";
+      case "finished":
+        return "finished: the source has no more records";
+      default:
+        return liveState || "running";
+    }
+  }
+
+  /** Upstream-shaped instance status, with `state` and `stalled` saying what is going on. */
+  status(): InstanceStatus {
+    let live: Partial<SinkInstanceStatusData & SourceInstanceStatusData> | undefined;
+    try {
+      live = this.instance?.status() as Partial<SinkInstanceStatusData & SourceInstanceStatusData> | undefined;
+    } catch {
+      live = undefined;
+    }
+    const counters = this.counters();
+    const running = this.phase === "running" && live?.running !== false;
+    const error = running ? (live?.error ?? "") : this.scrub(live?.error || this.lastError);
+    const common = {
+      running,
+      error,
+      numRestarts: this.numRestarts,
+      numSystemExceptions: counters.systemExceptions,
+      latestSystemExceptions: live?.latestSystemExceptions ?? this.latestSystemExceptions,
+      lastReceivedTime: counters.lastReceivedTime,
+      workerId: this.workerId,
+      stalled: live?.stalled ?? false,
+      state: this.scrub(this.describe(live?.state)),
+    };
+    if (this.kind === "sink") {
+      return {
+        ...common,
+        numReadFromPulsar: counters.received,
+        numSinkExceptions: counters.connectorExceptions,
+        latestSinkExceptions: live?.latestSinkExceptions ?? this.latestConnectorExceptions,
+        numWrittenToSink: counters.written,
+      };
+    }
+    return {
+      ...common,
+      numReceivedFromSource: counters.received,
+      numSourceExceptions: counters.connectorExceptions,
+      latestSourceExceptions: live?.latestSourceExceptions ?? this.latestConnectorExceptions,
+      numWritten: counters.written,
+    };
+  }
+}
+
+function messageOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}

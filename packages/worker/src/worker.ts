@@ -1,0 +1,751 @@
+import { existsSync } from "node:fs";
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
+import { dirname, join, resolve } from "node:path";
+import {
+  type ConfigSchema,
+  configFieldDefinitions,
+  type FieldIssue,
+  formatIssues,
+  type Logger,
+  REDACTED,
+  type SinkDefinition,
+  type SourceDefinition,
+} from "@pulsar-connect/core";
+import { PulsarClient, type PulsarClientOptions } from "@pulsar-connect/pulsar-client";
+import {
+  builtinName,
+  ConnectorCatalog,
+  type ConnectorInstance,
+  createInstance as createRuntimeInstance,
+  deleteSinkSubscription,
+  type InstancePulsar,
+  mergeSinkUpdate,
+  mergeSourceUpdate,
+  type ResolvedSinkConfig,
+  type ResolvedSourceConfig,
+  resolveSinkConfig,
+  resolveSourceConfig,
+  type SinkConfig,
+  type SourceConfig,
+  validateConnectorConfigs,
+} from "@pulsar-connect/runtime";
+import { pino } from "pino";
+import { WorkerError } from "./errors.ts";
+import { Authenticator, type AuthOptions } from "./internal/auth.ts";
+import { readBody, readSubmission, type Submission, sendJson, sendNoContent, sendText } from "./internal/http.ts";
+import { renderMetrics } from "./internal/metrics.ts";
+import { publicConfig, SecretScrubber, secretValues } from "./internal/redact.ts";
+import { FileStore, type StoredConnector } from "./internal/store.ts";
+import { type BackoffPolicy, DEFAULT_BACKOFF, InstanceSlot } from "./internal/supervisor.ts";
+
+type Kind = "sink" | "source";
+type ResolvedConfig = ResolvedSinkConfig | ResolvedSourceConfig;
+
+/** The Pulsar client the worker shares between its instances. */
+export type PulsarClientHandle = InstancePulsar["client"] & { close?(): Promise<void> };
+
+/** Creates one connector instance; the runtime's `createInstance` unless replaced (tests). */
+export type InstanceFactory = typeof createRuntimeInstance;
+
+/** Where log lines go when the worker makes its own logger. */
+export interface LogDestination {
+  write(line: string): unknown;
+}
+
+/** Options of {@link Worker.start}. */
+export interface WorkerOptions {
+  /** Port of the admin API (6750; 0 picks a free port). */
+  port?: number;
+  /** Address to listen on (127.0.0.1). */
+  host?: string;
+  /** Folder of the connector store (`./pulsar-connect-data`). */
+  dataDir?: string;
+  /** Pulsar binary protocol URL (`pulsar://127.0.0.1:6650`). */
+  pulsarServiceUrl?: string;
+  /** Pulsar admin REST URL (`http://127.0.0.1:8080`). */
+  pulsarAdminUrl?: string;
+  /** Token the worker uses towards Pulsar. */
+  pulsarAuthToken?: string;
+  /** Folders with a package.json whose connector dependencies are added to the worker's own. */
+  connectorsDirs?: string[];
+  /** Replaces the default host folder (the nearest package.json above the current directory). */
+  hostDirs?: string[];
+  /** Load connectors from TypeScript sources (monorepo development). */
+  preferSource?: boolean;
+  /** Bearer-token authentication; without it the API is open. */
+  auth?: AuthOptions;
+  /** A logger to use instead of the worker's own pino logger. */
+  logger?: Logger;
+  /** Where the worker's own JSON logs go (stdout). Secret values are removed from every line. */
+  logDestination?: LogDestination;
+  /** Log level of the worker's own logger (info). */
+  logLevel?: string;
+  /** Largest accepted request body in bytes (5 MiB). */
+  maxBodyBytes?: number;
+  /** Cluster label of the metrics (standalone). */
+  cluster?: string;
+  /** Restart backoff of failed instances. */
+  backoff?: Partial<BackoffPolicy>;
+  /** A ready catalog instead of discovery. */
+  catalog?: ConnectorCatalog;
+  /** Replaces the runtime's instance factory. */
+  createInstance?: InstanceFactory;
+  /** Creates the Pulsar client instead of `new PulsarClient(...)` from @pulsar-connect/pulsar-client. */
+  createPulsarClient?: () => Promise<PulsarClientHandle> | PulsarClientHandle;
+}
+
+interface Component {
+  kind: Kind;
+  config: ResolvedConfig;
+  slots: InstanceSlot[];
+  lock: Promise<void>;
+}
+
+const KIND_TITLE: Record<Kind, string> = { sink: "Sink", source: "Source" };
+
+function nearestPackageDir(start: string): string | undefined {
+  let dir = resolve(start);
+  for (;;) {
+    if (existsSync(join(dir, "package.json"))) return dir;
+    const parent = dirname(dir);
+    if (parent === dir) return undefined;
+    dir = parent;
+  }
+}
+
+function stableJson(value: unknown): string {
+  return JSON.stringify(value, (_key, inner: unknown) =>
+    inner && typeof inner === "object" && !Array.isArray(inner)
+      ? Object.fromEntries(Object.entries(inner as Record<string, unknown>).sort(([a], [b]) => a.localeCompare(b)))
+      : inner,
+  );
+}
+
+/** Puts existing values back where an update re-sends the redaction placeholder (a config fetched with `get`). */
+function restoreRedacted(update: Record<string, unknown>, existing: ResolvedConfig): void {
+  for (const field of ["configs", "secrets"] as const) {
+    const given = update[field];
+    if (!given || typeof given !== "object" || Array.isArray(given)) continue;
+    const previous = existing[field] ?? {};
+    for (const [key, value] of Object.entries(given as Record<string, unknown>)) {
+      if (value === REDACTED && key in previous) (given as Record<string, unknown>)[key] = previous[key];
+    }
+  }
+}
+
+/**
+ * The pulsar-connect worker: serves the pulsar-admin compatible REST API, keeps connector configs and their
+ * desired state in a file store, and supervises connector instances in-process.
+ */
+export class Worker {
+  /** Base URL of the admin API, e.g. `http://127.0.0.1:6750`. */
+  url = "";
+  /** Identifier shown in instance status (`host:port`). */
+  workerId = "";
+  private readonly options: WorkerOptions;
+  private readonly logger: Logger;
+  private readonly scrubber: SecretScrubber;
+  private readonly auth: Authenticator;
+  private readonly store: FileStore;
+  private readonly components: Map<string, Component> = new Map();
+  private catalog!: ConnectorCatalog;
+  private server: Server | undefined;
+  private client: Promise<PulsarClientHandle> | undefined;
+  private closing = false;
+
+  private constructor(options: WorkerOptions, scrubber: SecretScrubber, logger: Logger) {
+    this.options = options;
+    this.scrubber = scrubber;
+    this.logger = logger;
+    this.auth = new Authenticator(options.auth);
+    this.store = new FileStore(resolve(options.dataDir ?? "pulsar-connect-data"));
+  }
+
+  /** Starts a worker: discovers connectors, restores stored connectors in their last state, listens. */
+  static async start(options: WorkerOptions = {}): Promise<Worker> {
+    const scrubber = new SecretScrubber();
+    const secretsOfAuth = [
+      ...(options.auth?.tokens ?? []).map((entry) => entry.token),
+      ...(options.auth?.jwtSecret ? [options.auth.jwtSecret] : []),
+      ...(options.pulsarAuthToken ? [options.pulsarAuthToken] : []),
+    ];
+    scrubber.addPermanent(secretsOfAuth);
+    const destination = options.logDestination ?? process.stdout;
+    const logger: Logger =
+      options.logger ??
+      (pino(
+        { level: options.logLevel ?? "info", base: { service: "pulsar-connect-worker" } },
+        { write: (line: string) => destination.write(scrubber.scrub(line)) },
+      ) as unknown as Logger);
+    const worker = new Worker(options, scrubber, logger);
+    await worker.open();
+    return worker;
+  }
+
+  private async open(): Promise<void> {
+    const options = this.options;
+    this.catalog = options.catalog ?? (await ConnectorCatalog.discover(this.discoveryOptions()));
+    for (const problem of this.catalog.problems) {
+      this.logger.warn({ packageName: problem.packageName }, `connector package refused: ${problem.message}`);
+    }
+    this.logger.info(
+      {
+        sinks: this.catalog.list("sink").map((c) => c.name),
+        sources: this.catalog.list("source").map((c) => c.name),
+      },
+      "connectors discovered",
+    );
+    await this.store.init();
+    const server = createServer((request, response) => {
+      void this.handle(request, response);
+    });
+    this.server = server;
+    await new Promise<void>((done, fail) => {
+      server.once("error", fail);
+      server.listen(options.port ?? 6750, options.host ?? "127.0.0.1", () => {
+        server.off("error", fail);
+        done();
+      });
+    });
+    const address = server.address() as AddressInfo;
+    const host = address.family === "IPv6" ? `[${address.address}]` : address.address;
+    this.url = `http://${host}:${address.port}`;
+    this.workerId = `${address.address}:${address.port}`;
+    const { entries, problems } = await this.store.loadAll();
+    for (const problem of problems) this.logger.error(`unreadable connector in the store: ${problem}`);
+    for (const entry of entries) {
+      const component = this.addComponent(entry.kind, entry.config);
+      for (const slot of component.slots) {
+        if (entry.stoppedInstances.includes(slot.instanceId)) continue;
+        slot.run();
+      }
+    }
+    this.logger.info({ url: this.url, restored: entries.length }, "worker started");
+  }
+
+  private discoveryOptions(): { hostDirs: string[]; preferSource?: boolean } {
+    const own = nearestPackageDir(process.cwd());
+    const hostDirs = this.options.hostDirs ?? (own ? [own] : []);
+    const all = [...hostDirs, ...(this.options.connectorsDirs ?? []).map((dir) => resolve(dir))];
+    const result: { hostDirs: string[]; preferSource?: boolean } = { hostDirs: [...new Set(all)] };
+    if (this.options.preferSource !== undefined) result.preferSource = this.options.preferSource;
+    return result;
+  }
+
+  /** Stops every instance gracefully, then the HTTP server and the Pulsar client. */
+  async close(): Promise<void> {
+    if (this.closing) return;
+    this.closing = true;
+    const server = this.server;
+    const closed = server
+      ? new Promise<void>((done) => {
+          server.close(() => done());
+          server.closeIdleConnections();
+        })
+      : Promise.resolve();
+    await Promise.all([...this.components.values()].flatMap((component) => component.slots.map((slot) => slot.stop())));
+    server?.closeAllConnections();
+    await closed;
+    if (this.client) {
+      const client = await this.client.catch(() => undefined);
+      await client?.close?.().catch(() => undefined);
+    }
+    this.logger.info("worker stopped");
+  }
+
+  // ---------------------------------------------------------------------------------------------------------
+  // Components and instances
+
+  private key(kind: Kind, tenant: string, namespace: string, name: string): string {
+    return `${kind}:${tenant}/${namespace}/${name}`;
+  }
+
+  private definitionOf(kind: Kind, config: ResolvedConfig): SinkDefinition | SourceDefinition | undefined {
+    const name = builtinName(config.archive);
+    return name === undefined ? undefined : this.catalog.get(kind, name)?.definition;
+  }
+
+  private schemaOf(kind: Kind, config: ResolvedConfig): ConfigSchema | undefined {
+    return this.definitionOf(kind, config)?.config;
+  }
+
+  private pulsarClient(): Promise<PulsarClientHandle> {
+    if (!this.client) {
+      this.client = (async () => {
+        if (this.options.createPulsarClient) return await this.options.createPulsarClient();
+        const clientOptions: PulsarClientOptions = {
+          serviceUrl: this.options.pulsarServiceUrl ?? "pulsar://127.0.0.1:6650",
+        };
+        if (this.options.pulsarAuthToken) clientOptions.authToken = this.options.pulsarAuthToken;
+        return new PulsarClient(clientOptions) as unknown as PulsarClientHandle;
+      })();
+      this.client.catch(() => {
+        this.client = undefined;
+      });
+    }
+    return this.client;
+  }
+
+  private addComponent(kind: Kind, config: ResolvedConfig): Component {
+    const key = this.key(kind, config.tenant, config.namespace, config.name);
+    const component: Component = { kind, config, slots: [], lock: Promise.resolve() };
+    this.components.set(key, component);
+    this.scrubber.set(key, secretValues(config, this.schemaOf(kind, config)));
+    this.resizeSlots(component);
+    return component;
+  }
+
+  private resizeSlots(component: Component): void {
+    const wanted = component.config.parallelism;
+    while (component.slots.length > wanted) component.slots.pop();
+    const { tenant, namespace, name } = component.config;
+    const logger = this.logger.child({ kind: component.kind, fqfn: `${tenant}/${namespace}/${name}` });
+    while (component.slots.length < wanted) {
+      component.slots.push(
+        new InstanceSlot({
+          kind: component.kind,
+          instanceId: component.slots.length,
+          factory: (instanceId) => this.newInstance(component, instanceId, logger),
+          logger,
+          scrub: (text) => this.scrubber.scrub(text),
+          backoff: { ...DEFAULT_BACKOFF, ...this.options.backoff },
+          workerId: this.workerId,
+        }),
+      );
+    }
+  }
+
+  private async newInstance(component: Component, instanceId: number, logger: Logger): Promise<ConnectorInstance> {
+    const config = component.config;
+    const connectorName = builtinName(config.archive);
+    const connector = connectorName === undefined ? undefined : this.catalog.get(component.kind, connectorName);
+    if (!connector) {
+      throw new WorkerError(
+        "NOT_FOUND",
+        `${KIND_TITLE[component.kind]} connector '${connectorName ?? config.archive}' is not installed on this worker; install its package and reload`,
+      );
+    }
+    const pulsar: InstancePulsar = {
+      client: await this.pulsarClient(),
+      adminUrl: this.options.pulsarAdminUrl ?? "http://127.0.0.1:8080",
+      authToken: this.options.pulsarAuthToken,
+    };
+    const create = this.options.createInstance ?? createRuntimeInstance;
+    const common = { instanceId, pulsar, logger, workerId: this.workerId };
+    return component.kind === "sink"
+      ? create({
+          ...common,
+          kind: "sink",
+          config: config as ResolvedSinkConfig,
+          definition: connector.definition as SinkDefinition,
+        })
+      : create({
+          ...common,
+          kind: "source",
+          config: config as ResolvedSourceConfig,
+          definition: connector.definition as SourceDefinition,
+        });
+  }
+
+  private async persist(component: Component): Promise<void> {
+    const stoppedInstances = component.slots
+      .filter((slot) => slot.desired === "stopped")
+      .map((slot) => slot.instanceId);
+    await this.store.save({ kind: component.kind, config: component.config, stoppedInstances } as StoredConnector);
+  }
+
+  /** Runs `task` after every earlier operation on the same component. */
+  private async exclusive<T>(component: Component, task: () => Promise<T>): Promise<T> {
+    const run = component.lock.then(task);
+    component.lock = run.then(
+      () => undefined,
+      () => undefined,
+    );
+    return run;
+  }
+
+  private find(kind: Kind, tenant: string, namespace: string, name: string): Component {
+    const component = this.components.get(this.key(kind, tenant, namespace, name));
+    if (!component) throw new WorkerError("NOT_FOUND", `${KIND_TITLE[kind]} ${name} doesn't exist`);
+    return component;
+  }
+
+  /** Checks a submitted config completely (defaults, connector, connector configs); throws with every issue. */
+  private checkSubmission(
+    kind: Kind,
+    path: { tenant: string; namespace: string; name: string },
+    submission: Submission,
+  ): ResolvedConfig {
+    const raw = { ...submission.config };
+    const issues: FieldIssue[] = [];
+    for (const field of ["tenant", "namespace", "name"] as const) {
+      const given = raw[field];
+      if (given !== undefined && given !== null && given !== "" && given !== path[field]) {
+        issues.push({ path: field, message: `'${String(given)}' differs from the request path ('${path[field]}')` });
+      }
+      raw[field] = path[field];
+    }
+    if (submission.url) raw.archive = submission.url;
+    const resolved = kind === "sink" ? resolveSinkConfig(raw as SinkConfig) : resolveSourceConfig(raw as SourceConfig);
+    if (!resolved.ok) issues.push(...resolved.issues);
+    if (issues.length > 0) this.invalid(kind, issues);
+    if (!resolved.ok) throw new WorkerError("INTERNAL", "unreachable");
+    this.checkConnector(kind, resolved.value);
+    return resolved.value;
+  }
+
+  private checkConnector(kind: Kind, config: ResolvedConfig): void {
+    const connectorName = builtinName(config.archive);
+    if (connectorName === undefined) {
+      this.invalid(kind, [
+        {
+          path: "archive",
+          message: `'${config.archive}' is not supported: package upload is not supported; install the connector package next to the worker and use builtin://<name>`,
+        },
+      ]);
+    }
+    const connector = this.catalog.get(kind, connectorName as string);
+    if (!connector) {
+      const available = this.catalog.list(kind).map((entry) => entry.name);
+      this.invalid(kind, [
+        {
+          path: "archive",
+          message: `Built-in ${kind} '${connectorName}' is not available -- available ${kind}s are: [${available.join(", ")}]`,
+        },
+      ]);
+    }
+    const issues = validateConnectorConfigs(connector.definition, config.configs, config.secrets);
+    if (issues.length > 0) this.invalid(kind, issues);
+  }
+
+  private invalid(kind: Kind, issues: FieldIssue[]): never {
+    throw new WorkerError("INVALID_CONFIG", formatIssues(`Invalid ${kind} config`, issues), { issues });
+  }
+
+  // ---------------------------------------------------------------------------------------------------------
+  // Operations
+
+  private async create(kind: Kind, path: Path, submission: Submission): Promise<void> {
+    const config = this.checkSubmission(kind, path, submission);
+    if (this.components.has(this.key(kind, path.tenant, path.namespace, path.name))) {
+      throw new WorkerError("ALREADY_EXISTS", `${KIND_TITLE[kind]} ${path.name} already exists`);
+    }
+    const component = this.addComponent(kind, config);
+    try {
+      await this.persist(component);
+    } catch (error) {
+      this.components.delete(this.key(kind, path.tenant, path.namespace, path.name));
+      throw error;
+    }
+    this.logger.info(
+      {
+        kind,
+        fqfn: `${path.tenant}/${path.namespace}/${path.name}`,
+        parallelism: config.parallelism,
+        guarantee: config.processingGuarantees,
+      },
+      "connector created",
+    );
+    for (const slot of component.slots) slot.run();
+  }
+
+  private async update(kind: Kind, path: Path, submission: Submission): Promise<void> {
+    const component = this.find(kind, path.tenant, path.namespace, path.name);
+    await this.exclusive(component, async () => {
+      const update = { ...submission.config };
+      if (submission.url) update.archive = submission.url;
+      restoreRedacted(update, component.config);
+      const merged =
+        kind === "sink"
+          ? mergeSinkUpdate(component.config as ResolvedSinkConfig, update as SinkConfig)
+          : mergeSourceUpdate(component.config as ResolvedSourceConfig, update as SourceConfig);
+      if (!merged.ok) {
+        throw new WorkerError("INVALID_CONFIG", formatIssues(`Invalid ${kind} update`, merged.issues), {
+          issues: merged.issues,
+        });
+      }
+      this.checkConnector(kind, merged.value);
+      if (stableJson(merged.value) === stableJson(component.config)) {
+        throw new WorkerError("BAD_REQUEST", "Update contains no change");
+      }
+      const previous = component.config;
+      const desired = component.slots.map((slot) => slot.desired);
+      // Drain every instance under the old config before any instance starts under the new one.
+      await Promise.all(component.slots.map((slot) => slot.stop()));
+      component.config = merged.value;
+      this.resizeSlots(component);
+      component.slots.forEach((slot, index) => {
+        slot.desired = desired[index] ?? "running";
+      });
+      this.scrubber.set(this.key(kind, path.tenant, path.namespace, path.name), [
+        ...secretValues(previous, this.schemaOf(kind, previous)),
+        ...secretValues(merged.value, this.schemaOf(kind, merged.value)),
+      ]);
+      await this.persist(component);
+      this.logger.info(
+        {
+          kind,
+          fqfn: `${path.tenant}/${path.namespace}/${path.name}`,
+          parallelism: merged.value.parallelism,
+          guarantee: merged.value.processingGuarantees,
+        },
+        "connector updated",
+      );
+      for (const slot of component.slots) if (slot.desired === "running") slot.run();
+    });
+  }
+
+  private async remove(kind: Kind, path: Path): Promise<void> {
+    const component = this.find(kind, path.tenant, path.namespace, path.name);
+    await this.exclusive(component, async () => {
+      await Promise.all(component.slots.map((slot) => slot.stop()));
+      const config = component.config;
+      if (kind === "sink" && (config as ResolvedSinkConfig).cleanupSubscription !== false) {
+        try {
+          await deleteSinkSubscription(config as ResolvedSinkConfig, {
+            adminUrl: this.options.pulsarAdminUrl ?? "http://127.0.0.1:8080",
+            authToken: this.options.pulsarAuthToken,
+          });
+        } catch (error) {
+          this.logger.warn(
+            { err: this.scrubber.scrub((error as Error).message) },
+            "could not delete the sink's subscription",
+          );
+        }
+      }
+      await this.store.remove(kind, config.tenant, config.namespace, config.name);
+      const key = this.key(kind, path.tenant, path.namespace, path.name);
+      this.components.delete(key);
+      this.scrubber.delete(key);
+      this.logger.info({ kind, fqfn: `${path.tenant}/${path.namespace}/${path.name}` }, "connector deleted");
+    });
+  }
+
+  private slotsOf(component: Component, kind: Kind, name: string, instance: string | undefined): InstanceSlot[] {
+    if (instance === undefined) return component.slots;
+    const id = /^\d+$/.test(instance) ? Number(instance) : Number.NaN;
+    const slot = Number.isInteger(id) ? component.slots[id] : undefined;
+    if (!slot) {
+      throw new WorkerError(
+        "BAD_REQUEST",
+        `Invalid instance id '${instance}': ${KIND_TITLE[kind]} ${name} has instances 0..${component.slots.length - 1}`,
+      );
+    }
+    return [slot];
+  }
+
+  private async control(
+    kind: Kind,
+    path: Path,
+    action: "start" | "stop" | "restart",
+    instance: string | undefined,
+  ): Promise<void> {
+    const component = this.find(kind, path.tenant, path.namespace, path.name);
+    const slots = this.slotsOf(component, kind, path.name, instance);
+    await this.exclusive(component, async () => {
+      if (action === "stop") {
+        await Promise.all(slots.map((slot) => slot.stop()));
+      } else if (action === "start") {
+        for (const slot of slots) slot.run();
+      } else {
+        await Promise.all(slots.map((slot) => slot.restart()));
+      }
+      await this.persist(component);
+      this.logger.info(
+        { kind, fqfn: `${path.tenant}/${path.namespace}/${path.name}`, instanceId: instance ?? "all", action },
+        `connector ${action}`,
+      );
+    });
+  }
+
+  private status(kind: Kind, path: Path, instance: string | undefined): unknown {
+    const component = this.find(kind, path.tenant, path.namespace, path.name);
+    const slots = this.slotsOf(component, kind, path.name, instance);
+    if (instance !== undefined) return slots[0]?.status();
+    const instances = component.slots.map((slot) => ({ instanceId: slot.instanceId, status: slot.status() }));
+    return {
+      numInstances: component.slots.length,
+      numRunning: instances.filter((entry) => entry.status.running).length,
+      instances,
+    };
+  }
+
+  private async reload(): Promise<unknown> {
+    const result = await this.catalog.reload();
+    for (const problem of this.catalog.problems) {
+      this.logger.warn({ packageName: problem.packageName }, `connector package refused: ${problem.message}`);
+    }
+    const changed = new Set(result.changed);
+    for (const component of this.components.values()) {
+      const name = builtinName(component.config.archive);
+      if (name === undefined || !changed.has(`${component.kind}:${name}`)) continue;
+      await this.exclusive(component, async () => {
+        await Promise.all(component.slots.filter((slot) => slot.desired === "running").map((slot) => slot.restart()));
+      });
+    }
+    this.logger.info({ ...result }, "connectors reloaded");
+    return { ...result, problems: this.catalog.problems };
+  }
+
+  private builtins(kind: Kind): unknown[] {
+    return this.catalog.list(kind).map((connector) => ({
+      name: connector.name,
+      description: connector.description,
+      ...(kind === "sink" ? { sinkClass: connector.packageName } : { sourceClass: connector.packageName }),
+      version: connector.packageVersion,
+    }));
+  }
+
+  private metrics(): string {
+    const instances = [...this.components.values()].flatMap((component) =>
+      component.slots.map((slot) => ({
+        kind: component.kind,
+        tenant: component.config.tenant,
+        namespace: component.config.namespace,
+        name: component.config.name,
+        instanceId: slot.instanceId,
+        counters: slot.counters(),
+      })),
+    );
+    return renderMetrics(instances, this.options.cluster ?? "standalone");
+  }
+
+  // ---------------------------------------------------------------------------------------------------------
+  // HTTP
+
+  private async handle(request: IncomingMessage, response: ServerResponse): Promise<void> {
+    const started = Date.now();
+    try {
+      await this.route(request, response);
+    } catch (error) {
+      const known = error instanceof WorkerError ? error : undefined;
+      if (!known) {
+        this.logger.error(
+          { err: this.scrubber.scrub(error instanceof Error ? (error.stack ?? error.message) : String(error)) },
+          "request failed",
+        );
+      }
+      if (!response.headersSent) {
+        const status = known?.status ?? 500;
+        const reason = this.scrubber.scrub(known?.message ?? `Internal error: ${(error as Error)?.message ?? error}`);
+        const body: Record<string, unknown> = { reason };
+        if (known && known.issues.length > 0) body.issues = known.issues;
+        if (status === 413) response.setHeader("connection", "close");
+        sendJson(response, status, body);
+      } else {
+        response.destroy();
+      }
+    } finally {
+      this.logger.debug(
+        { method: request.method, path: request.url, status: response.statusCode, ms: Date.now() - started },
+        "request",
+      );
+    }
+  }
+
+  private async route(request: IncomingMessage, response: ServerResponse): Promise<void> {
+    const method = request.method ?? "GET";
+    const url = new URL(request.url ?? "/", "http://worker.local");
+    if (method === "GET" && url.pathname === "/health") return sendText(response, 200, "ok");
+    if (method === "GET" && url.pathname === "/metrics") {
+      return sendText(response, 200, this.metrics(), "text/plain; version=0.0.4");
+    }
+    const match = /^\/admin\/v3\/(sinks|sink|sources|source)(?:\/(.*))?$/.exec(url.pathname);
+    if (!match) throw new WorkerError("NOT_FOUND", `No such endpoint: ${method} ${url.pathname}`);
+    const kind: Kind = match[1]?.startsWith("sink") ? "sink" : "source";
+    const segments = (match[2] ?? "")
+      .split("/")
+      .filter((segment) => segment !== "")
+      .map((segment) => decodeURIComponent(segment));
+    const principal = this.auth.authenticate(request.headers.authorization);
+    const builtinsName = kind === "sink" ? "builtinsinks" : "builtinsources";
+    const reloadName = kind === "sink" ? "reloadBuiltInSinks" : "reloadBuiltInSources";
+
+    if (segments[0] === builtinsName && method === "GET") {
+      if (segments.length === 1) return sendJson(response, 200, this.builtins(kind));
+      if (segments.length === 3 && segments[2] === "configdefinition") {
+        const connector = this.catalog.get(kind, segments[1] as string);
+        if (!connector) {
+          throw new WorkerError(
+            "NOT_FOUND",
+            `Built-in ${kind} '${segments[1]}' is not available -- available ${kind}s are: [${this.catalog
+              .list(kind)
+              .map((entry) => entry.name)
+              .join(", ")}]`,
+          );
+        }
+        return sendJson(response, 200, configFieldDefinitions(connector.definition.config));
+      }
+    }
+    if (segments.length === 1 && segments[0] === reloadName && method === "POST") {
+      this.auth.requireSuperUser(principal, "reloading connectors");
+      return sendJson(response, 200, await this.reload());
+    }
+    if (segments.length < 2) throw new WorkerError("NOT_FOUND", `No such endpoint: ${method} ${url.pathname}`);
+    const [tenant, namespace, name, fourth, fifth] = segments as [string, string, string?, string?, string?];
+    this.auth.authorizeTenant(principal, tenant);
+    if (segments.length === 2) {
+      if (method !== "GET") throw this.noRoute(method, url.pathname);
+      const names = [...this.components.values()]
+        .filter((c) => c.kind === kind && c.config.tenant === tenant && c.config.namespace === namespace)
+        .map((c) => c.config.name)
+        .sort();
+      return sendJson(response, 200, names);
+    }
+    const path: Path = { tenant, namespace, name: name as string };
+    if (segments.length === 3) {
+      switch (method) {
+        case "GET": {
+          const component = this.find(kind, tenant, namespace, path.name);
+          return sendJson(response, 200, publicConfig(component.config, this.schemaOf(kind, component.config)));
+        }
+        case "POST":
+          await this.create(kind, path, await this.submission(request, kind));
+          return sendNoContent(response);
+        case "PUT":
+          await this.update(kind, path, await this.submission(request, kind));
+          return sendNoContent(response);
+        case "DELETE":
+          await this.remove(kind, path);
+          return sendNoContent(response);
+        default:
+          throw this.noRoute(method, url.pathname);
+      }
+    }
+    if (segments.length === 4) {
+      if (fourth === "status" && method === "GET") return sendJson(response, 200, this.status(kind, path, undefined));
+      if (method === "POST" && (fourth === "start" || fourth === "stop" || fourth === "restart")) {
+        await this.control(kind, path, fourth, undefined);
+        return sendNoContent(response);
+      }
+      if (method === "POST" && fourth === "validate") {
+        const config = this.checkSubmission(kind, path, await this.submission(request, kind));
+        return sendJson(response, 200, { valid: true, config: publicConfig(config, this.schemaOf(kind, config)) });
+      }
+    }
+    if (segments.length === 5) {
+      if (fifth === "status" && method === "GET") return sendJson(response, 200, this.status(kind, path, fourth));
+      if (method === "POST" && (fifth === "start" || fifth === "stop" || fifth === "restart")) {
+        await this.control(kind, path, fifth, fourth);
+        return sendNoContent(response);
+      }
+    }
+    throw this.noRoute(method, url.pathname);
+  }
+
+  private async submission(request: IncomingMessage, kind: Kind): Promise<Submission> {
+    const body = await readBody(request, this.options.maxBodyBytes ?? 5 * 1024 * 1024);
+    return readSubmission(request, body, kind);
+  }
+
+  private noRoute(method: string, pathname: string): WorkerError {
+    return new WorkerError("NOT_FOUND", `No such endpoint: ${method} ${pathname}`);
+  }
+}
+
+interface Path {
+  tenant: string;
+  namespace: string;
+  name: string;
+}
