@@ -62,10 +62,11 @@ async function produce(topic: string, count: number): Promise<void> {
 function counts(dbPath: string): { rows: number; distinct: number } {
   const db = openTestDb(dbPath);
   try {
-    return db.prepare("SELECT count(*) AS rows, count(DISTINCT id) AS distinct FROM rows").get() as {
-      rows: number;
-      distinct: number;
+    const row = db.prepare("SELECT count(*) AS total, count(DISTINCT id) AS uniq FROM rows").get() as {
+      total: number;
+      uniq: number;
     };
+    return { rows: row.total, distinct: row.uniq };
   } finally {
     db.close();
   }
