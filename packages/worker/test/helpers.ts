@@ -1,0 +1,72 @@
+import { existsSync, readFileSync } from "node:fs";
+
+/** Polls `check` until it returns true. */
+export async function until(
+  check: () => boolean | Promise<boolean>,
+  timeoutMs = 30_000,
+  what = "condition",
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let lastError: unknown;
+  for (;;) {
+    try {
+      if (await check()) return;
+    } catch (error) {
+      lastError = error;
+    }
+    if (Date.now() > deadline) {
+      throw new Error(`${what} not met within ${timeoutMs} ms${lastError ? `: ${(lastError as Error).message}` : ""}`);
+    }
+    await new Promise((done) => setTimeout(done, 100));
+  }
+}
+
+/** Lines of a file, or [] when it does not exist yet. */
+export function linesOf(path: string): string[] {
+  if (!existsSync(path)) return [];
+  return readFileSync(path, "utf8")
+    .split("\n")
+    .filter((line) => line !== "");
+}
+
+/** A JSON request; the parsed answer with status and raw text. */
+export async function http(
+  baseUrl: string,
+  method: string,
+  path: string,
+  body?: unknown,
+  headers: Record<string, string> = {},
+  // biome-ignore lint/suspicious/noExplicitAny: test answers are read loosely
+): Promise<{ status: number; json: any; text: string }> {
+  const init: RequestInit = { method, headers: { ...headers } };
+  if (body !== undefined) {
+    if (typeof body === "string" || body instanceof FormData) init.body = body;
+    else {
+      init.body = JSON.stringify(body);
+      (init.headers as Record<string, string>)["content-type"] = "application/json";
+    }
+  }
+  const response = await fetch(`${baseUrl}${path}`, init);
+  const text = await response.text();
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    json = undefined;
+  }
+  return { status: response.status, json, text };
+}
+
+/** The broker's view of a subscription on a topic (type, backlog, consumers), or undefined. */
+export async function subscriptionStats(
+  adminUrl: string,
+  topic: string,
+  subscription: string,
+): Promise<{ type: string; msgBacklog: number; consumers: unknown[] } | undefined> {
+  const response = await fetch(`${adminUrl}/admin/v2/persistent/public/default/${topic}/stats`);
+  if (!response.ok) return undefined;
+  const stats = (await response.json()) as {
+    subscriptions: Record<string, { type: string; msgBacklog: number; consumers: unknown[] }>;
+  };
+  return stats.subscriptions[subscription];
+}
