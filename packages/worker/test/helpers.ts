@@ -70,3 +70,10 @@ export async function subscriptionStats(
   };
   return stats.subscriptions[subscription];
 }
+
+declare module "vitest" {
+  export interface ProvidedContext {
+    /** Endpoints of the servers of test/services.json (provided by the services global setup). */
+    services: { pulsar?: { serviceUrl: string; webServiceUrl: string } };
+  }
+}
