@@ -1,0 +1,312 @@
+// Behaviour of sink and source instances against the real broker: subscription types, acknowledgement per
+// guarantee, dead-lettering, retries, deduplication checks and the Pulsar-backed state store.
+import {
+  ConnectorError,
+  defineSink,
+  defineSource,
+  type SinkRecord,
+  type SourceRecord,
+  z,
+} from "@pulsar-connect/core";
+import { PulsarClient } from "@pulsar-connect/pulsar-client";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import {
+  createInstance,
+  PulsarStateStore,
+  resolveSinkConfig,
+  resolveSourceConfig,
+  type SinkInstanceStatusData,
+} from "../src/index.ts";
+
+const SERVICE_URL = process.env.PULSAR_SERVICE_URL ?? "pulsar://127.0.0.1:6650";
+const ADMIN_URL = process.env.PULSAR_ADMIN_URL ?? "http://127.0.0.1:8080";
+const run = Date.now().toString(36);
+let client: PulsarClient;
+let counter = 0;
+const unique = (prefix: string) => `${prefix}-${run}-${counter++}`;
+
+beforeAll(() => {
+  client = new PulsarClient({ serviceUrl: SERVICE_URL });
+});
+afterAll(async () => {
+  await client.close();
+});
+
+async function admin(method: string, path: string, body?: unknown): Promise<unknown> {
+  const init: RequestInit = { method, headers: { "content-type": "application/json" } };
+  if (body !== undefined) init.body = JSON.stringify(body);
+  const response = await fetch(`${ADMIN_URL}${path}`, init);
+  const text = await response.text();
+  if (response.status >= 300) throw new Error(`${method} ${path}: ${response.status} ${text}`);
+  return text ? JSON.parse(text) : undefined;
+}
+
+async function waitFor(check: () => boolean | Promise<boolean>, what: string, timeoutMs = 30_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (await check()) return;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}
+
+async function produce(topic: string, values: unknown[], key?: (i: number) => string): Promise<void> {
+  const producer = await client.createProducer({ topic });
+  await Promise.all(
+    values.map((value, i) => {
+      const message: { value: Buffer; key?: string } = { value: Buffer.from(JSON.stringify(value)) };
+      if (key) message.key = key(i);
+      return producer.send(message);
+    }),
+  );
+  await producer.close();
+}
+
+/** A sink that keeps what it is given; `reject(value)` decides per record whether it fails. */
+function memorySink(options: { reject?: (value: { id: number }) => ConnectorError | undefined; failWrites?: () => boolean } = {}) {
+  const written: Array<SinkRecord<{ id: number }>> = [];
+  const definition = defineSink({
+    name: "memory",
+    description: "keeps records in memory",
+    config: z.object({}),
+    async open() {
+      return {
+        async write(records: SinkRecord[]) {
+          if (options.failWrites?.()) throw new ConnectorError("CONNECTION_FAILED", "target unreachable: connection refused");
+          const failed: Array<{ index: number; error: Error }> = [];
+          records.forEach((record, index) => {
+            const error = options.reject?.(record.value as { id: number });
+            if (error) failed.push({ index, error });
+            else written.push(record as SinkRecord<{ id: number }>);
+          });
+          return { failed };
+        },
+        async close() {},
+      };
+    },
+  });
+  return { definition, written };
+}
+
+function sinkInstance(
+  topic: string,
+  definition: ReturnType<typeof memorySink>["definition"],
+  extra: Record<string, unknown> = {},
+) {
+  const resolved = resolveSinkConfig({
+    name: unique("sink"),
+    archive: "builtin://memory",
+    inputs: [topic],
+    sourceSubscriptionPosition: "Earliest",
+    ...extra,
+  });
+  if (!resolved.ok) throw new Error(JSON.stringify(resolved.issues));
+  const instance = createInstance({
+    kind: "sink",
+    config: resolved.value,
+    definition,
+    instanceId: 0,
+    pulsar: { client, adminUrl: ADMIN_URL },
+  });
+  return { instance, config: resolved.value };
+}
+
+async function subscriptionType(topic: string, subscription: string): Promise<string | undefined> {
+  const stats = (await admin("GET", `/admin/v2/persistent/${topic.replace("persistent://", "")}/stats`)) as {
+    subscriptions: Record<string, { type?: string }>;
+  };
+  return stats.subscriptions[subscription]?.type;
+}
+
+describe("sink instances", () => {
+  it.each([
+    ["ATLEAST_ONCE", {}, "Shared"],
+    ["ATMOST_ONCE", {}, "Shared"],
+    ["EFFECTIVELY_ONCE", {}, "Failover"],
+    ["ATLEAST_ONCE", { retainOrdering: true }, "Failover"],
+    ["ATLEAST_ONCE", { retainKeyOrdering: true }, "Key_Shared"],
+  ] as const)("under %s with %j subscribe as %s and write everything", async (guarantee, flags, expected) => {
+    const topic = `persistent://public/default/${unique("subtype")}`;
+    const { definition, written } = memorySink();
+    const { instance, config } = sinkInstance(topic, definition, { processingGuarantees: guarantee, ...flags });
+    await instance.start();
+    await produce(topic, [{ id: 1 }, { id: 2 }, { id: 3 }], (i) => `k${i}`);
+    await waitFor(() => written.length === 3, "three records written");
+    expect(await subscriptionType(topic, config.sourceSubscriptionName)).toBe(expected);
+    expect(written.map((record) => record.value.id)).toEqual([1, 2, 3]);
+    expect(written[0]?.key).toBe("k0");
+    await waitFor(async () => {
+      const stats = (await admin("GET", `/admin/v2/persistent/${topic.replace("persistent://", "")}/stats`)) as {
+        subscriptions: Record<string, { msgBacklog: number; unackedMessages?: number }>;
+      };
+      return stats.subscriptions[config.sourceSubscriptionName]?.msgBacklog === 0;
+    }, "the backlog to be acknowledged");
+    await instance.stop();
+  });
+
+  it("sends a poison record to the dead-letter topic and keeps the rest flowing", async () => {
+    const topic = `persistent://public/default/${unique("poison")}`;
+    const { definition, written } = memorySink({
+      reject: (value) =>
+        value.id === 13 ? new ConnectorError("INVALID_RECORD", "column amount: not a number", { retryable: false }) : undefined,
+    });
+    const { instance, config } = sinkInstance(topic, definition);
+    const dlq = `${topic}-${config.sourceSubscriptionName.replaceAll("/", "-")}-DLQ`;
+    const dlqConsumer = await client.subscribe({
+      topic: dlq,
+      subscription: "inspect",
+      subscriptionType: "Exclusive",
+      subscriptionInitialPosition: "Earliest",
+    });
+    await instance.start();
+    await produce(
+      topic,
+      Array.from({ length: 30 }, (_, id) => ({ id })),
+    );
+    await waitFor(() => written.length === 29, "29 good records written");
+    const dead = await dlqConsumer.receive();
+    expect(JSON.parse(Buffer.from(dead.data).toString())).toEqual({ id: 13 });
+    expect(dead.properties.__pulsar_connect_error).toContain("not a number");
+    expect(dead.properties.__pulsar_connect_origin_topic).toBe(topic);
+    await dlqConsumer.acknowledge(dead);
+    expect((instance.status() as SinkInstanceStatusData).numSinkExceptions).toBe(1);
+    await instance.stop();
+    await dlqConsumer.close();
+  });
+
+  it("retries an unreachable target with backoff, says why in its status, and loses nothing", async () => {
+    const topic = `persistent://public/default/${unique("retry")}`;
+    let down = true;
+    const { definition, written } = memorySink({ failWrites: () => down });
+    const { instance } = sinkInstance(topic, definition);
+    await instance.start();
+    await produce(topic, Array.from({ length: 20 }, (_, id) => ({ id })));
+    await waitFor(() => (instance.status() as SinkInstanceStatusData).state.startsWith("retrying write"), "a retrying state");
+    const status = instance.status() as SinkInstanceStatusData;
+    expect(status.state).toContain("connection refused");
+    expect(status.running).toBe(true);
+    expect(status.latestSinkExceptions[0]?.exceptionString).toContain("unreachable");
+    down = false;
+    await waitFor(() => new Set(written.map((record) => record.value.id)).size === 20, "every record after recovery");
+    expect((instance.status() as SinkInstanceStatusData).state).toBe("running");
+    await instance.stop();
+  });
+
+  it("fails to start with field-level messages when the connector config is invalid", async () => {
+    const definition = defineSink({
+      name: "strict",
+      description: "needs a url",
+      config: z.object({ url: z.string().url() }),
+      async open() {
+        return { async write() {}, async close() {} };
+      },
+    });
+    const resolved = resolveSinkConfig({ name: "strict", archive: "builtin://strict", inputs: ["x"], configs: { url: 3 } });
+    if (!resolved.ok) throw new Error("setup");
+    const instance = createInstance({
+      kind: "sink",
+      config: resolved.value,
+      definition,
+      instanceId: 0,
+      pulsar: { client, adminUrl: ADMIN_URL },
+    });
+    await expect(instance.start()).rejects.toMatchObject({ code: "INVALID_CONFIG", message: expect.stringContaining("configs.url") });
+  });
+});
+
+describe("source instances", () => {
+  function listSource(count: number, withSequence: boolean) {
+    const acked: number[] = [];
+    const definition = defineSource({
+      name: "list",
+      description: "emits ids",
+      config: z.object({}),
+      async open() {
+        let next = 0;
+        return {
+          async read() {
+            if (next >= count) return null;
+            const record: SourceRecord = { value: { id: next } };
+            const id = next;
+            record.ack = () => {
+              acked.push(id);
+            };
+            if (withSequence) {
+              record.partitionId = "list-0";
+              record.sequence = BigInt(next);
+            }
+            next += 1;
+            return [record];
+          },
+          async close() {},
+        };
+      },
+    });
+    return { definition, acked };
+  }
+
+  it("acks source records after the send receipt under ATLEAST_ONCE", async () => {
+    const topic = `persistent://public/default/${unique("src")}`;
+    const { definition, acked } = listSource(50, false);
+    const resolved = resolveSourceConfig({ name: unique("src"), archive: "builtin://list", topicName: topic });
+    if (!resolved.ok) throw new Error("setup");
+    const instance = createInstance({ kind: "source", config: resolved.value, definition, instanceId: 0, pulsar: { client, adminUrl: ADMIN_URL } });
+    await instance.start();
+    await instance.done;
+    expect(acked.sort((a, b) => a - b)).toEqual(Array.from({ length: 50 }, (_, i) => i));
+    expect(instance.stats.written).toBe(50);
+    const stats = (await admin("GET", `/admin/v2/persistent/${topic.replace("persistent://", "")}/stats`)) as { msgInCounter: number };
+    expect(stats.msgInCounter).toBe(50);
+  });
+
+  it("refuses EFFECTIVELY_ONCE with a clear error naming the namespace when deduplication is off", async () => {
+    const namespace = `public/${unique("nodedup")}`;
+    await admin("PUT", `/admin/v2/namespaces/${namespace}`);
+    const { definition } = listSource(5, true);
+    const resolved = resolveSourceConfig({
+      name: "eo",
+      archive: "builtin://list",
+      topicName: `persistent://${namespace}/out`,
+      processingGuarantees: "EFFECTIVELY_ONCE",
+    });
+    if (!resolved.ok) throw new Error("setup");
+    const instance = createInstance({ kind: "source", config: resolved.value, definition, instanceId: 0, pulsar: { client, adminUrl: ADMIN_URL } });
+    await expect(instance.start()).rejects.toThrow(new RegExp(`set-deduplication ${namespace} --enable`));
+  });
+
+  it("refuses records without partitionId and sequence under EFFECTIVELY_ONCE", async () => {
+    const namespace = `public/${unique("dedup")}`;
+    await admin("PUT", `/admin/v2/namespaces/${namespace}`);
+    await admin("POST", `/admin/v2/namespaces/${namespace}/deduplication`, true);
+    const { definition } = listSource(5, false);
+    const resolved = resolveSourceConfig({
+      name: "eo",
+      archive: "builtin://list",
+      topicName: `persistent://${namespace}/out`,
+      processingGuarantees: "EFFECTIVELY_ONCE",
+    });
+    if (!resolved.ok) throw new Error("setup");
+    const instance = createInstance({ kind: "source", config: resolved.value, definition, instanceId: 0, pulsar: { client, adminUrl: ADMIN_URL } });
+    await instance.start();
+    await expect(instance.done).rejects.toThrow(/partitionId and sequence/);
+  });
+});
+
+describe("Pulsar-backed state", () => {
+  it("survives a new store instance (restart) and counts", async () => {
+    const name = unique("state");
+    const pulsar = { client, adminUrl: ADMIN_URL };
+    const first = new PulsarStateStore({ pulsar, tenant: "public", namespace: "default", name });
+    await first.put("offset", new TextEncoder().encode("42"));
+    await first.put("gone", new TextEncoder().encode("x"));
+    await first.delete("gone");
+    expect(await first.incrCounter("records", 5)).toBe(5n);
+    expect(await first.incrCounter("records", 2n)).toBe(7n);
+    await first.close();
+    const second = new PulsarStateStore({ pulsar, tenant: "public", namespace: "default", name });
+    expect(new TextDecoder().decode(await second.get("offset"))).toBe("42");
+    expect(await second.get("gone")).toBeUndefined();
+    expect(await second.getCounter("records")).toBe(7n);
+    await second.close();
+  });
+});
