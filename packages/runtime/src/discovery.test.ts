@@ -1,0 +1,75 @@
+import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { ConnectorCatalog } from "./discovery.ts";
+
+function fakePackage(host: string, name: string, manifest: unknown, body: string): void {
+  const dir = join(host, "node_modules", ...name.split("/"));
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(
+    join(dir, "package.json"),
+    JSON.stringify({ name, version: "1.0.0", type: "module", exports: { ".": "./index.js", "./package.json": "./package.json" }, pulsarConnector: manifest }),
+  );
+  writeFileSync(join(dir, "index.js"), body);
+}
+
+const sinkModule = (name: string) =>
+  `export default { $$type: "pulsar-connect.sink", apiVersion: 1, name: ${JSON.stringify(name)}, description: "d", config: {}, open() {} };\n`;
+
+function host(dependencies: string[]): string {
+  const dir = mkdtempSync(join(tmpdir(), "pc-discovery-"));
+  writeFileSync(
+    join(dir, "package.json"),
+    JSON.stringify({ name: "host", dependencies: Object.fromEntries(dependencies.map((d) => [d, "*"])) }),
+  );
+  return dir;
+}
+
+describe("ConnectorCatalog.discover", () => {
+  it("finds connector packages among the host's dependencies and explains what it refused", async () => {
+    const dir = host(["@pulsar-connect/sink-memory", "third-party-sink", "not-a-connector", "bad-manifest", "no-brand", "dup-sink"]);
+    const manifest = (name: string, kind = "sink") => ({ manifestVersion: 1, kind, name, description: `${name} sink` });
+    fakePackage(dir, "@pulsar-connect/sink-memory", manifest("memory"), sinkModule("memory"));
+    fakePackage(dir, "third-party-sink", manifest("elastic"), sinkModule("elastic"));
+    fakePackage(dir, "not-a-connector", undefined, "export default 1;\n");
+    fakePackage(dir, "bad-manifest", { manifestVersion: 1, kind: "pipe", name: "x", description: "" }, sinkModule("x"));
+    fakePackage(dir, "no-brand", manifest("plain"), "export default { name: 'plain' };\n");
+    fakePackage(dir, "dup-sink", manifest("memory"), sinkModule("memory"));
+
+    const catalog = await ConnectorCatalog.discover({ hostDirs: [dir] });
+    expect(catalog.list("sink").map((c) => [c.name, c.packageName])).toEqual([
+      ["elastic", "third-party-sink"],
+      ["memory", "@pulsar-connect/sink-memory"],
+    ]);
+    expect(catalog.list("source")).toEqual([]);
+    const problems = Object.fromEntries(catalog.problems.map((p) => [p.packageName, p.message]));
+    expect(problems["bad-manifest"]).toMatch(/pulsarConnector.kind/);
+    expect(problems["no-brand"]).toMatch(/not a sink definition/);
+    expect(problems["dup-sink"]).toMatch(/duplicate sink 'memory'.*@pulsar-connect\/sink-memory/);
+    expect(problems["not-a-connector"]).toBeUndefined();
+  });
+
+  it("refuses a scoped package whose name does not match its manifest", async () => {
+    const dir = host(["@pulsar-connect/sink-wrong"]);
+    fakePackage(dir, "@pulsar-connect/sink-wrong", { manifestVersion: 1, kind: "sink", name: "right", description: "d" }, sinkModule("right"));
+    const catalog = await ConnectorCatalog.discover({ hostDirs: [dir] });
+    expect(catalog.list("sink")).toEqual([]);
+    expect(catalog.problems[0]?.message).toMatch(/must be published as @pulsar-connect\/sink-right/);
+  });
+
+  it("reload keeps unchanged connectors and reports added, changed and removed ones", async () => {
+    const dir = host(["a-sink", "b-sink"]);
+    const manifest = (name: string) => ({ manifestVersion: 1, kind: "sink", name, description: "d" });
+    fakePackage(dir, "a-sink", manifest("a"), sinkModule("a"));
+    fakePackage(dir, "b-sink", manifest("b"), sinkModule("b"));
+    const catalog = await ConnectorCatalog.discover({ hostDirs: [dir] });
+    const before = catalog.get("sink", "a");
+    fakePackage(dir, "b-sink", manifest("b"), `${sinkModule("b")}// v2\n`);
+    writeFileSync(join(dir, "package.json"), JSON.stringify({ name: "host", dependencies: { "a-sink": "*", "b-sink": "*", "c-sink": "*" } }));
+    fakePackage(dir, "c-sink", manifest("c"), sinkModule("c"));
+    const result = await catalog.reload();
+    expect(result).toEqual({ added: ["sink:c"], removed: [], changed: ["sink:b"], unchanged: ["sink:a"] });
+    expect(catalog.get("sink", "a")).toBe(before);
+  });
+});
