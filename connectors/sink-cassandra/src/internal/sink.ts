@@ -1,0 +1,216 @@
+import {
+  ConnectorError,
+  type Logger,
+  type RecordFailure,
+  type SinkContext,
+  type SinkInstance,
+  type SinkRecord,
+  type WriteOutcome,
+} from "@pulsar-connect/core";
+import cassandra from "cassandra-driver";
+import type { CassandraSinkConfig } from "../definition.ts";
+import { backoffDelay, Limiter } from "./limiter.ts";
+import { type Column, insertStatement, type Row, recordObject, structuredRow, valueText } from "./rows.ts";
+
+const { Client, auth, errors, types } = cassandra;
+const codes = types.responseErrorCodes;
+
+// Server answers after which the same write may succeed (node down, overload, timeouts, restarts).
+const TRANSIENT_CODES: ReadonlySet<number> = new Set([
+  codes.serverError,
+  codes.unavailableException,
+  codes.overloaded,
+  codes.isBootstrapping,
+  codes.truncateError,
+  codes.writeTimeout,
+  codes.readTimeout,
+  codes.writeFailure,
+]);
+
+/** Whether a driver error is worth retrying. */
+export function isTransient(error: unknown): boolean {
+  if (error instanceof errors.NoHostAvailableError) return true;
+  if (error instanceof errors.OperationTimedOutError) return true;
+  if (error instanceof errors.BusyConnectionError) return true;
+  if (error instanceof errors.ResponseError) return TRANSIENT_CODES.has(error.code);
+  return (error as { code?: unknown })?.code === "ECONNRESET";
+}
+
+/** A driver error as a ConnectorError with the right code and retryable flag. */
+export function toWriteError(error: unknown): ConnectorError {
+  if (error instanceof ConnectorError) return error;
+  const message = (error as Error)?.message ?? String(error);
+  if (isTransient(error)) {
+    return new ConnectorError("WRITE_FAILED", `Cassandra write failed: ${message}`, { retryable: true, cause: error });
+  }
+  if (error instanceof TypeError) {
+    return new ConnectorError("INVALID_RECORD", `Record does not fit the table: ${message}`, {
+      retryable: false,
+      cause: error,
+    });
+  }
+  if (error instanceof errors.ResponseError && error.code === codes.unauthorized) {
+    return new ConnectorError("AUTH_FAILED", `Cassandra refused the write: ${message}`, { cause: error });
+  }
+  return new ConnectorError("WRITE_FAILED", `Cassandra write failed: ${message}`, { retryable: false, cause: error });
+}
+
+/** Contact points from `roots` (host[:port] list). */
+export function contactPoints(roots: string): string[] {
+  return roots
+    .split(",")
+    .map((root) => root.trim())
+    .filter((root) => root !== "")
+    .map((root) => (/:\d+$/.test(root) ? root : `${root}:9042`));
+}
+
+/** Writes records to one Cassandra table through prepared INSERTs, a bounded number at a time. */
+export class CassandraSink implements SinkInstance {
+  private readonly config: CassandraSinkConfig;
+  private readonly logger: Logger;
+  private readonly client: InstanceType<typeof Client>;
+  private readonly limiter: Limiter;
+  private readonly keyspace: string;
+  private readonly table: string;
+  private columns: Column[] = [];
+  private closed = false;
+
+  private constructor(config: CassandraSinkConfig, context: SinkContext) {
+    this.config = config;
+    this.logger = context.logger;
+    this.limiter = new Limiter(config.maxConcurrentRequests);
+    this.keyspace = config.keyspace.toLowerCase();
+    this.table = config.columnFamily.toLowerCase();
+    const options: ConstructorParameters<typeof Client>[0] = {
+      contactPoints: contactPoints(config.roots),
+      localDataCenter: config.localDc,
+      keyspace: this.keyspace,
+      encoding: { useBigIntAsLong: true, useBigIntAsVarint: true },
+      socketOptions: { readTimeout: config.requestTimeoutMs, connectTimeout: 5000 },
+      queryOptions: {
+        consistency: types.consistencies[camel(config.consistencyLevel)],
+        prepare: true,
+        isIdempotent: true,
+      },
+      pooling: { maxRequestsPerConnection: Math.max(2048, config.maxConcurrentRequests) },
+    };
+    if (config.userName !== undefined && config.password !== undefined) {
+      options.authProvider = new auth.PlainTextAuthProvider(config.userName, config.password);
+    }
+    this.client = new Client(options);
+  }
+
+  static async open(config: CassandraSinkConfig, context: SinkContext): Promise<CassandraSink> {
+    const sink = new CassandraSink(config, context);
+    try {
+      await sink.client.connect();
+      await sink.loadColumns();
+    } catch (error) {
+      await sink.client.shutdown().catch(() => undefined);
+      throw openError(error, config);
+    }
+    return sink;
+  }
+
+  private async loadColumns(): Promise<void> {
+    const table = await this.client.metadata.getTable(this.keyspace, this.table);
+    if (!table) {
+      throw new ConnectorError("NOT_FOUND", `Table ${this.keyspace}.${this.table} does not exist`, {
+        retryable: false,
+        issues: [{ path: "configs.columnFamily", message: `table ${this.keyspace}.${this.table} does not exist` }],
+      });
+    }
+    const keys = new Set([...table.partitionKeys, ...table.clusteringKeys].map((column) => column.name));
+    this.columns = table.columns.map((column) => ({
+      name: column.name,
+      code: column.type.code,
+      key: keys.has(column.name),
+    }));
+    if (this.config.mode === "string") {
+      for (const field of ["keyname", "columnName"] as const) {
+        const name = this.config[field]?.toLowerCase();
+        if (!this.columns.some((column) => column.name === name)) {
+          throw new ConnectorError(
+            "INVALID_CONFIG",
+            `Column ${name} does not exist in ${this.keyspace}.${this.table}`,
+            {
+              issues: [{ path: `configs.${field}`, message: `column ${name} does not exist` }],
+            },
+          );
+        }
+      }
+    }
+  }
+
+  /** The row for a record, per the configured mode. */
+  private row(record: SinkRecord): Row {
+    if (this.config.mode === "structured") return structuredRow(recordObject(record), this.columns);
+    const value = valueText(record);
+    return {
+      columns: [this.config.keyname?.toLowerCase() ?? "", this.config.columnName?.toLowerCase() ?? ""],
+      values: [record.key ?? value, value],
+    };
+  }
+
+  private async insert(row: Row): Promise<void> {
+    const query = insertStatement(this.keyspace, this.table, row.columns);
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await this.limiter.run(() => this.client.execute(query, row.values));
+        return;
+      } catch (error) {
+        if (attempt >= this.config.retries || !isTransient(error) || this.closed) throw toWriteError(error);
+        this.logger.debug({ attempt: attempt + 1, error: (error as Error).message }, "Cassandra write retried");
+        await new Promise((resolve) => setTimeout(resolve, backoffDelay(attempt + 1, this.config.retryBackoffMs)));
+      }
+    }
+  }
+
+  async write(records: SinkRecord[]): Promise<WriteOutcome | undefined> {
+    if (this.closed) throw new ConnectorError("CLOSED", "Cassandra sink is closed", { retryable: false });
+    const failed: RecordFailure[] = [];
+    await Promise.all(
+      records.map(async (record, index) => {
+        try {
+          await this.insert(this.row(record));
+        } catch (error) {
+          failed.push({ index, error: toWriteError(error) });
+        }
+      }),
+    );
+    if (failed.length === 0) return;
+    failed.sort((a, b) => a.index - b.index);
+    if (failed.length === records.length) throw failed[0]?.error;
+    return { failed };
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    await this.client.shutdown();
+  }
+}
+
+function camel(level: string): keyof typeof types.consistencies {
+  return level
+    .toLowerCase()
+    .replace(/_([a-z])/g, (_, letter: string) => letter.toUpperCase()) as keyof typeof types.consistencies;
+}
+
+function openError(error: unknown, config: CassandraSinkConfig): ConnectorError {
+  if (error instanceof ConnectorError) return error;
+  const message = (error as Error)?.message ?? String(error);
+  if (error instanceof errors.AuthenticationError) {
+    return new ConnectorError("AUTH_FAILED", `Cassandra authentication failed: ${message}`, { cause: error });
+  }
+  if (error instanceof errors.ResponseError && error.code === codes.invalid && /keyspace/i.test(message)) {
+    return new ConnectorError("NOT_FOUND", `Keyspace ${config.keyspace} does not exist`, {
+      retryable: false,
+      cause: error,
+      issues: [{ path: "configs.keyspace", message: "keyspace does not exist" }],
+    });
+  }
+  return new ConnectorError("CONNECTION_FAILED", `Cannot connect to Cassandra at ${config.roots}: ${message}`, {
+    retryable: isTransient(error) || !(error instanceof errors.ResponseError),
+    cause: error,
+  });
+}

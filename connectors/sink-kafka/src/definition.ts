@@ -1,0 +1,151 @@
+import { type ConfigSchema, defineSink, type SinkDefinition, z } from "@pulsar-connect/core";
+import { checkSecurity, type SecurityConfig } from "./internal/security.ts";
+import { KafkaSink } from "./internal/sink.ts";
+
+// Upstream treats an empty string as "not set"; so do we.
+const optionalText = z
+  .string()
+  .optional()
+  .transform((value) => (value === "" ? undefined : value));
+
+/** Connection and security fields (upstream names). */
+const securityFields = {
+  securityProtocol: z
+    .enum(["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL", ""])
+    .optional()
+    .transform((value) => (value === "" ? undefined : value))
+    .describe("Kafka security.protocol: PLAINTEXT (default), SSL, SASL_PLAINTEXT or SASL_SSL"),
+  saslMechanism: z
+    .enum(["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512", ""])
+    .optional()
+    .transform((value) => (value === "" ? undefined : value))
+    .describe("Kafka sasl.mechanism: PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512"),
+  saslJaasConfig: optionalText
+    .meta({ sensitive: true })
+    .describe('Kafka sasl.jaas.config; username="..." and password="..." are read from it'),
+  sslEnabledProtocols: optionalText.describe("Comma list of TLS versions, e.g. TLSv1.2,TLSv1.3"),
+  sslEndpointIdentificationAlgorithm: z
+    .string()
+    .optional()
+    .describe("https (default when TLS is on) verifies the broker host name; set to an empty string to skip the check"),
+  sslTruststoreLocation: optionalText.describe("PEM file with the CA certificates to trust (JKS stores are not read)"),
+  sslTruststorePassword: optionalText
+    .meta({ sensitive: true })
+    .describe("Accepted for compatibility; PEM trust stores have no password"),
+};
+
+/** Kafka producer properties this connector understands, and what each one sets. */
+export const SUPPORTED_PRODUCER_PROPERTIES: Readonly<Record<string, string>> = {
+  "client.id": "clientId",
+  "enable.idempotence": "idempotent producer (forces acks=all)",
+  "max.in.flight.requests.per.connection": "produce requests in flight",
+  "request.timeout.ms": "requestTimeout",
+  retries: "retries of a failed produce request",
+  "compression.type": "none or gzip",
+  "linger.ms": "ignored: a write is sent at once",
+  "batch.size": "same as batchSize (the field wins)",
+  "max.request.size": "same as maxRequestSize (the field wins)",
+};
+
+const positiveInt = z.number().int().positive();
+const propertyValue = z.union([z.string(), z.number(), z.boolean()]);
+
+/** Config of the Kafka sink, with the upstream field names and defaults. */
+const schema = z
+  .object({
+    bootstrapServers: z
+      .string()
+      .min(1, "must list at least one host:port")
+      .describe("Kafka brokers, host:port,host:port"),
+    topic: z.string().min(1, "must not be empty").describe("Kafka topic to write"),
+    acks: z
+      .union([z.enum(["all", "-1", "1", "0"]), z.literal(-1), z.literal(0), z.literal(1)])
+      .default("all")
+      .transform((value): "all" | "1" | "0" =>
+        value === "all" || String(value) === "-1" ? "all" : value === 1 || value === "1" ? "1" : "0",
+      )
+      .describe("Acknowledgements the leader waits for: all (-1), 1 or 0"),
+    enableIdempotence: z
+      .boolean()
+      .default(false)
+      .describe("Idempotent producer: no duplicates from producer retries (requires acks=all)"),
+    batchSize: positiveInt.default(16384).describe("Upper bound of bytes per produce request; bigger writes are split"),
+    maxRequestSize: positiveInt
+      .default(1048576)
+      .describe("Largest record (key + value + headers, bytes); bigger records fail without retry"),
+    keySerializerClass: z.string().optional().describe("Accepted for compatibility; keys are written as UTF-8"),
+    valueSerializerClass: z.string().optional().describe("Accepted for compatibility; values are the message bytes"),
+    copyHeadersEnabled: z.boolean().default(false).describe("Copy message properties to Kafka headers (UTF-8)"),
+    producerConfigProperties: z
+      .record(z.string(), propertyValue)
+      .nullish()
+      .describe(
+        `Kafka producer properties; the explicit fields win. Supported: ${Object.keys(SUPPORTED_PRODUCER_PROPERTIES).join(", ")}`,
+      ),
+    ...securityFields,
+  })
+  .superRefine((config, ctx) => {
+    const props = config.producerConfigProperties ?? {};
+    for (const [key, value] of Object.entries(props)) {
+      if (!(key in SUPPORTED_PRODUCER_PROPERTIES)) {
+        ctx.addIssue({
+          code: "custom",
+          path: ["producerConfigProperties", key],
+          message: `is not supported (supported: ${Object.keys(SUPPORTED_PRODUCER_PROPERTIES).join(", ")})`,
+        });
+      } else if (key === "compression.type" && value !== "none" && value !== "gzip") {
+        ctx.addIssue({ code: "custom", path: ["producerConfigProperties", key], message: "must be none or gzip" });
+      } else if (key === "enable.idempotence" && String(value) !== "true" && String(value) !== "false") {
+        ctx.addIssue({ code: "custom", path: ["producerConfigProperties", key], message: "must be true or false" });
+      } else if (
+        key !== "client.id" &&
+        key !== "compression.type" &&
+        key !== "enable.idempotence" &&
+        !(Number.isInteger(Number(value)) && Number(value) >= 0)
+      ) {
+        ctx.addIssue({ code: "custom", path: ["producerConfigProperties", key], message: "must be a whole number" });
+      }
+    }
+    if (isIdempotent(config) && config.acks !== "all") {
+      ctx.addIssue({ code: "custom", path: ["acks"], message: "must be all (-1) when idempotence is enabled" });
+    }
+    checkSecurity(config, ctx);
+  });
+
+/** Whether the config asks for the idempotent producer (field or enable.idempotence property). */
+export function isIdempotent(config: {
+  enableIdempotence: boolean;
+  producerConfigProperties?: Record<string, string | number | boolean> | null | undefined;
+}): boolean {
+  return config.enableIdempotence || String(config.producerConfigProperties?.["enable.idempotence"]) === "true";
+}
+
+/** The validated Kafka sink config. */
+export interface KafkaSinkConfig extends SecurityConfig {
+  bootstrapServers: string;
+  topic: string;
+  acks: "all" | "1" | "0";
+  enableIdempotence: boolean;
+  batchSize: number;
+  maxRequestSize: number;
+  keySerializerClass?: string | undefined;
+  valueSerializerClass?: string | undefined;
+  copyHeadersEnabled: boolean;
+  producerConfigProperties?: Record<string, string | number | boolean> | null | undefined;
+}
+
+// The interface above must stay the schema's output type.
+const sameShape: (config: z.output<typeof schema>) => KafkaSinkConfig = (config) => config;
+void sameShape;
+
+/** Config schema of the Kafka sink. */
+export const kafkaSinkConfig: ConfigSchema = schema;
+
+/** The Kafka sink: writes each record's bytes, key and (optionally) properties to a Kafka topic. */
+export const kafkaSink: SinkDefinition = defineSink({
+  name: "kafka",
+  description: "Writes records to a Kafka topic",
+  config: schema,
+  batchSize: 1000,
+  open: (config, context) => KafkaSink.open(config, context),
+});
