@@ -9,7 +9,14 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join, relative, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { configJsonSchema } from "@pulsar-connect/core";
-import { configTable, connectorDirs, loadConnector, TABLE_END, TABLE_START, withConfigTable } from "./internal/connector-docs.ts";
+import {
+  configTable,
+  connectorDirs,
+  loadConnector,
+  TABLE_END,
+  TABLE_START,
+  withConfigTable,
+} from "./internal/connector-docs.ts";
 
 const root = resolve(import.meta.dirname, "../..");
 const { values } = parseArgs({
@@ -33,7 +40,10 @@ if (values.schema !== undefined) {
     process.exit(1);
   }
   mkdirSync(join(dir, "dist"), { recursive: true });
-  writeFileSync(join(dir, "dist", "config.schema.json"), `${JSON.stringify(configJsonSchema(connector.config), null, 2)}\n`);
+  writeFileSync(
+    join(dir, "dist", "config.schema.json"),
+    `${JSON.stringify(configJsonSchema(connector.config), null, 2)}\n`,
+  );
   console.log(`${connector.folder}: wrote dist/config.schema.json`);
   process.exit(0);
 }

@@ -83,11 +83,14 @@ export async function loadConnector(dir: string): Promise<ConnectorPackage> {
   }
   const matchesKind = manifest.kind === "sink" ? isSinkDefinition(definition) : isSourceDefinition(definition);
   if (!matchesKind) {
-    problem(`the default export of ${entry} is not a ${manifest.kind} definition (use define${manifest.kind === "sink" ? "Sink" : "Source"})`);
+    problem(
+      `the default export of ${entry} is not a ${manifest.kind} definition (use define${manifest.kind === "sink" ? "Sink" : "Source"})`,
+    );
     return found;
   }
   const typed = definition as { name: string; description: string; config: ConfigSchema };
-  if (typed.name !== manifest.name) problem(`the definition is named ${typed.name}, the manifest says ${manifest.name}`);
+  if (typed.name !== manifest.name)
+    problem(`the definition is named ${typed.name}, the manifest says ${manifest.name}`);
   if (typed.description !== manifest.description) problem("the definition's description differs from the manifest's");
   found.config = typed.config;
   return found;
@@ -109,14 +112,31 @@ function cell(text: string): string {
 
 /** The markdown config table of a schema, one row per field. */
 export function configTable(schema: ConfigSchema): string {
-  const properties = (configJsonSchema(schema) as { properties?: Record<string, { default?: unknown }> }).properties ?? {};
+  const properties =
+    (configJsonSchema(schema) as { properties?: Record<string, { default?: unknown }> }).properties ?? {};
   const rows = configFieldDefinitions(schema).map((field) => {
     const { required, defaultValue, sensitive, help } = field.attributes;
     const hasDefault = properties[field.fieldName]?.default !== undefined;
     const shownDefault = !hasDefault ? "" : defaultValue === "" ? '`""`' : `\`${defaultValue}\``;
-    return `| \`${field.fieldName}\` | ${field.typeName} | ${required === "true" ? "yes" : "no"} | ${cell(shownDefault)} | ${sensitive === "true" ? "yes" : "no"} | ${cell(help)} |`;
+    return [
+      `\`${field.fieldName}\``,
+      field.typeName,
+      required === "true" ? "yes" : "no",
+      cell(shownDefault),
+      sensitive === "true" ? "yes" : "no",
+      cell(help),
+    ];
   });
-  return ["| Field | Type | Required | Default | Sensitive | Description |", "|---|---|---|---|---|---|", ...rows].join("\n");
+  return alignedTable(["Field", "Type", "Required", "Default", "Sensitive", "Description"], rows);
+}
+
+/** A markdown table with padded columns, the way the repository's formatter lays tables out. */
+function alignedTable(header: string[], rows: string[][]): string {
+  const widths = header.map((title, column) =>
+    Math.max(3, title.length, ...rows.map((row) => (row[column] ?? "").length)),
+  );
+  const line = (cells: string[]) => `| ${cells.map((text, column) => text.padEnd(widths[column] ?? 0)).join(" | ")} |`;
+  return [line(header), line(widths.map((width) => "-".repeat(width))), ...rows.map(line)].join("\n");
 }
 
 /** The README with the table between the markers replaced, or undefined when the markers are missing. */

@@ -1,0 +1,322 @@
+// Scaffolds a connector package: pnpm new:connector --kind sink|source --name <name> [--description "..."] [--no-install]
+import { execFileSync } from "node:child_process";
+import { existsSync, mkdirSync, writeFileSync } from "node:fs";
+import { dirname, join, resolve } from "node:path";
+import { parseArgs } from "node:util";
+
+const root = resolve(import.meta.dirname, "../..");
+const usage = 'usage: pnpm new:connector --kind sink|source --name <name> [--description "..."] [--no-install]';
+
+const { values } = parseArgs({
+  options: {
+    kind: { type: "string" },
+    name: { type: "string" },
+    description: { type: "string" },
+    "no-install": { type: "boolean", default: false },
+    help: { type: "boolean", short: "h", default: false },
+  },
+});
+if (values.help) {
+  console.log(usage);
+  process.exit(0);
+}
+const kind = values.kind;
+const name = values.name;
+if (kind !== "sink" && kind !== "source") fail("--kind must be sink or source");
+if (name === undefined || !/^[a-z][a-z0-9-]*$/.test(name)) {
+  fail("--name must be lowercase letters, digits and dashes, starting with a letter (e.g. my-store)");
+}
+const folder = `${kind}-${name}`;
+const dir = join(root, "connectors", folder);
+if (existsSync(dir)) fail(`connectors/${folder} already exists`);
+
+const packageName = `@pulsar-connect/${folder}`;
+const title = name
+  .split("-")
+  .map((part) => part.charAt(0).toUpperCase() + part.slice(1))
+  .join("");
+const description =
+  values.description ?? (kind === "sink" ? `Writes records to ${title}` : `Reads records from ${title}`);
+
+const files: Record<string, string> = {
+  "package.json": `${JSON.stringify(
+    {
+      name: packageName,
+      version: "0.0.0",
+      description,
+      type: "module",
+      license: "Apache-2.0",
+      repository: {
+        type: "git",
+        url: "git+https://github.com/pulsar-connect/pulsar-connect.git",
+        directory: `connectors/${folder}`,
+      },
+      keywords: ["pulsar", "pulsar-connect", `pulsar-connect-${kind}`, "pulsar-io", name],
+      sideEffects: false,
+      engines: { node: ">=22.12" },
+      files: ["dist", "README.md"],
+      exports: {
+        ".": { "@pulsar-connect/source": "./src/index.ts", types: "./dist/index.d.mts", default: "./dist/index.mjs" },
+        "./package.json": "./package.json",
+      },
+      publishConfig: { access: "public" },
+      pulsarConnector: { manifestVersion: 1, kind, name, description, configSchema: "./dist/config.schema.json" },
+      scripts: {
+        build: "tsdown && node --conditions=@pulsar-connect/source ../../tooling/scripts/connector-docs.ts --schema .",
+        typecheck: "tsc -p tsconfig.json",
+      },
+      dependencies: {},
+      peerDependencies: { "@pulsar-connect/core": "workspace:^" },
+      devDependencies: {
+        "@pulsar-connect/core": "workspace:*",
+        "@pulsar-connect/testkit": "workspace:*",
+        "@pulsar-connect/tsconfig": "workspace:*",
+        "@types/node": "catalog:",
+        tsdown: "catalog:",
+        typescript: "catalog:",
+        vitest: "catalog:",
+      },
+      main: "./dist/index.mjs",
+      types: "./dist/index.d.mts",
+    },
+    null,
+    2,
+  )}\n`,
+  "tsconfig.json": `${JSON.stringify({ extends: "@pulsar-connect/tsconfig/library.json", include: ["src", "test"] }, null, 2)}\n`,
+  "tsdown.config.ts": `import { defineConfig } from "tsdown";
+
+export default defineConfig({
+  entry: ["src/index.ts"],
+  format: "esm",
+  dts: true,
+  unbundle: true,
+  clean: true,
+});
+`,
+  "src/index.ts": kind === "sink" ? sinkSource() : sourceSource(),
+  "src/index.test.ts": kind === "sink" ? sinkTest() : sourceTest(),
+  "README.md": readme(),
+};
+
+for (const [file, content] of Object.entries(files)) {
+  mkdirSync(dirname(join(dir, file)), { recursive: true });
+  writeFileSync(join(dir, file), content);
+}
+writeFileSync(
+  join(root, ".changeset", `${folder}.md`),
+  `---\n"${packageName}": minor\n---\n\nNew ${kind} connector \`${name}\`: ${description}.\n`,
+);
+console.log(`created connectors/${folder} and .changeset/${folder}.md`);
+
+if (!values["no-install"]) {
+  execFileSync("pnpm", ["install"], { cwd: root, stdio: "inherit" });
+  execFileSync(
+    process.execPath,
+    ["--conditions=@pulsar-connect/source", join(root, "tooling/scripts/connector-docs.ts"), "--only", dir],
+    { cwd: root, stdio: "inherit" },
+  );
+  execFileSync("pnpm", ["biome", "check", "--write", dir], { cwd: root, stdio: "inherit" });
+  console.log(`\nnext: edit connectors/${folder}/src/index.ts, then pnpm vitest run --project ${folder}`);
+}
+
+function fail(message: string): never {
+  console.error(`${message}\n${usage}`);
+  process.exit(2);
+}
+
+function sinkSource(): string {
+  return `import { ConnectorError, defineSink, type SinkDefinition, sensitive, z } from "@pulsar-connect/core";
+
+/** The config schema type (spelled out: published declarations are not inferred). */
+export type ${title}ConfigSchema = z.ZodObject<
+  { endpoint: z.ZodString; token: z.ZodDefault<z.ZodString>; batchSize: z.ZodDefault<z.ZodNumber> },
+  z.core.$strip
+>;
+
+const config: ${title}ConfigSchema = z.object({
+  endpoint: z.string().min(1, "must not be empty").describe("Where ${title} listens"),
+  token: sensitive(z.string().default("")).describe("Access token; redacted wherever config is shown"),
+  batchSize: z.number().int().positive().default(100).describe("Records per write"),
+});
+
+/** The ${name} sink. */
+const ${lowerFirst(title)}Sink: SinkDefinition<${title}ConfigSchema> = defineSink({
+  name: "${name}",
+  description: "${description}",
+  config,
+  batchSize: 100,
+  async open(settings, context) {
+    // Connect to settings.endpoint here. Throw a retryable ConnectorError("CONNECTION_FAILED", ...) when it is down.
+    if (settings.endpoint === "unreachable") {
+      throw new ConnectorError("CONNECTION_FAILED", \`cannot reach \${settings.endpoint}\`, { retryable: true });
+    }
+    return {
+      async write(records) {
+        // Resolve once every record is durable. Return { failed: [{ index, error }] } for single bad records
+        // (a non-retryable ConnectorError("INVALID_RECORD") sends them to the dead-letter topic), and throw
+        // for failures of the whole batch: the runtime acks, retries or dead-letters accordingly.
+        context.recordMetric("written", records.length);
+      },
+      async close() {},
+    };
+  },
+});
+
+export default ${lowerFirst(title)}Sink;
+`;
+}
+
+function sinkTest(): string {
+  return `import { ConnectorError, isSinkDefinition, loadConfig, parseConfig, REDACTED, redactConfig } from "@pulsar-connect/core";
+import { createSinkContext, makeSinkRecords } from "@pulsar-connect/testkit";
+import { describe, expect, it } from "vitest";
+import definition from "./index.ts";
+
+describe("${name} sink", () => {
+  it("is a sink definition named ${name}", () => {
+    expect(isSinkDefinition(definition)).toBe(true);
+    expect(definition.name).toBe("${name}");
+  });
+
+  it("refuses invalid config with field-level issues and redacts the token", () => {
+    const result = parseConfig(definition.config, { batchSize: 0 });
+    expect(result.ok ? [] : result.issues.map((issue) => issue.path).sort()).toEqual(["configs.batchSize", "configs.endpoint"]);
+    const config = loadConfig(definition.config, { endpoint: "local", token: "secret" });
+    expect((redactConfig(definition.config, config) as { token: string }).token).toBe(REDACTED);
+  });
+
+  it("writes a batch", async () => {
+    const handle = createSinkContext({ name: "${name}-test" });
+    const sink = await definition.open(loadConfig(definition.config, { endpoint: "local" }), handle.context);
+    await sink.write(makeSinkRecords([{ value: { id: 1 } }, { value: { id: 2 } }]));
+    await sink.close();
+    expect(handle.metrics).toEqual([{ name: "written", value: 2 }]);
+  });
+
+  it("reports an unreachable endpoint as a retryable error", async () => {
+    const handle = createSinkContext();
+    const error = await definition.open(loadConfig(definition.config, { endpoint: "unreachable" }), handle.context).catch(
+      (failure: unknown) => failure,
+    );
+    expect(error).toBeInstanceOf(ConnectorError);
+    expect(error).toMatchObject({ code: "CONNECTION_FAILED", retryable: true });
+  });
+});
+`;
+}
+
+function sourceSource(): string {
+  return `import { defineSource, type SourceDefinition, type SourceRecord, z } from "@pulsar-connect/core";
+
+/** The config schema type (spelled out: published declarations are not inferred). */
+export type ${title}ConfigSchema = z.ZodObject<
+  { message: z.ZodDefault<z.ZodString>; count: z.ZodDefault<z.ZodNumber> },
+  z.core.$strip
+>;
+
+const config: ${title}ConfigSchema = z.object({
+  message: z.string().default("hello").describe("Text of each record"),
+  count: z.number().int().min(0).default(10).describe("Records to produce before the source ends (0 = unbounded)"),
+});
+
+/** The ${name} source. */
+const ${lowerFirst(title)}Source: SourceDefinition<${title}ConfigSchema> = defineSource({
+  name: "${name}",
+  description: "${description}",
+  config,
+  async open(settings, context) {
+    // Connect to the external system here. partitionId + sequence let EFFECTIVELY_ONCE deduplicate.
+    const partitionId = \`${name}-\${context.name}-\${context.instanceId}\`;
+    let sent = 0;
+    return {
+      async read({ maxRecords, signal }) {
+        if (settings.count > 0 && sent >= settings.count) return null;
+        if (signal.aborted) return [];
+        const n = Math.min(maxRecords, settings.count > 0 ? settings.count - sent : maxRecords);
+        const records: SourceRecord[] = [];
+        for (let i = 0; i < n; i++, sent++) {
+          records.push({ value: \`\${settings.message} \${sent}\`, partitionId, sequence: BigInt(sent) });
+        }
+        return records;
+      },
+      async close() {},
+    };
+  },
+});
+
+export default ${lowerFirst(title)}Source;
+`;
+}
+
+function sourceTest(): string {
+  return `import { isSourceDefinition, loadConfig, parseConfig } from "@pulsar-connect/core";
+import { createSourceContext } from "@pulsar-connect/testkit";
+import { describe, expect, it } from "vitest";
+import definition from "./index.ts";
+
+describe("${name} source", () => {
+  it("is a source definition named ${name}", () => {
+    expect(isSourceDefinition(definition)).toBe(true);
+    expect(definition.name).toBe("${name}");
+  });
+
+  it("refuses invalid config with field-level issues", () => {
+    const result = parseConfig(definition.config, { count: -1 });
+    expect(result.ok ? [] : result.issues.map((issue) => issue.path)).toEqual(["configs.count"]);
+  });
+
+  it("produces count records with monotonic sequences, then ends", async () => {
+    const handle = createSourceContext({ name: "${name}-test" });
+    const source = await definition.open(loadConfig(definition.config, { count: 5 }), handle.context);
+    const signal = new AbortController().signal;
+    const first = await source.read({ maxRecords: 3, signal });
+    const second = await source.read({ maxRecords: 3, signal });
+    expect([...(first ?? []), ...(second ?? [])].map((record) => record.sequence)).toEqual([0n, 1n, 2n, 3n, 4n]);
+    expect(await source.read({ maxRecords: 3, signal })).toBeNull();
+    await source.close();
+  });
+});
+`;
+}
+
+function readme(): string {
+  const create =
+    kind === "sink"
+      ? `pulsar-connect sinks create --sink-type ${name} --name my-${name} \\\n  --inputs persistent://public/default/my-topic \\\n  --sink-config '{"endpoint": "https://example.com"}' --secrets '{"token": "<token>"}'`
+      : `pulsar-connect sources create --source-type ${name} --name my-${name} \\\n  --destination-topic-name persistent://public/default/my-topic \\\n  --source-config '{"message": "hello", "count": 100}'`;
+  return `# ${packageName}
+
+The \`${name}\` ${kind} of [pulsar-connect](../../README.md): ${description.charAt(0).toLowerCase()}${description.slice(1)}.
+
+## What it does
+
+Describe what the connector reads or writes, how records map, and what happens on errors.
+
+## Guarantees
+
+| Guarantee | Supported | How |
+|---|---|---|
+| ATMOST_ONCE | yes | |
+| ATLEAST_ONCE | yes | |
+| EFFECTIVELY_ONCE | no | |
+
+## Configuration
+
+<!-- config-table:start -->
+<!-- config-table:end -->
+
+## Example
+
+\`\`\`sh
+${create}
+\`\`\`
+
+## Tests
+
+\`pnpm vitest run --project ${folder}\`
+`;
+}
+
+function lowerFirst(text: string): string {
+  return text.charAt(0).toLowerCase() + text.slice(1);
+}
