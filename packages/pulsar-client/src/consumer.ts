@@ -304,7 +304,7 @@ class PartitionConsumer implements ConsumerHandler {
   private skip(id: MessageId): boolean {
     if (this.opts.durable) return false;
     const start = this.lastDequeued ?? this.startId;
-    if (!start || start.ledgerId < 0) return false;
+    if (!start || start.ledgerId < 0 || start.compareTo(MessageId.latest) === 0) return false;
     const c = id.compareTo(start);
     return this.lastDequeued ? c <= 0 : this.startInclusive ? c < 0 : c <= 0;
   }
@@ -635,8 +635,9 @@ class PartitionConsumer implements ConsumerHandler {
     return MessageId.fromData(d, this.topic, this.partition);
   }
 
-  get lastDequeuedId(): MessageId | undefined {
-    return this.lastDequeued;
+  /** Last message handed to the application, else the configured start position. */
+  get readPosition(): MessageId | undefined {
+    return this.lastDequeued ?? this.startId;
   }
 
   private async closeOnBroker(): Promise<void> {
@@ -985,10 +986,10 @@ export class Reader implements AsyncIterable<Message> {
     for (const p of this.consumer.partitions) {
       const last = await p.getLastMessageId();
       if (last.entryId < 0n) continue;
-      const read = p.lastDequeuedId;
-      if (!read || read.compareTo(last) < 0) {
-        if (!read || last.ledgerId > read.ledgerId || last.entryId > read.entryId) return true;
-      }
+      const read = p.readPosition;
+      if (!read) return true;
+      if (read.compareTo(MessageId.latest) === 0) continue;
+      if (read.compareTo(last) < 0) return true;
     }
     return false;
   }
