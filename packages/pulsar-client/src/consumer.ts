@@ -479,6 +479,7 @@ class PartitionConsumer implements ConsumerHandler {
   }
 
   private async ackWithTxn(ids: MessageIdDataPb[], ackType: number, txn: Transaction): Promise<void> {
+    if (txn.state !== "OPEN") throw new PulsarClientError("INVALID_TXN_STATUS", `transaction ${txn.id} is ${txn.state}`);
     await txn.addSubscription(this.topic, this.opts.subscription);
     const conn = this.conn;
     if (!conn || this.state !== "ready") throw new PulsarClientError("CONNECTION_FAILED", "consumer is not connected");

@@ -455,7 +455,12 @@ export class PartitionProducer implements ProducerHandler {
         `message of ${value.length} bytes exceeds the broker limit of ${this.maxMessageSize} bytes`,
       );
     }
-    if (msg.txn) await this.registerTxn(msg.txn);
+    if (msg.txn) {
+      if (msg.txn.state !== "OPEN") {
+        throw new PulsarClientError("INVALID_TXN_STATUS", `transaction ${msg.txn.id} is ${msg.txn.state}`);
+      }
+      await this.registerTxn(msg.txn);
+    }
     await this.slots.acquire();
     const state = this.state as State;
     if (state === "closed" || state === "closing") {
