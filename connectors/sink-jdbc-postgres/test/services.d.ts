@@ -1,0 +1,12 @@
+import "vitest";
+
+declare module "vitest" {
+  export interface ProvidedContext {
+    /** Endpoints of the servers of test/services.json (provided by the services global setup). */
+    services: {
+      pulsar?: { serviceUrl: string; webServiceUrl: string };
+      postgres?: { host: string; port: number; user: string; database: string };
+      mariadb?: { host: string; port: number; user: string; password: string; database: string };
+    };
+  }
+}
