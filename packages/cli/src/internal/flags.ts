@@ -1,0 +1,79 @@
+import { type Command, Option } from "commander";
+import { booleanValue } from "./config-build.ts";
+
+const GUARANTEES = "ATLEAST_ONCE (default), ATMOST_ONCE, EFFECTIVELY_ONCE or MANUAL";
+
+/** --tenant, --namespace, --name. */
+export function identityFlags(command: Command, kind: "sink" | "source", defaults: boolean): Command {
+  return command
+    .option("--tenant <tenant>", `The ${kind}'s tenant${defaults ? " (default: public)" : ""}`)
+    .option("--namespace <namespace>", `The ${kind}'s namespace${defaults ? " (default: default)" : ""}`)
+    .option("--name <name>", `The ${kind}'s name`);
+}
+
+/** Flags of `sinks create|update|localrun`, as pulsar-admin names them. */
+export function sinkConfigFlags(command: Command): Command {
+  return command
+    .option("-t, --sink-type <type>", "Built-in sink to run (see available-sinks); same as --archive builtin://<type>")
+    .option("-a, --archive <archive>", "builtin://<name> of an installed connector package")
+    .option("--classname <className>", "Connector class name (informational)")
+    .option("-i, --inputs <topics>", "Comma-separated input topics")
+    .option("--topics-pattern <regex>", "Regular expression of input topics")
+    .option("--subs-name <name>", "Subscription name (default: tenant/namespace/name)")
+    .option("--subs-position <position>", "Initial subscription position: Latest (default) or Earliest")
+    .option("--custom-serde-inputs <json>", "JSON map of input topic to serde class name")
+    .option("--custom-schema-inputs <json>", "JSON map of input topic to schema type")
+    .option("--input-specs <json>", "JSON map of input topic to consumer config")
+    .option("--max-redeliver-count <n>", "Redeliveries before a message goes to the dead-letter topic")
+    .option("--dead-letter-topic <topic>", "Dead-letter topic")
+    .option("--processing-guarantees <guarantee>", GUARANTEES)
+    .option("--retain-ordering", "Read in order (Failover subscription)")
+    .option("--retain-key-ordering", "Keep per-key order (Key_Shared subscription)")
+    .option("--parallelism <n>", "Number of instances (default: 1)")
+    .option("--cpu <cores>", "CPU cores per instance (recorded, not enforced)")
+    .option("--ram <bytes>", "RAM per instance in bytes (recorded, not enforced)")
+    .option("--disk <bytes>", "Disk per instance in bytes (recorded, not enforced)")
+    .option("--sink-config <json>", "Connector configs as a JSON object")
+    .option("--sink-config-file <file>", "YAML file with the whole sink config (flags override its fields)")
+    .addOption(new Option("--auto-ack <bool>", "Acknowledge automatically (true/false)").argParser(booleanValue))
+    .option("--timeout-ms <ms>", "Ack timeout in milliseconds")
+    .option("--negative-ack-redelivery-delay-ms <ms>", "Delay before a negatively acknowledged message comes back")
+    .addOption(
+      new Option(
+        "--cleanup-subscription [bool]",
+        "Delete the subscription when the sink is deleted (default: true)",
+      ).argParser(booleanValue),
+    )
+    .option("--secrets <json>", 'JSON map of secret name to value or {"env": "VAR"}')
+    .option("--custom-runtime-options <options>", "Opaque runtime options")
+    .option("--runtime-flags <flags>", "Runtime flags")
+    .option("--log-topic <topic>", "Topic for the connector's log lines");
+}
+
+/** Flags of `sources create|update|localrun`. */
+export function sourceConfigFlags(command: Command): Command {
+  return command
+    .option(
+      "-t, --source-type <type>",
+      "Built-in source to run (see available-sources); same as --archive builtin://<type>",
+    )
+    .option("-a, --archive <archive>", "builtin://<name> of an installed connector package")
+    .option("--classname <className>", "Connector class name (informational)")
+    .option("-o, --destination-topic-name <topic>", "Topic the source writes to")
+    .option("--producer-config <json>", "Producer config as a JSON object")
+    .option("--batch-builder <builder>", "DEFAULT or KEY_BASED")
+    .option("--deserialization-classname <className>", "Serde class name")
+    .option("--schema-type <type>", "Schema type of the output topic")
+    .option("--processing-guarantees <guarantee>", GUARANTEES)
+    .option("--parallelism <n>", "Number of instances (default: 1)")
+    .option("--cpu <cores>", "CPU cores per instance (recorded, not enforced)")
+    .option("--ram <bytes>", "RAM per instance in bytes (recorded, not enforced)")
+    .option("--disk <bytes>", "Disk per instance in bytes (recorded, not enforced)")
+    .option("--source-config <json>", "Connector configs as a JSON object")
+    .option("--source-config-file <file>", "YAML file with the whole source config (flags override its fields)")
+    .option("--batch-source-config <json>", "Batch source config as a JSON object")
+    .option("--secrets <json>", 'JSON map of secret name to value or {"env": "VAR"}')
+    .option("--custom-runtime-options <options>", "Opaque runtime options")
+    .option("--runtime-flags <flags>", "Runtime flags")
+    .option("--log-topic <topic>", "Topic for the connector's log lines");
+}

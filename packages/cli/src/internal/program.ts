@@ -1,0 +1,351 @@
+import { Command, CommanderError, Option } from "commander";
+import { CliError } from "../errors.ts";
+import { AdminClient } from "./admin-client.ts";
+import { buildConfig } from "./config-build.ts";
+import { identityFlags, sinkConfigFlags, sourceConfigFlags } from "./flags.ts";
+import { localrun } from "./localrun.ts";
+import { type CliIo, json, table } from "./output.ts";
+import { runWorker } from "./worker-command.ts";
+
+type Kind = "sink" | "source";
+type Options = Record<string, unknown>;
+
+interface Globals {
+  adminUrl: string;
+  token?: string;
+  output: "json" | "table";
+}
+
+function globalsOf(command: Command, io: CliIo): Globals {
+  const options = command.optsWithGlobals() as { adminUrl?: string; token?: string; output?: string };
+  const output = options.output ?? "table";
+  if (output !== "json" && output !== "table")
+    throw new CliError("USAGE", `--output must be json or table (got '${output}')`);
+  const globals: Globals = {
+    adminUrl: options.adminUrl ?? io.env.PULSAR_CONNECT_ADMIN_URL ?? "http://localhost:6750",
+    output,
+  };
+  const token = options.token ?? io.env.PULSAR_CONNECT_TOKEN;
+  if (token) globals.token = token;
+  return globals;
+}
+
+function requireName(kind: Kind, options: Options): { tenant: string; namespace: string; name: string } {
+  if (!options.name) {
+    throw new CliError("USAGE", `You must specify a name for the ${kind}`, { hint: "Pass --name <name>." });
+  }
+  return {
+    tenant: String(options.tenant ?? "public"),
+    namespace: String(options.namespace ?? "default"),
+    name: String(options.name),
+  };
+}
+
+function instanceIdOf(options: Options): string | undefined {
+  if (options.instanceId === undefined) return undefined;
+  const id = String(options.instanceId);
+  if (!/^\d+$/.test(id)) throw new CliError("USAGE", "instance-id must be a number");
+  return id;
+}
+
+async function checkType(admin: AdminClient, kind: Kind, type: unknown): Promise<void> {
+  if (type === undefined) return;
+  const available = ((await admin.builtins(kind)) as Array<{ name: string }>).map((entry) => entry.name);
+  if (!available.includes(String(type))) {
+    throw new CliError(
+      "USAGE",
+      `Invalid ${kind} type '${String(type)}' -- Available ${kind}s are: [${available.join(", ")}]`,
+      {
+        hint: `Install the connector package next to the worker and run \`pulsar-connect ${kind}s reload\`.`,
+      },
+    );
+  }
+}
+
+function statusTable(
+  kind: Kind,
+  status: {
+    numInstances: number;
+    numRunning: number;
+    instances: Array<{ instanceId: number; status: Record<string, unknown> }>;
+  },
+): string {
+  const rows = status.instances.map(({ instanceId, status: s }) => {
+    const received = kind === "sink" ? s.numReadFromPulsar : s.numReceivedFromSource;
+    const written = kind === "sink" ? s.numWrittenToSink : s.numWritten;
+    const errors =
+      Number(kind === "sink" ? s.numSinkExceptions : s.numSourceExceptions) + Number(s.numSystemExceptions ?? 0);
+    const state = s.running ? String(s.state || "running") : String(s.state || s.error || "not running");
+    return [
+      instanceId,
+      s.running ? "yes" : "no",
+      String(s.numRestarts ?? 0),
+      String(received),
+      String(written),
+      errors,
+      state,
+    ];
+  });
+  return `instances: ${status.numInstances}, running: ${status.numRunning}\n${table(
+    ["INSTANCE", "RUNNING", "RESTARTS", "IN", "OUT", "ERRORS", "STATE"],
+    rows,
+  )}`;
+}
+
+function connectorGroup(kind: Kind, io: CliIo, afterAction: (code: number) => void): Command {
+  const group = new Command(`${kind}s`).alias(kind).description(`Manage ${kind}s on a worker`);
+  const configFlags = kind === "sink" ? sinkConfigFlags : sourceConfigFlags;
+  const admin = (command: Command) => {
+    const globals = globalsOf(command, io);
+    return { globals, client: new AdminClient(globals.adminUrl, globals.token) };
+  };
+  const out = (text: string) => io.stdout.write(text);
+
+  for (const verb of ["create", "update"] as const) {
+    const command = identityFlags(new Command(verb), kind, true).description(
+      verb === "create"
+        ? `Submit a ${kind} to the worker`
+        : `Update a ${kind}: configs, secrets, parallelism, guarantee`,
+    );
+    configFlags(command);
+    if (verb === "update") command.option("--update-auth-data", "Accepted for compatibility; no effect");
+    command.action(async (options: Options, cmd: Command) => {
+      const { client } = admin(cmd);
+      const { tenant, namespace, name } = requireName(kind, options);
+      const config = buildConfig(kind, { ...options, tenant, namespace, name }, true);
+      await checkType(client, kind, kind === "sink" ? options.sinkType : options.sourceType);
+      await client.request(verb === "create" ? "POST" : "PUT", AdminClient.path(kind, tenant, namespace, name), config);
+      out(verb === "create" ? "Created successfully\n" : "Updated successfully\n");
+    });
+    group.addCommand(command);
+  }
+
+  group.addCommand(
+    identityFlags(new Command("delete"), kind, true)
+      .description(
+        kind === "sink" ? "Delete a sink and its subscription (unless cleanupSubscription=false)" : "Delete a source",
+      )
+      .action(async (options: Options, cmd: Command) => {
+        const { client } = admin(cmd);
+        const { tenant, namespace, name } = requireName(kind, options);
+        await client.request("DELETE", AdminClient.path(kind, tenant, namespace, name));
+        out(kind === "sink" ? "Deleted successfully\n" : "Delete source successfully\n");
+      }),
+  );
+
+  group.addCommand(
+    identityFlags(new Command("get"), kind, true)
+      .description(`Show a ${kind}'s config (sensitive values redacted)`)
+      .action(async (options: Options, cmd: Command) => {
+        const { client } = admin(cmd);
+        const { tenant, namespace, name } = requireName(kind, options);
+        out(json(await client.request("GET", AdminClient.path(kind, tenant, namespace, name))));
+      }),
+  );
+
+  group.addCommand(
+    identityFlags(new Command("status"), kind, true)
+      .alias("getstatus")
+      .description(`Show the status of a ${kind}'s instances`)
+      .option("--instance-id <id>", "Only this instance")
+      .action(async (options: Options, cmd: Command) => {
+        const { client, globals } = admin(cmd);
+        const { tenant, namespace, name } = requireName(kind, options);
+        const instance = instanceIdOf(options);
+        if (instance !== undefined) {
+          const status = (await client.request(
+            "GET",
+            AdminClient.path(kind, tenant, namespace, name, instance, "status"),
+          )) as Record<string, unknown>;
+          out(
+            globals.output === "json"
+              ? json(status)
+              : statusTable(kind, {
+                  numInstances: 1,
+                  numRunning: status.running ? 1 : 0,
+                  instances: [{ instanceId: Number(instance), status }],
+                }),
+          );
+          return;
+        }
+        const status = await client.request("GET", AdminClient.path(kind, tenant, namespace, name, "status"));
+        out(globals.output === "json" ? json(status) : statusTable(kind, status as Parameters<typeof statusTable>[1]));
+      }),
+  );
+
+  group.addCommand(
+    new Command("list")
+      .description(`List the ${kind}s of a namespace`)
+      .option("--tenant <tenant>", "Tenant (default: public)")
+      .option("--namespace <namespace>", "Namespace (default: default)")
+      .action(async (options: Options, cmd: Command) => {
+        const { client, globals } = admin(cmd);
+        const names = (await client.request(
+          "GET",
+          AdminClient.path(kind, String(options.tenant ?? "public"), String(options.namespace ?? "default")),
+        )) as string[];
+        out(
+          globals.output === "json"
+            ? json(names)
+            : table(
+                ["NAME"],
+                names.map((name) => [name]),
+              ),
+        );
+      }),
+  );
+
+  for (const [verb, done] of [
+    ["start", "Started successfully"],
+    ["stop", "Stopped successfully"],
+    ["restart", "Restarted successfully"],
+  ] as const) {
+    group.addCommand(
+      identityFlags(new Command(verb), kind, true)
+        .description(`${verb[0]?.toUpperCase()}${verb.slice(1)} a ${kind}'s instances (all, or one with --instance-id)`)
+        .option("--instance-id <id>", "Only this instance")
+        .action(async (options: Options, cmd: Command) => {
+          const { client } = admin(cmd);
+          const { tenant, namespace, name } = requireName(kind, options);
+          const instance = instanceIdOf(options);
+          const segments =
+            instance === undefined ? [tenant, namespace, name, verb] : [tenant, namespace, name, instance, verb];
+          await client.request("POST", AdminClient.path(kind, ...segments));
+          out(`${done}\n`);
+        }),
+    );
+  }
+
+  group.addCommand(
+    new Command(kind === "sink" ? "available-sinks" : "available-sources")
+      .description(`List the ${kind} connectors installed on the worker`)
+      .action(async (_options: Options, cmd: Command) => {
+        const { client, globals } = admin(cmd);
+        const list = (await client.builtins(kind)) as Array<Record<string, string>>;
+        if (globals.output === "json") {
+          out(json(list));
+          return;
+        }
+        out(
+          table(
+            ["NAME", "PACKAGE", "DESCRIPTION"],
+            list.map((entry) => [entry.name ?? "", entry[`${kind}Class`] ?? "", entry.description ?? ""]),
+          ),
+        );
+      }),
+  );
+
+  group.addCommand(
+    new Command("reload")
+      .description("Re-scan the connector packages installed next to the worker (superuser)")
+      .action(async (_options: Options, cmd: Command) => {
+        const { client, globals } = admin(cmd);
+        const result = (await client.request(
+          "POST",
+          kind === "sink" ? "/admin/v3/sinks/reloadBuiltInSinks" : "/admin/v3/sources/reloadBuiltInSources",
+        )) as { added?: string[]; removed?: string[]; changed?: string[]; unchanged?: string[] } | undefined;
+        if (globals.output === "json") {
+          out(json(result ?? {}));
+          return;
+        }
+        const show = (items: string[] | undefined) => `[${(items ?? []).join(", ")}]`;
+        out(
+          `Reloaded successfully: added ${show(result?.added)}, removed ${show(result?.removed)}, changed ${show(result?.changed)}, unchanged ${show(result?.unchanged)}\n`,
+        );
+      }),
+  );
+
+  const local = identityFlags(new Command("localrun"), kind, true).description(
+    `Run a ${kind} in this process against a broker, without a worker`,
+  );
+  configFlags(local);
+  local
+    .option("--broker-service-url <url>", "Pulsar service URL (default: pulsar://localhost:6650)")
+    .option("--web-service-url <url>", "Pulsar admin URL (default: http://<broker host>:8080)")
+    .option("--client-auth-params <token>", "Token for the broker (token:<jwt> or the JWT itself)")
+    .option("--connectors-dir <dir...>", "Folders with a package.json listing connector packages (repeatable)")
+    .option("--log-level <level>", "Level of the connector logs on stderr (default: warn)")
+    .action(async (options: Options) => {
+      afterAction(await localrun(kind, options, io));
+    });
+  group.addCommand(local);
+  return group;
+}
+
+/** The `pulsar-connect` command tree. `afterAction` receives exit codes of long-running commands. */
+export function buildProgram(io: CliIo, afterAction: (code: number) => void): Command {
+  const program = new Command("pulsar-connect")
+    .description("Manage Pulsar IO connectors on a pulsar-connect worker, run a worker, or run a connector locally")
+    .addOption(
+      new Option(
+        "--admin-url <url>",
+        "Worker admin API URL (default: $PULSAR_CONNECT_ADMIN_URL or http://localhost:6750)",
+      ),
+    )
+    .addOption(new Option("--token <token>", "Bearer token for the worker (default: $PULSAR_CONNECT_TOKEN)"))
+    .addOption(new Option("--output <format>", "Output format: table or json").choices(["table", "json"]))
+    .showHelpAfterError("(run with --help for usage)")
+    .exitOverride()
+    .configureOutput({
+      writeOut: (text) => io.stdout.write(text),
+      writeErr: (text) => io.stderr.write(text),
+    });
+  program.addCommand(connectorGroup("sink", io, afterAction));
+  program.addCommand(connectorGroup("source", io, afterAction));
+  program.addCommand(
+    new Command("worker")
+      .description("Run a worker: the admin API, the connector store and the instances (JSON logs on stdout)")
+      .option("--config <file>", "YAML file with worker settings (flags override it)")
+      .option("--port <port>", "Admin API port (default: 6750)")
+      .option("--host <host>", "Address to listen on (default: 127.0.0.1)")
+      .option("--data-dir <dir>", "Folder of the connector store (default: ./pulsar-connect-data)")
+      .option("--pulsar-url <url>", "Pulsar service URL (default: pulsar://127.0.0.1:6650)")
+      .option("--pulsar-admin-url <url>", "Pulsar admin URL (default: http://127.0.0.1:8080)")
+      .option("--pulsar-token <token>", "Token the worker uses towards Pulsar")
+      .option("--connectors-dir <dir...>", "Folders with a package.json listing connector packages (repeatable)")
+      .option("--log-level <level>", "Log level (default: info)")
+      .action(async (options: Options) => {
+        afterAction(await runWorker(options, io));
+      }),
+  );
+  for (const command of program.commands) {
+    command.exitOverride();
+    command.configureOutput({ writeOut: (text) => io.stdout.write(text), writeErr: (text) => io.stderr.write(text) });
+    for (const sub of command.commands) {
+      sub.exitOverride();
+      sub.configureOutput({ writeOut: (text) => io.stdout.write(text), writeErr: (text) => io.stderr.write(text) });
+    }
+  }
+  return program;
+}
+
+/** Prints an error the way the CLI shows every failure; returns its exit code. */
+export function reportError(error: unknown, io: CliIo): number {
+  if (error instanceof CommanderError) {
+    if (error.code === "commander.helpDisplayed" || error.code === "commander.version") return 0;
+    if (error.code === "commander.help" || error.code === "commander.executeSubCommandAsync") return error.exitCode;
+    return 2;
+  }
+  if (error instanceof CliError) {
+    io.stderr.write(`Error: ${error.message}\n`);
+    for (const line of error.details) io.stderr.write(`${line}\n`);
+    if (error.hint) io.stderr.write(`${error.hint}\n`);
+    return error.exitCode;
+  }
+  io.stderr.write(`Error: ${error instanceof Error ? error.message : String(error)}\n`);
+  return 1;
+}
+
+/** Runs the CLI with `argv` (without the node and script entries) and resolves with the exit code. */
+export async function runCli(argv: string[], io: CliIo): Promise<number> {
+  let code = 0;
+  const program = buildProgram(io, (exitCode) => {
+    code = exitCode;
+  });
+  try {
+    await program.parseAsync(argv, { from: "user" });
+  } catch (error) {
+    return reportError(error, io);
+  }
+  return code;
+}

@@ -1,0 +1,416 @@
+import { type ChildProcess, spawn } from "node:child_process";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { PulsarClient } from "@pulsar-connect/pulsar-client";
+import { signToken } from "@pulsar-connect/worker";
+import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { fixtureHost } from "../../worker/test/fixtures/host.ts";
+import { linesOf, subscriptionStats, until } from "../../worker/test/helpers.ts";
+
+const services = inject("services");
+const serviceUrl = services.pulsar?.serviceUrl ?? "pulsar://127.0.0.1:6650";
+const adminUrl = services.pulsar?.webServiceUrl ?? "http://127.0.0.1:8080";
+const BIN = join(import.meta.dirname, "..", "bin", "pulsar-connect.js");
+const run = `c${Date.now().toString(36)}`;
+const JWT_SECRET = `jwt-secret-${run}`;
+const ADMIN_TOKEN = `admin-token-${run}`;
+const OPS_TOKEN = signToken({ sub: "ops" }, JWT_SECRET);
+const PASSWORD = `pw-${run}-never-printed`;
+const SECRET = `secret-${run}-never-printed`;
+
+let host: string;
+let dataDir: string;
+let outDir: string;
+let port: number;
+let workerProcess: ChildProcess;
+let workerExit: Promise<number | null>;
+let workerLogs = "";
+const printed: string[] = [];
+
+interface Result {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+function cli(args: string[], env: Record<string, string> = {}): Promise<Result> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [BIN, ...args], {
+      env: {
+        ...process.env,
+        PULSAR_CONNECT_ADMIN_URL: `http://127.0.0.1:${port}`,
+        PULSAR_CONNECT_TOKEN: ADMIN_TOKEN,
+        ...env,
+      },
+    });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (chunk) => {
+      stdout += chunk;
+    });
+    child.stderr.on("data", (chunk) => {
+      stderr += chunk;
+    });
+    child.on("exit", (code) => {
+      printed.push(stdout, stderr);
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
+
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((done) => server.listen(0, "127.0.0.1", done));
+  const address = server.address() as { port: number };
+  await new Promise((done) => server.close(done));
+  return address.port;
+}
+
+async function startWorker(): Promise<void> {
+  const config = join(dataDir, "worker.yaml");
+  writeFileSync(
+    config,
+    [
+      `pulsarServiceUrl: ${serviceUrl}`,
+      `pulsarAdminUrl: ${adminUrl}`,
+      "auth:",
+      "  tokens:",
+      `    - token: ${ADMIN_TOKEN}`,
+      "      role: admin",
+      `  jwtSecret: ${JWT_SECRET}`,
+      "  superUserRoles: [admin]",
+      "",
+    ].join("\n"),
+  );
+  workerProcess = spawn(
+    process.execPath,
+    [BIN, "worker", "--config", config, "--port", String(port), "--data-dir", dataDir, "--connectors-dir", host],
+    { env: { ...process.env } },
+  );
+  workerProcess.stdout?.on("data", (chunk) => {
+    workerLogs += chunk;
+  });
+  workerProcess.stderr?.on("data", (chunk) => {
+    workerLogs += chunk;
+  });
+  workerExit = new Promise((done) => workerProcess.on("exit", (code) => done(code)));
+  await until(() => workerLogs.includes('"msg":"worker started"'), 30_000, "worker started");
+}
+
+async function stopWorker(): Promise<number | null> {
+  workerProcess.kill("SIGTERM");
+  return workerExit;
+}
+
+async function publish(topic: string, values: string[]): Promise<void> {
+  const client = new PulsarClient({ serviceUrl });
+  const producer = await client.createProducer({ topic: `persistent://public/default/${topic}` });
+  for (const value of values) await producer.send({ value });
+  await producer.close();
+  await client.close();
+}
+
+beforeAll(async () => {
+  host = fixtureHost();
+  dataDir = mkdtempSync(join(tmpdir(), "pulsar-connect-cli-"));
+  outDir = mkdtempSync(join(tmpdir(), "pulsar-connect-cli-out-"));
+  port = await freePort();
+  await startWorker();
+});
+
+afterAll(async () => {
+  if (workerProcess && workerProcess.exitCode === null) await stopWorker();
+  rmSync(host, { recursive: true, force: true });
+  rmSync(dataDir, { recursive: true, force: true });
+  rmSync(outDir, { recursive: true, force: true });
+});
+
+const topic = `${run}-cli`;
+const sinkName = `${run}-sink`;
+const sourceName = `${run}-source`;
+const file = () => join(outDir, "sink.txt");
+
+describe("pulsar-connect CLI against a worker and a real broker", () => {
+  it("rejects missing and invalid tokens (401) and reload by a non-superuser (403)", async () => {
+    const anonymous = await cli(["sinks", "list"], { PULSAR_CONNECT_TOKEN: "" });
+    expect(anonymous.code).toBe(4);
+    expect(anonymous.stderr).toContain("Authentication required");
+    expect(anonymous.stderr).toContain("--token");
+    const bad = await cli(["sinks", "list", "--token", "not-a-valid-token"]);
+    expect(bad.code).toBe(4);
+    expect(bad.stderr).toContain("Authentication failed");
+    const ops = await cli(["sinks", "list", "--token", OPS_TOKEN]);
+    expect(ops.code).toBe(0);
+    const reload = await cli(["sinks", "reload", "--token", OPS_TOKEN]);
+    expect(reload.code).toBe(4);
+    expect(reload.stderr).toContain("not a superuser");
+    const asAdmin = await cli(["sinks", "reload"]);
+    expect(asAdmin.code).toBe(0);
+    expect(asAdmin.stdout).toContain("Reloaded successfully");
+    expect((await cli(["sources", "reload"])).stdout).toContain("unchanged [");
+  });
+
+  it("lists the available connectors as a table and as JSON", async () => {
+    const sinks = await cli(["sinks", "available-sinks"]);
+    expect(sinks.code).toBe(0);
+    expect(sinks.stdout).toMatch(/^NAME\s+PACKAGE\s+DESCRIPTION\ntest-file\s+fixture-file-sink\s+Test sink/);
+    const sources = await cli(["source", "available-sources", "--output", "json"]);
+    expect(JSON.parse(sources.stdout)).toEqual([expect.objectContaining({ name: "test-counter" })]);
+  });
+
+  it("creates a source from a YAML file and a sink from flags; data flows; get shows defaults, no secrets", async () => {
+    const yamlFile = join(outDir, "source.yaml");
+    writeFileSync(
+      yamlFile,
+      `sourceType: test-counter\nconfigs:\n  count: 25\n  intervalMs: 5\n  apiKey: ${PASSWORD}\n`,
+    );
+    const source = await cli([
+      "sources",
+      "create",
+      "--name",
+      sourceName,
+      "--source-config-file",
+      yamlFile,
+      "--destination-topic-name",
+      topic,
+    ]);
+    expect(source.stderr).toBe("");
+    expect(source.stdout).toBe("Created successfully\n");
+    const sink = await cli([
+      "sinks",
+      "create",
+      "--tenant",
+      "public",
+      "--namespace",
+      "default",
+      "--name",
+      sinkName,
+      "-t",
+      "test-file",
+      "--inputs",
+      topic,
+      "--subs-position",
+      "Earliest",
+      "--sink-config",
+      JSON.stringify({ path: file(), password: PASSWORD }),
+      "--secrets",
+      JSON.stringify({ other: SECRET }),
+    ]);
+    expect(sink.stdout).toBe("Created successfully\n");
+    await until(() => linesOf(file()).length >= 25, 60_000, "25 records written");
+    const get = await cli(["sinks", "get", "--name", sinkName]);
+    const config = JSON.parse(get.stdout);
+    expect(config).toMatchObject({
+      tenant: "public",
+      namespace: "default",
+      name: sinkName,
+      processingGuarantees: "ATLEAST_ONCE",
+      parallelism: 1,
+      archive: "builtin://test-file",
+      configs: { password: "********" },
+      secrets: { other: "********" },
+    });
+    const list = await cli(["sinks", "list"]);
+    expect(list.stdout).toContain(sinkName);
+    expect(JSON.parse((await cli(["sources", "list", "--output", "json"])).stdout)).toContain(sourceName);
+    const status = await cli(["sinks", "status", "--name", sinkName]);
+    expect(status.stdout).toMatch(
+      /instances: 1, running: 1\nINSTANCE\s+RUNNING\s+RESTARTS\s+IN\s+OUT\s+ERRORS\s+STATE\n0\s+yes\s+0\s+25\s+25\s+0\s+running/,
+    );
+    const sourceStatus = JSON.parse(
+      (await cli(["sources", "getstatus", "--name", sourceName, "--output", "json"])).stdout,
+    );
+    expect(sourceStatus.instances[0].status.numWritten).toBe(25);
+  });
+
+  it("updates the processing guarantee ATLEAST_ONCE -> ATMOST_ONCE -> EFFECTIVELY_ONCE", async () => {
+    expect((await subscriptionStats(adminUrl, topic, `public/default/${sinkName}`))?.type).toBe("Shared");
+    const atMost = await cli(["sinks", "update", "--name", sinkName, "--processing-guarantees", "ATMOST_ONCE"]);
+    expect(atMost.stdout).toBe("Updated successfully\n");
+    expect(JSON.parse((await cli(["sinks", "get", "--name", sinkName])).stdout).processingGuarantees).toBe(
+      "ATMOST_ONCE",
+    );
+    const effectively = await cli([
+      "sinks",
+      "update",
+      "--name",
+      sinkName,
+      "--processing-guarantees",
+      "EFFECTIVELY_ONCE",
+    ]);
+    expect(effectively.stdout).toBe("Updated successfully\n");
+    await until(
+      async () => {
+        const stats = await subscriptionStats(adminUrl, topic, `public/default/${sinkName}`);
+        return stats?.type === "Failover" && stats.consumers.length === 1;
+      },
+      30_000,
+      "Failover subscription",
+    );
+    await publish(topic, ["under-effectively-once"]);
+    await until(() => linesOf(file()).includes("under-effectively-once"), 30_000, "written under EFFECTIVELY_ONCE");
+    const same = await cli(["sinks", "update", "--name", sinkName, "--processing-guarantees", "EFFECTIVELY_ONCE"]);
+    expect(same.code).toBe(1);
+    expect(same.stderr).toContain("Update contains no change");
+  });
+
+  it("stops, starts and restarts single instances", async () => {
+    expect((await cli(["sinks", "update", "--name", sinkName, "--parallelism", "2"])).code).toBe(0);
+    await until(
+      async () =>
+        JSON.parse((await cli(["sinks", "status", "--name", sinkName, "--output", "json"])).stdout).numRunning === 2,
+      30_000,
+      "2 running",
+    );
+    expect((await cli(["sinks", "stop", "--name", sinkName, "--instance-id", "1"])).stdout).toBe(
+      "Stopped successfully\n",
+    );
+    const one = JSON.parse(
+      (await cli(["sinks", "status", "--name", sinkName, "--instance-id", "1", "--output", "json"])).stdout,
+    );
+    expect(one).toMatchObject({ running: false, state: "stopped" });
+    expect((await cli(["sinks", "start", "--name", sinkName, "--instance-id", "1"])).stdout).toBe(
+      "Started successfully\n",
+    );
+    expect((await cli(["sinks", "restart", "--name", sinkName, "--instance-id", "0"])).stdout).toBe(
+      "Restarted successfully\n",
+    );
+    expect((await cli(["sinks", "restart", "--name", sinkName])).stdout).toBe("Restarted successfully\n");
+    await until(
+      async () =>
+        JSON.parse((await cli(["sinks", "status", "--name", sinkName, "--output", "json"])).stdout).numRunning === 2,
+      30_000,
+      "2 running again",
+    );
+    expect((await cli(["sources", "stop", "--name", sourceName])).stdout).toBe("Stopped successfully\n");
+    expect((await cli(["sources", "start", "--name", sourceName])).stdout).toBe("Started successfully\n");
+  });
+
+  it("gives actionable errors with non-zero exit codes", async () => {
+    const missing = await cli(["sinks", "get", "--name", "ghost"]);
+    expect(missing.code).toBe(5);
+    expect(missing.stderr).toContain("Sink ghost doesn't exist");
+    const invalid = await cli([
+      "sinks",
+      "create",
+      "--name",
+      `${run}-bad`,
+      "-t",
+      "test-file",
+      "--inputs",
+      topic,
+      "--sink-config",
+      '{"failOpen":"x"}',
+    ]);
+    expect(invalid.code).toBe(2);
+    expect(invalid.stderr).toContain("  - configs.path:");
+    expect(invalid.stderr).toContain("  - configs.failOpen:");
+    const badType = await cli(["sinks", "create", "--name", `${run}-bad`, "-t", "nope", "--inputs", topic]);
+    expect(badType.stderr).toContain("Invalid sink type 'nope' -- Available sinks are: [test-file]");
+    const badJson = await cli(["sinks", "create", "--name", `${run}-bad`, "-t", "test-file", "--sink-config", "{oops"]);
+    expect(badJson.code).toBe(2);
+    expect(badJson.stderr).toContain("--sink-config is not valid JSON");
+    const immutable = await cli(["sinks", "update", "--name", sinkName, "--inputs", "another-topic"]);
+    expect(immutable.stderr).toContain("inputs: Input Topics cannot be altered");
+    const instance = await cli(["sinks", "status", "--name", sinkName, "--instance-id", "x"]);
+    expect(instance.stderr).toContain("instance-id must be a number");
+    const noName = await cli(["sinks", "delete"]);
+    expect(noName.stderr).toContain("You must specify a name for the sink");
+    const unreachable = await cli(["sinks", "list", "--admin-url", "http://127.0.0.1:9"]);
+    expect(unreachable.code).toBe(3);
+    expect(unreachable.stderr).toContain("Start one with `pulsar-connect worker`");
+  });
+
+  it("keeps connectors across a worker restart", async () => {
+    expect(await stopWorker()).toBe(0);
+    expect(workerLogs).toContain('"msg":"worker stopped"');
+    await publish(topic, ["while-the-worker-was-down"]);
+    await startWorker();
+    await until(() => linesOf(file()).includes("while-the-worker-was-down"), 30_000, "resumed after restart");
+    const config = JSON.parse((await cli(["sinks", "get", "--name", sinkName])).stdout);
+    expect(config).toMatchObject({ processingGuarantees: "EFFECTIVELY_ONCE", parallelism: 2 });
+    expect(
+      JSON.parse((await cli(["sinks", "status", "--name", sinkName, "--output", "json"])).stdout).numInstances,
+    ).toBe(2);
+  });
+
+  it("deletes connectors", async () => {
+    expect((await cli(["sinks", "delete", "--name", sinkName])).stdout).toBe("Deleted successfully\n");
+    expect((await cli(["sources", "delete", "--name", sourceName])).stdout).toBe("Delete source successfully\n");
+    expect(JSON.parse((await cli(["sinks", "list", "--output", "json"])).stdout)).not.toContain(sinkName);
+  });
+
+  it("localrun runs a source until exhausted and a sink until interrupted, with progress and a summary", async () => {
+    const localTopic = `${run}-local`;
+    const source = await cli([
+      "sources",
+      "localrun",
+      "-t",
+      "test-counter",
+      "--source-config",
+      JSON.stringify({ count: 30, intervalMs: 50 }),
+      "--destination-topic-name",
+      localTopic,
+      "--broker-service-url",
+      serviceUrl,
+      "--web-service-url",
+      adminUrl,
+      "--connectors-dir",
+      host,
+    ]);
+    expect(source.code).toBe(0);
+    expect(source.stderr).toContain(
+      "Summary (finished: the source has no more records): 30 records in, 30 out, 0 errors",
+    );
+    const localFile = join(outDir, "local.txt");
+    const child = spawn(process.execPath, [
+      BIN,
+      "sinks",
+      "localrun",
+      "-t",
+      "test-file",
+      "--inputs",
+      localTopic,
+      "--subs-position",
+      "Earliest",
+      "--sink-config",
+      JSON.stringify({ path: localFile, password: PASSWORD }),
+      "--broker-service-url",
+      serviceUrl,
+      "--connectors-dir",
+      host,
+    ]);
+    let stderr = "";
+    child.stderr.on("data", (chunk) => {
+      stderr += chunk;
+    });
+    const exited = new Promise<number | null>((done) => child.on("exit", (code) => done(code)));
+    await until(() => linesOf(localFile).length >= 30, 30_000, "30 records written by localrun");
+    await until(
+      () => /\[\d+s\] sink public\/default\/test-file: in \d+\/s, out \d+\/s, total in 30, out 30/.test(stderr),
+      10_000,
+      "progress line",
+    );
+    child.kill("SIGINT");
+    expect(await exited).toBe(0);
+    expect(stderr).toContain("Summary (interrupted): 30 records in, 30 out, 0 errors");
+    printed.push(stderr);
+  });
+
+  it("never prints a secret, neither in CLI output nor in the worker's logs", () => {
+    expect(workerLogs.length).toBeGreaterThan(0);
+    for (const text of [...printed, workerLogs]) {
+      expect(text).not.toContain(PASSWORD);
+      expect(text).not.toContain(SECRET);
+      expect(text).not.toContain(ADMIN_TOKEN);
+    }
+  });
+});
+
+declare module "vitest" {
+  export interface ProvidedContext {
+    services: { pulsar?: { serviceUrl: string; webServiceUrl: string } };
+  }
+}
