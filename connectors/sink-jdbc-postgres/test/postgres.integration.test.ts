@@ -42,6 +42,12 @@ describeJdbcSink({
     `CREATE FUNCTION ${trigger}() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN IF NEW.connector_name = '${connectorName}' THEN RAISE EXCEPTION 'positions refused'; END IF; RETURN NEW; END $$`,
     `CREATE TRIGGER ${trigger} BEFORE INSERT OR UPDATE ON pulsar_connect_positions FOR EACH ROW EXECUTE FUNCTION ${trigger}()`,
   ],
+  dropConnections: {
+    url: (marker) => `jdbc:postgresql://${host}:${port}/${database}?ApplicationName=${marker}`,
+    async drop(admin, marker) {
+      await admin.exec(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = '${marker}'`);
+    },
+  },
   dropTrigger: (trigger) =>
     `DROP TRIGGER IF EXISTS ${trigger} ON pulsar_connect_positions; DROP FUNCTION IF EXISTS ${trigger}()`,
 });

@@ -43,6 +43,8 @@ export interface JdbcSuiteTarget {
   /** Statements making inserts into the positions table fail for one connector name. */
   failPositionsFor(trigger: string, connectorName: string): string[];
   dropTrigger(trigger: string): string;
+  /** For network databases: a jdbcUrl whose connections can be found by `marker`, and a way to cut them. */
+  dropConnections?: { url(marker: string): string; drop(admin: AdminConnection, marker: string): Promise<void> };
 }
 
 type Row = { id: number; name: string | null; qty: number | null };
@@ -323,6 +325,27 @@ export function describeJdbcSink(target: JdbcSuiteTarget): void {
       expect((await tableRows(table)).map((row) => row.id)).toEqual([1, 2, 3, 4, 5, 6, 8]);
       expect((await sink.storedPositions?.())?.[0]?.entryId).toBe(7n);
     });
+
+    if (target.dropConnections !== undefined) {
+      const { url, drop } = target.dropConnections;
+      it("fails a write with a retryable CONNECTION_FAILED when the connection drops, and reconnects", async () => {
+        const table = await freshTable();
+        const marker = `pc_${randomUUID().replaceAll("-", "").slice(0, 10)}`;
+        const sink = await open({ tableName: table, jdbcUrl: url(marker) });
+        expect(failedIndexes(await sink.write(records([{ value: { id: 1 } }])))).toEqual([]);
+        await drop(await db(), marker);
+        const error = await sink.write(records([{ value: { id: 2 } }], 1n)).then(
+          () => undefined,
+          (failure: unknown) => failure,
+        );
+        expect(error).toBeInstanceOf(ConnectorError);
+        expect(error).toMatchObject({ code: "CONNECTION_FAILED", retryable: true });
+        // The runtime retries the same batch: the sink opens a new connection.
+        expect(failedIndexes(await sink.write(records([{ value: { id: 2 } }], 1n)))).toEqual([]);
+        expect((await tableRows(table)).map((row) => row.id)).toEqual([1, 2]);
+        expect((await sink.storedPositions?.())?.[0]?.entryId).toBe(1n);
+      });
+    }
 
     it("accepts the upstream jdbc: URL forms and the driver's own", async () => {
       const table = await freshTable();
