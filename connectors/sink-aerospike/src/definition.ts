@@ -1,0 +1,81 @@
+import { type ConfigSchema, defineSink, type SinkDefinition, sensitive, z } from "@pulsar-connect/core";
+import { AerospikeSink } from "./internal/sink.ts";
+
+const optionalText = z
+  .string()
+  .optional()
+  .transform((value) => (value === "" ? undefined : value));
+
+/** Config of the Aerospike sink, with the upstream field names and defaults plus structured mode. */
+const schema = z
+  .object({
+    seedHosts: z
+      .string()
+      .min(1, "must list at least one host:port")
+      .refine(
+        (value) =>
+          value
+            .split(",")
+            .map((host) => host.trim())
+            .filter((host) => host !== "")
+            .every((host) => /^[^:\s]+:\d{1,5}$/.test(host)),
+        { message: "every entry must be host:port (the port is required)" },
+      )
+      .describe("Seed nodes, host:port,host:port"),
+    keyspace: z.string().min(1, "must not be empty").describe("Aerospike namespace to write to"),
+    columnName: optionalText.describe("Bin that gets the value as a UTF-8 string (string mode)"),
+    keySet: optionalText.describe("Set name of the records (none when empty)"),
+    mode: z
+      .enum(["string", "structured"])
+      .default("string")
+      .describe("string: value text -> columnName bin (upstream); structured: JSON/Avro fields -> same-named bins"),
+    keyField: optionalText.describe("Structured mode: field used as the record key when the message has no key"),
+    userName: optionalText.describe("User name (set together with password)"),
+    password: sensitive(optionalText).describe("Password (set together with userName)"),
+    maxConcurrentRequests: z.number().int().positive().default(100).describe("Writes in flight at once"),
+    timeoutMs: z.number().int().positive().default(100).describe("Total timeout of one write (ms)"),
+    retries: z.number().int().min(0).default(1).describe("Retries of a write by the client (maxRetries)"),
+  })
+  .superRefine((config, ctx) => {
+    if ((config.userName === undefined) !== (config.password === undefined)) {
+      const path = config.userName === undefined ? "userName" : "password";
+      ctx.addIssue({ code: "custom", path: [path], message: "userName and password must be set together" });
+    }
+    if (config.mode === "string" && config.columnName === undefined) {
+      ctx.addIssue({ code: "custom", path: ["columnName"], message: "is required in string mode" });
+    }
+    if (config.columnName !== undefined && Buffer.byteLength(config.columnName) > 15) {
+      ctx.addIssue({ code: "custom", path: ["columnName"], message: "bin names have at most 15 bytes" });
+    }
+  });
+
+/** The validated Aerospike sink config. */
+export interface AerospikeSinkConfig {
+  seedHosts: string;
+  keyspace: string;
+  columnName?: string | undefined;
+  keySet?: string | undefined;
+  mode: "string" | "structured";
+  keyField?: string | undefined;
+  userName?: string | undefined;
+  password?: string | undefined;
+  maxConcurrentRequests: number;
+  timeoutMs: number;
+  retries: number;
+}
+
+// The interface above must stay the schema's output type.
+const sameShape: (config: z.output<typeof schema>) => AerospikeSinkConfig = (config) => config;
+void sameShape;
+
+/** Config schema of the Aerospike sink. */
+export const aerospikeSinkConfig: ConfigSchema = schema;
+
+/** The Aerospike sink: one record per message, bounded concurrency. */
+export const aerospikeSink: SinkDefinition = defineSink({
+  name: "aerospike",
+  description: "Writes records to an Aerospike namespace",
+  config: schema,
+  batchSize: 500,
+  open: (config, context) => AerospikeSink.open(config, context),
+});

@@ -1,0 +1,5 @@
+import { aerospikeSink } from "./definition.ts";
+
+export { type AerospikeSinkConfig, aerospikeSinkConfig } from "./definition.ts";
+
+export default aerospikeSink;
