@@ -87,6 +87,10 @@ export const mariadbDialect: SqlDialect = {
     });
     // A dropped connection is reported on the next statement; without a listener the event would be fatal.
     connection.on("error", () => undefined);
+    // Strict mode makes the server refuse bad values (the record is dead-lettered) instead of storing mangled ones.
+    await connection.query(
+      "SET SESSION sql_mode = CONCAT_WS(',', NULLIF(@@SESSION.sql_mode, ''), 'STRICT_ALL_TABLES')",
+    );
     return new MariadbConnection(connection);
   },
 
