@@ -293,7 +293,8 @@ class JdbcWriter {
       await this.storePositions(connection, positions);
       if (transactional) await connection.execute("COMMIT");
     } catch (error) {
-      if (transactional && this.dialect.classifyError(error) !== "connection") {
+      const lost = !(error instanceof RecordRefused) && this.dialect.classifyError(error) === "connection";
+      if (transactional && !lost) {
         await connection.execute("ROLLBACK").catch(() => undefined);
       }
       throw error;
