@@ -92,8 +92,9 @@ class PartitionConsumer implements ConsumerHandler {
   private conn: Connection | undefined;
   private permits = 0;
   private readonly batchTrackers = new Map<string, Set<number>>();
-  private readonly unacked = new Map<Message, number>();
-  private readonly nacked = new Map<Message, number>();
+  /** Delivered, not yet acknowledged (only with ackTimeoutMs), keyed by message id string. */
+  private readonly unacked = new Map<string, { msg: Message; deadline: number }>();
+  private readonly nacked = new Map<string, { msg: Message; deadline: number }>();
   private nackTimer: NodeJS.Timeout | undefined;
   private ackTimer: NodeJS.Timeout | undefined;
   private readonly backoff = new Backoff(100, 10_000);
@@ -417,7 +418,9 @@ class PartitionConsumer implements ConsumerHandler {
   /** Called when the application takes a message from the queue. */
   dequeued(msg: Message): void {
     this.lastDequeued = msg.messageId;
-    if (this.opts.ackTimeoutMs > 0) this.unacked.set(msg, Date.now() + this.opts.ackTimeoutMs);
+    if (this.opts.ackTimeoutMs > 0) {
+      this.unacked.set(msg.messageId.toString(), { msg, deadline: Date.now() + this.opts.ackTimeoutMs });
+    }
     this.addPermits(1);
   }
 
@@ -427,12 +430,14 @@ class PartitionConsumer implements ConsumerHandler {
   }
 
   private forget(id: MessageId, cumulative: boolean): void {
-    for (const m of this.unacked.keys()) {
-      const c = m.messageId.compareTo(id);
-      if (c === 0 || (cumulative && c < 0)) this.unacked.delete(m);
+    const key = id.toString();
+    this.nacked.delete(key);
+    if (!cumulative) {
+      this.unacked.delete(key);
+      return;
     }
-    for (const m of this.nacked.keys()) {
-      if (m.messageId.compareTo(id) === 0) this.nacked.delete(m);
+    for (const [k, { msg }] of this.unacked) {
+      if (msg.messageId.compareTo(id) <= 0) this.unacked.delete(k);
     }
   }
 
@@ -479,7 +484,8 @@ class PartitionConsumer implements ConsumerHandler {
   }
 
   private async ackWithTxn(ids: MessageIdDataPb[], ackType: number, txn: Transaction): Promise<void> {
-    if (txn.state !== "OPEN") throw new PulsarClientError("INVALID_TXN_STATUS", `transaction ${txn.id} is ${txn.state}`);
+    if (txn.state !== "OPEN")
+      throw new PulsarClientError("INVALID_TXN_STATUS", `transaction ${txn.id} is ${txn.state}`);
     await txn.addSubscription(this.topic, this.opts.subscription);
     const conn = this.conn;
     if (!conn || this.state !== "ready") throw new PulsarClientError("CONNECTION_FAILED", "consumer is not connected");
@@ -504,24 +510,25 @@ class PartitionConsumer implements ConsumerHandler {
   }
 
   negativeAcknowledge(msg: Message): void {
-    this.unacked.delete(msg);
-    this.nacked.set(msg, Date.now() + this.opts.negativeAckRedeliveryDelayMs);
+    const key = msg.messageId.toString();
+    this.unacked.delete(key);
+    this.nacked.set(key, { msg, deadline: Date.now() + this.opts.negativeAckRedeliveryDelayMs });
     if (!this.nackTimer) this.armNackTimer();
   }
 
   private armNackTimer(): void {
     let earliest = Number.POSITIVE_INFINITY;
-    for (const t of this.nacked.values()) earliest = Math.min(earliest, t);
+    for (const { deadline } of this.nacked.values()) earliest = Math.min(earliest, deadline);
     if (earliest === Number.POSITIVE_INFINITY) return;
     this.nackTimer = setTimeout(
       () => {
         this.nackTimer = undefined;
         const now = Date.now();
         const due: Message[] = [];
-        for (const [m, t] of this.nacked) {
-          if (t <= now) {
-            due.push(m);
-            this.nacked.delete(m);
+        for (const [k, { msg, deadline }] of this.nacked) {
+          if (deadline <= now) {
+            due.push(msg);
+            this.nacked.delete(k);
           }
         }
         if (due.length) this.redeliver(due);
@@ -536,10 +543,10 @@ class PartitionConsumer implements ConsumerHandler {
     if (this.unacked.size === 0) return;
     const now = Date.now();
     const due: Message[] = [];
-    for (const [m, t] of this.unacked) {
-      if (t <= now) {
-        due.push(m);
-        this.unacked.delete(m);
+    for (const [k, { msg, deadline }] of this.unacked) {
+      if (deadline <= now) {
+        due.push(msg);
+        this.unacked.delete(k);
       }
     }
     if (due.length) this.redeliver(due);

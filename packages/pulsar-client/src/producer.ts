@@ -36,6 +36,8 @@ export interface ProducerOptions {
   batchingMaxMessages?: number;
   batchingMaxBytes?: number;
   batchingMaxPublishDelayMs?: number;
+  /** "KEY_BASED" puts only messages with the same key in a batch (needed for Key_Shared consumers). */
+  batchingType?: "DEFAULT" | "KEY_BASED";
   compressionType?: CompressionType;
   /** Messages waiting for a receipt (queued + in flight) before send() waits. Default 1000. */
   maxPendingMessages?: number;
@@ -478,7 +480,13 @@ export class PartitionProducer implements ProducerHandler {
         const p = props(msg.properties);
         if (p) md.properties = p;
         if (msg.eventTime !== undefined) md.eventTime = BigInt(msg.eventTime);
-        if (this.batch.length > 0 && this.batchBytes + value.length > this.opts.batchingMaxBytes) this.flushBatch();
+        if (
+          this.batch.length > 0 &&
+          (this.batchBytes + value.length > this.opts.batchingMaxBytes ||
+            (this.opts.batchingType === "KEY_BASED" && this.batch[0]!.metadata.partitionKey !== md.partitionKey))
+        ) {
+          this.flushBatch();
+        }
         this.batch.push({ metadata: md, payload: value, sequenceId, resolver });
         this.batchBytes += value.length;
         if (this.batch.length >= this.opts.batchingMaxMessages || this.batchBytes >= this.opts.batchingMaxBytes) {

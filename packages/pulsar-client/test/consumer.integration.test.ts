@@ -93,10 +93,13 @@ describe("subscriptions", () => {
     const opts = { topic, subscription: "ks", subscriptionType: "Key_Shared" as const };
     const c1 = await client.subscribe(opts);
     const c2 = await client.subscribe(opts);
-    const producer = await client.createProducer({ topic, batchingEnabled: false });
-    await Promise.all(
-      Array.from({ length: 60 }, (_, i) => producer.send({ value: Buffer.from(String(i)), key: `k${i % 6}` })),
+    const producer = await client.createProducer({ topic, batchingType: "KEY_BASED", batchingMaxPublishDelayMs: 20 });
+    const ids = await Promise.all(
+      Array.from({ length: 60 }, (_, i) =>
+        producer.send({ value: Buffer.from(String(i)), key: `k${Math.floor(i / 10)}` }),
+      ),
     );
+    expect(ids.some((id) => id.batchIndex > 0)).toBe(true);
     const owner = new Map<string, number>();
     let total = 0;
     await Promise.all(

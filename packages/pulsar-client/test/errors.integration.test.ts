@@ -25,7 +25,11 @@ describe("bad input", () => {
   });
 
   it("an unreachable broker fails fast with CONNECTION_FAILED after retries", async () => {
-    const c = new PulsarClient({ serviceUrl: "pulsar://127.0.0.1:1", operationTimeoutMs: 2000, connectionTimeoutMs: 500 });
+    const c = new PulsarClient({
+      serviceUrl: "pulsar://127.0.0.1:1",
+      operationTimeoutMs: 2000,
+      connectionTimeoutMs: 500,
+    });
     const t0 = Date.now();
     const err = await c.createProducer({ topic: "t" }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(PulsarClientError);
@@ -47,7 +51,9 @@ describe("bad input", () => {
   });
 
   it("a topic in a namespace that does not exist is refused by the broker", async () => {
-    const err = await client.createProducer({ topic: "persistent://public/no-such-namespace-xyz/t" }).catch((e: unknown) => e);
+    const err = await client
+      .createProducer({ topic: "persistent://public/no-such-namespace-xyz/t" })
+      .catch((e: unknown) => e);
     expect(err).toBeInstanceOf(PulsarClientError);
     expect((err as PulsarClientError).retryable).toBe(false);
   });
@@ -55,7 +61,9 @@ describe("bad input", () => {
   it("a message above the broker's max message size fails with MESSAGE_TOO_BIG and the producer keeps working", async () => {
     const topic = uniqueTopic("big");
     const producer = await client.createProducer({ topic });
-    await expect(producer.send({ value: Buffer.alloc(6 * 1024 * 1024) })).rejects.toMatchObject({ code: "MESSAGE_TOO_BIG" });
+    await expect(producer.send({ value: Buffer.alloc(6 * 1024 * 1024) })).rejects.toMatchObject({
+      code: "MESSAGE_TOO_BIG",
+    });
     const id = await producer.send({ value: Buffer.alloc(1024 * 1024, 1) });
     expect(id.ledgerId).toBeGreaterThanOrEqual(0n);
     await producer.close();

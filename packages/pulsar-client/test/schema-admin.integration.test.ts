@@ -21,7 +21,12 @@ describe("schemas", () => {
     const topic = uniqueTopic("schema-string");
     const producer = await client.createProducer({ topic, schema: { type: "STRING" } });
     expect(producer.schemaVersion).toBeDefined();
-    const consumer = await client.subscribe({ topic, subscription: "s", subscriptionInitialPosition: "Earliest", schema: { type: "STRING" } });
+    const consumer = await client.subscribe({
+      topic,
+      subscription: "s",
+      subscriptionInitialPosition: "Earliest",
+      schema: { type: "STRING" },
+    });
     await producer.send({ value: "text value" });
     const m = await consumer.receive(10_000);
     expect(m.data.toString()).toBe("text value");
@@ -37,8 +42,14 @@ describe("schemas", () => {
       const topic = uniqueTopic(`schema-${type.toLowerCase()}`);
       const schema = { type, name: "User", schema: userRecord, properties: { owner: "tests" } };
       const producer = await client.createProducer({ topic, schema });
-      const consumer = await client.subscribe({ topic, subscription: "s", subscriptionInitialPosition: "Earliest", schema });
-      const value = type === "JSON" ? Buffer.from(JSON.stringify({ name: "ann", age: 7 })) : Buffer.from([6, 0x61, 0x6e, 0x6e, 14]);
+      const consumer = await client.subscribe({
+        topic,
+        subscription: "s",
+        subscriptionInitialPosition: "Earliest",
+        schema,
+      });
+      const value =
+        type === "JSON" ? Buffer.from(JSON.stringify({ name: "ann", age: 7 })) : Buffer.from([6, 0x61, 0x6e, 0x6e, 14]);
       await producer.send({ value });
       const m = await consumer.receive(10_000);
       expect(m.data.equals(value)).toBe(true);
@@ -83,7 +94,10 @@ describe("admin", () => {
     const consumer = await client.subscribe({ topic, subscription: "sub-a", subscriptionType: "Shared" });
     const producer = await client.createProducer({ topic, batchingEnabled: false });
     await Promise.all(Array.from({ length: 9 }, (_, i) => producer.send({ value: Buffer.from(String(i)) })));
-    const stats = (await admin.getTopicStats(topic)) as { msgInCounter: number; subscriptions: Record<string, unknown> };
+    const stats = (await admin.getTopicStats(topic)) as {
+      msgInCounter: number;
+      subscriptions: Record<string, unknown>;
+    };
     expect(stats.msgInCounter).toBe(9);
     expect(Object.keys(stats.subscriptions)).toEqual(["sub-a"]);
     expect(await admin.getSubscriptions(`${topic}-partition-0`)).toEqual(["sub-a"]);

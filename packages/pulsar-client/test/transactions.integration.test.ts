@@ -48,9 +48,18 @@ describe("transactions", () => {
     const output = uniqueTopic("txn-out");
     const inProducer = await client.createProducer({ topic: input, batchingEnabled: false });
     await inProducer.send({ value: Buffer.from("x") });
-    const opts = { topic: input, subscription: "proc", subscriptionType: "Shared" as const, subscriptionInitialPosition: "Earliest" as const };
+    const opts = {
+      topic: input,
+      subscription: "proc",
+      subscriptionType: "Shared" as const,
+      subscriptionInitialPosition: "Earliest" as const,
+    };
     const consumer = await client.subscribe(opts);
-    const outConsumer = await client.subscribe({ topic: output, subscription: "check", subscriptionInitialPosition: "Earliest" });
+    const outConsumer = await client.subscribe({
+      topic: output,
+      subscription: "check",
+      subscriptionInitialPosition: "Earliest",
+    });
     const outProducer = await client.createProducer({ topic: output, sendTimeoutMs: 0 });
 
     // Aborted step: output discarded, ack released, input delivered again after reconnecting.
