@@ -6,4 +6,6 @@ export default defineConfig({
   dts: true,
   unbundle: true,
   clean: true,
+  // Emit .js/.d.ts so the files match the exports map (the package is "type": "module").
+  fixedExtension: false,
 });

@@ -68,11 +68,27 @@ describe("deduplication", () => {
       batchingMaxPublishDelayMs: 2,
       maxPendingMessages: 500,
     });
+    // A consumer on its own client lives through the same drops: it may see redeliveries, never gaps.
+    const consumerClient = newClient();
+    const live = await consumerClient.subscribe({
+      topic,
+      subscription: "live",
+      subscriptionInitialPosition: "Earliest",
+    });
     const total = 3000;
+    const liveSeen = new Set<string>();
+    const liveDone = (async () => {
+      while (liveSeen.size < total) {
+        const m = await live.receive(30_000);
+        liveSeen.add(m.data.toString());
+        await live.acknowledge(m);
+      }
+    })();
     const sends: Promise<unknown>[] = [];
     for (let i = 0; i < total; i++) {
       sends.push(producer.send({ value: Buffer.from(`c-${i}`) }));
       if (i === 700) expect(await client.dropConnectionsForTest()).toBeGreaterThan(0);
+      if (i === 1000) expect(await consumerClient.dropConnectionsForTest()).toBeGreaterThan(0);
       if (i === 1500) await admin.unloadTopic(topic);
       if (i === 2200) await client.dropConnectionsForTest();
       if (i % 100 === 0) await new Promise((r) => setImmediate(r));
@@ -84,5 +100,8 @@ describe("deduplication", () => {
     expect(got.length).toBe(total);
     expect(new Set(got).size).toBe(total);
     expect(got).toEqual(Array.from({ length: total }, (_, i) => `c-${i}`));
+    await liveDone;
+    expect(liveSeen.size).toBe(total);
+    await consumerClient.close();
   });
 });
