@@ -1,10 +1,13 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { loadConfig } from "@pulsar-connect/core";
+import { defineJdbcSink, type SqlDialect } from "@pulsar-connect/jdbc-common";
+import { createSinkContext, makeSinkRecords } from "@pulsar-connect/testkit";
 import Database from "better-sqlite3";
-import { afterAll } from "vitest";
+import { afterAll, describe, expect, it } from "vitest";
 import { describeJdbcSink } from "../../../packages/jdbc-common/test/sink-suite.ts";
-import jdbcSqliteSink from "../src/index.ts";
+import jdbcSqliteSink, { sqliteDialect } from "../src/index.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "jdbc-sqlite-"));
 const file = join(dir, "sink.db");
@@ -37,4 +40,62 @@ describeJdbcSink({
     `CREATE TRIGGER ${trigger} BEFORE INSERT ON pulsar_connect_positions WHEN NEW.connector_name = '${connectorName}' BEGIN SELECT RAISE(ABORT, 'positions refused'); END`,
   ],
   dropTrigger: (trigger) => `DROP TRIGGER IF EXISTS ${trigger}`,
+});
+
+describe("SQLite sink when the connection is lost while committing (failure injected after COMMIT)", () => {
+  // No real server can drop an embedded database's connection at this exact point, so the connection is wrapped:
+  // COMMIT runs for real, then the wrapper reports a lost connection as a driver would.
+  function losingCommits(outcome: { lose: boolean; committed: boolean }) {
+    const dialect: SqlDialect = {
+      ...sqliteDialect,
+      async connect(config, url) {
+        const connection = await sqliteDialect.connect(config, url);
+        return {
+          async execute(sql, params) {
+            if (sql === "COMMIT" && outcome.lose) {
+              outcome.lose = false;
+              if (outcome.committed) await connection.execute(sql, params);
+              else await connection.execute("ROLLBACK");
+              throw Object.assign(new Error("disk I/O error"), { code: "SQLITE_IOERR" });
+            }
+            return connection.execute(sql, params);
+          },
+          close: () => connection.close(),
+        };
+      },
+    };
+    return defineJdbcSink({ name: "jdbc-sqlite", description: "test", dialect });
+  }
+
+  for (const committed of [true, false]) {
+    it(`writes the retried batch exactly once when the commit ${committed ? "went through" : "was lost"}`, async () => {
+      const db = new Database(file);
+      const table = `pc_commit_${committed ? "ok" : "lost"}_${Date.now().toString(36)}`;
+      db.exec(`CREATE TABLE ${table} (id INTEGER NOT NULL, name TEXT)`);
+      const outcome = { lose: false, committed };
+      const definition = losingCommits(outcome);
+      const sink = await definition.open(
+        loadConfig(definition.config, { jdbcUrl: file, tableName: table }),
+        createSinkContext({ name: `commit-${committed}` }).context,
+      );
+      await sink.write(makeSinkRecords([{ value: { id: 1 } }], { firstEntryId: 0n }));
+      const batch = makeSinkRecords([{ value: { id: 2 } }, { value: { id: 3 } }], { firstEntryId: 1n });
+      outcome.lose = true;
+      const error = await sink.write(batch).then(
+        () => undefined,
+        (failure: unknown) => failure,
+      );
+      expect(error).toMatchObject({ code: "CONNECTION_FAILED", retryable: true });
+      // The runtime retries the same batch.
+      await sink.write(batch);
+      await sink.write(makeSinkRecords([{ value: { id: 4 } }], { firstEntryId: 3n }));
+      const ids = (db.prepare(`SELECT id FROM ${table} ORDER BY id`).all() as Array<{ id: number }>).map(
+        (row) => row.id,
+      );
+      expect(ids).toEqual([1, 2, 3, 4]);
+      expect((await sink.storedPositions?.())?.[0]?.entryId).toBe(3n);
+      await sink.close();
+      db.close();
+    });
+  }
 });

@@ -80,6 +80,8 @@ class JdbcWriter {
   private keyColumns: TableColumn[] = [];
   private nonKeyColumns: TableColumn[] | undefined;
   private tail: Promise<unknown> = Promise.resolve();
+  /** The last transaction, when the connection was lost while committing it. */
+  private uncertain: { records: SinkRecord[]; positions: PulsarPosition[] } | undefined;
   private closed = false;
 
   constructor(dialect: SqlDialect, config: JdbcSinkConfig, context: SinkContext) {
@@ -217,14 +219,20 @@ class JdbcWriter {
       index: problem.index,
       error: new ConnectorError("INVALID_RECORD", problem.message),
     }));
-    const units = this.plan(prepared.rows);
     const positions = lastPositions(records);
+    const alreadyWritten = await this.resolveUncertainCommit(connection);
+    const rows =
+      alreadyWritten.size === 0
+        ? prepared.rows
+        : prepared.rows.filter((row) => !alreadyWritten.has(records[row.index - offset]?.messageId ?? ""));
+    const units = this.plan(rows);
     const transactional = this.config.useTransactions;
     const isolate = transactional && this.dialect.failedStatementAbortsTransaction;
     try {
       // Happy path without savepoints; a refused record sends the batch through the slower isolating path.
       failures.push(...(await this.attempt(connection, units, positions, isolate ? "all-or-nothing" : "per-record")));
     } catch (error) {
+      if (error instanceof CommitUncertain) this.uncertain = { records: [...records], positions };
       if (!(error instanceof RecordRefused)) throw this.toWriteError(error, "write failed");
       this.context.logger.debug(
         { reason: messageOf(error.cause) },
@@ -233,10 +241,43 @@ class JdbcWriter {
       try {
         failures.push(...(await this.attempt(connection, units, positions, "savepoints")));
       } catch (retryError) {
+        if (retryError instanceof CommitUncertain) this.uncertain = { records: [...records], positions };
         throw this.toWriteError(retryError, "write failed");
       }
     }
     return failures.sort((a, b) => a.index - b.index);
+  }
+
+  /**
+   * After a commit whose outcome is unknown, looks at the stored positions: when they are the ones that transaction
+   * wrote, it was committed, and its records (which the runtime hands over again) must not be written twice.
+   * Returns the message ids to skip.
+   */
+  private async resolveUncertainCommit(connection: SqlConnection): Promise<Set<string>> {
+    const uncertain = this.uncertain;
+    if (uncertain === undefined) return new Set();
+    let stored: PulsarPosition[];
+    try {
+      stored = await this.readPositions(connection);
+    } catch (error) {
+      throw this.toWriteError(error, "could not read the stored positions");
+    }
+    this.uncertain = undefined;
+    const committed = uncertain.positions.every((position) =>
+      stored.some(
+        (candidate) =>
+          candidate.topic === position.topic &&
+          candidate.ledgerId === position.ledgerId &&
+          candidate.entryId === position.entryId &&
+          candidate.batchIndex === position.batchIndex,
+      ),
+    );
+    if (!committed) return new Set();
+    this.context.logger.info(
+      { records: uncertain.records.length },
+      "the transaction interrupted while committing was committed; its records are not written again",
+    );
+    return new Set(uncertain.records.map((record) => record.messageId));
   }
 
   private prepare(records: readonly SinkRecord[], offset: number): { rows: PreparedRow[]; problems: RowProblem[] } {
@@ -291,9 +332,19 @@ class JdbcWriter {
         }
       }
       await this.storePositions(connection, positions);
-      if (transactional) await connection.execute("COMMIT");
+      if (transactional) {
+        try {
+          await connection.execute("COMMIT");
+        } catch (error) {
+          // The connection died while committing: the transaction may or may not have been committed.
+          if (this.dialect.classifyError(error) === "connection") throw new CommitUncertain(error);
+          throw error;
+        }
+      }
     } catch (error) {
-      const lost = !(error instanceof RecordRefused) && this.dialect.classifyError(error) === "connection";
+      const lost =
+        error instanceof CommitUncertain ||
+        (!(error instanceof RecordRefused) && this.dialect.classifyError(error) === "connection");
       if (transactional && !lost) {
         await connection.execute("ROLLBACK").catch(() => undefined);
       }
@@ -362,8 +413,16 @@ class JdbcWriter {
 
   private async storedPositions(): Promise<PulsarPosition[]> {
     const connection = await this.connect();
-    const q = (name: string) => this.dialect.quoteIdentifier(name);
     try {
+      return await this.readPositions(connection);
+    } catch (error) {
+      throw this.toWriteError(error, "could not read the stored positions");
+    }
+  }
+
+  private async readPositions(connection: SqlConnection): Promise<PulsarPosition[]> {
+    const q = (name: string) => this.dialect.quoteIdentifier(name);
+    {
       const result = await connection.execute(
         `SELECT ${q("topic")}, ${q("ledger_id")}, ${q("entry_id")}, ${q("batch_index")} FROM ${POSITIONS_TABLE} WHERE ${q("connector_name")} = ${this.dialect.placeholder(1)} ORDER BY ${q("topic")}`,
         [this.connectorName],
@@ -374,8 +433,6 @@ class JdbcWriter {
         entryId: BigInt(row.entry_id as string | number | bigint),
         batchIndex: Number(row.batch_index),
       }));
-    } catch (error) {
-      throw this.toWriteError(error, "could not read the stored positions");
     }
   }
 
@@ -385,8 +442,9 @@ class JdbcWriter {
   }
 
   /** A ConnectorError for a failure of the whole write; drops the connection when it is the cause. */
-  private toWriteError(error: unknown, what: string): ConnectorError {
-    if (error instanceof ConnectorError) return error;
+  private toWriteError(failure: unknown, what: string): ConnectorError {
+    if (failure instanceof ConnectorError) return failure;
+    const error = failure instanceof CommitUncertain ? failure.cause : failure;
     const kind = this.dialect.classifyError(error);
     if (kind === "connection") {
       void this.dropConnection();
@@ -400,6 +458,13 @@ class JdbcWriter {
       );
     }
     return new ConnectorError("WRITE_FAILED", `${what}: ${messageOf(error)}`, { cause: error, retryable: true });
+  }
+}
+
+/** The connection was lost during COMMIT: the transaction may have been committed. */
+class CommitUncertain extends Error {
+  constructor(cause: unknown) {
+    super(messageOf(cause), { cause });
   }
 }
 
