@@ -1,0 +1,143 @@
+import { spawn } from "node:child_process";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { Worker } from "../src/index.ts";
+import { fixtureHost } from "./fixtures/host.ts";
+import { http, linesOf, subscriptionStats, until } from "./helpers.ts";
+import { javaAvailable, pulsarAdminClasspath } from "./pulsar-admin/classpath.ts";
+
+// Apache Pulsar's own `pulsar-admin` (Java, from Maven Central) managing connectors on a pulsar-connect worker.
+const services = inject("services");
+const serviceUrl = services.pulsar?.serviceUrl ?? "pulsar://127.0.0.1:6650";
+const adminUrl = services.pulsar?.webServiceUrl ?? "http://127.0.0.1:8080";
+const run = `pa${Date.now().toString(36)}`;
+const PASSWORD = `pw-${run}-hidden`;
+
+let classpath: string;
+let worker: Worker;
+let dataDir: string;
+let host: string;
+let clientConf: string;
+const logs: string[] = [];
+
+function pulsarAdmin(...args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn("java", [
+      "-cp",
+      classpath,
+      "org.apache.pulsar.admin.cli.PulsarAdminTool",
+      clientConf,
+      "--admin-url",
+      worker.url,
+      ...args,
+    ]);
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (chunk) => {
+      stdout += chunk;
+    });
+    child.stderr.on("data", (chunk) => {
+      stderr += chunk;
+    });
+    child.on("exit", (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+const hasJava = javaAvailable();
+
+describe.runIf(hasJava)("Apache Pulsar's pulsar-admin against the worker", () => {
+  beforeAll(async () => {
+    classpath = pulsarAdminClasspath();
+    dataDir = mkdtempSync(join(tmpdir(), "pulsar-connect-pa-"));
+    host = fixtureHost();
+    clientConf = join(dataDir, "client.conf");
+    writeFileSync(clientConf, "");
+    worker = await Worker.start({
+      port: 0,
+      dataDir,
+      hostDirs: [host],
+      pulsarServiceUrl: serviceUrl,
+      pulsarAdminUrl: adminUrl,
+      logDestination: { write: (line: string) => logs.push(line) },
+    });
+  }, 300_000);
+
+  afterAll(async () => {
+    await worker?.close();
+    if (dataDir) rmSync(dataDir, { recursive: true, force: true });
+    if (host) rmSync(host, { recursive: true, force: true });
+  });
+
+  const topic = `${run}-in`;
+  const name = `${run}-sink`;
+  const file = () => join(dataDir, "out.txt");
+
+  it("lists built-ins and creates, gets, lists and reports status of a sink", async () => {
+    const available = await pulsarAdmin("sinks", "available-sinks");
+    expect(available.stdout).toContain("test-file\nTest sink: appends each record value as a line to a file\n----");
+    const created = await pulsarAdmin(
+      "sinks",
+      "create",
+      "--name",
+      name,
+      "--sink-type",
+      "test-file",
+      "--inputs",
+      topic,
+      "--sink-config",
+      JSON.stringify({ path: file(), password: PASSWORD }),
+    );
+    expect(created.stdout.trim()).toBe("Created successfully");
+    const get = await pulsarAdmin("sinks", "get", "--name", name);
+    expect(JSON.parse(get.stdout)).toMatchObject({ processingGuarantees: "ATLEAST_ONCE", parallelism: 1 });
+    expect(get.stdout).not.toContain(PASSWORD);
+    expect(JSON.parse((await pulsarAdmin("sinks", "list")).stdout)).toContain(name);
+    await until(async () => JSON.parse((await pulsarAdmin("sinks", "status", "--name", name)).stdout).numRunning === 1);
+  });
+
+  it("updates the guarantee and parallelism; stops, starts and restarts instances", async () => {
+    const update = await pulsarAdmin("sinks", "update", "--name", name, "--processing-guarantees", "EFFECTIVELY_ONCE");
+    expect(update.stdout.trim()).toBe("Updated successfully");
+    await until(async () => (await subscriptionStats(adminUrl, topic, `public/default/${name}`))?.type === "Failover");
+    expect((await pulsarAdmin("sinks", "update", "--name", name, "--parallelism", "2")).code).toBe(0);
+    expect((await pulsarAdmin("sinks", "stop", "--name", name, "--instance-id", "1")).stdout.trim()).toBe(
+      "Stopped successfully",
+    );
+    const one = JSON.parse((await pulsarAdmin("sinks", "status", "--name", name, "--instance-id", "1")).stdout);
+    expect(one.running).toBe(false);
+    expect((await pulsarAdmin("sinks", "start", "--name", name, "--instance-id", "1")).code).toBe(0);
+    expect((await pulsarAdmin("sinks", "restart", "--name", name)).stdout.trim()).toBe("Restarted successfully");
+    const config = (await http(worker.url, "GET", `/admin/v3/sinks/public/default/${name}`)).json;
+    expect(config).toMatchObject({ processingGuarantees: "EFFECTIVELY_ONCE", parallelism: 2 });
+  });
+
+  it("manages a source given as --archive builtin://, reloads, reports unknown sinks, deletes", async () => {
+    const source = `${run}-source`;
+    const created = await pulsarAdmin(
+      "sources",
+      "create",
+      "--name",
+      source,
+      "--archive",
+      "builtin://test-counter",
+      "--destination-topic-name",
+      topic,
+      "--source-config",
+      JSON.stringify({ count: 5 }),
+    );
+    expect(created.stdout.trim()).toBe("Created successfully");
+    await until(() => linesOf(file()).length >= 5, 30_000, "5 records through source and sink");
+    const status = JSON.parse((await pulsarAdmin("sources", "status", "--name", source)).stdout);
+    expect(status.instances[0].status.numWritten).toBe(5);
+    expect((await pulsarAdmin("sources", "reload")).code).toBe(0);
+    const missing = await pulsarAdmin("sinks", "get", "--name", "ghost");
+    expect(missing.code).not.toBe(0);
+    expect(missing.stdout + missing.stderr).toContain("Sink ghost doesn't exist");
+    expect((await pulsarAdmin("sources", "delete", "--name", source)).stdout.trim()).toBe("Delete source successfully");
+    expect((await pulsarAdmin("sinks", "delete", "--name", name)).stdout.trim()).toBe("Deleted successfully");
+    expect(JSON.parse((await pulsarAdmin("sinks", "list")).stdout)).not.toContain(name);
+    expect(logs.join("")).not.toContain(PASSWORD);
+  });
+});
