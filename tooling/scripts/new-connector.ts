@@ -115,7 +115,10 @@ if (!values["no-install"]) {
     ["--conditions=@pulsar-connect/source", join(root, "tooling/scripts/connector-docs.ts"), "--only", dir],
     { cwd: root, stdio: "inherit" },
   );
-  execFileSync("pnpm", ["biome", "check", "--write", dir], { cwd: root, stdio: "inherit" });
+  execFileSync("pnpm", ["biome", "check", "--write", dir, join(root, ".changeset", `${folder}.md`)], {
+    cwd: root,
+    stdio: "inherit",
+  });
   console.log(`\nnext: edit connectors/${folder}/src/index.ts, then pnpm vitest run --project ${folder}`);
 }
 
