@@ -23,6 +23,7 @@ const RESULT_OK = 0;
 const RESULT_KEY_NOT_FOUND = 2;
 const RESULT_PARAMETER = 4;
 const N_PARTITIONS = 4096;
+const PARTICLE_INTEGER = 1;
 
 /** A stored bin: its particle type and raw value bytes, returned as written. */
 interface StoredBin {
@@ -281,6 +282,7 @@ type RequestBody =
   | { kind: "get"; set: string; key: string }
   | { kind: "seen" }
   | { kind: "count" }
+  | { kind: "integers"; set: string; bin: string }
   | { kind: "failWrites"; code: number | undefined };
 type Request = RequestBody & { id: number };
 
@@ -327,6 +329,11 @@ export class AerospikeTestDouble {
     return this.ask({ kind: "get", set, key });
   }
 
+  /** Values of the integer bin `bin` of every record in `set`, one per record. */
+  integerBins(set: string, bin: string): Promise<number[]> {
+    return this.ask({ kind: "integers", set, bin });
+  }
+
   /** Number of stored records. */
   count(): Promise<number> {
     return this.ask({ kind: "count" });
@@ -361,6 +368,13 @@ if (!isMainThread && parentPort) {
         generation: record.generation,
         bins: Object.fromEntries([...record.bins].map(([name, bin]) => [name, { type: bin.type, value: bin.value }])),
       };
+    } else if (request.kind === "integers") {
+      value = [...server.records.values()]
+        .filter((record) => record.set === request.set)
+        .flatMap((record) => {
+          const bin = record.bins.get(request.bin);
+          return bin && bin.type === PARTICLE_INTEGER ? [Number(bin.value.readBigInt64BE(0))] : [];
+        });
     } else if (request.kind === "count") {
       value = server.records.size;
     } else if (request.kind === "seen") {

@@ -1,0 +1,43 @@
+import { describeSourceConformance } from "@pulsar-connect/testkit";
+import { afterAll } from "vitest";
+import definition from "../src/index.ts";
+import { defaultPartitioner, kafkaBrokers, testKafka, uniqueName } from "./helpers.ts";
+
+const kafka = testKafka();
+const producer = kafka.producer({ createPartitioner: defaultPartitioner });
+let connected: Promise<void> | undefined;
+
+afterAll(async () => {
+  if (connected) await producer.disconnect();
+});
+
+describeSourceConformance("kafka", {
+  definition,
+  config: async () => {
+    const admin = kafka.admin();
+    await admin.connect();
+    const topic = uniqueName("conformance-src");
+    await admin.createTopics({ topics: [{ topic, numPartitions: 2 }], waitForLeaders: true });
+    await admin.disconnect();
+    return {
+      bootstrapServers: kafkaBrokers().join(","),
+      groupId: uniqueName("conformance-g"),
+      topic,
+      idleReadTimeoutMs: 300,
+      offsetCommitIntervalMs: 200,
+    };
+  },
+  invalidConfig: {
+    configs: { bootstrapServers: "", groupId: "g", topic: "t", fetchMinBytes: 0 },
+    paths: ["configs.bootstrapServers", "configs.fetchMinBytes"],
+  },
+  seed: async (configs, count) => {
+    connected ??= producer.connect();
+    await connected;
+    await producer.send({
+      topic: configs.topic as string,
+      messages: Array.from({ length: count }, (_, i) => ({ key: `k${i}`, value: JSON.stringify({ id: i }) })),
+    });
+  },
+  effectivelyOnce: true,
+});
