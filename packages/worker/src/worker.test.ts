@@ -364,4 +364,19 @@ describe("worker admin API", () => {
     expect(asAdmin.status).toBe(200);
     expect(logLines.join("")).not.toContain("static-admin-token");
   });
+
+  it("limits non-superuser roles to their tenants when tenantRoles is set (403 elsewhere)", async () => {
+    const secret = "unit-test-jwt-secret-value";
+    await startWorker({ auth: { jwtSecret: secret, superUserRoles: ["root"], tenantRoles: { public: ["team-a"] } } });
+    const teamA = { authorization: `Bearer ${signToken({ sub: "team-a" }, secret)}` };
+    const teamB = { authorization: `Bearer ${signToken({ sub: "team-b" }, secret)}` };
+    const root = { authorization: `Bearer ${signToken({ sub: "root" }, secret)}` };
+    expect((await call("GET", SINKS, undefined, teamA)).status).toBe(200);
+    expect((await call("POST", `${SINKS}/t1`, sinkConfig(), teamA)).status).toBe(204);
+    const denied = await call("DELETE", `${SINKS}/t1`, undefined, teamB);
+    expect(denied.status).toBe(403);
+    expect(denied.json.reason).toContain("team-b");
+    expect((await call("GET", "/admin/v3/sinks/other/ns", undefined, teamA)).status).toBe(403);
+    expect((await call("GET", "/admin/v3/sinks/other/ns", undefined, root)).status).toBe(200);
+  });
 });
