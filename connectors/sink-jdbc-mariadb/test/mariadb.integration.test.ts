@@ -44,4 +44,19 @@ describeJdbcSink({
     `CREATE TRIGGER ${trigger} BEFORE INSERT ON pulsar_connect_positions FOR EACH ROW BEGIN IF NEW.connector_name = '${connectorName}' THEN SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'positions refused'; END IF; END`,
   ],
   dropTrigger: (trigger) => `DROP TRIGGER IF EXISTS ${trigger}`,
+  dropConnections: {
+    // A user of its own makes the sink's connection easy to find in the process list.
+    async configFor(admin, marker) {
+      await admin.exec(`CREATE USER '${marker}'@'%' IDENTIFIED BY '${marker}'`);
+      await admin.exec(`GRANT ALL PRIVILEGES ON \`${database}\`.* TO '${marker}'@'%'`);
+      return { userName: marker, password: marker };
+    },
+    async drop(admin, marker) {
+      const rows = await admin.rows(`SELECT ID FROM information_schema.PROCESSLIST WHERE USER = '${marker}'`);
+      for (const row of rows) await admin.exec(`KILL CONNECTION ${Number(row.ID)}`);
+    },
+    async release(admin, marker) {
+      await admin.exec(`DROP USER '${marker}'@'%'`);
+    },
+  },
 });

@@ -43,7 +43,9 @@ describeJdbcSink({
     `CREATE TRIGGER ${trigger} BEFORE INSERT OR UPDATE ON pulsar_connect_positions FOR EACH ROW EXECUTE FUNCTION ${trigger}()`,
   ],
   dropConnections: {
-    url: (marker) => `jdbc:postgresql://${host}:${port}/${database}?ApplicationName=${marker}`,
+    configFor: async (_admin, marker) => ({
+      jdbcUrl: `jdbc:postgresql://${host}:${port}/${database}?ApplicationName=${marker}`,
+    }),
     async drop(admin, marker) {
       await admin.exec(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = '${marker}'`);
     },

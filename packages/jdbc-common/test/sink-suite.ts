@@ -43,8 +43,15 @@ export interface JdbcSuiteTarget {
   /** Statements making inserts into the positions table fail for one connector name. */
   failPositionsFor(trigger: string, connectorName: string): string[];
   dropTrigger(trigger: string): string;
-  /** For network databases: a jdbcUrl whose connections can be found by `marker`, and a way to cut them. */
-  dropConnections?: { url(marker: string): string; drop(admin: AdminConnection, marker: string): Promise<void> };
+  /**
+   * For network databases: config fields (jdbcUrl, userName...) whose connections can be found by `marker`, and a
+   * way to cut those connections on the server.
+   */
+  dropConnections?: {
+    configFor(admin: AdminConnection, marker: string): Promise<Record<string, unknown>>;
+    drop(admin: AdminConnection, marker: string): Promise<void>;
+    release?(admin: AdminConnection, marker: string): Promise<void>;
+  };
 }
 
 type Row = { id: number; name: string | null; qty: number | null };
@@ -327,11 +334,11 @@ export function describeJdbcSink(target: JdbcSuiteTarget): void {
     });
 
     if (target.dropConnections !== undefined) {
-      const { url, drop } = target.dropConnections;
+      const { configFor, drop, release } = target.dropConnections;
       it("fails a write with a retryable CONNECTION_FAILED when the connection drops, and reconnects", async () => {
         const table = await freshTable();
         const marker = `pc_${randomUUID().replaceAll("-", "").slice(0, 10)}`;
-        const sink = await open({ tableName: table, jdbcUrl: url(marker) });
+        const sink = await open({ tableName: table, ...(await configFor(await db(), marker)) });
         expect(failedIndexes(await sink.write(records([{ value: { id: 1 } }])))).toEqual([]);
         await drop(await db(), marker);
         const error = await sink.write(records([{ value: { id: 2 } }], 1n)).then(
@@ -344,6 +351,8 @@ export function describeJdbcSink(target: JdbcSuiteTarget): void {
         expect(failedIndexes(await sink.write(records([{ value: { id: 2 } }], 1n)))).toEqual([]);
         expect((await tableRows(table)).map((row) => row.id)).toEqual([1, 2]);
         expect((await sink.storedPositions?.())?.[0]?.entryId).toBe(1n);
+        await sink.close();
+        await release?.(await db(), marker);
       });
     }
 
