@@ -446,7 +446,27 @@ export class PartitionProducer implements ProducerHandler {
     return compress(type, raw);
   }
 
-  async send(msg: ProducerMessage): Promise<MessageId> {
+  /** Sends that have not yet reached the batch or the pending queue (flush() waits for them). */
+  private entering = 0;
+  private enteredWaiters: Array<() => void> = [];
+
+  send(msg: ProducerMessage): Promise<MessageId> {
+    this.entering++;
+    const entered = this.enter(msg);
+    const done = () => {
+      this.entering--;
+      if (this.entering === 0 && this.enteredWaiters.length > 0) {
+        const waiters = this.enteredWaiters;
+        this.enteredWaiters = [];
+        for (const w of waiters) w();
+      }
+    };
+    entered.then(done, done);
+    return entered.then((e) => e.receipt);
+  }
+
+  /** Validates, waits for a pending slot and queues the message; resolves once it is queued. */
+  private async enter(msg: ProducerMessage): Promise<{ receipt: Promise<MessageId> }> {
     if (this.state === "closed" || this.state === "closing") {
       throw new PulsarClientError("CLOSED", `producer for ${this.topic} is closed`);
     }
@@ -469,68 +489,85 @@ export class PartitionProducer implements ProducerHandler {
       this.slots.release();
       throw new PulsarClientError("CLOSED", `producer for ${this.topic} is closed`);
     }
-    return new Promise<MessageId>((resolve, reject) => {
-      const resolver: Resolver = { resolve, reject };
-      const sequenceId = this.assignSequence(msg.sequenceId);
-      const canBatch = this.opts.batchingEnabled && !msg.txn && msg.deliverAt === undefined;
-      if (canBatch) {
-        const md: BatchItem["metadata"] = { sequenceId };
-        if (msg.key !== undefined) md.partitionKey = msg.key;
-        if (msg.orderingKey) md.orderingKey = msg.orderingKey;
-        const p = props(msg.properties);
-        if (p) md.properties = p;
-        if (msg.eventTime !== undefined) md.eventTime = BigInt(msg.eventTime);
-        if (
-          this.batch.length > 0 &&
-          (this.batchBytes + value.length > this.opts.batchingMaxBytes ||
-            (this.opts.batchingType === "KEY_BASED" && this.batch[0]!.metadata.partitionKey !== md.partitionKey))
-        ) {
-          this.flushBatch();
-        }
-        this.batch.push({ metadata: md, payload: value, sequenceId, resolver });
-        this.batchBytes += value.length;
-        if (this.batch.length >= this.opts.batchingMaxMessages || this.batchBytes >= this.opts.batchingMaxBytes) {
-          this.flushBatch();
-        } else if (!this.batchTimer) {
-          this.batchTimer = setTimeout(() => {
-            this.batchTimer = undefined;
-            this.flushBatch();
-          }, this.opts.batchingMaxPublishDelayMs);
-        }
-        return;
-      }
-      const m = this.baseMetadata(sequenceId);
-      if (msg.key !== undefined) m.partitionKey = msg.key;
-      if (msg.orderingKey) m.orderingKey = msg.orderingKey;
+    const receipt = new Promise<MessageId>((resolve, reject) => this.enqueue(msg, value, { resolve, reject }));
+    return { receipt };
+  }
+
+  private enqueue(msg: ProducerMessage, value: Buffer, resolver: Resolver): void {
+    const reject = resolver.reject;
+    const sequenceId = this.assignSequence(msg.sequenceId);
+    // Messages as large as a whole batch go out alone, like the Java client does.
+    const canBatch =
+      this.opts.batchingEnabled && !msg.txn && msg.deliverAt === undefined && value.length < this.opts.batchingMaxBytes;
+    if (canBatch) {
+      const md: BatchItem["metadata"] = { sequenceId };
+      if (msg.key !== undefined) md.partitionKey = msg.key;
+      if (msg.orderingKey) md.orderingKey = msg.orderingKey;
       const p = props(msg.properties);
-      if (p) m.properties = p;
-      if (msg.eventTime !== undefined) m.eventTime = BigInt(msg.eventTime);
-      if (msg.deliverAt !== undefined) m.deliverAtTime = BigInt(msg.deliverAt);
-      if (msg.txn) {
-        m.txnidMostBits = msg.txn.mostBits;
-        m.txnidLeastBits = msg.txn.leastBits;
+      if (p) md.properties = p;
+      if (msg.eventTime !== undefined) md.eventTime = BigInt(msg.eventTime);
+      if (
+        this.batch.length > 0 &&
+        (this.batchBytes + value.length > this.opts.batchingMaxBytes ||
+          (this.opts.batchingType === "KEY_BASED" && this.batch[0]!.metadata.partitionKey !== md.partitionKey))
+      ) {
+        this.flushBatch();
       }
-      let payload: Buffer;
-      try {
-        payload = this.compressInto(m, value);
-      } catch (err) {
-        this.slots.release();
-        reject(toPulsarClientError(err, "COMPRESSION"));
-        return;
+      this.batch.push({ metadata: md, payload: value, sequenceId, resolver });
+      this.batchBytes += value.length;
+      if (this.batch.length >= this.opts.batchingMaxMessages || this.batchBytes >= this.opts.batchingMaxBytes) {
+        this.flushBatch();
+      } else if (!this.batchTimer) {
+        this.batchTimer = setTimeout(() => {
+          this.batchTimer = undefined;
+          this.flushBatch();
+        }, this.opts.batchingMaxPublishDelayMs);
       }
-      const op: OpSend = {
-        sequenceId,
-        highestSequenceId: sequenceId,
-        numMessages: 1,
-        metadata: m,
-        payload,
-        resolvers: [resolver],
-        createdAt: Date.now(),
-        txn: msg.txn,
-      };
-      this.pending.push(op);
-      this.writeOp(op);
-    });
+      return;
+    }
+    // Keep publish order: anything waiting in the open batch goes first.
+    if (this.batch.length > 0) this.flushBatch();
+    const m = this.baseMetadata(sequenceId);
+    if (msg.key !== undefined) m.partitionKey = msg.key;
+    if (msg.orderingKey) m.orderingKey = msg.orderingKey;
+    const p = props(msg.properties);
+    if (p) m.properties = p;
+    if (msg.eventTime !== undefined) m.eventTime = BigInt(msg.eventTime);
+    if (msg.deliverAt !== undefined) m.deliverAtTime = BigInt(msg.deliverAt);
+    if (msg.txn) {
+      m.txnidMostBits = msg.txn.mostBits;
+      m.txnidLeastBits = msg.txn.leastBits;
+    }
+    let payload: Buffer;
+    try {
+      payload = this.compressInto(m, value);
+    } catch (err) {
+      this.slots.release();
+      reject(toPulsarClientError(err, "COMPRESSION"));
+      return;
+    }
+    if (payload.length > this.maxMessageSize) {
+      this.slots.release();
+      reject(
+        new PulsarClientError(
+          "MESSAGE_TOO_BIG",
+          `compressed message of ${payload.length} bytes exceeds the broker limit`,
+        ),
+      );
+      return;
+    }
+    const op: OpSend = {
+      sequenceId,
+      highestSequenceId: sequenceId,
+      numMessages: 1,
+      metadata: m,
+      payload,
+      resolvers: [resolver],
+      createdAt: Date.now(),
+      txn: msg.txn,
+    };
+    this.pending.push(op);
+    this.writeOp(op);
   }
 
   private async registerTxn(txn: Transaction): Promise<void> {
@@ -589,13 +626,18 @@ export class PartitionProducer implements ProducerHandler {
   }
 
   private notifyDrained(): void {
+    if (this.drainWaiters.length === 0) return;
     const waiters = this.drainWaiters;
     this.drainWaiters = [];
-    for (const w of waiters) w();
+    // Let the send() promises settle (and their callbacks run) before flush() returns.
+    setImmediate(() => {
+      for (const w of waiters) w();
+    });
   }
 
   /** Sends the open batch and waits until every message sent so far has its receipt (or failed). */
   async flush(): Promise<void> {
+    while (this.entering > 0) await new Promise<void>((resolve) => this.enteredWaiters.push(resolve));
     this.flushBatch();
     if (this.pending.length === 0) return;
     await new Promise<void>((resolve) => this.drainWaiters.push(resolve));

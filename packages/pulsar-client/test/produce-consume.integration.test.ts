@@ -71,6 +71,35 @@ describe("produce and consume", () => {
     },
   );
 
+  it("a message close to the 5 MB limit round-trips; flush() waits for receipts", async () => {
+    const topic = uniqueTopic("large");
+    const consumer = await client.subscribe({ topic, subscription: "s", subscriptionInitialPosition: "Earliest" });
+    const producer = await client.createProducer({ topic, batchingMaxPublishDelayMs: 60_000 });
+    const big = Buffer.alloc(5 * 1024 * 1024 - 4096);
+    for (let i = 0; i < big.length; i += 4) big.writeUInt32LE((i * 2654435761) >>> 0, i);
+    const receipts: MessageId[] = [];
+    const small = producer.send({ value: Buffer.from("small first") }).then((id) => receipts.push(id));
+    const large = producer.send({ value: big }).then((id) => receipts.push(id));
+    await producer.flush();
+    expect(receipts.length).toBe(2);
+    await Promise.all([small, large]);
+    expect((await consumer.receive(20_000)).data.toString()).toBe("small first");
+    const m = await consumer.receive(20_000);
+    expect(m.data.equals(big)).toBe(true);
+    await producer.close();
+    await consumer.close();
+  });
+
+  it("non-persistent topics work", async () => {
+    const topic = `non-persistent://public/default/np-${Date.now()}`;
+    const consumer = await client.subscribe({ topic, subscription: "s" });
+    const producer = await client.createProducer({ topic });
+    await producer.send({ value: Buffer.from("volatile") });
+    expect((await consumer.receive(10_000)).data.toString()).toBe("volatile");
+    await producer.close();
+    await consumer.close();
+  });
+
   it("async iteration and backpressure with a small pending queue", async () => {
     const topic = uniqueTopic("iter");
     const consumer = await client.subscribe({
