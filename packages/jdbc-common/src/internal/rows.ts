@@ -123,7 +123,7 @@ function prepareRow(
     }
   }
 
-  const quote = (column: TableColumn) => dialect.quoteIdentifier(column.name);
+  const quote = (column: TableColumn) => table.quoted(column);
   const keys = keyColumns.map(quote);
   const keyValues =
     mutation === "INSERT" ? [] : keyColumns.map((column) => dialect.toParameter(present.get(column), column));

@@ -9,6 +9,7 @@ export class Table {
   private readonly exact = new Map<string, TableColumn>();
   private readonly folded = new Map<string, TableColumn>();
   private readonly ordinal = new Map<string, number>();
+  private readonly quotedNames = new Map<string, string>();
 
   constructor(ref: TableRef, columns: readonly TableColumn[], dialect: SqlDialect) {
     this.ref = ref;
@@ -21,7 +22,13 @@ export class Table {
       this.exact.set(column.name, column);
       if (!this.folded.has(column.name.toLowerCase())) this.folded.set(column.name.toLowerCase(), column);
       this.ordinal.set(column.name, index);
+      this.quotedNames.set(column.name, dialect.quoteIdentifier(column.name));
     });
+  }
+
+  /** The quoted name of a column, for statements. */
+  quoted(column: TableColumn): string {
+    return this.quotedNames.get(column.name) ?? column.name;
   }
 
   /** The column a record field maps to: same name, else same name ignoring case. */
