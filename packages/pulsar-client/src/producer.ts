@@ -134,6 +134,13 @@ class Semaphore {
   constructor(size: number) {
     this.size = size;
   }
+  tryAcquire(): boolean {
+    if (this.used < this.size && this.waiters.length === 0) {
+      this.used++;
+      return true;
+    }
+    return false;
+  }
   async acquire(): Promise<void> {
     if (this.used < this.size && this.waiters.length === 0) {
       this.used++;
@@ -451,6 +458,18 @@ export class PartitionProducer implements ProducerHandler {
   private enteredWaiters: Array<() => void> = [];
 
   send(msg: ProducerMessage): Promise<MessageId> {
+    // Fast path without extra promise hops: a free slot and nothing to register first.
+    if (!msg.txn && (this.state === "ready" || this.state === "connecting")) {
+      let value: Buffer;
+      try {
+        value = this.validate(msg);
+      } catch (err) {
+        return Promise.reject(err);
+      }
+      if (this.slots.tryAcquire()) {
+        return new Promise<MessageId>((resolve, reject) => this.enqueue(msg, value, { resolve, reject }));
+      }
+    }
     this.entering++;
     const entered = this.enter(msg);
     const done = () => {
@@ -466,7 +485,7 @@ export class PartitionProducer implements ProducerHandler {
   }
 
   /** Validates, waits for a pending slot and queues the message; resolves once it is queued. */
-  private async enter(msg: ProducerMessage): Promise<{ receipt: Promise<MessageId> }> {
+  private validate(msg: ProducerMessage): Buffer {
     if (this.state === "closed" || this.state === "closing") {
       throw new PulsarClientError("CLOSED", `producer for ${this.topic} is closed`);
     }
@@ -477,6 +496,11 @@ export class PartitionProducer implements ProducerHandler {
         `message of ${value.length} bytes exceeds the broker limit of ${this.maxMessageSize} bytes`,
       );
     }
+    return value;
+  }
+
+  private async enter(msg: ProducerMessage): Promise<{ receipt: Promise<MessageId> }> {
+    const value = this.validate(msg);
     if (msg.txn) {
       if (msg.txn.state !== "OPEN") {
         throw new PulsarClientError("INVALID_TXN_STATUS", `transaction ${msg.txn.id} is ${msg.txn.state}`);
