@@ -118,6 +118,28 @@ describe("buildConfig", () => {
 });
 
 describe("runCli", () => {
+  it("accepts pulsar-admin's hidden camelCase flag spellings", async () => {
+    const run = capture();
+    // No worker listens on port 9: the command gets as far as the request, after parsing every flag.
+    const code = await runCli(
+      [
+        "sinks",
+        "create",
+        "--name",
+        "n",
+        "--sinkType",
+        "x",
+        "--sinkConfig",
+        "{bad",
+        "--admin-url",
+        "http://127.0.0.1:9",
+      ],
+      run.io,
+    );
+    expect(code).toBe(2);
+    expect(run.err()).toContain("--sink-config is not valid JSON");
+  });
+
   it("prints help and exits 0; exits 2 on usage errors before contacting any worker", async () => {
     const help = capture();
     expect(await runCli(["--help"], help.io)).toBe(0);

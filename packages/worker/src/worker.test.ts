@@ -40,6 +40,7 @@ class StandInInstance implements ConnectorInstance {
   }
 
   async stop(): Promise<void> {
+    if (hangStops) return new Promise<void>(() => {});
     this.stopped = true;
     this.settle.resolve();
   }
@@ -73,6 +74,7 @@ let worker: Worker | undefined;
 let created: StandInInstance[];
 let logLines: string[];
 let failStarts: boolean;
+let hangStops = false;
 
 async function startWorker(extra: Partial<WorkerOptions> = {}): Promise<Worker> {
   worker = await Worker.start({
@@ -143,6 +145,7 @@ beforeEach(() => {
   created = [];
   logLines = [];
   failStarts = false;
+  hangStops = false;
 });
 
 afterEach(async () => {
@@ -153,6 +156,29 @@ afterEach(async () => {
 });
 
 describe("worker admin API", () => {
+  it("moves on when an instance does not stop within stopTimeoutMs; operations after a delete get 404", async () => {
+    await startWorker({ stopTimeoutMs: 100 });
+    await call("POST", `${SINKS}/h1`, sinkConfig());
+    await until(() => created.length === 1);
+    hangStops = true;
+    const started = Date.now();
+    expect((await call("POST", `${SINKS}/h1/stop`)).status).toBe(204);
+    expect(Date.now() - started).toBeLessThan(2_000);
+    expect(logLines.join("")).toContain("did not stop in time");
+    // Start again, then delete while the instance hangs in stop (the delete holds the connector for 100 ms):
+    // a start queued behind the delete must not bring the connector back.
+    expect((await call("POST", `${SINKS}/h1/start`)).status).toBe(204);
+    await until(() => created.length === 2);
+    const deleting = call("DELETE", `${SINKS}/h1`);
+    await new Promise((done) => setTimeout(done, 30));
+    const restarted = await call("POST", `${SINKS}/h1/start`);
+    const deleted = await deleting;
+    hangStops = false;
+    expect(deleted.status).toBe(204);
+    expect(restarted.status).toBe(404);
+    expect((await call("GET", SINKS)).json).toEqual([]);
+  });
+
   it("creates a sink with upstream defaults and hides sensitive values", async () => {
     await startWorker();
     const create = await call("POST", `${SINKS}/s1`, sinkConfig({ secrets: { token: "tok-abcdef-123" } }));

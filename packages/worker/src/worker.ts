@@ -87,6 +87,8 @@ export interface WorkerOptions {
   cluster?: string;
   /** Restart backoff of failed instances. */
   backoff?: Partial<BackoffPolicy>;
+  /** How long a graceful stop (drain) of an instance may take before the worker moves on (60 s). */
+  stopTimeoutMs?: number;
   /** A ready catalog instead of discovery. */
   catalog?: ConnectorCatalog;
   /** Replaces the runtime's instance factory. */
@@ -100,6 +102,8 @@ interface Component {
   config: ResolvedConfig;
   slots: InstanceSlot[];
   lock: Promise<void>;
+  /** Set once deleted: operations queued behind the delete must not bring it back. */
+  deleted: boolean;
 }
 
 const KIND_TITLE: Record<Kind, string> = { sink: "Sink", source: "Source" };
@@ -289,7 +293,7 @@ export class Worker {
 
   private addComponent(kind: Kind, config: ResolvedConfig): Component {
     const key = this.key(kind, config.tenant, config.namespace, config.name);
-    const component: Component = { kind, config, slots: [], lock: Promise.resolve() };
+    const component: Component = { kind, config, slots: [], lock: Promise.resolve(), deleted: false };
     this.components.set(key, component);
     this.scrubber.set(key, secretValues(config, this.schemaOf(kind, config)));
     this.resizeSlots(component);
@@ -306,17 +310,18 @@ export class Worker {
         new InstanceSlot({
           kind: component.kind,
           instanceId: component.slots.length,
-          factory: (instanceId) => this.newInstance(component, instanceId, logger),
+          factory: (instanceId) => this.newInstance(component, instanceId),
           logger,
           scrub: (text) => this.scrubber.scrub(text),
           backoff: { ...DEFAULT_BACKOFF, ...this.options.backoff },
           workerId: this.workerId,
+          stopTimeoutMs: this.options.stopTimeoutMs ?? 60_000,
         }),
       );
     }
   }
 
-  private async newInstance(component: Component, instanceId: number, logger: Logger): Promise<ConnectorInstance> {
+  private async newInstance(component: Component, instanceId: number): Promise<ConnectorInstance> {
     const config = component.config;
     const connectorName = builtinName(config.archive);
     const connector = connectorName === undefined ? undefined : this.catalog.get(component.kind, connectorName);
@@ -332,7 +337,8 @@ export class Worker {
       authToken: this.options.pulsarAuthToken,
     };
     const create = this.options.createInstance ?? createRuntimeInstance;
-    const common = { instanceId, pulsar, logger, workerId: this.workerId };
+    // The runtime binds fqfn, instanceId and kind to the lines of the instance.
+    const common = { instanceId, pulsar, logger: this.logger, workerId: this.workerId };
     return component.kind === "sink"
       ? create({
           ...common,
@@ -357,7 +363,12 @@ export class Worker {
 
   /** Runs `task` after every earlier operation on the same component. */
   private async exclusive<T>(component: Component, task: () => Promise<T>): Promise<T> {
-    const run = component.lock.then(task);
+    const run = component.lock.then(() => {
+      if (component.deleted) {
+        throw new WorkerError("NOT_FOUND", `${KIND_TITLE[component.kind]} ${component.config.name} doesn't exist`);
+      }
+      return task();
+    });
     component.lock = run.then(
       () => undefined,
       () => undefined,
@@ -516,6 +527,7 @@ export class Worker {
       }
       await this.store.remove(kind, config.tenant, config.namespace, config.name);
       const key = this.key(kind, path.tenant, path.namespace, path.name);
+      component.deleted = true;
       this.components.delete(key);
       this.scrubber.delete(key);
       this.logger.info({ kind, fqfn: `${path.tenant}/${path.namespace}/${path.name}` }, "connector deleted");

@@ -104,7 +104,7 @@ export function buildConfig(kind: Kind, options: Options, withDefaults: boolean)
   set(config, "tenant", options.tenant);
   set(config, "namespace", options.namespace);
   set(config, "name", options.name);
-  set(config, "className", options.classname);
+  set(config, "className", options.classname ?? options.className);
   set(config, "archive", options.archive);
   const type = (kind === "sink" ? options.sinkType : options.sourceType) ?? (config.archive ? undefined : fileType);
   checkArchive(kind, config, type);
@@ -170,7 +170,7 @@ export function buildConfig(kind: Kind, options: Options, withDefaults: boolean)
       }
       config.batchBuilder = builder;
     }
-    set(config, "serdeClassName", options.deserializationClassname);
+    set(config, "serdeClassName", options.deserializationClassname ?? options.deserializationClassName);
     set(config, "schemaType", options.schemaType);
     set(config, "batchSourceConfig", jsonFlag(options.batchSourceConfig, "--batch-source-config"));
   }

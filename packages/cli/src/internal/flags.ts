@@ -47,7 +47,23 @@ export function sinkConfigFlags(command: Command): Command {
     .option("--secrets <json>", 'JSON map of secret name to value or {"env": "VAR"}')
     .option("--custom-runtime-options <options>", "Opaque runtime options")
     .option("--runtime-flags <flags>", "Runtime flags")
-    .option("--log-topic <topic>", "Topic for the connector's log lines");
+    .option("--log-topic <topic>", "Topic for the connector's log lines")
+    .addOption(new Option("--className <className>").hideHelp())
+    .addOption(new Option("--sinkType <type>").hideHelp())
+    .addOption(new Option("--topicsPattern <regex>").hideHelp())
+    .addOption(new Option("--subsName <name>").hideHelp())
+    .addOption(new Option("--customSerdeInputs <json>").hideHelp())
+    .addOption(new Option("--processingGuarantees <guarantee>").hideHelp())
+    .addOption(new Option("--retainOrdering").hideHelp())
+    .addOption(new Option("--sinkConfig <json>").hideHelp())
+    .addOption(new Option("--sinkConfigFile <file>").hideHelp())
+    .addOption(new Option("--autoAck <bool>").hideHelp().argParser(booleanValue))
+    .addOption(new Option("--timeoutMs <ms>").hideHelp())
+    .addOption(new Option("--maxRedeliverCount <n>").hideHelp())
+    .addOption(new Option("--deadLetterTopic <topic>").hideHelp())
+    .addOption(new Option("--negativeAckRedeliveryDelayMs <ms>").hideHelp())
+    .addOption(new Option("--cleanupSubscription [bool]").hideHelp().argParser(booleanValue))
+    .addOption(new Option("--customRuntimeOptions <options>").hideHelp());
 }
 
 /** Flags of `sources create|update|localrun`. */
@@ -75,5 +91,17 @@ export function sourceConfigFlags(command: Command): Command {
     .option("--secrets <json>", 'JSON map of secret name to value or {"env": "VAR"}')
     .option("--custom-runtime-options <options>", "Opaque runtime options")
     .option("--runtime-flags <flags>", "Runtime flags")
-    .option("--log-topic <topic>", "Topic for the connector's log lines");
+    .option("--log-topic <topic>", "Topic for the connector's log lines")
+    .addOption(new Option("--className <className>").hideHelp())
+    .addOption(new Option("--sourceType <type>").hideHelp())
+    .addOption(new Option("--destinationTopicName <topic>").hideHelp())
+    .addOption(new Option("--producerConfig <json>").hideHelp())
+    .addOption(new Option("--batchBuilder <builder>").hideHelp())
+    .addOption(new Option("--deserializationClassName <className>").hideHelp())
+    .addOption(new Option("--schemaType <type>").hideHelp())
+    .addOption(new Option("--processingGuarantees <guarantee>").hideHelp())
+    .addOption(new Option("--sourceConfig <json>").hideHelp())
+    .addOption(new Option("--sourceConfigFile <file>").hideHelp())
+    .addOption(new Option("--batchSourceConfig <json>").hideHelp())
+    .addOption(new Option("--customRuntimeOptions <options>").hideHelp());
 }

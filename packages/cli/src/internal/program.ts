@@ -148,6 +148,7 @@ function connectorGroup(kind: Kind, io: CliIo, afterAction: (code: number) => vo
       .alias("getstatus")
       .description(`Show the status of a ${kind}'s instances`)
       .option("--instance-id <id>", "Only this instance")
+      .addOption(new Option("--instanceId <id>").hideHelp())
       .action(async (options: Options, cmd: Command) => {
         const { client, globals } = admin(cmd);
         const { tenant, namespace, name } = requireName(kind, options);
@@ -204,6 +205,7 @@ function connectorGroup(kind: Kind, io: CliIo, afterAction: (code: number) => vo
       identityFlags(new Command(verb), kind, true)
         .description(`${verb[0]?.toUpperCase()}${verb.slice(1)} a ${kind}'s instances (all, or one with --instance-id)`)
         .option("--instance-id <id>", "Only this instance")
+        .addOption(new Option("--instanceId <id>").hideHelp())
         .action(async (options: Options, cmd: Command) => {
           const { client } = admin(cmd);
           const { tenant, namespace, name } = requireName(kind, options);

@@ -65,6 +65,7 @@ export class InstanceSlot {
   private readonly scrub: (text: string) => string;
   private readonly backoff: BackoffPolicy;
   private readonly workerId: string;
+  private readonly stopTimeoutMs: number;
 
   constructor(options: {
     kind: "sink" | "source";
@@ -74,6 +75,7 @@ export class InstanceSlot {
     scrub: (text: string) => string;
     backoff: BackoffPolicy;
     workerId: string;
+    stopTimeoutMs?: number;
   }) {
     this.kind = options.kind;
     this.instanceId = options.instanceId;
@@ -82,6 +84,7 @@ export class InstanceSlot {
     this.scrub = options.scrub;
     this.backoff = options.backoff;
     this.workerId = options.workerId;
+    this.stopTimeoutMs = options.stopTimeoutMs ?? 60_000;
   }
 
   /** Marks the slot running and starts an instance unless one is already active or waiting to restart. */
@@ -103,10 +106,19 @@ export class InstanceSlot {
     this.instance = undefined;
     if (instance) {
       this.phase = "stopping";
+      let timer: NodeJS.Timeout | undefined;
+      const timeout = new Promise<"timeout">((done) => {
+        timer = setTimeout(() => done("timeout"), this.stopTimeoutMs);
+      });
       try {
-        await instance.stop();
+        const outcome = await Promise.race([instance.stop(), timeout]);
+        if (outcome === "timeout") {
+          this.logger.warn({ timeoutMs: this.stopTimeoutMs }, "instance did not stop in time; abandoning it");
+        }
       } catch (error) {
         this.logger.warn({ err: this.scrub(messageOf(error)) }, "instance did not stop cleanly");
+      } finally {
+        clearTimeout(timer);
       }
       this.retire(instance);
     }
