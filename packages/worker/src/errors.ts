@@ -11,6 +11,7 @@ export type WorkerErrorCode =
   | "PAYLOAD_TOO_LARGE"
   | "UNSUPPORTED"
   | "NOT_READY"
+  | "DATA_DIR_IN_USE"
   | "STORE_FAILED"
   | "INTERNAL";
 
@@ -24,6 +25,7 @@ const STATUS: Record<WorkerErrorCode, number> = {
   PAYLOAD_TOO_LARGE: 413,
   UNSUPPORTED: 400,
   NOT_READY: 503,
+  DATA_DIR_IN_USE: 409,
   STORE_FAILED: 500,
   INTERNAL: 500,
 };

@@ -315,6 +315,15 @@ describe("worker admin API", () => {
     expect((await call("GET", SINKS)).json).toEqual([]);
   });
 
+  it("refuses a second worker on the same data folder while the first runs", async () => {
+    await startWorker();
+    const first = worker;
+    await expect(startWorker()).rejects.toThrow(/used by another worker/);
+    worker = first;
+    await first?.close();
+    await startWorker();
+  });
+
   it("restarts a failed instance with backoff and says why it is not running", async () => {
     await startWorker();
     await call("POST", `${SINKS}/f1`, sinkConfig());

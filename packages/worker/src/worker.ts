@@ -206,7 +206,10 @@ export class Worker {
     });
     this.server = server;
     await new Promise<void>((done, fail) => {
-      server.once("error", fail);
+      server.once("error", (error) => {
+        void this.store.release();
+        fail(error);
+      });
       server.listen(options.port ?? 6750, options.host ?? "127.0.0.1", () => {
         server.off("error", fail);
         done();
@@ -255,6 +258,7 @@ export class Worker {
       const client = await this.client.catch(() => undefined);
       await client?.close?.().catch(() => undefined);
     }
+    await this.store.release();
     this.logger.info("worker stopped");
   }
 

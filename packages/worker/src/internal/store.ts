@@ -15,14 +15,44 @@ function fileName(kind: string, tenant: string, namespace: string, name: string)
 /** A folder of JSON files, one per connector, each replaced atomically (write to a temp file, then rename). */
 export class FileStore {
   private readonly dir: string;
+  private readonly lockFile: string;
   private sequence = 0;
+  private locked = false;
 
   constructor(dataDir: string) {
     this.dir = join(dataDir, "connectors");
+    this.lockFile = join(dataDir, "worker.lock");
   }
 
+  /** Creates the folder and takes the data folder's lock: two workers on one store would fight over instances. */
   async init(): Promise<void> {
     await mkdir(this.dir, { recursive: true, mode: 0o700 });
+    for (let attempt = 0; attempt < 2; attempt += 1) {
+      try {
+        await writeFile(this.lockFile, `${process.pid}\n`, { flag: "wx", mode: 0o600 });
+        this.locked = true;
+        return;
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error;
+      }
+      const owner = Number((await readFile(this.lockFile, "utf8").catch(() => "")).trim());
+      if (Number.isInteger(owner) && owner > 0 && isAlive(owner)) {
+        throw new WorkerError(
+          "DATA_DIR_IN_USE",
+          `The data folder ${join(this.dir, "..")} is used by another worker (process ${owner}); give each worker its own dataDir`,
+        );
+      }
+      // The previous owner died without releasing the lock.
+      await rm(this.lockFile, { force: true });
+    }
+    throw new WorkerError("DATA_DIR_IN_USE", `Cannot lock the data folder ${join(this.dir, "..")}`);
+  }
+
+  /** Releases the data folder's lock. */
+  async release(): Promise<void> {
+    if (!this.locked) return;
+    this.locked = false;
+    await rm(this.lockFile, { force: true });
   }
 
   async loadAll(): Promise<{ entries: StoredConnector[]; problems: string[] }> {
@@ -60,5 +90,14 @@ export class FileStore {
 
   async remove(kind: string, tenant: string, namespace: string, name: string): Promise<void> {
     await rm(join(this.dir, fileName(kind, tenant, namespace, name)), { force: true });
+  }
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === "EPERM";
   }
 }
