@@ -111,7 +111,7 @@ describe("Kafka client options", () => {
     });
     expect(result.ok).toBe(true);
     if (!result.ok) return;
-    const options = consumerOptions(result.value as KafkaSourceConfig);
+    const options = consumerOptions(result.value as unknown as KafkaSourceConfig);
     expect(options).toMatchObject({
       groupId: "g",
       sessionTimeout: 12000,
