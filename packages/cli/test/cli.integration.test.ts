@@ -307,6 +307,35 @@ describe("pulsar-connect CLI against a worker and a real broker", () => {
     expect(invalid.code).toBe(2);
     expect(invalid.stderr).toContain("  - configs.path:");
     expect(invalid.stderr).toContain("  - configs.failOpen:");
+    const validation = await cli([
+      "sinks",
+      "validate",
+      "--name",
+      `${run}-v`,
+      "-t",
+      "test-file",
+      "--inputs",
+      topic,
+      "--sink-config",
+      "{}",
+    ]);
+    expect(validation.code).toBe(2);
+    expect(validation.stderr).toContain("  - configs.path:");
+    const valid = await cli([
+      "sinks",
+      "validate",
+      "--name",
+      `${run}-v`,
+      "-t",
+      "test-file",
+      "--inputs",
+      topic,
+      "--sink-config",
+      '{"path":"/tmp/x"}',
+    ]);
+    expect(valid.stdout).toContain("Valid: sink config with defaults applied:");
+    expect(valid.stdout).toContain('"processingGuarantees": "ATLEAST_ONCE"');
+    expect(JSON.parse((await cli(["sinks", "list", "--output", "json"])).stdout)).not.toContain(`${run}-v`);
     const badType = await cli(["sinks", "create", "--name", `${run}-bad`, "-t", "nope", "--inputs", topic]);
     expect(badType.stderr).toContain("Invalid sink type 'nope' -- Available sinks are: [test-file]");
     const badJson = await cli(["sinks", "create", "--name", `${run}-bad`, "-t", "test-file", "--sink-config", "{oops"]);

@@ -75,7 +75,7 @@ function statusTable(
     const written = kind === "sink" ? s.numWrittenToSink : s.numWritten;
     const errors =
       Number(kind === "sink" ? s.numSinkExceptions : s.numSourceExceptions) + Number(s.numSystemExceptions ?? 0);
-    const state = s.running ? String(s.state || "running") : String(s.state || s.error || "not running");
+    const state = `${s.running ? String(s.state || "running") : String(s.state || s.error || "not running")}${s.stalled ? " (stalled: backlog not moving)" : ""}`;
     return [
       instanceId,
       s.running ? "yes" : "no",
@@ -101,6 +101,26 @@ function connectorGroup(kind: Kind, io: CliIo, afterAction: (code: number) => vo
   };
   const out = (text: string) => io.stdout.write(text);
 
+  const validate = identityFlags(new Command("validate"), kind, true).description(
+    `Check a ${kind} config on the worker (defaults, connector, connector configs) without creating anything`,
+  );
+  configFlags(validate);
+  validate.action(async (options: Options, cmd: Command) => {
+    const { client, globals } = admin(cmd);
+    const { tenant, namespace, name } = requireName(kind, options);
+    const config = buildConfig(kind, { ...options, tenant, namespace, name }, true);
+    const answer = (await client.request(
+      "POST",
+      AdminClient.path(kind, tenant, namespace, name, "validate"),
+      config,
+    )) as {
+      config?: unknown;
+    };
+    out(
+      globals.output === "json" ? json(answer) : `Valid: ${kind} config with defaults applied:\n${json(answer.config)}`,
+    );
+  });
+
   for (const verb of ["create", "update"] as const) {
     const command = identityFlags(new Command(verb), kind, true).description(
       verb === "create"
@@ -119,6 +139,8 @@ function connectorGroup(kind: Kind, io: CliIo, afterAction: (code: number) => vo
     });
     group.addCommand(command);
   }
+
+  group.addCommand(validate);
 
   group.addCommand(
     identityFlags(new Command("delete"), kind, true)
