@@ -173,6 +173,11 @@ export class PulsarClient {
     return this.withRetry(() => tc.newTransaction(options.timeoutMs ?? 60_000));
   }
 
+  /** @internal number of broker connections opened so far */
+  get connectionsOpened(): number {
+    return this.pool.opened;
+  }
+
   /** @internal test hook: abruptly drop all TCP connections (simulates a network failure). */
   async dropConnectionsForTest(): Promise<number> {
     return this.pool.dropAllConnectionsForTest();

@@ -25,6 +25,8 @@ export class ConnectionPool {
   private readonly connections = new Map<string, Promise<Connection>>();
   private closed = false;
   private serviceIndex = 0;
+  /** Connections opened so far (successful handshakes), for tests and diagnostics. */
+  opened = 0;
 
   readonly serviceAddresses: BrokerAddress[];
   readonly options: PoolOptions;
@@ -53,7 +55,10 @@ export class ConnectionPool {
       ...this.options,
     });
     const p = conn.connect().then(
-      () => conn,
+      () => {
+        this.opened++;
+        return conn;
+      },
       (err: unknown) => {
         this.connections.delete(key);
         if (this.serviceAddresses.length > 1 && physical === this.serviceAddress()) this.serviceIndex++;
