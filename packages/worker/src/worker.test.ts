@@ -338,6 +338,11 @@ describe("worker admin API", () => {
     failStarts = false;
     await until(async () => (await call("GET", `${SINKS}/f1/0/status`)).json.running === true);
     expect(logLines.join("")).toContain("disk full at ********");
+    const metrics = (await call("GET", "/metrics")).text;
+    expect(metrics).toMatch(
+      /pulsar_sink_system_exception\{[^}]*name="f1"[^}]*exception="connection refused by the stand-in"\} 1/,
+    );
+    expect(metrics).not.toContain("hunter2-very-secret");
     expect(logLines.join("")).not.toContain("hunter2-very-secret");
   });
 

@@ -157,6 +157,7 @@ export class Worker {
   private server: Server | undefined;
   private client: Promise<PulsarClientHandle> | undefined;
   private closing = false;
+  private ready = false;
 
   private constructor(options: WorkerOptions, scrubber: SecretScrubber, logger: Logger) {
     this.options = options;
@@ -228,6 +229,7 @@ export class Worker {
         slot.run();
       }
     }
+    this.ready = true;
     this.logger.info({ url: this.url, restored: entries.length }, "worker started");
   }
 
@@ -622,6 +624,7 @@ export class Worker {
         name: component.config.name,
         instanceId: slot.instanceId,
         counters: slot.counters(),
+        recentExceptions: slot.recentExceptions(),
       })),
     );
     return renderMetrics(instances, this.options.cluster ?? "standalone");
@@ -675,6 +678,8 @@ export class Worker {
       .filter((segment) => segment !== "")
       .map((segment) => decodeURIComponent(segment));
     const principal = this.auth.authenticate(request.headers.authorization);
+    if (!this.ready)
+      throw new WorkerError("NOT_READY", "Worker is initializing: restoring stored connectors; retry shortly");
     const builtinsName = kind === "sink" ? "builtinsinks" : "builtinsources";
     const reloadName = kind === "sink" ? "reloadBuiltInSinks" : "reloadBuiltInSources";
 

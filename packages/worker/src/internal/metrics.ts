@@ -8,6 +8,8 @@ export interface InstanceMetrics {
   name: string;
   instanceId: number;
   counters: SlotCounters;
+  /** Exceptions of the last minute (connector side and system side), already free of secret values. */
+  recentExceptions: { connector: string[]; system: string[] };
 }
 
 function escapeLabel(value: string): string {
@@ -41,6 +43,20 @@ export function renderMetrics(instances: InstanceMetrics[], cluster: string): st
       lines.push(`# HELP ${metric} ${help}`, `# TYPE ${metric} ${type}`);
       for (const instance of own) {
         lines.push(`${metric}${labels(identity(instance, cluster))} ${value(instance.counters)}`);
+      }
+    }
+    // Upstream exposes the latest exceptions as gauges set to 1, labelled with the message.
+    for (const [metric, pick] of [
+      [`pulsar_${kind}_${kind}_exception`, (i: InstanceMetrics) => i.recentExceptions.connector],
+      [`pulsar_${kind}_system_exception`, (i: InstanceMetrics) => i.recentExceptions.system],
+    ] as const) {
+      const withErrors = own.filter((instance) => pick(instance).length > 0);
+      if (withErrors.length === 0) continue;
+      lines.push(`# HELP ${metric} Exceptions of the last minute`, `# TYPE ${metric} gauge`);
+      for (const instance of withErrors) {
+        for (const exception of new Set(pick(instance))) {
+          lines.push(`${metric}${labels({ ...identity(instance, cluster), exception: exception.slice(0, 200) })} 1`);
+        }
       }
     }
     const userMetric = `pulsar_${kind}_user_metric_`;

@@ -43,6 +43,7 @@ export class InstanceSlot {
   desired: "running" | "stopped" = "stopped";
   numRestarts = 0;
   lastError = "";
+  private lastErrorTime = 0;
   private phase: Phase = "stopped";
   private instance: ConnectorInstance | undefined;
   private timer: NodeJS.Timeout | undefined;
@@ -181,6 +182,7 @@ export class InstanceSlot {
 
   private fail(error: unknown, generation: number): void {
     this.lastError = this.scrub(messageOf(error));
+    this.lastErrorTime = Date.now();
     if (this.startedAt > 0 && Date.now() - this.startedAt >= this.backoff.stableMs) this.failures = 0;
     this.startedAt = 0;
     const delay = Math.min(this.backoff.maxMs, this.backoff.initialMs * 2 ** this.failures);
@@ -210,6 +212,20 @@ export class InstanceSlot {
     } catch {
       // A broken instance may not answer; the counters above are enough.
     }
+  }
+
+  /** Messages of the exceptions of the last minute, for the exception gauges. */
+  recentExceptions(): { connector: string[]; system: string[] } {
+    const status = this.status() as Partial<SinkInstanceStatusData & SourceInstanceStatusData>;
+    const since = Date.now() - 60_000;
+    const recent = (list: ExceptionInformation[] | undefined) =>
+      (list ?? []).filter((entry) => entry.timestampMs >= since).map((entry) => this.scrub(entry.exceptionString));
+    // The failure that ended the last run counts as a system exception, as an instance's death does upstream.
+    const death = this.lastErrorTime >= since && this.lastError ? [this.lastError] : [];
+    return {
+      connector: recent(status.latestSinkExceptions ?? status.latestSourceExceptions),
+      system: [...recent(status.latestSystemExceptions), ...death],
+    };
   }
 
   /** Totals for metrics. */
