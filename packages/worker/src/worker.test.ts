@@ -242,6 +242,15 @@ describe("worker admin API", () => {
     const configPaths = configInvalid.json.issues.map((issue: { path: string }) => issue.path);
     expect(configPaths).toEqual(expect.arrayContaining(["configs.path", "configs.failOpen"]));
     expect(configInvalid.json.reason).toContain("configs.path");
+    // A refused submission does not echo its secrets, even where a message would quote the value.
+    const echoed = await call("POST", `${SINKS}/bad`, {
+      ...sinkConfig({ secrets: { token: "tok-1234-secret" } }),
+      tenant: "tok-1234-secret",
+    });
+    expect(echoed.status).toBe(400);
+    expect(echoed.text).toContain("differs from the request path");
+    expect(echoed.text).not.toContain("tok-1234-secret");
+    expect(echoed.text).not.toContain("hunter2-very-secret");
     const unknownType = await call("POST", `${SINKS}/bad`, sinkConfig({ archive: "builtin://nope" }));
     expect(unknownType.json.reason).toContain("available sinks are: [test-file]");
     const missing = await call("GET", `${SINKS}/ghost`);

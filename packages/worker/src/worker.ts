@@ -158,6 +158,8 @@ export class Worker {
   private client: Promise<PulsarClientHandle> | undefined;
   private closing = false;
   private ready = false;
+  /** Secret values of a submission, hidden from the answer to that request even when the submission is refused. */
+  private readonly submittedSecrets: WeakMap<IncomingMessage, string[]> = new WeakMap();
 
   private constructor(options: WorkerOptions, scrubber: SecretScrubber, logger: Logger) {
     this.options = options;
@@ -207,12 +209,13 @@ export class Worker {
     });
     this.server = server;
     await new Promise<void>((done, fail) => {
-      server.once("error", (error) => {
+      const failed = (error: Error) => {
         void this.store.release();
         fail(error);
-      });
+      };
+      server.once("error", failed);
       server.listen(options.port ?? 6750, options.host ?? "127.0.0.1", () => {
-        server.off("error", fail);
+        server.off("error", failed);
         done();
       });
     });
@@ -647,9 +650,17 @@ export class Worker {
       }
       if (!response.headersSent) {
         const status = known?.status ?? 500;
-        const reason = this.scrubber.scrub(known?.message ?? `Internal error: ${(error as Error)?.message ?? error}`);
+        const secrets = this.submittedSecrets.get(request) ?? [];
+        const scrub = (text: string) => {
+          let out = this.scrubber.scrub(text);
+          for (const secret of secrets) out = out.split(secret).join(REDACTED);
+          return out;
+        };
+        const reason = scrub(known?.message ?? `Internal error: ${(error as Error)?.message ?? error}`);
         const body: Record<string, unknown> = { reason };
-        if (known && known.issues.length > 0) body.issues = known.issues;
+        if (known && known.issues.length > 0) {
+          body.issues = known.issues.map((issue) => ({ path: issue.path, message: scrub(issue.message) }));
+        }
         if (status === 413) response.setHeader("connection", "close");
         sendJson(response, status, body);
       } else {
@@ -757,7 +768,21 @@ export class Worker {
 
   private async submission(request: IncomingMessage, kind: Kind): Promise<Submission> {
     const body = await readBody(request, this.options.maxBodyBytes ?? 5 * 1024 * 1024);
-    return readSubmission(request, body, kind);
+    const submission = await readSubmission(request, body, kind);
+    const config = submission.config as { archive?: unknown; sinkType?: unknown; sourceType?: unknown };
+    const type = kind === "sink" ? config.sinkType : config.sourceType;
+    const archive =
+      submission.url ?? (typeof config.archive === "string" ? config.archive : `builtin://${String(type)}`);
+    const connectorName = builtinName(archive);
+    const schema = connectorName === undefined ? undefined : this.catalog.get(kind, connectorName)?.definition.config;
+    const values = secretValues(submission.config as { configs?: Record<string, unknown> }, schema).filter(
+      (value) => value.length >= 4,
+    );
+    this.submittedSecrets.set(
+      request,
+      values.sort((a, b) => b.length - a.length),
+    );
+    return submission;
   }
 
   private noRoute(method: string, pathname: string): WorkerError {
