@@ -66,6 +66,12 @@ export interface SqlDialect {
   placeholder(position: number): string;
   /** The columns of a table in ordinal order; an empty list when the table does not exist. */
   describeTable(connection: SqlConnection, table: TableRef): Promise<TableColumn[]>;
+  /**
+   * Optional: an INSERT of many rows taking one array parameter per column (PostgreSQL `unnest`), used instead of
+   * multi-row VALUES; its cost does not grow with the number of bind parameters. `columns` are quoted, `types` are
+   * the columns' {@link TableColumn.type}. Returns undefined when these columns do not allow it.
+   */
+  columnarInsert?(table: string, columns: readonly string[], types: readonly string[]): string | undefined;
   /** The clause appended to a multi-row INSERT to make it an upsert (arguments already quoted). */
   upsertClause(keyColumns: readonly string[], updateColumns: readonly string[]): string;
   /** Converts a record field value to what the driver binds for `column` (JSON text for objects, etc.). */

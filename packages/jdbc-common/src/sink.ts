@@ -58,7 +58,7 @@ export function defineJdbcSink(options: JdbcSinkOptions): SinkDefinition<JdbcSin
     description: options.description,
     config,
     storesPositions: true,
-    batchSize: 200,
+    batchSize: 1000,
     async open(settings, context) {
       const writer = new JdbcWriter(dialect, settings, context);
       await writer.start();

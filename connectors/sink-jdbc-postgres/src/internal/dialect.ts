@@ -113,6 +113,13 @@ export const postgresDialect: SqlDialect = {
     return [];
   },
 
+  columnarInsert(table: string, columns: readonly string[], types: readonly string[]): string | undefined {
+    // unnest flattens arrays of arrays, so array columns keep the VALUES form.
+    if (types.some((type) => type.endsWith("]"))) return undefined;
+    const arrays = types.map((type, index) => `$${index + 1}::${type}[]`);
+    return `INSERT INTO ${table} (${columns.join(", ")}) SELECT * FROM unnest(${arrays.join(", ")})`;
+  },
+
   upsertClause: onConflictUpsertClause,
 
   toParameter(value: unknown, column: TableColumn | undefined): unknown {

@@ -14,6 +14,8 @@ export interface PreparedRow {
   columns: string[];
   /** Bind values aligned with `columns`. */
   values: unknown[];
+  /** Database types aligned with `columns`. */
+  types: string[];
   /** UPSERT: columns updated on conflict. Quoted. */
   updates: string[];
   /** Key columns (quoted) and their values: WHERE of UPDATE/DELETE, duplicate detection of UPSERT. */
@@ -159,6 +161,7 @@ function prepareRow(
     signature: `${mutation}|${quotedColumns.join(",")}|${quotedUpdates.join(",")}`,
     columns: quotedColumns,
     values: columns.map((column) => dialect.toParameter(present.get(column), column)),
+    types: columns.map((column) => column.type),
     updates: quotedUpdates,
     keys,
     keyValues,

@@ -62,8 +62,15 @@ export function buildStatement(rows: readonly PreparedRow[], tableName: string, 
   switch (first.mutation) {
     case "INSERT":
     case "UPSERT": {
-      const tuples = rows.map((row) => `(${row.values.map(bind).join(", ")})`);
-      sql = `INSERT INTO ${tableName} (${first.columns.join(", ")}) VALUES ${tuples.join(", ")}`;
+      const columnar = rows.length > 1 ? dialect.columnarInsert?.(tableName, first.columns, first.types) : undefined;
+      if (columnar !== undefined) {
+        sql = columnar;
+        for (let column = 0; column < first.columns.length; column++)
+          params.push(rows.map((row) => row.values[column]));
+      } else {
+        const tuples = rows.map((row) => `(${row.values.map(bind).join(", ")})`);
+        sql = `INSERT INTO ${tableName} (${first.columns.join(", ")}) VALUES ${tuples.join(", ")}`;
+      }
       if (first.mutation === "UPSERT") sql += dialect.upsertClause(first.keys, first.updates);
       break;
     }
