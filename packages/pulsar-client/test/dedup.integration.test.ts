@@ -11,7 +11,10 @@ beforeAll(async () => {
   await admin.setDeduplication(namespace, true);
   await waitFor(() => admin.getDeduplication(namespace), 10_000, "deduplication policy");
 });
-afterAll(() => client.close());
+afterAll(async () => {
+  await client.close();
+  await admin.deleteNamespace(namespace, { force: true }).catch(() => undefined);
+});
 
 async function readAll(topic: string, expected: number): Promise<string[]> {
   const consumer = await client.subscribe({
