@@ -245,6 +245,36 @@ describe("worker against a real broker", () => {
     expect((await api("DELETE", `${SOURCES}/${run}-gen`)).status).toBe(204);
   });
 
+  it("answers 400 for malformed JSON and invalid configs (every field), 404 for unknown sinks", async () => {
+    const malformed = await http(worker.url, "POST", `${SINKS}/${run}-m`, '{"inputs": [', {
+      "content-type": "application/json",
+    });
+    expect(malformed.status).toBe(400);
+    expect(malformed.json.reason).toContain("Malformed JSON");
+    const invalid = await api("POST", `${SINKS}/${run}-invalid`, {
+      archive: "builtin://test-file",
+      inputs: ["bad topic name"],
+      parallelism: -1,
+      configs: { failOn: 3, password: PASSWORD },
+    });
+    expect(invalid.status).toBe(400);
+    expect(invalid.json.issues.map((issue: { path: string }) => issue.path)).toEqual(
+      expect.arrayContaining(["parallelism", "inputs.0"]),
+    );
+    const connectorInvalid = await api("POST", `${SINKS}/${run}-invalid`, {
+      archive: "builtin://test-file",
+      inputs: ["fine"],
+      configs: { failOn: 3, password: PASSWORD },
+    });
+    expect(connectorInvalid.json.issues.map((issue: { path: string }) => issue.path)).toEqual(
+      expect.arrayContaining(["configs.path", "configs.failOn"]),
+    );
+    const unknown = await api("GET", `${SINKS}/${run}-nothing/status`);
+    expect(unknown.status).toBe(404);
+    expect(unknown.json.reason).toBe(`Sink ${run}-nothing doesn't exist`);
+    expect((await api("DELETE", `${SOURCES}/${run}-nothing`)).json.reason).toBe(`Source ${run}-nothing doesn't exist`);
+  });
+
   it("never shows a secret value in a response or a log line", () => {
     expect(logs.length).toBeGreaterThan(10);
     for (const text of [...answers, ...logs]) {
