@@ -1,6 +1,6 @@
 import { PulsarClientError, toPulsarClientError } from "./errors.ts";
 import { Backoff, sleep } from "./internal/backoff.ts";
-import { appendBatchEntry } from "./internal/batch.ts";
+import { type BatchInput, buildBatch } from "./internal/batch.ts";
 import { COMPRESSION_CODES, type CompressionType, compress, isCompressionSupported } from "./internal/compression.ts";
 import type { Connection, ProducerHandler } from "./internal/connection.ts";
 import { serverErrorName } from "./internal/errors-map.ts";
@@ -91,7 +91,7 @@ interface OpSend {
 }
 
 interface BatchItem {
-  metadata: NonNullable<Parameters<typeof appendBatchEntry>[1]>;
+  metadata: BatchInput["metadata"];
   payload: Uint8Array;
   sequenceId: bigint;
   resolver: Resolver;
@@ -610,19 +610,13 @@ export class PartitionProducer implements ProducerHandler {
     if (items.length === 0) return;
     this.batch = [];
     this.batchBytes = 0;
-    const w = this.batchWriter;
-    w.reset();
-    for (const item of items) appendBatchEntry(w, item.metadata, item.payload);
-    const raw = Buffer.from(w.buf.subarray(0, w.pos));
-    const first = items[0]!.sequenceId;
-    let highest = first;
-    for (const it of items) if (it.sequenceId > highest) highest = it.sequenceId;
-    const m = this.baseMetadata(first);
-    m.numMessagesInBatch = items.length;
-    if (highest !== first) m.highestSequenceId = highest;
+    let m: MessageMetadataPb;
     let payload: Buffer;
+    let first: bigint;
+    let highest: bigint;
     try {
-      payload = this.compressInto(m, raw);
+      const { sequenceId: _first, ...base } = this.baseMetadata(0n);
+      ({ metadata: m, payload, first, highest } = buildBatch(this.batchWriter, items, this.opts.compressionType, base));
     } catch (err) {
       const e = toPulsarClientError(err, "COMPRESSION");
       for (const it of items) it.resolver.reject(e);

@@ -1,7 +1,42 @@
 // Batch payload: N x [singleMetadataSize u32][SingleMessageMetadata][payload].
 import { PulsarClientError } from "../errors.ts";
+import { COMPRESSION_CODES, type CompressionType, compress } from "./compression.ts";
 import { decode, encodeInto, type Writer } from "./protobuf.ts";
-import { SingleMessageMetadata, type SingleMessageMetadataPb } from "./schema.ts";
+import { type MessageMetadataPb, SingleMessageMetadata, type SingleMessageMetadataPb } from "./schema.ts";
+
+export interface BatchInput {
+  metadata: SingleMessageMetadataPb;
+  payload: Uint8Array;
+  sequenceId: bigint;
+}
+
+/**
+ * Builds the payload and MessageMetadata of one batch entry: lowest sequence id in `sequenceId`, highest in
+ * `highestSequenceId` (for deduplication), the whole concatenation compressed once.
+ */
+export function buildBatch(
+  w: Writer,
+  items: readonly BatchInput[],
+  compression: CompressionType,
+  base: Omit<MessageMetadataPb, "sequenceId">,
+): { metadata: MessageMetadataPb; payload: Buffer; first: bigint; highest: bigint } {
+  if (items.length === 0) throw new PulsarClientError("INVALID_CONFIG", "empty batch");
+  w.reset();
+  let first = items[0]!.sequenceId;
+  let highest = first;
+  for (const item of items) {
+    appendBatchEntry(w, { ...item.metadata, sequenceId: item.sequenceId }, item.payload);
+    if (item.sequenceId < first) first = item.sequenceId;
+    if (item.sequenceId > highest) highest = item.sequenceId;
+  }
+  const raw = Buffer.from(w.buf.subarray(0, w.pos));
+  const metadata: MessageMetadataPb = { ...base, sequenceId: first, numMessagesInBatch: items.length };
+  if (highest !== first) metadata.highestSequenceId = highest;
+  if (compression === "NONE") return { metadata, payload: raw, first, highest };
+  metadata.compression = COMPRESSION_CODES[compression];
+  metadata.uncompressedSize = raw.length;
+  return { metadata, payload: compress(compression, raw), first, highest };
+}
 
 export interface BatchEntry {
   metadata: SingleMessageMetadataPb;
