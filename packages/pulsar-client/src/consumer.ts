@@ -223,7 +223,16 @@ class PartitionConsumer implements ConsumerHandler {
       throw e;
     }
     if (this.state === "closing" || this.state === "closed") {
+      // Closed while subscribing: do not leave the subscription attached on the broker.
       conn.unregisterConsumer(this.consumerId);
+      const closeId = conn.newRequestId();
+      conn
+        .request(
+          { type: CommandType.CLOSE_CONSUMER, closeConsumer: { consumerId: this.consumerId, requestId: closeId } },
+          closeId,
+          "close consumer",
+        )
+        .catch(() => undefined);
       return;
     }
     this.conn = conn;

@@ -275,7 +275,16 @@ export class PartitionProducer implements ProducerHandler {
     }
     const ok = resp.producerSuccess!;
     if (this.state === "closed" || this.state === "closing") {
+      // Closed while connecting: release the producer on the broker too.
       conn.unregisterProducer(this.producerId);
+      const closeId = conn.newRequestId();
+      conn
+        .request(
+          { type: CommandType.CLOSE_PRODUCER, closeProducer: { producerId: this.producerId, requestId: closeId } },
+          closeId,
+          "close producer",
+        )
+        .catch(() => undefined);
       return;
     }
     this.epoch++;

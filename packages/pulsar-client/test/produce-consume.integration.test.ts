@@ -90,6 +90,25 @@ describe("produce and consume", () => {
     await consumer.close();
   });
 
+  it("exclusive access mode refuses a second producer; delayed delivery waits", async () => {
+    const topic = uniqueTopic("access");
+    const p1 = await client.createProducer({ topic, accessMode: "Exclusive" });
+    const other = newClient({ operationTimeoutMs: 2000 });
+    const err = await other.createProducer({ topic, accessMode: "Shared" }).catch((e: unknown) => e);
+    expect(err).toMatchObject({ code: expect.stringMatching(/PRODUCER_BUSY|PRODUCER_FENCED/) });
+    await other.close();
+    const consumer = await client.subscribe({ topic, subscription: "s", subscriptionType: "Shared" });
+    const t0 = Date.now();
+    await p1.send({ value: Buffer.from("later"), deliverAt: Date.now() + 1500 });
+    await p1.send({ value: Buffer.from("now") });
+    expect((await consumer.receive(10_000)).data.toString()).toBe("now");
+    expect((await consumer.receive(10_000)).data.toString()).toBe("later");
+    expect(Date.now() - t0).toBeGreaterThanOrEqual(1000);
+    expect((await consumer.getLastMessageId()).entryId).toBe(1n);
+    await p1.close();
+    await consumer.close();
+  });
+
   it("non-persistent topics work", async () => {
     const topic = `non-persistent://public/default/np-${Date.now()}`;
     const consumer = await client.subscribe({ topic, subscription: "s" });
