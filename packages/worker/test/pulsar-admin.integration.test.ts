@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
-import { Worker } from "../src/index.ts";
+import { signToken, Worker } from "../src/index.ts";
 import { fixtureHost } from "./fixtures/host.ts";
 import { http, linesOf, subscriptionStats, until } from "./helpers.ts";
 import { javaAvailable, pulsarAdminClasspath } from "./pulsar-admin/classpath.ts";
@@ -23,6 +23,14 @@ let clientConf: string;
 const logs: string[] = [];
 
 function pulsarAdmin(...args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return pulsarAdminAt(worker.url, [], args);
+}
+
+function pulsarAdminAt(
+  url: string,
+  options: string[],
+  args: string[],
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
     const child = spawn("java", [
       "-cp",
@@ -30,7 +38,8 @@ function pulsarAdmin(...args: string[]): Promise<{ code: number | null; stdout: 
       "org.apache.pulsar.admin.cli.PulsarAdminTool",
       clientConf,
       "--admin-url",
-      worker.url,
+      url,
+      ...options,
       ...args,
     ]);
     let stdout = "";
@@ -47,7 +56,8 @@ function pulsarAdmin(...args: string[]): Promise<{ code: number | null; stdout: 
 
 const hasJava = javaAvailable();
 
-describe.runIf(hasJava)("Apache Pulsar's pulsar-admin against the worker", () => {
+// Each pulsar-admin call starts a JVM (2-5 s), hence the longer timeout.
+describe.runIf(hasJava)("Apache Pulsar's pulsar-admin against the worker", { timeout: 300_000 }, () => {
   beforeAll(async () => {
     classpath = pulsarAdminClasspath();
     dataDir = mkdtempSync(join(tmpdir(), "pulsar-connect-pa-"));
@@ -139,5 +149,37 @@ describe.runIf(hasJava)("Apache Pulsar's pulsar-admin against the worker", () =>
     expect((await pulsarAdmin("sinks", "delete", "--name", name)).stdout.trim()).toBe("Deleted successfully");
     expect(JSON.parse((await pulsarAdmin("sinks", "list")).stdout)).not.toContain(name);
     expect(logs.join("")).not.toContain(PASSWORD);
+  });
+
+  it("authenticates pulsar-admin's token plugin with a Pulsar-style HS256 JWT (base64 secret key)", async () => {
+    const key = `base64:${Buffer.from(`key-${run}-0123456789abcdef`).toString("base64")}`;
+    const secured = await Worker.start({
+      port: 0,
+      dataDir: join(dataDir, "secured"),
+      hostDirs: [host],
+      pulsarServiceUrl: serviceUrl,
+      pulsarAdminUrl: adminUrl,
+      auth: { jwtSecret: key, superUserRoles: ["admin"] },
+      logDestination: { write: (line: string) => logs.push(line) },
+    });
+    try {
+      const token = (sub: string) => [
+        "--auth-plugin",
+        "org.apache.pulsar.client.impl.auth.AuthenticationToken",
+        "--auth-params",
+        `token:${signToken({ sub }, key)}`,
+      ];
+      const anonymous = await pulsarAdminAt(secured.url, [], ["sinks", "list"]);
+      expect(anonymous.code).not.toBe(0);
+      expect(anonymous.stdout + anonymous.stderr).toContain("Authentication required");
+      const admin = await pulsarAdminAt(secured.url, token("admin"), ["sinks", "list"]);
+      expect(admin.code).toBe(0);
+      expect(JSON.parse(admin.stdout)).toEqual([]);
+      const reload = await pulsarAdminAt(secured.url, token("ops"), ["sinks", "reload"]);
+      expect(reload.code).not.toBe(0);
+      expect(reload.stdout + reload.stderr).toContain("not a superuser");
+    } finally {
+      await secured.close();
+    }
   });
 });
