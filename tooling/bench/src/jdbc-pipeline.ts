@@ -5,7 +5,7 @@
 import { execFileSync } from "node:child_process";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import type { SinkDefinition } from "@pulsar-connect/core";
+import { defineSource, type SinkDefinition, type SourceRecord, z } from "@pulsar-connect/core";
 import { PulsarClient } from "@pulsar-connect/pulsar-client";
 import { createInstance, resolveSinkConfig, resolveSourceConfig } from "@pulsar-connect/runtime";
 import jdbcPostgres from "@pulsar-connect/sink-jdbc-postgres";
@@ -161,6 +161,82 @@ async function drain(
   return { seconds, writeShare: writeMs / 1000 / seconds, rowsPerWrite: COUNT / Math.max(1, writes) };
 }
 
+const LATENCY_RATE = Number(process.env.BENCH_LATENCY_RATE ?? 1000);
+const LATENCY_SECONDS = Number(process.env.BENCH_LATENCY_SECONDS ?? 15);
+
+/** Records `{ id, sentAt }` at LATENCY_RATE per second, stamped when they are handed to the runtime. */
+const stampedSource = defineSource({
+  name: "stamped",
+  description: "records stamped with the time they are generated",
+  config: z.object({}),
+  async open() {
+    const total = LATENCY_RATE * LATENCY_SECONDS;
+    const started = performance.now();
+    let next = 0;
+    return {
+      async read({ maxRecords }) {
+        if (next >= total) return null;
+        const due = Math.min(total, Math.floor(((performance.now() - started) * LATENCY_RATE) / 1000) + 1);
+        if (due <= next) {
+          await new Promise((resolve) => setTimeout(resolve, 1));
+          return [];
+        }
+        const records: SourceRecord[] = [];
+        const sentAt = Date.now();
+        for (; next < due && records.length < maxRecords; next++) {
+          records.push({ value: { id: next, sentAt }, partitionId: "stamped-0", sequence: BigInt(next) });
+        }
+        return records;
+      },
+      async close() {},
+    };
+  },
+});
+
+/** p50 and p99 of (row inserted - record generated) at LATENCY_RATE records/s. */
+async function latency(db: pg.Client, guarantee: Guarantee): Promise<{ p50Ms: number; p99Ms: number }> {
+  const id = `latency-${guarantee.toLowerCase().replace("_", "-")}-${run}`;
+  const topic = `persistent://${namespace}/${id}`;
+  const table = `bench_${id.replaceAll("-", "_")}`;
+  await db.query(`CREATE TABLE ${table} (id BIGINT, sentat BIGINT, written_at TIMESTAMPTZ DEFAULT clock_timestamp())`);
+  const client = new PulsarClient({ serviceUrl: SERVICE_URL });
+  const sinkInstance = sink(client, topic, guarantee, `${id}-sink`, table);
+  await sinkInstance.start();
+  const resolved = resolveSourceConfig({
+    name: `${id}-source`,
+    archive: "builtin://stamped",
+    topicName: topic,
+    processingGuarantees: guarantee,
+    configs: {},
+  });
+  if (!resolved.ok) throw new Error(JSON.stringify(resolved.issues));
+  const sourceInstance = createInstance({
+    kind: "source",
+    config: resolved.value,
+    definition: stampedSource,
+    instanceId: 0,
+    pulsar: { client, adminUrl: ADMIN_URL },
+  });
+  await sourceInstance.start();
+  await sourceInstance.done;
+  const total = LATENCY_RATE * LATENCY_SECONDS;
+  const deadline = Date.now() + 60_000;
+  while ((await rowCount(db, table)) < total && Date.now() < deadline) {
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  await sinkInstance.stop();
+  await client.close();
+  const { rows } = await db.query(
+    `SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM written_at) * 1000 - sentat) AS p50,
+            percentile_cont(0.99) WITHIN GROUP (ORDER BY extract(epoch FROM written_at) * 1000 - sentat) AS p99,
+            count(*) AS n
+       FROM ${table}`,
+  );
+  await db.query(`DROP TABLE ${table}`);
+  if (Number(rows[0]?.n) !== total) throw new Error(`${guarantee} latency run: ${rows[0]?.n} rows of ${total}`);
+  return { p50Ms: Math.round(Number(rows[0]?.p50)), p99Ms: Math.round(Number(rows[0]?.p99)) };
+}
+
 const db = new pg.Client(PG);
 await db.connect();
 await admin("PUT", `/admin/v2/namespaces/${namespace}`);
@@ -170,13 +246,25 @@ type Result = {
   drainRowsPerSecond: number;
   drainTimeInWrite: number;
   rowsPerWrite: number;
+  latencyP50Ms: number;
+  latencyP99Ms: number;
 };
-const empty: Result = { pipelineRowsPerSecond: 0, drainRowsPerSecond: 0, drainTimeInWrite: 0, rowsPerWrite: 0 };
+const empty: Result = {
+  pipelineRowsPerSecond: 0,
+  drainRowsPerSecond: 0,
+  drainTimeInWrite: 0,
+  rowsPerWrite: 0,
+  latencyP50Ms: 0,
+  latencyP99Ms: 0,
+};
 const results: Record<Guarantee, Result> = { ATLEAST_ONCE: empty, EFFECTIVELY_ONCE: empty };
 for (const guarantee of ["ATLEAST_ONCE", "EFFECTIVELY_ONCE"] as const) {
   const pipelineSeconds = await pipeline(db, guarantee);
   const drained = await drain(db, guarantee);
+  const latencies = await latency(db, guarantee);
   results[guarantee] = {
+    latencyP50Ms: latencies.p50Ms,
+    latencyP99Ms: latencies.p99Ms,
     pipelineRowsPerSecond: Math.round(COUNT / pipelineSeconds),
     drainRowsPerSecond: Math.round(COUNT / drained.seconds),
     drainTimeInWrite: Number(drained.writeShare.toFixed(2)),
@@ -201,13 +289,15 @@ writeFileSync(
   join(dir, "jdbc-pipeline.md"),
   `# data-generator -> Pulsar -> jdbc-postgres\n\n${summary.date} (${summary.revision}), ${summary.machine}, ${COUNT} order records per run, ` +
     "one source and one sink instance in one process, PostgreSQL 15 on the same machine.\n\n" +
-    "| guarantee | end to end rows/s | sink drain rows/s | share of drain time inside write() | rows per write |\n| --- | ---: | ---: | ---: | ---: |\n" +
+    "| guarantee | end to end rows/s | sink drain rows/s | share of drain time inside write() | rows per write | " +
+    `latency p50 ms at ${LATENCY_RATE}/s | latency p99 ms at ${LATENCY_RATE}/s |\n| --- | ---: | ---: | ---: | ---: | ---: | ---: |\n` +
     (["ATLEAST_ONCE", "EFFECTIVELY_ONCE"] as const)
       .map((guarantee) => {
         const result = results[guarantee];
-        return `| ${guarantee} | ${result.pipelineRowsPerSecond} | ${result.drainRowsPerSecond} | ${result.drainTimeInWrite} | ${result.rowsPerWrite} |`;
+        return `| ${guarantee} | ${result.pipelineRowsPerSecond} | ${result.drainRowsPerSecond} | ${result.drainTimeInWrite} | ${result.rowsPerWrite} | ${result.latencyP50Ms} | ${result.latencyP99Ms} |`;
       })
       .join("\n") +
-    `\n\nPeak RSS of the process running both instances: ${summary.peakRssMb} MB.\n`,
+    `\n\nLatency: from a record handed to the runtime by the source to its row inserted (clock_timestamp(), before the commit), ${LATENCY_RATE} records/s for ${LATENCY_SECONDS} s. ` +
+    `Peak RSS of the process running both instances: ${summary.peakRssMb} MB.\n`,
 );
 process.stdout.write(`${JSON.stringify(summary)}\n`);
