@@ -1,4 +1,4 @@
-import { existsSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { formatIssues, type Logger, type SinkDefinition, type SourceDefinition } from "@pulsar-connect/core";
 import { PulsarClient, type PulsarClientOptions } from "@pulsar-connect/pulsar-client";
@@ -109,6 +109,16 @@ export async function localrun(kind: Kind, options: Options, io: CliIo): Promise
   const token = authParams?.startsWith("token:") ? authParams.slice("token:".length) : authParams;
   const clientOptions: PulsarClientOptions = { serviceUrl };
   if (token) clientOptions.authToken = token;
+  if (options.tlsTrustCertPath !== undefined || options.tlsAllowInsecure === true) {
+    const tls: NonNullable<PulsarClientOptions["tls"]> = {};
+    if (options.tlsTrustCertPath !== undefined) {
+      const file = String(options.tlsTrustCertPath);
+      if (!existsSync(file)) throw new CliError("USAGE", `--tls-trust-cert-path: file ${file} does not exist`);
+      tls.ca = readFileSync(file);
+    }
+    if (options.tlsAllowInsecure === true) tls.rejectUnauthorized = false;
+    clientOptions.tls = tls;
+  }
   const client = new PulsarClient(clientOptions);
   const pulsar: InstancePulsar = {
     client: client as unknown as InstancePulsar["client"],

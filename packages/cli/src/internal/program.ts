@@ -286,7 +286,11 @@ function connectorGroup(kind: Kind, io: CliIo, afterAction: (code: number) => vo
   local
     .option("--broker-service-url <url>", "Pulsar service URL (default: pulsar://localhost:6650)")
     .option("--web-service-url <url>", "Pulsar admin URL (default: http://<broker host>:8080)")
+    .option("--client-auth-plugin <class>", "Accepted for compatibility; token authentication is used")
     .option("--client-auth-params <token>", "Token for the broker (token:<jwt> or the JWT itself)")
+    .option("--use-tls", "Accepted for compatibility; TLS follows the pulsar+ssl:// scheme of --broker-service-url")
+    .option("--tls-trust-cert-path <file>", "CA certificate (PEM) trusted for the broker's TLS certificate")
+    .option("--tls-allow-insecure", "Accept a broker certificate that does not verify")
     .option("--connectors-dir <dir...>", "Folders with a package.json listing connector packages (repeatable)")
     .option("--log-level <level>", "Level of the connector logs on stderr (default: warn)")
     .action(async (options: Options) => {
