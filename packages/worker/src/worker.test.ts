@@ -368,6 +368,19 @@ describe("worker admin API", () => {
       ]),
     );
     expect((await call("GET", "/admin/v3/sinks/builtinsinks/nope/configdefinition")).status).toBe(404);
+    for (const [base, builtins, reload] of [
+      ["/admin/v3/sinks", "builtinsinks", "reloadBuiltInSinks"],
+      ["/admin/v3/sink", "builtinsinks", "reloadBuiltInSinks"],
+      ["/admin/v3/sources", "builtinsources", "reloadBuiltInSources"],
+      ["/admin/v3/source", "builtinsources", "reloadBuiltInSources"],
+    ] as const) {
+      expect((await call("GET", `${base}/public/default`)).json).toEqual([]);
+      expect((await call("GET", `${base}/${builtins}`)).json).toHaveLength(1);
+      expect((await call("POST", `${base}/${reload}`)).status).toBe(200);
+      const name = (await call("GET", `${base}/${builtins}`)).json[0].name;
+      expect((await call("GET", `${base}/${builtins}/${name}/configdefinition`)).status).toBe(200);
+      expect((await call("GET", `${base}/public/default/ghost`)).status).toBe(404);
+    }
     const valid = await call("POST", `${SINKS}/v1/validate`, sinkConfig());
     expect(valid.status).toBe(200);
     expect(valid.json.valid).toBe(true);
