@@ -138,7 +138,7 @@ export class KafkaSink implements SinkInstance {
         });
       } catch (error) {
         const failure = new ConnectorError("WRITE_FAILED", `Kafka produce failed: ${(error as Error).message}`, {
-          retryable: isRetriable(error) || (error as Error).name === "KafkaJSConnectionError",
+          retryable: isRetriable(error),
           cause: error,
         });
         firstError ??= failure;

@@ -108,14 +108,25 @@ export function brokerList(bootstrapServers: string): string[] {
   return splitList(bootstrapServers).map((server) => server.replace(/^[a-z]+:\/\//i, ""));
 }
 
+// kafkajs errors about reaching brokers: trying again later may succeed, whatever flag the wrapper carries.
+const CONNECTION_ERRORS: ReadonlySet<string> = new Set([
+  "KafkaJSConnectionError",
+  "KafkaJSConnectionClosedError",
+  "KafkaJSRequestTimeoutError",
+  "KafkaJSNumberOfRetriesExceeded",
+  "KafkaJSBrokerNotFound",
+  "KafkaJSMetadataNotLoaded",
+  "KafkaJSLockTimeout",
+]);
+
 /** Whether a kafkajs error (or one of its causes) may succeed when tried again. */
 export function isRetriable(error: unknown): boolean {
   let current: unknown = error;
-  for (let depth = 0; current && depth < 5; depth++) {
-    const candidate = current as { retriable?: unknown; name?: unknown; cause?: unknown };
-    if (candidate.retriable === true || candidate.name === "KafkaJSNumberOfRetriesExceeded") return true;
-    if (candidate.retriable === false) return false;
-    current = candidate.cause;
+  for (let depth = 0; current && depth < 8; depth++) {
+    const candidate = current as { retriable?: unknown; name?: unknown; cause?: unknown; originalError?: unknown };
+    if (candidate.retriable === true) return true;
+    if (typeof candidate.name === "string" && CONNECTION_ERRORS.has(candidate.name)) return true;
+    current = candidate.cause ?? candidate.originalError;
   }
   return false;
 }

@@ -148,7 +148,7 @@ export class KafkaSource implements SourceInstance {
     } catch (error) {
       await consumer.disconnect().catch(() => undefined);
       throw new ConnectorError("CONNECTION_FAILED", `Cannot consume ${config.topic}: ${(error as Error).message}`, {
-        retryable: isRetriable(error) || (error as Error).name === "KafkaJSConnectionError",
+        retryable: isRetriable(error),
         cause: error,
       });
     }
