@@ -1,3 +1,4 @@
+import zlib from "node:zlib";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { PulsarClientError } from "../errors.ts";
@@ -256,6 +257,13 @@ describe("batches and compression", () => {
       expect(decompress(type, c, s.length).equals(s)).toBe(true);
     }
   });
+  it("ZLIB accepts a sync-flushed stream without a final block (what the Java client writes)", () => {
+    const data = Buffer.from("java style deflate ".repeat(100));
+    const syncFlushed = zlib.deflateSync(data, { finishFlush: zlib.constants.Z_SYNC_FLUSH });
+    expect(() => zlib.inflateSync(syncFlushed)).toThrow();
+    expect(decompress("ZLIB", syncFlushed, data.length).equals(data)).toBe(true);
+  });
+
   it("corrupt compressed data gives a COMPRESSION error", () => {
     expect(() => decompress("ZLIB", Buffer.from("not zlib"), 10)).toThrow(
       expect.objectContaining({ code: "COMPRESSION" }),

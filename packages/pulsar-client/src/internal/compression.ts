@@ -101,7 +101,11 @@ export function decompress(type: CompressionType, data: Uint8Array, uncompressed
         return out;
       }
       case "ZLIB":
-        out = zlib.inflateSync(data, { maxOutputLength: Math.max(uncompressedSize, 1) });
+        // The Java client ends its deflate stream with a sync flush instead of a final block.
+        out = zlib.inflateSync(data, {
+          finishFlush: zlib.constants.Z_SYNC_FLUSH,
+          maxOutputLength: Math.max(uncompressedSize, 1),
+        });
         break;
       case "ZSTD":
         if (!zstd.zstdDecompressSync) throw new Error("ZSTD needs a Node.js with zlib zstd");

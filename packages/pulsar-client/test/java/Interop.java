@@ -1,0 +1,71 @@
+// Counterpart for java-interop.integration.test.ts: drives Apache Pulsar's own Java client so the test can check
+// wire compatibility in both directions. Results go to stdout as "RESULT<TAB>..." lines.
+import java.nio.charset.StandardCharsets;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+import org.apache.pulsar.client.api.CompressionType;
+import org.apache.pulsar.client.api.Consumer;
+import org.apache.pulsar.client.api.Message;
+import org.apache.pulsar.client.api.MessageId;
+import org.apache.pulsar.client.api.MessageIdAdv;
+import org.apache.pulsar.client.api.Producer;
+import org.apache.pulsar.client.api.PulsarClient;
+import org.apache.pulsar.client.api.SubscriptionInitialPosition;
+
+public class Interop {
+  public static void main(String[] args) throws Exception {
+    String serviceUrl = args[0];
+    String mode = args[1];
+    try (PulsarClient client = PulsarClient.builder().serviceUrl(serviceUrl).build()) {
+      switch (mode) {
+        case "produce" -> produce(client, args[2], Integer.parseInt(args[3]));
+        case "route" -> route(client, args[2], args);
+        case "consume" -> consume(client, args[2], Integer.parseInt(args[3]));
+        default -> throw new IllegalArgumentException(mode);
+      }
+    }
+    System.out.flush();
+    System.exit(0);
+  }
+
+  // One batched producer per codec on <prefix>-<CODEC>, keys, properties and event times set.
+  static void produce(PulsarClient client, String prefix, int count) throws Exception {
+    for (CompressionType type : new CompressionType[] {
+        CompressionType.NONE, CompressionType.LZ4, CompressionType.ZLIB, CompressionType.ZSTD, CompressionType.SNAPPY}) {
+      try (Producer<byte[]> producer = client.newProducer().topic(prefix + "-" + type).compressionType(type)
+          .enableBatching(true).batchingMaxMessages(50).batchingMaxPublishDelay(50, TimeUnit.MILLISECONDS).create()) {
+        for (int i = 0; i < count; i++) {
+          producer.newMessage().key("k" + (i % 7)).property("i", Integer.toString(i)).eventTime(1000L + i)
+              .value(("java-" + type + "-" + i).getBytes(StandardCharsets.UTF_8)).sendAsync();
+        }
+        producer.flush();
+      }
+      System.out.println("RESULT\tproduced\t" + type);
+    }
+  }
+
+  // The Java client's default router: prints key and the partition it chose.
+  static void route(PulsarClient client, String topic, String[] args) throws Exception {
+    try (Producer<byte[]> producer = client.newProducer().topic(topic).enableBatching(false).create()) {
+      for (int i = 3; i < args.length; i++) {
+        MessageId id = producer.newMessage().key(args[i]).value(args[i].getBytes(StandardCharsets.UTF_8)).send();
+        System.out.println("RESULT\troute\t" + args[i] + "\t" + ((MessageIdAdv) id).getPartitionIndex());
+      }
+    }
+  }
+
+  static void consume(PulsarClient client, String topic, int count) throws Exception {
+    try (Consumer<byte[]> consumer = client.newConsumer().topic(topic).subscriptionName("java-check")
+        .subscriptionInitialPosition(SubscriptionInitialPosition.Earliest).subscribe()) {
+      for (int i = 0; i < count; i++) {
+        Message<byte[]> m = consumer.receive(30, TimeUnit.SECONDS);
+        if (m == null) throw new IllegalStateException("no message " + i);
+        StringBuilder props = new StringBuilder();
+        for (Map.Entry<String, String> e : m.getProperties().entrySet()) props.append(e.getKey()).append('=').append(e.getValue()).append(';');
+        System.out.println("RESULT\tmsg\t" + new String(m.getValue(), StandardCharsets.UTF_8) + "\t" + m.getKey() + "\t"
+            + props + "\t" + m.getEventTime() + "\t" + m.getSequenceId());
+        consumer.acknowledge(m);
+      }
+    }
+  }
+}
