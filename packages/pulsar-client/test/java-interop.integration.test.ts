@@ -6,7 +6,7 @@ import { existsSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { afterAll, describe, expect, it } from "vitest";
-import type { CompressionType } from "../src/index.ts";
+import { type CompressionType, MessageId } from "../src/index.ts";
 import { endpoints, newAdmin, newClient, uniqueTopic } from "./helpers.ts";
 
 const run = promisify(execFile);
@@ -84,9 +84,10 @@ describe.skipIf(!haveJava)("interoperability with the Java client", () => {
   it("the Java client reads what this client produced with every codec and batching", async () => {
     const topic = uniqueTopic("to-java");
     const per = 100;
+    const ids: MessageId[] = [];
     for (const codec of CODECS) {
       const producer = await client.createProducer({ topic, compressionType: codec, batchingMaxMessages: 30 });
-      await Promise.all(
+      const sent = await Promise.all(
         Array.from({ length: per }, (_, i) =>
           producer.send({
             value: Buffer.from(`ts-${codec}-${i}`),
@@ -96,11 +97,12 @@ describe.skipIf(!haveJava)("interoperability with the Java client", () => {
           }),
         ),
       );
+      ids.push(...sent);
       await producer.close();
     }
     const rows = await java("consume", topic, String(per * CODECS.length));
     expect(rows.length).toBe(per * CODECS.length);
-    rows.forEach(([, value, key, props, eventTime], n) => {
+    rows.forEach(([, value, key, props, eventTime, , serializedId], n) => {
       const codec = CODECS[Math.floor(n / per)]!;
       const i = n % per;
       expect([value, key, props, eventTime]).toEqual([
@@ -109,6 +111,8 @@ describe.skipIf(!haveJava)("interoperability with the Java client", () => {
         `c=${codec};`,
         String(2000 + i),
       ]);
+      // Message ids serialized by the Java client deserialize to the ids this client's receipts returned.
+      expect(MessageId.deserialize(Buffer.from(serializedId!, "base64")).compareTo(ids[n]!)).toBe(0);
     });
   });
 });

@@ -63,7 +63,8 @@ public class Interop {
         StringBuilder props = new StringBuilder();
         for (Map.Entry<String, String> e : m.getProperties().entrySet()) props.append(e.getKey()).append('=').append(e.getValue()).append(';');
         System.out.println("RESULT\tmsg\t" + new String(m.getValue(), StandardCharsets.UTF_8) + "\t" + m.getKey() + "\t"
-            + props + "\t" + m.getEventTime() + "\t" + m.getSequenceId());
+            + props + "\t" + m.getEventTime() + "\t" + m.getSequenceId() + "\t"
+            + java.util.Base64.getEncoder().encodeToString(m.getMessageId().toByteArray()));
         consumer.acknowledge(m);
       }
     }
