@@ -92,6 +92,10 @@ class PartitionConsumer implements ConsumerHandler {
   private conn: Connection | undefined;
   private permits = 0;
   private readonly batchTrackers = new Map<string, Set<number>>();
+  /** Chunked messages being reassembled, by uuid. */
+  private readonly chunkedInProgress = new Map<string, { parts: Buffer[]; ids: MessageIdDataPb[]; size: number }>();
+  /** Entry ids of every chunk of a reassembled message, keyed by the last chunk's entry. */
+  private readonly chunkIds = new Map<string, MessageIdDataPb[]>();
   /** Delivered, not yet acknowledged (only with ackTimeoutMs), keyed by message id string. */
   private readonly unacked = new Map<string, { msg: Message; deadline: number }>();
   private readonly nacked = new Map<string, { msg: Message; deadline: number }>();
@@ -201,6 +205,7 @@ class PartitionConsumer implements ConsumerHandler {
     // Whatever was prefetched is redelivered by the broker after resubscription.
     this.parent.dropQueued(this.index);
     this.batchTrackers.clear();
+    this.chunkedInProgress.clear();
     try {
       await conn.request(
         { type: CommandType.SUBSCRIBE, subscribe: this.subscribeCommand(requestId) },
@@ -331,11 +336,17 @@ class PartitionConsumer implements ConsumerHandler {
       this.discard(idData, 2, count);
       return;
     }
+    let whole = payload;
+    if ((md.numChunksFromMsg ?? 1) > 1 && md.uuid !== undefined) {
+      const assembled = this.addChunk(md, idData, payload);
+      if (!assembled) return;
+      whole = assembled;
+    }
     let data: Buffer;
     try {
       const type = compressionName(md.compression);
       if (!type) throw new PulsarClientError("COMPRESSION", `unknown compression ${md.compression}`);
-      data = decompress(type, payload, type === "NONE" ? payload.length : (md.uncompressedSize ?? 0));
+      data = decompress(type, whole, type === "NONE" ? whole.length : (md.uncompressedSize ?? 0));
     } catch {
       this.discard(idData, 1, count);
       return;
@@ -424,6 +435,38 @@ class PartitionConsumer implements ConsumerHandler {
     this.parent.enqueue(out);
   }
 
+  /** Collects one chunk; returns the whole payload once the last chunk arrived. */
+  private addChunk(md: NonNullable<Frame["metadata"]>, idData: MessageIdDataPb, payload: Buffer): Buffer | undefined {
+    const uuid = md.uuid!;
+    const chunkId = md.chunkId ?? 0;
+    const total = md.numChunksFromMsg ?? 1;
+    const id = { ledgerId: idData.ledgerId ?? 0n, entryId: idData.entryId ?? 0n };
+    if (chunkId === 0) {
+      // Bound the memory held by incomplete messages (e.g. a producer that died mid-message).
+      if (this.chunkedInProgress.size >= 100) {
+        const oldest = this.chunkedInProgress.keys().next().value;
+        if (oldest !== undefined) this.chunkedInProgress.delete(oldest);
+      }
+      this.chunkedInProgress.set(uuid, { parts: [], ids: [], size: md.totalChunkMsgSize ?? 0 });
+    }
+    const ctx = this.chunkedInProgress.get(uuid);
+    if (!ctx || ctx.parts.length !== chunkId) {
+      // A chunk without its predecessors (redelivery after a partial ack, or a lost start): skip it.
+      this.chunkedInProgress.delete(uuid);
+      this.addPermits(1);
+      return undefined;
+    }
+    ctx.parts.push(Buffer.from(payload));
+    ctx.ids.push(id);
+    if (chunkId < total - 1) {
+      this.addPermits(1);
+      return undefined;
+    }
+    this.chunkedInProgress.delete(uuid);
+    this.chunkIds.set(entryKey(id), ctx.ids);
+    return Buffer.concat(ctx.parts);
+  }
+
   /** Called when the application takes a message from the queue. */
   dequeued(msg: Message): void {
     this.lastDequeued = msg.messageId;
@@ -461,7 +504,8 @@ class PartitionConsumer implements ConsumerHandler {
         this.batchTrackers.delete(key);
       }
     }
-    const ids = [{ ledgerId: id.ledgerId, entryId: id.entryId }];
+    const ids = this.chunkIds.get(key) ?? [{ ledgerId: id.ledgerId, entryId: id.entryId }];
+    this.chunkIds.delete(key);
     if (txn) return this.ackWithTxn(ids, 0, txn);
     this.sendAck(ids, 0);
   }
@@ -583,6 +627,7 @@ class PartitionConsumer implements ConsumerHandler {
       // Single-active dispatchers can only rewind everything: drop the prefetched copies first.
       const dropped = this.parent.dropQueued(this.index);
       this.batchTrackers.clear();
+      this.chunkedInProgress.clear();
       this.unacked.clear();
       this.conn.write({
         type: CommandType.REDELIVER_UNACKNOWLEDGED_MESSAGES,
@@ -598,7 +643,11 @@ class PartitionConsumer implements ConsumerHandler {
       if (seen.has(k)) continue;
       seen.add(k);
       this.batchTrackers.delete(k);
-      ids.push({ ledgerId: m.messageId.ledgerId, entryId: m.messageId.entryId });
+      const chunks = this.chunkIds.get(k);
+      if (chunks) {
+        this.chunkIds.delete(k);
+        ids.push(...chunks);
+      } else ids.push({ ledgerId: m.messageId.ledgerId, entryId: m.messageId.entryId });
     }
     this.conn.write({
       type: CommandType.REDELIVER_UNACKNOWLEDGED_MESSAGES,
@@ -625,6 +674,7 @@ class PartitionConsumer implements ConsumerHandler {
     this.seeking = true;
     this.parent.dropQueued(this.index);
     this.batchTrackers.clear();
+    this.chunkedInProgress.clear();
     this.unacked.clear();
     this.nacked.clear();
     const requestId = conn.newRequestId();

@@ -43,6 +43,13 @@ export interface ProducerOptions {
   maxPendingMessages?: number;
   schema?: SchemaInfo;
   accessMode?: ProducerAccessMode;
+  /**
+   * Split messages larger than the broker's max message size (or `chunkMaxMessageSize`) into chunks that consumers
+   * reassemble. Chunked messages are never batched. Default false: such messages fail with MESSAGE_TOO_BIG.
+   */
+  chunkingEnabled?: boolean;
+  /** Chunk payload size limit in bytes (defaults to the broker's max message size). */
+  chunkMaxMessageSize?: number;
   /** Key -> partition hash of the Java client's default router. Default "JavaStringHash", as in the Java client. */
   hashingScheme?: HashingScheme;
   properties?: Record<string, string>;
@@ -88,6 +95,8 @@ interface OpSend {
   resolvers: Resolver[];
   createdAt: number;
   txn: Transaction | undefined;
+  /** Set on the chunks of a chunked message; the last chunk carries the resolver. */
+  isChunk?: boolean;
 }
 
 interface BatchItem {
@@ -427,6 +436,7 @@ export class PartitionProducer implements ProducerHandler {
       numMessages: op.numMessages,
     };
     if (op.highestSequenceId !== op.sequenceId) send.highestSequenceId = op.highestSequenceId;
+    if (op.isChunk) send.isChunk = true;
     if (op.txn) {
       send.txnidMostBits = op.txn.mostBits;
       send.txnidLeastBits = op.txn.leastBits;
@@ -499,7 +509,7 @@ export class PartitionProducer implements ProducerHandler {
       throw new PulsarClientError("CLOSED", `producer for ${this.topic} is closed`);
     }
     const value = toBuffer(msg.value);
-    if (value.length > this.maxMessageSize) {
+    if (value.length > this.maxMessageSize && !this.opts.chunkingEnabled) {
       throw new PulsarClientError(
         "MESSAGE_TOO_BIG",
         `message of ${value.length} bytes exceeds the broker limit of ${this.maxMessageSize} bytes`,
@@ -531,7 +541,11 @@ export class PartitionProducer implements ProducerHandler {
     const sequenceId = this.assignSequence(msg.sequenceId);
     // Messages as large as a whole batch go out alone, like the Java client does.
     const canBatch =
-      this.opts.batchingEnabled && !msg.txn && msg.deliverAt === undefined && value.length < this.opts.batchingMaxBytes;
+      this.opts.batchingEnabled &&
+      !msg.txn &&
+      msg.deliverAt === undefined &&
+      value.length < this.opts.batchingMaxBytes &&
+      value.length < this.chunkLimit;
     if (canBatch) {
       const md: BatchItem["metadata"] = { sequenceId };
       if (msg.key !== undefined) md.partitionKey = msg.key;
@@ -579,6 +593,10 @@ export class PartitionProducer implements ProducerHandler {
       reject(toPulsarClientError(err, "COMPRESSION"));
       return;
     }
+    if (this.opts.chunkingEnabled && payload.length > this.chunkLimit && !msg.txn) {
+      this.enqueueChunks(m, payload, sequenceId, resolver);
+      return;
+    }
     if (payload.length > this.maxMessageSize) {
       this.slots.release();
       reject(
@@ -601,6 +619,35 @@ export class PartitionProducer implements ProducerHandler {
     };
     this.pending.push(op);
     this.writeOp(op);
+  }
+
+  /** Largest payload sent in one piece when chunking is on (room left for the metadata). */
+  private get chunkLimit(): number {
+    const max = Math.min(this.opts.chunkMaxMessageSize ?? Number.POSITIVE_INFINITY, this.maxMessageSize);
+    return this.opts.chunkingEnabled ? Math.max(1024, max - 2048) : Number.POSITIVE_INFINITY;
+  }
+
+  /** One SEND per chunk, all with the message's sequence id; only the last chunk resolves the send. */
+  private enqueueChunks(m: MessageMetadataPb, payload: Buffer, sequenceId: bigint, resolver: Resolver): void {
+    const size = this.chunkLimit;
+    const count = Math.ceil(payload.length / size);
+    const uuid = `${this.producerName ?? ""}-${sequenceId}`;
+    for (let i = 0; i < count; i++) {
+      const last = i === count - 1;
+      const op: OpSend = {
+        sequenceId,
+        highestSequenceId: sequenceId,
+        numMessages: last ? 1 : 0,
+        metadata: { ...m, uuid, chunkId: i, numChunksFromMsg: count, totalChunkMsgSize: payload.length },
+        payload: payload.subarray(i * size, Math.min(payload.length, (i + 1) * size)),
+        resolvers: last ? [resolver] : [],
+        createdAt: Date.now(),
+        txn: undefined,
+        isChunk: true,
+      };
+      this.pending.push(op);
+      this.writeOp(op);
+    }
   }
 
   private async registerTxn(txn: Transaction): Promise<void> {

@@ -5,6 +5,7 @@ import { execFile } from "node:child_process";
 import { existsSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
+import zlib from "node:zlib";
 import { afterAll, describe, expect, it } from "vitest";
 import { type CompressionType, MessageId } from "../src/index.ts";
 import { endpoints, newAdmin, newClient, uniqueTopic } from "./helpers.ts";
@@ -114,5 +115,36 @@ describe.skipIf(!haveJava)("interoperability with the Java client", () => {
       // Message ids serialized by the Java client deserialize to the ids this client's receipts returned.
       expect(MessageId.deserialize(Buffer.from(serializedId!, "base64")).compareTo(ids[n]!)).toBe(0);
     });
+  });
+
+  it("chunked messages: Java's chunks are reassembled here, and ours by the Java client", async () => {
+    const size = 1_234_567;
+    const expected = Buffer.alloc(size);
+    for (let i = 0; i < size; i++) expected[i] = (i * 31) % 251;
+    const fromJava = uniqueTopic("chunk-from-java");
+    const consumer = await client.subscribe({
+      topic: fromJava,
+      subscription: "ts",
+      subscriptionInitialPosition: "Earliest",
+    });
+    await java("produce-chunked", fromJava, String(size));
+    const m = await consumer.receive(20_000);
+    expect(m.key).toBe("chunked");
+    expect(m.data.equals(expected)).toBe(true);
+    await consumer.acknowledge(m);
+    await consumer.close();
+
+    const toJava = uniqueTopic("chunk-to-java");
+    const producer = await client.createProducer({
+      topic: toJava,
+      chunkingEnabled: true,
+      chunkMaxMessageSize: 100_000,
+      compressionType: "ZSTD",
+    });
+    await producer.send({ value: expected, key: "ours" });
+    await producer.close();
+    const rows = await java("consume", toJava, "1");
+    const [, , key, , , , , length, crc] = rows[0]!;
+    expect([key, Number(length), Number(crc)]).toEqual(["ours", size, zlib.crc32(expected)]);
   });
 });

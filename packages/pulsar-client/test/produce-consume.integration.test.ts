@@ -109,6 +109,32 @@ describe("produce and consume", () => {
     await consumer.close();
   });
 
+  it("chunking carries a 12 MB message through a 5 MB broker limit; acked chunks are not redelivered", async () => {
+    const topic = uniqueTopic("chunked");
+    const opts = { topic, subscription: "s", subscriptionInitialPosition: "Earliest" as const };
+    const consumer = await client.subscribe(opts);
+    const producer = await client.createProducer({ topic, chunkingEnabled: true });
+    const big = Buffer.alloc(12 * 1024 * 1024);
+    for (let i = 0; i < big.length; i += 4) big.writeUInt32LE((i * 2654435761) >>> 0, i);
+    const [id] = await Promise.all([
+      producer.send({ value: big, key: "big" }),
+      producer.send({ value: Buffer.from("small") }),
+    ]);
+    expect(id.ledgerId).toBeGreaterThanOrEqual(0n);
+    const m = await consumer.receive(30_000);
+    expect(m.key).toBe("big");
+    expect(m.data.equals(big)).toBe(true);
+    await consumer.acknowledge(m);
+    const small = await consumer.receive(10_000);
+    expect(small.data.toString()).toBe("small");
+    await consumer.acknowledge(small);
+    await consumer.close();
+    const again = await client.subscribe(opts);
+    await expect(again.receive(1500)).rejects.toMatchObject({ code: "TIMEOUT" });
+    await again.close();
+    await producer.close();
+  });
+
   it("non-persistent topics work", async () => {
     const topic = `non-persistent://public/default/np-${Date.now()}`;
     const consumer = await client.subscribe({ topic, subscription: "s" });

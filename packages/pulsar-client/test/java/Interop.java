@@ -21,6 +21,7 @@ public class Interop {
         case "produce" -> produce(client, args[2], Integer.parseInt(args[3]));
         case "route" -> route(client, args[2], args);
         case "consume" -> consume(client, args[2], Integer.parseInt(args[3]));
+        case "produce-chunked" -> produceChunked(client, args[2], Integer.parseInt(args[3]));
         default -> throw new IllegalArgumentException(mode);
       }
     }
@@ -44,6 +45,17 @@ public class Interop {
     }
   }
 
+  // One chunked message of <size> bytes (byte i = i * 31 mod 251), chunks of 100 kB.
+  static void produceChunked(PulsarClient client, String topic, int size) throws Exception {
+    byte[] value = new byte[size];
+    for (int i = 0; i < size; i++) value[i] = (byte) ((i * 31L) % 251);
+    try (Producer<byte[]> producer = client.newProducer().topic(topic).enableBatching(false).enableChunking(true)
+        .chunkMaxMessageSize(100_000).compressionType(CompressionType.LZ4).create()) {
+      producer.newMessage().key("chunked").value(value).send();
+    }
+    System.out.println("RESULT\tproduced-chunked\t" + size);
+  }
+
   // The Java client's default router: prints key and the partition it chose.
   static void route(PulsarClient client, String topic, String[] args) throws Exception {
     try (Producer<byte[]> producer = client.newProducer().topic(topic).enableBatching(false).create()) {
@@ -54,6 +66,12 @@ public class Interop {
     }
   }
 
+  static long crc32(byte[] data) {
+    java.util.zip.CRC32 crc = new java.util.zip.CRC32();
+    crc.update(data);
+    return crc.getValue();
+  }
+
   static void consume(PulsarClient client, String topic, int count) throws Exception {
     try (Consumer<byte[]> consumer = client.newConsumer().topic(topic).subscriptionName("java-check")
         .subscriptionInitialPosition(SubscriptionInitialPosition.Earliest).subscribe()) {
@@ -62,9 +80,10 @@ public class Interop {
         if (m == null) throw new IllegalStateException("no message " + i);
         StringBuilder props = new StringBuilder();
         for (Map.Entry<String, String> e : m.getProperties().entrySet()) props.append(e.getKey()).append('=').append(e.getValue()).append(';');
-        System.out.println("RESULT\tmsg\t" + new String(m.getValue(), StandardCharsets.UTF_8) + "\t" + m.getKey() + "\t"
+        System.out.println("RESULT\tmsg\t" + new String(m.getValue(), StandardCharsets.UTF_8).replaceAll("[\\t\\r\\n]", " ") + "\t" + m.getKey() + "\t"
             + props + "\t" + m.getEventTime() + "\t" + m.getSequenceId() + "\t"
-            + java.util.Base64.getEncoder().encodeToString(m.getMessageId().toByteArray()));
+            + java.util.Base64.getEncoder().encodeToString(m.getMessageId().toByteArray()) + "\t"
+            + m.getValue().length + "\t" + crc32(m.getValue()));
         consumer.acknowledge(m);
       }
     }
