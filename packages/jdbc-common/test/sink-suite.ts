@@ -233,6 +233,23 @@ export function describeJdbcSink(target: JdbcSuiteTarget): void {
       ]);
     });
 
+    it("stores awkward text exactly as given", async () => {
+      const table = await freshTable();
+      const sink = await open({ tableName: table });
+      const names = [
+        'quote " and backslash \\',
+        "NULL",
+        "{a,b}",
+        "it's",
+        "emoji \u{1F600} and ünïcödé",
+        "",
+        "line\nbreak",
+      ];
+      const outcome = await sink.write(records(names.map((name, i) => ({ value: { id: i + 1, name } }))));
+      expect(failedIndexes(outcome)).toEqual([]);
+      expect((await tableRows(table)).map((row) => row.name)).toEqual(names);
+    });
+
     it("excludeNonDeclaredFields writes only key and nonKey columns", async () => {
       const table = await freshTable();
       const sink = await open({ tableName: table, key: "id", nonKey: "name", excludeNonDeclaredFields: true });
