@@ -11,11 +11,11 @@ export function kafkaBrokers(): string[] {
 }
 
 /** A kafkajs client for preparing and checking topics. */
-export function testKafka(): InstanceType<typeof Kafka> {
+export function testKafka(): kafkajs.Kafka {
   return new Kafka({ brokers: kafkaBrokers(), clientId: "source-kafka-test", logLevel: logLevel.NOTHING });
 }
 
-export const defaultPartitioner = Partitioners.DefaultPartitioner;
+export const defaultPartitioner: kafkajs.ICustomPartitioner = Partitioners.DefaultPartitioner;
 
 /** A topic and group name nobody else uses. */
 export function uniqueName(prefix: string): string {

@@ -9,7 +9,13 @@ function fakePackage(host: string, name: string, manifest: unknown, body: string
   mkdirSync(dir, { recursive: true });
   writeFileSync(
     join(dir, "package.json"),
-    JSON.stringify({ name, version: "1.0.0", type: "module", exports: { ".": "./index.js", "./package.json": "./package.json" }, pulsarConnector: manifest }),
+    JSON.stringify({
+      name,
+      version: "1.0.0",
+      type: "module",
+      exports: { ".": "./index.js", "./package.json": "./package.json" },
+      pulsarConnector: manifest,
+    }),
   );
   writeFileSync(join(dir, "index.js"), body);
 }
@@ -28,7 +34,14 @@ function host(dependencies: string[]): string {
 
 describe("ConnectorCatalog.discover", () => {
   it("finds connector packages among the host's dependencies and explains what it refused", async () => {
-    const dir = host(["@pulsar-connect/sink-memory", "third-party-sink", "not-a-connector", "bad-manifest", "no-brand", "dup-sink"]);
+    const dir = host([
+      "@pulsar-connect/sink-memory",
+      "third-party-sink",
+      "not-a-connector",
+      "bad-manifest",
+      "no-brand",
+      "dup-sink",
+    ]);
     const manifest = (name: string, kind = "sink") => ({ manifestVersion: 1, kind, name, description: `${name} sink` });
     fakePackage(dir, "@pulsar-connect/sink-memory", manifest("memory"), sinkModule("memory"));
     fakePackage(dir, "third-party-sink", manifest("elastic"), sinkModule("elastic"));
@@ -52,7 +65,12 @@ describe("ConnectorCatalog.discover", () => {
 
   it("refuses a scoped package whose name does not match its manifest", async () => {
     const dir = host(["@pulsar-connect/sink-wrong"]);
-    fakePackage(dir, "@pulsar-connect/sink-wrong", { manifestVersion: 1, kind: "sink", name: "right", description: "d" }, sinkModule("right"));
+    fakePackage(
+      dir,
+      "@pulsar-connect/sink-wrong",
+      { manifestVersion: 1, kind: "sink", name: "right", description: "d" },
+      sinkModule("right"),
+    );
     const catalog = await ConnectorCatalog.discover({ hostDirs: [dir] });
     expect(catalog.list("sink")).toEqual([]);
     expect(catalog.problems[0]?.message).toMatch(/must be published as @pulsar-connect\/sink-right/);
@@ -66,7 +84,10 @@ describe("ConnectorCatalog.discover", () => {
     const catalog = await ConnectorCatalog.discover({ hostDirs: [dir] });
     const before = catalog.get("sink", "a");
     fakePackage(dir, "b-sink", manifest("b"), `${sinkModule("b")}// v2\n`);
-    writeFileSync(join(dir, "package.json"), JSON.stringify({ name: "host", dependencies: { "a-sink": "*", "b-sink": "*", "c-sink": "*" } }));
+    writeFileSync(
+      join(dir, "package.json"),
+      JSON.stringify({ name: "host", dependencies: { "a-sink": "*", "b-sink": "*", "c-sink": "*" } }),
+    );
     fakePackage(dir, "c-sink", manifest("c"), sinkModule("c"));
     const result = await catalog.reload();
     expect(result).toEqual({ added: ["sink:c"], removed: [], changed: ["sink:b"], unchanged: ["sink:a"] });

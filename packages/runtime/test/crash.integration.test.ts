@@ -26,7 +26,10 @@ function startChild(settings: Record<string, unknown>): ChildProcess {
     process.execPath,
     ["--conditions=@pulsar-connect/source", join(import.meta.dirname, "fixtures/crash-child.ts")],
     {
-      env: { ...process.env, PC_CRASH_CHILD: JSON.stringify({ serviceUrl: SERVICE_URL, adminUrl: ADMIN_URL, ...settings }) },
+      env: {
+        ...process.env,
+        PC_CRASH_CHILD: JSON.stringify({ serviceUrl: SERVICE_URL, adminUrl: ADMIN_URL, ...settings }),
+      },
       stdio: ["ignore", "pipe", "pipe"],
     },
   );
@@ -86,52 +89,55 @@ afterAll(() => {
   process.stdout.write(`crash-test figures: ${JSON.stringify(report)}\n`);
 });
 
-describe.each(["ATLEAST_ONCE", "ATMOST_ONCE", "EFFECTIVELY_ONCE"] as const)("sink killed mid-stream under %s", (guarantee) => {
-  it(`keeps what ${guarantee} promises over ${TOTAL} messages`, { timeout: 600_000 }, async () => {
-    const topic = `persistent://public/default/crash-sink-${guarantee.toLowerCase()}-${run}`;
-    const dbPath = join(workDir, `${guarantee}.db`);
-    await produce(topic, TOTAL);
-    const settings = { kind: "sink", guarantee, topic, name: `crash-${guarantee}-${run}`, dbPath };
+describe.each(["ATLEAST_ONCE", "ATMOST_ONCE", "EFFECTIVELY_ONCE"] as const)(
+  "sink killed mid-stream under %s",
+  (guarantee) => {
+    it(`keeps what ${guarantee} promises over ${TOTAL} messages`, { timeout: 600_000 }, async () => {
+      const topic = `persistent://public/default/crash-sink-${guarantee.toLowerCase()}-${run}`;
+      const dbPath = join(workDir, `${guarantee}.db`);
+      await produce(topic, TOTAL);
+      const settings = { kind: "sink", guarantee, topic, name: `crash-${guarantee}-${run}`, dbPath };
 
-    const first = startChild(settings);
-    await waitFor(() => counts(dbPath).rows >= TOTAL * 0.3, 240_000, "30% of the rows");
-    first.kill("SIGKILL");
-    await exited(first);
-    const atKill = counts(dbPath);
+      const first = startChild(settings);
+      await waitFor(() => counts(dbPath).rows >= TOTAL * 0.3, 240_000, "30% of the rows");
+      first.kill("SIGKILL");
+      await exited(first);
+      const atKill = counts(dbPath);
 
-    const second = startChild(settings);
-    let last = -1;
-    let stableSince = Date.now();
-    await waitFor(
-      () => {
-        const now = counts(dbPath);
-        if (now.rows !== last) {
-          last = now.rows;
-          stableSince = Date.now();
-        }
-        if (guarantee === "ATMOST_ONCE") return Date.now() - stableSince > 5000;
-        return now.distinct >= TOTAL && Date.now() - stableSince > 2000;
-      },
-      300_000,
-      "the restarted sink to catch up",
-    );
-    second.kill("SIGTERM");
-    await exited(second);
-    const final = counts(dbPath);
-    report[guarantee] = { atKill, final, duplicates: final.rows - final.distinct, lost: TOTAL - final.distinct };
+      const second = startChild(settings);
+      let last = -1;
+      let stableSince = Date.now();
+      await waitFor(
+        () => {
+          const now = counts(dbPath);
+          if (now.rows !== last) {
+            last = now.rows;
+            stableSince = Date.now();
+          }
+          if (guarantee === "ATMOST_ONCE") return Date.now() - stableSince > 5000;
+          return now.distinct >= TOTAL && Date.now() - stableSince > 2000;
+        },
+        300_000,
+        "the restarted sink to catch up",
+      );
+      second.kill("SIGTERM");
+      await exited(second);
+      const final = counts(dbPath);
+      report[guarantee] = { atKill, final, duplicates: final.rows - final.distinct, lost: TOTAL - final.distinct };
 
-    if (guarantee === "ATLEAST_ONCE") {
-      expect(final.distinct).toBe(TOTAL);
-    } else if (guarantee === "ATMOST_ONCE") {
-      expect(final.rows).toBe(final.distinct);
-      expect(final.distinct).toBeLessThanOrEqual(TOTAL);
-      expect(final.distinct).toBeGreaterThan(atKill.distinct);
-    } else {
-      expect(final.distinct).toBe(TOTAL);
-      expect(final.rows).toBe(TOTAL);
-    }
-  });
-});
+      if (guarantee === "ATLEAST_ONCE") {
+        expect(final.distinct).toBe(TOTAL);
+      } else if (guarantee === "ATMOST_ONCE") {
+        expect(final.rows).toBe(final.distinct);
+        expect(final.distinct).toBeLessThanOrEqual(TOTAL);
+        expect(final.distinct).toBeGreaterThan(atKill.distinct);
+      } else {
+        expect(final.distinct).toBe(TOTAL);
+        expect(final.rows).toBe(TOTAL);
+      }
+    });
+  },
+);
 
 describe("source killed mid-stream under EFFECTIVELY_ONCE with deduplication on", () => {
   it(`stores each of ${TOTAL} sequences exactly once`, { timeout: 600_000 }, async () => {

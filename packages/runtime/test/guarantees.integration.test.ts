@@ -1,13 +1,6 @@
 // Behaviour of sink and source instances against the real broker: subscription types, acknowledgement per
 // guarantee, dead-lettering, retries, deduplication checks and the Pulsar-backed state store.
-import {
-  ConnectorError,
-  defineSink,
-  defineSource,
-  type SinkRecord,
-  type SourceRecord,
-  z,
-} from "@pulsar-connect/core";
+import { ConnectorError, defineSink, defineSource, type SinkRecord, type SourceRecord, z } from "@pulsar-connect/core";
 import { PulsarClient } from "@pulsar-connect/pulsar-client";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
@@ -63,7 +56,9 @@ async function produce(topic: string, values: unknown[], key?: (i: number) => st
 }
 
 /** A sink that keeps what it is given; `reject(value)` decides per record whether it fails. */
-function memorySink(options: { reject?: (value: { id: number }) => ConnectorError | undefined; failWrites?: () => boolean } = {}) {
+function memorySink(
+  options: { reject?: (value: { id: number }) => ConnectorError | undefined; failWrites?: () => boolean } = {},
+) {
   const written: Array<SinkRecord<{ id: number }>> = [];
   const definition = defineSink({
     name: "memory",
@@ -72,7 +67,8 @@ function memorySink(options: { reject?: (value: { id: number }) => ConnectorErro
     async open() {
       return {
         async write(records: SinkRecord[]) {
-          if (options.failWrites?.()) throw new ConnectorError("CONNECTION_FAILED", "target unreachable: connection refused");
+          if (options.failWrites?.())
+            throw new ConnectorError("CONNECTION_FAILED", "target unreachable: connection refused");
           const failed: Array<{ index: number; error: Error }> = [];
           records.forEach((record, index) => {
             const error = options.reject?.(record.value as { id: number });
@@ -148,7 +144,9 @@ describe("sink instances", () => {
     const topic = `persistent://public/default/${unique("poison")}`;
     const { definition, written } = memorySink({
       reject: (value) =>
-        value.id === 13 ? new ConnectorError("INVALID_RECORD", "column amount: not a number", { retryable: false }) : undefined,
+        value.id === 13
+          ? new ConnectorError("INVALID_RECORD", "column amount: not a number", { retryable: false })
+          : undefined,
     });
     const { instance, config } = sinkInstance(topic, definition);
     const dlq = `${topic}-${config.sourceSubscriptionName.replaceAll("/", "-")}-DLQ`;
@@ -180,8 +178,14 @@ describe("sink instances", () => {
     const { definition, written } = memorySink({ failWrites: () => down });
     const { instance } = sinkInstance(topic, definition);
     await instance.start();
-    await produce(topic, Array.from({ length: 20 }, (_, id) => ({ id })));
-    await waitFor(() => (instance.status() as SinkInstanceStatusData).state.startsWith("retrying write"), "a retrying state");
+    await produce(
+      topic,
+      Array.from({ length: 20 }, (_, id) => ({ id })),
+    );
+    await waitFor(
+      () => (instance.status() as SinkInstanceStatusData).state.startsWith("retrying write"),
+      "a retrying state",
+    );
     const status = instance.status() as SinkInstanceStatusData;
     expect(status.state).toContain("connection refused");
     expect(status.running).toBe(true);
@@ -201,7 +205,12 @@ describe("sink instances", () => {
         return { async write() {}, async close() {} };
       },
     });
-    const resolved = resolveSinkConfig({ name: "strict", archive: "builtin://strict", inputs: ["x"], configs: { url: 3 } });
+    const resolved = resolveSinkConfig({
+      name: "strict",
+      archive: "builtin://strict",
+      inputs: ["x"],
+      configs: { url: 3 },
+    });
     if (!resolved.ok) throw new Error("setup");
     const instance = createInstance({
       kind: "sink",
@@ -210,7 +219,10 @@ describe("sink instances", () => {
       instanceId: 0,
       pulsar: { client, adminUrl: ADMIN_URL },
     });
-    await expect(instance.start()).rejects.toMatchObject({ code: "INVALID_CONFIG", message: expect.stringContaining("configs.url") });
+    await expect(instance.start()).rejects.toMatchObject({
+      code: "INVALID_CONFIG",
+      message: expect.stringContaining("configs.url"),
+    });
   });
 });
 
@@ -250,12 +262,20 @@ describe("source instances", () => {
     const { definition, acked } = listSource(50, false);
     const resolved = resolveSourceConfig({ name: unique("src"), archive: "builtin://list", topicName: topic });
     if (!resolved.ok) throw new Error("setup");
-    const instance = createInstance({ kind: "source", config: resolved.value, definition, instanceId: 0, pulsar: { client, adminUrl: ADMIN_URL } });
+    const instance = createInstance({
+      kind: "source",
+      config: resolved.value,
+      definition,
+      instanceId: 0,
+      pulsar: { client, adminUrl: ADMIN_URL },
+    });
     await instance.start();
     await instance.done;
     expect(acked.sort((a, b) => a - b)).toEqual(Array.from({ length: 50 }, (_, i) => i));
     expect(instance.stats.written).toBe(50);
-    const stats = (await admin("GET", `/admin/v2/persistent/${topic.replace("persistent://", "")}/stats`)) as { msgInCounter: number };
+    const stats = (await admin("GET", `/admin/v2/persistent/${topic.replace("persistent://", "")}/stats`)) as {
+      msgInCounter: number;
+    };
     expect(stats.msgInCounter).toBe(50);
   });
 
@@ -270,7 +290,13 @@ describe("source instances", () => {
       processingGuarantees: "EFFECTIVELY_ONCE",
     });
     if (!resolved.ok) throw new Error("setup");
-    const instance = createInstance({ kind: "source", config: resolved.value, definition, instanceId: 0, pulsar: { client, adminUrl: ADMIN_URL } });
+    const instance = createInstance({
+      kind: "source",
+      config: resolved.value,
+      definition,
+      instanceId: 0,
+      pulsar: { client, adminUrl: ADMIN_URL },
+    });
     await expect(instance.start()).rejects.toThrow(new RegExp(`set-deduplication ${namespace} --enable`));
   });
 
@@ -286,7 +312,13 @@ describe("source instances", () => {
       processingGuarantees: "EFFECTIVELY_ONCE",
     });
     if (!resolved.ok) throw new Error("setup");
-    const instance = createInstance({ kind: "source", config: resolved.value, definition, instanceId: 0, pulsar: { client, adminUrl: ADMIN_URL } });
+    const instance = createInstance({
+      kind: "source",
+      config: resolved.value,
+      definition,
+      instanceId: 0,
+      pulsar: { client, adminUrl: ADMIN_URL },
+    });
     await instance.start();
     await expect(instance.done).rejects.toThrow(/partitionId and sequence/);
   });

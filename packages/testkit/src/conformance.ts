@@ -45,7 +45,10 @@ export interface SourceConformanceOptions {
   secrets?: Record<string, string>;
 }
 
-function expectIssues(definition: SinkDefinition | SourceDefinition, invalid: { configs: Record<string, unknown>; paths: string[] }) {
+function expectIssues(
+  definition: SinkDefinition | SourceDefinition,
+  invalid: { configs: Record<string, unknown>; paths: string[] },
+) {
   const result = parseConfig(definition.config, invalid.configs);
   expect(result.ok, "the invalid config must be rejected").toBe(false);
   if (result.ok) return;
@@ -87,7 +90,10 @@ export function describeSinkConformance(name: string, options: SinkConformanceOp
       it("stores positions with the data and reports them back", async () => {
         const configs = await options.config();
         const handle = createSinkContext({ secrets: options.secrets ?? {} });
-        const sink = await definition.open(loadConfig(definition.config, configs, handle.context.getSecret), handle.context);
+        const sink = await definition.open(
+          loadConfig(definition.config, configs, handle.context.getSecret),
+          handle.context,
+        );
         const records = makeSinkRecords(
           [0, 1, 2].map((id) => ({ value: options.value(id) })),
           { ledgerId: 7n, firstEntryId: 40n },
@@ -141,8 +147,13 @@ function wrapSink(
   } as SinkDefinition;
 }
 
-function runtimeSinkTests(name: string, options: SinkConformanceOptions, pulsar: { serviceUrl: string; adminUrl: string }): void {
-  const unique = () => `${name.replace(/[^a-z0-9]/gi, "-")}-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 6)}`;
+function runtimeSinkTests(
+  name: string,
+  options: SinkConformanceOptions,
+  pulsar: { serviceUrl: string; adminUrl: string },
+): void {
+  const unique = () =>
+    `${name.replace(/[^a-z0-9]/gi, "-")}-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 6)}`;
   const count = 300;
   const distinct = async (configs: Record<string, unknown>) => new Set(await options.readBack(configs)).size;
 
@@ -165,12 +176,18 @@ function runtimeSinkTests(name: string, options: SinkConformanceOptions, pulsar:
     return resolved.value;
   }
 
-  it("delivers every record through the runtime when writes fail now and then (ATLEAST_ONCE)", { timeout: 180_000 }, async () => {
+  it("delivers every record through the runtime when writes fail now and then (ATLEAST_ONCE)", {
+    timeout: 180_000,
+  }, async () => {
     const client = new PulsarClient({ serviceUrl: pulsar.serviceUrl });
     try {
       const configs = await options.config();
       const topic = `persistent://public/default/${unique()}`;
-      await produceValues(client, topic, Array.from({ length: count }, (_, id) => options.value(id)));
+      await produceValues(
+        client,
+        topic,
+        Array.from({ length: count }, (_, id) => options.value(id)),
+      );
       const flaky = wrapSink(options.definition, async (write, call) => {
         if (call % 3 === 0) throw new ConnectorError("CONNECTION_FAILED", "injected failure");
         return write();
@@ -201,13 +218,27 @@ function runtimeSinkTests(name: string, options: SinkConformanceOptions, pulsar:
       const subscription = unique();
       const config = await sinkConfig(configs, topic, "ATLEAST_ONCE", subscription);
       const make = () =>
-        createInstance({ kind: "sink", config, definition: options.definition, instanceId: 0, pulsar: { client, adminUrl: pulsar.adminUrl } });
+        createInstance({
+          kind: "sink",
+          config,
+          definition: options.definition,
+          instanceId: 0,
+          pulsar: { client, adminUrl: pulsar.adminUrl },
+        });
       const first = make();
       await first.start();
-      await produceValues(client, topic, Array.from({ length: count / 2 }, (_, id) => options.value(id)));
+      await produceValues(
+        client,
+        topic,
+        Array.from({ length: count / 2 }, (_, id) => options.value(id)),
+      );
       await waitUntil(async () => (await distinct(configs)) >= 1, 60_000, "the first records");
       await first.stop();
-      await produceValues(client, topic, Array.from({ length: count / 2 }, (_, i) => options.value(count / 2 + i)));
+      await produceValues(
+        client,
+        topic,
+        Array.from({ length: count / 2 }, (_, i) => options.value(count / 2 + i)),
+      );
       const second = make();
       await second.start();
       await waitUntil(async () => (await distinct(configs)) >= count, 120_000, `${count} records after the restart`);
@@ -219,13 +250,19 @@ function runtimeSinkTests(name: string, options: SinkConformanceOptions, pulsar:
   });
 
   if (options.definition.storesPositions) {
-    it("writes every record exactly once when an instance dies before acking (EFFECTIVELY_ONCE)", { timeout: 180_000 }, async () => {
+    it("writes every record exactly once when an instance dies before acking (EFFECTIVELY_ONCE)", {
+      timeout: 180_000,
+    }, async () => {
       const configs = await options.config();
       const topic = `persistent://public/default/${unique()}`;
       const subscription = unique();
       const config = await sinkConfig(configs, topic, "EFFECTIVELY_ONCE", subscription);
       const seedClient = new PulsarClient({ serviceUrl: pulsar.serviceUrl });
-      await produceValues(seedClient, topic, Array.from({ length: count }, (_, id) => options.value(id)));
+      await produceValues(
+        seedClient,
+        topic,
+        Array.from({ length: count }, (_, id) => options.value(id)),
+      );
       // The first instance commits two batches, then hangs before it can ack; its connection is then cut.
       const doomedClient = new PulsarClient({ serviceUrl: pulsar.serviceUrl });
       const hanging = wrapSink(options.definition, async (write, call) => {
@@ -280,7 +317,10 @@ export function describeSourceConformance(name: string, options: SourceConforman
       for (const _round of [0, 1]) {
         await options.seed?.(configs, 5);
         const handle = createSourceContext({ secrets: options.secrets ?? {} });
-        const source = await definition.open(loadConfig(definition.config, configs, handle.context.getSecret), handle.context);
+        const source = await definition.open(
+          loadConfig(definition.config, configs, handle.context.getSecret),
+          handle.context,
+        );
         const records: SourceRecord[] = [];
         const deadline = Date.now() + 30_000;
         while (records.length < 5 && Date.now() < deadline) {
@@ -307,7 +347,10 @@ export function describeSourceConformance(name: string, options: SourceConforman
         const configs = await options.config();
         await options.seed?.(configs, 10);
         const handle = createSourceContext({ secrets: options.secrets ?? {} });
-        const source = await definition.open(loadConfig(definition.config, configs, handle.context.getSecret), handle.context);
+        const source = await definition.open(
+          loadConfig(definition.config, configs, handle.context.getSecret),
+          handle.context,
+        );
         const last = new Map<string, bigint>();
         const deadline = Date.now() + 30_000;
         let seen = 0;

@@ -10,7 +10,9 @@ export function findJava17(): string {
   if (process.env.JAVA17_HOME) return join(process.env.JAVA17_HOME, "bin/java");
   const base = "/usr/lib/jvm";
   if (existsSync(base)) {
-    const candidate = readdirSync(base).find((entry) => /(^|-)17(-|$|\.)/.test(entry) && existsSync(join(base, entry, "bin/java")));
+    const candidate = readdirSync(base).find(
+      (entry) => /(^|-)17(-|$|\.)/.test(entry) && existsSync(join(base, entry, "bin/java")),
+    );
     if (candidate) return join(base, candidate, "bin/java");
   }
   return "java";

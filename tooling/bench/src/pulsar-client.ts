@@ -86,9 +86,13 @@ function runPerf(args: string[]): Promise<string> {
   mkdirSync(join(repoRoot, ".run/bench"), { recursive: true });
   writeFileSync(conf, `webServiceUrl=${ADMIN_URL}/\nbrokerServiceUrl=${SERVICE_URL}/\n`);
   return new Promise((resolve, reject) => {
-    const child = spawn(java, ["-Xmx1g", "-cp", `${lib}/*`, "org.apache.pulsar.testclient.PulsarPerfTestTool", conf, ...args], {
-      stdio: ["ignore", "pipe", "pipe"],
-    });
+    const child = spawn(
+      java,
+      ["-Xmx1g", "-cp", `${lib}/*`, "org.apache.pulsar.testclient.PulsarPerfTestTool", conf, ...args],
+      {
+        stdio: ["ignore", "pipe", "pipe"],
+      },
+    );
     let out = "";
     child.stdout.on("data", (chunk: Buffer) => {
       out += chunk;
@@ -112,11 +116,40 @@ function aggregated(output: string, verb: "sent" | "received"): number | null {
 
 async function javaPerf(size: number, count: number): Promise<Row> {
   const topic = `persistent://public/default/bench-java-${size}-${run}`;
-  const consume = runPerf(["consume", "-u", SERVICE_URL, "-ss", "bench", "-sp", "Earliest", "-m", String(count), "-q", "2000", topic]);
+  const consume = runPerf([
+    "consume",
+    "-u",
+    SERVICE_URL,
+    "-ss",
+    "bench",
+    "-sp",
+    "Earliest",
+    "-m",
+    String(count),
+    "-q",
+    "2000",
+    topic,
+  ]);
   await new Promise((resolve) => setTimeout(resolve, 8000));
   const produced = await runPerf([
-    "produce", "-u", SERVICE_URL, "-m", String(count), "-s", String(size), "-r", "0", "-bm", "1000", "-b", "10", "-o", "5000",
-    "--warmup-time", "0", topic,
+    "produce",
+    "-u",
+    SERVICE_URL,
+    "-m",
+    String(count),
+    "-s",
+    String(size),
+    "-r",
+    "0",
+    "-bm",
+    "1000",
+    "-b",
+    "10",
+    "-o",
+    "5000",
+    "--warmup-time",
+    "0",
+    topic,
   ]);
   const consumed = await consume;
   const produceMsgs = aggregated(produced, "sent");
@@ -130,16 +163,33 @@ async function javaPerf(size: number, count: number): Promise<Row> {
     consumeMsgs: consumeMsgs === null ? null : Math.round(consumeMsgs),
     consumeMB: consumeMsgs === null ? null : (consumeMsgs * size) / 1e6,
   };
-  if (produceMsgs === null || consumeMsgs === null) row.note = "could not parse pulsar-perf output (see results/pulsar-perf.log)";
-  writeFileSync(join(import.meta.dirname, "../results/pulsar-perf.log"), `${produced}\n----\n${consumed}`, { flag: "a" });
+  if (produceMsgs === null || consumeMsgs === null)
+    row.note = "could not parse pulsar-perf output (see results/pulsar-perf.log)";
+  writeFileSync(join(import.meta.dirname, "../results/pulsar-perf.log"), `${produced}\n----\n${consumed}`, {
+    flag: "a",
+  });
   return row;
 }
 
 async function pulsarFlex(size: number, count: number): Promise<Row> {
-  const row: Row = { client: "pulsar-flex", payload: size, messages: count, produceMsgs: null, produceMB: null, consumeMsgs: null, consumeMB: null };
+  const row: Row = {
+    client: "pulsar-flex",
+    payload: size,
+    messages: count,
+    produceMsgs: null,
+    produceMB: null,
+    consumeMsgs: null,
+    consumeMB: null,
+  };
   try {
     const flex = (await import("pulsar-flex")) as unknown as {
-      Producer: new (options: Record<string, unknown>) => { create(): Promise<void>; sendMessage(m: Record<string, unknown>): Promise<unknown>; close(): Promise<void> };
+      Producer: new (
+        options: Record<string, unknown>,
+      ) => {
+        create(): Promise<void>;
+        sendMessage(m: Record<string, unknown>): Promise<unknown>;
+        close(): Promise<void>;
+      };
     };
     const producer = new flex.Producer({
       topic: `persistent://public/default/bench-flex-${size}-${run}`,
@@ -196,7 +246,10 @@ const table = [
 const machine = `${execFileSync("nproc").toString().trim()} cores, Node ${process.version}`;
 const resultsDir = join(import.meta.dirname, "../results");
 mkdirSync(resultsDir, { recursive: true });
-writeFileSync(join(resultsDir, "pulsar-client.json"), `${JSON.stringify({ date: new Date().toISOString(), machine, rows }, null, 2)}\n`);
+writeFileSync(
+  join(resultsDir, "pulsar-client.json"),
+  `${JSON.stringify({ date: new Date().toISOString(), machine, rows }, null, 2)}\n`,
+);
 writeFileSync(
   join(resultsDir, "pulsar-client.md"),
   `# Pulsar client throughput\n\n${new Date().toISOString()}, ${machine}, standalone broker on loopback, batching on (1000 msgs / 10 ms).\n\n${table.join("\n")}\n`,

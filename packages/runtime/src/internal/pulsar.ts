@@ -1,56 +1,11 @@
-// The part of @pulsar-connect/pulsar-client the runtime uses, written structurally so the runtime can be
-// exercised against the real client and, where a broker is not the point of a test, a small stand-in.
+// The part of @pulsar-connect/pulsar-client the runtime uses, and the admin REST calls it makes.
 
-export interface MessageIdLike {
-  readonly ledgerId: bigint;
-  readonly entryId: bigint;
-  readonly partition: number;
-  readonly batchIndex: number;
-  serialize(): Uint8Array;
-  toString(): string;
-}
+import type { Consumer, Message, Producer, PulsarClient } from "@pulsar-connect/pulsar-client";
 
-export interface MessageLike {
-  readonly data: Uint8Array;
-  readonly key?: string | undefined;
-  readonly properties: Record<string, string>;
-  readonly eventTime?: number | undefined;
-  readonly publishTime: number;
-  readonly messageId: MessageIdLike;
-  readonly redeliveryCount: number;
-  readonly topic: string;
-}
-
-export interface ConsumerLike {
-  receive(): Promise<MessageLike>;
-  acknowledge(message: MessageLike): Promise<void>;
-  acknowledgeCumulative(message: MessageLike): Promise<void>;
-  negativeAcknowledge(message: MessageLike): void;
-  close(): Promise<void>;
-}
-
-export interface ProducerLike {
-  readonly lastSequenceId: bigint;
-  send(message: {
-    value: Uint8Array;
-    key?: string;
-    properties?: Record<string, string>;
-    eventTime?: number;
-    sequenceId?: bigint;
-  }): Promise<unknown>;
-  flush(): Promise<void>;
-  close(): Promise<void>;
-}
-
-export interface ClientLike {
-  subscribe(options: Record<string, unknown>): Promise<ConsumerLike>;
-  createProducer(options: Record<string, unknown>): Promise<ProducerLike>;
-}
-
-export interface AdminLike {
-  /** Fetches `path` (relative to the admin URL, e.g. `/admin/v2/...`) and returns parsed JSON, or undefined on 404. */
-  request?(method: string, path: string, body?: unknown): Promise<unknown>;
-}
+export type MessageLike = Message;
+export type ConsumerLike = Consumer;
+export type ProducerLike = Producer;
+export type ClientLike = Pick<PulsarClient, "subscribe" | "createProducer">;
 
 /** The Pulsar endpoints an instance talks to. */
 export interface PulsarConnections {

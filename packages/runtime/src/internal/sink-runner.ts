@@ -13,6 +13,7 @@ import {
   toConnectorError,
   type WriteOutcome,
 } from "@pulsar-connect/core";
+import type { ConsumerOptions } from "@pulsar-connect/pulsar-client";
 import type { ResolvedSinkConfig } from "../config.ts";
 import { InstanceStats, type SinkInstanceStatusData } from "../stats.ts";
 import { Backoff, sleep } from "./backoff.ts";
@@ -95,7 +96,7 @@ export class SinkRunner {
     try {
       const connectorConfig = loadConfig(definition.config, config.configs, secretResolver(config.secrets));
       const subscriptionType = sinkSubscriptionType(config);
-      const subscribeOptions: Record<string, unknown> = {
+      const subscribeOptions: ConsumerOptions = {
         subscription: config.sourceSubscriptionName,
         subscriptionType,
         subscriptionInitialPosition: config.sourceSubscriptionPosition,

@@ -9,6 +9,7 @@ import {
   type StateStore,
   toConnectorError,
 } from "@pulsar-connect/core";
+import type { ProducerOptions } from "@pulsar-connect/pulsar-client";
 import { qualifyTopic, type ResolvedSourceConfig } from "../config.ts";
 import { InstanceStats, type SourceInstanceStatusData } from "../stats.ts";
 import { Backoff, sleep } from "./backoff.ts";
@@ -184,7 +185,7 @@ export class SourceRunner {
     const key = partitionId === undefined ? topic : `${topic}\u0000${partitionId}`;
     let producer = this.producers.get(key);
     if (!producer) {
-      const options: Record<string, unknown> = {
+      const options: ProducerOptions = {
         topic,
         batchingEnabled: true,
         batchingMaxPublishDelayMs: this.options.config.producerConfig?.batchingMaxPublishDelayMs ?? 5,
