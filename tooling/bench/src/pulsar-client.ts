@@ -140,7 +140,7 @@ async function javaPerf(size: number, count: number): Promise<Row> {
     "-s",
     String(size),
     "-r",
-    "0",
+    "10000000",
     "-bm",
     "1000",
     "-b",
