@@ -126,6 +126,11 @@ export class PulsarAdmin {
     await this.request("PUT", `${this.topicPath(topic)}/partitions`, partitions);
   }
 
+  /** Raises the partition count of a partitioned topic (partitions can only be added). */
+  async updatePartitionedTopic(topic: string, partitions: number): Promise<void> {
+    await this.request("POST", `${this.topicPath(topic)}/partitions`, partitions);
+  }
+
   async createTopic(topic: string): Promise<void> {
     await this.request("PUT", this.topicPath(topic));
   }

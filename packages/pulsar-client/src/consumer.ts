@@ -53,6 +53,10 @@ export interface ConsumerOptions {
   schema?: SchemaInfo;
   properties?: Record<string, string>;
   onActiveConsumerChange?: (event: ActiveConsumerChangeEvent) => void;
+  /** How often partitioned topics are checked for added partitions; 0 disables. Default 60000. */
+  autoUpdatePartitionsIntervalMs?: number;
+  /** How often `topicsPattern` is matched again against the namespace's topics; 0 disables. Default 60000. */
+  patternAutoDiscoveryPeriodMs?: number;
   /** @internal reader positioning */
   startMessageId?: MessageId;
   /** @internal */
@@ -797,19 +801,10 @@ export class Consumer implements AsyncIterable<Message> {
       ackTimeoutMs: Math.max(0, options.ackTimeoutMs ?? 0),
       durable: options.durable ?? true,
     };
-    let names: string[];
-    if (options.topicsPattern !== undefined) {
-      const re = typeof options.topicsPattern === "string" ? new RegExp(options.topicsPattern) : options.topicsPattern;
-      const src = typeof options.topicsPattern === "string" ? options.topicsPattern : options.topicsPattern.source;
-      const ns = /^(?:persistent:\/\/)?([^/]+\/[^/]+)\//.exec(src);
-      if (!ns)
-        throw new PulsarClientError("INVALID_CONFIG", "topicsPattern must start with [persistent://]tenant/namespace/");
-      const all = await ctx.listTopics(ns[1]!);
-      const bases = new Set(all.map((t) => t.replace(/-partition-\d+$/, "")));
-      names = [...bases].filter((t) => re.test(t));
-    } else {
-      names = options.topics ?? (options.topic !== undefined ? [options.topic] : []);
-    }
+    const names =
+      options.topicsPattern !== undefined
+        ? await discoverTopics(ctx, options.topicsPattern)
+        : (options.topics ?? (options.topic !== undefined ? [options.topic] : []));
     if (names.length === 0 && options.topicsPattern === undefined) {
       throw new PulsarClientError("INVALID_CONFIG", "topic, topics or topicsPattern is required");
     }
@@ -829,8 +824,57 @@ export class Consumer implements AsyncIterable<Message> {
       await Promise.all(consumer.parts.map((p) => p.close().catch(() => undefined)));
       throw err;
     }
+    consumer.names = names;
+    consumer.resolve = resolve;
+    const period = Math.min(
+      ...[
+        options.autoUpdatePartitionsIntervalMs ?? 60_000,
+        options.topicsPattern !== undefined ? (options.patternAutoDiscoveryPeriodMs ?? 60_000) : 0,
+      ].filter((ms) => ms > 0),
+    );
+    if (Number.isFinite(period) && (options.topicsPattern !== undefined || resolved.some((r) => r.topic !== r.base))) {
+      consumer.refreshTimer = setInterval(() => void consumer.refreshTopics(), period);
+      consumer.refreshTimer.unref();
+    }
     ctx.track(consumer);
     return consumer;
+  }
+
+  private names: string[] = [];
+  private resolve: TopicResolver | undefined;
+  private refreshTimer: NodeJS.Timeout | undefined;
+  private refreshing = false;
+
+  /** Subscribes to partitions added since creation and to new topics matching the pattern. */
+  private async refreshTopics(): Promise<void> {
+    if (this.refreshing || this.closed || !this.resolve) return;
+    this.refreshing = true;
+    try {
+      if (this.opts.topicsPattern !== undefined) this.names = await discoverTopics(this.ctx, this.opts.topicsPattern);
+      const resolved = await this.resolve(this.names);
+      const have = new Set(this.parts.map((p) => p.topic));
+      const fresh = resolved.filter((r) => !have.has(r.topic));
+      if (fresh.length === 0) return;
+      const added = fresh.map(
+        (r, i) => new PartitionConsumer(this, this.ctx, this.opts, r.topic, r.partition, r.base, this.parts.length + i),
+      );
+      try {
+        await Promise.all(added.map((p) => p.start()));
+      } catch {
+        await Promise.all(added.map((p) => p.close().catch(() => undefined)));
+        return;
+      }
+      if (this.closed) {
+        await Promise.all(added.map((p) => p.close()));
+        return;
+      }
+      this.parts.push(...added);
+      this.topics.push(...added.map((p) => p.topic));
+    } catch {
+      // retried at the next period
+    } finally {
+      this.refreshing = false;
+    }
   }
 
   /** @internal */
@@ -1007,6 +1051,7 @@ export class Consumer implements AsyncIterable<Message> {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    if (this.refreshTimer) clearInterval(this.refreshTimer);
     this.ctx.untrack(this);
     await Promise.all(this.parts.map((p) => p.close()));
     for (const w of this.waiters.splice(0)) {
@@ -1017,6 +1062,18 @@ export class Consumer implements AsyncIterable<Message> {
     this.head = 0;
     if (this.dlqProducer) await this.dlqProducer.then((p) => p.close()).catch(() => undefined);
   }
+}
+
+/** Base topic names of the namespace named in the pattern that match it. */
+async function discoverTopics(ctx: ClientContext, pattern: string | RegExp): Promise<string[]> {
+  const re = typeof pattern === "string" ? new RegExp(pattern) : pattern;
+  const source = typeof pattern === "string" ? pattern : pattern.source.replace(/\\\//g, "/");
+  const ns = /^(?:persistent:\/\/)?([^/]+\/[^/]+)\//.exec(source);
+  if (!ns)
+    throw new PulsarClientError("INVALID_CONFIG", "topicsPattern must start with [persistent://]tenant/namespace/");
+  const all = await ctx.listTopics(ns[1]!);
+  const bases = new Set(all.map((t) => t.replace(/-partition-\d+$/, "")));
+  return [...bases].filter((t) => re.test(t)).sort();
 }
 
 export interface ReaderOptions {

@@ -50,6 +50,8 @@ export interface ProducerOptions {
   chunkingEnabled?: boolean;
   /** Chunk payload size limit in bytes (defaults to the broker's max message size). */
   chunkMaxMessageSize?: number;
+  /** How often a partitioned producer checks for added partitions; 0 disables. Default 60000. */
+  autoUpdatePartitionsIntervalMs?: number;
   /** Key -> partition hash of the Java client's default router. Default "JavaStringHash", as in the Java client. */
   hashingScheme?: HashingScheme;
   properties?: Record<string, string>;
@@ -751,16 +753,52 @@ export class Producer {
   private rr: number;
   private closed = false;
 
-  /** @internal */
   private readonly hashingScheme: HashingScheme;
   private readonly ctx: ClientContext;
+  private readonly makePart: ((index: number) => PartitionProducer) | undefined;
+  private partitionTimer: NodeJS.Timeout | undefined;
+  private updating = false;
 
-  constructor(topic: string, parts: PartitionProducer[], hashingScheme: HashingScheme, ctx: ClientContext) {
+  /** @internal */
+  constructor(
+    topic: string,
+    parts: PartitionProducer[],
+    hashingScheme: HashingScheme,
+    ctx: ClientContext,
+    makePart?: (index: number) => PartitionProducer,
+    updateIntervalMs = 0,
+  ) {
     this.hashingScheme = hashingScheme;
     this.ctx = ctx;
     this.topic = topic;
     this.parts = parts;
     this.rr = Math.floor(Math.random() * parts.length);
+    this.makePart = makePart;
+    if (makePart && updateIntervalMs > 0) {
+      this.partitionTimer = setInterval(() => void this.updatePartitions(), updateIntervalMs);
+      this.partitionTimer.unref();
+    }
+  }
+
+  /** Adds producers for partitions added to the topic since creation. */
+  private async updatePartitions(): Promise<void> {
+    if (this.updating || this.closed || !this.makePart) return;
+    this.updating = true;
+    try {
+      const n = await this.ctx.partitions(this.topic);
+      if (n <= this.parts.length) return;
+      const added = Array.from({ length: n - this.parts.length }, (_, i) => this.makePart!(this.parts.length + i));
+      await Promise.all(added.map((p) => p.start()));
+      if (this.closed) {
+        await Promise.all(added.map((p) => p.close()));
+        return;
+      }
+      this.parts.push(...added);
+    } catch {
+      // retried at the next interval
+    } finally {
+      this.updating = false;
+    }
   }
 
   /** @internal */
@@ -788,18 +826,29 @@ export class Producer {
       accessMode: options.accessMode ?? "Shared",
     };
     const maxPending = Math.max(1, options.maxPendingMessages ?? 1000);
-    const topics =
-      numPartitions > 0 ? Array.from({ length: numPartitions }, (_, i) => `${topic}-partition-${i}`) : [topic];
-    const parts = topics.map(
-      (t, i) => new PartitionProducer(ctx, resolved, t, numPartitions > 0 ? i : -1, new Semaphore(maxPending)),
-    );
+    const makePart = (i: number) =>
+      new PartitionProducer(ctx, resolved, `${topic}-partition-${i}`, i, new Semaphore(maxPending));
+    const parts =
+      numPartitions > 0
+        ? Array.from({ length: numPartitions }, (_, i) => makePart(i))
+        : [new PartitionProducer(ctx, resolved, topic, -1, new Semaphore(maxPending))];
     try {
       await Promise.all(parts.map((p) => p.start()));
     } catch (err) {
       await Promise.all(parts.map((p) => p.close().catch(() => undefined)));
       throw err;
     }
-    const producer = new Producer(topic, parts, options.hashingScheme ?? "JavaStringHash", ctx);
+    const producer =
+      numPartitions > 0
+        ? new Producer(
+            topic,
+            parts,
+            options.hashingScheme ?? "JavaStringHash",
+            ctx,
+            makePart,
+            options.autoUpdatePartitionsIntervalMs ?? 60_000,
+          )
+        : new Producer(topic, parts, options.hashingScheme ?? "JavaStringHash", ctx);
     ctx.track(producer);
     return producer;
   }
@@ -852,6 +901,7 @@ export class Producer {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    if (this.partitionTimer) clearInterval(this.partitionTimer);
     this.ctx.untrack(this);
     await Promise.all(this.parts.map((p) => p.close()));
   }

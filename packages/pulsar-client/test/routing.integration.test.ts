@@ -1,5 +1,5 @@
 import { afterAll, describe, expect, it } from "vitest";
-import { newAdmin, newClient, uniqueTopic } from "./helpers.ts";
+import { newAdmin, newClient, uniqueTopic, waitFor } from "./helpers.ts";
 
 // Independent re-implementations of the Java client's key hashes, written from the algorithm descriptions
 // (Java String.hashCode; MurmurHash3_x86_32 with seed 0 over UTF-8), then `& Integer.MAX_VALUE`, `% partitions`.
@@ -132,5 +132,59 @@ describe("partitioned topic key routing", () => {
     await pattern.close();
     await p1.close();
     await p2.close();
+  });
+});
+
+describe("topology changes", () => {
+  it("producers and consumers pick up added partitions; pattern consumers pick up new topics", async () => {
+    const topic = uniqueTopic("grow");
+    await admin.createPartitionedTopic(topic, 2);
+    const consumer = await client.subscribe({
+      topic,
+      subscription: "s",
+      subscriptionType: "Shared",
+      subscriptionInitialPosition: "Earliest",
+      autoUpdatePartitionsIntervalMs: 300,
+    });
+    const producer = await client.createProducer({
+      topic,
+      batchingEnabled: false,
+      autoUpdatePartitionsIntervalMs: 300,
+    });
+    expect(producer.numPartitions).toBe(2);
+    await admin.updatePartitionedTopic(topic, 4);
+    await waitFor(() => producer.numPartitions === 4 && consumer.topics.length === 4, 15_000, "4 partitions");
+    const ids = await Promise.all(
+      Array.from({ length: 8 }, (_, i) => producer.send({ value: Buffer.from(String(i)) })),
+    );
+    expect(new Set(ids.map((id) => id.partition))).toEqual(new Set([0, 1, 2, 3]));
+    const got = new Set<string>();
+    for (let i = 0; i < 8; i++) {
+      const m = await consumer.receive(10_000);
+      got.add(m.data.toString());
+      await consumer.acknowledge(m);
+    }
+    expect(got.size).toBe(8);
+    await producer.close();
+    await consumer.close();
+
+    const prefix = uniqueTopic("pattern");
+    const first = `${prefix}-a`;
+    const p1 = await client.createProducer({ topic: first });
+    await p1.send({ value: Buffer.from("a") });
+    const pattern = await client.subscribe({
+      topicsPattern: new RegExp(`${prefix}-.*`),
+      subscription: "p",
+      subscriptionInitialPosition: "Earliest",
+      patternAutoDiscoveryPeriodMs: 300,
+    });
+    expect(pattern.topics).toEqual([first]);
+    const second = `${prefix}-b`;
+    const p2 = await client.createProducer({ topic: second });
+    await waitFor(() => pattern.topics.length === 2, 15_000, "the new topic");
+    await p2.send({ value: Buffer.from("b") });
+    const texts = [(await pattern.receive(10_000)).data.toString(), (await pattern.receive(10_000)).data.toString()];
+    expect(texts.sort()).toEqual(["a", "b"]);
+    await Promise.all([p1.close(), p2.close(), pattern.close()]);
   });
 });
