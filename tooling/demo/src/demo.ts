@@ -84,11 +84,13 @@ function tableRows(): number {
 }
 
 async function cleanup(): Promise<void> {
-  if (worker && worker.exitCode === null) {
+  const running = worker && worker.exitCode === null && worker.signalCode === null;
+  if (worker && running) {
+    const exited = new Promise((resolve) => worker?.once("exit", resolve));
     await cli(["sources", "delete", "--name", "demo-people"], true).catch(() => {});
     await cli(["sinks", "delete", "--name", "demo-people-sqlite"], true).catch(() => {});
     worker.kill("SIGTERM");
-    await new Promise((resolve) => worker?.once("exit", resolve));
+    await exited;
   }
   if (startedPulsar) await stopServices(["pulsar"]);
 }
@@ -119,8 +121,10 @@ async function main(): Promise<void> {
       "--connectors-dir",
       import.meta.dirname + "/..",
     ],
-    { stdio: ["ignore", "ignore", "pipe"] },
+    // Its own process group: Ctrl-C reaches the demo only, which then shuts the pipeline down in order.
+    { stdio: ["ignore", "ignore", "pipe"], detached: true },
   );
+  process.on("exit", () => worker?.kill("SIGKILL"));
   worker.stderr?.on("data", (chunk: Buffer) => {
     if (!stopping) process.stderr.write(chunk);
   });
