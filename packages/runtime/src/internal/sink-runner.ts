@@ -378,11 +378,12 @@ export class SinkRunner {
     this.stats.written += records.length - failed.size;
     this.stats.lastWrittenTime = Date.now();
     if (this.guarantee === "MANUAL") return;
+    const acks: Array<Promise<void>> = [];
     for (let index = 0; index < accepted.length; index += 1) {
       const message = accepted[index] as MessageLike;
       const error = failed.get(index);
       if (error === undefined) {
-        if (this.guarantee !== "EFFECTIVELY_ONCE") await this.ack(message);
+        if (this.guarantee !== "EFFECTIVELY_ONCE") acks.push(this.ack(message));
         continue;
       }
       this.stats.recordConnectorException(error);
@@ -399,8 +400,9 @@ export class SinkRunner {
       for (const [index, record] of records.entries()) {
         if (!failed.has(index)) this.positions?.advance(record.position);
       }
-      for (const message of lastPerTopic.values()) await consumer.acknowledgeCumulative(message).catch(() => {});
+      for (const message of lastPerTopic.values()) acks.push(consumer.acknowledgeCumulative(message).catch(() => {}));
     }
+    await Promise.all(acks);
   }
 
   private async ack(message: MessageLike): Promise<void> {
