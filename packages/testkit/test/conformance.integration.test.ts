@@ -1,10 +1,10 @@
-// The runtime's own SQLite test sink passes the shared conformance suite, including the runs through the runtime
+// The runtime's SQLite test sink (a position-storing sink) passes the shared conformance suite, including the runs through the runtime
 // against the real broker.
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { describeSinkConformance } from "@pulsar-connect/testkit";
-import { openTestDb, sqliteTestSink } from "./fixtures/sqlite-sink.ts";
+import { openTestDb, sqliteTestSink } from "../../runtime/test/fixtures/sqlite-sink.ts";
+import { describeSinkConformance } from "../src/index.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "pc-conformance-"));
 let counter = 0;
