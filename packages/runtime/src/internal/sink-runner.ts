@@ -44,6 +44,11 @@ export interface SinkRunnerOptions {
 }
 
 const STALL_CHECK_MS = 10_000;
+
+function isInsideEntry(message: MessageLike): boolean {
+  const { batchIndex, batchSize } = message.messageId;
+  return batchIndex >= 0 && batchSize !== undefined && batchIndex < batchSize - 1;
+}
 const STALL_AFTER_MS = 30_000;
 
 /** Runs one sink instance: Pulsar consumer -> batches -> sink.write, acking per the processing guarantee. */
@@ -242,8 +247,31 @@ export class SinkRunner {
       await sleep(this.options.lingerMs ?? 2, this.abort.signal);
     }
     const batch = this.buffer.splice(0, this.batchSize);
+    await this.completeEntry(batch);
     this.wakePump?.();
     return batch;
+  }
+
+  /**
+   * Extends a batch to the end of the Pulsar entry its last message belongs to. The broker acknowledges whole
+   * entries, so a sink batch that ends inside a producer batch would leave that entry unacknowledged, and a crash
+   * would then bring back messages that were already written (a duplicate even under ATMOST_ONCE).
+   */
+  private async completeEntry(batch: MessageLike[]): Promise<void> {
+    let last = batch.at(-1);
+    const deadline = Date.now() + 1000;
+    while (last && isInsideEntry(last) && !this.stopping && Date.now() < deadline) {
+      const next = this.buffer[0];
+      if (!next) {
+        this.wakePump?.();
+        await sleep(1, this.abort.signal);
+        continue;
+      }
+      if (next.messageId.ledgerId !== last.messageId.ledgerId || next.messageId.entryId !== last.messageId.entryId)
+        return;
+      batch.push(this.buffer.shift() as MessageLike);
+      last = next;
+    }
   }
 
   private async loop(): Promise<void> {
