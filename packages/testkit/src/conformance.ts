@@ -189,7 +189,7 @@ function runtimeSinkTests(
         Array.from({ length: count }, (_, id) => options.value(id)),
       );
       const flaky = wrapSink(options.definition, async (write, call) => {
-        if (call % 3 === 0) throw new ConnectorError("CONNECTION_FAILED", "injected failure");
+        if (call % 3 === 1) throw new ConnectorError("CONNECTION_FAILED", "injected failure");
         return write();
       });
       const instance = createInstance({

@@ -13,12 +13,12 @@ import {
   toConnectorError,
   type WriteOutcome,
 } from "@pulsar-connect/core";
-import type { ConsumerOptions } from "@pulsar-connect/pulsar-client";
+import { type ConsumerOptions, MessageId } from "@pulsar-connect/pulsar-client";
 import type { ResolvedSinkConfig } from "../config.ts";
-import { InstanceStats, type SinkInstanceStatusData } from "../stats.ts";
+import type { SinkInstanceStatusData } from "../stats.ts";
 import { Backoff, sleep } from "./backoff.ts";
 import { decodeValue } from "./codec.ts";
-import { baseContext, secretResolver } from "./context.ts";
+import { secretResolver } from "./context.ts";
 import { PositionIndex } from "./positions.ts";
 import {
   adminRequest,
@@ -28,6 +28,7 @@ import {
   type PulsarConnections,
   topicPath,
 } from "./pulsar.ts";
+import { RunnerBase } from "./runner-base.ts";
 
 export interface SinkRunnerOptions {
   config: ResolvedSinkConfig;
@@ -52,15 +53,10 @@ function isInsideEntry(message: MessageLike): boolean {
 const STALL_AFTER_MS = 30_000;
 
 /** Runs one sink instance: Pulsar consumer -> batches -> sink.write, acking per the processing guarantee. */
-export class SinkRunner {
+export class SinkRunner extends RunnerBase {
   readonly kind = "sink" as const;
-  readonly instanceId: number;
-  readonly stats: InstanceStats = new InstanceStats();
-  readonly done: Promise<void>;
 
   private readonly options: SinkRunnerOptions;
-  private readonly abort = new AbortController();
-  private readonly logger: Logger;
   private consumer: ConsumerLike | undefined;
   private sink: SinkInstance | undefined;
   private positions: PositionIndex | undefined;
@@ -68,28 +64,19 @@ export class SinkRunner {
   private wakeReader: (() => void) | undefined;
   private wakePump: (() => void) | undefined;
   private paused = false;
-  private running = false;
-  private stopping = false;
-  private error = "";
-  private state = "starting";
   private stalled = false;
   private stallTimer: NodeJS.Timeout | undefined;
   private dlqProducers = new Map<string, ProducerLike>();
   private schemas = new Map<string, RecordSchema | undefined>();
-  private resolveDone!: () => void;
-  private rejectDone!: (error: unknown) => void;
-  private fatalError: unknown;
 
   constructor(options: SinkRunnerOptions) {
+    super(options.instanceId, options.logger);
     this.options = options;
-    this.instanceId = options.instanceId;
-    this.logger = options.logger;
-    this.done = new Promise<void>((resolve, reject) => {
-      this.resolveDone = resolve;
-      this.rejectDone = reject;
-    });
-    // `done` is observed by the supervisor; never let it count as an unhandled rejection.
-    this.done.catch(() => {});
+  }
+
+  protected wake(): void {
+    this.wakeReader?.();
+    this.wakePump?.();
   }
 
   private get guarantee() {
@@ -98,7 +85,7 @@ export class SinkRunner {
 
   async start(): Promise<void> {
     const { config, definition } = this.options;
-    try {
+    await this.opening(async () => {
       const connectorConfig = loadConfig(definition.config, config.configs, secretResolver(config.secrets));
       const subscriptionType = sinkSubscriptionType(config);
       const subscribeOptions: ConsumerOptions = {
@@ -119,23 +106,17 @@ export class SinkRunner {
       this.state = "subscribing";
       this.consumer = await this.options.pulsar.client.subscribe(subscribeOptions);
       const context: SinkContext = {
-        ...baseContext({
-          tenant: config.tenant,
-          namespace: config.namespace,
-          name: config.name,
-          instanceId: this.instanceId,
-          numInstances: config.parallelism,
-          logger: this.logger,
-          signal: this.abort.signal,
-          secrets: config.secrets,
-          state: this.options.state,
-          stats: this.stats,
-          fatal: (error) => this.fail(error),
-        }),
+        ...this.connectorContext(config, this.options.state),
         inputTopics: config.inputs,
         subscriptionType,
-        seek: async () => {
-          throw new ConnectorError("UNSUPPORTED", "seek is not supported by this runtime yet");
+        seek: async (topic, position) => {
+          const consumer = this.consumer;
+          if (!consumer) throw new ConnectorError("CLOSED", "the sink instance is not running");
+          if (config.inputs.length !== 1 || (topic !== config.inputs[0] && topic !== position.topic)) {
+            throw new ConnectorError("UNSUPPORTED", "seek needs a sink with exactly one (non-partitioned) input topic");
+          }
+          await consumer.seek(new MessageId(position.ledgerId, position.entryId, -1, position.batchIndex));
+          this.buffer.length = 0;
         },
         pause: () => {
           this.paused = true;
@@ -151,31 +132,11 @@ export class SinkRunner {
         this.positions = new PositionIndex(await this.sink.storedPositions());
         this.logger.info({ topics: this.positions.size }, "resuming after the positions stored by the sink");
       }
-    } catch (error) {
-      await this.cleanup();
-      const wrapped = toConnectorError(error);
-      this.error = wrapped.message;
-      this.rejectDone(wrapped);
-      throw wrapped;
-    }
-    this.running = true;
-    this.state = "running";
+    });
     this.stallTimer = setInterval(() => void this.checkStalled(), STALL_CHECK_MS);
     this.stallTimer.unref();
     void this.pump();
     void this.loop();
-  }
-
-  /** Stops pulling, finishes the batch in progress, acks it, closes the sink and the consumer. */
-  async stop(): Promise<void> {
-    if (!this.stopping) {
-      this.stopping = true;
-      this.state = "stopping";
-      this.abort.abort();
-      this.wakeReader?.();
-      this.wakePump?.();
-    }
-    await this.done.catch(() => {});
   }
 
   status(): SinkInstanceStatusData {
@@ -198,14 +159,6 @@ export class SinkRunner {
 
   private get batchSize(): number {
     return this.options.batchSize ?? this.options.definition.batchSize ?? 500;
-  }
-
-  private fail(error: unknown): void {
-    if (this.fatalError === undefined) this.fatalError = error ?? new Error("fatal");
-    this.stopping = true;
-    this.abort.abort();
-    this.wakeReader?.();
-    this.wakePump?.();
   }
 
   /** Moves messages from the consumer into the local buffer, holding back while it is full or paused. */
@@ -285,20 +238,10 @@ export class SinkRunner {
       this.stats.recordSystemException(error);
       this.fatalError ??= error;
     }
-    this.running = false;
-    await this.cleanup();
-    if (this.fatalError !== undefined) {
-      const wrapped = toConnectorError(this.fatalError, "FATAL");
-      this.error = wrapped.message;
-      this.state = "failed";
-      this.rejectDone(wrapped);
-    } else {
-      this.state = "stopped";
-      this.resolveDone();
-    }
+    await this.finish();
   }
 
-  private async cleanup(): Promise<void> {
+  protected async cleanup(): Promise<void> {
     if (this.stallTimer) clearInterval(this.stallTimer);
     const sink = this.sink;
     this.sink = undefined;

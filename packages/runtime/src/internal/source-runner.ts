@@ -11,11 +11,12 @@ import {
 } from "@pulsar-connect/core";
 import type { ProducerOptions } from "@pulsar-connect/pulsar-client";
 import { qualifyTopic, type ResolvedSourceConfig } from "../config.ts";
-import { InstanceStats, type SourceInstanceStatusData } from "../stats.ts";
+import type { SourceInstanceStatusData } from "../stats.ts";
 import { Backoff, sleep } from "./backoff.ts";
 import { encodeValue } from "./codec.ts";
-import { baseContext, secretResolver } from "./context.ts";
+import { secretResolver } from "./context.ts";
 import { adminRequest, type ProducerLike, type PulsarConnections, topicPath } from "./pulsar.ts";
+import { RunnerBase } from "./runner-base.ts";
 
 export interface SourceRunnerOptions {
   config: ResolvedSourceConfig;
@@ -55,37 +56,23 @@ export async function deduplicationEnabled(pulsar: PulsarConnections, topic: str
 }
 
 /** Runs one source instance: source.read -> Pulsar producers, acking source records per the guarantee. */
-export class SourceRunner {
+export class SourceRunner extends RunnerBase {
   readonly kind = "source" as const;
-  readonly instanceId: number;
-  readonly stats: InstanceStats = new InstanceStats();
-  readonly done: Promise<void>;
 
   private readonly options: SourceRunnerOptions;
-  private readonly abort = new AbortController();
-  private readonly logger: Logger;
   private source: SourceInstance | undefined;
   private readonly producers = new Map<string, Promise<ProducerLike>>();
   private inFlight = 0;
   private wakeLoop: (() => void) | undefined;
-  private running = false;
-  private stopping = false;
-  private error = "";
-  private state = "starting";
-  private resolveDone!: () => void;
-  private rejectDone!: (error: unknown) => void;
-  private fatalError: unknown;
   private readonly checkedTopics = new Set<string>();
 
   constructor(options: SourceRunnerOptions) {
+    super(options.instanceId, options.logger);
     this.options = options;
-    this.instanceId = options.instanceId;
-    this.logger = options.logger;
-    this.done = new Promise<void>((resolve, reject) => {
-      this.resolveDone = resolve;
-      this.rejectDone = reject;
-    });
-    this.done.catch(() => {});
+  }
+
+  protected wake(): void {
+    this.wakeLoop?.();
   }
 
   private get guarantee() {
@@ -98,47 +85,17 @@ export class SourceRunner {
 
   async start(): Promise<void> {
     const { config, definition } = this.options;
-    try {
+    await this.opening(async () => {
       const connectorConfig = loadConfig(definition.config, config.configs, secretResolver(config.secrets));
       if (this.guarantee === "EFFECTIVELY_ONCE") await this.requireDeduplication(config.topicName);
       const context: SourceContext = {
-        ...baseContext({
-          tenant: config.tenant,
-          namespace: config.namespace,
-          name: config.name,
-          instanceId: this.instanceId,
-          numInstances: config.parallelism,
-          logger: this.logger,
-          signal: this.abort.signal,
-          secrets: config.secrets,
-          state: this.options.state,
-          stats: this.stats,
-          fatal: (error) => this.fail(error),
-        }),
+        ...this.connectorContext(config, this.options.state),
         outputTopic: config.topicName,
       };
       this.state = "opening connector";
       this.source = await definition.open(connectorConfig, context);
-    } catch (error) {
-      await this.cleanup();
-      const wrapped = toConnectorError(error);
-      this.error = wrapped.message;
-      this.rejectDone(wrapped);
-      throw wrapped;
-    }
-    this.running = true;
-    this.state = "running";
+    });
     void this.loop();
-  }
-
-  async stop(): Promise<void> {
-    if (!this.stopping) {
-      this.stopping = true;
-      this.state = "stopping";
-      this.abort.abort();
-      this.wakeLoop?.();
-    }
-    await this.done.catch(() => {});
   }
 
   status(): SourceInstanceStatusData {
@@ -157,13 +114,6 @@ export class SourceRunner {
       stalled: false,
       state: this.state,
     };
-  }
-
-  private fail(error: unknown): void {
-    if (this.fatalError === undefined) this.fatalError = error ?? new Error("fatal");
-    this.stopping = true;
-    this.abort.abort();
-    this.wakeLoop?.();
   }
 
   private async requireDeduplication(topic: string): Promise<void> {
@@ -239,17 +189,7 @@ export class SourceRunner {
       this.fatalError ??= error;
     }
     await this.drain();
-    this.running = false;
-    await this.cleanup();
-    if (this.fatalError !== undefined) {
-      const wrapped = toConnectorError(this.fatalError, "FATAL");
-      this.error = wrapped.message;
-      this.state = "failed";
-      this.rejectDone(wrapped);
-    } else {
-      if (this.state !== "source exhausted") this.state = "stopped";
-      this.resolveDone();
-    }
+    await this.finish();
   }
 
   private async drain(): Promise<void> {
@@ -323,7 +263,7 @@ export class SourceRunner {
     }
   }
 
-  private async cleanup(): Promise<void> {
+  protected async cleanup(): Promise<void> {
     const source = this.source;
     this.source = undefined;
     if (source) await source.close().catch((error: unknown) => this.stats.recordConnectorException(error));
