@@ -1,38 +1,6 @@
 import { type ConfigSchema, defineSink, type SinkDefinition, z } from "@pulsar-connect/core";
-import { checkSecurity, type SecurityConfig } from "./internal/security.ts";
+import { checkSecurity, kafkaSecurityFields, type SecurityConfig } from "@pulsar-connect/kafka-common";
 import { KafkaSink } from "./internal/sink.ts";
-
-// Upstream treats an empty string as "not set"; so do we.
-const optionalText = z
-  .string()
-  .optional()
-  .transform((value) => (value === "" ? undefined : value));
-
-/** Connection and security fields (upstream names). */
-const securityFields = {
-  securityProtocol: z
-    .enum(["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL", ""])
-    .optional()
-    .transform((value) => (value === "" ? undefined : value))
-    .describe("Kafka security.protocol: PLAINTEXT (default), SSL, SASL_PLAINTEXT or SASL_SSL"),
-  saslMechanism: z
-    .enum(["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512", ""])
-    .optional()
-    .transform((value) => (value === "" ? undefined : value))
-    .describe("Kafka sasl.mechanism: PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512"),
-  saslJaasConfig: optionalText
-    .meta({ sensitive: true })
-    .describe('Kafka sasl.jaas.config; username="..." and password="..." are read from it'),
-  sslEnabledProtocols: optionalText.describe("Comma list of TLS versions, e.g. TLSv1.2,TLSv1.3"),
-  sslEndpointIdentificationAlgorithm: z
-    .string()
-    .optional()
-    .describe("https (default when TLS is on) verifies the broker host name; set to an empty string to skip the check"),
-  sslTruststoreLocation: optionalText.describe("PEM file with the CA certificates to trust (JKS stores are not read)"),
-  sslTruststorePassword: optionalText
-    .meta({ sensitive: true })
-    .describe("Accepted for compatibility; PEM trust stores have no password"),
-};
 
 /** Kafka producer properties this connector understands, and what each one sets. */
 export const SUPPORTED_PRODUCER_PROPERTIES: Readonly<Record<string, string>> = {
@@ -82,7 +50,7 @@ const schema = z
       .describe(
         `Kafka producer properties; the explicit fields win. Supported: ${Object.keys(SUPPORTED_PRODUCER_PROPERTIES).join(", ")}`,
       ),
-    ...securityFields,
+    ...kafkaSecurityFields,
   })
   .superRefine((config, ctx) => {
     const props = config.producerConfigProperties ?? {};

@@ -1,9 +1,9 @@
+import { kafkaBrokers, testKafka, uniqueName } from "@pulsar-connect/kafka-common/testing";
 import { describeSinkConformance } from "@pulsar-connect/testkit";
 import definition from "../src/index.ts";
-import { kafkaBrokers, testKafka, uniqueName } from "./helpers.ts";
 import { pulsarEndpoints } from "./pulsar.ts";
 
-const kafka = testKafka();
+const kafka = testKafka("sink-kafka-test");
 
 /** Every id in a topic, read from the beginning with a fresh group until nothing new arrives for a while. */
 async function idsIn(topic: string): Promise<number[]> {

@@ -1,11 +1,11 @@
 import { ConnectorError, loadConfig, type SinkInstance } from "@pulsar-connect/core";
+import { kafkaBrokers, testKafka, uniqueName } from "@pulsar-connect/kafka-common/testing";
 import { createSinkContext, makeSinkRecords } from "@pulsar-connect/testkit";
 import type { Admin, KafkaMessage } from "kafkajs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import definition from "../src/index.ts";
-import { kafkaBrokers, testKafka, uniqueName } from "./helpers.ts";
 
-const kafka = testKafka();
+const kafka = testKafka("sink-kafka-test");
 let admin: Admin;
 
 beforeAll(async () => {

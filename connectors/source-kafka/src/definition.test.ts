@@ -1,8 +1,8 @@
 import { parseConfig, REDACTED, redactConfig, sensitiveFields } from "@pulsar-connect/core";
+import { parseJaasCredentials, securityOptions } from "@pulsar-connect/kafka-common";
 import { describe, expect, it } from "vitest";
 import type { KafkaSourceConfig } from "./definition.ts";
 import definition from "./index.ts";
-import { parseJaasCredentials, securityOptions } from "./internal/security.ts";
 import { consumerOptions, headerProperties } from "./internal/source.ts";
 
 const base = { bootstrapServers: "127.0.0.1:9092", groupId: "g", topic: "t" };

@@ -1,38 +1,6 @@
 import { type ConfigSchema, defineSource, type SourceDefinition, z } from "@pulsar-connect/core";
-import { checkSecurity, type SecurityConfig } from "./internal/security.ts";
+import { checkSecurity, kafkaSecurityFields, type SecurityConfig } from "@pulsar-connect/kafka-common";
 import { KafkaSource } from "./internal/source.ts";
-
-// Upstream treats an empty string as "not set"; so do we.
-const optionalText = z
-  .string()
-  .optional()
-  .transform((value) => (value === "" ? undefined : value));
-
-/** Connection and security fields (upstream names). */
-const securityFields = {
-  securityProtocol: z
-    .enum(["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL", ""])
-    .optional()
-    .transform((value) => (value === "" ? undefined : value))
-    .describe("Kafka security.protocol: PLAINTEXT (default), SSL, SASL_PLAINTEXT or SASL_SSL"),
-  saslMechanism: z
-    .enum(["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512", ""])
-    .optional()
-    .transform((value) => (value === "" ? undefined : value))
-    .describe("Kafka sasl.mechanism: PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512"),
-  saslJaasConfig: optionalText
-    .meta({ sensitive: true })
-    .describe('Kafka sasl.jaas.config; username="..." and password="..." are read from it'),
-  sslEnabledProtocols: optionalText.describe("Comma list of TLS versions, e.g. TLSv1.2,TLSv1.3"),
-  sslEndpointIdentificationAlgorithm: z
-    .string()
-    .optional()
-    .describe("https (default when TLS is on) verifies the broker host name; set to an empty string to skip the check"),
-  sslTruststoreLocation: optionalText.describe("PEM file with the CA certificates to trust (JKS stores are not read)"),
-  sslTruststorePassword: optionalText
-    .meta({ sensitive: true })
-    .describe("Accepted for compatibility; PEM trust stores have no password"),
-};
 
 const positiveInt = z.number().int().positive();
 
@@ -101,7 +69,7 @@ const schema = z
     idleReadTimeoutMs: positiveInt
       .default(1000)
       .describe("How long read() waits for records before answering with an empty batch (ms)"),
-    ...securityFields,
+    ...kafkaSecurityFields,
   })
   .superRefine((config, ctx) => {
     if (config.heartbeatIntervalMs >= config.sessionTimeoutMs) {

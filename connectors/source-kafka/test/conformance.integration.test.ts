@@ -1,9 +1,9 @@
+import { defaultPartitioner, kafkaBrokers, testKafka, uniqueName } from "@pulsar-connect/kafka-common/testing";
 import { describeSourceConformance } from "@pulsar-connect/testkit";
 import { afterAll } from "vitest";
 import definition from "../src/index.ts";
-import { defaultPartitioner, kafkaBrokers, testKafka, uniqueName } from "./helpers.ts";
 
-const kafka = testKafka();
+const kafka = testKafka("source-kafka-test");
 const producer = kafka.producer({ createPartitioner: defaultPartitioner });
 let connected: Promise<void> | undefined;
 

@@ -2,16 +2,16 @@
 // started again with the same consumer group. What reaches Pulsar must match the processing guarantee.
 import { type ChildProcess, spawn } from "node:child_process";
 import { join } from "node:path";
+import { defaultPartitioner, kafkaBrokers, testKafka, uniqueName } from "@pulsar-connect/kafka-common/testing";
 import { PulsarClient } from "@pulsar-connect/pulsar-client";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { defaultPartitioner, kafkaBrokers, testKafka, uniqueName } from "./helpers.ts";
 import { pulsarEndpoints } from "./pulsar.ts";
 
 const TOTAL = 50_000;
 // At-least-once runs faster than the stats can be polled; a bigger topic keeps the kill mid-stream.
 const TOTAL_AT_LEAST_ONCE = 300_000;
 const { serviceUrl, adminUrl } = pulsarEndpoints();
-const kafka = testKafka();
+const kafka = testKafka("source-kafka-test");
 const run = Date.now().toString(36);
 let client: PulsarClient;
 const kafkaAdmin = kafka.admin();

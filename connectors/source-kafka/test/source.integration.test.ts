@@ -1,11 +1,19 @@
 import { loadConfig, type SourceInstance } from "@pulsar-connect/core";
+import {
+  defaultPartitioner,
+  kafkaBrokers,
+  readAtLeast,
+  readFor,
+  testKafka,
+  text,
+  uniqueName,
+} from "@pulsar-connect/kafka-common/testing";
 import { createSourceContext } from "@pulsar-connect/testkit";
 import type { Admin, Producer } from "kafkajs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import definition from "../src/index.ts";
-import { defaultPartitioner, kafkaBrokers, readAtLeast, readFor, testKafka, text, uniqueName } from "./helpers.ts";
 
-const kafka = testKafka();
+const kafka = testKafka("source-kafka-test");
 let admin: Admin;
 let producer: Producer;
 

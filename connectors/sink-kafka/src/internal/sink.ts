@@ -6,10 +6,10 @@ import {
   type SinkRecord,
   type WriteOutcome,
 } from "@pulsar-connect/core";
+import { brokerList, isRetriable, kafkaLogCreator, securityOptions } from "@pulsar-connect/kafka-common";
 import type { Message, Producer, ProducerConfig } from "kafkajs";
 import kafkajs from "kafkajs";
 import { isIdempotent, type KafkaSinkConfig } from "../definition.ts";
-import { brokerList, isRetriable, kafkaLogCreator, securityOptions } from "./security.ts";
 
 const { Kafka, logLevel, Partitioners, CompressionTypes } = kafkajs;
 

@@ -6,11 +6,11 @@ import {
   type SourceInstance,
   type SourceRecord,
 } from "@pulsar-connect/core";
+import { brokerList, isRetriable, kafkaLogCreator, securityOptions } from "@pulsar-connect/kafka-common";
 import type { Consumer, ConsumerConfig, EachBatchPayload, KafkaMessage } from "kafkajs";
 import kafkajs from "kafkajs";
 import type { KafkaSourceConfig } from "../definition.ts";
 import { type Delivery, OffsetTracker } from "./offset-tracker.ts";
-import { brokerList, isRetriable, kafkaLogCreator, securityOptions } from "./security.ts";
 
 const { Kafka, logLevel } = kafkajs;
 
