@@ -109,28 +109,30 @@ function runPerf(args: string[]): Promise<string> {
   });
 }
 
-function aggregated(output: string, verb: "sent" | "received"): number | null {
-  const match = new RegExp(`Aggregated throughput stats --- (\\d+) records ${verb} --- ([\\d.,]+) msg/s`).exec(output);
-  return match ? Number((match[2] as string).replace(/,/g, "")) : null;
+/** Milliseconds since midnight of a pulsar-perf log line's timestamp (`2026-11-24T10:03:56,495 - ...`). */
+function stamp(line: string | undefined): number | null {
+  const match = line ? /T(\d\d):(\d\d):(\d\d),(\d\d\d)/.exec(line) : null;
+  if (!match) return null;
+  const [, h, m, sec, ms] = match.map(Number) as [number, number, number, number, number];
+  return ((h * 60 + m) * 60 + sec) * 1000 + ms;
+}
+
+/**
+ * Rate between two log lines of the tool. pulsar-perf's own "Aggregated" figure divides by the whole process
+ * lifetime (including its shutdown wait), so the window is taken from its log: first line matching `from` to the
+ * first line matching `to`.
+ */
+function rateBetween(output: string, from: RegExp, to: RegExp, count: number): number | null {
+  const lines = output.split("\n");
+  const start = stamp(lines.find((line) => from.test(line)));
+  const end = stamp(lines.find((line) => to.test(line)));
+  if (start === null || end === null || end <= start) return null;
+  return (count * 1000) / (end - start);
 }
 
 async function javaPerf(size: number, count: number): Promise<Row> {
   const topic = `persistent://public/default/bench-java-${size}-${run}`;
-  const consume = runPerf([
-    "consume",
-    "-u",
-    SERVICE_URL,
-    "-ss",
-    "bench",
-    "-sp",
-    "Earliest",
-    "-m",
-    String(count),
-    "-q",
-    "2000",
-    topic,
-  ]);
-  await new Promise((resolve) => setTimeout(resolve, 8000));
+  // Same order as for this client: produce everything, then consume it from the earliest position.
   const produced = await runPerf([
     "produce",
     "-u",
@@ -147,13 +149,24 @@ async function javaPerf(size: number, count: number): Promise<Row> {
     "10",
     "-o",
     "5000",
-    "--warmup-time",
-    "0",
     topic,
   ]);
-  const consumed = await consume;
-  const produceMsgs = aggregated(produced, "sent");
-  const consumeMsgs = aggregated(consumed, "received");
+  const consumed = await runPerf([
+    "consume",
+    "-u",
+    SERVICE_URL,
+    "-ss",
+    "bench",
+    "-sp",
+    "Earliest",
+    "-m",
+    String(count),
+    "-q",
+    "2000",
+    topic,
+  ]);
+  const produceMsgs = rateBetween(produced, /Created 1 producers/, /Closed Producer/, count);
+  const consumeMsgs = rateBetween(consumed, /Start receiving from/, /-+ DONE -+/, count);
   const row: Row = {
     client: "pulsar-perf (Java client 4.0.8)",
     payload: size,
@@ -164,7 +177,7 @@ async function javaPerf(size: number, count: number): Promise<Row> {
     consumeMB: consumeMsgs === null ? null : (consumeMsgs * size) / 1e6,
   };
   if (produceMsgs === null || consumeMsgs === null)
-    row.note = "could not parse pulsar-perf output (see results/pulsar-perf.log)";
+    row.note = "could not read pulsar-perf's log (see results/pulsar-perf.log)";
   writeFileSync(join(import.meta.dirname, "../results/pulsar-perf.log"), `${produced}\n----\n${consumed}`, {
     flag: "a",
   });
@@ -182,7 +195,7 @@ async function pulsarFlex(size: number, count: number): Promise<Row> {
     consumeMB: null,
   };
   try {
-    const flex = (await import("pulsar-flex")) as unknown as {
+    const flex = ((await import("pulsar-flex")) as unknown as { default: unknown }).default as {
       Producer: new (
         options: Record<string, unknown>,
       ) => {
@@ -255,3 +268,5 @@ writeFileSync(
   `# Pulsar client throughput\n\n${new Date().toISOString()}, ${machine}, standalone broker on loopback, batching on (1000 msgs / 10 ms).\n\n${table.join("\n")}\n`,
 );
 process.stdout.write(`${table.join("\n")}\n`);
+// pulsar-flex leaves sockets and timers behind when it fails; do not wait for them.
+process.exit(0);
