@@ -3,6 +3,7 @@
 // with vitest's exit code.
 //   node tooling/scripts/test.ts [vitest args...]
 import { spawn } from "node:child_process";
+import { existsSync, mkdirSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import {
   describeUp,
@@ -14,6 +15,7 @@ import {
 } from "../services/src/index.ts";
 
 const root = join(import.meta.dirname, "../..");
+const resultsFile = join(root, ".run/test-results.json");
 const args = process.argv.slice(2);
 
 /** Servers are only needed when integration projects run: all projects, or a --project filter naming them. */
@@ -60,7 +62,16 @@ try {
     console.log(`test: servers ready in ${((Date.now() - begun) / 1000).toFixed(1)} s`);
   }
 
-  const vitest = spawn(join(root, "node_modules/.bin/vitest"), ["run", ...args], { cwd: root, stdio: "inherit" });
+  // A JSON report next to the usual output gives the one-line summary printed last.
+  const reporterArgs = args.some((arg) => arg.startsWith("--reporter"))
+    ? []
+    : ["--reporter=default", "--reporter=json", `--outputFile.json=${resultsFile}`];
+  mkdirSync(join(root, ".run"), { recursive: true });
+  rmSync(resultsFile, { force: true });
+  const vitest = spawn(join(root, "node_modules/.bin/vitest"), ["run", ...reporterArgs, ...args], {
+    cwd: root,
+    stdio: "inherit",
+  });
   // Ctrl-C reaches vitest through the terminal's process group; wait for it to finish, then clean up.
   const onSignal = () => {};
   process.on("SIGINT", onSignal);
@@ -82,5 +93,16 @@ try {
 if (upResults.length > 0) {
   const summary = upResults.map((r) => `${r.name} ${r.action} ${(r.ms / 1000).toFixed(1)} s`).join(", ");
   console.log(`test: server up times: ${summary}`);
+}
+if (existsSync(resultsFile)) {
+  const report = JSON.parse(readFileSync(resultsFile, "utf8")) as {
+    numPassedTests: number;
+    numFailedTests: number;
+    numPendingTests: number;
+    numTodoTests: number;
+  };
+  console.log(
+    `${report.numPassedTests} passed, ${report.numFailedTests} failed, ${report.numPendingTests + report.numTodoTests} skipped`,
+  );
 }
 process.exit(exitCode);
