@@ -27,7 +27,7 @@ const FIRST_NAMES = [
   "Ada",
   "Alan",
   "Barbara",
-  "Claude",
+  "Charles",
   "Dennis",
   "Edsger",
   "Frances",
