@@ -34,7 +34,7 @@ import { pino } from "pino";
 import { WorkerError } from "./errors.ts";
 import { Authenticator, type AuthOptions } from "./internal/auth.ts";
 import { readBody, readSubmission, type Submission, sendJson, sendNoContent, sendText } from "./internal/http.ts";
-import { renderMetrics } from "./internal/metrics.ts";
+import { MinuteWindows, renderMetrics } from "./internal/metrics.ts";
 import { publicConfig, SecretScrubber, secretValues } from "./internal/redact.ts";
 import { FileStore, type StoredConnector } from "./internal/store.ts";
 import { type BackoffPolicy, DEFAULT_BACKOFF, InstanceSlot } from "./internal/supervisor.ts";
@@ -153,6 +153,7 @@ export class Worker {
   private readonly auth: Authenticator;
   private readonly store: FileStore;
   private readonly components: Map<string, Component> = new Map();
+  private readonly minuteWindows: MinuteWindows = new MinuteWindows();
   private catalog!: ConnectorCatalog;
   private server: Server | undefined;
   private client: Promise<PulsarClientHandle> | undefined;
@@ -630,7 +631,7 @@ export class Worker {
         recentExceptions: slot.recentExceptions(),
       })),
     );
-    return renderMetrics(instances, this.options.cluster ?? "standalone");
+    return renderMetrics(instances, this.options.cluster ?? "standalone", this.minuteWindows);
   }
 
   // ---------------------------------------------------------------------------------------------------------

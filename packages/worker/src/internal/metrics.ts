@@ -22,9 +22,64 @@ function labels(values: Record<string, string>): string {
     .join(",")}}`;
 }
 
+type Totals = Pick<SlotCounters, "received" | "written" | "connectorExceptions" | "systemExceptions">;
+
+/**
+ * The `_1min` counters of Pulsar IO: what each counter gained since the current one-minute window began. A window
+ * starts at the first scrape and is renewed once it is a minute old.
+ */
+export class MinuteWindows {
+  private readonly windows = new Map<string, { startedAt: number; base: Totals }>();
+  private readonly now: () => number;
+
+  constructor(now: () => number = Date.now) {
+    this.now = now;
+  }
+
+  /** The counters' gain in the current window of `key`. */
+  sinceWindowStart(key: string, counters: Totals): Totals {
+    const now = this.now();
+    let window = this.windows.get(key);
+    if (!window || now - window.startedAt >= 60_000) {
+      window = { startedAt: now, base: pickTotals(counters) };
+      this.windows.set(key, window);
+    }
+    const { base } = window;
+    // A restarted worker slot keeps its totals, but never report a negative gain.
+    return {
+      received: Math.max(0, counters.received - base.received),
+      written: Math.max(0, counters.written - base.written),
+      connectorExceptions: Math.max(0, counters.connectorExceptions - base.connectorExceptions),
+      systemExceptions: Math.max(0, counters.systemExceptions - base.systemExceptions),
+    };
+  }
+}
+
+function pickTotals(counters: Totals): Totals {
+  return {
+    received: counters.received,
+    written: counters.written,
+    connectorExceptions: counters.connectorExceptions,
+    systemExceptions: counters.systemExceptions,
+  };
+}
+
 /** Prometheus text exposition of every instance, with Pulsar IO's metric names and labels. */
-export function renderMetrics(instances: InstanceMetrics[], cluster: string): string {
+export function renderMetrics(
+  instances: InstanceMetrics[],
+  cluster: string,
+  windows: MinuteWindows = new MinuteWindows(),
+): string {
   const lines: string[] = [];
+  const lastMinute = new Map(
+    instances.map((instance) => [
+      instance,
+      windows.sinceWindowStart(
+        `${instance.kind}:${identity(instance, cluster).fqfn}:${instance.instanceId}`,
+        instance.counters,
+      ),
+    ]),
+  );
   for (const kind of ["sink", "source"] as const) {
     const own = instances.filter((instance) => instance.kind === kind);
     const families: Array<[string, string, "counter" | "gauge", (c: SlotCounters) => number]> = [
@@ -43,6 +98,13 @@ export function renderMetrics(instances: InstanceMetrics[], cluster: string): st
       lines.push(`# HELP ${metric} ${help}`, `# TYPE ${metric} ${type}`);
       for (const instance of own) {
         lines.push(`${metric}${labels(identity(instance, cluster))} ${value(instance.counters)}`);
+      }
+      if (type !== "counter") continue;
+      const minute = `${metric}_1min`;
+      lines.push(`# HELP ${minute} ${help} in the current one-minute window`, `# TYPE ${minute} gauge`);
+      for (const instance of own) {
+        const gained = lastMinute.get(instance) as Totals;
+        lines.push(`${minute}${labels(identity(instance, cluster))} ${value({ ...instance.counters, ...gained })}`);
       }
     }
     // Upstream exposes the latest exceptions as gauges set to 1, labelled with the message.
