@@ -257,18 +257,32 @@ describe("source instances", () => {
     return { definition, acked };
   }
 
-  it("acks source records after the send receipt under ATLEAST_ONCE", async () => {
-    const topic = `persistent://public/default/${unique("src")}`;
-    const { definition, acked } = listSource(50, false);
-    const resolved = resolveSourceConfig({ name: unique("src"), archive: "builtin://list", topicName: topic });
+  /** A source instance of `definition` writing to `topicName`. */
+  function sourceInstance(
+    definition: ReturnType<typeof listSource>["definition"],
+    topicName: string,
+    processingGuarantees: "ATLEAST_ONCE" | "EFFECTIVELY_ONCE" = "ATLEAST_ONCE",
+  ) {
+    const resolved = resolveSourceConfig({
+      name: unique("src"),
+      archive: "builtin://list",
+      topicName,
+      processingGuarantees,
+    });
     if (!resolved.ok) throw new Error("setup");
-    const instance = createInstance({
+    return createInstance({
       kind: "source",
       config: resolved.value,
       definition,
       instanceId: 0,
       pulsar: { client, adminUrl: ADMIN_URL },
     });
+  }
+
+  it("acks source records after the send receipt under ATLEAST_ONCE", async () => {
+    const topic = `persistent://public/default/${unique("src")}`;
+    const { definition, acked } = listSource(50, false);
+    const instance = sourceInstance(definition, topic);
     await instance.start();
     await instance.done;
     expect(acked.sort((a, b) => a - b)).toEqual(Array.from({ length: 50 }, (_, i) => i));
@@ -283,20 +297,7 @@ describe("source instances", () => {
     const namespace = `public/${unique("nodedup")}`;
     await admin("PUT", `/admin/v2/namespaces/${namespace}`);
     const { definition } = listSource(5, true);
-    const resolved = resolveSourceConfig({
-      name: "eo",
-      archive: "builtin://list",
-      topicName: `persistent://${namespace}/out`,
-      processingGuarantees: "EFFECTIVELY_ONCE",
-    });
-    if (!resolved.ok) throw new Error("setup");
-    const instance = createInstance({
-      kind: "source",
-      config: resolved.value,
-      definition,
-      instanceId: 0,
-      pulsar: { client, adminUrl: ADMIN_URL },
-    });
+    const instance = sourceInstance(definition, `persistent://${namespace}/out`, "EFFECTIVELY_ONCE");
     await expect(instance.start()).rejects.toThrow(new RegExp(`set-deduplication ${namespace} --enable`));
   });
 
@@ -305,20 +306,7 @@ describe("source instances", () => {
     await admin("PUT", `/admin/v2/namespaces/${namespace}`);
     await admin("POST", `/admin/v2/namespaces/${namespace}/deduplication`, true);
     const { definition } = listSource(5, false);
-    const resolved = resolveSourceConfig({
-      name: "eo",
-      archive: "builtin://list",
-      topicName: `persistent://${namespace}/out`,
-      processingGuarantees: "EFFECTIVELY_ONCE",
-    });
-    if (!resolved.ok) throw new Error("setup");
-    const instance = createInstance({
-      kind: "source",
-      config: resolved.value,
-      definition,
-      instanceId: 0,
-      pulsar: { client, adminUrl: ADMIN_URL },
-    });
+    const instance = sourceInstance(definition, `persistent://${namespace}/out`, "EFFECTIVELY_ONCE");
     await instance.start();
     await expect(instance.done).rejects.toThrow(/partitionId and sequence/);
   });
