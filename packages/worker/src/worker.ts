@@ -97,10 +97,14 @@ export interface WorkerOptions {
   createPulsarClient?: () => Promise<PulsarClientHandle> | PulsarClientHandle;
 }
 
+type Desired = "running" | "stopped";
+
 interface Component {
   kind: Kind;
   config: ResolvedConfig;
   slots: InstanceSlot[];
+  /** What the user last asked for, per instance id: what the store holds and what a restore runs. */
+  desired: Desired[];
   lock: Promise<void>;
   /** Set once deleted: operations queued behind the delete must not bring it back. */
   deleted: boolean;
@@ -227,11 +231,12 @@ export class Worker {
     const { entries, problems } = await this.store.loadAll();
     for (const problem of problems) this.logger.error(`unreadable connector in the store: ${problem}`);
     for (const entry of entries) {
-      const component = this.addComponent(entry.kind, entry.config);
-      for (const slot of component.slots) {
-        if (entry.stoppedInstances.includes(slot.instanceId)) continue;
-        slot.run();
-      }
+      const desired = Array.from(
+        { length: entry.config.parallelism },
+        (_, id): Desired => (entry.stoppedInstances.includes(id) ? "stopped" : "running"),
+      );
+      const component = this.addComponent(entry.kind, entry.config, desired);
+      this.apply(component);
     }
     this.ready = true;
     this.logger.info({ url: this.url, restored: entries.length }, "worker started");
@@ -301,9 +306,9 @@ export class Worker {
     return this.client;
   }
 
-  private addComponent(kind: Kind, config: ResolvedConfig): Component {
+  private addComponent(kind: Kind, config: ResolvedConfig, desired: Desired[]): Component {
     const key = this.key(kind, config.tenant, config.namespace, config.name);
-    const component: Component = { kind, config, slots: [], lock: Promise.resolve(), deleted: false };
+    const component: Component = { kind, config, slots: [], desired, lock: Promise.resolve(), deleted: false };
     this.components.set(key, component);
     this.scrubber.set(key, secretValues(config, this.schemaOf(kind, config)));
     this.resizeSlots(component);
@@ -364,11 +369,15 @@ export class Worker {
         });
   }
 
-  private async persist(component: Component): Promise<void> {
-    const stoppedInstances = component.slots
-      .filter((slot) => slot.desired === "stopped")
-      .map((slot) => slot.instanceId);
-    await this.store.save({ kind: component.kind, config: component.config, stoppedInstances } as StoredConnector);
+  /** Stores `config` and `desired` (what the user asked for) before anything acts on them. */
+  private async persist(component: Component, config: ResolvedConfig, desired: Desired[]): Promise<void> {
+    const stoppedInstances = desired.flatMap((state, id) => (state === "stopped" ? [id] : []));
+    await this.store.save({ kind: component.kind, config, stoppedInstances } as StoredConnector);
+  }
+
+  /** Starts the instances the user wants running (stopping is done by the operations themselves). */
+  private apply(component: Component): void {
+    for (const slot of component.slots) if (component.desired[slot.instanceId] === "running") slot.run();
   }
 
   /** Runs `task` after every earlier operation on the same component. */
@@ -449,26 +458,36 @@ export class Worker {
 
   private async create(kind: Kind, path: Path, submission: Submission): Promise<void> {
     const config = this.checkSubmission(kind, path, submission);
-    if (this.components.has(this.key(kind, path.tenant, path.namespace, path.name))) {
+    const key = this.key(kind, path.tenant, path.namespace, path.name);
+    if (this.components.has(key)) {
       throw new WorkerError("ALREADY_EXISTS", `${KIND_TITLE[kind]} ${path.name} already exists`);
     }
-    const component = this.addComponent(kind, config);
-    try {
-      await this.persist(component);
-    } catch (error) {
-      this.components.delete(this.key(kind, path.tenant, path.namespace, path.name));
-      throw error;
-    }
-    this.logger.info(
-      {
-        kind,
-        fqfn: `${path.tenant}/${path.namespace}/${path.name}`,
-        parallelism: config.parallelism,
-        guarantee: config.processingGuarantees,
-      },
-      "connector created",
+    // Registered (and locked) before the first await: a delete or update arriving meanwhile waits for the create.
+    const component = this.addComponent(
+      kind,
+      config,
+      Array.from({ length: config.parallelism }, (): Desired => "running"),
     );
-    for (const slot of component.slots) slot.run();
+    await this.exclusive(component, async () => {
+      try {
+        await this.persist(component, config, component.desired);
+      } catch (error) {
+        component.deleted = true;
+        this.components.delete(key);
+        this.scrubber.delete(key);
+        throw error;
+      }
+      this.logger.info(
+        {
+          kind,
+          fqfn: `${path.tenant}/${path.namespace}/${path.name}`,
+          parallelism: config.parallelism,
+          guarantee: config.processingGuarantees,
+        },
+        "connector created",
+      );
+      this.apply(component);
+    });
   }
 
   private async update(kind: Kind, path: Path, submission: Submission): Promise<void> {
@@ -491,19 +510,21 @@ export class Worker {
         throw new WorkerError("BAD_REQUEST", "Update contains no change");
       }
       const previous = component.config;
-      const desired = component.slots.map((slot) => slot.desired);
-      // Drain every instance under the old config before any instance starts under the new one.
-      await Promise.all(component.slots.map((slot) => slot.stop()));
-      component.config = merged.value;
-      this.resizeSlots(component);
-      component.slots.forEach((slot, index) => {
-        slot.desired = desired[index] ?? "running";
-      });
+      const desired = Array.from(
+        { length: merged.value.parallelism },
+        (_, id): Desired => component.desired[id] ?? "running",
+      );
+      // Stored first: a failed write leaves the old config running untouched, and a retry is a real change.
+      await this.persist(component, merged.value, desired);
       this.scrubber.set(this.key(kind, path.tenant, path.namespace, path.name), [
         ...secretValues(previous, this.schemaOf(kind, previous)),
         ...secretValues(merged.value, this.schemaOf(kind, merged.value)),
       ]);
-      await this.persist(component);
+      // Drain every instance under the old config before any instance starts under the new one.
+      await Promise.all(component.slots.map((slot) => slot.stop()));
+      component.config = merged.value;
+      component.desired = desired;
+      this.resizeSlots(component);
       this.logger.info(
         {
           kind,
@@ -513,7 +534,7 @@ export class Worker {
         },
         "connector updated",
       );
-      for (const slot of component.slots) if (slot.desired === "running") slot.run();
+      this.apply(component);
     });
   }
 
@@ -535,7 +556,15 @@ export class Worker {
           );
         }
       }
-      await this.store.remove(kind, config.tenant, config.namespace, config.name);
+      try {
+        await this.store.remove(kind, config.tenant, config.namespace, config.name);
+      } catch (error) {
+        // Still stored, so still there: run what ran before instead of leaving it stopped.
+        this.apply(component);
+        throw new WorkerError("STORE_FAILED", `Cannot delete ${kind} ${config.name}: ${(error as Error).message}`, {
+          cause: error,
+        });
+      }
       const key = this.key(kind, path.tenant, path.namespace, path.name);
       component.deleted = true;
       this.components.delete(key);
@@ -566,6 +595,11 @@ export class Worker {
     const component = this.find(kind, path.tenant, path.namespace, path.name);
     const slots = this.slotsOf(component, kind, path.name, instance);
     await this.exclusive(component, async () => {
+      const desired = [...component.desired];
+      for (const slot of slots) desired[slot.instanceId] = action === "stop" ? "stopped" : "running";
+      // Stored before acting: a failed write changes nothing, and a crash right after restores the new wish.
+      await this.persist(component, component.config, desired);
+      component.desired = desired;
       if (action === "stop") {
         await Promise.all(slots.map((slot) => slot.stop()));
       } else if (action === "start") {
@@ -573,7 +607,6 @@ export class Worker {
       } else {
         await Promise.all(slots.map((slot) => slot.restart()));
       }
-      await this.persist(component);
       this.logger.info(
         { kind, fqfn: `${path.tenant}/${path.namespace}/${path.name}`, instanceId: instance ?? "all", action },
         `connector ${action}`,
@@ -603,7 +636,11 @@ export class Worker {
       const name = builtinName(component.config.archive);
       if (name === undefined || !changed.has(`${component.kind}:${name}`)) continue;
       await this.exclusive(component, async () => {
-        await Promise.all(component.slots.filter((slot) => slot.desired === "running").map((slot) => slot.restart()));
+        await Promise.all(
+          component.slots
+            .filter((slot) => component.desired[slot.instanceId] === "running")
+            .map((slot) => slot.restart()),
+        );
       });
     }
     this.logger.info({ ...result }, "connectors reloaded");
