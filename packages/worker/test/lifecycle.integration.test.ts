@@ -1,0 +1,175 @@
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { type ConnectorInstance, createInstance } from "@pulsar-connect/runtime";
+import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { Worker } from "../src/index.ts";
+import { fixtureHost } from "./fixtures/host.ts";
+import { http, subscriptionStats, until } from "./helpers.ts";
+
+// Concurrent and failing lifecycle operations against a real broker. The runtime's own instance factory runs the
+// instances; the test only records which instances it made, to find any left running behind the API's back.
+const services = inject("services");
+const serviceUrl = services.pulsar?.serviceUrl ?? "pulsar://127.0.0.1:6650";
+const adminUrl = services.pulsar?.webServiceUrl ?? "http://127.0.0.1:8080";
+const run = `l${Date.now().toString(36)}`;
+const SINKS = "/admin/v3/sinks/public/default";
+
+let dataDir: string;
+let host: string;
+let outDir: string;
+let worker: Worker;
+const made: Array<{ name: string; instance: ConnectorInstance }> = [];
+
+function storeFile(name: string): string {
+  return join(dataDir, "connectors", `sink~public~default~${encodeURIComponent(name)}.json`);
+}
+
+/** Whether `instance` ended within `ms` (a stopped instance settles `done`). */
+async function ends(instance: ConnectorInstance, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<false>((done) => {
+    timer = setTimeout(() => done(false), ms);
+  });
+  const ended = instance.done.then(
+    () => true as const,
+    () => true as const,
+  );
+  try {
+    return await Promise.race([ended, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+beforeAll(async () => {
+  dataDir = mkdtempSync(join(tmpdir(), "pulsar-connect-lifecycle-"));
+  outDir = mkdtempSync(join(tmpdir(), "pulsar-connect-lifecycle-out-"));
+  host = fixtureHost();
+  worker = await Worker.start({
+    port: 0,
+    dataDir,
+    hostDirs: [host],
+    pulsarServiceUrl: serviceUrl,
+    pulsarAdminUrl: adminUrl,
+    logDestination: { write: () => true },
+    createInstance: (options) => {
+      const instance = createInstance(options);
+      made.push({ name: options.config.name, instance });
+      return instance;
+    },
+  });
+});
+
+afterAll(async () => {
+  await worker?.close();
+  rmSync(dataDir, { recursive: true, force: true });
+  rmSync(outDir, { recursive: true, force: true });
+  rmSync(host, { recursive: true, force: true });
+});
+
+describe("worker lifecycle under concurrent and failing operations", () => {
+  it("a delete racing a create leaves no running instance, no subscription and no store file behind", async () => {
+    for (let round = 0; round < 5; round += 1) {
+      const name = `${run}-race-${round}`;
+      const created = http(worker.url, "POST", `${SINKS}/${name}`, {
+        archive: "builtin://test-file",
+        inputs: [`${run}-race`],
+        parallelism: 2,
+        configs: { path: join(outDir, `${name}.txt`) },
+      });
+      let createdStatus: number | undefined;
+      void created.then((answer) => {
+        createdStatus = answer.status;
+      });
+      // Delete as soon as the worker knows the name: right inside the create when the race is open.
+      let deleted = await http(worker.url, "DELETE", `${SINKS}/${name}`);
+      while (deleted.status === 404 && createdStatus === undefined) {
+        deleted = await http(worker.url, "DELETE", `${SINKS}/${name}`);
+      }
+      if (deleted.status === 404) deleted = await http(worker.url, "DELETE", `${SINKS}/${name}`);
+      expect((await created).status).toBe(204);
+      expect(deleted.status).toBe(204);
+      expect((await http(worker.url, "GET", `${SINKS}/${name}`)).status).toBe(404);
+      for (const entry of made.filter((candidate) => candidate.name === name)) {
+        expect(await ends(entry.instance, 15_000), `instance of ${name} still running`).toBe(true);
+      }
+      expect(existsSync(storeFile(name)), `store file of ${name}`).toBe(false);
+    }
+    const stats = await subscriptionStats(adminUrl, `${run}-race`, `public/default/${run}-race-4`);
+    expect(stats?.consumers.length ?? 0).toBe(0);
+  });
+
+  it("an update whose store write fails keeps the old instances running, and the retry applies it", async () => {
+    const name = `${run}-upd`;
+    const topic = `${run}-upd`;
+    const created = await http(worker.url, "POST", `${SINKS}/${name}`, {
+      archive: "builtin://test-file",
+      inputs: [topic],
+      parallelism: 2,
+      configs: { path: join(outDir, "upd.txt") },
+    });
+    expect(created.status).toBe(204);
+    await until(async () => (await http(worker.url, "GET", `${SINKS}/${name}/status`)).json.numRunning === 2);
+    await until(
+      async () => (await subscriptionStats(adminUrl, topic, `public/default/${name}`))?.consumers.length === 2,
+    );
+
+    // The store cannot replace the connector's file (a folder stands in its way).
+    const file = storeFile(name);
+    rmSync(file);
+    mkdirSync(file);
+    writeFileSync(join(file, "blocker"), "");
+    const failed = await http(worker.url, "PUT", `${SINKS}/${name}`, { parallelism: 3 });
+    expect(failed.status).toBe(500);
+    expect(failed.json.reason).toContain(`Cannot persist sink ${name}`);
+    expect((await http(worker.url, "GET", `${SINKS}/${name}`)).json.parallelism).toBe(2);
+    const status = (await http(worker.url, "GET", `${SINKS}/${name}/status`)).json;
+    expect(status).toMatchObject({ numInstances: 2, numRunning: 2 });
+    expect((await subscriptionStats(adminUrl, topic, `public/default/${name}`))?.consumers.length).toBe(2);
+    // A failed stop changes nothing either.
+    expect((await http(worker.url, "POST", `${SINKS}/${name}/stop`)).status).toBe(500);
+    expect((await http(worker.url, "GET", `${SINKS}/${name}/status`)).json.numRunning).toBe(2);
+
+    rmSync(file, { recursive: true });
+    const retried = await http(worker.url, "PUT", `${SINKS}/${name}`, { parallelism: 3 });
+    expect(retried.status, retried.text).toBe(204);
+    await until(async () => (await http(worker.url, "GET", `${SINKS}/${name}/status`)).json.numRunning === 3);
+    expect(readdirSync(join(dataDir, "connectors")).filter((entry) => entry.endsWith(".tmp"))).toEqual([]);
+    expect((await http(worker.url, "DELETE", `${SINKS}/${name}`)).status).toBe(204);
+  });
+
+  it("concurrent updates and a delete apply one after another; the last word wins", async () => {
+    const name = `${run}-seq`;
+    expect(
+      (
+        await http(worker.url, "POST", `${SINKS}/${name}`, {
+          archive: "builtin://test-file",
+          inputs: [`${run}-seq`],
+          configs: { path: join(outDir, "seq.txt") },
+        })
+      ).status,
+    ).toBe(204);
+    const answers = await Promise.all([
+      http(worker.url, "PUT", `${SINKS}/${name}`, { parallelism: 2 }),
+      http(worker.url, "POST", `${SINKS}/${name}/0/stop`),
+      http(worker.url, "PUT", `${SINKS}/${name}`, { parallelism: 3 }),
+    ]);
+    expect(answers.map((answer) => answer.status)).toEqual([204, 204, 204]);
+    const status = (await http(worker.url, "GET", `${SINKS}/${name}/status`)).json;
+    expect(status.numInstances).toBe(3);
+    await until(async () => {
+      const now = (await http(worker.url, "GET", `${SINKS}/${name}/status`)).json;
+      return now.numRunning === 2 && now.instances[0].status.running === false;
+    });
+    const [removed, late] = await Promise.all([
+      http(worker.url, "DELETE", `${SINKS}/${name}`),
+      http(worker.url, "POST", `${SINKS}/${name}/0/start`),
+    ]);
+    expect(removed.status).toBe(204);
+    expect(late.status).toBe(404);
+    for (const entry of made.filter((candidate) => candidate.name === name)) {
+      expect(await ends(entry.instance, 15_000)).toBe(true);
+    }
+  });
+});
