@@ -23,6 +23,11 @@ export interface ConnectorInstance {
   start(): Promise<void>;
   /** Graceful stop: stop pulling, finish in-flight work, ack, close. */
   stop(): Promise<void>;
+  /**
+   * Forced stop, after a graceful stop took too long: closes the connector and the instance's Pulsar consumers and
+   * producers at once (releasing Kafka partitions and Failover subscriptions), abandoning in-flight work.
+   */
+  forceStop?(): Promise<void>;
   /** Settles when the instance ends: resolves after a stop or an exhausted source, rejects with the failure. */
   readonly done: Promise<void>;
   /** Upstream-shaped status (numRestarts is left to the supervisor). */

@@ -37,7 +37,7 @@ import { readBody, readSubmission, type Submission, sendJson, sendNoContent, sen
 import { MinuteWindows, renderMetrics } from "./internal/metrics.ts";
 import { publicConfig, SecretScrubber, secretValues } from "./internal/redact.ts";
 import { FileStore, type StoredConnector } from "./internal/store.ts";
-import { type BackoffPolicy, DEFAULT_BACKOFF, InstanceSlot } from "./internal/supervisor.ts";
+import { type BackoffPolicy, DEFAULT_BACKOFF, DEFAULT_STOP_TIMEOUT_MS, InstanceSlot } from "./internal/supervisor.ts";
 
 type Kind = "sink" | "source";
 type ResolvedConfig = ResolvedSinkConfig | ResolvedSourceConfig;
@@ -87,7 +87,10 @@ export interface WorkerOptions {
   cluster?: string;
   /** Restart backoff of failed instances. */
   backoff?: Partial<BackoffPolicy>;
-  /** How long a graceful stop (drain) of an instance may take before the worker moves on (60 s). */
+  /**
+   * How long a graceful stop (drain) of an instance may take (25 s, below Kubernetes' 30 s grace period); after
+   * it the instance's connector and Pulsar handles are closed forcibly.
+   */
   stopTimeoutMs?: number;
   /** A ready catalog instead of discovery. */
   catalog?: ConnectorCatalog;
@@ -197,6 +200,13 @@ export class Worker {
 
   private async open(): Promise<void> {
     const options = this.options;
+    const stopTimeoutMs = options.stopTimeoutMs;
+    if (stopTimeoutMs !== undefined && !(Number.isInteger(stopTimeoutMs) && stopTimeoutMs > 0)) {
+      throw new WorkerError(
+        "INVALID_CONFIG",
+        `stopTimeoutMs must be a positive whole number of milliseconds (got ${String(stopTimeoutMs)})`,
+      );
+    }
     this.catalog = options.catalog ?? (await ConnectorCatalog.discover(this.discoveryOptions()));
     for (const problem of this.catalog.problems) {
       this.logger.warn({ packageName: problem.packageName }, `connector package refused: ${problem.message}`);
@@ -330,7 +340,7 @@ export class Worker {
           scrub: (text) => this.scrubber.scrub(text),
           backoff: { ...DEFAULT_BACKOFF, ...this.options.backoff },
           workerId: this.workerId,
-          stopTimeoutMs: this.options.stopTimeoutMs ?? 60_000,
+          stopTimeoutMs: this.options.stopTimeoutMs ?? DEFAULT_STOP_TIMEOUT_MS,
         }),
       );
     }

@@ -1,11 +1,12 @@
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { PulsarClient } from "@pulsar-connect/pulsar-client";
 import { type ConnectorInstance, createInstance } from "@pulsar-connect/runtime";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { Worker } from "../src/index.ts";
 import { fixtureHost } from "./fixtures/host.ts";
-import { http, subscriptionStats, until } from "./helpers.ts";
+import { http, linesOf, subscriptionStats, until } from "./helpers.ts";
 
 // Concurrent and failing lifecycle operations against a real broker. The runtime's own instance factory runs the
 // instances; the test only records which instances it made, to find any left running behind the API's back.
@@ -19,6 +20,7 @@ let dataDir: string;
 let host: string;
 let outDir: string;
 let worker: Worker;
+const logs: string[] = [];
 const made: Array<{ name: string; instance: ConnectorInstance }> = [];
 
 function storeFile(name: string): string {
@@ -52,7 +54,8 @@ beforeAll(async () => {
     hostDirs: [host],
     pulsarServiceUrl: serviceUrl,
     pulsarAdminUrl: adminUrl,
-    logDestination: { write: () => true },
+    logDestination: { write: (line: string) => logs.push(line) },
+    stopTimeoutMs: 1_500,
     createInstance: (options) => {
       const instance = createInstance(options);
       made.push({ name: options.config.name, instance });
@@ -171,5 +174,52 @@ describe("worker lifecycle under concurrent and failing operations", () => {
     for (const entry of made.filter((candidate) => candidate.name === name)) {
       expect(await ends(entry.instance, 15_000)).toBe(true);
     }
+  });
+
+  it("a drain that times out closes the instance forcibly: its Failover consumer lets the next instance in", async () => {
+    const name = `${run}-stuck`;
+    const topic = `${run}-stuck`;
+    const file = join(outDir, "stuck.txt");
+    expect(
+      (
+        await http(worker.url, "POST", `${SINKS}/${name}`, {
+          archive: "builtin://test-file",
+          inputs: [topic],
+          processingGuarantees: "EFFECTIVELY_ONCE",
+          configs: { path: file, hangOn: "stuck" },
+        })
+      ).status,
+    ).toBe(204);
+    await until(
+      async () => (await subscriptionStats(adminUrl, topic, `public/default/${name}`))?.consumers.length === 1,
+    );
+    const client = new PulsarClient({ serviceUrl });
+    const producer = await client.createProducer({ topic: `persistent://public/default/${topic}` });
+    await producer.send({ value: "before" });
+    await until(() => linesOf(file).includes("before"), 30_000, "first record written");
+    await producer.send({ value: "stuck" });
+    await until(
+      async () => (await http(worker.url, "GET", `${SINKS}/${name}/0/status`)).json.numReadFromPulsar >= 2,
+      30_000,
+      "the stuck record read",
+    );
+    const begun = Date.now();
+    expect((await http(worker.url, "POST", `${SINKS}/${name}/stop`)).status).toBe(204);
+    expect(Date.now() - begun).toBeLessThan(10_000);
+    // Nobody holds the Failover subscription any more.
+    await until(
+      async () => (await subscriptionStats(adminUrl, topic, `public/default/${name}`))?.consumers.length === 0,
+      10_000,
+      "the stuck instance's consumer closed",
+    );
+    const status = (await http(worker.url, "GET", `${SINKS}/${name}/0/status`)).json;
+    expect(status.running).toBe(false);
+    expect(status.error).toContain("did not stop within 1.5s; closed forcibly");
+    expect(logs.join("")).toContain("closed forcibly");
+    // The record the stuck write held was never acknowledged: it is still in the backlog.
+    expect((await subscriptionStats(adminUrl, topic, `public/default/${name}`))?.msgBacklog).toBe(1);
+    await producer.close();
+    await client.close();
+    expect((await http(worker.url, "DELETE", `${SINKS}/${name}`)).status).toBe(204);
   });
 });

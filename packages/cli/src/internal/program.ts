@@ -332,6 +332,10 @@ export function buildProgram(io: CliIo, afterAction: (code: number) => void): Co
       .option("--pulsar-token <token>", "Token the worker uses towards Pulsar")
       .option("--connectors-dir <dir...>", "Folders with a package.json listing connector packages (repeatable)")
       .option("--log-level <level>", "Log level (default: info)")
+      .option(
+        "--stop-timeout <seconds>",
+        "How long an instance may drain on stop before it is closed forcibly (default: 25, below Kubernetes' 30 s grace)",
+      )
       .action(async (options: Options) => {
         afterAction(await runWorker(options, io));
       }),

@@ -19,6 +19,7 @@ const CONFIG_KEYS = new Set([
   "maxBodyBytes",
   "cluster",
   "backoff",
+  "stopTimeoutMs",
 ]);
 
 /** Reads the worker settings file (YAML, keys of WorkerOptions). */
@@ -58,6 +59,16 @@ export function workerOptions(options: Options): WorkerOptions {
   if (options.pulsarAdminUrl !== undefined) settings.pulsarAdminUrl = String(options.pulsarAdminUrl);
   if (options.pulsarToken !== undefined) settings.pulsarAuthToken = String(options.pulsarToken);
   if (options.logLevel !== undefined) settings.logLevel = String(options.logLevel);
+  if (options.stopTimeout !== undefined) {
+    const seconds = Number(options.stopTimeout);
+    if (!Number.isFinite(seconds) || seconds <= 0) {
+      throw new CliError(
+        "USAGE",
+        `--stop-timeout must be a positive number of seconds (got '${String(options.stopTimeout)}')`,
+      );
+    }
+    settings.stopTimeoutMs = Math.round(seconds * 1000);
+  }
   if (Array.isArray(options.connectorsDir)) {
     settings.connectorsDirs = [...(settings.connectorsDirs ?? []), ...(options.connectorsDir as string[])];
   }

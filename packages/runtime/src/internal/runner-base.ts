@@ -58,6 +58,15 @@ export abstract class RunnerBase {
     await this.done.catch(() => {});
   }
 
+  /** Forced stop: closes the connector and the Pulsar handles now, without waiting for in-flight work. */
+  async forceStop(): Promise<void> {
+    this.stopping = true;
+    this.state = "stopping";
+    this.abort.abort();
+    this.wake();
+    await this.cleanup();
+  }
+
   /** Ends the instance with `error` (the connector's `fatal`, or a failure of the runtime itself). */
   protected fail(error: unknown): void {
     if (this.fatalError === undefined) this.fatalError = error ?? new Error("fatal");

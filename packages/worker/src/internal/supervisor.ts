@@ -16,6 +16,12 @@ export interface BackoffPolicy {
 
 export const DEFAULT_BACKOFF: BackoffPolicy = { initialMs: 1_000, maxMs: 60_000, stableMs: 60_000 };
 
+/** Drain time of a graceful stop: below Kubernetes' default 30 s grace period, so the pod is not killed first. */
+export const DEFAULT_STOP_TIMEOUT_MS = 25_000;
+
+/** How long a forced close after a drain timeout may take before the slot gives up on the instance. */
+const FORCE_STOP_TIMEOUT_MS = 3_000;
+
 type Phase = "stopped" | "starting" | "running" | "backoff" | "finished" | "stopping";
 
 /** Counters carried over from the previous runs of a slot, so totals survive restarts. */
@@ -85,7 +91,7 @@ export class InstanceSlot {
     this.scrub = options.scrub;
     this.backoff = options.backoff;
     this.workerId = options.workerId;
-    this.stopTimeoutMs = options.stopTimeoutMs ?? 60_000;
+    this.stopTimeoutMs = options.stopTimeoutMs ?? DEFAULT_STOP_TIMEOUT_MS;
   }
 
   /** Marks the slot running and starts an instance unless one is already active or waiting to restart. */
@@ -113,9 +119,7 @@ export class InstanceSlot {
       });
       try {
         const outcome = await Promise.race([instance.stop(), timeout]);
-        if (outcome === "timeout") {
-          this.logger.warn({ timeoutMs: this.stopTimeoutMs }, "instance did not stop in time; abandoning it");
-        }
+        if (outcome === "timeout") await this.forceStop(instance);
       } catch (error) {
         this.logger.warn({ err: this.scrub(messageOf(error)) }, "instance did not stop cleanly");
       } finally {
@@ -124,6 +128,33 @@ export class InstanceSlot {
       this.retire(instance);
     }
     this.phase = "stopped";
+  }
+
+  /**
+   * The drain took too long: close the instance's connector and Pulsar handles anyway, so that no abandoned
+   * consumer keeps Kafka partitions or a Failover subscription from the next instance.
+   */
+  private async forceStop(instance: ConnectorInstance): Promise<void> {
+    const seconds = this.stopTimeoutMs / 1000;
+    if (!instance.forceStop) {
+      this.lastError = `did not stop within ${seconds}s and cannot be closed forcibly; abandoned`;
+      this.logger.error({ timeoutMs: this.stopTimeoutMs }, `instance ${this.lastError}`);
+      return;
+    }
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<"timeout">((done) => {
+      timer = setTimeout(() => done("timeout"), FORCE_STOP_TIMEOUT_MS);
+    });
+    const outcome = await Promise.race([instance.forceStop().then(() => "closed" as const), timeout]).catch(
+      (error: unknown) => this.scrub(messageOf(error)),
+    );
+    clearTimeout(timer);
+    this.lastError =
+      outcome === "closed"
+        ? `did not stop within ${seconds}s; closed forcibly, in-flight work abandoned (redelivered under ATLEAST_ONCE and EFFECTIVELY_ONCE)`
+        : `did not stop within ${seconds}s and its forced close failed (${outcome === "timeout" ? `no answer in ${FORCE_STOP_TIMEOUT_MS / 1000}s` : outcome}); abandoned`;
+    this.lastErrorTime = Date.now();
+    this.logger.warn({ timeoutMs: this.stopTimeoutMs }, `instance ${this.lastError}`);
   }
 
   /** Stops (gracefully) and starts again. */

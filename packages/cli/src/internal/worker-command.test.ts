@@ -1,0 +1,32 @@
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { Worker } from "@pulsar-connect/worker";
+import { describe, expect, it } from "vitest";
+import { workerOptions } from "./worker-command.ts";
+
+describe("worker settings", () => {
+  it("takes the drain time from --stop-timeout (seconds) or stopTimeoutMs in the settings file", () => {
+    expect(workerOptions({ stopTimeout: "12.5" }).stopTimeoutMs).toBe(12_500);
+    expect(() => workerOptions({ stopTimeout: "0" })).toThrow("--stop-timeout must be a positive number of seconds");
+    const dir = mkdtempSync(join(tmpdir(), "pulsar-connect-settings-"));
+    try {
+      writeFileSync(join(dir, "worker.yaml"), "stopTimeoutMs: 20000\n");
+      expect(workerOptions({ config: join(dir, "worker.yaml") }).stopTimeoutMs).toBe(20_000);
+      expect(workerOptions({ config: join(dir, "worker.yaml"), stopTimeout: "5" }).stopTimeoutMs).toBe(5_000);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("a worker refuses a stopTimeoutMs that is not a positive whole number, naming it", async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), "pulsar-connect-settings-"));
+    try {
+      await expect(Worker.start({ port: 0, dataDir, hostDirs: [], stopTimeoutMs: "soon" as never })).rejects.toThrow(
+        "stopTimeoutMs must be a positive whole number of milliseconds (got soon)",
+      );
+    } finally {
+      rmSync(dataDir, { recursive: true, force: true });
+    }
+  });
+});
