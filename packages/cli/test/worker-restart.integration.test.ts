@@ -1,12 +1,12 @@
 import { type ChildProcess, spawn } from "node:child_process";
-import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { DatabaseSync } from "node:sqlite";
-import { PulsarAdmin } from "@pulsar-connect/pulsar-client";
+import { PulsarAdmin, PulsarClient } from "@pulsar-connect/pulsar-client";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
-import { http, until } from "../../worker/test/helpers.ts";
+import { http, linesOf, until } from "../../worker/test/helpers.ts";
 
 // A real worker process (the CLI's `worker` command, run from source) on one data folder: connectors created
 // through its API must come back exactly as the user left them after a SIGKILL and after a graceful stop.
@@ -54,7 +54,51 @@ function connectorHost(): string {
   for (const [name, folder] of Object.entries(packages)) {
     symlinkSync(join(REPO, folder), join(dir, "node_modules", "@pulsar-connect", name), "dir");
   }
+  // A connector package the reload test edits on disk; it finds @pulsar-connect/core in the repository.
+  const probe = join(dir, "node_modules", "reload-probe-sink");
+  mkdirSync(join(probe, "node_modules", "@pulsar-connect"), { recursive: true });
+  symlinkSync(join(REPO, "packages/core"), join(probe, "node_modules", "@pulsar-connect", "core"), "dir");
+  writeFileSync(
+    join(probe, "package.json"),
+    JSON.stringify({
+      name: "reload-probe-sink",
+      version: "1.0.0",
+      type: "module",
+      exports: { ".": "./index.js", "./package.json": "./package.json" },
+      pulsarConnector: { manifestVersion: 1, kind: "sink", name: "reload-probe", description: "writes lines" },
+    }),
+  );
+  writeProbe(dir, "v1");
+  const manifest = JSON.parse(readFileSync(join(dir, "package.json"), "utf8"));
+  manifest.dependencies["reload-probe-sink"] = "*";
+  writeFileSync(join(dir, "package.json"), JSON.stringify(manifest));
   return dir;
+}
+
+/** The reload probe's code: it writes `<version>:<value>` lines to the file in its config. */
+function writeProbe(hostDir: string, version: string): void {
+  writeFileSync(
+    join(hostDir, "node_modules", "reload-probe-sink", "index.js"),
+    [
+      'import { appendFile } from "node:fs/promises";',
+      'import { defineSink, z } from "@pulsar-connect/core";',
+      "export default defineSink({",
+      '  name: "reload-probe",',
+      '  description: "writes lines",',
+      "  config: z.object({ path: z.string() }),",
+      "  async open(config) {",
+      "    return {",
+      "      async write(records) {",
+      `        const lines = records.map((record) => "${version}:" + new TextDecoder().decode(record.data) + "\\n");`,
+      '        await appendFile(config.path, lines.join(""));',
+      "      },",
+      "      async close() {},",
+      "    };",
+      "  },",
+      "});",
+      "",
+    ].join("\n"),
+  );
 }
 
 async function freePort(): Promise<number> {
@@ -234,5 +278,35 @@ describe("a worker restart runs exactly what the user last asked for", () => {
     await startWorker();
     await expectEverythingRuns(stoppedSinkInstances, "after a graceful restart");
     expect(await runningInstances("sources", idle)).toEqual([]);
+  });
+
+  it("reload runs a changed connector package's new code in the running worker", async () => {
+    if (!worker) await startWorker();
+    const file = join(dataDir, "probe.txt");
+    const topic = `persistent://${NAMESPACE}/probe`;
+    const created = await api("POST", `/admin/v3/sinks/${NAMESPACE}/probe`, {
+      sinkType: "reload-probe",
+      inputs: [topic],
+      configs: { path: file },
+    });
+    expect(created.status, created.text).toBe(204);
+    await until(async () => (await runningInstances("sinks", "probe")).length === 1, 30_000, "probe running");
+    const client = new PulsarClient({ serviceUrl });
+    const producer = await client.createProducer({ topic });
+    try {
+      await producer.send({ value: "a" });
+      await until(() => linesOf(file).includes("v1:a"), 30_000, "v1 wrote a");
+      writeProbe(host, "v2");
+      const reloaded = await api("POST", "/admin/v3/sinks/reloadBuiltInSinks");
+      expect(reloaded.status).toBe(200);
+      expect(reloaded.json.changed).toEqual(["sink:reload-probe"]);
+      await until(async () => (await runningInstances("sinks", "probe")).length === 1, 30_000, "probe running again");
+      await producer.send({ value: "b" });
+      await until(() => linesOf(file).some((line) => line.endsWith(":b")), 30_000, "b written");
+      expect(linesOf(file)).toContain("v2:b");
+    } finally {
+      await producer.close();
+      await client.close();
+    }
   });
 });

@@ -93,4 +93,21 @@ describe("ConnectorCatalog.discover", () => {
     expect(result).toEqual({ added: ["sink:c"], removed: [], changed: ["sink:b"], unchanged: ["sink:a"] });
     expect(catalog.get("sink", "a")).toBe(before);
   });
+
+  it("reload runs the changed code of a package, not the module cached from the first import", async () => {
+    const dir = host(["a-sink"]);
+    const manifest = { manifestVersion: 1, kind: "sink", name: "a", description: "d" };
+    const versioned = (version: string) =>
+      `export default { $$type: "pulsar-connect.sink", apiVersion: 1, name: "a", description: ${JSON.stringify(version)}, config: {}, open() {} };\n`;
+    fakePackage(dir, "a-sink", manifest, versioned("first"));
+    const catalog = await ConnectorCatalog.discover({ hostDirs: [dir] });
+    expect(catalog.get("sink", "a")?.definition.description).toBe("first");
+    fakePackage(dir, "a-sink", manifest, versioned("second"));
+    expect((await catalog.reload()).changed).toEqual(["sink:a"]);
+    expect(catalog.get("sink", "a")?.definition.description).toBe("second");
+    // Back to the first content: that code runs again, not whatever was loaded last.
+    fakePackage(dir, "a-sink", manifest, versioned("first"));
+    expect((await catalog.reload()).changed).toEqual(["sink:a"]);
+    expect(catalog.get("sink", "a")?.definition.description).toBe("first");
+  });
 });

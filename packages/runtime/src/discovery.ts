@@ -82,6 +82,21 @@ function declaredDependencies(hostDir: string): string[] {
   ];
 }
 
+/** Fingerprint of the content each entry file had when it was first imported under its plain URL. */
+const firstImports = new Map<string, string>();
+
+/**
+ * The URL to import an entry file from. Node caches ES modules by URL for the life of the process, so changed
+ * content gets its own URL (a query with its fingerprint) and runs; only the entry module is evaluated again,
+ * modules it imports keep their first evaluation unless their own URLs change (as hashed build chunks do).
+ */
+function moduleUrl(entry: string, fingerprint: string): string {
+  const url = pathToFileURL(entry).href;
+  const first = firstImports.get(entry);
+  if (first === undefined) firstImports.set(entry, fingerprint);
+  return first === undefined || first === fingerprint ? url : `${url}?fingerprint=${fingerprint.slice(0, 16)}`;
+}
+
 async function loadPackage(
   hostDir: string,
   dependency: string,
@@ -115,9 +130,13 @@ async function loadPackage(
   }
   const packageDir = dirname(packageJsonPath);
   const entry = entryOf(packageDir, packageJson, preferSource);
+  const fingerprint = createHash("sha256")
+    .update(raw)
+    .update(existsSync(entry) ? readFileSync(entry) : "")
+    .digest("hex");
   let module: { default?: unknown };
   try {
-    module = (await import(pathToFileURL(entry).href)) as { default?: unknown };
+    module = (await import(moduleUrl(entry, fingerprint))) as { default?: unknown };
   } catch (error) {
     return { packageName, message: `cannot be imported from ${entry}: ${(error as Error).message}` };
   }
@@ -136,10 +155,6 @@ async function loadPackage(
       message: `manifest name '${manifest.name}' differs from the definition's name '${typed.name}'`,
     };
   }
-  const fingerprint = createHash("sha256")
-    .update(raw)
-    .update(existsSync(entry) ? readFileSync(entry) : "")
-    .digest("hex");
   return {
     kind: manifest.kind,
     name: manifest.name,
