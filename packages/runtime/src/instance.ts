@@ -7,9 +7,10 @@ import {
   type StateStore,
   silentLogger,
 } from "@pulsar-connect/core";
+import { PulsarAdmin, PulsarClientError } from "@pulsar-connect/pulsar-client";
 import type { ResolvedSinkConfig, ResolvedSourceConfig } from "./config.ts";
 import { secretResolver } from "./internal/context.ts";
-import { adminRequest, type ClientLike, type PulsarConnections, topicPath } from "./internal/pulsar.ts";
+import type { ClientLike, PulsarConnections } from "./internal/pulsar.ts";
 import { SinkRunner } from "./internal/sink-runner.ts";
 import { SourceRunner } from "./internal/source-runner.ts";
 import { PulsarStateStore } from "./state.ts";
@@ -125,28 +126,45 @@ export function validateConnectorConfigs(
   return result.ok ? [] : result.issues;
 }
 
-/** Deletes a sink's subscription on every input topic (used when a sink is deleted). */
+/** Topics of the pattern's namespace that the pattern matches, the way the sink's consumer chose them. */
+async function topicsMatching(admin: PulsarAdmin, pattern: string): Promise<string[]> {
+  const namespace = /^(?:persistent:\/\/)?([^/]+\/[^/]+)\//.exec(pattern)?.[1];
+  if (namespace === undefined) return [];
+  const matcher = new RegExp(pattern);
+  // The namespace's list names every partition; a partition belongs to the pattern when its topic does.
+  const topics = (await admin.getTopics(namespace)) as string[];
+  return topics.filter((topic) => matcher.test(topic.replace(/-partition-\d+$/, "")));
+}
+
+/**
+ * Deletes a sink's subscription (used when a sink is deleted): on every input topic and its partitions, and on
+ * every topic its `topicsPattern` matches. Throws after trying them all when some could not be deleted.
+ */
 export async function deleteSinkSubscription(
   config: ResolvedSinkConfig,
   pulsar: Omit<InstancePulsar, "client">,
 ): Promise<void> {
-  const connections = {
-    client: undefined as unknown as ClientLike,
-    adminUrl: pulsar.adminUrl,
-    authToken: pulsar.authToken,
-  };
-  const subscription = encodeURIComponent(config.sourceSubscriptionName);
+  const admin = new PulsarAdmin({
+    serviceUrl: pulsar.adminUrl,
+    ...(pulsar.authToken ? { authToken: pulsar.authToken } : {}),
+  });
+  const targets = new Set<string>();
   for (const topic of config.inputs) {
-    const path = topicPath(topic);
-    const metadata = (await adminRequest(connections, "GET", `/admin/v2/${path}/partitions`).catch(() => undefined)) as
-      | { partitions?: number }
-      | undefined;
-    const partitions = metadata?.partitions ?? 0;
-    const targets = partitions > 0 ? Array.from({ length: partitions }, (_, i) => `${path}-partition-${i}`) : [path];
-    for (const target of targets) {
-      await adminRequest(connections, "DELETE", `/admin/v2/${target}/subscription/${subscription}?force=true`).catch(
-        () => undefined,
-      );
+    const { partitions } = await admin.getPartitionedTopicMetadata(topic).catch(() => ({ partitions: 0 }));
+    if (partitions > 0) for (let i = 0; i < partitions; i += 1) targets.add(`${topic}-partition-${i}`);
+    else targets.add(topic);
+  }
+  if (config.topicsPattern) for (const topic of await topicsMatching(admin, config.topicsPattern)) targets.add(topic);
+  const failures: string[] = [];
+  for (const topic of targets) {
+    try {
+      await admin.deleteSubscription(topic, config.sourceSubscriptionName, { force: true });
+    } catch (error) {
+      if (error instanceof PulsarClientError && error.httpStatus === 404) continue;
+      failures.push(`${topic}: ${(error as Error).message}`);
     }
+  }
+  if (failures.length > 0) {
+    throw new Error(`could not delete subscription ${config.sourceSubscriptionName} on ${failures.join("; ")}`);
   }
 }

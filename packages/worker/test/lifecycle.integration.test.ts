@@ -1,7 +1,7 @@
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { PulsarClient } from "@pulsar-connect/pulsar-client";
+import { PulsarAdmin, PulsarClient } from "@pulsar-connect/pulsar-client";
 import { type ConnectorInstance, createInstance } from "@pulsar-connect/runtime";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { Worker } from "../src/index.ts";
@@ -221,5 +221,34 @@ describe("worker lifecycle under concurrent and failing operations", () => {
     await producer.close();
     await client.close();
     expect((await http(worker.url, "DELETE", `${SINKS}/${name}`)).status).toBe(204);
+  });
+
+  it("deleting a topicsPattern sink deletes its subscription on every matched topic and partition", async () => {
+    const admin = new PulsarAdmin({ serviceUrl: adminUrl });
+    const name = `${run}-pattern`;
+    const subscription = `public/default/${name}`;
+    await admin.createTopic(`persistent://public/default/${run}-pat-plain`);
+    await admin.createPartitionedTopic(`persistent://public/default/${run}-pat-parts`, 2);
+    const targets = [`${run}-pat-plain`, `${run}-pat-parts-partition-0`, `${run}-pat-parts-partition-1`];
+    expect(
+      (
+        await http(worker.url, "POST", `${SINKS}/${name}`, {
+          archive: "builtin://test-file",
+          topicsPattern: `persistent://public/default/${run}-pat-.*`,
+          configs: { path: join(outDir, "pattern.txt") },
+        })
+      ).status,
+    ).toBe(204);
+    for (const topic of targets) {
+      await until(
+        async () => (await subscriptionStats(adminUrl, topic, subscription)) !== undefined,
+        30_000,
+        `subscription on ${topic}`,
+      );
+    }
+    expect((await http(worker.url, "DELETE", `${SINKS}/${name}`)).status).toBe(204);
+    for (const topic of targets) expect(await subscriptionStats(adminUrl, topic, subscription)).toBeUndefined();
+    await admin.deleteTopic(`persistent://public/default/${run}-pat-plain`, { force: true });
+    await admin.deleteTopic(`persistent://public/default/${run}-pat-parts`, { force: true });
   });
 });
