@@ -387,6 +387,8 @@ export class Worker {
 
   /** Starts the instances the user wants running (stopping is done by the operations themselves). */
   private apply(component: Component): void {
+    // An operation that finishes during shutdown is stored; the next start runs it.
+    if (this.closing) return;
     for (const slot of component.slots) if (component.desired[slot.instanceId] === "running") slot.run();
   }
 
