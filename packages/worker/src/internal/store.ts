@@ -93,7 +93,7 @@ async function writeDurably(path: string, data: string, flag: "w" | "wx"): Promi
 
 /** Forces a folder's entries (a rename, a new or removed file) to disk. */
 async function syncDir(dir: string): Promise<void> {
-  // Windows cannot open a folder for fsync; its rename is already durable enough for NTFS's journal.
+  // Windows cannot open a folder for fsync: there the rename itself is not flushed.
   if (process.platform === "win32") return;
   const handle = await open(dir, "r");
   try {
