@@ -139,6 +139,7 @@ export class SinkRunner extends RunnerBase {
         ...this.connectorContext(config, this.options.state),
         inputTopics: config.inputs,
         subscriptionType,
+        processingGuarantee: config.processingGuarantees,
         seek: async (topic, position) => {
           const consumer = this.consumer;
           if (!consumer) throw new ConnectorError("CLOSED", "the sink instance is not running");
