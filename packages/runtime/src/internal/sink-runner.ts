@@ -115,10 +115,12 @@ export class SinkRunner extends RunnerBase {
         subscriptionInitialPosition: config.sourceSubscriptionPosition,
         consumerName: `${config.tenant}/${config.namespace}/${config.name}:${this.instanceId}`,
         receiverQueueSize: Math.max(1000, this.batchSize * 2),
-        onActiveConsumerChange: ({ active }) => {
+        onActiveConsumerChange: ({ topic, active }) => {
           if (!active) {
-            // The new active consumer receives these messages again; writing them here too would duplicate them.
-            this.buffer.length = 0;
+            // The new active consumer of this topic (partition) receives these messages again: writing them here
+            // too would duplicate them.
+            const kept = this.buffer.filter((message) => message.topic !== topic);
+            this.buffer.splice(0, this.buffer.length, ...kept);
             this.wakePump?.();
             return;
           }
@@ -372,6 +374,7 @@ export class SinkRunner extends RunnerBase {
       const failed = new Map(outcome.failed.map((failure) => [failure.index, toConnectorError(failure.error)]));
       const retry: Entry[] = [];
       const refused: Entry[] = [];
+      let retryError: ConnectorError | undefined;
       for (const [index, entry] of pending.entries()) {
         const error = failed.get(index);
         if (error === undefined) {
@@ -382,6 +385,7 @@ export class SinkRunner extends RunnerBase {
           this.fail(error);
         } else if (error.retryable && policy.retriesWrites) {
           retry.push(entry);
+          retryError ??= error;
         } else {
           entry.refusal = error;
           refused.push(entry);
@@ -392,13 +396,13 @@ export class SinkRunner extends RunnerBase {
       // ack never covers a record that is neither written nor dead-lettered.
       await this.refuse(refused);
       if (retry.length === 0 || this.stopping) break;
+      // Records a sink left unwritten after settling others (an earlier refused record) are written again at once.
       const progress = retry.length < pending.length;
       pending = retry;
-      const firstError = failed.get(outcome.failed[0]?.index ?? -1);
-      this.stats.recordConnectorException(firstError);
       if (progress) continue;
+      this.stats.recordConnectorException(retryError);
       const delay = backoff.next();
-      this.state = `retrying ${retry.length} record(s) in ${delay} ms (attempt ${backoff.attempts}): ${firstError?.message}`;
+      this.state = `retrying ${retry.length} record(s) in ${delay} ms (attempt ${backoff.attempts}): ${retryError?.message}`;
       await sleep(delay, this.abort.signal);
     }
     if (!this.stopping) this.state = "running";
