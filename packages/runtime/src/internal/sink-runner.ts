@@ -362,8 +362,30 @@ export class SinkRunner extends RunnerBase {
       return;
     }
 
-    await this.refuse(entries.filter((entry) => entry.refusal !== undefined));
-    let pending = entries.filter((entry) => entry.record !== undefined && !entry.done);
+    // Undecodable messages split the batch: what comes before one is written, then it is settled, then the rest.
+    let from = 0;
+    while (from < entries.length && !this.stopping) {
+      const undecodable = entries.findIndex((entry, index) => index >= from && entry.record === undefined);
+      const to = undecodable === -1 ? entries.length : undecodable;
+      await this.writeSettled(
+        sink,
+        entries.slice(from, to).filter((entry) => !entry.done),
+      );
+      if (undecodable === -1 || this.stopping) break;
+      await this.refuse([entries[undecodable] as Entry]);
+      from = to + 1;
+    }
+    if (!this.stopping) this.state = "running";
+    await this.acknowledge(entries);
+  }
+
+  /**
+   * Writes decoded records until each is written or settled: retryable per-record failures are written again in
+   * order (at once when others made progress, else after a capped backoff), refused ones are settled first.
+   */
+  private async writeSettled(sink: SinkInstance, entries: Entry[]): Promise<void> {
+    const policy = this.policy.sink;
+    let pending = entries;
     const backoff = new Backoff(200, 30_000);
     while (pending.length > 0 && !this.stopping) {
       const outcome = await this.writeWithRetry(
@@ -405,8 +427,6 @@ export class SinkRunner extends RunnerBase {
       this.state = `retrying ${retry.length} record(s) in ${delay} ms (attempt ${backoff.attempts}): ${retryError?.message}`;
       await sleep(delay, this.abort.signal);
     }
-    if (!this.stopping) this.state = "running";
-    await this.acknowledge(entries);
   }
 
   /** ATMOST_ONCE: one write, failures counted; every message was acknowledged before. */
