@@ -99,3 +99,78 @@ describe("SQLite sink when the connection is lost while committing (failure inje
     });
   }
 });
+
+describe("SQLite sink transactions and stored positions", () => {
+  const open = async (table: string, name: string, extra: Record<string, unknown> = {}, effectivelyOnce = false) => {
+    const context = createSinkContext({ name }).context;
+    return jdbcSqliteSink.open(
+      loadConfig(jdbcSqliteSink.config, { jdbcUrl: file, tableName: table, ...extra }),
+      effectivelyOnce ? { ...context, processingGuarantee: "EFFECTIVELY_ONCE" } : context,
+    );
+  };
+  const ids = (db: Database.Database, table: string) =>
+    (db.prepare(`SELECT id FROM ${table} ORDER BY id`).all() as Array<{ id: number }>).map((row) => row.id);
+
+  it("with maxQueueSize, a failed later transaction leaves the committed ones out of the retry", async () => {
+    const db = new Database(file);
+    const table = `pc_slices_${Date.now().toString(36)}`;
+    db.exec(`CREATE TABLE ${table} (id INTEGER NOT NULL, qty INTEGER)`);
+    const name = `slices-${Date.now().toString(36)}`;
+    const sink = await open(table, name, { maxQueueSize: 3 });
+    // The second transaction (entries 3-5) cannot store its position, once.
+    const trigger = `pc_fail_${Date.now().toString(36)}`;
+    db.exec(
+      `CREATE TRIGGER ${trigger} BEFORE INSERT ON pulsar_connect_positions WHEN NEW.connector_name = 'public/default/${name}' AND NEW.entry_id = 5 BEGIN SELECT RAISE(ABORT, 'positions refused'); END`,
+    );
+    const batch = makeSinkRecords(
+      Array.from({ length: 8 }, (_, i) => ({ value: { id: i + 1, qty: i } })),
+      { firstEntryId: 0n },
+    );
+    const outcome = await sink.write(batch);
+    db.exec(`DROP TRIGGER ${trigger}`);
+    expect(outcome?.failed.map((failure) => failure.index)).toEqual([3, 4, 5, 6, 7]);
+    expect(outcome?.failed.every((failure) => (failure.error as { retryable?: boolean }).retryable)).toBe(true);
+    // The runtime retries just the failed records.
+    expect(await sink.write(batch.slice(3))).toBeUndefined();
+    expect(ids(db, table)).toEqual([1, 2, 3, 4, 5, 6, 7, 8]);
+    await sink.close();
+    db.close();
+  });
+
+  it("under EFFECTIVELY_ONCE, a refused record is never covered by a stored position before it is settled", async () => {
+    const db = new Database(file);
+    const table = `pc_refused_${Date.now().toString(36)}`;
+    db.exec(`CREATE TABLE ${table} (id INTEGER NOT NULL, qty INTEGER) STRICT`);
+    const sink = await open(table, `refused-${Date.now().toString(36)}`, {}, true);
+    const batch = makeSinkRecords(
+      [
+        { value: { id: 1, qty: 1 } },
+        { value: { id: 2, qty: "not a number" } },
+        { value: { id: 3, qty: 3 } },
+        { value: { id: 4, colour: "red" } },
+        { value: { id: 5, qty: 5 } },
+      ],
+      { firstEntryId: 0n },
+    );
+    const first = await sink.write(batch);
+    expect(
+      first?.failed.map((failure) => [failure.index, (failure.error as { retryable?: boolean }).retryable]),
+    ).toEqual([
+      [1, false],
+      [2, true],
+      [3, true],
+      [4, true],
+    ]);
+    expect(ids(db, table)).toEqual([1]);
+    expect((await sink.storedPositions?.())?.[0]?.entryId).toBe(0n);
+    // The runtime dead-letters record 1, then writes the rest again.
+    const second = await sink.write(batch.slice(2));
+    expect(second?.failed.map((failure) => failure.index)).toEqual([1, 2]);
+    expect(ids(db, table)).toEqual([1, 3]);
+    expect(await sink.write(batch.slice(4))).toBeUndefined();
+    expect(ids(db, table)).toEqual([1, 3, 5]);
+    expect((await sink.storedPositions?.())?.[0]?.entryId).toBe(4n);
+    await sink.close();
+    db.close();
+  });
+});

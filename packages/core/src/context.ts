@@ -1,4 +1,4 @@
-import type { SubscriptionType } from "./guarantees.ts";
+import type { ProcessingGuarantee, SubscriptionType } from "./guarantees.ts";
 import type { Logger } from "./logger.ts";
 import type { PulsarPosition } from "./records.ts";
 
@@ -54,6 +54,12 @@ export interface SinkContext extends ConnectorContext {
   readonly inputTopics: readonly string[];
   /** Subscription type of the sink's input. */
   readonly subscriptionType: SubscriptionType;
+  /**
+   * The instance's processing guarantee, when the runtime tells it. Under EFFECTIVELY_ONCE a sink that stores
+   * positions must not let a stored position cover a record it refused: it stops at the refused record and reports
+   * the later ones as retryable, so the runtime settles the refused one first.
+   */
+  readonly processingGuarantee?: ProcessingGuarantee;
   /** Moves the input of `topic` back or forward to `position`. */
   seek(topic: string, position: PulsarPosition): Promise<void>;
   /** Stops delivering messages of `topic` (all topics when omitted). */

@@ -189,15 +189,49 @@ class JdbcWriter {
     this.tableDescribedAt = Date.now();
   }
 
+  /**
+   * Under EFFECTIVELY_ONCE the stored position must never cover a record that is not written: the runtime resumes
+   * after it. The sink then commits only up to a refused record and reports the later ones as not written yet.
+   */
+  private get ordered(): boolean {
+    return this.config.useTransactions && this.context.processingGuarantee === "EFFECTIVELY_ONCE";
+  }
+
   private async write(records: SinkRecord[]): Promise<WriteOutcome | undefined> {
     if (records.length === 0) return;
     const size = transactionSize(this.config);
     const failed: RecordFailure[] = [];
     for (let start = 0; start < records.length; start += size) {
       const slice = records.length <= size ? records : records.slice(start, start + size);
-      failed.push(...(await this.writeTransaction(slice, start)));
+      let sliceFailures: RecordFailure[];
+      try {
+        sliceFailures = await this.writeTransaction(slice, start);
+      } catch (error) {
+        if (start === 0) throw error;
+        // The earlier transactions are committed: only this one and the later ones are to be written again.
+        failed.push(...notWritten(start, records.length, `a transaction failed: ${messageOf(error)}`));
+        break;
+      }
+      failed.push(...sliceFailures);
+      if (this.ordered && sliceFailures.length > 0) {
+        failed.push(...notWritten(start + slice.length, records.length, "an earlier record was refused"));
+        break;
+      }
     }
     return failed.length > 0 ? { failed } : undefined;
+  }
+
+  /** Writes the records before `refused` (absolute index) in their own transaction; reports the rest. */
+  private async writePrefix(
+    records: readonly SinkRecord[],
+    offset: number,
+    refused: RecordFailure,
+  ): Promise<RecordFailure[]> {
+    const end = offset + records.length;
+    const prefix = records.slice(0, refused.index - offset);
+    const failures = prefix.length > 0 ? await this.writeTransaction(prefix, offset) : [];
+    if (failures.length > 0) return [...failures, ...notWritten(refused.index, end, "an earlier record was refused")];
+    return [refused, ...notWritten(refused.index + 1, end, "an earlier record was refused")];
   }
 
   private async writeTransaction(records: readonly SinkRecord[], offset: number): Promise<RecordFailure[]> {
@@ -219,6 +253,11 @@ class JdbcWriter {
       index: problem.index,
       error: new ConnectorError("INVALID_RECORD", problem.message),
     }));
+    const firstProblem = failures.reduce<RecordFailure | undefined>(
+      (first, failure) => (first === undefined || failure.index < first.index ? failure : first),
+      undefined,
+    );
+    if (this.ordered && firstProblem !== undefined) return this.writePrefix(records, offset, firstProblem);
     const positions = lastPositions(records);
     const alreadyWritten = await this.resolveUncertainCommit(connection);
     const rows =
@@ -232,6 +271,7 @@ class JdbcWriter {
       // Happy path without savepoints; a refused record sends the batch through the slower isolating path.
       failures.push(...(await this.attempt(connection, units, positions, isolate ? "all-or-nothing" : "per-record")));
     } catch (error) {
+      if (error instanceof RowsRefused) return this.writePrefix(records, offset, error.first);
       if (error instanceof CommitUncertain) this.uncertain = { records: [...records], positions };
       if (!(error instanceof RecordRefused)) throw this.toWriteError(error, "write failed");
       this.context.logger.debug(
@@ -241,6 +281,7 @@ class JdbcWriter {
       try {
         failures.push(...(await this.attempt(connection, units, positions, "savepoints")));
       } catch (retryError) {
+        if (retryError instanceof RowsRefused) return this.writePrefix(records, offset, retryError.first);
         if (retryError instanceof CommitUncertain) this.uncertain = { records: [...records], positions };
         throw this.toWriteError(retryError, "write failed");
       }
@@ -329,6 +370,7 @@ class JdbcWriter {
           }
         } else {
           await this.runIsolated(connection, unit, mode === "savepoints", failures);
+          if (this.ordered && failures.length > 0) throw new RowsRefused(failures);
         }
       }
       await this.storePositions(connection, positions);
@@ -344,7 +386,9 @@ class JdbcWriter {
     } catch (error) {
       const lost =
         error instanceof CommitUncertain ||
-        (!(error instanceof RecordRefused) && this.dialect.classifyError(error) === "connection");
+        (!(error instanceof RecordRefused) &&
+          !(error instanceof RowsRefused) &&
+          this.dialect.classifyError(error) === "connection");
       if (transactional && !lost) {
         await connection.execute("ROLLBACK").catch(() => undefined);
       }
@@ -473,6 +517,23 @@ class RecordRefused extends Error {
   constructor(cause: unknown) {
     super(messageOf(cause), { cause });
   }
+}
+
+/** Records the database refused, found before committing a transaction that must not cover them. */
+class RowsRefused extends Error {
+  readonly first: RecordFailure;
+
+  constructor(failures: readonly RecordFailure[]) {
+    const first = failures.reduce((a, b) => (b.index < a.index ? b : a));
+    super(first.error.message);
+    this.first = first;
+  }
+}
+
+/** Failures for the records `from` to `to` (exclusive) that were not written, for the runtime to write again. */
+function notWritten(from: number, to: number, why: string): RecordFailure[] {
+  const error = new ConnectorError("WRITE_FAILED", `not written yet: ${why}`, { retryable: true });
+  return Array.from({ length: Math.max(0, to - from) }, (_, i) => ({ index: from + i, error }));
 }
 
 /** The last position of each topic in a batch. */

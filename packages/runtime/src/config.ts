@@ -229,6 +229,13 @@ export function resolveSinkConfig(config: SinkConfig): Resolved<ResolvedSinkConf
   ) {
     issues.push({ path: "maxMessageRetries", message: "must be a non-negative integer" });
   }
+  if (config.deadLetterTopic && !(typeof config.maxMessageRetries === "number" && config.maxMessageRetries > 0)) {
+    // As upstream: a dead-letter topic is used only with max redeliveries; with none, failed messages are redelivered.
+    issues.push({
+      path: "deadLetterTopic",
+      message: "needs maxMessageRetries (--max-redeliver-count) > 0; without it nothing is dead-lettered",
+    });
+  }
   if (config.retainOrdering && config.retainKeyOrdering) {
     issues.push({ path: "retainKeyOrdering", message: "only one of retainOrdering and retainKeyOrdering can be set" });
   }

@@ -140,7 +140,7 @@ describe("sink instances", () => {
     await instance.stop();
   });
 
-  it("sends a poison record to the dead-letter topic and keeps the rest flowing", async () => {
+  it("with maxMessageRetries sends a poison record to the dead-letter topic and keeps the rest flowing", async () => {
     const topic = `persistent://public/default/${unique("poison")}`;
     const { definition, written } = memorySink({
       reject: (value) =>
@@ -148,7 +148,10 @@ describe("sink instances", () => {
           ? new ConnectorError("INVALID_RECORD", "column amount: not a number", { retryable: false })
           : undefined,
     });
-    const { instance, config } = sinkInstance(topic, definition);
+    const { instance, config } = sinkInstance(topic, definition, {
+      maxMessageRetries: 1,
+      negativeAckRedeliveryDelayMs: 100,
+    });
     const dlq = `${topic}-${config.sourceSubscriptionName.replaceAll("/", "-")}-DLQ`;
     const dlqConsumer = await client.subscribe({
       topic: dlq,
@@ -167,7 +170,7 @@ describe("sink instances", () => {
     expect(dead.properties.__pulsar_connect_error).toContain("not a number");
     expect(dead.properties.__pulsar_connect_origin_topic).toBe(topic);
     await dlqConsumer.acknowledge(dead);
-    expect((instance.status() as SinkInstanceStatusData).numSinkExceptions).toBe(1);
+    expect((instance.status() as SinkInstanceStatusData).numSinkExceptions).toBe(2);
     await instance.stop();
     await dlqConsumer.close();
   });

@@ -46,11 +46,24 @@ const RECORD_ERRORS: ReadonlySet<number> = new Set([
   status.ERR_BIN_INCOMPATIBLE_TYPE,
 ]);
 
+// Answers about the sink's credentials or roles: the same for every record, so never a per-record failure.
+const AUTH_ERRORS: ReadonlySet<number> = new Set([
+  status.INVALID_USER,
+  status.INVALID_PASSWORD,
+  status.EXPIRED_PASSWORD,
+  status.INVALID_CREDENTIAL,
+  status.NOT_AUTHENTICATED,
+  status.ROLE_VIOLATION,
+]);
+
 /** An Aerospike client error as a ConnectorError with the right code and retryable flag. */
 export function toWriteError(error: unknown): ConnectorError {
   if (error instanceof ConnectorError) return error;
   const code = (error as { code?: unknown })?.code;
   const message = `Aerospike write failed: ${(error as Error)?.message ?? String(error)}`;
+  if (typeof code === "number" && AUTH_ERRORS.has(code)) {
+    return new ConnectorError("AUTH_FAILED", message, { retryable: false, cause: error });
+  }
   if (typeof code === "number" && RECORD_ERRORS.has(code)) {
     return new ConnectorError("INVALID_RECORD", message, { retryable: false, cause: error });
   }

@@ -13,6 +13,32 @@ import { isIdempotent, type KafkaSinkConfig } from "../definition.ts";
 
 const { Kafka, logLevel, Partitioners, CompressionTypes } = kafkajs;
 
+// Kafka answers that concern the sink's credentials or ACLs, never one record.
+const AUTH_ERROR_TYPES: ReadonlySet<string> = new Set([
+  "TOPIC_AUTHORIZATION_FAILED",
+  "CLUSTER_AUTHORIZATION_FAILED",
+  "TRANSACTIONAL_ID_AUTHORIZATION_FAILED",
+  "SASL_AUTHENTICATION_FAILED",
+  "DELEGATION_TOKEN_AUTHORIZATION_FAILED",
+]);
+
+function isAuthError(error: unknown): boolean {
+  for (let current = error, depth = 0; current && depth < 5; depth += 1) {
+    const { name, type, cause } = current as { name?: unknown; type?: unknown; cause?: unknown };
+    if (name === "KafkaJSSASLAuthenticationError") return true;
+    if (typeof type === "string" && AUTH_ERROR_TYPES.has(type)) return true;
+    current = cause;
+  }
+  return false;
+}
+
+/** A failed produce request as a ConnectorError: AUTH_FAILED for credentials and ACLs, else WRITE_FAILED. */
+export function toProduceError(error: unknown): ConnectorError {
+  const message = `Kafka produce failed: ${(error as Error)?.message ?? String(error)}`;
+  if (isAuthError(error)) return new ConnectorError("AUTH_FAILED", message, { retryable: false, cause: error });
+  return new ConnectorError("WRITE_FAILED", message, { retryable: isRetriable(error), cause: error });
+}
+
 /** Bytes a record takes in a produce request, without the per-record framing. */
 export function messageSize(message: Message): number {
   let size = message.value ? (message.value as Buffer).byteLength : 0;
@@ -137,10 +163,7 @@ export class KafkaSink implements SinkInstance {
           messages: indexes.map((index) => messages[index] as Message),
         });
       } catch (error) {
-        const failure = new ConnectorError("WRITE_FAILED", `Kafka produce failed: ${(error as Error).message}`, {
-          retryable: isRetriable(error),
-          cause: error,
-        });
+        const failure = toProduceError(error);
         firstError ??= failure;
         // Later requests would overtake the failed one: fail them too, the runtime retries them in order.
         for (const index of requests.slice(requests.indexOf(indexes)).flat()) failed.push({ index, error: failure });

@@ -19,15 +19,10 @@ import type { SinkInstanceStatusData } from "../stats.ts";
 import { Backoff, sleep } from "./backoff.ts";
 import { decodeValue } from "./codec.ts";
 import { secretResolver } from "./context.ts";
+import { DeadLetterPublisher } from "./dead-letter.ts";
+import { type GuaranteePolicy, guaranteePolicy, refusalAction } from "./guarantee-policy.ts";
 import { PositionIndex } from "./positions.ts";
-import {
-  adminRequest,
-  type ConsumerLike,
-  type MessageLike,
-  type ProducerLike,
-  type PulsarConnections,
-  topicPath,
-} from "./pulsar.ts";
+import { adminRequest, type ConsumerLike, type MessageLike, type PulsarConnections, topicPath } from "./pulsar.ts";
 import { RunnerBase } from "./runner-base.ts";
 
 export interface SinkRunnerOptions {
@@ -45,12 +40,29 @@ export interface SinkRunnerOptions {
 }
 
 const STALL_CHECK_MS = 10_000;
+const STALL_AFTER_MS = 30_000;
 
 function isInsideEntry(message: MessageLike): boolean {
   const { batchIndex, batchSize } = message.messageId;
   return batchIndex >= 0 && batchSize !== undefined && batchIndex < batchSize - 1;
 }
-const STALL_AFTER_MS = 30_000;
+
+/** Authentication and authorization failures concern the connector's credentials, never one record. */
+function isAuthFailure(error: ConnectorError): boolean {
+  return error.code === "AUTH_FAILED";
+}
+
+/** One message of a batch and how far it got. */
+interface Entry {
+  message: MessageLike;
+  /** Undefined when the message could not be decoded. */
+  record?: SinkRecord;
+  /** Why the record cannot be written (decode failure or refused by the sink). */
+  refusal?: ConnectorError;
+  /** Written, dead-lettered, dropped per the guarantee, or written before (stored position). */
+  done: boolean;
+  written: boolean;
+}
 
 /** Runs one sink instance: Pulsar consumer -> batches -> sink.write, acking per the processing guarantee. */
 export class SinkRunner extends RunnerBase {
@@ -66,21 +78,30 @@ export class SinkRunner extends RunnerBase {
   private paused = false;
   private stalled = false;
   private stallTimer: NodeJS.Timeout | undefined;
-  private dlqProducers = new Map<string, ProducerLike>();
   private schemas = new Map<string, RecordSchema | undefined>();
+  private readonly policy: GuaranteePolicy;
+  private readonly deadLetters: DeadLetterPublisher;
+  /** Set when this instance (re)became the active consumer: another instance may have written since. */
+  private positionsStale = false;
 
   constructor(options: SinkRunnerOptions) {
     super(options.instanceId, options.logger);
     this.options = options;
+    this.policy = guaranteePolicy(options.config.processingGuarantees);
+    this.deadLetters = new DeadLetterPublisher({
+      pulsar: options.pulsar,
+      logger: options.logger,
+      stats: this.stats,
+      deadLetterTopic: options.config.deadLetterTopic,
+      subscription: options.config.sourceSubscriptionName,
+      signal: this.abort.signal,
+      stopping: () => this.stopping,
+    });
   }
 
   protected wake(): void {
     this.wakeReader?.();
     this.wakePump?.();
-  }
-
-  private get guarantee() {
-    return this.options.config.processingGuarantees;
   }
 
   async start(): Promise<void> {
@@ -94,6 +115,17 @@ export class SinkRunner extends RunnerBase {
         subscriptionInitialPosition: config.sourceSubscriptionPosition,
         consumerName: `${config.tenant}/${config.namespace}/${config.name}:${this.instanceId}`,
         receiverQueueSize: Math.max(1000, this.batchSize * 2),
+        onActiveConsumerChange: ({ topic, active }) => {
+          if (!active) {
+            // The new active consumer of this topic (partition) receives these messages again: writing them here
+            // too would duplicate them.
+            const kept = this.buffer.filter((message) => message.topic !== topic);
+            this.buffer.splice(0, this.buffer.length, ...kept);
+            this.wakePump?.();
+            return;
+          }
+          if (this.positions) this.positionsStale = true;
+        },
       };
       if (config.topicsPattern && config.inputs.length === 0) subscribeOptions.topicsPattern = config.topicsPattern;
       else subscribeOptions.topics = config.inputs;
@@ -109,6 +141,7 @@ export class SinkRunner extends RunnerBase {
         ...this.connectorContext(config, this.options.state),
         inputTopics: config.inputs,
         subscriptionType,
+        processingGuarantee: config.processingGuarantees,
         seek: async (topic, position) => {
           const consumer = this.consumer;
           if (!consumer) throw new ConnectorError("CLOSED", "the sink instance is not running");
@@ -128,10 +161,8 @@ export class SinkRunner extends RunnerBase {
       };
       this.state = "opening connector";
       this.sink = await definition.open(connectorConfig, context);
-      if (definition.storesPositions && this.sink.storedPositions && this.guarantee === "EFFECTIVELY_ONCE") {
-        this.positions = new PositionIndex(await this.sink.storedPositions());
-        this.logger.info({ topics: this.positions.size }, "resuming after the positions stored by the sink");
-      }
+      if (definition.storesPositions && this.policy.sink.resumesFromStoredPositions)
+        await this.loadPositions(this.sink);
     });
     this.stallTimer = setInterval(() => void this.checkStalled(), STALL_CHECK_MS);
     this.stallTimer.unref();
@@ -246,8 +277,7 @@ export class SinkRunner extends RunnerBase {
     const sink = this.sink;
     this.sink = undefined;
     if (sink) await sink.close().catch((error: unknown) => this.stats.recordConnectorException(error));
-    for (const producer of this.dlqProducers.values()) await producer.close().catch(() => {});
-    this.dlqProducers.clear();
+    await this.deadLetters.close();
     const consumer = this.consumer;
     this.consumer = undefined;
     if (consumer) await consumer.close().catch(() => {});
@@ -303,91 +333,213 @@ export class SinkRunner extends RunnerBase {
     const consumer = this.consumer;
     const sink = this.sink;
     if (!consumer || !sink) return;
-    const records: SinkRecord[] = [];
-    const accepted: MessageLike[] = [];
+    const policy = this.policy.sink;
+    if (this.positionsStale) await this.loadPositions(sink);
+    const entries: Entry[] = [];
     for (const message of messages) {
-      let record: SinkRecord;
+      const entry: Entry = { message, done: false, written: false };
+      entries.push(entry);
       try {
-        record = await this.toRecord(message);
+        entry.record = await this.toRecord(message);
       } catch (error) {
-        await this.deadLetter(
-          message,
-          new ConnectorError("INVALID_RECORD", `cannot decode message: ${(error as Error).message}`),
-        );
+        entry.refusal = new ConnectorError("INVALID_RECORD", `cannot decode message: ${(error as Error).message}`, {
+          retryable: false,
+        });
         continue;
       }
-      if (this.positions?.covers(record.position)) {
-        // Written before a restart, in the same transaction as its position: acknowledge, do not write again.
-        await this.ack(message);
-        continue;
+      // Written before a restart or by the previous active consumer, in the same transaction as its position.
+      if (this.positions?.covers(entry.record.position)) entry.done = true;
+      if (policy.ackWhen === "connector") {
+        entry.record.ack = () => void consumer.acknowledge(message).catch(() => {});
+        entry.record.fail = () => consumer.negativeAcknowledge(message);
       }
-      if (this.guarantee === "MANUAL") {
-        record.ack = () => void consumer.acknowledge(message).catch(() => {});
-        record.fail = () => consumer.negativeAcknowledge(message);
-      }
-      records.push(record);
-      accepted.push(message);
     }
-    if (records.length === 0) return;
 
-    if (this.guarantee === "ATMOST_ONCE") {
-      await Promise.all(accepted.map((message) => consumer.acknowledge(message).catch(() => {})));
-      try {
-        const outcome = await sink.write(records);
-        this.stats.written += records.length - (outcome ? outcome.failed.length : 0);
-        for (const failure of outcome?.failed ?? []) this.stats.recordConnectorException(failure.error);
-        this.stats.lastWrittenTime = Date.now();
-      } catch (error) {
-        this.stats.recordConnectorException(error);
-      }
+    if (policy.ackWhen === "received") {
+      await Promise.all(messages.map((message) => consumer.acknowledge(message).catch(() => {})));
+      this.stats.acked += messages.length;
+      await this.writeOnce(sink, entries);
       return;
     }
 
-    const outcome = await this.writeWithRetry(sink, records);
-    if (outcome === undefined) return; // stopping: nothing acked, everything is redelivered
-    const failed = new Map(outcome.failed.map((failure) => [failure.index, failure.error]));
-    this.stats.written += records.length - failed.size;
-    this.stats.lastWrittenTime = Date.now();
-    if (this.guarantee === "MANUAL") return;
-    const acks: Array<Promise<void>> = [];
-    for (let index = 0; index < accepted.length; index += 1) {
-      const message = accepted[index] as MessageLike;
-      const error = failed.get(index);
-      if (error === undefined) {
-        if (this.guarantee !== "EFFECTIVELY_ONCE") acks.push(this.ack(message));
-        continue;
-      }
-      this.stats.recordConnectorException(error);
-      const maxRetries = this.options.config.maxMessageRetries ?? 0;
-      if (this.guarantee !== "EFFECTIVELY_ONCE" && message.redeliveryCount < maxRetries) {
-        consumer.negativeAcknowledge(message);
-      } else {
-        await this.deadLetter(message, error);
-      }
+    // Undecodable messages split the batch: what comes before one is written, then it is settled, then the rest.
+    let from = 0;
+    while (from < entries.length && !this.stopping) {
+      const undecodable = entries.findIndex((entry, index) => index >= from && entry.record === undefined);
+      const to = undecodable === -1 ? entries.length : undecodable;
+      await this.writeSettled(
+        sink,
+        entries.slice(from, to).filter((entry) => !entry.done),
+      );
+      if (undecodable === -1 || this.stopping) break;
+      await this.refuse([entries[undecodable] as Entry]);
+      from = to + 1;
     }
-    if (this.guarantee === "EFFECTIVELY_ONCE") {
-      const lastPerTopic = new Map<string, MessageLike>();
-      for (const message of accepted) lastPerTopic.set(message.topic, message);
-      for (const [index, record] of records.entries()) {
-        if (!failed.has(index)) this.positions?.advance(record.position);
-      }
-      for (const message of lastPerTopic.values()) acks.push(consumer.acknowledgeCumulative(message).catch(() => {}));
-    }
-    await Promise.all(acks);
+    if (!this.stopping) this.state = "running";
+    await this.acknowledge(entries);
   }
 
-  private async ack(message: MessageLike): Promise<void> {
+  /**
+   * Writes decoded records until each is written or settled: retryable per-record failures are written again in
+   * order (at once when others made progress, else after a capped backoff), refused ones are settled first.
+   */
+  private async writeSettled(sink: SinkInstance, entries: Entry[]): Promise<void> {
+    const policy = this.policy.sink;
+    let pending = entries;
+    const backoff = new Backoff(200, 30_000);
+    while (pending.length > 0 && !this.stopping) {
+      const outcome = await this.writeWithRetry(
+        sink,
+        pending.map((entry) => entry.record as SinkRecord),
+      );
+      if (outcome === undefined) break; // stopping: what is not written stays unacknowledged
+      const failed = new Map(outcome.failed.map((failure) => [failure.index, toConnectorError(failure.error)]));
+      const retry: Entry[] = [];
+      const refused: Entry[] = [];
+      let retryError: ConnectorError | undefined;
+      for (const [index, entry] of pending.entries()) {
+        const error = failed.get(index);
+        if (error === undefined) {
+          entry.done = true;
+          entry.written = true;
+          this.stats.written += 1;
+        } else if (isAuthFailure(error)) {
+          this.fail(error);
+        } else if (error.retryable && policy.retriesWrites) {
+          retry.push(entry);
+          retryError ??= error;
+        } else {
+          entry.refusal = error;
+          refused.push(entry);
+        }
+      }
+      this.stats.lastWrittenTime = Date.now();
+      // Refused records are settled before anything after them is written again, so a position or a cumulative
+      // ack never covers a record that is neither written nor dead-lettered.
+      await this.refuse(refused);
+      if (retry.length === 0 || this.stopping) break;
+      // Records a sink left unwritten after settling others (an earlier refused record) are written again at once.
+      const progress = retry.length < pending.length;
+      pending = retry;
+      if (progress) continue;
+      this.stats.recordConnectorException(retryError);
+      const delay = backoff.next();
+      this.state = `retrying ${retry.length} record(s) in ${delay} ms (attempt ${backoff.attempts}): ${retryError?.message}`;
+      await sleep(delay, this.abort.signal);
+    }
+  }
+
+  /** ATMOST_ONCE: one write, failures counted; every message was acknowledged before. */
+  private async writeOnce(sink: SinkInstance, entries: Entry[]): Promise<void> {
+    const records = entries.flatMap((entry) => (entry.record && !entry.done ? [entry.record] : []));
+    for (const entry of entries) if (entry.refusal) this.stats.recordConnectorException(entry.refusal);
+    if (records.length === 0) return;
+    try {
+      const outcome = await sink.write(records);
+      this.stats.written += records.length - (outcome ? outcome.failed.length : 0);
+      for (const failure of outcome?.failed ?? []) this.stats.recordConnectorException(failure.error);
+      this.stats.lastWrittenTime = Date.now();
+    } catch (error) {
+      this.stats.recordConnectorException(error);
+    }
+  }
+
+  /** Settles refused (or undecodable) records in order, per the guarantee and the dead-letter settings. */
+  private async refuse(entries: Entry[]): Promise<void> {
+    const consumer = this.consumer;
+    for (const entry of entries) {
+      const error = entry.refusal as ConnectorError;
+      if (this.stopping || !consumer) return;
+      this.stats.recordConnectorException(error);
+      // A MANUAL connector never sees an undecodable message: it is settled as under ATLEAST_ONCE.
+      const policy =
+        this.policy.sink.ackWhen === "connector" && entry.record === undefined
+          ? guaranteePolicy("ATLEAST_ONCE").sink
+          : this.policy.sink;
+      const action = refusalAction(policy, {
+        maxMessageRetries: this.options.config.maxMessageRetries ?? 0,
+        redeliveryCount: entry.message.redeliveryCount,
+      });
+      switch (action) {
+        case "dead-letter":
+          entry.done = await this.deadLetters.send(entry.message, error);
+          if (entry.done && this.policy.sink.ackMode === "individual") await this.ackOne(entry.message);
+          break;
+        case "redeliver":
+          consumer.negativeAcknowledge(entry.message);
+          break;
+        case "fail-instance":
+          this.fail(
+            new ConnectorError(
+              error.code,
+              `${error.message} (no dead-letter topic: set maxMessageRetries to send such records to one)`,
+              { cause: error, retryable: false },
+            ),
+          );
+          return;
+        case "drop":
+          entry.done = true;
+          break;
+        case "connector":
+          break;
+      }
+    }
+  }
+
+  /** Acknowledges what the guarantee allows once a batch is settled. */
+  private async acknowledge(entries: Entry[]): Promise<void> {
+    const consumer = this.consumer;
+    if (!consumer || this.policy.sink.ackWhen !== "written") return;
+    if (this.policy.sink.ackMode === "individual") {
+      // Dead-lettered messages were acknowledged right after their send.
+      await Promise.all(entries.filter((entry) => entry.done && !entry.refusal).map((e) => this.ackOne(e.message)));
+      return;
+    }
+    // Cumulative: per topic, up to the last message before the first one that is neither written nor dead-lettered.
+    const lastDone = new Map<string, MessageLike>();
+    const blocked = new Set<string>();
+    for (const entry of entries) {
+      const topic = entry.message.topic;
+      if (blocked.has(topic)) continue;
+      if (!entry.done) {
+        blocked.add(topic);
+        continue;
+      }
+      lastDone.set(topic, entry.message);
+      if (entry.written && entry.record) this.positions?.advance(entry.record.position);
+    }
+    await Promise.all(
+      [...lastDone.values()].map(async (message) => {
+        await consumer.acknowledgeCumulative(message).catch(() => {});
+        this.stats.acked += 1;
+      }),
+    );
+  }
+
+  private async ackOne(message: MessageLike): Promise<void> {
     const consumer = this.consumer;
     if (!consumer) return;
-    if (this.guarantee === "EFFECTIVELY_ONCE") await consumer.acknowledgeCumulative(message).catch(() => {});
-    else await consumer.acknowledge(message).catch(() => {});
+    await consumer.acknowledge(message).catch(() => {});
     this.stats.acked += 1;
+  }
+
+  private async loadPositions(sink: SinkInstance): Promise<void> {
+    if (!sink.storedPositions) return;
+    this.positionsStale = false;
+    try {
+      this.positions = new PositionIndex(await sink.storedPositions());
+    } catch (error) {
+      this.positionsStale = true;
+      throw error;
+    }
+    this.logger.info({ topics: this.positions.size }, "resuming after the positions stored by the sink");
   }
 
   /**
    * Writes a batch until it is durable. Retryable failures are retried with capped backoff for as long as the
    * instance runs (status says why); a non-retryable failure of the whole batch is narrowed down record by record
-   * so one poison record does not hold back the others. Resolves undefined when stopped before success.
+   * so one poison record does not hold back the others. An authentication or authorization failure is not about
+   * a record: it ends the instance. Resolves undefined when stopped before success.
    */
   private async writeWithRetry(sink: SinkInstance, records: SinkRecord[]): Promise<WriteOutcome | undefined> {
     const backoff = new Backoff(200, 30_000);
@@ -399,7 +551,11 @@ export class SinkRunner extends RunnerBase {
       } catch (error) {
         const wrapped = toConnectorError(error, "WRITE_FAILED");
         this.stats.recordConnectorException(wrapped);
-        if (!wrapped.retryable) {
+        if (isAuthFailure(wrapped)) {
+          this.fail(wrapped);
+          return undefined;
+        }
+        if (!wrapped.retryable || !this.policy.sink.retriesWrites) {
           if (records.length === 1) return { failed: [{ index: 0, error: wrapped }] };
           return this.writeOneByOne(sink, records);
         }
@@ -422,53 +578,16 @@ export class SinkRunner extends RunnerBase {
       const outcome = await this.writeWithRetry(sink, [record]);
       if (outcome === undefined) return undefined;
       const failure = outcome.failed[0];
-      if (failure) failed.push({ index, error: failure.error });
+      if (failure === undefined) continue;
+      failed.push({ index, error: failure.error });
+      // The refused record is settled (dead-lettered) before the ones after it are written.
+      const later = new ConnectorError("WRITE_FAILED", "not written yet: an earlier record was refused", {
+        retryable: true,
+      });
+      for (let rest = index + 1; rest < records.length; rest += 1) failed.push({ index: rest, error: later });
+      break;
     }
     return { failed };
-  }
-
-  private deadLetterTopic(topic: string): string {
-    if (this.options.config.deadLetterTopic) return this.options.config.deadLetterTopic;
-    const subscription = this.options.config.sourceSubscriptionName.replaceAll("/", "-");
-    return `${topic.replace(/-partition-\d+$/, "")}-${subscription}-DLQ`;
-  }
-
-  /** Publishes a message that cannot be written to the dead-letter topic, then acknowledges it. */
-  private async deadLetter(message: MessageLike, error: Error): Promise<void> {
-    const topic = this.deadLetterTopic(message.topic);
-    const backoff = new Backoff(200, 10_000);
-    for (;;) {
-      try {
-        let producer = this.dlqProducers.get(topic);
-        if (!producer) {
-          producer = await this.options.pulsar.client.createProducer({ topic, batchingEnabled: false });
-          this.dlqProducers.set(topic, producer);
-        }
-        const properties: Record<string, string> = {
-          ...message.properties,
-          __pulsar_connect_error: error.message.slice(0, 1000),
-          __pulsar_connect_origin_topic: message.topic,
-          __pulsar_connect_origin_message_id: Buffer.from(message.messageId.serialize()).toString("base64"),
-        };
-        const out: { value: Uint8Array; key?: string; properties: Record<string, string> } = {
-          value: message.data,
-          properties,
-        };
-        if (message.key !== undefined) out.key = message.key;
-        await producer.send(out);
-        this.stats.deadLettered += 1;
-        await this.ack(message);
-        this.logger.warn(
-          { topic: message.topic, deadLetterTopic: topic, err: error.message },
-          "record sent to the dead-letter topic",
-        );
-        return;
-      } catch (sendError) {
-        this.stats.recordSystemException(sendError);
-        if (this.stopping) return;
-        await sleep(backoff.next(), this.abort.signal);
-      }
-    }
   }
 
   private async checkStalled(): Promise<void> {

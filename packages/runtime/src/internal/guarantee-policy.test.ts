@@ -1,0 +1,36 @@
+import { PROCESSING_GUARANTEES } from "@pulsar-connect/core";
+import { describe, expect, it } from "vitest";
+import { guaranteePolicy, refusalAction } from "./guarantee-policy.ts";
+
+const action = (guarantee: Parameters<typeof guaranteePolicy>[0], maxMessageRetries: number, redeliveryCount = 0) =>
+  refusalAction(guaranteePolicy(guarantee).sink, { maxMessageRetries, redeliveryCount });
+
+describe("guarantee policies", () => {
+  it("has one policy per guarantee", () => {
+    for (const guarantee of PROCESSING_GUARANTEES) expect(guaranteePolicy(guarantee).guarantee).toBe(guarantee);
+  });
+
+  it("dead-letters nothing without maxMessageRetries, as upstream", () => {
+    expect(action("ATLEAST_ONCE", 0)).toBe("redeliver");
+    expect(action("EFFECTIVELY_ONCE", 0)).toBe("fail-instance");
+    expect(action("ATMOST_ONCE", 0)).toBe("drop");
+    expect(action("MANUAL", 0)).toBe("connector");
+  });
+
+  it("redelivers maxMessageRetries times before dead-lettering on Shared subscriptions, at once with cumulative acks", () => {
+    expect(action("ATLEAST_ONCE", 2, 0)).toBe("redeliver");
+    expect(action("ATLEAST_ONCE", 2, 1)).toBe("redeliver");
+    expect(action("ATLEAST_ONCE", 2, 2)).toBe("dead-letter");
+    expect(action("EFFECTIVELY_ONCE", 2, 0)).toBe("dead-letter");
+  });
+
+  it("acks cumulatively and resumes from stored positions only under EFFECTIVELY_ONCE", () => {
+    for (const guarantee of PROCESSING_GUARANTEES) {
+      const { sink } = guaranteePolicy(guarantee);
+      expect(sink.ackMode === "cumulative").toBe(guarantee === "EFFECTIVELY_ONCE");
+      expect(sink.resumesFromStoredPositions).toBe(guarantee === "EFFECTIVELY_ONCE");
+    }
+    expect(guaranteePolicy("EFFECTIVELY_ONCE").source.requiresSequence).toBe(true);
+    expect(guaranteePolicy("ATMOST_ONCE").source.ackWhen).toBe("read");
+  });
+});

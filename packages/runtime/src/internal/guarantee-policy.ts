@@ -1,0 +1,167 @@
+import type { ProcessingGuarantee } from "@pulsar-connect/core";
+
+/**
+ * What the runtime does for one processing guarantee, on both sides of a connector. The sink and source runners
+ * read these fields instead of branching on the guarantee's name, so each guarantee is described in one place.
+ */
+export interface GuaranteePolicy {
+  readonly guarantee: ProcessingGuarantee;
+  readonly sink: SinkGuarantee;
+  readonly source: SourceGuarantee;
+}
+
+/** Pulsar -> sink. */
+export interface SinkGuarantee {
+  /**
+   * When the runtime acknowledges a message: `received` before the write (a failed write loses it), `written` once
+   * the write (or the dead-letter send) succeeded, `connector` never (the connector gets `ack`/`fail`).
+   */
+  readonly ackWhen: "received" | "written" | "connector";
+  /**
+   * `individual` acks each message; `cumulative` acks the last message of the longest prefix of a topic whose
+   * messages are all written or dead-lettered, so no ack ever covers a message that is neither.
+   */
+  readonly ackMode: "individual" | "cumulative";
+  /** Whether failed writes are retried (retryable batch failures and retryable per-record failures, in order). */
+  readonly retriesWrites: boolean;
+  /**
+   * What a record the sink refuses (or that cannot be decoded) leads to when no dead-letter topic is configured
+   * (`maxMessageRetries` unset or 0, as upstream): `redeliver` negative-acks it; `fail-instance` ends the
+   * instance with the reason, and the restart resumes after the last cumulative ack; `drop` counts it.
+   */
+  readonly refusedWithoutDeadLetter: "redeliver" | "fail-instance" | "drop";
+  /**
+   * Whether a refused record is redelivered up to `maxMessageRetries` times before it is dead-lettered (Shared
+   * subscriptions); otherwise it is dead-lettered at once, since a cumulative ack cannot skip it.
+   */
+  readonly redeliversBeforeDeadLetter: boolean;
+  /**
+   * Whether the sink's stored positions (written in the same transaction as the data) decide what is already
+   * written: read at start and again whenever the instance becomes the active consumer of a Failover subscription.
+   */
+  readonly resumesFromStoredPositions: boolean;
+  /** What a restart resumes from, for the documentation and status. */
+  readonly restartResumesFrom: string;
+}
+
+/** Source -> Pulsar. */
+export interface SourceGuarantee {
+  /** When the source record is acked: `read` at once, `sent` after the send receipt, `connector` never. */
+  readonly ackWhen: "read" | "sent" | "connector";
+  /** Whether a failed send calls `record.fail()` (the source redelivers); otherwise the failure is only counted. */
+  readonly failsRecordOnSendError: boolean;
+  /**
+   * Whether records must carry `partitionId` and `sequence`: one producer per partition named after it,
+   * `sequenceId = sequence`, and broker deduplication verified on before the instance starts.
+   */
+  readonly requiresSequence: boolean;
+  /** What a restart resumes from, for the documentation and status. */
+  readonly restartResumesFrom: string;
+}
+
+const ATMOST_ONCE: GuaranteePolicy = {
+  guarantee: "ATMOST_ONCE",
+  sink: {
+    ackWhen: "received",
+    ackMode: "individual",
+    retriesWrites: false,
+    refusedWithoutDeadLetter: "drop",
+    redeliversBeforeDeadLetter: false,
+    resumesFromStoredPositions: false,
+    restartResumesFrom: "the messages not yet received: everything received was acknowledged before its write",
+  },
+  source: {
+    ackWhen: "read",
+    failsRecordOnSendError: false,
+    requiresSequence: false,
+    restartResumesFrom: "the source's own position after the last record read",
+  },
+};
+
+const ATLEAST_ONCE: GuaranteePolicy = {
+  guarantee: "ATLEAST_ONCE",
+  sink: {
+    ackWhen: "written",
+    ackMode: "individual",
+    retriesWrites: true,
+    refusedWithoutDeadLetter: "redeliver",
+    redeliversBeforeDeadLetter: true,
+    resumesFromStoredPositions: false,
+    restartResumesFrom: "every unacknowledged message: those written but not yet acknowledged are written again",
+  },
+  source: {
+    ackWhen: "sent",
+    failsRecordOnSendError: true,
+    requiresSequence: false,
+    restartResumesFrom: "the source's position after the last record whose send was confirmed",
+  },
+};
+
+const EFFECTIVELY_ONCE: GuaranteePolicy = {
+  guarantee: "EFFECTIVELY_ONCE",
+  sink: {
+    ackWhen: "written",
+    ackMode: "cumulative",
+    retriesWrites: true,
+    refusedWithoutDeadLetter: "fail-instance",
+    redeliversBeforeDeadLetter: false,
+    resumesFromStoredPositions: true,
+    restartResumesFrom:
+      "the last cumulative ack; messages at or before the position the sink stored with its data are skipped",
+  },
+  source: {
+    ackWhen: "sent",
+    failsRecordOnSendError: true,
+    requiresSequence: true,
+    restartResumesFrom: "the source's position; the broker drops a sequence at or below the last one it stored",
+  },
+};
+
+const MANUAL: GuaranteePolicy = {
+  guarantee: "MANUAL",
+  sink: {
+    ackWhen: "connector",
+    ackMode: "individual",
+    retriesWrites: true,
+    refusedWithoutDeadLetter: "drop",
+    redeliversBeforeDeadLetter: false,
+    resumesFromStoredPositions: false,
+    restartResumesFrom: "every message the connector did not acknowledge",
+  },
+  source: {
+    ackWhen: "connector",
+    failsRecordOnSendError: false,
+    requiresSequence: false,
+    restartResumesFrom: "whatever the connector acknowledged to its source",
+  },
+};
+
+const POLICIES: Readonly<Record<ProcessingGuarantee, GuaranteePolicy>> = {
+  ATMOST_ONCE,
+  ATLEAST_ONCE,
+  EFFECTIVELY_ONCE,
+  MANUAL,
+};
+
+/** The policy of a guarantee. */
+export function guaranteePolicy(guarantee: ProcessingGuarantee): GuaranteePolicy {
+  return POLICIES[guarantee];
+}
+
+/** What happens to a record the sink refused (or that cannot be decoded). */
+export type RefusalAction = "dead-letter" | "redeliver" | "fail-instance" | "drop" | "connector";
+
+/**
+ * Decides the fate of a refused record. A dead-letter topic exists only with `maxMessageRetries > 0`, as upstream
+ * (`--max-redeliver-count`); without it nothing is dead-lettered.
+ */
+export function refusalAction(
+  policy: SinkGuarantee,
+  options: { maxMessageRetries: number; redeliveryCount: number },
+): RefusalAction {
+  if (policy.ackWhen === "connector") return "connector";
+  if (policy.ackWhen === "received") return "drop";
+  if (options.maxMessageRetries <= 0) return policy.refusedWithoutDeadLetter;
+  if (policy.redeliversBeforeDeadLetter && options.redeliveryCount < options.maxMessageRetries) return "redeliver";
+  return "dead-letter";
+}

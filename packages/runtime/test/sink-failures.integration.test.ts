@@ -1,0 +1,360 @@
+// What a sink instance does with records it cannot write, per guarantee, against the real broker: retries of
+// retryable per-record failures, auth failures, the dead-letter default, acknowledgement order around dead-lettering,
+// stored positions after a Failover switch, and a dead-letter producer whose topic went away.
+import { ConnectorError, defineSink, type PulsarPosition, type SinkRecord, z } from "@pulsar-connect/core";
+import { PulsarClient } from "@pulsar-connect/pulsar-client";
+import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import {
+  type ConnectorInstance,
+  createInstance,
+  resolveSinkConfig,
+  type SinkInstanceStatusData,
+} from "../src/index.ts";
+
+const services = inject("services" as never) as { pulsar?: { serviceUrl: string; adminUrl: string } };
+const SERVICE_URL = services.pulsar?.serviceUrl ?? "pulsar://127.0.0.1:6650";
+const ADMIN_URL = services.pulsar?.adminUrl ?? "http://127.0.0.1:8080";
+const run = Date.now().toString(36);
+let client: PulsarClient;
+let counter = 0;
+const unique = (prefix: string) => `${prefix}-${run}-${counter++}`;
+
+beforeAll(() => {
+  client = new PulsarClient({ serviceUrl: SERVICE_URL });
+});
+afterAll(async () => {
+  await client.close();
+});
+
+async function admin(method: string, path: string, body?: unknown): Promise<unknown> {
+  const init: RequestInit = { method, headers: { "content-type": "application/json" } };
+  if (body !== undefined) init.body = JSON.stringify(body);
+  const response = await fetch(`${ADMIN_URL}${path}`, init);
+  const text = await response.text();
+  if (response.status === 404) return undefined;
+  if (response.status >= 300) throw new Error(`${method} ${path}: ${response.status} ${text}`);
+  return text ? JSON.parse(text) : undefined;
+}
+
+const statsPath = (topic: string) => `/admin/v2/persistent/${topic.replace("persistent://", "")}/stats`;
+
+async function backlog(topic: string, subscription: string): Promise<number | undefined> {
+  const stats = (await admin("GET", statsPath(topic))) as
+    | { subscriptions: Record<string, { msgBacklog: number }> }
+    | undefined;
+  return stats?.subscriptions[subscription]?.msgBacklog;
+}
+
+/** Messages ever published to `topic`; 0 when it does not exist. */
+async function published(topic: string): Promise<number> {
+  const stats = (await admin("GET", statsPath(topic))) as { msgInCounter?: number } | undefined;
+  return stats?.msgInCounter ?? 0;
+}
+
+async function waitFor(check: () => boolean | Promise<boolean>, what: string, timeoutMs = 30_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (await check()) return;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}
+
+async function produce(topic: string, values: Array<unknown | Buffer>): Promise<void> {
+  const producer = await client.createProducer({ topic, batchingEnabled: false });
+  for (const value of values) {
+    await producer.send({ value: Buffer.isBuffer(value) ? value : Buffer.from(JSON.stringify(value)) });
+  }
+  await producer.close();
+}
+
+const ids = (count: number) => Array.from({ length: count }, (_, id) => ({ id }));
+
+type Write = (
+  records: Array<SinkRecord<{ id: number }>>,
+) => Promise<{ failed: Array<{ index: number; error: Error }> }>;
+
+/** A sink whose write is the test's function; `positions` makes it store positions like a SQL sink would. */
+function scriptedSink(write: Write, positions?: Map<string, PulsarPosition>) {
+  return defineSink({
+    name: "scripted",
+    description: "writes through the test's function",
+    config: z.object({}),
+    storesPositions: positions !== undefined,
+    async open() {
+      return {
+        write: (records: SinkRecord[]) => write(records as Array<SinkRecord<{ id: number }>>),
+        ...(positions ? { storedPositions: async () => [...positions.values()] } : {}),
+        async close() {},
+      };
+    },
+  });
+}
+
+function sinkInstance(
+  topic: string,
+  definition: ReturnType<typeof scriptedSink>,
+  extra: Record<string, unknown> = {},
+  options: { instanceId?: number; client?: PulsarClient; name?: string } = {},
+) {
+  const resolved = resolveSinkConfig({
+    name: options.name ?? unique("sink"),
+    archive: "builtin://scripted",
+    inputs: [topic],
+    sourceSubscriptionPosition: "Earliest",
+    negativeAckRedeliveryDelayMs: 100,
+    ...extra,
+  });
+  if (!resolved.ok) throw new Error(JSON.stringify(resolved.issues));
+  const instance = createInstance({
+    kind: "sink",
+    config: resolved.value,
+    definition,
+    instanceId: options.instanceId ?? 0,
+    pulsar: { client: options.client ?? client, adminUrl: ADMIN_URL },
+  });
+  return { instance, config: resolved.value };
+}
+
+const defaultDlq = (topic: string, subscription: string) => `${topic}-${subscription.replaceAll("/", "-")}-DLQ`;
+
+describe("per-record failures", () => {
+  it("retries a retryable per-record failure in order instead of dead-lettering it", async () => {
+    const topic = `persistent://public/default/${unique("retryable")}`;
+    const written: number[] = [];
+    let refusals = 0;
+    const definition = scriptedSink(async (records) => {
+      const failed: Array<{ index: number; error: Error }> = [];
+      records.forEach((record, index) => {
+        if (record.value.id >= 5 && refusals < 2) {
+          failed.push({
+            index,
+            error: new ConnectorError("WRITE_FAILED", "NOT_LEADER_OR_FOLLOWER", { retryable: true }),
+          });
+        } else written.push(record.value.id);
+      });
+      if (failed.length > 0) refusals += 1;
+      return { failed };
+    });
+    const { instance, config } = sinkInstance(topic, definition);
+    await instance.start();
+    await produce(topic, ids(10));
+    await waitFor(() => new Set(written).size === 10, "all ten records written");
+    expect(written.filter((id) => id >= 5)).toEqual([5, 6, 7, 8, 9]);
+    expect(await published(defaultDlq(topic, config.sourceSubscriptionName))).toBe(0);
+    await instance.stop();
+  });
+
+  it.each([
+    ["the whole batch", true],
+    ["a record", false],
+  ])("an auth failure of %s fails the instance, says why, and dead-letters nothing", async (_what, wholeBatch) => {
+    const topic = `persistent://public/default/${unique("auth")}`;
+    const denied = new ConnectorError("AUTH_FAILED", "TOPIC_AUTHORIZATION_FAILED: not authorized to write orders");
+    const definition = scriptedSink(async (records) => {
+      if (wholeBatch) throw denied;
+      return { failed: records.map((_record, index) => ({ index, error: denied })) };
+    });
+    const { instance, config } = sinkInstance(topic, definition, { maxMessageRetries: 1 });
+    await instance.start();
+    await produce(topic, ids(5));
+    await expect(instance.done).rejects.toThrow(/not authorized/);
+    expect((instance.status() as SinkInstanceStatusData).error).toContain("not authorized");
+    expect(await published(defaultDlq(topic, config.sourceSubscriptionName))).toBe(0);
+    expect(await backlog(topic, config.sourceSubscriptionName)).toBe(5);
+  });
+});
+
+describe("dead-letter default", () => {
+  it("without maxMessageRetries redelivers a refused record and creates no dead-letter topic", async () => {
+    const topic = `persistent://public/default/${unique("nodlq")}`;
+    const written: number[] = [];
+    let refusals = 0;
+    const definition = scriptedSink(async (records) => {
+      const failed: Array<{ index: number; error: Error }> = [];
+      records.forEach((record, index) => {
+        if (record.value.id === 3 && refusals < 2) {
+          refusals += 1;
+          failed.push({ index, error: new ConnectorError("INVALID_RECORD", "refused", { retryable: false }) });
+        } else written.push(record.value.id);
+      });
+      return { failed };
+    });
+    const { instance, config } = sinkInstance(topic, definition);
+    await instance.start();
+    await produce(topic, ids(6));
+    await waitFor(() => written.includes(3), "the refused record written after redelivery");
+    expect(refusals).toBe(2);
+    expect(await published(defaultDlq(topic, config.sourceSubscriptionName))).toBe(0);
+    await instance.stop();
+  });
+
+  it("refuses a deadLetterTopic without maxMessageRetries, naming the field", () => {
+    const resolved = resolveSinkConfig({
+      name: "x",
+      archive: "builtin://scripted",
+      inputs: ["in"],
+      deadLetterTopic: "persistent://public/default/dead",
+    });
+    expect(resolved.ok).toBe(false);
+    if (!resolved.ok) expect(resolved.issues.map((issue) => issue.path)).toContain("deadLetterTopic");
+  });
+});
+
+describe("EFFECTIVELY_ONCE acknowledgement around dead-lettering", () => {
+  it("an undecodable message does not acknowledge earlier records that are not written", async () => {
+    const topic = `persistent://public/default/${unique("undecodable")}`;
+    await admin("POST", `/admin/v2/schemas/${topic.replace("persistent://", "")}/schema`, {
+      type: "JSON",
+      schema: JSON.stringify({ type: "record", name: "Row", fields: [{ name: "id", type: "int" }] }),
+      properties: {},
+    });
+    const written: number[] = [];
+    let release: (() => void) | undefined;
+    let blocked = false;
+    const definition = scriptedSink(async (records) => {
+      if (records.some((record) => record.value.id > 10)) {
+        blocked = true;
+        await new Promise<void>((resolve) => {
+          release = resolve;
+        });
+        throw new ConnectorError("CONNECTION_FAILED", "target went away");
+      }
+      for (const record of records) written.push(record.value.id);
+      return { failed: [] };
+    });
+    const { instance, config } = sinkInstance(topic, definition, {
+      processingGuarantees: "EFFECTIVELY_ONCE",
+      maxMessageRetries: 1,
+    });
+    const values: Array<unknown | Buffer> = ids(20);
+    values[10] = Buffer.from("{not json");
+    await produce(topic, values);
+    await instance.start();
+    await waitFor(() => blocked, "the write after the undecodable message");
+    const stopped = instance.stop();
+    release?.();
+    await stopped;
+    await waitFor(
+      async () =>
+        (await backlog(topic, config.sourceSubscriptionName)) === 20 - written.length - instance.stats.deadLettered,
+      "every message neither written nor dead-lettered to stay in the backlog",
+      5_000,
+    );
+  });
+
+  it("a refused record whose dead-letter send never succeeded is not acknowledged at stop", async () => {
+    const namespace = `public/${unique("noauto")}`;
+    await admin("PUT", `/admin/v2/namespaces/${namespace}`);
+    await admin("POST", `/admin/v2/namespaces/${namespace}/autoTopicCreation`, { allowAutoTopicCreation: false });
+    const topic = `persistent://public/default/${unique("refused")}`;
+    const written: number[] = [];
+    const definition = scriptedSink(async (records) => {
+      const failed: Array<{ index: number; error: Error }> = [];
+      records.forEach((record, index) => {
+        if (record.value.id === 5) failed.push({ index, error: new ConnectorError("INVALID_RECORD", "refused") });
+        else written.push(record.value.id);
+      });
+      return { failed };
+    });
+    const { instance, config } = sinkInstance(topic, definition, {
+      processingGuarantees: "EFFECTIVELY_ONCE",
+      maxMessageRetries: 1,
+      deadLetterTopic: `persistent://${namespace}/missing-dlq`,
+    });
+    await produce(topic, ids(20));
+    await instance.start();
+    await waitFor(() => instance.stats.systemExceptions > 0, "a failed dead-letter send");
+    await instance.stop();
+    await waitFor(
+      async () => (await backlog(topic, config.sourceSubscriptionName)) === 15,
+      "the refused record and everything after it to stay in the backlog",
+      5_000,
+    );
+  });
+});
+
+describe("EFFECTIVELY_ONCE with parallelism > 1", () => {
+  it("a Failover standby reloads the stored positions when it becomes active and writes nothing twice", async () => {
+    const topic = `persistent://public/default/${unique("failover")}`;
+    const name = unique("sink");
+    const positions = new Map<string, PulsarPosition>();
+    const rows: number[] = [];
+    let subscription = "";
+    let hang = false;
+    let hung = false;
+    const definition = scriptedSink(async (records) => {
+      for (const record of records) {
+        rows.push(record.value.id);
+        positions.set(record.position.topic, record.position);
+      }
+      if (hang) {
+        // Committed, but the instance never gets to acknowledge (a broker switch drops its acks).
+        hung = true;
+        await new Promise(() => {});
+      }
+      return { failed: [] };
+    }, positions);
+    const clients = [new PulsarClient({ serviceUrl: SERVICE_URL }), new PulsarClient({ serviceUrl: SERVICE_URL })];
+    const extra = { processingGuarantees: "EFFECTIVELY_ONCE", parallelism: 2 };
+    const instances: ConnectorInstance[] = [];
+    for (const instanceId of [0, 1]) {
+      const { instance, config } = sinkInstance(topic, definition, extra, {
+        instanceId,
+        client: clients[instanceId] as PulsarClient,
+        name,
+      });
+      await instance.start();
+      instances.push(instance);
+      subscription = config.sourceSubscriptionName;
+    }
+    await produce(topic, ids(5));
+    await waitFor(() => rows.length === 5, "the first five rows");
+    const stats = (await admin("GET", statsPath(topic))) as {
+      subscriptions: Record<string, { activeConsumerName?: string }>;
+    };
+    const active = stats.subscriptions[subscription]?.activeConsumerName?.endsWith(":1") ? 1 : 0;
+    hang = true;
+    await produce(topic, [{ id: 5 }, { id: 6 }]);
+    await waitFor(() => hung, "the active instance to commit without acknowledging");
+    await (clients[active] as PulsarClient).close();
+    hang = false;
+    await produce(topic, [{ id: 7 }]);
+    await waitFor(() => rows.includes(7), "the standby to take over");
+    expect(rows).toEqual([0, 1, 2, 3, 4, 5, 6, 7]);
+    await (instances[1 - active] as ConnectorInstance).stop();
+    await (clients[1 - active] as PulsarClient).close();
+    void (instances[active] as ConnectorInstance).stop();
+  });
+});
+
+describe("dead-letter producer", () => {
+  it("is recreated after its topic was deleted, instead of wedging the sink", async () => {
+    const namespace = `public/${unique("dlqns")}`;
+    await admin("PUT", `/admin/v2/namespaces/${namespace}`);
+    await admin("POST", `/admin/v2/namespaces/${namespace}/autoTopicCreation`, { allowAutoTopicCreation: false });
+    const dlq = `persistent://${namespace}/dead`;
+    await admin("PUT", `/admin/v2/persistent/${namespace}/dead`);
+    const topic = `persistent://public/default/${unique("dlqgone")}`;
+    const written: number[] = [];
+    const definition = scriptedSink(async (records) => {
+      const failed: Array<{ index: number; error: Error }> = [];
+      records.forEach((record, index) => {
+        if (record.value.id % 10 === 3) failed.push({ index, error: new ConnectorError("INVALID_RECORD", "refused") });
+        else written.push(record.value.id);
+      });
+      return { failed };
+    });
+    const { instance } = sinkInstance(topic, definition, { maxMessageRetries: 1, deadLetterTopic: dlq });
+    await instance.start();
+    await produce(topic, ids(5));
+    await waitFor(async () => (await published(dlq)) === 1, "the first dead letter");
+    await admin("DELETE", `/admin/v2/persistent/${namespace}/dead?force=true`);
+    await produce(topic, [{ id: 13 }, { id: 14 }]);
+    await waitFor(() => instance.stats.systemExceptions > 0, "a dead-letter send to the deleted topic to fail");
+    await admin("PUT", `/admin/v2/persistent/${namespace}/dead`);
+    await waitFor(async () => (await published(dlq)) === 1 && written.includes(14), "the second dead letter");
+    expect(instance.stats.deadLettered).toBe(2);
+    await instance.stop();
+  });
+});
