@@ -1,5 +1,5 @@
 import type { SourceRecord } from "@pulsar-connect/core";
-import { PulsarClientError, type ProducerMessage } from "@pulsar-connect/pulsar-client";
+import { type ProducerMessage, PulsarClientError } from "@pulsar-connect/pulsar-client";
 import { Backoff, sleep } from "./backoff.ts";
 import type { ProducerLike } from "./pulsar.ts";
 import { effectivelyOncePartition, sendFailureKind } from "./source-guarantee.ts";

@@ -23,7 +23,7 @@ import {
   permanentFailureEndsInstance,
   retriesPassingSendFailures,
 } from "./source-guarantee.ts";
-import { type LaneHost, OutputLane, type OutgoingRecord } from "./source-lane.ts";
+import { type LaneHost, type OutgoingRecord, OutputLane } from "./source-lane.ts";
 
 export interface SourceRunnerOptions {
   config: ResolvedSourceConfig;
