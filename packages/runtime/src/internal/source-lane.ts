@@ -62,6 +62,11 @@ export class OutputLane {
     this.host = host;
   }
 
+  /** Whether the producer lost its connection and is reconnecting (it keeps what it holds and resends it). */
+  get connectionLost(): boolean {
+    return this.producer !== undefined && !this.producer.isConnected;
+  }
+
   submit(entry: OutgoingRecord): void {
     if (this.halted || this.host.signal.aborted) {
       this.host.abandoned(entry);

@@ -71,6 +71,8 @@ export class SourceRunner extends RunnerBase {
   private readonly laneHost: LaneHost;
   private readonly lanes = new Map<string, OutputLane>();
   private readonly waitingLanes = new Map<OutputLane, string>();
+  private readonly disconnectedLanes = new Set<OutputLane>();
+  private connectionWatch: NodeJS.Timeout | undefined;
   private inFlight = 0;
   private order = 0;
   private wakeLoop: (() => void) | undefined;
@@ -106,7 +108,24 @@ export class SourceRunner extends RunnerBase {
       this.state = "opening connector";
       this.source = await definition.open(connectorConfig, context);
     });
+    this.connectionWatch = setInterval(() => this.watchConnections(), 250);
+    this.connectionWatch.unref();
     void this.loop();
+  }
+
+  /** A producer that reconnects keeps its records; meanwhile the source is not read and the status says why. */
+  private watchConnections(): void {
+    for (const lane of this.lanes.values()) {
+      const lost = lane.connectionLost;
+      const marked = this.disconnectedLanes.has(lane);
+      if (lost && !marked) {
+        this.disconnectedLanes.add(lane);
+        if (!this.waitingLanes.has(lane)) this.laneWaiting(lane, `connection to ${lane.topic} lost, reconnecting`);
+      } else if (!lost && marked) {
+        this.disconnectedLanes.delete(lane);
+        if (this.waitingLanes.get(lane)?.startsWith("connection to")) this.laneWaiting(lane, undefined);
+      }
+    }
   }
 
   status(): SourceInstanceStatusData {
@@ -347,6 +366,7 @@ export class SourceRunner extends RunnerBase {
   }
 
   protected async cleanup(): Promise<void> {
+    if (this.connectionWatch) clearInterval(this.connectionWatch);
     const source = this.source;
     this.source = undefined;
     if (source) await source.close().catch((error: unknown) => this.stats.recordConnectorException(error));
