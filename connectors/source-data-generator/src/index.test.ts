@@ -68,6 +68,28 @@ describe("data-generator source", () => {
     expect(first[0]?.value).toMatchObject({ orderId: 1, quantity: expect.any(Number), total: expect.any(Number) });
   });
 
+  it("resumes after the last acknowledged record instead of starting over at its rate", async () => {
+    const settings = { ratePerSecond: 100, partitions: 2, maxRecords: 1000 };
+    const first = await open(settings);
+    const signal = new AbortController().signal;
+    const delivered: SourceRecord[] = [];
+    while (delivered.length < 20) delivered.push(...((await first.source.read({ maxRecords: 20, signal })) ?? []));
+    // The first 15 reached the broker; the rest were in flight when the instance stopped.
+    for (const record of delivered.slice(0, 15)) await record.ack?.();
+    await first.source.close();
+
+    const handle = createSourceContext({ name: "gen" });
+    const context = { ...handle.context, state: first.handle.state };
+    const restarted = await dataGenerator.open(loadConfig(dataGenerator.config, settings), context);
+    const started = performance.now();
+    const next = await restarted.read({ maxRecords: 1, signal });
+    expect(performance.now() - started).toBeLessThan(500);
+    // Record 15 (partition 1, sequence 7) is the first one not known to be stored.
+    expect(next?.map((record) => [record.partitionId, record.sequence, (record.value as { id: number }).id])).toEqual([
+      ["data-generator-gen-0-1", 7n, 16],
+    ]);
+  });
+
   it("stops with null after maxRecords", async () => {
     const { source } = await open({ ratePerSecond: 0, maxRecords: 250 });
     const records = await readAll(source, 100);

@@ -27,7 +27,7 @@ const config: DataGeneratorConfigSchema = z.object({
     .int()
     .min(0, "must be >= 0 (0 = unbounded)")
     .default(0)
-    .describe("Records each instance generates before it ends (0 = unbounded)"),
+    .describe("Records each instance generates before it ends, across restarts (0 = unbounded)"),
   partitions: z
     .number()
     .int()
@@ -37,10 +37,20 @@ const config: DataGeneratorConfigSchema = z.object({
     .describe("Partitions per instance, each with its own partitionId and monotonic sequence (for EFFECTIVELY_ONCE)"),
 });
 
+/** Key of an instance's position in the connector's state store. */
+function positionKey(instanceId: number): string {
+  return `data-generator-position-${instanceId}`;
+}
+
+/** How often the position is written while records are being acknowledged. */
+const SAVE_EVERY_MS = 1000;
+
 /**
  * The data-generator source. Record number n of an instance goes to partition n % partitions with sequence
  * n / partitions, and its content follows from its number alone: after a restart the same sequences carry the same
- * records, so broker deduplication drops what was already published under EFFECTIVELY_ONCE.
+ * records, so broker deduplication drops what was already published under EFFECTIVELY_ONCE. Acknowledged records
+ * move the instance's position, kept in the state store, and a restart resumes there: it neither produces the
+ * records it already delivered again nor waits, at its rate, for as long as the previous run lasted.
  */
 const dataGeneratorSource: SourceDefinition<DataGeneratorConfigSchema> = defineSource({
   name: "data-generator",
@@ -54,16 +64,48 @@ const dataGeneratorSource: SourceDefinition<DataGeneratorConfigSchema> = defineS
     const schema = { type: "JSON" as const, definition: SCHEMAS[settings.recordType as RecordType] };
     const make: (id: number) => Person | Order = settings.recordType === "orders" ? order : person;
     const rate = settings.ratePerSecond;
-    let produced = 0;
+    const key = positionKey(context.instanceId);
+    const stored = await context.state.get(key);
+    /** Number of the first record not known to be delivered: every record before it was acknowledged. */
+    const start = stored ? Number(new TextDecoder().decode(stored)) : 0;
+    let position = Number.isSafeInteger(start) && start > 0 ? start : 0;
+    let savedPosition = position;
+    const acked = new Set<number>();
+    let saving: Promise<void> | undefined;
+    let lastSave = Date.now();
+    let next = position;
+    let emitted = 0;
     let startedAt = performance.now();
+
+    function save(): Promise<void> {
+      if (position === savedPosition) return saving ?? Promise.resolve();
+      const value = position;
+      const write = (saving ?? Promise.resolve())
+        .then(() => context.state.put(key, new TextEncoder().encode(String(value))))
+        .then(() => {
+          savedPosition = Math.max(savedPosition, value);
+        })
+        .catch((error: unknown) =>
+          context.logger.warn({ error: String(error) }, "data-generator: could not save its position"),
+        );
+      saving = write;
+      lastSave = Date.now();
+      return write;
+    }
+
+    function acknowledged(n: number): void {
+      acked.add(n);
+      while (acked.delete(position)) position += 1;
+      if (Date.now() - lastSave >= SAVE_EVERY_MS) void save();
+    }
 
     /** How many records are due now (at least one when the rate is unlimited). */
     function budget(): number {
       if (rate === 0) return Number.POSITIVE_INFINITY;
-      let due = Math.floor(((performance.now() - startedAt) * rate) / 1000) + 1 - produced;
+      let due = Math.floor(((performance.now() - startedAt) * rate) / 1000) + 1 - emitted;
       if (due > Math.max(rate, 1)) {
         // The reader paused for a while: carry on at the rate instead of bursting to catch up.
-        startedAt = performance.now() - (produced * 1000) / rate;
+        startedAt = performance.now() - (emitted * 1000) / rate;
         due = 1;
       }
       return due;
@@ -72,12 +114,12 @@ const dataGeneratorSource: SourceDefinition<DataGeneratorConfigSchema> = defineS
     return {
       async read({ maxRecords, signal }) {
         const stop = AbortSignal.any([signal, context.signal]);
-        const remaining = settings.maxRecords > 0 ? settings.maxRecords - produced : Number.POSITIVE_INFINITY;
+        const remaining = settings.maxRecords > 0 ? settings.maxRecords - next : Number.POSITIVE_INFINITY;
         if (remaining <= 0) return null;
         if (stop.aborted) return [];
         let due = budget();
         if (due <= 0) {
-          const wait = (produced * 1000) / rate - (performance.now() - startedAt);
+          const wait = (emitted * 1000) / rate - (performance.now() - startedAt);
           await sleep(Math.max(1, wait), stop);
           if (stop.aborted) return [];
           due = Math.max(1, budget());
@@ -87,7 +129,7 @@ const dataGeneratorSource: SourceDefinition<DataGeneratorConfigSchema> = defineS
         const eventTime = Date.now();
         const { partitions } = settings;
         for (let i = 0; i < count; i++) {
-          const n = produced + i;
+          const n = next + i;
           const partition = n % partitions;
           const id = n * context.numInstances + context.instanceId + 1;
           records[i] = {
@@ -97,12 +139,16 @@ const dataGeneratorSource: SourceDefinition<DataGeneratorConfigSchema> = defineS
             partitionId: partitionIds[partition] as string,
             sequence: BigInt((n - partition) / partitions),
             schema,
+            ack: () => acknowledged(n),
           };
         }
-        produced += count;
+        next += count;
+        emitted += count;
         return records;
       },
-      async close() {},
+      async close() {
+        await save();
+      },
     };
   },
 });

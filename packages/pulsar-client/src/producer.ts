@@ -69,6 +69,11 @@ export interface ProducerMessage {
   /** Deliver no earlier than this time (ms since epoch); Shared/Key_Shared subscriptions only. */
   deliverAt?: number;
   txn?: Transaction;
+  /**
+   * Index of the partition to send to on a partitioned topic, instead of the router's choice (key hash, else
+   * round-robin). Used where the partition must not depend on send order, e.g. sequence ids kept per partition.
+   */
+  partition?: number;
 }
 
 /** @internal what producers need from the client */
@@ -868,6 +873,21 @@ export class Producer {
     return max;
   }
 
+  /**
+   * Highest sequence id the broker acknowledged on one partition (0 for a non-partitioned topic); -1 when none.
+   * Each partition deduplicates on its own, so this is the figure to compare a resent sequence id with.
+   */
+  lastSequenceIdOf(partition: number): bigint {
+    return this.parts[partition]?.lastSequenceId ?? -1n;
+  }
+
+  /** Largest message the brokers of this topic accept, in bytes (the smallest over the partitions). */
+  get maxMessageSize(): number {
+    let max = Number.POSITIVE_INFINITY;
+    for (const p of this.parts) max = Math.min(max, p.maxMessageSize);
+    return max;
+  }
+
   /** Schema version the broker assigned to this producer's schema, if any. */
   get schemaVersion(): Buffer | undefined {
     return this.parts[0]?.schemaVersion;
@@ -891,7 +911,17 @@ export class Producer {
     if (!message || message.value === undefined || message.value === null) {
       return Promise.reject(new PulsarClientError("INVALID_CONFIG", "send() needs a message with a value"));
     }
-    return this.parts[this.choosePartition(message.key)]!.send(message);
+    const partition = message.partition ?? this.choosePartition(message.key);
+    const target = this.parts[partition];
+    if (!target || !Number.isInteger(partition)) {
+      return Promise.reject(
+        new PulsarClientError(
+          "INVALID_CONFIG",
+          `partition ${partition} does not exist on ${this.topic} (${this.parts.length} partition(s))`,
+        ),
+      );
+    }
+    return target.send(message);
   }
 
   async flush(): Promise<void> {

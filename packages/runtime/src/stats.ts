@@ -50,6 +50,8 @@ export class InstanceStats {
   connectorExceptions = 0;
   systemExceptions = 0;
   deadLettered = 0;
+  /** Source records given up under ATMOST_ONCE because their send failed. */
+  dropped = 0;
   acked = 0;
   lastReceivedTime = 0;
   lastWrittenTime = 0;

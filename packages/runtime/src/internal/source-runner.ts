@@ -17,6 +17,13 @@ import { encodeValue } from "./codec.ts";
 import { secretResolver } from "./context.ts";
 import { adminRequest, type ProducerLike, type PulsarConnections, topicPath } from "./pulsar.ts";
 import { RunnerBase } from "./runner-base.ts";
+import {
+  acksBeforeSend,
+  acksOnReceipt,
+  permanentFailureEndsInstance,
+  retriesPassingSendFailures,
+} from "./source-guarantee.ts";
+import { type LaneHost, type OutgoingRecord, OutputLane } from "./source-lane.ts";
 
 export interface SourceRunnerOptions {
   config: ResolvedSourceConfig;
@@ -61,14 +68,20 @@ export class SourceRunner extends RunnerBase {
 
   private readonly options: SourceRunnerOptions;
   private source: SourceInstance | undefined;
-  private readonly producers = new Map<string, Promise<ProducerLike>>();
+  private readonly laneHost: LaneHost;
+  private readonly lanes = new Map<string, OutputLane>();
+  private readonly waitingLanes = new Map<OutputLane, string>();
+  private readonly disconnectedLanes = new Set<OutputLane>();
+  private connectionWatch: NodeJS.Timeout | undefined;
   private inFlight = 0;
+  private order = 0;
   private wakeLoop: (() => void) | undefined;
   private readonly checkedTopics = new Set<string>();
 
   constructor(options: SourceRunnerOptions) {
     super(options.instanceId, options.logger);
     this.options = options;
+    this.laneHost = this.makeLaneHost();
   }
 
   protected wake(): void {
@@ -95,7 +108,24 @@ export class SourceRunner extends RunnerBase {
       this.state = "opening connector";
       this.source = await definition.open(connectorConfig, context);
     });
+    this.connectionWatch = setInterval(() => this.watchConnections(), 250);
+    this.connectionWatch.unref();
     void this.loop();
+  }
+
+  /** A producer that reconnects keeps its records; meanwhile the source is not read and the status says why. */
+  private watchConnections(): void {
+    for (const lane of this.lanes.values()) {
+      const lost = lane.connectionLost;
+      const marked = this.disconnectedLanes.has(lane);
+      if (lost && !marked) {
+        this.disconnectedLanes.add(lane);
+        if (!this.waitingLanes.has(lane)) this.laneWaiting(lane, `connection to ${lane.topic} lost, reconnecting`);
+      } else if (!lost && marked) {
+        this.disconnectedLanes.delete(lane);
+        if (this.waitingLanes.get(lane)?.startsWith("connection to")) this.laneWaiting(lane, undefined);
+      }
+    }
   }
 
   status(): SourceInstanceStatusData {
@@ -131,25 +161,99 @@ export class SourceRunner extends RunnerBase {
     this.checkedTopics.add(topic);
   }
 
-  private producerFor(topic: string, partitionId: string | undefined): Promise<ProducerLike> {
+  /** The lane of a record: one per topic, and under EFFECTIVELY_ONCE one per topic and partitionId. */
+  private laneFor(topic: string, partitionId: string | undefined): OutputLane {
     const key = partitionId === undefined ? topic : `${topic}\u0000${partitionId}`;
-    let producer = this.producers.get(key);
-    if (!producer) {
-      const options: ProducerOptions = {
-        topic,
-        batchingEnabled: true,
-        batchingMaxPublishDelayMs: this.options.config.producerConfig?.batchingMaxPublishDelayMs ?? 5,
-        batchingMaxMessages: this.options.config.producerConfig?.batchingMaxMessages ?? 1000,
-        compressionType: this.options.config.producerConfig?.compressionType ?? "LZ4",
-        maxPendingMessages: Math.max(this.inFlightLimit, 1000),
-        sendTimeoutMs: 0,
-      };
-      if (partitionId !== undefined) options.producerName = partitionId;
-      producer = this.options.pulsar.client.createProducer(options);
-      producer.catch(() => this.producers.delete(key));
-      this.producers.set(key, producer);
+    let lane = this.lanes.get(key);
+    if (!lane) {
+      lane = new OutputLane(topic, partitionId, this.laneHost);
+      this.lanes.set(key, lane);
     }
-    return producer;
+    return lane;
+  }
+
+  private async openProducer(lane: OutputLane): Promise<ProducerLike> {
+    // Checked in the lane, before its first send: a check per record would let later records overtake earlier ones.
+    if (this.guarantee === "EFFECTIVELY_ONCE") await this.requireDeduplication(lane.topic);
+    const producerConfig = this.options.config.producerConfig;
+    const options: ProducerOptions = {
+      topic: lane.topic,
+      batchingEnabled: true,
+      batchingMaxPublishDelayMs: producerConfig?.batchingMaxPublishDelayMs ?? 5,
+      batchingMaxMessages: producerConfig?.batchingMaxMessages ?? 1000,
+      compressionType: producerConfig?.compressionType ?? "LZ4",
+      maxPendingMessages: Math.max(this.inFlightLimit, 1000),
+      sendTimeoutMs: 0,
+    };
+    if (lane.producerName !== undefined) options.producerName = lane.producerName;
+    return this.options.pulsar.client.createProducer(options);
+  }
+
+  private makeLaneHost(): LaneHost {
+    return {
+      signal: this.abort.signal,
+      retriesPassingFailures: retriesPassingSendFailures(this.options.config.processingGuarantees),
+      openProducer: (lane) => this.openProducer(lane),
+      stored: (entry) => {
+        this.stats.written += 1;
+        if (acksOnReceipt(this.guarantee)) {
+          void Promise.resolve(entry.record.ack?.())
+            .catch((error: unknown) => this.stats.recordConnectorException(error))
+            .finally(() => this.settle());
+        } else {
+          this.settle();
+        }
+      },
+      refused: (entry, error) => {
+        this.stats.recordSystemException(error);
+        void Promise.resolve(entry.record.fail?.(asError(error))).catch(() => {});
+        if (permanentFailureEndsInstance(this.guarantee)) {
+          this.fail(
+            new ConnectorError(
+              "WRITE_FAILED",
+              `a record from the source cannot be stored in ${this.laneTopicOf(entry)}, so the instance stops ` +
+                `instead of losing it: ${asError(error).message}`,
+              { retryable: false, cause: error },
+            ),
+          );
+          this.settle();
+          return "halt";
+        }
+        this.stats.dropped += 1;
+        this.settle();
+        return "continue";
+      },
+      cannotOpen: (lane, error) => {
+        this.stats.recordSystemException(error);
+        this.fail(error);
+        this.laneWaiting(lane, undefined);
+      },
+      dropped: (_entry, error) => {
+        this.stats.recordSystemException(error);
+        this.stats.dropped += 1;
+        this.settle();
+      },
+      abandoned: () => this.settle(),
+      waiting: (lane, reason) => this.laneWaiting(lane, reason),
+    };
+  }
+
+  private laneTopicOf(entry: OutgoingRecord): string {
+    return entry.record.destinationTopic
+      ? qualifyTopic(entry.record.destinationTopic, this.options.config.tenant, this.options.config.namespace)
+      : this.options.config.topicName;
+  }
+
+  /** Status while any lane waits: the source is not read meanwhile (backpressure). */
+  private laneWaiting(lane: OutputLane, reason: string | undefined): void {
+    if (reason === undefined) this.waitingLanes.delete(lane);
+    else this.waitingLanes.set(lane, reason);
+    const first = this.waitingLanes.values().next();
+    if (!first.done) this.state = `waiting for the broker: ${first.value}`;
+    else if (this.state.startsWith("waiting for the broker")) {
+      this.state = "running";
+      this.wakeLoop?.();
+    }
   }
 
   private async loop(): Promise<void> {
@@ -157,7 +261,7 @@ export class SourceRunner extends RunnerBase {
     const backoff = new Backoff(100, 10_000);
     try {
       while (!this.stopping && source) {
-        if (this.inFlight >= this.inFlightLimit) {
+        if (this.inFlight >= this.inFlightLimit || this.waitingLanes.size > 0) {
           await new Promise<void>((resolve) => {
             this.wakeLoop = resolve;
           });
@@ -181,8 +285,12 @@ export class SourceRunner extends RunnerBase {
           this.state = "source exhausted";
           break;
         }
-        if (records.length > 0) this.state = "running";
-        for (const record of records) this.send(record);
+        if (records.length > 0 && this.waitingLanes.size === 0) this.state = "running";
+        for (const record of records) {
+          // A refused record stops the instance: nothing read after it is sent (it stays unacked at the source).
+          if (this.stopping) break;
+          this.send(record);
+        }
       }
     } catch (error) {
       this.stats.recordSystemException(error);
@@ -193,9 +301,18 @@ export class SourceRunner extends RunnerBase {
   }
 
   private async drain(): Promise<void> {
+    let shutDown = false;
     while (this.inFlight > 0) {
+      if (this.abort.signal.aborted && !shutDown) {
+        // Stopping: what was not sent yet stays unacked at the source, what is in flight gets a bounded flush.
+        shutDown = true;
+        await Promise.all([...this.lanes.values()].map((lane) => lane.shutdown()));
+        continue;
+      }
       await new Promise<void>((resolve) => {
         this.wakeLoop = resolve;
+        // A stop may come while draining an exhausted source: re-check then.
+        if (this.abort.signal.aborted && !shutDown) resolve();
       });
       this.wakeLoop = undefined;
     }
@@ -223,58 +340,41 @@ export class SourceRunner extends RunnerBase {
       this.fail(error);
       return;
     }
-    this.inFlight += 1;
-    if (this.guarantee === "ATMOST_ONCE") void Promise.resolve(record.ack?.()).catch(() => {});
-    void this.publish(topic, record, effectivelyOnce).finally(() => this.settle());
-  }
-
-  private async publish(topic: string, record: SourceRecord, effectivelyOnce: boolean): Promise<void> {
+    let value: Uint8Array;
     try {
-      if (effectivelyOnce && topic !== this.options.config.topicName) await this.requireDeduplication(topic);
-      const producer = await this.producerFor(topic, effectivelyOnce ? record.partitionId : undefined);
-      const message: {
-        value: Uint8Array;
-        key?: string;
-        properties?: Record<string, string>;
-        eventTime?: number;
-        sequenceId?: bigint;
-      } = { value: encodeValue(record.value, record.schema) };
-      if (record.key !== undefined) message.key = record.key;
-      if (record.properties) message.properties = record.properties;
-      if (record.eventTime !== undefined) message.eventTime = record.eventTime;
-      if (effectivelyOnce) {
-        const sequence = record.sequence as bigint;
-        if (sequence <= producer.lastSequenceId) {
-          // Already stored before a restart (the broker would drop it as a duplicate anyway).
-          this.stats.written += 1;
-          if (this.guarantee !== "MANUAL") await record.ack?.();
-          return;
-        }
-        message.sequenceId = sequence;
-      }
-      await producer.send(message);
-      this.stats.written += 1;
-      if (this.guarantee === "ATLEAST_ONCE" || effectivelyOnce) await record.ack?.();
+      value = encodeValue(record.value, record.schema);
     } catch (error) {
-      this.stats.recordSystemException(error);
-      if (this.guarantee === "ATLEAST_ONCE" || effectivelyOnce) {
-        await Promise.resolve(record.fail?.(error instanceof Error ? error : new Error(String(error)))).catch(() => {});
-      }
+      this.inFlight += 1;
+      this.laneHost.refused(
+        { record, order: this.order++, message: { value: new Uint8Array() }, sequence: undefined },
+        error,
+      );
+      return;
     }
+    const message: OutgoingRecord["message"] = { value };
+    if (record.key !== undefined) message.key = record.key;
+    if (record.properties) message.properties = record.properties;
+    if (record.eventTime !== undefined) message.eventTime = record.eventTime;
+    this.inFlight += 1;
+    if (acksBeforeSend(this.guarantee)) void Promise.resolve(record.ack?.()).catch(() => {});
+    this.laneFor(topic, effectivelyOnce ? record.partitionId : undefined).submit({
+      record,
+      order: this.order++,
+      message,
+      sequence: effectivelyOnce ? (record.sequence as bigint) : undefined,
+    });
   }
 
   protected async cleanup(): Promise<void> {
+    if (this.connectionWatch) clearInterval(this.connectionWatch);
     const source = this.source;
     this.source = undefined;
     if (source) await source.close().catch((error: unknown) => this.stats.recordConnectorException(error));
-    for (const producer of this.producers.values()) {
-      await producer
-        .then(async (p) => {
-          await p.flush().catch(() => {});
-          await p.close();
-        })
-        .catch(() => {});
-    }
-    this.producers.clear();
+    await Promise.all([...this.lanes.values()].map((lane) => lane.shutdown()));
+    this.lanes.clear();
   }
+}
+
+function asError(error: unknown): Error {
+  return error instanceof Error ? error : new Error(String(error));
 }

@@ -9,7 +9,7 @@ import { ServicesError } from "./errors.ts";
 import { parseJavaVersion } from "./java.ts";
 import { randomClusterId, renderKafkaConfig } from "./kafka.ts";
 import { servicesListedIn, servicesOfWorkspace } from "./manifest.ts";
-import { renderPulsarConfig } from "./pulsar.ts";
+import { pulsarDurability, renderPulsarConfig } from "./pulsar.ts";
 
 function properties(text: string): Map<string, string> {
   const map = new Map<string, string>();
@@ -70,6 +70,17 @@ describe("server configs", () => {
     expect(conf.get("managedLedgerDefaultEnsembleSize")).toBe("1");
     // No value may carry a trailing comment: java.util.Properties would keep it.
     for (const value of conf.values()) expect(value).not.toContain("#");
+  });
+
+  it("pulsar: the journal is synced before acknowledging only in the durable configuration", () => {
+    const fast = properties(renderPulsarConfig({ broker: 16650, web: 18080 }, pulsarDurability({})));
+    expect(fast.get("journalSyncData")).toBe("false");
+    const durable = renderPulsarConfig(
+      { broker: 16650, web: 18080 },
+      pulsarDurability({ PULSAR_DURABILITY: "durable" }),
+    );
+    expect(properties(durable).get("journalSyncData")).toBe("true");
+    expect(() => pulsarDurability({ PULSAR_DURABILITY: "safe" })).toThrow(/PULSAR_DURABILITY/);
   });
 
   it("kafka: listeners and voters follow the ports, data under the run dir", () => {

@@ -1,6 +1,7 @@
 export type ServicesErrorCode =
   | "UNKNOWN_SERVICE"
   | "BAD_PORT"
+  | "INVALID_ENV"
   | "TEMPLATE_VARIABLE_MISSING"
   | "JAVA_NOT_FOUND"
   | "JARS_FETCH_FAILED"

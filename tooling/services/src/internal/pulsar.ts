@@ -1,6 +1,7 @@
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { HOST, renderTemplate } from "./config.ts";
+import { ServicesError } from "./errors.ts";
 import type { JvmServer } from "./jvm.ts";
 import { template } from "./jvm.ts";
 import { httpGet } from "./probe.ts";
@@ -32,11 +33,32 @@ const JVM_FLAGS = [
   "-Dlog4j.shutdownHookEnabled=false",
 ];
 
-export function renderPulsarConfig(ports: { broker: number; web: number }): string {
+/**
+ * How much of what the broker acknowledged survives a kill -9.
+ * - "fast" (default): the bookie journal is not synced before a write is acknowledged. Fine for servers that are only
+ *   ever stopped gracefully (the shared test servers).
+ * - "durable": the journal is synced before each acknowledgement, so everything acknowledged survives a kill -9 of
+ *   the broker. The metadata store (RocksDB under the data dir) syncs every write in both modes. Fault tests that
+ *   kill the broker use this one; otherwise lost entries would be blamed on the client.
+ */
+export type PulsarDurability = "fast" | "durable";
+
+/** The durability asked for by `PULSAR_DURABILITY` ("fast" when unset). */
+export function pulsarDurability(env: NodeJS.ProcessEnv = process.env): PulsarDurability {
+  const value = env.PULSAR_DURABILITY ?? "fast";
+  if (value === "fast" || value === "durable") return value;
+  throw new ServicesError("INVALID_ENV", `PULSAR_DURABILITY must be "fast" or "durable", not ${JSON.stringify(value)}`);
+}
+
+export function renderPulsarConfig(
+  ports: { broker: number; web: number },
+  durability: PulsarDurability = "fast",
+): string {
   return renderTemplate(template("pulsar", "standalone.conf"), {
     HOST,
     BROKER_PORT: ports.broker,
     WEB_PORT: ports.web,
+    JOURNAL_SYNC_DATA: durability === "durable" ? "true" : "false",
   });
 }
 
@@ -57,7 +79,7 @@ export const pulsarServer: JvmServer<"pulsar"> = {
     webServiceUrl: `http://${HOST}:${ports.web}`,
   }),
   prepare(run, ports) {
-    writeFileSync(join(run.confDir, "standalone.conf"), renderPulsarConfig(ports));
+    writeFileSync(join(run.confDir, "standalone.conf"), renderPulsarConfig(ports, pulsarDurability()));
     writeFileSync(join(run.confDir, "log4j2.xml"), template("pulsar", "log4j2.xml"));
   },
   launch(run, ports) {

@@ -1,0 +1,133 @@
+// The data generator cannot re-read a record once handed over. It runs through the runtime into a private Pulsar
+// broker that is SIGKILLed mid-stream and started again, then stopped gracefully and started again. Every generated
+// record must be in the topic afterwards: exactly once under EFFECTIVELY_ONCE, at least once under ATLEAST_ONCE.
+import { PulsarClient } from "@pulsar-connect/pulsar-client";
+import { createInstance, resolveSourceConfig } from "@pulsar-connect/runtime";
+import { privatePulsarBroker } from "@pulsar-connect/services/private-pulsar";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import dataGenerator from "../src/index.ts";
+
+const TOTAL = 20_000;
+const RATE = 2_000;
+const broker = privatePulsarBroker("pc-broker-kill-");
+const run = Date.now().toString(36);
+let client: PulsarClient;
+
+beforeAll(() => {
+  client = new PulsarClient({ serviceUrl: broker.serviceUrl(), operationTimeoutMs: 10_000 });
+});
+afterAll(async () => {
+  await client?.close();
+});
+
+async function admin(method: string, path: string, body?: unknown): Promise<void> {
+  const init: RequestInit = { method, headers: { "content-type": "application/json" } };
+  if (body !== undefined) init.body = JSON.stringify(body);
+  const response = await fetch(`${broker.adminUrl()}${path}`, init);
+  if (response.status >= 300) throw new Error(`${method} ${path}: ${response.status} ${await response.text()}`);
+}
+
+async function waitFor(check: () => boolean, what: string, timeoutMs = 120_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (check()) return;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}
+
+/** How often each person id is in `topic`; reads until no message came for 5 s. */
+async function idCounts(topic: string): Promise<{ counts: Map<number, number>; messages: number }> {
+  const reader = new PulsarClient({ serviceUrl: broker.serviceUrl() });
+  const consumer = await reader.subscribe({
+    topic,
+    subscription: `check-${Date.now()}`,
+    subscriptionInitialPosition: "Earliest",
+  });
+  const counts = new Map<number, number>();
+  let messages = 0;
+  try {
+    for (;;) {
+      const message = await consumer.receive(5000).catch(() => undefined);
+      if (!message) break;
+      const { id } = JSON.parse(message.data.toString()) as { id: number };
+      counts.set(id, (counts.get(id) ?? 0) + 1);
+      messages += 1;
+      await consumer.acknowledge(message);
+    }
+  } finally {
+    await consumer.close();
+    await reader.close();
+  }
+  return { counts, messages };
+}
+
+describe("data-generator -> Pulsar across broker kill -9 and graceful restart (private durable broker)", () => {
+  for (const guarantee of ["EFFECTIVELY_ONCE", "ATLEAST_ONCE"] as const) {
+    it(`${guarantee}: every generated record is in the topic ${guarantee === "EFFECTIVELY_ONCE" ? "exactly once" : "at least once"}`, async () => {
+      const namespace = `public/kill-${guarantee.toLowerCase()}-${run}`;
+      await admin("PUT", `/admin/v2/namespaces/${namespace}`);
+      await admin("POST", `/admin/v2/namespaces/${namespace}/deduplication`, true);
+      // Nothing subscribes before the check: without retention the broker may trim the ledgers rolled over at restart.
+      await admin("POST", `/admin/v2/namespaces/${namespace}/retention`, {
+        retentionTimeInMinutes: -1,
+        retentionSizeInMB: -1,
+      });
+      const topic = `persistent://${namespace}/people`;
+      const resolved = resolveSourceConfig({
+        tenant: "public",
+        namespace: namespace.split("/")[1],
+        name: `gen-${guarantee.toLowerCase()}`,
+        archive: "builtin://data-generator",
+        topicName: topic,
+        processingGuarantees: guarantee,
+        configs: { ratePerSecond: RATE, maxRecords: TOTAL },
+      });
+      if (!resolved.ok) throw new Error(JSON.stringify(resolved.issues));
+      const instance = createInstance({
+        kind: "source",
+        config: resolved.value,
+        definition: dataGenerator,
+        instanceId: 0,
+        pulsar: { client, adminUrl: broker.adminUrl() },
+      });
+      await instance.start();
+      const states = new Set<string>();
+      const watch = setInterval(() => states.add(instance.status().state ?? ""), 20);
+      try {
+        await waitFor(() => instance.stats.written >= TOTAL / 4, "a quarter of the records to be stored");
+        await broker.kill();
+        const writtenAtKill = instance.stats.written;
+        const readAtKill = instance.stats.received;
+        expect(writtenAtKill).toBeGreaterThan(0);
+        expect(readAtKill).toBeLessThan(TOTAL);
+        await broker.start();
+        await waitFor(() => instance.stats.written >= writtenAtKill + TOTAL / 4, "records stored after the kill");
+        await broker.stop();
+        const readAtStop = instance.stats.received;
+        expect(readAtStop).toBeLessThan(TOTAL);
+        await broker.start();
+        await instance.done;
+      } finally {
+        clearInterval(watch);
+      }
+      expect(instance.status().error).toBe("");
+      expect([...states].some((state) => state.startsWith("waiting for the broker: "))).toBe(true);
+      expect(instance.stats.received).toBe(TOTAL);
+      expect(instance.stats.written).toBe(TOTAL);
+
+      const { counts, messages } = await idCounts(topic);
+      const missing = Array.from({ length: TOTAL }, (_, i) => i + 1).filter((id) => !counts.has(id));
+      const duplicated = [...counts.values()].filter((count) => count > 1).length;
+      console.log(
+        `${guarantee}: ${TOTAL} records, ${messages} messages, lost ${missing.length}, duplicated ${duplicated}`,
+      );
+      expect(missing).toEqual([]);
+      expect(counts.size).toBe(TOTAL);
+      if (guarantee === "EFFECTIVELY_ONCE") {
+        expect(duplicated).toBe(0);
+        expect(messages).toBe(TOTAL);
+      }
+    }, 600_000);
+  }
+});
