@@ -57,7 +57,7 @@ export class JavaCodecError extends Error {}
 export class JavaCodecs {
   private readonly proc: ChildProcessByStdio<Writable, Readable, Readable>;
   private readonly pending: Array<{ resolve: (b: Buffer) => void; reject: (e: Error) => void }> = [];
-  private buffered = Buffer.alloc(0);
+  private buffered: Buffer = Buffer.alloc(0);
   private failure: Error | undefined;
   private stderr = "";
 
