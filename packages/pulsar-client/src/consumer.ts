@@ -370,7 +370,9 @@ class PartitionConsumer implements ConsumerHandler {
   }
 
   private maxUncompressedSize(): number {
-    return this.opts.maxUncompressedMessageSize ?? (this.conn?.maxMessageSize ?? 5 * 1024 * 1024) + MAX_UNCOMPRESSED_MARGIN;
+    return (
+      this.opts.maxUncompressedMessageSize ?? (this.conn?.maxMessageSize ?? 5 * 1024 * 1024) + MAX_UNCOMPRESSED_MARGIN
+    );
   }
 
   private skip(id: MessageId): boolean {
@@ -429,7 +431,13 @@ class PartitionConsumer implements ConsumerHandler {
     try {
       data = decompress(type, whole, declared);
     } catch (err) {
-      this.undecodable(idData, count, "COMPRESSION", `${type} payload: ${(err as Error).cause ?? (err as Error).message}`, err);
+      this.undecodable(
+        idData,
+        count,
+        "COMPRESSION",
+        `${type} payload: ${(err as Error).cause ?? (err as Error).message}`,
+        err,
+      );
       return;
     }
     const ledgerId = idData.ledgerId ?? -1n;

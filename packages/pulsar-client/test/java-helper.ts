@@ -37,11 +37,10 @@ function source(name: string): string {
 
 /** Runs test/java/Interop.java once; returns its RESULT lines split at tabs (without the RESULT column). */
 export async function interop(...args: string[]): Promise<string[][]> {
-  const { stdout } = await run(
-    "java",
-    ["-cp", pulsarClasspath(), source("Interop"), endpoints().serviceUrl, ...args],
-    { timeout: 180_000, maxBuffer: 256 * 1024 * 1024 },
-  );
+  const { stdout } = await run("java", ["-cp", pulsarClasspath(), source("Interop"), endpoints().serviceUrl, ...args], {
+    timeout: 180_000,
+    maxBuffer: 256 * 1024 * 1024,
+  });
   return stdout
     .split("\n")
     .filter((line) => line.startsWith("RESULT\t"))

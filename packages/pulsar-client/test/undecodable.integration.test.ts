@@ -6,8 +6,8 @@
 // LZ4 block, and maps SNAPPY to a codec number no client knows. The broker does not look into payloads, so this is
 // the only way to put such messages on a real topic.
 import { afterAll, describe, expect, it, vi } from "vitest";
-import { type Consumer, isPulsarClientError, PulsarClientError } from "../src/index.ts";
-import { newAdmin, newClient, uniqueTopic, waitFor } from "./helpers.ts";
+import { type Consumer, isPulsarClientError, type PulsarClientError } from "../src/index.ts";
+import { expectBacklog, newAdmin, newClient, uniqueTopic } from "./helpers.ts";
 
 vi.mock(import("../src/internal/compression.ts"), async (original) => {
   const real = await original();
@@ -37,19 +37,6 @@ async function receiveError(consumer: Consumer): Promise<PulsarClientError> {
   return outcome;
 }
 
-async function backlog(topic: string, subscription: string): Promise<number> {
-  const stats = (await admin.getTopicStats(topic)) as { subscriptions: Record<string, { msgBacklog: number }> };
-  return stats.subscriptions[subscription]?.msgBacklog ?? -1;
-}
-
-/** Acknowledgements reach the broker asynchronously: polls the backlog until it is `expected`. */
-async function expectBacklog(topic: string, subscription: string, expected: number): Promise<void> {
-  let last = -1;
-  await waitFor(async () => (last = await backlog(topic, subscription)) === expected, 10_000, `backlog ${expected}`).catch(
-    () => expect(last).toBe(expected),
-  );
-}
-
 describe("messages that cannot be decoded", () => {
   it("a payload that does not decompress is surfaced, counted and left unacknowledged", async () => {
     const topic = uniqueTopic("undecodable");
@@ -74,14 +61,14 @@ describe("messages that cannot be decoded", () => {
     await consumer.close();
 
     // Not acknowledged: the broker delivers it again to the next consumer of the subscription.
-    await expectBacklog(topic, subscription, 1);
+    await expectBacklog(admin, topic, subscription, 1);
     consumer = await client.subscribe({ topic, subscription });
     const again = await receiveError(consumer);
     expect(again.messageId?.compareTo(err.messageId!)).toBe(0);
     // The application decides to drop it, visibly.
     await consumer.acknowledge(again.messageId!);
     await consumer.close();
-    await expectBacklog(topic, subscription, 0);
+    await expectBacklog(admin, topic, subscription, 0);
   });
 
   it("a batch in an unknown codec is one error for the whole entry, and acknowledging it clears the batch", async () => {
@@ -94,9 +81,9 @@ describe("messages that cannot be decoded", () => {
     expect(err.code).toBe("COMPRESSION");
     expect(err.message).toMatch(/compression 9/);
     expect(consumer.undecodableMessages).toBe(10);
-    await expectBacklog(topic, "sub", 1); // the broker counts the batch as one entry
+    await expectBacklog(admin, topic, "sub", 1); // the broker counts the batch as one entry
     await consumer.acknowledge(err.messageId!);
     await consumer.close();
-    await expectBacklog(topic, "sub", 0);
+    await expectBacklog(admin, topic, "sub", 0);
   });
 });

@@ -28,9 +28,9 @@ const inputs = fc.oneof(
   fc
     .tuple(fc.uint8Array({ minLength: 1, maxLength: 8 }), fc.integer({ min: 0, max: 2000 }))
     .map(([unit, n]) => Uint8Array.from({ length: n }, (_, i) => unit[i % unit.length]!)),
-  fc.array(fc.constantFrom("order", "{\"id\":", "\"total\":12.5,", "ab", "\n"), { maxLength: 400 }).map((parts) =>
-    Buffer.from(parts.join("")),
-  ),
+  fc
+    .array(fc.constantFrom("order", '{"id":', '"total":12.5,', "ab", "\n"), { maxLength: 400 })
+    .map((parts) => Buffer.from(parts.join(""))),
 );
 
 describe("LZ4 block writer", () => {

@@ -61,7 +61,7 @@ export function lz4CompressBlock(src: Uint8Array, dst: Uint8Array): number {
       let step = 1;
       let attempts = 1 << SKIP_TRIGGER;
       let ref: number;
-      do {
+      for (;;) {
         ip = forward;
         forward += step;
         step = attempts++ >> SKIP_TRIGGER;
@@ -71,7 +71,7 @@ export function lz4CompressBlock(src: Uint8Array, dst: Uint8Array): number {
         ref = t[h]!;
         t[h] = ip;
         if (ref < ip && ip - ref <= MAX_DISTANCE && read32(src, ref) === seq) break;
-      } while (true);
+      }
       while (ip > anchor && ref > 0 && src[ip - 1] === src[ref - 1]) {
         ip--;
         ref--;

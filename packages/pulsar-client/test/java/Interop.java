@@ -22,6 +22,7 @@ public class Interop {
         case "route" -> route(client, args[2], args);
         case "consume" -> consume(client, args[2], Integer.parseInt(args[3]));
         case "produce-chunked" -> produceChunked(client, args[2], Integer.parseInt(args[3]));
+        case "produce-large" -> produceLarge(client, args[2], Integer.parseInt(args[3]));
         default -> throw new IllegalArgumentException(mode);
       }
     }
@@ -54,6 +55,18 @@ public class Interop {
       producer.newMessage().key("chunked").value(value).send();
     }
     System.out.println("RESULT\tproduced-chunked\t" + size);
+  }
+
+  // One unbatched LZ4 message of <size> bytes of 'x': the Java producer checks only the compressed size against the
+  // broker limit, so it declares an uncompressed size far above it.
+  static void produceLarge(PulsarClient client, String topic, int size) throws Exception {
+    byte[] value = new byte[size];
+    java.util.Arrays.fill(value, (byte) 'x');
+    try (Producer<byte[]> producer = client.newProducer().topic(topic).enableBatching(false)
+        .compressionType(CompressionType.LZ4).create()) {
+      producer.newMessage().key("large").value(value).send();
+    }
+    System.out.println("RESULT\tproduced-large\t" + size);
   }
 
   // The Java client's default router: prints key and the partition it chose.
