@@ -9,6 +9,9 @@ import { type ClientContext, Producer, type ProducerOptions } from "./producer.t
 import { schemaFromPb, type TopicSchema } from "./schema-info.ts";
 import { type Transaction, TransactionCoordinatorClient } from "./transaction.ts";
 
+/** Schema versions kept per client (each a small definition). */
+const SCHEMA_CACHE_SIZE = 1000;
+
 export interface PulsarClientOptions {
   /** pulsar://host:port or pulsar+ssl://host:port (comma-separated hosts allowed). */
   serviceUrl: string;
@@ -139,7 +142,11 @@ export class PulsarClient {
     });
   }
 
-  /** Schema of a topic, latest or at a given version (8-byte version as returned in messages). */
+  /**
+   * Schema of a topic, latest or at a given version (8-byte version as returned in messages, e.g.
+   * `message.schemaVersion`). A version never changes, so versioned answers are cached: decoding each message with
+   * the schema it was written with costs one broker round trip per version.
+   */
   async getSchema(topic: string, version?: Uint8Array | bigint): Promise<TopicSchema | undefined> {
     this.ensureOpen();
     const name = parseTopicName(topic).full;
@@ -148,6 +155,29 @@ export class PulsarClient {
       v = Buffer.alloc(8);
       v.writeBigInt64BE(version);
     } else if (version) v = Buffer.from(version);
+    if (!v) return this.fetchSchema(name, undefined);
+    // Partitions share their topic's schema.
+    const key = `${name.replace(/-partition-\d+$/, "")}@${v.toString("hex")}`;
+    let cached = this.schemaVersions.get(key);
+    if (!cached) {
+      cached = this.fetchSchema(name, v);
+      if (this.schemaVersions.size >= SCHEMA_CACHE_SIZE) {
+        this.schemaVersions.delete(this.schemaVersions.keys().next().value!);
+      }
+      this.schemaVersions.set(key, cached);
+      cached.then(
+        (schema) => {
+          if (!schema) this.schemaVersions.delete(key);
+        },
+        () => this.schemaVersions.delete(key),
+      );
+    }
+    return cached;
+  }
+
+  private readonly schemaVersions = new Map<string, Promise<TopicSchema | undefined>>();
+
+  private fetchSchema(name: string, v: Buffer | undefined): Promise<TopicSchema | undefined> {
     return this.withRetry(async () => {
       const conn = await this.pool.connectionForTopic(name);
       const requestId = conn.newRequestId();

@@ -57,6 +57,19 @@ export interface ConsumerOptions {
   autoUpdatePartitionsIntervalMs?: number;
   /** How often `topicsPattern` is matched again against the namespace's topics; 0 disables. Default 60000. */
   patternAutoDiscoveryPeriodMs?: number;
+  /**
+   * Largest uncompressed size a message (not chunked) may declare. A message declaring more is not decompressed:
+   * receive() rejects with MESSAGE_TOO_BIG for it. Default: the broker's maxMessageSize plus 64 KiB.
+   */
+  maxUncompressedMessageSize?: number;
+  /** Largest chunked message reassembled; a larger one is surfaced as MESSAGE_TOO_BIG. Default 64 MiB. */
+  maxChunkedMessageSize?: number;
+  /** Chunked messages reassembled at once per partition; the oldest is dropped beyond it. Default 10. */
+  maxPendingChunkedMessage?: number;
+  /** Acknowledge the chunks of the oldest chunked message dropped for maxPendingChunkedMessage. Default false. */
+  autoAckOldestChunkedMessageOnQueueFull?: boolean;
+  /** Incomplete chunked messages older than this are dropped and their chunks acknowledged; 0 disables. Default 60000. */
+  expireTimeOfIncompleteChunkedMessageMs?: number;
   /** @internal reader positioning */
   startMessageId?: MessageId;
   /** @internal */
@@ -67,8 +80,28 @@ export interface AcknowledgeOptions {
   txn?: Transaction;
 }
 
+function positiveOption(options: ConsumerOptions, name: keyof ConsumerOptions, fallback: number): number {
+  const value = options[name];
+  if (value === undefined) return fallback;
+  if (typeof value !== "number" || !Number.isInteger(value) || value <= 0) {
+    throw new PulsarClientError("INVALID_CONFIG", `${name} must be a positive integer, got ${String(value)}`);
+  }
+  return value;
+}
+
 type TopicResolver = (topics: string[]) => Promise<Array<{ topic: string; partition: number; base: string }>>;
 type State = "connecting" | "ready" | "closing" | "closed";
+
+interface ChunkedMessage {
+  parts: Buffer[];
+  ids: MessageIdDataPb[];
+  bytes: number;
+  startedAt: number;
+  /** Larger than maxChunkedMessageSize: only the chunk ids are kept, to surface and acknowledge it as one. */
+  tooBig: boolean;
+}
+
+const MAX_UNCOMPRESSED_MARGIN = 64 * 1024;
 
 function entryKey(id: { ledgerId: bigint; entryId: bigint }): string {
   return `${id.ledgerId}:${id.entryId}`;
@@ -82,6 +115,9 @@ function propsOf(list: KeyValuePb[] | undefined): Record<string, string> {
 
 interface ResolvedOptions extends ConsumerOptions {
   subscriptionType: SubscriptionType;
+  maxChunkedMessageSize: number;
+  maxPendingChunkedMessage: number;
+  expireTimeOfIncompleteChunkedMessageMs: number;
   receiverQueueSize: number;
   negativeAckRedeliveryDelayMs: number;
   ackTimeoutMs: number;
@@ -97,7 +133,8 @@ class PartitionConsumer implements ConsumerHandler {
   private permits = 0;
   private readonly batchTrackers = new Map<string, Set<number>>();
   /** Chunked messages being reassembled, by uuid. */
-  private readonly chunkedInProgress = new Map<string, { parts: Buffer[]; ids: MessageIdDataPb[]; size: number }>();
+  private readonly chunkedInProgress = new Map<string, ChunkedMessage>();
+  private chunkTimer: NodeJS.Timeout | undefined;
   /** Entry ids of every chunk of a reassembled message, keyed by the last chunk's entry. */
   private readonly chunkIds = new Map<string, MessageIdDataPb[]>();
   /** Delivered, not yet acknowledged (only with ackTimeoutMs), keyed by message id string. */
@@ -307,17 +344,35 @@ class PartitionConsumer implements ConsumerHandler {
     this.parent.reachedEnd(this.index);
   }
 
-  private discard(id: MessageIdDataPb, validationError: number, count: number): void {
-    this.conn?.write({
-      type: CommandType.ACK,
-      ack: {
-        consumerId: this.consumerId,
-        ackType: 0,
-        messageId: [{ ledgerId: id.ledgerId ?? 0n, entryId: id.entryId ?? 0n }],
-        validationError,
-      },
+  /**
+   * A message that cannot be decoded is never acknowledged here: the parent's queue gets an error in its place,
+   * so the application sees it and decides (fail, dead-letter, or acknowledge `error.messageId` to drop it).
+   */
+  private undecodable(
+    idData: MessageIdDataPb,
+    count: number,
+    code: "CHECKSUM" | "COMPRESSION" | "MESSAGE_TOO_BIG" | "PROTOCOL",
+    reason: string,
+    cause?: unknown,
+  ): void {
+    const id = new MessageId(idData.ledgerId ?? -1n, idData.entryId ?? -1n, this.partition, -1, undefined, this.topic);
+    const error = new PulsarClientError(code, `cannot decode message ${id.toString()} of ${this.topic}: ${reason}`, {
+      messageId: id,
+      retryable: false,
+      ...(cause !== undefined ? { cause } : {}),
     });
+    this.parent.enqueueUndecodable(error, this.index, count);
+  }
+
+  /** Called when the application took an undecodable entry's error from the queue. */
+  dequeuedUndecodable(count: number): void {
     this.addPermits(count);
+  }
+
+  private maxUncompressedSize(): number {
+    return (
+      this.opts.maxUncompressedMessageSize ?? (this.conn?.maxMessageSize ?? 5 * 1024 * 1024) + MAX_UNCOMPRESSED_MARGIN
+    );
   }
 
   private skip(id: MessageId): boolean {
@@ -337,22 +392,52 @@ class PartitionConsumer implements ConsumerHandler {
     const numInBatch = md.numMessagesInBatch;
     const count = numInBatch ?? 1;
     if (!frame.checksumOk) {
-      this.discard(idData, 2, count);
+      this.undecodable(idData, count, "CHECKSUM", "the payload does not match its CRC32C checksum");
       return;
     }
     let whole = payload;
-    if ((md.numChunksFromMsg ?? 1) > 1 && md.uuid !== undefined) {
+    const chunked = (md.numChunksFromMsg ?? 1) > 1 && md.uuid !== undefined;
+    if (chunked) {
       const assembled = this.addChunk(md, idData, payload);
       if (!assembled) return;
+      if (assembled === "too-big") {
+        this.undecodable(
+          idData,
+          count,
+          "MESSAGE_TOO_BIG",
+          `chunked message of ${md.totalChunkMsgSize ?? "?"} bytes exceeds maxChunkedMessageSize (${this.opts.maxChunkedMessageSize})`,
+        );
+        return;
+      }
       whole = assembled;
+    }
+    const type = compressionName(md.compression);
+    if (!type) {
+      this.undecodable(idData, count, "COMPRESSION", `unknown compression ${md.compression} (no codec for it)`);
+      return;
+    }
+    const declared = type === "NONE" ? whole.length : (md.uncompressedSize ?? 0);
+    const limit = chunked ? this.opts.maxChunkedMessageSize : this.maxUncompressedSize();
+    if (declared > limit) {
+      this.undecodable(
+        idData,
+        count,
+        "MESSAGE_TOO_BIG",
+        `declares ${declared} bytes uncompressed, above ${chunked ? "maxChunkedMessageSize" : "maxUncompressedMessageSize"} (${limit})`,
+      );
+      return;
     }
     let data: Buffer;
     try {
-      const type = compressionName(md.compression);
-      if (!type) throw new PulsarClientError("COMPRESSION", `unknown compression ${md.compression}`);
-      data = decompress(type, whole, type === "NONE" ? whole.length : (md.uncompressedSize ?? 0));
-    } catch {
-      this.discard(idData, 1, count);
+      data = decompress(type, whole, declared);
+    } catch (err) {
+      this.undecodable(
+        idData,
+        count,
+        "COMPRESSION",
+        `${type} payload: ${(err as Error).cause ?? (err as Error).message}`,
+        err,
+      );
       return;
     }
     const ledgerId = idData.ledgerId ?? -1n;
@@ -389,8 +474,8 @@ class PartitionConsumer implements ConsumerHandler {
       let entries: ReturnType<typeof parseBatch>;
       try {
         entries = parseBatch(data, numInBatch);
-      } catch {
-        this.discard(idData, 3, count);
+      } catch (err) {
+        this.undecodable(idData, count, "PROTOCOL", `malformed batch of ${numInBatch} messages`, err);
         return;
       }
       const ackSet = cmd.ackSet;
@@ -439,36 +524,90 @@ class PartitionConsumer implements ConsumerHandler {
     this.parent.enqueue(out);
   }
 
-  /** Collects one chunk; returns the whole payload once the last chunk arrived. */
-  private addChunk(md: NonNullable<Frame["metadata"]>, idData: MessageIdDataPb, payload: Buffer): Buffer | undefined {
+  /**
+   * Collects one chunk; returns the whole payload once the last chunk arrived ("too-big" when it exceeds
+   * maxChunkedMessageSize; its chunk ids are kept so that acknowledging it acknowledges every chunk).
+   */
+  private addChunk(
+    md: NonNullable<Frame["metadata"]>,
+    idData: MessageIdDataPb,
+    payload: Buffer,
+  ): Buffer | "too-big" | undefined {
     const uuid = md.uuid!;
     const chunkId = md.chunkId ?? 0;
     const total = md.numChunksFromMsg ?? 1;
     const id = { ledgerId: idData.ledgerId ?? 0n, entryId: idData.entryId ?? 0n };
+    const now = Date.now();
     if (chunkId === 0) {
-      // Bound the memory held by incomplete messages (e.g. a producer that died mid-message).
-      if (this.chunkedInProgress.size >= 100) {
-        const oldest = this.chunkedInProgress.keys().next().value;
-        if (oldest !== undefined) this.chunkedInProgress.delete(oldest);
-      }
-      this.chunkedInProgress.set(uuid, { parts: [], ids: [], size: md.totalChunkMsgSize ?? 0 });
+      this.chunkedInProgress.delete(uuid);
+      while (this.chunkedInProgress.size >= this.opts.maxPendingChunkedMessage) this.dropOldestChunked();
+      this.chunkedInProgress.set(uuid, {
+        parts: [],
+        ids: [],
+        bytes: 0,
+        startedAt: now,
+        tooBig: (md.totalChunkMsgSize ?? 0) > this.opts.maxChunkedMessageSize,
+      });
+      this.armChunkTimer();
     }
     const ctx = this.chunkedInProgress.get(uuid);
-    if (!ctx || ctx.parts.length !== chunkId) {
-      // A chunk without its predecessors (redelivery after a partial ack, or a lost start): skip it.
-      this.chunkedInProgress.delete(uuid);
+    if (!ctx || ctx.ids.length !== chunkId) {
+      // A chunk without its predecessors (redelivery after a partial ack, or a lost start). Like the Java client:
+      // acknowledged once it is older than the expiry time (it can never complete), else left for redelivery.
+      if (ctx && chunkId > ctx.ids.length) this.chunkedInProgress.delete(uuid);
       this.addPermits(1);
+      const expiry = this.opts.expireTimeOfIncompleteChunkedMessageMs;
+      if (expiry > 0 && now > Number(md.publishTime ?? 0n) + expiry) {
+        this.sendAck([id], 0);
+        this.parent.countExpiredChunks(1);
+      }
       return undefined;
     }
-    ctx.parts.push(Buffer.from(payload));
     ctx.ids.push(id);
+    if (!ctx.tooBig) {
+      ctx.bytes += payload.length;
+      if (ctx.bytes > this.opts.maxChunkedMessageSize) {
+        ctx.tooBig = true;
+        ctx.parts = [];
+      } else ctx.parts.push(Buffer.from(payload));
+    }
     if (chunkId < total - 1) {
       this.addPermits(1);
       return undefined;
     }
     this.chunkedInProgress.delete(uuid);
     this.chunkIds.set(entryKey(id), ctx.ids);
-    return Buffer.concat(ctx.parts);
+    return ctx.tooBig ? "too-big" : Buffer.concat(ctx.parts);
+  }
+
+  private dropOldestChunked(): void {
+    const [uuid, oldest] = this.chunkedInProgress.entries().next().value ?? [];
+    if (uuid === undefined || !oldest) return;
+    this.chunkedInProgress.delete(uuid);
+    if (this.opts.autoAckOldestChunkedMessageOnQueueFull) this.sendAck(oldest.ids, 0);
+    this.parent.countExpiredChunks(oldest.ids.length);
+  }
+
+  private armChunkTimer(): void {
+    const expiry = this.opts.expireTimeOfIncompleteChunkedMessageMs;
+    if (expiry <= 0 || this.chunkTimer) return;
+    this.chunkTimer = setInterval(() => this.expireChunks(), Math.max(50, Math.min(expiry / 2, 5000)));
+    this.chunkTimer.unref();
+  }
+
+  /** Drops incomplete chunked messages older than the expiry time and acknowledges their chunks. */
+  private expireChunks(): void {
+    const cutoff = Date.now() - this.opts.expireTimeOfIncompleteChunkedMessageMs;
+    for (const [uuid, ctx] of this.chunkedInProgress) {
+      if (ctx.startedAt > cutoff) continue;
+      this.chunkedInProgress.delete(uuid);
+      this.sendAck(ctx.ids, 0);
+      this.parent.countExpiredChunks(ctx.ids.length);
+    }
+    if (this.chunkedInProgress.size === 0 && this.chunkTimer) {
+      clearInterval(this.chunkTimer);
+      this.chunkTimer = undefined;
+    }
   }
 
   /** Called when the application takes a message from the queue. */
@@ -728,6 +867,8 @@ class PartitionConsumer implements ConsumerHandler {
   }
 
   private stopTimers(): void {
+    if (this.chunkTimer) clearInterval(this.chunkTimer);
+    this.chunkTimer = undefined;
     if (this.nackTimer) clearTimeout(this.nackTimer);
     if (this.ackTimer) clearInterval(this.ackTimer);
     this.nackTimer = undefined;
@@ -757,12 +898,26 @@ class PartitionConsumer implements ConsumerHandler {
   }
 }
 
+/** Stands in the queue for an entry that could not be decoded. */
+class Undecodable {
+  readonly error: PulsarClientError;
+  readonly _ownerId: number;
+  readonly count: number;
+  constructor(error: PulsarClientError, owner: number, count: number) {
+    this.error = error;
+    this._ownerId = owner;
+    this.count = count;
+  }
+}
+
 /** A subscription on one or more topics (partitions are separate internal consumers sharing one queue). */
 export class Consumer implements AsyncIterable<Message> {
   readonly subscription: string;
   readonly topics: string[];
   private parts: PartitionConsumer[] = [];
-  private queue: Message[] = [];
+  private queue: Array<Message | Undecodable> = [];
+  private undecodable = 0;
+  private expiredChunks = 0;
   private head = 0;
   private readonly waiters: Array<{
     resolve(m: Message): void;
@@ -800,7 +955,11 @@ export class Consumer implements AsyncIterable<Message> {
       negativeAckRedeliveryDelayMs: Math.max(0, options.negativeAckRedeliveryDelayMs ?? 60_000),
       ackTimeoutMs: Math.max(0, options.ackTimeoutMs ?? 0),
       durable: options.durable ?? true,
+      maxChunkedMessageSize: positiveOption(options, "maxChunkedMessageSize", 64 * 1024 * 1024),
+      maxPendingChunkedMessage: positiveOption(options, "maxPendingChunkedMessage", 10),
+      expireTimeOfIncompleteChunkedMessageMs: Math.max(0, options.expireTimeOfIncompleteChunkedMessageMs ?? 60_000),
     };
+    if (options.maxUncompressedMessageSize !== undefined) positiveOption(options, "maxUncompressedMessageSize", 0);
     const names =
       options.topicsPattern !== undefined
         ? await discoverTopics(ctx, options.topicsPattern)
@@ -889,6 +1048,36 @@ export class Consumer implements AsyncIterable<Message> {
     }
   }
 
+  /** @internal An entry that could not be decoded: its error takes the messages' place in the queue. */
+  enqueueUndecodable(error: PulsarClientError, owner: number, count: number): void {
+    this.undecodable += count;
+    const entry = new Undecodable(error, owner, count);
+    const w = this.waiters.shift();
+    if (w) {
+      if (w.timer) clearTimeout(w.timer);
+      this.parts[owner]?.dequeuedUndecodable(count);
+      w.reject(error);
+    } else this.queue.push(entry);
+  }
+
+  /** @internal */
+  countExpiredChunks(n: number): void {
+    this.expiredChunks += n;
+  }
+
+  /**
+   * Messages received that could not be decoded (bad checksum, unknown codec, corrupt payload, over the size
+   * limits): each was surfaced through receive() and left unacknowledged.
+   */
+  get undecodableMessages(): number {
+    return this.undecodable;
+  }
+
+  /** Chunks dropped from incomplete chunked messages (expired, orphaned or over maxPendingChunkedMessage). */
+  get expiredChunkCount(): number {
+    return this.expiredChunks;
+  }
+
   /** @internal Removes prefetched messages of one partition; returns how many. */
   dropQueued(owner: number): number {
     const before = this.queue.length - this.head;
@@ -945,6 +1134,10 @@ export class Consumer implements AsyncIterable<Message> {
       if (this.head > 1024 && this.head * 2 > this.queue.length) {
         this.queue = this.queue.slice(this.head);
         this.head = 0;
+      }
+      if (m instanceof Undecodable) {
+        this.parts[m._ownerId]?.dequeuedUndecodable(m.count);
+        return Promise.reject(m.error);
       }
       this.parts[m._ownerId]?.dequeued(m);
       return Promise.resolve(m);

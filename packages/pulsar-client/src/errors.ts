@@ -1,3 +1,5 @@
+import type { MessageId } from "./message-id.ts";
+
 /** Closed set of error codes raised by this package. */
 export type PulsarClientErrorCode =
   | "CONNECTION_FAILED"
@@ -44,6 +46,8 @@ export interface PulsarClientErrorOptions {
   serverError?: string;
   /** HTTP status of a failed admin call. */
   httpStatus?: number;
+  /** The message a consumer could not decode (acknowledge it to drop it). */
+  messageId?: MessageId;
 }
 
 /** The single error class of this package; `code` is stable, `message` is for people. */
@@ -53,6 +57,8 @@ export class PulsarClientError extends Error {
   readonly retryable: boolean;
   readonly serverError: string | undefined;
   readonly httpStatus: number | undefined;
+  /** Set on errors about one received message that could not be decoded: acknowledge it to drop it. */
+  readonly messageId: MessageId | undefined;
 
   constructor(code: PulsarClientErrorCode, message: string, options: PulsarClientErrorOptions = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
@@ -60,6 +66,7 @@ export class PulsarClientError extends Error {
     this.retryable = options.retryable ?? RETRYABLE.has(code);
     this.serverError = options.serverError;
     this.httpStatus = options.httpStatus;
+    this.messageId = options.messageId;
   }
 }
 

@@ -38,3 +38,26 @@ export async function waitFor(
   }
   throw new Error(`timed out waiting for ${what}`);
 }
+
+/** Entries of `subscription` not yet acknowledged, as the broker reports them. */
+export async function subscriptionBacklog(admin: PulsarAdmin, topic: string, subscription: string): Promise<number> {
+  const stats = (await admin.getTopicStats(topic)) as { subscriptions: Record<string, { msgBacklog: number }> };
+  return stats.subscriptions[subscription]?.msgBacklog ?? -1;
+}
+
+/** Acknowledgements reach the broker asynchronously: polls the backlog until it is `expected`. */
+export async function expectBacklog(
+  admin: PulsarAdmin,
+  topic: string,
+  subscription: string,
+  expected: number,
+  timeoutMs = 15_000,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let last = await subscriptionBacklog(admin, topic, subscription);
+  while (last !== expected && Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 100));
+    last = await subscriptionBacklog(admin, topic, subscription);
+  }
+  if (last !== expected) throw new Error(`backlog of ${subscription} on ${topic} is ${last}, expected ${expected}`);
+}

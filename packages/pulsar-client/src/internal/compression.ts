@@ -3,28 +3,19 @@
 import { createRequire } from "node:module";
 import zlib from "node:zlib";
 import { PulsarClientError } from "../errors.ts";
+import { lz4Compress, lz4Decompress } from "./lz4.ts";
 
 export type CompressionType = "NONE" | "LZ4" | "ZLIB" | "ZSTD" | "SNAPPY";
 export const COMPRESSION_CODES: Record<CompressionType, number> = { NONE: 0, LZ4: 1, ZLIB: 2, ZSTD: 3, SNAPPY: 4 };
 const COMPRESSION_NAMES: CompressionType[] = ["NONE", "LZ4", "ZLIB", "ZSTD", "SNAPPY"];
 
-interface Lz4Module {
-  compressBound(n: number): number;
-  compressBlock(src: Uint8Array, dst: Uint8Array, sIndex: number, sLength: number, hashTable: Uint32Array): number;
-  decompressBlock(src: Uint8Array, dst: Uint8Array, sIndex: number, sLength: number, dIndex: number): number;
-}
 interface SnappyModule {
   compress(src: Uint8Array): Uint8Array;
   uncompress(src: Uint8Array, maxLength?: number): Uint8Array;
 }
 
 const require = createRequire(import.meta.url);
-let lz4: Lz4Module | undefined;
 let snappy: SnappyModule | undefined;
-function lz4Module(): Lz4Module {
-  lz4 ??= require("lz4js") as Lz4Module;
-  return lz4;
-}
 function snappyModule(): SnappyModule {
   snappy ??= require("snappyjs") as SnappyModule;
   return snappy;
@@ -45,37 +36,12 @@ export function isCompressionSupported(type: CompressionType): boolean {
   return true;
 }
 
-/** An LZ4 block holding only literals (used when the compressor finds no match). */
-function lz4LiteralBlock(src: Uint8Array): Buffer {
-  const n = src.length;
-  const extra = n >= 15 ? Math.floor((n - 15) / 255) + 1 : 0;
-  const out = Buffer.allocUnsafe(1 + extra + n);
-  let p = 0;
-  if (n >= 15) {
-    out[p++] = 0xf0;
-    let rest = n - 15;
-    while (rest >= 255) {
-      out[p++] = 255;
-      rest -= 255;
-    }
-    out[p++] = rest;
-  } else {
-    out[p++] = n << 4;
-  }
-  out.set(src, p);
-  return out.subarray(0, p + n);
-}
-
 export function compress(type: CompressionType, data: Uint8Array): Buffer {
   switch (type) {
     case "NONE":
       return Buffer.from(data.buffer, data.byteOffset, data.byteLength);
-    case "LZ4": {
-      const m = lz4Module();
-      const dst = Buffer.allocUnsafe(m.compressBound(data.length));
-      const size = m.compressBlock(data, dst, 0, data.length, new Uint32Array(1 << 16));
-      return size === 0 ? lz4LiteralBlock(data) : dst.subarray(0, size);
-    }
+    case "LZ4":
+      return lz4Compress(data);
     case "ZLIB":
       return zlib.deflateSync(data);
     case "ZSTD":
@@ -94,12 +60,8 @@ export function decompress(type: CompressionType, data: Uint8Array, uncompressed
     switch (type) {
       case "NONE":
         return Buffer.from(data.buffer, data.byteOffset, data.byteLength);
-      case "LZ4": {
-        out = Buffer.alloc(uncompressedSize);
-        const n = lz4Module().decompressBlock(data, out, 0, data.length, 0);
-        if (n !== uncompressedSize) throw new Error(`LZ4 produced ${n} bytes, expected ${uncompressedSize}`);
-        return out;
-      }
+      case "LZ4":
+        return lz4Decompress(data, uncompressedSize);
       case "ZLIB":
         // The Java client ends its deflate stream with a sync flush instead of a final block.
         out = zlib.inflateSync(data, {

@@ -22,6 +22,8 @@ public class Interop {
         case "route" -> route(client, args[2], args);
         case "consume" -> consume(client, args[2], Integer.parseInt(args[3]));
         case "produce-chunked" -> produceChunked(client, args[2], Integer.parseInt(args[3]));
+        case "produce-large" -> produceLarge(client, args[2], Integer.parseInt(args[3]));
+        case "produce-avro-versions" -> produceAvroVersions(client, args[2], java.util.Arrays.copyOfRange(args, 3, args.length));
         default -> throw new IllegalArgumentException(mode);
       }
     }
@@ -54,6 +56,40 @@ public class Interop {
       producer.newMessage().key("chunked").value(value).send();
     }
     System.out.println("RESULT\tproduced-chunked\t" + size);
+  }
+
+  // One unbatched LZ4 message of <size> bytes of 'x': the Java producer checks only the compressed size against the
+  // broker limit, so it declares an uncompressed size far above it.
+  static void produceLarge(PulsarClient client, String topic, int size) throws Exception {
+    byte[] value = new byte[size];
+    java.util.Arrays.fill(value, (byte) 'x');
+    try (Producer<byte[]> producer = client.newProducer().topic(topic).enableBatching(false)
+        .compressionType(CompressionType.LZ4).create()) {
+      producer.newMessage().key("large").value(value).send();
+    }
+    System.out.println("RESULT\tproduced-large\t" + size);
+  }
+
+  // One message per Avro definition given, each through a producer of that schema version: record fields id (long),
+  // name (string) and email (nullable string) where the definition has them.
+  static void produceAvroVersions(PulsarClient client, String topic, String[] definitions) throws Exception {
+    for (int v = 0; v < definitions.length; v++) {
+      org.apache.pulsar.common.schema.SchemaInfo info = org.apache.pulsar.common.schema.SchemaInfo.builder().name("User")
+          .type(org.apache.pulsar.common.schema.SchemaType.AVRO)
+          .schema(definitions[v].getBytes(StandardCharsets.UTF_8)).properties(Map.of()).build();
+      org.apache.pulsar.client.api.schema.GenericSchema<org.apache.pulsar.client.api.schema.GenericRecord> schema =
+          org.apache.pulsar.client.api.Schema.generic(info);
+      try (Producer<org.apache.pulsar.client.api.schema.GenericRecord> producer =
+          client.newProducer(schema).topic(topic).enableBatching(false).create()) {
+        org.apache.pulsar.client.api.schema.GenericRecordBuilder record = schema.newRecordBuilder().set("id", (long) v);
+        for (org.apache.pulsar.client.api.schema.Field field : schema.getFields()) {
+          if (field.getName().equals("name")) record.set("name", "name-" + v);
+          if (field.getName().equals("email")) record.set("email", "user" + v + "@example.com");
+        }
+        producer.newMessage().key("v" + v).value(record.build()).send();
+      }
+      System.out.println("RESULT\tproduced-avro\t" + v);
+    }
   }
 
   // The Java client's default router: prints key and the partition it chose.

@@ -5,7 +5,7 @@ import type { Consumer, Message, Producer, PulsarClient } from "@pulsar-connect/
 export type MessageLike = Message;
 export type ConsumerLike = Consumer;
 export type ProducerLike = Producer;
-export type ClientLike = Pick<PulsarClient, "subscribe" | "createProducer">;
+export type ClientLike = Pick<PulsarClient, "subscribe" | "createProducer"> & Partial<Pick<PulsarClient, "getSchema">>;
 
 /** The Pulsar endpoints an instance talks to. */
 export interface PulsarConnections {

@@ -283,7 +283,22 @@ export class SinkRunner extends RunnerBase {
     if (consumer) await consumer.close().catch(() => {});
   }
 
-  private async schemaOf(topic: string): Promise<RecordSchema | undefined> {
+  /** The schema the message was written with (its schema version), else the topic's latest. */
+  private async schemaOf(message: MessageLike): Promise<RecordSchema | undefined> {
+    const client = this.options.pulsar.client;
+    if (!message.schemaVersion || message.schemaVersion.length === 0 || !client.getSchema) {
+      return this.latestSchemaOf(message.topic);
+    }
+    const info = await client.getSchema(message.topic, message.schemaVersion);
+    if (info?.type === "STRING" || info?.type === "JSON" || info?.type === "AVRO" || info?.type === "BYTES") {
+      const schema: RecordSchema = { type: info.type };
+      if (info.schema.length > 0) schema.definition = info.schema.toString("utf8");
+      return schema;
+    }
+    return undefined;
+  }
+
+  private async latestSchemaOf(topic: string): Promise<RecordSchema | undefined> {
     if (this.schemas.has(topic)) return this.schemas.get(topic);
     let schema: RecordSchema | undefined;
     try {
@@ -312,7 +327,7 @@ export class SinkRunner extends RunnerBase {
       entryId: id.entryId,
       batchIndex: id.batchIndex,
     };
-    const schema = await this.schemaOf(message.topic);
+    const schema = await this.schemaOf(message);
     const record: SinkRecord = {
       value: decodeValue(message.data, schema),
       data: message.data,
