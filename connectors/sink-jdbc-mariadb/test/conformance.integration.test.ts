@@ -1,3 +1,4 @@
+import { join } from "node:path";
 import { randomUUID } from "node:crypto";
 import { describeSinkConformance } from "@pulsar-connect/testkit";
 import mysql from "mysql2/promise";
@@ -5,6 +6,8 @@ import { afterAll, inject } from "vitest";
 import jdbcMariadbSink from "../src/index.ts";
 
 const services = inject("services");
+const pulsar = services.pulsar;
+if (pulsar === undefined) throw new Error("test/services.json must list pulsar: the conformance suite needs a broker");
 const host = services.mariadb?.host ?? "127.0.0.1";
 const port = services.mariadb?.port ?? 3306;
 const user = services.mariadb?.user ?? "root";
@@ -31,7 +34,6 @@ describeSinkConformance("jdbc-mariadb", {
     const [rows] = await (await admin).query(`SELECT id FROM ${String(configs.tableName)}`);
     return (rows as Array<{ id: number }>).map((row) => row.id);
   },
-  ...(services.pulsar
-    ? { pulsar: { serviceUrl: services.pulsar.serviceUrl, adminUrl: services.pulsar.webServiceUrl } }
-    : {}),
+  pulsar: { serviceUrl: pulsar.serviceUrl, adminUrl: pulsar.webServiceUrl },
+  connectorModule: join(import.meta.dirname, "../src/index.ts"),
 });

@@ -1,3 +1,4 @@
+import { join } from "node:path";
 import { randomUUID } from "node:crypto";
 import { describeSinkConformance } from "@pulsar-connect/testkit";
 import pg from "pg";
@@ -5,6 +6,8 @@ import { afterAll, inject } from "vitest";
 import jdbcPostgresSink from "../src/index.ts";
 
 const services = inject("services");
+const pulsar = services.pulsar;
+if (pulsar === undefined) throw new Error("test/services.json must list pulsar: the conformance suite needs a broker");
 const host = services.postgres?.host ?? "127.0.0.1";
 const port = services.postgres?.port ?? 5432;
 const user = services.postgres?.user ?? "postgres";
@@ -31,7 +34,6 @@ describeSinkConformance("jdbc-postgres", {
     const result = await admin.query(`SELECT id FROM ${String(configs.tableName)}`);
     return result.rows.map((row: { id: number }) => row.id);
   },
-  ...(services.pulsar
-    ? { pulsar: { serviceUrl: services.pulsar.serviceUrl, adminUrl: services.pulsar.webServiceUrl } }
-    : {}),
+  pulsar: { serviceUrl: pulsar.serviceUrl, adminUrl: pulsar.webServiceUrl },
+  connectorModule: join(import.meta.dirname, "../src/index.ts"),
 });
