@@ -14,13 +14,18 @@ const user = services.mariadb?.user ?? "root";
 const password = services.mariadb?.password ?? "";
 const database = services.mariadb?.database ?? "test";
 const admin = mysql.createConnection({ host, port, user, password, database });
-afterAll(async () => (await admin).end());
+const tables: string[] = [];
+afterAll(async () => {
+  for (const table of tables) await (await admin).query(`DROP TABLE ${table}`);
+  await (await admin).end();
+});
 
 describeSinkConformance("jdbc-mariadb", {
   definition: jdbcMariadbSink,
   async config() {
     // No unique key: a record written twice would show up twice.
     const tableName = `pc_conf_${randomUUID().replaceAll("-", "").slice(0, 12)}`;
+    tables.push(tableName);
     await (await admin).query(`CREATE TABLE ${tableName} (id INT NOT NULL, name VARCHAR(100)) ENGINE=InnoDB`);
     return { jdbcUrl: `jdbc:mariadb://${host}:${port}/${database}`, userName: user, tableName };
   },

@@ -14,7 +14,11 @@ const user = services.postgres?.user ?? "postgres";
 const database = services.postgres?.database ?? "test";
 const admin = new pg.Client({ host, port, user, database });
 const connected = admin.connect();
-afterAll(() => admin.end());
+const tables: string[] = [];
+afterAll(async () => {
+  for (const table of tables) await admin.query(`DROP TABLE ${table}`);
+  await admin.end();
+});
 
 describeSinkConformance("jdbc-postgres", {
   definition: jdbcPostgresSink,
@@ -22,6 +26,7 @@ describeSinkConformance("jdbc-postgres", {
     await connected;
     // No unique key: a record written twice would show up twice.
     const tableName = `pc_conf_${randomUUID().replaceAll("-", "").slice(0, 12)}`;
+    tables.push(tableName);
     await admin.query(`CREATE TABLE ${tableName} (id INTEGER NOT NULL, name TEXT)`);
     return { jdbcUrl: `jdbc:postgresql://${host}:${port}/${database}`, userName: user, tableName };
   },
