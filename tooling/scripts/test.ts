@@ -1,6 +1,6 @@
 // The repository's full test command: brings up (or reuses) the servers every package's test/services.json
 // asks for, runs `vitest run` with the given arguments, stops only the servers it started itself, and exits
-// with vitest's exit code.
+// with vitest's exit code. Under CI=true a skipped test is a failure too: a test that cannot run there hides a gap.
 //   node tooling/scripts/test.ts [vitest args...]
 import { spawn } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, rmSync } from "node:fs";
@@ -101,8 +101,14 @@ if (existsSync(resultsFile)) {
     numPendingTests: number;
     numTodoTests: number;
   };
-  console.log(
-    `${report.numPassedTests} passed, ${report.numFailedTests} failed, ${report.numPendingTests + report.numTodoTests} skipped`,
-  );
+  const skipped = report.numPendingTests + report.numTodoTests;
+  if (skipped > 0 && process.env.CI === "true") {
+    console.error(`test: ${skipped} skipped under CI=true; every test must run in CI`);
+    if (exitCode === 0) exitCode = 1;
+  }
+  console.log(`${report.numPassedTests} passed, ${report.numFailedTests} failed, ${skipped} skipped`);
+} else if (process.env.CI === "true" && exitCode === 0) {
+  console.error("test: vitest wrote no results file; cannot tell how many tests ran");
+  exitCode = 1;
 }
 process.exit(exitCode);

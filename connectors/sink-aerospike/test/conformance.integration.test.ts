@@ -1,3 +1,4 @@
+import { join } from "node:path";
 import { describeSinkConformance } from "@pulsar-connect/testkit";
 import { afterAll, beforeAll } from "vitest";
 import definition from "../src/index.ts";
@@ -34,4 +35,5 @@ describeSinkConformance("aerospike (test double)", {
   value: (id) => ({ id, name: `name-${id}` }),
   readBack: (configs) => double.integerBins(configs.keySet as string, "id"),
   pulsar: pulsarEndpoints(),
+  connectorModule: join(import.meta.dirname, "../src/index.ts"),
 });

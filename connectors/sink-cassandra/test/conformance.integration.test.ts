@@ -1,3 +1,4 @@
+import { join } from "node:path";
 import { describeSinkConformance } from "@pulsar-connect/testkit";
 import cassandra from "cassandra-driver";
 import { afterAll, beforeAll, inject } from "vitest";
@@ -43,4 +44,5 @@ describeSinkConformance("cassandra", {
       await admin.execute(`SELECT id FROM ${keyspace}.${configs.columnFamily as string}`, [], { fetchSize: 100_000 })
     ).rows.map((row) => row.id as number),
   pulsar: pulsarEndpoints(),
+  connectorModule: join(import.meta.dirname, "../src/index.ts"),
 });

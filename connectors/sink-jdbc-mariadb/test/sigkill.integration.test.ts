@@ -26,6 +26,9 @@ describeSigkill({
     const row = (rows as Array<Record<string, unknown>>)[0] ?? {};
     return { n: Number(row.n), ids: Number(row.ids), low: Number(row.low), high: Number(row.high) };
   },
+  async drop(table) {
+    await (await admin).query(`DROP TABLE ${table}`);
+  },
   async close() {
     await (await admin).end();
   },

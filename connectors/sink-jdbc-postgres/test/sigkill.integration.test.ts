@@ -26,6 +26,9 @@ describeSigkill({
     );
     return rows[0] as { n: number; ids: number; low: number; high: number };
   },
+  async drop(table) {
+    await admin.query(`DROP TABLE ${table}`);
+  },
   async close() {
     await admin.end();
   },

@@ -8,6 +8,8 @@ import { afterAll, inject } from "vitest";
 import jdbcSqliteSink from "../src/index.ts";
 
 const services = inject("services");
+const pulsar = services.pulsar;
+if (pulsar === undefined) throw new Error("test/services.json must list pulsar: the conformance suite needs a broker");
 const dir = mkdtempSync(join(tmpdir(), "jdbc-sqlite-conformance-"));
 const file = join(dir, "conformance.db");
 const admin = new Database(file);
@@ -34,7 +36,6 @@ describeSinkConformance("jdbc-sqlite", {
       (row) => row.id,
     );
   },
-  ...(services.pulsar
-    ? { pulsar: { serviceUrl: services.pulsar.serviceUrl, adminUrl: services.pulsar.webServiceUrl } }
-    : {}),
+  pulsar: { serviceUrl: pulsar.serviceUrl, adminUrl: pulsar.webServiceUrl },
+  connectorModule: join(import.meta.dirname, "../src/index.ts"),
 });

@@ -27,6 +27,9 @@ describeSigkill({
       high: number;
     };
   },
+  async drop(table) {
+    db.exec(`DROP TABLE ${table}`);
+  },
   async close() {
     db.close();
     rmSync(dir, { recursive: true, force: true });

@@ -1,3 +1,4 @@
+import { join } from "node:path";
 import { kafkaBrokers, testKafka, uniqueName } from "@pulsar-connect/kafka-common/testing";
 import { describeSinkConformance } from "@pulsar-connect/testkit";
 import definition from "../src/index.ts";
@@ -45,4 +46,5 @@ describeSinkConformance("kafka", {
   value: (id) => ({ id }),
   readBack: (configs) => idsIn(configs.topic as string),
   pulsar: pulsarEndpoints(),
+  connectorModule: join(import.meta.dirname, "../src/index.ts"),
 });

@@ -1,5 +1,5 @@
 import { ConnectorError, loadConfig, type SinkInstance } from "@pulsar-connect/core";
-import { kafkaBrokers, testKafka, uniqueName } from "@pulsar-connect/kafka-common/testing";
+import { defaultPartitioner, kafkaBrokers, testKafka, uniqueName } from "@pulsar-connect/kafka-common/testing";
 import { createSinkContext, makeSinkRecords } from "@pulsar-connect/testkit";
 import type { Admin, KafkaMessage } from "kafkajs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -28,17 +28,24 @@ async function openSink(topic: string, extra: Record<string, unknown> = {}): Pro
   return definition.open(config, createSinkContext().context);
 }
 
-/** Every message of `topic`, read with a fresh consumer group. */
+/**
+ * Every message of `topic`, read with a fresh consumer group: as many as the partitions' end offsets say the topic
+ * holds, so an unexpected extra message is read too (and fails the count checks).
+ */
 async function readAll(topic: string, count: number): Promise<Array<KafkaMessage & { partition: number }>> {
+  const storedNow = async () =>
+    (await admin.fetchTopicOffsets(topic)).reduce((sum, p) => sum + Number(p.high) - Number(p.low), 0);
+  // acks=0 writes may land after the sink returned: wait for the count, then require exactly it.
+  await expect.poll(storedNow, { timeout: 20_000, interval: 50 }).toBeGreaterThanOrEqual(count);
+  const stored = await storedNow();
+  expect(stored, "messages in the topic").toBe(count);
   const consumer = kafka.consumer({ groupId: uniqueName("check") });
   const messages: Array<KafkaMessage & { partition: number }> = [];
   await consumer.connect();
   await consumer.subscribe({ topics: [topic], fromBeginning: true });
   await consumer.run({ eachMessage: async ({ message, partition }) => void messages.push({ ...message, partition }) });
   const deadline = Date.now() + 20_000;
-  while (messages.length < count && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 100));
-  // A little longer, to see any message beyond the expected ones.
-  await new Promise((resolve) => setTimeout(resolve, 500));
+  while (messages.length < stored && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
   await consumer.disconnect();
   return messages;
 }
@@ -84,6 +91,33 @@ describe("Kafka sink against a real Kafka 4.1 broker", () => {
     expect(new Set(keyed.map((m) => m.partition)).size).toBe(1);
     expect(keyed.map((m) => m.value?.toString())).toEqual(["v1", "v2", "v3", "v4", "v5", "v6"]);
     expect(messages.find((m) => m.key === null)?.value?.toString()).toBe("no-key");
+  });
+
+  it("puts each key on the partition Kafka's own murmur2 partitioner picks (kafkajs' Java-compatible one)", async () => {
+    const partitions = 5;
+    const topic = await createTopic(partitions);
+    const keys = Array.from({ length: 40 }, (_, i) => `customer-${i * 7919}`);
+    const sink = await openSink(topic);
+    try {
+      await sink.write(makeSinkRecords(keys.map((key) => ({ value: key, key }))));
+    } finally {
+      await sink.close();
+    }
+    const oracle = defaultPartitioner();
+    const partitionMetadata = Array.from({ length: partitions }, (_, partitionId) => ({
+      partitionId,
+      leader: 0,
+      replicas: [0],
+      isr: [0],
+      partitionErrorCode: 0,
+    }));
+    const expected = keys.map((key) => [key, oracle({ topic, partitionMetadata, message: { key, value: key } })]);
+    const messages = await readAll(topic, keys.length);
+    const actual = keys.map((key) => [key, messages.find((m) => m.key?.toString() === key)?.partition]);
+    expect(actual).toEqual(expected);
+    expect(new Set(actual.map(([, partition]) => partition)).size, "the keys spread over the partitions").toBe(
+      partitions,
+    );
   });
 
   for (const acks of ["all", "1", "0"] as const) {

@@ -6,6 +6,7 @@ import definition from "../src/index.ts";
 const kafka = testKafka("source-kafka-test");
 const producer = kafka.producer({ createPartitioner: defaultPartitioner });
 let connected: Promise<void> | undefined;
+let seeded = 0;
 
 afterAll(async () => {
   if (connected) await producer.disconnect();
@@ -36,7 +37,11 @@ describeSourceConformance("kafka", {
     await connected;
     await producer.send({
       topic: configs.topic as string,
-      messages: Array.from({ length: count }, (_, i) => ({ key: `k${i}`, value: JSON.stringify({ id: i }) })),
+      // Ids continue across calls, so that a record read again after reopening is told apart from a new one.
+      messages: Array.from({ length: count }, () => {
+        const id = seeded++;
+        return { key: `k${id}`, value: JSON.stringify({ id }) };
+      }),
     });
   },
   effectivelyOnce: true,

@@ -1,19 +1,39 @@
-// Crash tests: a connector instance runs in a child process over 100k messages, is SIGKILLed mid-stream and
-// started again. What ends up stored must match what the processing guarantee promises.
+// Crash tests: a connector instance runs in a child process, kills itself with SIGKILL at a chosen point of its
+// work (right after a sink commit and before the ack, in the middle of a sink transaction over a large batch, with a
+// source send whose receipt is pending, or at a seeded random point) and is started again. Each test checks that the
+// kill landed mid-stream and that what ends up stored is exactly what the processing guarantee promises, record by
+// record. PC_CRASH_SEED=<n> replays the random kill points of a failed run (the seed is printed).
 import { type ChildProcess, spawn } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { PulsarClient } from "@pulsar-connect/pulsar-client";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { openTestDb } from "./fixtures/sqlite-sink.ts";
 
-const SERVICE_URL = process.env.PULSAR_SERVICE_URL ?? "pulsar://127.0.0.1:6650";
-const ADMIN_URL = process.env.PULSAR_ADMIN_URL ?? "http://127.0.0.1:8080";
-const TOTAL = 100_000;
+const pulsarEndpoints = inject("services").pulsar;
+if (pulsarEndpoints === undefined) throw new Error("test/services.json must list pulsar");
+const SERVICE_URL = pulsarEndpoints.serviceUrl;
+const ADMIN_URL = pulsarEndpoints.webServiceUrl;
+const TOTAL = 20_000;
 const run = `${Date.now().toString(36)}`;
 const workDir = mkdtempSync(join(tmpdir(), "pc-crash-"));
+const seed = Number(process.env.PC_CRASH_SEED ?? Math.floor(Math.random() * 2 ** 31));
 let client: PulsarClient;
+
+/** mulberry32: a small seeded generator, enough to pick kill points reproducibly. */
+function seededRandom(start: number): () => number {
+  let state = start >>> 0;
+  return () => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32;
+  };
+}
+const random = seededRandom(seed);
+const between = (low: number, high: number) => low + Math.floor(random() * (high - low + 1));
 
 async function admin(method: string, path: string, body?: unknown): Promise<Response> {
   const init: RequestInit = { method, headers: { "content-type": "application/json" } };
@@ -21,7 +41,13 @@ async function admin(method: string, path: string, body?: unknown): Promise<Resp
   return fetch(`${ADMIN_URL}${path}`, init);
 }
 
-function startChild(settings: Record<string, unknown>): ChildProcess {
+interface Child {
+  process: ChildProcess;
+  output: string[];
+  exit: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+}
+
+function startChild(settings: Record<string, unknown>): Child {
   const child = spawn(
     process.execPath,
     ["--conditions=@pulsar-connect/source", join(import.meta.dirname, "fixtures/crash-child.ts")],
@@ -33,24 +59,25 @@ function startChild(settings: Record<string, unknown>): ChildProcess {
       stdio: ["ignore", "pipe", "pipe"],
     },
   );
+  const output: string[] = [];
+  child.stdout?.on("data", (chunk: Buffer) => output.push(...chunk.toString().split("\n").filter(Boolean)));
   child.stderr?.on("data", (chunk: Buffer) => process.stderr.write(`[child] ${chunk}`));
-  return child;
-}
-
-function exited(child: ChildProcess): Promise<number | null> {
-  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve(child.exitCode);
-  return new Promise((resolve) => child.once("exit", (code) => resolve(code)));
+  const exit = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    child.once("exit", (code, signal) => resolve({ code, signal })),
+  );
+  return { process: child, output, exit };
 }
 
 async function waitFor(check: () => boolean | Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     if (await check()) return;
-    await new Promise((resolve) => setTimeout(resolve, 200));
+    await new Promise((resolve) => setTimeout(resolve, 100));
   }
   throw new Error(`timed out waiting for ${what}`);
 }
 
+/** Publishes ids 0..count-1 in producer batches of up to 1000 messages (one entry each: large sink batches). */
 async function produce(topic: string, count: number): Promise<void> {
   const producer = await client.createProducer({ topic, batchingEnabled: true, batchingMaxMessages: 1000 });
   const pending: Array<Promise<unknown>> = [];
@@ -62,21 +89,40 @@ async function produce(topic: string, count: number): Promise<void> {
   await producer.close();
 }
 
-function counts(dbPath: string): { rows: number; distinct: number } {
+/** How many times each id is stored. */
+function storedIds(dbPath: string): Map<number, number> {
   const db = openTestDb(dbPath);
   try {
-    const row = db.prepare("SELECT count(*) AS total, count(DISTINCT id) AS uniq FROM rows").get() as {
-      total: number;
-      uniq: number;
-    };
-    return { rows: row.total, distinct: row.uniq };
+    const rows = db.prepare("SELECT id, count(*) AS n FROM rows GROUP BY id").all() as Array<{ id: number; n: number }>;
+    return new Map(rows.map((row) => [row.id, row.n]));
   } finally {
     db.close();
   }
 }
 
+function summary(ids: Map<number, number>) {
+  let rows = 0;
+  let duplicates = 0;
+  for (const n of ids.values()) {
+    rows += n;
+    duplicates += n - 1;
+  }
+  const outside = [...ids.keys()].filter((id) => !Number.isInteger(id) || id < 0 || id >= TOTAL);
+  return { rows, distinct: ids.size, duplicates, lost: TOTAL - ids.size, outside: outside.length };
+}
+
+async function backlogOf(topic: string): Promise<number> {
+  const response = await admin("GET", `/admin/v2/persistent/${topic.replace("persistent://", "")}/stats`);
+  if (response.status !== 200) return Number.POSITIVE_INFINITY;
+  const stats = (await response.json()) as { subscriptions?: Record<string, { msgBacklog: number }> };
+  const subscriptions = Object.values(stats.subscriptions ?? {});
+  if (subscriptions.length === 0) return Number.POSITIVE_INFINITY;
+  return subscriptions.reduce((sum, subscription) => sum + subscription.msgBacklog, 0);
+}
+
 beforeAll(async () => {
   client = new PulsarClient({ serviceUrl: SERVICE_URL });
+  process.stdout.write(`crash tests: random kill points from PC_CRASH_SEED=${seed}\n`);
 });
 
 afterAll(async () => {
@@ -86,79 +132,126 @@ afterAll(async () => {
 
 const report: Record<string, unknown> = {};
 afterAll(() => {
-  process.stdout.write(`crash-test figures: ${JSON.stringify(report)}\n`);
+  process.stdout.write(`crash-test figures (PC_CRASH_SEED=${seed}): ${JSON.stringify(report)}\n`);
 });
 
-describe.each(["ATLEAST_ONCE", "ATMOST_ONCE", "EFFECTIVELY_ONCE"] as const)(
-  "sink killed mid-stream under %s",
-  (guarantee) => {
-    it(`keeps what ${guarantee} promises over ${TOTAL} messages`, { timeout: 600_000 }, async () => {
-      const topic = `persistent://public/default/crash-sink-${guarantee.toLowerCase()}-${run}`;
-      const dbPath = join(workDir, `${guarantee}.db`);
-      await produce(topic, TOTAL);
-      const settings = { kind: "sink", guarantee, topic, name: `crash-${guarantee}-${run}`, dbPath };
+type Guarantee = "ATLEAST_ONCE" | "ATMOST_ONCE" | "EFFECTIVELY_ONCE";
+type KillAt = { write: number; row?: number };
 
-      const first = startChild(settings);
-      await waitFor(() => counts(dbPath).rows >= TOTAL * 0.3, 240_000, "30% of the rows");
-      first.kill("SIGKILL");
-      await exited(first);
-      const atKill = counts(dbPath);
+const fixedPoints: Array<{ label: string; killAt: KillAt }> = [
+  { label: "after a commit, before the ack", killAt: { write: 4 } },
+  { label: "mid-transaction of a large batch", killAt: { write: 4, row: 600 } },
+];
 
-      const second = startChild(settings);
-      let last = -1;
-      let stableSince = Date.now();
-      await waitFor(
-        () => {
-          const now = counts(dbPath);
-          if (now.rows !== last) {
-            last = now.rows;
-            stableSince = Date.now();
-          }
-          if (guarantee === "ATMOST_ONCE") return Date.now() - stableSince > 5000;
-          return now.distinct >= TOTAL && Date.now() - stableSince > 2000;
-        },
-        300_000,
-        "the restarted sink to catch up",
-      );
-      second.kill("SIGTERM");
-      await exited(second);
-      const final = counts(dbPath);
-      report[guarantee] = { atKill, final, duplicates: final.rows - final.distinct, lost: TOTAL - final.distinct };
+/** Runs the sink until it kills itself at `killAt`, restarts it without a kill point, and returns what is stored. */
+async function crashSink(guarantee: Guarantee, label: string, killAt: KillAt) {
+  const slug = `${guarantee.toLowerCase()}-${label.replace(/[^a-z0-9]+/gi, "-")}-${run}`;
+  const topic = `persistent://public/default/crash-sink-${slug}`;
+  const dbPath = join(workDir, `${slug}.db`);
+  await produce(topic, TOTAL);
+  const settings = { kind: "sink", guarantee, topic, name: `crash-${slug}`, dbPath };
 
-      if (guarantee === "ATLEAST_ONCE") {
-        expect(final.distinct).toBe(TOTAL);
-      } else if (guarantee === "ATMOST_ONCE") {
-        expect(final.rows).toBe(final.distinct);
-        expect(final.distinct).toBeLessThanOrEqual(TOTAL);
-        expect(final.distinct).toBeGreaterThan(atKill.distinct);
-      } else {
-        expect(final.distinct).toBe(TOTAL);
-        expect(final.rows).toBe(TOTAL);
-      }
+  const first = startChild({ ...settings, killAt });
+  expect(await first.exit, "the first process dies by SIGKILL at its kill point").toEqual({
+    code: null,
+    signal: "SIGKILL",
+  });
+  expect(first.output.some((line) => line.startsWith("killing "))).toBe(true);
+  const atKill = summary(storedIds(dbPath));
+  expect(atKill.rows, "rows stored before the kill").toBeGreaterThan(0);
+  expect(atKill.distinct, "the kill lands before the end of the stream").toBeLessThan(TOTAL);
+
+  const second = startChild(settings);
+  // Done when the subscription has nothing left to deliver (under ATMOST_ONCE some ids may never come).
+  await waitFor(async () => (await backlogOf(topic)) === 0, 120_000, "the restarted sink to drain the topic");
+  if (guarantee !== "ATMOST_ONCE") {
+    await waitFor(() => storedIds(dbPath).size >= TOTAL, 60_000, "every id stored");
+  }
+  second.process.kill("SIGTERM");
+  expect((await second.exit).code).toBe(0);
+  const ids = storedIds(dbPath);
+  const final = summary(ids);
+  report[`${guarantee} ${label}`] = { killAt, atKill, final };
+  return { atKill, final, ids };
+}
+
+function expectEveryIdAtLeastOnce(ids: Map<number, number>): void {
+  const missing = Array.from({ length: TOTAL }, (_, id) => id).filter((id) => !ids.has(id));
+  expect(missing).toEqual([]);
+}
+
+function expectEveryIdExactlyOnce(ids: Map<number, number>): void {
+  expectEveryIdAtLeastOnce(ids);
+  expect([...ids].filter(([, n]) => n !== 1)).toEqual([]);
+  expect(ids.size).toBe(TOTAL);
+}
+
+describe("sink process killed mid-stream", () => {
+  for (const { label, killAt } of fixedPoints) {
+    it(`EFFECTIVELY_ONCE, killed ${label}: every id stored exactly once`, { timeout: 180_000 }, async () => {
+      const { ids, final } = await crashSink("EFFECTIVELY_ONCE", label, killAt);
+      expectEveryIdExactlyOnce(ids);
+      expect(final.outside).toBe(0);
     });
-  },
-);
 
-describe("source killed mid-stream under EFFECTIVELY_ONCE with deduplication on", () => {
-  it(`stores each of ${TOTAL} sequences exactly once`, { timeout: 600_000 }, async () => {
+    it(`ATLEAST_ONCE, killed ${label}: every id stored at least once`, { timeout: 180_000 }, async () => {
+      const { ids, final } = await crashSink("ATLEAST_ONCE", label, killAt);
+      expectEveryIdAtLeastOnce(ids);
+      expect(final.outside).toBe(0);
+      // Killed between commit and ack, the committed batch comes again: the duplicates EFFECTIVELY_ONCE prevents.
+      if (killAt.row === undefined) expect(final.duplicates).toBeGreaterThan(0);
+    });
+
+    it(`ATMOST_ONCE, killed ${label}: no id stored twice`, { timeout: 180_000 }, async () => {
+      const { ids, atKill, final } = await crashSink("ATMOST_ONCE", label, killAt);
+      expect([...ids].filter(([, n]) => n !== 1)).toEqual([]);
+      expect(final.outside).toBe(0);
+      expect(final.distinct, "the restarted process goes on writing").toBeGreaterThan(atKill.distinct);
+    });
+  }
+
+  describe("at seeded random points", () => {
+    for (const guarantee of ["EFFECTIVELY_ONCE", "ATLEAST_ONCE", "ATMOST_ONCE"] as const) {
+      const killAt: KillAt = random() < 0.5 ? { write: between(2, 12) } : { write: between(2, 12), row: between(0, 999) };
+      it(`${guarantee}, killed at ${JSON.stringify(killAt)} (PC_CRASH_SEED=${seed})`, { timeout: 180_000 }, async () => {
+        const { ids, final } = await crashSink(guarantee, `seed-${seed}`, killAt);
+        expect(final.outside).toBe(0);
+        if (guarantee === "ATMOST_ONCE") expect([...ids].filter(([, n]) => n !== 1)).toEqual([]);
+        else if (guarantee === "ATLEAST_ONCE") expectEveryIdAtLeastOnce(ids);
+        else expectEveryIdExactlyOnce(ids);
+      });
+    }
+  });
+});
+
+describe("source process killed mid-stream under EFFECTIVELY_ONCE with deduplication on", () => {
+  const killAtSend = between(TOTAL / 10, TOTAL / 2);
+  it(`stores each of ${TOTAL} sequences exactly once when killed at send ${killAtSend} with its receipt pending (PC_CRASH_SEED=${seed})`, {
+    timeout: 180_000,
+  }, async () => {
     const namespace = `public/crash-src-${run}`;
     expect((await admin("PUT", `/admin/v2/namespaces/${namespace}`)).status).toBeLessThan(300);
     expect((await admin("POST", `/admin/v2/namespaces/${namespace}/deduplication`, true)).status).toBeLessThan(300);
     const topic = `persistent://${namespace}/crash-source`;
     const settings = { kind: "source", guarantee: "EFFECTIVELY_ONCE", topic, name: "crash-source", count: TOTAL };
 
-    const stats = async () => {
+    const msgIn = async () => {
       const response = await admin("GET", `/admin/v2/persistent/${namespace}/crash-source/stats`);
       if (response.status !== 200) return 0;
       return ((await response.json()) as { msgInCounter?: number }).msgInCounter ?? 0;
     };
-    const first = startChild(settings);
-    await waitFor(async () => (await stats()) >= TOTAL * 0.3, 240_000, "30% of the records published");
-    first.kill("SIGKILL");
-    await exited(first);
+    const first = startChild({ ...settings, killAtSend });
+    expect(await first.exit, "the first process dies by SIGKILL at its kill point").toEqual({
+      code: null,
+      signal: "SIGKILL",
+    });
+    expect(first.output.some((line) => /^killing at send \d+ with its receipt pending$/.test(line))).toBe(true);
+    const atKill = await msgIn();
+    expect(atKill, "records published before the kill").toBeGreaterThan(0);
+    expect(atKill, "the kill lands before the end of the stream").toBeLessThan(TOTAL);
 
     const second = startChild(settings);
-    expect(await exited(second)).toBe(0);
+    expect((await second.exit).code).toBe(0);
 
     const consumer = await client.subscribe({
       topic,
@@ -168,20 +261,19 @@ describe("source killed mid-stream under EFFECTIVELY_ONCE with deduplication on"
     });
     const seen = new Map<number, number>();
     let received = 0;
-    for (;;) {
-      const message = await Promise.race([
-        consumer.receive(),
-        new Promise<undefined>((resolve) => setTimeout(() => resolve(undefined), 5000)),
-      ]);
-      if (!message) break;
+    // The broker's counter says how many messages the topic holds; read exactly those.
+    const stored = await msgIn();
+    while (received < stored) {
+      const message = await consumer.receive();
       received += 1;
       const { id } = JSON.parse(Buffer.from(message.data).toString()) as { id: number };
       seen.set(id, (seen.get(id) ?? 0) + 1);
       await consumer.acknowledge(message);
     }
     await consumer.close();
-    report.source = { received, distinct: seen.size };
+    report.source = { killAtSend, atKill, stored, received, distinct: seen.size };
+    expect(stored).toBe(TOTAL);
+    expect([...seen].filter(([, n]) => n !== 1)).toEqual([]);
     expect(seen.size).toBe(TOTAL);
-    expect(received).toBe(TOTAL);
   });
 });

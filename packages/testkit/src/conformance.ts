@@ -8,10 +8,13 @@ import {
   type SourceDefinition,
   type SourceRecord,
 } from "@pulsar-connect/core";
+import { spawn } from "node:child_process";
+import { fileURLToPath } from "node:url";
 import { PulsarClient } from "@pulsar-connect/pulsar-client";
 import { createInstance, resolveSinkConfig } from "@pulsar-connect/runtime";
 import { describe, expect, it } from "vitest";
 import { createSinkContext, createSourceContext, makeSinkRecords } from "./context.ts";
+import type { SinkProcessSettings } from "./sink-process.ts";
 
 /** What a sink's conformance run needs to know about the connector and its external system. */
 export interface SinkConformanceOptions {
@@ -27,10 +30,15 @@ export interface SinkConformanceOptions {
   /** Secrets the config needs, by name. */
   secrets?: Record<string, string>;
   /**
-   * Runs the connector through the real runtime against a real broker (at-least-once under injected failures,
-   * restart without loss, effectively-once). Give the broker endpoints; omit to run only the direct tests.
+   * The broker the runtime tests run against (at-least-once under injected failures, restart without loss, a process
+   * killed between commit and acknowledgement).
    */
-  pulsar?: { serviceUrl: string; adminUrl: string };
+  pulsar: { serviceUrl: string; adminUrl: string };
+  /**
+   * Path or file: URL of the module whose default export is `definition`: the kill tests load the connector from it
+   * in a process of their own.
+   */
+  connectorModule: string;
 }
 
 /** What a source's conformance run needs. */
@@ -38,7 +46,10 @@ export interface SourceConformanceOptions {
   definition: SourceDefinition;
   config: () => Record<string, unknown> | Promise<Record<string, unknown>>;
   invalidConfig: { configs: Record<string, unknown>; paths: string[] };
-  /** Makes the external system hold `count` new records for a config (a no-op for generators). */
+  /**
+   * Makes the external system hold `count` new records for a config, different from the ones seeded before (omit
+   * for generators). With a seed, every seeded record must be read, and none of them twice across reopenings.
+   */
   seed?: (configs: Record<string, unknown>, count: number) => Promise<void>;
   /** The source declares partitionId + sequence on every record (needed for EFFECTIVELY_ONCE). */
   effectivelyOnce?: boolean;
@@ -105,7 +116,41 @@ export function describeSinkConformance(name: string, options: SinkConformanceOp
       });
     }
 
-    if (options.pulsar) runtimeSinkTests(name, options, options.pulsar);
+    runtimeSinkTests(name, options, options.pulsar);
+  });
+}
+
+const byNumber = (a: number, b: number) => a - b;
+const range = (count: number) => Array.from({ length: count }, (_, id) => id);
+
+/** Every id of 0..count-1 is stored, each at least once (duplicates allowed), and nothing else. */
+function expectEveryId(ids: number[], count: number): void {
+  expect([...new Set(ids)].sort(byNumber)).toEqual(range(count));
+}
+
+/** Every id of 0..count-1 is stored exactly once, and nothing else. */
+function expectEachIdOnce(ids: number[], count: number): void {
+  expect([...ids].sort(byNumber)).toEqual(range(count));
+}
+
+const sinkProcessFile = fileURLToPath(
+  new URL(import.meta.url.endsWith(".ts") ? "./sink-process.ts" : "./sink-process.mjs", import.meta.url),
+);
+
+/** Runs a sink in a child process until it exits; it kills itself with SIGKILL after the chosen write. */
+function runSinkProcess(settings: SinkProcessSettings): Promise<{ code: number | null; signal: string | null }> {
+  const conditions = sinkProcessFile.endsWith(".ts") ? ["--conditions=@pulsar-connect/source"] : [];
+  const child = spawn(process.execPath, [...conditions, sinkProcessFile], {
+    env: { ...process.env, PC_SINK_PROCESS: JSON.stringify(settings) },
+    stdio: ["ignore", "ignore", "inherit"],
+  });
+  // A process that never reaches its kill point is stopped and shows up as not killed by SIGKILL.
+  const limit = setTimeout(() => child.kill("SIGTERM"), 90_000);
+  return new Promise((resolve) => {
+    child.once("exit", (code, signal) => {
+      clearTimeout(limit);
+      resolve({ code, signal });
+    });
   });
 }
 
@@ -119,7 +164,8 @@ async function waitUntil(check: () => Promise<boolean>, timeoutMs: number, what:
 }
 
 async function produceValues(client: PulsarClient, topic: string, values: unknown[]): Promise<void> {
-  const producer = await client.createProducer({ topic });
+  // One message per entry: the runtime ends a sink batch on an entry boundary, so batchSize then bounds each write.
+  const producer = await client.createProducer({ topic, batchingEnabled: false });
   await Promise.all(values.map((value) => producer.send({ value: Buffer.from(JSON.stringify(value)) })));
   await producer.close();
 }
@@ -203,7 +249,7 @@ function runtimeSinkTests(
       await instance.start();
       await waitUntil(async () => (await distinct(configs)) >= count, 120_000, `${count} records in the sink`);
       await instance.stop();
-      expect(await distinct(configs)).toBe(count);
+      expectEveryId(await options.readBack(configs), count);
       expect(instance.stats.connectorExceptions).toBeGreaterThan(0);
     } finally {
       await client.close();
@@ -243,58 +289,69 @@ function runtimeSinkTests(
       await second.start();
       await waitUntil(async () => (await distinct(configs)) >= count, 120_000, `${count} records after the restart`);
       await second.stop();
-      expect(await distinct(configs)).toBe(count);
+      expectEveryId(await options.readBack(configs), count);
     } finally {
       await client.close();
     }
   });
 
-  if (options.definition.storesPositions) {
-    it("writes every record exactly once when an instance dies before acking (EFFECTIVELY_ONCE)", {
-      timeout: 180_000,
-    }, async () => {
-      const configs = await options.config();
-      const topic = `persistent://public/default/${unique()}`;
-      const subscription = unique();
-      const config = await sinkConfig(configs, topic, "EFFECTIVELY_ONCE", subscription);
-      const seedClient = new PulsarClient({ serviceUrl: pulsar.serviceUrl });
-      await produceValues(
-        seedClient,
+  /**
+   * Runs a first instance in a child process that kills itself with SIGKILL right after its second write returned
+   * (the batch is stored, its acknowledgement not sent), checks that the kill landed mid-stream, then lets an
+   * instance in this process finish. Returns the ids stored at the kill and at the end.
+   */
+  async function killedAfterCommit(guarantee: "ATLEAST_ONCE" | "EFFECTIVELY_ONCE") {
+    const configs = await options.config();
+    const topic = `persistent://public/default/${unique()}`;
+    const subscription = unique();
+    const client = new PulsarClient({ serviceUrl: pulsar.serviceUrl });
+    try {
+      await produceValues(client, topic, range(count).map(options.value));
+      const exit = await runSinkProcess({
+        connectorModule: options.connectorModule,
+        configs,
+        secrets: options.secrets ?? {},
+        serviceUrl: pulsar.serviceUrl,
+        adminUrl: pulsar.adminUrl,
         topic,
-        Array.from({ length: count }, (_, id) => options.value(id)),
-      );
-      // The first instance commits two batches, then hangs before it can ack; its connection is then cut.
-      const doomedClient = new PulsarClient({ serviceUrl: pulsar.serviceUrl });
-      const hanging = wrapSink(options.definition, async (write, call) => {
-        const result = await write();
-        if (call >= 2) return new Promise(() => {});
-        return result;
-      });
-      const doomed = createInstance({
-        kind: "sink",
-        config,
-        definition: hanging,
-        instanceId: 0,
-        pulsar: { client: doomedClient, adminUrl: pulsar.adminUrl },
+        subscription,
+        guarantee,
         batchSize: 40,
+        killAfterWrite: 2,
       });
-      await doomed.start();
-      await waitUntil(async () => (await distinct(configs)) >= 80, 60_000, "two committed batches");
-      await doomedClient.close();
+      expect(exit, "the first instance dies by SIGKILL at its kill point").toEqual({ code: null, signal: "SIGKILL" });
+      const atKill = await options.readBack(configs);
+      expect(atKill.length, "records stored before the kill").toBeGreaterThan(0);
+      expect(new Set(atKill).size, "the kill lands before the end of the stream").toBeLessThan(count);
       const survivor = createInstance({
         kind: "sink",
-        config,
+        config: await sinkConfig(configs, topic, guarantee, subscription),
         definition: options.definition,
         instanceId: 0,
-        pulsar: { client: seedClient, adminUrl: pulsar.adminUrl },
+        pulsar: { client, adminUrl: pulsar.adminUrl },
       });
       await survivor.start();
-      await waitUntil(async () => (await distinct(configs)) >= count, 120_000, `${count} records after the takeover`);
+      await waitUntil(async () => (await distinct(configs)) >= count, 120_000, `${count} records after the kill`);
       await survivor.stop();
-      await seedClient.close();
-      const ids = await options.readBack(configs);
-      expect(new Set(ids).size).toBe(count);
-      expect(ids.length).toBe(count);
+      return { atKill, final: await options.readBack(configs) };
+    } finally {
+      await client.close();
+    }
+  }
+
+  it("loses no record when its process is SIGKILLed after a commit, before the ack (ATLEAST_ONCE)", {
+    timeout: 180_000,
+  }, async () => {
+    const { final } = await killedAfterCommit("ATLEAST_ONCE");
+    expectEveryId(final, count);
+  });
+
+  if (options.definition.storesPositions) {
+    it("writes every record exactly once when its process is SIGKILLed after a commit, before the ack (EFFECTIVELY_ONCE)", {
+      timeout: 180_000,
+    }, async () => {
+      const { final } = await killedAfterCommit("EFFECTIVELY_ONCE");
+      expectEachIdOnce(final, count);
     });
   }
 }
@@ -314,8 +371,10 @@ export function describeSourceConformance(name: string, options: SourceConforman
 
     it("opens, reads, acks and closes twice", async () => {
       const configs = await options.config();
+      const perRound = 5;
+      const seenBefore = new Set<string>();
       for (const _round of [0, 1]) {
-        await options.seed?.(configs, 5);
+        await options.seed?.(configs, perRound);
         const handle = createSourceContext({ secrets: options.secrets ?? {} });
         const source = await definition.open(
           loadConfig(definition.config, configs, handle.context.getSecret),
@@ -323,12 +382,12 @@ export function describeSourceConformance(name: string, options: SourceConforman
         );
         const records: SourceRecord[] = [];
         const deadline = Date.now() + 30_000;
-        while (records.length < 5 && Date.now() < deadline) {
-          const batch = await source.read({ maxRecords: 5 - records.length, signal: handle.abort.signal });
+        while (records.length < perRound && Date.now() < deadline) {
+          const batch = await source.read({ maxRecords: perRound - records.length, signal: handle.abort.signal });
           if (batch === null) break;
           records.push(...batch);
         }
-        expect(records.length).toBeGreaterThanOrEqual(1);
+        expect(records.length, "every seeded record is read").toBe(perRound);
         for (const record of records) {
           expect(record.value).not.toBeUndefined();
           if (options.effectivelyOnce) {
@@ -336,6 +395,12 @@ export function describeSourceConformance(name: string, options: SourceConforman
             expect(typeof record.sequence).toBe("bigint");
           }
           await record.ack?.();
+        }
+        if (options.seed) {
+          // Acknowledged records of the first opening must not come back after reopening.
+          const values = records.map((record) => JSON.stringify(record.value));
+          expect(values.filter((value) => seenBefore.has(value))).toEqual([]);
+          for (const value of values) seenBefore.add(value);
         }
         handle.abort.abort();
         await source.close();
@@ -354,18 +419,23 @@ export function describeSourceConformance(name: string, options: SourceConforman
         const last = new Map<string, bigint>();
         const deadline = Date.now() + 30_000;
         let seen = 0;
+        let compared = 0;
         while (seen < 10 && Date.now() < deadline) {
-          const batch = await source.read({ maxRecords: 10, signal: handle.abort.signal });
+          const batch = await source.read({ maxRecords: 10 - seen, signal: handle.abort.signal });
           if (batch === null) break;
           for (const record of batch) {
             const previous = last.get(record.partitionId as string);
-            if (previous !== undefined) expect(record.sequence as bigint).toBeGreaterThan(previous);
+            if (previous !== undefined) {
+              expect(record.sequence as bigint).toBeGreaterThan(previous);
+              compared += 1;
+            }
             last.set(record.partitionId as string, record.sequence as bigint);
             await record.ack?.();
             seen += 1;
           }
         }
-        expect(seen).toBeGreaterThan(0);
+        expect(seen, "every seeded record is read").toBe(10);
+        expect(compared, "some partition gave more than one record").toBeGreaterThan(0);
         handle.abort.abort();
         await source.close();
       });

@@ -4,7 +4,11 @@ import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { openTestDb, sqliteTestSink } from "../../runtime/test/fixtures/sqlite-sink.ts";
+import { inject } from "vitest";
 import { describeSinkConformance } from "../src/index.ts";
+
+const pulsar = inject("services").pulsar;
+if (pulsar === undefined) throw new Error("test/services.json must list pulsar");
 
 const dir = mkdtempSync(join(tmpdir(), "pc-conformance-"));
 let counter = 0;
@@ -22,8 +26,6 @@ describeSinkConformance("sqlite-test", {
       db.close();
     }
   },
-  pulsar: {
-    serviceUrl: process.env.PULSAR_SERVICE_URL ?? "pulsar://127.0.0.1:6650",
-    adminUrl: process.env.PULSAR_ADMIN_URL ?? "http://127.0.0.1:8080",
-  },
+  pulsar: { serviceUrl: pulsar.serviceUrl, adminUrl: pulsar.webServiceUrl },
+  connectorModule: join(import.meta.dirname, "../../runtime/test/fixtures/sqlite-sink.ts"),
 });

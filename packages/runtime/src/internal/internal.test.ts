@@ -35,6 +35,29 @@ describe("value codec", () => {
     expect(decodeValue(encoded, { type: "AVRO", definition })).toEqual({ id: 7, name: "ada" });
   });
 
+  it("writes and reads Avro binary as the Avro specification spells it out (bytes made by hand)", () => {
+    const definition = JSON.stringify({
+      type: "record",
+      name: "P",
+      fields: [
+        { name: "id", type: "long" },
+        { name: "name", type: "string" },
+        { name: "score", type: ["null", "int"] },
+      ],
+    });
+    // long 7 -> zigzag 14; string: zigzag length 3 -> 6, then UTF-8; union branch 1 -> 2, then int -65 -> zigzag 129
+    // as the varint 0x81 0x01.
+    const wire = [0x0e, 0x06, 0x61, 0x64, 0x61, 0x02, 0x81, 0x01];
+    expect([...encodeValue({ id: 7, name: "ada", score: -65 }, { type: "AVRO", definition })]).toEqual(wire);
+    expect(decodeValue(new Uint8Array(wire), { type: "AVRO", definition })).toEqual({ id: 7, name: "ada", score: -65 });
+    // Branch 0 of the union is null: no bytes follow.
+    expect(decodeValue(new Uint8Array([0x0e, 0x06, 0x61, 0x64, 0x61, 0x00]), { type: "AVRO", definition })).toEqual({
+      id: 7,
+      name: "ada",
+      score: null,
+    });
+  });
+
   it("parses schemaless JSON objects and leaves other bytes alone", () => {
     expect(decodeValue(new TextEncoder().encode(' {"a":1}'))).toEqual({ a: 1 });
     const raw = new TextEncoder().encode("{not json");
