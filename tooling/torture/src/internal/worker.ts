@@ -1,0 +1,150 @@
+import { type ChildProcess, spawn } from "node:child_process";
+import { closeSync, openSync } from "node:fs";
+import { join } from "node:path";
+
+const root = join(import.meta.dirname, "../../../..");
+const cliBin = join(root, "packages/cli/bin/pulsar-connect.js");
+const connectorsDir = join(import.meta.dirname, "../..");
+
+export interface WorkerOptions {
+  port: number;
+  dataDir: string;
+  logFile: string;
+  pulsarUrl: string;
+  pulsarAdminUrl: string;
+}
+
+export interface InstanceStatus {
+  running: boolean;
+  error?: string;
+  state?: string;
+  numRestarts?: number;
+}
+
+/** A pulsar-connect worker started from the `pulsar-connect` binary, as a user starts one. */
+export class Worker {
+  private child: ChildProcess | undefined;
+  starts = 0;
+
+  readonly options: WorkerOptions;
+
+  constructor(options: WorkerOptions) {
+    this.options = options;
+  }
+
+  get adminUrl(): string {
+    return `http://127.0.0.1:${this.options.port}`;
+  }
+
+  async start(): Promise<void> {
+    const fd = openSync(this.options.logFile, "a");
+    try {
+      // Its own process group: the binary re-executes Node, and a SIGKILL must reach both processes.
+      this.child = spawn(
+        process.execPath,
+        [
+          cliBin,
+          "worker",
+          "--port",
+          String(this.options.port),
+          "--data-dir",
+          this.options.dataDir,
+          "--connectors-dir",
+          connectorsDir,
+          "--pulsar-url",
+          this.options.pulsarUrl,
+          "--pulsar-admin-url",
+          this.options.pulsarAdminUrl,
+        ],
+        { stdio: ["ignore", fd, fd], detached: true },
+      );
+    } finally {
+      closeSync(fd);
+    }
+    this.starts++;
+    const child = this.child;
+    const deadline = Date.now() + 60_000;
+    while (Date.now() < deadline) {
+      if (child.exitCode !== null || child.signalCode !== null) {
+        throw new Error(`the worker exited during start-up (${child.exitCode ?? child.signalCode})`);
+      }
+      try {
+        if ((await fetch(`${this.adminUrl}/health`)).ok) return;
+      } catch {
+        // not listening yet
+      }
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+    throw new Error(`the worker did not answer on ${this.adminUrl} within 60 s`);
+  }
+
+  private exited(): Promise<void> {
+    const child = this.child;
+    if (!child || child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+    return new Promise((resolve) => child.once("exit", () => resolve()));
+  }
+
+  async kill(): Promise<void> {
+    const pid = this.child?.pid;
+    if (pid === undefined) return;
+    const gone = this.exited();
+    try {
+      process.kill(-pid, "SIGKILL");
+    } catch {
+      // already gone
+    }
+    await gone;
+  }
+
+  /** SIGTERM as a service manager sends it; a worker that has not exited after `graceMs` is killed. */
+  async stop(graceMs = 90_000): Promise<{ graceful: boolean }> {
+    const pid = this.child?.pid;
+    if (pid === undefined) return { graceful: true };
+    const gone = this.exited();
+    try {
+      process.kill(pid, "SIGTERM");
+    } catch {
+      return { graceful: true };
+    }
+    const timer = new Promise<"late">((resolve) => setTimeout(() => resolve("late"), graceMs).unref());
+    if ((await Promise.race([gone.then(() => "gone" as const), timer])) === "late") {
+      await this.kill();
+      return { graceful: false };
+    }
+    return { graceful: true };
+  }
+
+  /** Runs `pulsar-connect <args> --admin-url ...`; rejects with its output when it fails. */
+  cli(args: readonly string[]): Promise<string> {
+    return new Promise((resolve, reject) => {
+      const child = spawn(process.execPath, [cliBin, ...args, "--admin-url", this.adminUrl], {
+        stdio: ["ignore", "pipe", "pipe"],
+      });
+      let out = "";
+      child.stdout.on("data", (chunk: Buffer) => {
+        out += chunk;
+      });
+      child.stderr.on("data", (chunk: Buffer) => {
+        out += chunk;
+      });
+      child.on("exit", (code) => {
+        if (code === 0) resolve(out);
+        else reject(new Error(`pulsar-connect ${args.slice(0, 2).join(" ")} failed (exit ${code}): ${out.trim()}`));
+      });
+    });
+  }
+
+  /** Instance statuses of a connector, or undefined when the worker does not know it (or does not answer). */
+  async status(kind: "source" | "sink", name: string): Promise<InstanceStatus[] | undefined> {
+    try {
+      const response = await fetch(`${this.adminUrl}/admin/v3/${kind}s/public/default/${name}/status`, {
+        signal: AbortSignal.timeout(5_000),
+      });
+      if (!response.ok) return undefined;
+      const body = (await response.json()) as { instances?: Array<{ status: InstanceStatus }> };
+      return (body.instances ?? []).map((instance) => instance.status);
+    } catch {
+      return undefined;
+    }
+  }
+}
