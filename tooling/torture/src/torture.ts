@@ -393,23 +393,24 @@ async function main(): Promise<number> {
   // Let in-flight duplicates land before counting.
   await new Promise((resolve) => setTimeout(resolve, 3_000));
 
+  // A connector in its restart backoff gets a minute to come back.
+  const down = new Map<string, string[]>();
+  await waitFor(
+    "every connector the user left running is running",
+    async () => {
+      for (const p of state) down.set(p.spec.id, await notRunning(p));
+      return [...down.values()].every((list) => list.length === 0);
+    },
+    60_000,
+  );
   const verdicts: Verdict[] = [];
   for (const p of state) {
-    let down: string[] = [];
-    await waitFor(
-      `${p.spec.id}: connectors running`,
-      async () => {
-        down = await notRunning(p);
-        return down.length === 0;
-      },
-      60_000,
-    );
     const verdict = judge({
       id: p.spec.id,
       guarantees: p.guarantees,
       expected: records,
       rows: await rowsPerId(p),
-      notRunning: down,
+      notRunning: down.get(p.spec.id) ?? [],
     });
     verdicts.push(verdict);
     violations.push(...verdict.violations);
@@ -459,6 +460,16 @@ async function teardown(keep: boolean): Promise<void> {
     for (const p of state) if (p.spec.store === "postgres") await dropPgTable(pgTarget, p.table);
     rmSync(runDir, { recursive: true, force: true });
   }
+}
+
+let interrupted = false;
+for (const signal of ["SIGINT", "SIGTERM"] as const) {
+  process.on(signal, () => {
+    if (interrupted) return;
+    interrupted = true;
+    say(`${signal}: stopping the worker and the broker, keeping ${runDir}`);
+    void teardown(true).finally(() => process.exit(130));
+  });
 }
 
 let code = 1;
