@@ -433,6 +433,7 @@ async function main(): Promise<number> {
     date: new Date().toISOString(),
     commit,
     pipelines: pipelines.map((p) => p.id),
+    actions: values.actions ?? "all",
     steps: schedule.length,
     faults: schedule.filter((step) => isFault(step.action)).length,
     records: records * pipelines.length,

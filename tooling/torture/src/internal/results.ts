@@ -8,6 +8,8 @@ export interface RunResult {
   date: string;
   commit: string;
   pipelines: string[];
+  /** The --actions list, or "all". */
+  actions: string;
   steps: number;
   faults: number;
   records: number;
@@ -35,7 +37,7 @@ export function renderMarkdown(runs: readonly RunResult[]): string {
     "# Fault-injection runs",
     "",
     "Written by `pnpm torture`. One row per seeded schedule; `pnpm torture --seed <seed> --minutes <minutes>",
-    "--pipelines <pipelines>` reproduces a row's schedule. Lost and duplicated are counts over all pipelines (an",
+    "--pipelines <pipelines> --actions <actions>` reproduces a row's schedule (actions are in results.json). Lost and duplicated are counts over all pipelines (an",
     "ATMOST_ONCE pipeline may lose, an ATLEAST_ONCE one may duplicate); violations are what the guarantees forbid.",
     "Per-pipeline figures and the schedules are in results.json.",
     "",
@@ -62,7 +64,7 @@ export function renderMarkdown(runs: readonly RunResult[]): string {
   if (failing.length > 0) {
     lines.push("", "## Violations", "");
     for (const run of failing) {
-      lines.push(`### seed ${run.seed}, ${run.minutes} min, ${run.commit}`, "");
+      lines.push(`### seed ${run.seed}, ${run.minutes} min, ${run.commit}, actions: ${run.actions}`, "");
       for (const violation of run.violations) lines.push(`- ${violation}`);
       lines.push("", "Schedule:", "", "```", ...run.schedule, "```", "");
     }
