@@ -35,7 +35,7 @@ import {
   sqliteRowsPerId,
   unblockPg,
 } from "./internal/stores.ts";
-import { Worker } from "./internal/worker.ts";
+import { AdminError, Worker } from "./internal/worker.ts";
 
 const root = join(import.meta.dirname, "../../..");
 const { values } = parseArgs({
@@ -139,49 +139,83 @@ const state: Pipeline[] = pipelines.map((spec) => {
 });
 const byId = new Map(state.map((p) => [p.spec.id, p]));
 
-function sinkArgs(p: Pipeline, verb: "create" | "update", position: "Earliest" | "Latest"): string[] {
+interface AdminCall {
+  method: "POST" | "PUT" | "DELETE";
+  path: string;
+  body?: Record<string, unknown>;
+}
+
+function path(kind: "sink" | "source", name: string, verb?: string): string {
+  return `/admin/v3/${kind}s/public/default/${name}${verb ? `/${verb}` : ""}`;
+}
+
+/** What `pulsar-connect sinks create|update` sends for this pipeline. */
+function sinkCall(p: Pipeline, verb: "create" | "update", position: "Earliest" | "Latest"): AdminCall {
   const jdbcUrl =
     p.spec.store === "postgres"
       ? `jdbc:postgresql://${pgTarget.host}:${pgTarget.port}/${PG_DATABASE}`
       : `jdbc:sqlite:${sqlitePath(runDir, p.table)}`;
-  const config: Record<string, unknown> = { jdbcUrl, tableName: p.table, insertMode: "INSERT", batchSize: p.batchSize };
-  if (p.spec.store === "postgres") config.userName = pgTarget.user;
-  const args = ["sinks", verb, "--name", p.sink, "--processing-guarantees", p.guarantee];
-  args.push("--parallelism", String(p.parallelism), "--sink-config", JSON.stringify(config));
+  const configs: Record<string, unknown> = {
+    jdbcUrl,
+    tableName: p.table,
+    insertMode: "INSERT",
+    batchSize: p.batchSize,
+  };
+  if (p.spec.store === "postgres") configs.userName = pgTarget.user;
+  const body: Record<string, unknown> = {
+    tenant: "public",
+    namespace: "default",
+    name: p.sink,
+    processingGuarantees: p.guarantee,
+    parallelism: p.parallelism,
+    configs,
+  };
   if (verb === "create") {
-    args.push("--sink-type", p.spec.store === "postgres" ? "jdbc-postgres" : "jdbc-sqlite", "--inputs", p.topic);
-    args.push("--subs-position", position, "--max-redeliver-count", "2", "--dead-letter-topic", `${p.topic}-dlq`);
+    body.archive = `builtin://${p.spec.store === "postgres" ? "jdbc-postgres" : "jdbc-sqlite"}`;
+    body.inputs = [p.topic];
+    body.sourceSubscriptionPosition = position;
+    body.maxMessageRetries = 2;
+    body.deadLetterTopic = `${p.topic}-dlq`;
   }
-  return args;
+  return { method: verb === "create" ? "POST" : "PUT", path: path("sink", p.sink), body };
 }
 
-function sourceArgs(p: Pipeline, verb: "create" | "update"): string[] {
-  const config = { recordType: "people", ratePerSecond: rate, maxRecords: records, partitions: 2 };
-  const args = ["sources", verb, "--name", p.source, "--processing-guarantees", p.guarantee];
-  args.push("--source-config", JSON.stringify(config));
-  if (verb === "create") args.push("--source-type", "data-generator", "--destination-topic-name", p.topic);
-  return args;
+/** What `pulsar-connect sources create|update` sends for this pipeline. */
+function sourceCall(p: Pipeline, verb: "create" | "update"): AdminCall {
+  const body: Record<string, unknown> = {
+    tenant: "public",
+    namespace: "default",
+    name: p.source,
+    processingGuarantees: p.guarantee,
+    configs: { recordType: "people", ratePerSecond: rate, maxRecords: records, partitions: 2 },
+  };
+  if (verb === "create") {
+    body.archive = "builtin://data-generator";
+    body.topicName = p.topic;
+  }
+  return { method: verb === "create" ? "POST" : "PUT", path: path("source", p.source), body };
 }
 
 const notes: string[] = [];
 const violations: string[] = [];
 
-/** An operator retries a refused admin call; one refused for a minute is a finding of its own. */
-async function admin(args: string[]): Promise<void> {
+/** An operator retries while the worker does not answer; a refusal, or no answer for a minute, is a finding. */
+async function admin(call: AdminCall): Promise<void> {
   const deadline = Date.now() + 60_000;
-  let lastError: unknown;
-  while (Date.now() < deadline) {
+  for (;;) {
     try {
-      await worker.cli(args);
+      await worker.admin(call.method, call.path, call.body);
       return;
     } catch (error) {
-      lastError = error;
-      await new Promise((resolve) => setTimeout(resolve, 2_000));
+      if (!(error instanceof AdminError) || !error.retryable || Date.now() > deadline) {
+        const message = `admin call refused: ${error instanceof Error ? error.message : String(error)}`;
+        violations.push(message);
+        say(`  ! ${message}`);
+        return;
+      }
+      await new Promise((resolve) => setTimeout(resolve, 1_000));
     }
   }
-  const message = `pulsar-connect ${args.slice(0, 4).join(" ")} refused for 60 s: ${String(lastError).slice(0, 300)}`;
-  violations.push(message);
-  say(`  ! ${message}`);
 }
 
 async function produce(topic: string, build: (index: number) => Buffer, count: number): Promise<void> {
@@ -270,39 +304,39 @@ async function operate(step: Step, p: Pipeline): Promise<void> {
   switch (step.action as Exclude<Action, "worker-kill">) {
     case "sink-stop":
       p.sinkUp = false;
-      return admin(["sinks", "stop", "--name", p.sink]);
+      return admin({ method: "POST", path: path("sink", p.sink, "stop") });
     case "sink-start":
       p.sinkUp = true;
-      return admin(["sinks", "start", "--name", p.sink]);
+      return admin({ method: "POST", path: path("sink", p.sink, "start") });
     case "sink-restart":
-      return admin(["sinks", "restart", "--name", p.sink]);
+      return admin({ method: "POST", path: path("sink", p.sink, "restart") });
     case "source-stop":
       p.sourceUp = false;
-      return admin(["sources", "stop", "--name", p.source]);
+      return admin({ method: "POST", path: path("source", p.source, "stop") });
     case "source-start":
       p.sourceUp = true;
-      return admin(["sources", "start", "--name", p.source]);
+      return admin({ method: "POST", path: path("source", p.source, "start") });
     case "source-restart":
-      return admin(["sources", "restart", "--name", p.source]);
+      return admin({ method: "POST", path: path("source", p.source, "restart") });
     case "sink-parallelism":
       p.parallelism = Number(step.value);
-      return admin(sinkArgs(p, "update", "Earliest"));
+      return admin(sinkCall(p, "update", "Earliest"));
     case "sink-batch-size":
       p.batchSize = Number(step.value);
-      return admin(sinkArgs(p, "update", "Earliest"));
+      return admin(sinkCall(p, "update", "Earliest"));
     case "guarantee":
       p.guarantee = step.value as Guarantee;
       if (!p.guarantees.includes(p.guarantee)) p.guarantees.push(p.guarantee);
-      await admin(sinkArgs(p, "update", "Earliest"));
-      return admin(sourceArgs(p, "update"));
+      await admin(sinkCall(p, "update", "Earliest"));
+      return admin(sourceCall(p, "update"));
     case "sink-recreate":
-      await admin(["sinks", "delete", "--name", p.sink]);
+      await admin({ method: "DELETE", path: path("sink", p.sink) });
       // Earliest picks up where the stored positions (EFFECTIVELY_ONCE) or the start of the topic say; an
       // ATMOST_ONCE sink skips what came while it was gone rather than write anything twice.
-      return admin(sinkArgs(p, "create", p.guarantee === "ATMOST_ONCE" ? "Latest" : "Earliest"));
+      return admin(sinkCall(p, "create", p.guarantee === "ATMOST_ONCE" ? "Latest" : "Earliest"));
     case "source-recreate":
-      await admin(["sources", "delete", "--name", p.source]);
-      return admin(sourceArgs(p, "create"));
+      await admin({ method: "DELETE", path: path("source", p.source) });
+      return admin(sourceCall(p, "create"));
     default:
       throw new Error(`no executor for ${step.action}`);
   }
@@ -347,8 +381,8 @@ async function main(): Promise<number> {
   for (const p of state) {
     if (p.spec.store === "postgres") await createPgTable(pgTarget, p.table);
     else createSqliteTable(sqlitePath(runDir, p.table), p.table);
-    await admin(sinkArgs(p, "create", "Earliest"));
-    await admin(sourceArgs(p, "create"));
+    await admin(sinkCall(p, "create", "Earliest"));
+    await admin(sourceCall(p, "create"));
   }
   say(`${state.length} pipelines created`);
 

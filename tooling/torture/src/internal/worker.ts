@@ -21,6 +21,16 @@ export interface InstanceStatus {
   numRestarts?: number;
 }
 
+export class AdminError extends Error {
+  readonly retryable: boolean;
+
+  constructor(message: string, retryable: boolean) {
+    super(message);
+    this.name = "AdminError";
+    this.retryable = retryable;
+  }
+}
+
 /** A pulsar-connect worker started from the `pulsar-connect` binary, as a user starts one. */
 export class Worker {
   private child: ChildProcess | undefined;
@@ -114,24 +124,26 @@ export class Worker {
     return { graceful: true };
   }
 
-  /** Runs `pulsar-connect <args> --admin-url ...`; rejects with its output when it fails. */
-  cli(args: readonly string[]): Promise<string> {
-    return new Promise((resolve, reject) => {
-      const child = spawn(process.execPath, [cliBin, ...args, "--admin-url", this.adminUrl], {
-        stdio: ["ignore", "pipe", "pipe"],
+  /**
+   * One call of the admin API (`/admin/v3/sinks|sources`, the paths and JSON the `pulsar-connect` CLI and
+   * `pulsar-admin` use). Rejects with the status and answer; `retryable` when the worker did not answer or
+   * answered 5xx.
+   */
+  async admin(method: "POST" | "PUT" | "DELETE", path: string, body?: unknown): Promise<void> {
+    let response: Response;
+    try {
+      response = await fetch(`${this.adminUrl}${path}`, {
+        method,
+        headers: body === undefined ? {} : { "content-type": "application/json" },
+        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+        signal: AbortSignal.timeout(120_000),
       });
-      let out = "";
-      child.stdout.on("data", (chunk: Buffer) => {
-        out += chunk;
-      });
-      child.stderr.on("data", (chunk: Buffer) => {
-        out += chunk;
-      });
-      child.on("exit", (code) => {
-        if (code === 0) resolve(out);
-        else reject(new Error(`pulsar-connect ${args.slice(0, 2).join(" ")} failed (exit ${code}): ${out.trim()}`));
-      });
-    });
+    } catch (error) {
+      throw new AdminError(`${method} ${path}: no answer (${(error as Error).message})`, true);
+    }
+    if (response.ok) return;
+    const text = (await response.text()).slice(0, 300);
+    throw new AdminError(`${method} ${path}: HTTP ${response.status} ${text}`, response.status >= 500);
   }
 
   /** Instance statuses of a connector, or undefined when the worker does not know it (or does not answer). */
