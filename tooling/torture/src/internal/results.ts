@@ -1,0 +1,73 @@
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import type { Verdict } from "./oracle.ts";
+
+export interface RunResult {
+  seed: number;
+  minutes: number;
+  date: string;
+  commit: string;
+  pipelines: string[];
+  /** The --actions list, or "all". */
+  actions: string;
+  steps: number;
+  faults: number;
+  records: number;
+  lost: number;
+  duplicated: number;
+  violations: string[];
+  verdicts: Verdict[];
+  schedule: string[];
+}
+
+/** Appends one run to results.json and rewrites results.md from all runs there. */
+export function writeResults(dir: string, run: RunResult): { json: string; markdown: string } {
+  mkdirSync(dir, { recursive: true });
+  const json = join(dir, "results.json");
+  const runs: RunResult[] = existsSync(json) ? (JSON.parse(readFileSync(json, "utf8")) as RunResult[]) : [];
+  runs.push(run);
+  writeFileSync(json, `${JSON.stringify(runs, null, 2)}\n`);
+  const markdown = join(dir, "results.md");
+  writeFileSync(markdown, renderMarkdown(runs));
+  return { json, markdown };
+}
+
+export function renderMarkdown(runs: readonly RunResult[]): string {
+  const lines = [
+    "# Fault-injection runs",
+    "",
+    "Written by `pnpm torture`. One row per seeded schedule; `pnpm torture --seed <seed> --minutes <minutes>",
+    "--pipelines <pipelines> --actions <actions>` reproduces a row's schedule (actions are in results.json). Lost and duplicated are counts over all pipelines (an",
+    "ATMOST_ONCE pipeline may lose, an ATLEAST_ONCE one may duplicate); violations are what the guarantees forbid.",
+    "Per-pipeline figures and the schedules are in results.json.",
+    "",
+    "| date | commit | seed | minutes | pipelines | schedules | steps | faults | records | lost | duplicated | violations |",
+    "| --- | --- | ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+  ];
+  const totals = { minutes: 0, steps: 0, faults: 0, records: 0, lost: 0, duplicated: 0, violations: 0 };
+  for (const run of runs) {
+    lines.push(
+      `| ${run.date.slice(0, 16).replace("T", " ")} | ${run.commit} | ${run.seed} | ${run.minutes} | ${run.pipelines.join(" ")} | 1 | ${run.steps} | ${run.faults} | ${run.records} | ${run.lost} | ${run.duplicated} | ${run.violations.length} |`,
+    );
+    totals.minutes += run.minutes;
+    totals.steps += run.steps;
+    totals.faults += run.faults;
+    totals.records += run.records;
+    totals.lost += run.lost;
+    totals.duplicated += run.duplicated;
+    totals.violations += run.violations.length;
+  }
+  lines.push(
+    `| **total** | | | ${totals.minutes} | | ${runs.length} | ${totals.steps} | ${totals.faults} | ${totals.records} | ${totals.lost} | ${totals.duplicated} | ${totals.violations} |`,
+  );
+  const failing = runs.filter((run) => run.violations.length > 0);
+  if (failing.length > 0) {
+    lines.push("", "## Violations", "");
+    for (const run of failing) {
+      lines.push(`### seed ${run.seed}, ${run.minutes} min, ${run.commit}, actions: ${run.actions}`, "");
+      for (const violation of run.violations) lines.push(`- ${violation}`);
+      lines.push("", "Schedule:", "", "```", ...run.schedule, "```", "");
+    }
+  }
+  return `${lines.join("\n")}\n`;
+}
