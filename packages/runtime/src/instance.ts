@@ -7,9 +7,10 @@ import {
   type StateStore,
   silentLogger,
 } from "@pulsar-connect/core";
-import type { ResolvedSinkConfig, ResolvedSourceConfig } from "./config.ts";
+import { PulsarAdmin } from "@pulsar-connect/pulsar-client";
+import { isValidTopicName, type ResolvedSinkConfig, type ResolvedSourceConfig } from "./config.ts";
 import { secretResolver } from "./internal/context.ts";
-import { adminRequest, type ClientLike, type PulsarConnections, topicPath } from "./internal/pulsar.ts";
+import type { ClientLike, PulsarConnections } from "./internal/pulsar.ts";
 import { SinkRunner } from "./internal/sink-runner.ts";
 import { SourceRunner } from "./internal/source-runner.ts";
 import { PulsarStateStore } from "./state.ts";
@@ -125,23 +126,17 @@ export async function deleteSinkSubscription(
   config: ResolvedSinkConfig,
   pulsar: Omit<InstancePulsar, "client">,
 ): Promise<void> {
-  const connections = {
-    client: undefined as unknown as ClientLike,
-    adminUrl: pulsar.adminUrl,
-    authToken: pulsar.authToken,
-  };
-  const subscription = encodeURIComponent(config.sourceSubscriptionName);
+  const admin = new PulsarAdmin({
+    serviceUrl: pulsar.adminUrl,
+    ...(pulsar.authToken ? { authToken: pulsar.authToken } : {}),
+  });
   for (const topic of config.inputs) {
-    const path = topicPath(topic);
-    const metadata = (await adminRequest(connections, "GET", `/admin/v2/${path}/partitions`).catch(() => undefined)) as
-      | { partitions?: number }
-      | undefined;
+    if (!isValidTopicName(topic)) continue;
+    const metadata = await admin.getPartitionedTopicMetadata(topic).catch(() => undefined);
     const partitions = metadata?.partitions ?? 0;
-    const targets = partitions > 0 ? Array.from({ length: partitions }, (_, i) => `${path}-partition-${i}`) : [path];
+    const targets = partitions > 0 ? Array.from({ length: partitions }, (_, i) => `${topic}-partition-${i}`) : [topic];
     for (const target of targets) {
-      await adminRequest(connections, "DELETE", `/admin/v2/${target}/subscription/${subscription}?force=true`).catch(
-        () => undefined,
-      );
+      await admin.deleteSubscription(target, config.sourceSubscriptionName, { force: true }).catch(() => undefined);
     }
   }
 }

@@ -1,6 +1,7 @@
 // The part of @pulsar-connect/pulsar-client the runtime uses, and the admin REST calls it makes.
 
 import type { Consumer, Message, Producer, PulsarClient } from "@pulsar-connect/pulsar-client";
+import { parseTopic } from "../config.ts";
 
 export type MessageLike = Message;
 export type ConsumerLike = Consumer;
@@ -37,8 +38,12 @@ export async function adminRequest(
   return text ? (JSON.parse(text) as unknown) : undefined;
 }
 
-/** `persistent://t/ns/topic` -> `persistent/t/ns/topic` for admin paths. */
+/**
+ * `persistent://t/ns/topic` -> `persistent/t/ns/topic` for admin paths, every segment URL-encoded so that no
+ * character of a name can add a path segment or a query parameter. Throws for a name that is not a topic.
+ */
 export function topicPath(topic: string): string {
-  const match = /^(persistent|non-persistent):\/\/(.+)$/.exec(topic);
-  return match ? `${match[1]}/${match[2]}` : `persistent/public/default/${topic}`;
+  const parsed = parseTopic(topic);
+  if (!parsed) throw new Error(`not a valid topic name: ${JSON.stringify(topic)}`);
+  return [parsed.domain, parsed.tenant, parsed.namespace, parsed.local].map(encodeURIComponent).join("/");
 }
