@@ -273,9 +273,16 @@ export function resolveSinkConfig(config: SinkConfig): Resolved<ResolvedSinkConf
   checkCommon(config, issues, "sinkType");
   const archive = archiveOf(config, config.sinkType);
   if (!archive) issues.push({ path: "archive", message: "Sink archive not specified (give archive or sinkType)" });
-  const inputs = [...(config.inputs ?? []), ...Object.keys(config.inputSpecs ?? {})];
+  const specs = config.inputSpecs;
+  const inputs = [
+    ...(Array.isArray(config.inputs) ? config.inputs : []),
+    ...(specs && typeof specs === "object" && !Array.isArray(specs) ? Object.keys(specs) : []),
+  ];
   if (config.inputs !== undefined && !Array.isArray(config.inputs)) {
     issues.push({ path: "inputs", message: "must be a list of topic names" });
+  }
+  if (specs !== undefined && (specs === null || typeof specs !== "object" || Array.isArray(specs))) {
+    issues.push({ path: "inputSpecs", message: "must map topic names to consumer settings" });
   }
   if (inputs.length === 0 && !config.topicsPattern) {
     issues.push({
@@ -404,8 +411,12 @@ export function mergeSinkUpdate(existing: ResolvedSinkConfig, update: SinkConfig
   if (update.sourceSubscriptionName && update.sourceSubscriptionName !== existing.sourceSubscriptionName) {
     issues.push({ path: "sourceSubscriptionName", message: "Subscription Name cannot be altered" });
   }
-  if (update.inputs !== undefined) {
-    const qualified = update.inputs.map((topic) => qualifyTopic(topic, existing.tenant, existing.namespace));
+  if (update.inputs !== undefined && !Array.isArray(update.inputs)) {
+    issues.push({ path: "inputs", message: "must be a list of topic names" });
+  } else if (update.inputs !== undefined) {
+    const qualified = update.inputs.map((topic) =>
+      typeof topic === "string" ? qualifyTopic(topic, existing.tenant, existing.namespace) : String(topic),
+    );
     if (!qualified.every((topic) => existing.inputs.includes(topic))) {
       issues.push({ path: "inputs", message: "Input Topics cannot be altered" });
     }

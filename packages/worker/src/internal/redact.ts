@@ -57,10 +57,14 @@ function nestedSecrets(value: unknown, values: string[], collect: (value: unknow
   }
 }
 
-/** Names of the sensitive fields: from the connector's schema, or guessed from the name when no schema is known. */
+/**
+ * Names of the sensitive fields: those the connector's schema marks, plus fields the schema does not declare (or
+ * every field, without a schema) whose name looks like a secret.
+ */
 function hiddenFields(schema: ConfigSchema | undefined, configs: Record<string, unknown>): Set<string> {
-  if (schema) return new Set(sensitiveFields(schema));
-  return new Set(Object.keys(configs).filter((key) => SENSITIVE_NAME.test(key)));
+  const declared = schema ? new Set(Object.keys(schema.shape)) : new Set<string>();
+  const guessed = Object.keys(configs).filter((key) => !declared.has(key) && SENSITIVE_NAME.test(key));
+  return new Set([...(schema ? sensitiveFields(schema) : []), ...guessed]);
 }
 
 /** A copy of a connector config fit to show: sensitive `configs` fields and every `secrets` value replaced. */
