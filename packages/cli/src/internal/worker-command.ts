@@ -19,6 +19,9 @@ const CONFIG_KEYS = new Set([
   "maxBodyBytes",
   "cluster",
   "backoff",
+  "maxParallelism",
+  "secretsEnv",
+  "secretsDir",
 ]);
 
 /** Reads the worker settings file (YAML, keys of WorkerOptions). */
