@@ -1,12 +1,13 @@
 import { existsSync, readFileSync } from "node:fs";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
-import { dirname, join, resolve } from "node:path";
+import { delimiter, dirname, join, resolve } from "node:path";
 import {
   type ConfigSchema,
   configFieldDefinitions,
   type FieldIssue,
   formatIssues,
+  HOST_FILE_DIRS_ENV,
   type Logger,
   REDACTED,
   type SinkDefinition,
@@ -103,6 +104,11 @@ export interface WorkerOptions {
   secretsEnv?: string[];
   /** Folder whose files a connector's `secrets` may read with `{"file": "name"}` (no subfolders). */
   secretsDir?: string;
+  /**
+   * Host folders that connector configs may name files in (SQLite databases, CA files). Without it, configs may name
+   * any path the worker can reach: set it when the worker serves more than one team.
+   */
+  fileDirs?: string[];
   /** Creates the Pulsar client instead of `new PulsarClient(...)` from @pulsar-connect/pulsar-client. */
   createPulsarClient?: () => Promise<PulsarClientHandle> | PulsarClientHandle;
 }
@@ -208,6 +214,7 @@ export class Worker {
   private server: Server | undefined;
   private client: Promise<PulsarClientHandle> | undefined;
   private closing = false;
+  private previousFileDirs: string | undefined;
   private ready = false;
   /** Secret values of a submission, hidden from the answer to that request even when the submission is refused. */
   private readonly submittedSecrets: WeakMap<IncomingMessage, string[]> = new WeakMap();
@@ -249,7 +256,20 @@ export class Worker {
     ) {
       throw new WorkerError("INVALID_CONFIG", "secretsEnv must be a list of variable names or NAME_PREFIX_* entries");
     }
+    if (
+      options.fileDirs !== undefined &&
+      !(Array.isArray(options.fileDirs) && options.fileDirs.every((dir) => typeof dir === "string" && dir !== ""))
+    ) {
+      throw new WorkerError("INVALID_CONFIG", "fileDirs must be a list of folders");
+    }
     const worker = new Worker(options, scrubber, logger);
+    if (options.fileDirs !== undefined) {
+      // Connectors read the allowed folders from the environment of the process they run in.
+      worker.previousFileDirs = process.env[HOST_FILE_DIRS_ENV];
+      process.env[HOST_FILE_DIRS_ENV] = options.fileDirs.map((dir) => resolve(dir)).join(delimiter);
+    } else if (options.auth) {
+      logger.warn("fileDirs is not set: connector configs may name any file the worker can reach");
+    }
     await worker.open();
     return worker;
   }
@@ -328,6 +348,10 @@ export class Worker {
       await client?.close?.().catch(() => undefined);
     }
     await this.store.release();
+    if (this.options.fileDirs !== undefined) {
+      if (this.previousFileDirs === undefined) delete process.env[HOST_FILE_DIRS_ENV];
+      else process.env[HOST_FILE_DIRS_ENV] = this.previousFileDirs;
+    }
     this.logger.info("worker stopped");
   }
 

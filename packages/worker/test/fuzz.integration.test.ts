@@ -4,8 +4,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
-import { signToken } from "../src/internal/auth.ts";
 import { Worker } from "../src/index.ts";
+import { signToken } from "../src/internal/auth.ts";
 import { fixtureHost } from "./fixtures/host.ts";
 
 // Seeded property-based fuzzing of a running worker (real broker, real runtime): random paths, methods,
@@ -242,7 +242,12 @@ const bodyArb: fc.Arbitrary<{ contentType: string | undefined; body: Buffer | un
   fc
     .tuple(
       fc.uint8Array({ maxLength: 64 }),
-      fc.constantFrom("text/plain", "application/octet-stream", "multipart/form-data", "multipart/form-data; boundary="),
+      fc.constantFrom(
+        "text/plain",
+        "application/octet-stream",
+        "multipart/form-data",
+        "multipart/form-data; boundary=",
+      ),
     )
     .map(([bytes, contentType]) => ({ contentType, body: Buffer.from(bytes) })),
 );

@@ -309,6 +309,41 @@ describe("a multi-tenant worker under attack", () => {
     }
   });
 
+  it("confines SQLite database files to the worker's fileDirs", async () => {
+    const files = await Worker.start({
+      port: 0,
+      dataDir: mkdtempSync(join(tmpdir(), "pc-files-")),
+      hostDirs: [join(import.meta.dirname, "..")],
+      preferSource: true,
+      pulsarServiceUrl: serviceUrl,
+      pulsarAdminUrl: adminUrl,
+      fileDirs: [outDir],
+      logDestination: { write: () => undefined },
+    });
+    try {
+      const sink = (jdbcUrl: string) => ({
+        sinkType: "jdbc-sqlite",
+        inputs: ["in"],
+        configs: { jdbcUrl, tableName: "people" },
+      });
+      for (const path of [join(dataDir, "connectors", "victim.db"), "/etc/passwd", join(outDir, "..", "x.db")]) {
+        const answer = await http(files.url, "POST", `${SINKS}/files/validate`, sink(`jdbc:sqlite:${path}`));
+        expect(answer.status, path).toBe(400);
+        expect(answer.json.issues.map((issue: { path: string }) => issue.path)).toEqual(["configs.jdbcUrl"]);
+        expect(answer.text).toContain("inside the folders the worker allows");
+      }
+      const inside = await http(
+        files.url,
+        "POST",
+        `${SINKS}/files/validate`,
+        sink(`jdbc:sqlite:${join(outDir, "a.db")}`),
+      );
+      expect(inside.status).toBe(200);
+    } finally {
+      await files.close();
+    }
+  });
+
   it("refuses auth settings of the wrong shape instead of guessing", async () => {
     const attempts: Array<[unknown, RegExp]> = [
       [{ jwtSecret: JWT_SECRET, superUserRoles: "admin" }, /superUserRoles must be a list/],

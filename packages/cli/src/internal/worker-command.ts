@@ -22,6 +22,7 @@ const CONFIG_KEYS = new Set([
   "maxParallelism",
   "secretsEnv",
   "secretsDir",
+  "fileDirs",
 ]);
 
 /** Reads the worker settings file (YAML, keys of WorkerOptions). */
