@@ -47,6 +47,7 @@ export {
   type SubscriptionType,
   sinkSubscriptionType,
 } from "./guarantees.ts";
+export { confinedHostPath, HOST_FILE_DIRS_ENV } from "./host-files.ts";
 export { type LogFields, type Logger, silentLogger } from "./logger.ts";
 export {
   type ConnectorManifest,

@@ -21,4 +21,5 @@ export {
   type TableRef,
 } from "./dialect.ts";
 export { defineJdbcSink, type JdbcSinkOptions, POSITIONS_TABLE } from "./sink.ts";
+export { type DatabaseTls, DatabaseTlsError, mariadbTls, postgresTls, tlsConnectionOptions } from "./tls.ts";
 export { type DatabaseUrl, DatabaseUrlError, parseDatabaseUrl } from "./url.ts";

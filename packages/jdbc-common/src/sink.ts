@@ -21,6 +21,7 @@ import type { SqlConnection, SqlDialect, TableColumn } from "./dialect.ts";
 import { type PreparedRow, prepareRows, type RowProblem } from "./internal/rows.ts";
 import { buildStatement, planStatements, type StatementUnit } from "./internal/statements.ts";
 import { parseTableName, Table } from "./internal/table.ts";
+import { DatabaseTlsError } from "./tls.ts";
 import { type DatabaseUrl, DatabaseUrlError, parseDatabaseUrl } from "./url.ts";
 
 /** Name of the table holding the last written Pulsar position per connector and topic. */
@@ -49,6 +50,8 @@ export function defineJdbcSink(options: JdbcSinkOptions): SinkDefinition<JdbcSin
         return dialect.checkUrl(parseDatabaseUrl(url));
       } catch (error) {
         if (error instanceof DatabaseUrlError) return `${error.message}; expected e.g. ${dialect.urlExample}`;
+        if (error instanceof DatabaseTlsError) return error.message;
+        if (error instanceof ConnectorError && error.code === "INVALID_CONFIG") return error.message;
         throw error;
       }
     },

@@ -69,7 +69,7 @@ export class PulsarAdmin {
 
   private topicPath(topic: string): string {
     const t: TopicName = parseTopicName(topic);
-    return `/admin/v2/${t.domain}/${t.tenant}/${t.namespace}/${encodeURIComponent(t.local)}`;
+    return `/admin/v2/${t.domain}/${encodeURIComponent(t.tenant)}/${encodeURIComponent(t.namespace)}/${encodeURIComponent(t.local)}`;
   }
 
   private static ns(namespace: string): string {
@@ -162,6 +162,39 @@ export class PulsarAdmin {
     const { partitions } = await this.getPartitionedTopicMetadata(topic);
     const path = partitions > 0 ? `${this.topicPath(topic)}/partitions` : this.topicPath(topic);
     await this.request("DELETE", `${path}?force=${options.force ?? false}`);
+  }
+
+  /** Sets the backlog size (bytes) at which the broker compacts a topic on its own. */
+  async setCompactionThreshold(topic: string, bytes: number): Promise<void> {
+    await this.request("POST", `${this.topicPath(topic)}/compactionThreshold`, bytes);
+  }
+
+  /** Id of the last message of a topic, or undefined when the topic does not exist. */
+  async getLastMessageId(topic: string): Promise<{ ledgerId: number; entryId: number } | undefined> {
+    try {
+      return (await this.request("GET", `${this.topicPath(topic)}/lastMessageId`)) as {
+        ledgerId: number;
+        entryId: number;
+      };
+    } catch (err) {
+      if (err instanceof PulsarClientError && err.httpStatus === 404) return undefined;
+      throw err;
+    }
+  }
+
+  /**
+   * Deduplication that applies to a topic: its topic policy, else its namespace policy, else the broker's
+   * `brokerDeduplicationEnabled` (brokers without topic policies answer with the namespace and broker settings).
+   */
+  async getTopicDeduplication(topic: string): Promise<boolean> {
+    try {
+      const applied = await this.request("GET", `${this.topicPath(topic)}/deduplicationEnabled?applied=true`);
+      if (typeof applied === "boolean") return applied;
+    } catch {
+      // Older brokers or no topic policies: fall back to the namespace and broker settings.
+    }
+    const t = parseTopicName(topic);
+    return this.getDeduplication(`${t.tenant}/${t.namespace}`);
   }
 
   /** Unloads a topic from its broker; clients reconnect (used to move or reset topic ownership). */

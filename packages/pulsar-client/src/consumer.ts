@@ -1,3 +1,4 @@
+import { RE2JS } from "re2js";
 import { PulsarClientError, toPulsarClientError } from "./errors.ts";
 import { Backoff, sleep } from "./internal/backoff.ts";
 import { parseBatch } from "./internal/batch.ts";
@@ -1257,9 +1258,23 @@ export class Consumer implements AsyncIterable<Message> {
   }
 }
 
+function matcherOf(pattern: string): { test(topic: string): boolean } {
+  let compiled: RE2JS;
+  try {
+    compiled = RE2JS.compile(pattern);
+  } catch (err) {
+    throw new PulsarClientError(
+      "INVALID_CONFIG",
+      `topicsPattern is not a valid RE2 expression: ${(err as Error).message}`,
+    );
+  }
+  return { test: (topic) => compiled.matcher(topic).find() };
+}
+
 /** Base topic names of the namespace named in the pattern that match it. */
 async function discoverTopics(ctx: ClientContext, pattern: string | RegExp): Promise<string[]> {
-  const re = typeof pattern === "string" ? new RegExp(pattern) : pattern;
+  // A string pattern may come from an untrusted config: RE2 matches in linear time (no catastrophic backtracking).
+  const re: { test(topic: string): boolean } = typeof pattern === "string" ? matcherOf(pattern) : pattern;
   const source = typeof pattern === "string" ? pattern : pattern.source.replace(/\\\//g, "/");
   const ns = /^(?:persistent:\/\/)?([^/]+\/[^/]+)\//.exec(source);
   if (!ns)

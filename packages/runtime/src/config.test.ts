@@ -1,5 +1,13 @@
 import { describe, expect, it } from "vitest";
-import { mergeSinkUpdate, qualifyTopic, resolveSinkConfig, resolveSourceConfig } from "./config.ts";
+import {
+  checkTopicsPattern,
+  mergeSinkUpdate,
+  qualifyTopic,
+  referencedTenants,
+  resolveSinkConfig,
+  resolveSourceConfig,
+} from "./config.ts";
+import { topicPath } from "./internal/pulsar.ts";
 
 describe("resolveSinkConfig", () => {
   it("applies upstream defaults", () => {
@@ -94,5 +102,63 @@ describe("resolveSourceConfig", () => {
   it("qualifies short topic names in the connector's namespace", () => {
     expect(qualifyTopic("x", "t", "n")).toBe("persistent://t/n/x");
     expect(qualifyTopic("non-persistent://a/b/c")).toBe("non-persistent://a/b/c");
+  });
+});
+
+describe("topic names that could reach the admin API", () => {
+  const sink = (extra: Record<string, unknown>) =>
+    resolveSinkConfig({ tenant: "attacker", namespace: "ns", name: "x", sinkType: "jdbc-sqlite", ...extra });
+
+  it("refuses query, fragment and escape characters in inputs, DLQ, log and destination topics", () => {
+    for (const topic of [
+      "persistent://victim/ns/orders?force=true&x=",
+      "persistent://victim/ns/orders#x",
+      "persistent://victim/ns/orders%2Fx",
+      "victim/ns/a&b",
+      "persistent://victim/ns/a/b",
+      "persistent://vic tim/ns/a",
+    ]) {
+      const inputs = sink({ inputs: [topic] });
+      expect(inputs.ok ? [] : inputs.issues.map((issue) => issue.path), topic).toEqual(["inputs.0"]);
+      const dlq = sink({ inputs: ["in"], deadLetterTopic: topic });
+      expect(dlq.ok ? [] : dlq.issues.map((issue) => issue.path), topic).toEqual(["deadLetterTopic"]);
+      const log = sink({ inputs: ["in"], logTopic: topic });
+      expect(log.ok ? [] : log.issues.map((issue) => issue.path), topic).toEqual(["logTopic"]);
+      const source = resolveSourceConfig({ name: "s", sourceType: "data-generator", topicName: topic });
+      expect(source.ok ? [] : source.issues.map((issue) => issue.path), topic).toEqual(["topicName"]);
+    }
+    expect(sink({ inputs: ["persistent://attacker/ns/orders-1.v=2:x", "short_name"] }).ok).toBe(true);
+  });
+
+  it("encodes every admin path segment", () => {
+    expect(topicPath("persistent://t/ns/a:b=c")).toBe("persistent/t/ns/a%3Ab%3Dc");
+    expect(() => topicPath("persistent://victim/ns/orders?force=true&x=")).toThrow(/not a valid topic name/);
+  });
+
+  it("names the tenant of every topic, pattern and DLQ a config refers to", () => {
+    const resolved = sink({
+      inputs: ["own", "persistent://other/ns/in"],
+      topicsPattern: "third/ns/.*",
+      deadLetterTopic: "fourth/ns/dlq",
+      logTopic: "fifth/ns/log",
+    });
+    expect(resolved.ok && referencedTenants(resolved.value)).toEqual([
+      { field: "inputs.0", tenant: "attacker" },
+      { field: "inputs.1", tenant: "other" },
+      { field: "topicsPattern", tenant: "third" },
+      { field: "deadLetterTopic", tenant: "fourth" },
+      { field: "logTopic", tenant: "fifth" },
+    ]);
+  });
+
+  it("refuses topicsPattern with backreferences, lookaround or no literal namespace prefix", () => {
+    for (const pattern of ["public/default/(a)\\1", "public/default/(?=a)b", ".*/default/x", "(a+)+"]) {
+      const result = sink({ topicsPattern: pattern });
+      expect(result.ok ? [] : result.issues.map((issue) => issue.path), pattern).toEqual(["topicsPattern"]);
+    }
+    expect(checkTopicsPattern("persistent://public/default/(a+)+$")).toEqual({
+      tenant: "public",
+      namespace: "public/default",
+    });
   });
 });

@@ -4,6 +4,7 @@ import {
   isProcessingGuarantee,
   type ProcessingGuarantee,
 } from "@pulsar-connect/core";
+import { RE2JS } from "re2js";
 
 /** Per-input consumer settings (upstream ConsumerConfig). */
 export interface ConsumerConfig {
@@ -126,12 +127,53 @@ export interface ResolvedSourceConfig extends SourceConfig {
 /** Outcome of resolving a config: the resolved value, or field issues. */
 export type Resolved<T> = { ok: true; value: T } | { ok: false; issues: FieldIssue[] };
 
-const TOPIC_NAME = /^((persistent|non-persistent):\/\/[^/\s]+\/[^/\s]+\/[^/\s]+|[^/:\s]+(\/[^/:\s]+\/[^/:\s]+)?)$/;
 const NAME = /^[A-Za-z0-9_.=-][A-Za-z0-9_.=:-]*$/;
+/** Pulsar's rule for tenant, namespace and topic names (NamedEntity): letters, digits, `_ - = : .`. */
+const TOPIC_PART = /^[-=:.\w]+$/;
+const MAX_TOPIC_LENGTH = 1024;
+const MAX_PATTERN_LENGTH = 1024;
+
+/** The parts of a valid topic name, or undefined; short names are qualified in `tenant/namespace`. */
+export function parseTopic(
+  topic: string,
+  tenant = "public",
+  namespace = "default",
+): { domain: "persistent" | "non-persistent"; tenant: string; namespace: string; local: string } | undefined {
+  if (typeof topic !== "string" || topic.length === 0 || topic.length > MAX_TOPIC_LENGTH) return undefined;
+  const scheme = /^(persistent|non-persistent):\/\/(.*)$/.exec(topic);
+  const rest = scheme ? (scheme[2] as string) : topic;
+  const parts = rest.split("/");
+  if (scheme && parts.length !== 3) return undefined;
+  if (parts.length !== 1 && parts.length !== 3) return undefined;
+  if (!parts.every((part) => TOPIC_PART.test(part))) return undefined;
+  const domain = scheme ? (scheme[1] as "persistent" | "non-persistent") : "persistent";
+  return parts.length === 3
+    ? { domain, tenant: parts[0] as string, namespace: parts[1] as string, local: parts[2] as string }
+    : { domain, tenant, namespace, local: parts[0] as string };
+}
 
 /** True when `topic` is a valid Pulsar topic name (short or fully qualified). */
 export function isValidTopicName(topic: string): boolean {
-  return TOPIC_NAME.test(topic);
+  return parseTopic(topic) !== undefined;
+}
+
+/**
+ * Checks a `topicsPattern`: RE2 syntax (no backreferences or lookaround, matched in linear time) after a literal
+ * `[persistent://]tenant/namespace/` prefix. Returns the problem, or the namespace the pattern lists topics of.
+ */
+export function checkTopicsPattern(pattern: unknown): { namespace: string; tenant: string } | { problem: string } {
+  if (typeof pattern !== "string" || pattern === "") return { problem: "must be a non-empty string" };
+  if (pattern.length > MAX_PATTERN_LENGTH) return { problem: `must be at most ${MAX_PATTERN_LENGTH} characters` };
+  const prefix = /^(?:persistent:\/\/)?([-=:.\w]+)\/([-=:.\w]+)\//.exec(pattern);
+  if (!prefix) return { problem: "must start with [persistent://]tenant/namespace/" };
+  try {
+    RE2JS.compile(pattern);
+  } catch (error) {
+    return {
+      problem: `is not a supported regular expression (RE2 syntax, no backreferences or lookaround): ${(error as Error).message}`,
+    };
+  }
+  return { tenant: prefix[1] as string, namespace: `${prefix[1]}/${prefix[2]}` };
 }
 
 /** Fully qualified form of a topic name: `persistent://tenant/namespace/topic`. */
@@ -140,6 +182,31 @@ export function qualifyTopic(topic: string, tenant = "public", namespace = "defa
   const parts = topic.split("/");
   if (parts.length === 3) return `persistent://${topic}`;
   return `persistent://${tenant}/${namespace}/${topic}`;
+}
+
+/** Every topic, pattern and subscription prefix of a config that names a tenant, with the tenant it names. */
+export function referencedTenants(config: ResolvedSinkConfig | ResolvedSourceConfig): Array<{
+  field: string;
+  tenant: string;
+}> {
+  const found: Array<{ field: string; tenant: string }> = [];
+  const add = (field: string, topic: string | undefined) => {
+    if (!topic) return;
+    const parsed = parseTopic(topic, config.tenant, config.namespace);
+    if (parsed) found.push({ field, tenant: parsed.tenant });
+  };
+  if ("inputs" in config && Array.isArray(config.inputs)) {
+    for (const [index, topic] of config.inputs.entries()) add(`inputs.${index}`, topic);
+    const sink = config as ResolvedSinkConfig;
+    if (sink.topicsPattern) {
+      const checked = checkTopicsPattern(sink.topicsPattern);
+      if ("tenant" in checked) found.push({ field: "topicsPattern", tenant: checked.tenant });
+    }
+    add("deadLetterTopic", sink.deadLetterTopic);
+  }
+  if ("topicName" in config && typeof config.topicName === "string") add("topicName", config.topicName);
+  add("logTopic", config.logTopic);
+  return found;
 }
 
 /** The archive a config refers to: `archive`, or `builtin://<sinkType|sourceType>`. */
@@ -164,6 +231,13 @@ function checkIdentity(config: { tenant?: string; namespace?: string; name?: str
   }
 }
 
+function checkOptionalTopic(field: string, value: unknown, issues: FieldIssue[]): void {
+  if (value === undefined || value === null || value === "") return;
+  if (typeof value !== "string" || !isValidTopicName(value)) {
+    issues.push({ path: field, message: `'${String(value)}' is not a valid topic name` });
+  }
+}
+
 function checkCommon(
   config: SinkConfig | SourceConfig,
   issues: FieldIssue[],
@@ -183,6 +257,7 @@ function checkCommon(
       message: "must be one of ATMOST_ONCE, ATLEAST_ONCE, EFFECTIVELY_ONCE, MANUAL",
     });
   }
+  checkOptionalTopic("logTopic", config.logTopic, issues);
   if (config.configs !== undefined && (typeof config.configs !== "object" || Array.isArray(config.configs))) {
     issues.push({ path: "configs", message: "must be an object" });
   }
@@ -198,9 +273,16 @@ export function resolveSinkConfig(config: SinkConfig): Resolved<ResolvedSinkConf
   checkCommon(config, issues, "sinkType");
   const archive = archiveOf(config, config.sinkType);
   if (!archive) issues.push({ path: "archive", message: "Sink archive not specified (give archive or sinkType)" });
-  const inputs = [...(config.inputs ?? []), ...Object.keys(config.inputSpecs ?? {})];
+  const specs = config.inputSpecs;
+  const inputs = [
+    ...(Array.isArray(config.inputs) ? config.inputs : []),
+    ...(specs && typeof specs === "object" && !Array.isArray(specs) ? Object.keys(specs) : []),
+  ];
   if (config.inputs !== undefined && !Array.isArray(config.inputs)) {
     issues.push({ path: "inputs", message: "must be a list of topic names" });
+  }
+  if (specs !== undefined && (specs === null || typeof specs !== "object" || Array.isArray(specs))) {
+    issues.push({ path: "inputSpecs", message: "must map topic names to consumer settings" });
   }
   if (inputs.length === 0 && !config.topicsPattern) {
     issues.push({
@@ -214,11 +296,18 @@ export function resolveSinkConfig(config: SinkConfig): Resolved<ResolvedSinkConf
     }
   });
   if (config.topicsPattern !== undefined) {
-    try {
-      new RegExp(config.topicsPattern);
-    } catch {
-      issues.push({ path: "topicsPattern", message: "is not a valid regular expression" });
-    }
+    const checked = checkTopicsPattern(config.topicsPattern);
+    if ("problem" in checked) issues.push({ path: "topicsPattern", message: checked.problem });
+  }
+  checkOptionalTopic("deadLetterTopic", config.deadLetterTopic, issues);
+  if (
+    config.sourceSubscriptionName !== undefined &&
+    (typeof config.sourceSubscriptionName !== "string" ||
+      config.sourceSubscriptionName.length > 256 ||
+      // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what is refused
+      /[\u0000-\u001f\u007f]/.test(config.sourceSubscriptionName))
+  ) {
+    issues.push({ path: "sourceSubscriptionName", message: "must be a string of at most 256 printable characters" });
   }
   if (config.timeoutMs !== undefined && (!Number.isFinite(config.timeoutMs) || config.timeoutMs < 0)) {
     issues.push({ path: "timeoutMs", message: "must be >= 0" });
@@ -285,7 +374,7 @@ export function resolveSourceConfig(config: SourceConfig): Resolved<ResolvedSour
   const archive = archiveOf(config, config.sourceType);
   if (!archive) issues.push({ path: "archive", message: "Source archive not specified (give archive or sourceType)" });
   if (!config.topicName) issues.push({ path: "topicName", message: "is required (the destination topic)" });
-  else if (!isValidTopicName(config.topicName)) {
+  else if (typeof config.topicName !== "string" || !isValidTopicName(config.topicName)) {
     issues.push({ path: "topicName", message: `'${config.topicName}' is not a valid topic name` });
   }
   if (issues.length > 0) return { ok: false, issues };
@@ -329,8 +418,12 @@ export function mergeSinkUpdate(existing: ResolvedSinkConfig, update: SinkConfig
   if (update.sourceSubscriptionName && update.sourceSubscriptionName !== existing.sourceSubscriptionName) {
     issues.push({ path: "sourceSubscriptionName", message: "Subscription Name cannot be altered" });
   }
-  if (update.inputs !== undefined) {
-    const qualified = update.inputs.map((topic) => qualifyTopic(topic, existing.tenant, existing.namespace));
+  if (update.inputs !== undefined && !Array.isArray(update.inputs)) {
+    issues.push({ path: "inputs", message: "must be a list of topic names" });
+  } else if (update.inputs !== undefined) {
+    const qualified = update.inputs.map((topic) =>
+      typeof topic === "string" ? qualifyTopic(topic, existing.tenant, existing.namespace) : String(topic),
+    );
     if (!qualified.every((topic) => existing.inputs.includes(topic))) {
       issues.push({ path: "inputs", message: "Input Topics cannot be altered" });
     }

@@ -8,7 +8,7 @@ import {
   silentLogger,
 } from "@pulsar-connect/core";
 import { PulsarAdmin, PulsarClientError } from "@pulsar-connect/pulsar-client";
-import type { ResolvedSinkConfig, ResolvedSourceConfig } from "./config.ts";
+import { isValidTopicName, type ResolvedSinkConfig, type ResolvedSourceConfig } from "./config.ts";
 import { secretResolver } from "./internal/context.ts";
 import type { ClientLike, PulsarConnections } from "./internal/pulsar.ts";
 import { SinkRunner } from "./internal/sink-runner.ts";
@@ -150,6 +150,7 @@ export async function deleteSinkSubscription(
   });
   const targets = new Set<string>();
   for (const topic of config.inputs) {
+    if (!isValidTopicName(topic)) continue;
     const { partitions } = await admin.getPartitionedTopicMetadata(topic).catch(() => ({ partitions: 0 }));
     if (partitions > 0) for (let i = 0; i < partitions; i += 1) targets.add(`${topic}-partition-${i}`);
     else targets.add(topic);

@@ -1,11 +1,5 @@
 import { ConnectorError, type StateStore } from "@pulsar-connect/core";
-import {
-  adminRequest,
-  type ConsumerLike,
-  type ProducerLike,
-  type PulsarConnections,
-  topicPath,
-} from "./internal/pulsar.ts";
+import { adminOf, type ConsumerLike, type ProducerLike, type PulsarConnections } from "./internal/pulsar.ts";
 
 /** Where a connector's state lives. */
 export interface PulsarStateStoreOptions {
@@ -103,13 +97,13 @@ export class PulsarStateStore implements StateStore {
 
   private async readTable(): Promise<Map<string, Uint8Array>> {
     const pulsar = this.options.pulsar;
-    const path = topicPath(this.topic);
+    const admin = adminOf(pulsar);
     // Make sure the topic exists and compacts itself once it holds 1 MiB.
-    await adminRequest(pulsar, "PUT", `/admin/v2/${path}`).catch(() => undefined);
-    await adminRequest(pulsar, "POST", `/admin/v2/${path}/compactionThreshold`, 1024 * 1024).catch(() => undefined);
-    const last = (await adminRequest(pulsar, "GET", `/admin/v2/${path}/lastMessageId`).catch(() => undefined)) as
-      | { ledgerId?: number; entryId?: number }
-      | undefined;
+    await admin.createTopic(this.topic).catch(() => undefined);
+    await admin.setCompactionThreshold(this.topic, 1024 * 1024).catch(() => undefined);
+    const last: { ledgerId?: number; entryId?: number } | undefined = await admin
+      .getLastMessageId(this.topic)
+      .catch(() => undefined);
     const table = new Map<string, Uint8Array>();
     if (!last || last.ledgerId === undefined || last.entryId === undefined || last.entryId < 0) return table;
     const lastLedger = BigInt(last.ledgerId);

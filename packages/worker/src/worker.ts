@@ -1,12 +1,13 @@
-import { existsSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
-import { dirname, join, resolve } from "node:path";
+import { delimiter, dirname, join, resolve } from "node:path";
 import {
   type ConfigSchema,
   configFieldDefinitions,
   type FieldIssue,
   formatIssues,
+  HOST_FILE_DIRS_ENV,
   type Logger,
   REDACTED,
   type SinkDefinition,
@@ -24,6 +25,7 @@ import {
   mergeSourceUpdate,
   type ResolvedSinkConfig,
   type ResolvedSourceConfig,
+  referencedTenants,
   resolveSinkConfig,
   resolveSourceConfig,
   type SinkConfig,
@@ -32,10 +34,10 @@ import {
 } from "@pulsar-connect/runtime";
 import { pino } from "pino";
 import { WorkerError } from "./errors.ts";
-import { Authenticator, type AuthOptions } from "./internal/auth.ts";
+import { Authenticator, type AuthOptions, type Principal } from "./internal/auth.ts";
 import { readBody, readSubmission, type Submission, sendJson, sendNoContent, sendText } from "./internal/http.ts";
 import { MinuteWindows, renderMetrics } from "./internal/metrics.ts";
-import { publicConfig, SecretScrubber, secretValues } from "./internal/redact.ts";
+import { publicConfig, redactText, SecretScrubber, secretValues } from "./internal/redact.ts";
 import { FileStore, type StoredConnector } from "./internal/store.ts";
 import { type BackoffPolicy, DEFAULT_BACKOFF, DEFAULT_STOP_TIMEOUT_MS, InstanceSlot } from "./internal/supervisor.ts";
 
@@ -96,6 +98,20 @@ export interface WorkerOptions {
   catalog?: ConnectorCatalog;
   /** Replaces the runtime's instance factory. */
   createInstance?: InstanceFactory;
+  /** Largest `parallelism` a connector may ask for (32); a config above it is refused before it is stored. */
+  maxParallelism?: number;
+  /**
+   * Environment variables a connector's `secrets` may read with `{"env": "NAME"}`; an entry ending in `*` allows a
+   * prefix (`PC_SECRET_*`). None by default: the worker's environment is not readable through the API.
+   */
+  secretsEnv?: string[];
+  /** Folder whose files a connector's `secrets` may read with `{"file": "name"}` (no subfolders). */
+  secretsDir?: string;
+  /**
+   * Host folders that connector configs may name files in (SQLite databases, CA files). Without it, configs may name
+   * any path the worker can reach: set it when the worker serves more than one team.
+   */
+  fileDirs?: string[];
   /** Creates the Pulsar client instead of `new PulsarClient(...)` from @pulsar-connect/pulsar-client. */
   createPulsarClient?: () => Promise<PulsarClientHandle> | PulsarClientHandle;
 }
@@ -114,6 +130,7 @@ interface Component {
 }
 
 const KIND_TITLE: Record<Kind, string> = { sink: "Sink", source: "Source" };
+const DEFAULT_MAX_PARALLELISM = 32;
 
 function nearestPackageDir(start: string): string | undefined {
   let dir = resolve(start);
@@ -133,15 +150,54 @@ function stableJson(value: unknown): string {
   );
 }
 
-/** Puts existing values back where an update re-sends the redaction placeholder (a config fetched with `get`). */
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return value !== null && typeof value === "object" && !Array.isArray(value);
+}
+
+/** Config fields that say where a connector connects to (hosts, URLs). */
+const DESTINATION_FIELD = /url|uri|host|roots|server|contact|endpoint|address|broker|bootstrap/i;
+
+/**
+ * Puts existing values back where an update re-sends the redaction placeholder (a config fetched with `get`),
+ * including passwords inside URLs and nested maps. A stored secret is never restored into an update that also
+ * changes where the connector connects to: that would send it to a host the caller chose.
+ */
 function restoreRedacted(update: Record<string, unknown>, existing: ResolvedConfig): void {
+  let restored = false;
+  const restore = (given: unknown, previous: unknown): unknown => {
+    if (given === REDACTED) {
+      if (previous === undefined) return given;
+      restored = true;
+      return previous;
+    }
+    if (typeof given === "string" && typeof previous === "string" && given.includes(REDACTED)) {
+      if (redactText(previous) !== given) return given;
+      restored = true;
+      return previous;
+    }
+    if (isPlainObject(given) && isPlainObject(previous)) {
+      for (const [key, value] of Object.entries(given)) given[key] = restore(value, previous[key]);
+    }
+    return given;
+  };
   for (const field of ["configs", "secrets"] as const) {
     const given = update[field];
-    if (!given || typeof given !== "object" || Array.isArray(given)) continue;
-    const previous = existing[field] ?? {};
-    for (const [key, value] of Object.entries(given as Record<string, unknown>)) {
-      if (value === REDACTED && key in previous) (given as Record<string, unknown>)[key] = previous[key];
-    }
+    if (isPlainObject(given)) restore(given, existing[field] ?? {});
+  }
+  const configs = isPlainObject(update.configs) ? update.configs : {};
+  const placeholders = Object.entries(configs).filter(
+    ([, value]) => typeof value === "string" && value !== REDACTED && value.includes(REDACTED),
+  );
+  const moved = Object.keys(configs).filter(
+    (key) => DESTINATION_FIELD.test(key) && stableJson(configs[key]) !== stableJson(existing.configs?.[key]),
+  );
+  const refused = [...placeholders.map(([key]) => key), ...(restored ? moved : [])];
+  if (refused.length > 0) {
+    const issues = [...new Set(refused)].map((key) => ({
+      path: `configs.${key}`,
+      message: `changes where the connector connects to while stored secrets are re-sent as '${REDACTED}'; re-enter the secrets with the new destination`,
+    }));
+    throw new WorkerError("INVALID_CONFIG", formatIssues("Invalid update", issues), { issues });
   }
 }
 
@@ -165,6 +221,7 @@ export class Worker {
   private server: Server | undefined;
   private client: Promise<PulsarClientHandle> | undefined;
   private closing = false;
+  private previousFileDirs: string | undefined;
   private ready = false;
   /** Secret values of a submission, hidden from the answer to that request even when the submission is refused. */
   private readonly submittedSecrets: WeakMap<IncomingMessage, string[]> = new WeakMap();
@@ -193,7 +250,33 @@ export class Worker {
         { level: options.logLevel ?? "info", base: { service: "pulsar-connect-worker" } },
         { write: (line: string) => destination.write(scrubber.scrub(line)) },
       ) as unknown as Logger);
+    const max = options.maxParallelism;
+    if (max !== undefined && (!Number.isInteger(max) || max < 1)) {
+      throw new WorkerError("INVALID_CONFIG", `maxParallelism must be a positive integer (got ${String(max)})`);
+    }
+    if (
+      options.secretsEnv !== undefined &&
+      !(
+        Array.isArray(options.secretsEnv) &&
+        options.secretsEnv.every((rule) => typeof rule === "string" && rule !== "" && rule !== "*")
+      )
+    ) {
+      throw new WorkerError("INVALID_CONFIG", "secretsEnv must be a list of variable names or NAME_PREFIX_* entries");
+    }
+    if (
+      options.fileDirs !== undefined &&
+      !(Array.isArray(options.fileDirs) && options.fileDirs.every((dir) => typeof dir === "string" && dir !== ""))
+    ) {
+      throw new WorkerError("INVALID_CONFIG", "fileDirs must be a list of folders");
+    }
     const worker = new Worker(options, scrubber, logger);
+    if (options.fileDirs !== undefined) {
+      // Connectors read the allowed folders from the environment of the process they run in.
+      worker.previousFileDirs = process.env[HOST_FILE_DIRS_ENV];
+      process.env[HOST_FILE_DIRS_ENV] = options.fileDirs.map((dir) => resolve(dir)).join(delimiter);
+    } else if (options.auth) {
+      logger.warn("fileDirs is not set: connector configs may name any file the worker can reach");
+    }
     await worker.open();
     return worker;
   }
@@ -280,6 +363,10 @@ export class Worker {
       await client?.close?.().catch(() => undefined);
     }
     await this.store.release();
+    if (this.options.fileDirs !== undefined) {
+      if (this.previousFileDirs === undefined) delete process.env[HOST_FILE_DIRS_ENV];
+      else process.env[HOST_FILE_DIRS_ENV] = this.previousFileDirs;
+    }
     this.logger.info("worker stopped");
   }
 
@@ -361,6 +448,16 @@ export class Worker {
       adminUrl: this.options.pulsarAdminUrl ?? "http://127.0.0.1:8080",
       authToken: this.options.pulsarAuthToken,
     };
+    const secrets = this.resolveSecrets(config.secrets);
+    if (secrets.issues.length > 0) {
+      throw new WorkerError("INVALID_CONFIG", formatIssues(`Invalid ${component.kind} secrets`, secrets.issues));
+    }
+    const key = this.key(component.kind, config.tenant, config.namespace, config.name);
+    this.scrubber.set(key, [
+      ...secretValues(config, this.schemaOf(component.kind, config)),
+      ...Object.values(secrets.values).filter((value) => value.length >= 4),
+    ]);
+    const instanceConfig = { ...config, secrets: secrets.values };
     const create = this.options.createInstance ?? createRuntimeInstance;
     // The runtime binds fqfn, instanceId and kind to the lines of the instance.
     const common = { instanceId, pulsar, logger: this.logger, workerId: this.workerId };
@@ -368,13 +465,13 @@ export class Worker {
       ? create({
           ...common,
           kind: "sink",
-          config: config as ResolvedSinkConfig,
+          config: instanceConfig as ResolvedSinkConfig,
           definition: connector.definition as SinkDefinition,
         })
       : create({
           ...common,
           kind: "source",
-          config: config as ResolvedSourceConfig,
+          config: instanceConfig as ResolvedSourceConfig,
           definition: connector.definition as SourceDefinition,
         });
   }
@@ -457,8 +554,63 @@ export class Worker {
         },
       ]);
     }
-    const issues = validateConnectorConfigs(connector.definition, config.configs, config.secrets);
-    if (issues.length > 0) this.invalid(kind, issues);
+    const limit = this.options.maxParallelism ?? DEFAULT_MAX_PARALLELISM;
+    if (config.parallelism > limit) {
+      this.invalid(kind, [{ path: "parallelism", message: `must be at most ${limit} (the worker's maxParallelism)` }]);
+    }
+    const secrets = this.resolveSecrets(config.secrets);
+    if (secrets.issues.length > 0) this.invalid(kind, secrets.issues);
+    const resolved = Object.values(secrets.values).filter((value) => value.length >= 4);
+    const hide = (text: string) => resolved.reduce((out, secret) => out.split(secret).join(REDACTED), text);
+    const issues = validateConnectorConfigs(connector.definition, config.configs, secrets.values);
+    if (issues.length > 0)
+      this.invalid(
+        kind,
+        issues.map((issue) => ({ ...issue, message: hide(issue.message) })),
+      );
+  }
+
+  /**
+   * Resolves a connector's `secrets`: a string (or `{value}`) as given, `{env}` only from variables the operator
+   * allows (`secretsEnv`), `{file}` only from the operator's `secretsDir`. Never reads anything else.
+   */
+  private resolveSecrets(secrets: Record<string, unknown>): { values: Record<string, string>; issues: FieldIssue[] } {
+    const values: Record<string, string> = {};
+    const issues: FieldIssue[] = [];
+    for (const [key, entry] of Object.entries(secrets ?? {})) {
+      const path = `secrets.${key}`;
+      if (typeof entry === "string") {
+        values[key] = entry;
+        continue;
+      }
+      const spec = isPlainObject(entry) ? entry : {};
+      if (typeof spec.value === "string") values[key] = spec.value;
+      else if (typeof spec.env === "string") {
+        const name = spec.env;
+        const allowed = (this.options.secretsEnv ?? []).some((rule) =>
+          rule.endsWith("*") ? name.startsWith(rule.slice(0, -1)) : name === rule,
+        );
+        if (!allowed) {
+          issues.push({
+            path,
+            message: `environment variable '${spec.env}' is not allowed by the worker's secretsEnv`,
+          });
+        } else if (process.env[spec.env] !== undefined) values[key] = process.env[spec.env] as string;
+      } else if (typeof spec.file === "string") {
+        const dir = this.options.secretsDir;
+        if (!dir) issues.push({ path, message: "secrets from files need the worker's secretsDir" });
+        else if (!/^[\w-][\w.-]*$/.test(spec.file)) {
+          issues.push({ path, message: "file must be the name of a file in the worker's secretsDir" });
+        } else {
+          try {
+            values[key] = readFileSync(join(resolve(dir), spec.file), "utf8").replace(/\r?\n$/, "");
+          } catch {
+            issues.push({ path, message: `no readable secret file '${spec.file}' in the worker's secretsDir` });
+          }
+        }
+      } else issues.push({ path, message: 'must be a string, {"value"}, {"env"} or {"file"}' });
+    }
+    return { values, issues };
   }
 
   private invalid(kind: Kind, issues: FieldIssue[]): never {
@@ -668,7 +820,7 @@ export class Worker {
     }));
   }
 
-  private metrics(): string {
+  private metrics(withExceptions: boolean): string {
     const instances = [...this.components.values()].flatMap((component) =>
       component.slots.map((slot) => ({
         kind: component.kind,
@@ -677,7 +829,7 @@ export class Worker {
         name: component.config.name,
         instanceId: slot.instanceId,
         counters: slot.counters(),
-        recentExceptions: slot.recentExceptions(),
+        recentExceptions: withExceptions ? slot.recentExceptions() : { connector: [], system: [] },
       })),
     );
     return renderMetrics(instances, this.options.cluster ?? "standalone", this.minuteWindows);
@@ -729,16 +881,25 @@ export class Worker {
     const url = new URL(request.url ?? "/", "http://worker.local");
     if (method === "GET" && url.pathname === "/health") return sendText(response, 200, "ok");
     if (method === "GET" && url.pathname === "/metrics") {
-      return sendText(response, 200, this.metrics(), "text/plain; version=0.0.4");
+      const open = !this.auth.metricsProtected;
+      if (!open) this.auth.requireSuperUser(this.auth.authenticate(request.headers.authorization), "reading /metrics");
+      // An open endpoint shows counters only: exception text can hold record values of any tenant.
+      return sendText(response, 200, this.metrics(!open || !this.auth.enabled), "text/plain; version=0.0.4");
     }
     const match = /^\/admin\/v3\/(sinks|sink|sources|source)(?:\/(.*))?$/.exec(url.pathname);
     if (!match) throw new WorkerError("NOT_FOUND", `No such endpoint: ${method} ${url.pathname}`);
     const kind: Kind = match[1]?.startsWith("sink") ? "sink" : "source";
+    const principal = this.auth.authenticate(request.headers.authorization);
     const segments = (match[2] ?? "")
       .split("/")
       .filter((segment) => segment !== "")
-      .map((segment) => decodeURIComponent(segment));
-    const principal = this.auth.authenticate(request.headers.authorization);
+      .map((segment) => {
+        try {
+          return decodeURIComponent(segment);
+        } catch {
+          throw new WorkerError("BAD_REQUEST", "Malformed percent-encoding in the request path");
+        }
+      });
     if (!this.ready)
       throw new WorkerError("NOT_READY", "Worker is initializing: restoring stored connectors; retry shortly");
     const builtinsName = kind === "sink" ? "builtinsinks" : "builtinsources";
@@ -783,10 +944,10 @@ export class Worker {
           return sendJson(response, 200, publicConfig(component.config, this.schemaOf(kind, component.config)));
         }
         case "POST":
-          await this.create(kind, path, await this.submission(request, kind));
+          await this.create(kind, path, await this.submission(request, kind, principal, path));
           return sendNoContent(response);
         case "PUT":
-          await this.update(kind, path, await this.submission(request, kind));
+          await this.update(kind, path, await this.submission(request, kind, principal, path));
           return sendNoContent(response);
         case "DELETE":
           await this.remove(kind, path);
@@ -802,7 +963,7 @@ export class Worker {
         return sendNoContent(response);
       }
       if (method === "POST" && fourth === "validate") {
-        const config = this.checkSubmission(kind, path, await this.submission(request, kind));
+        const config = this.checkSubmission(kind, path, await this.submission(request, kind, principal, path));
         return sendJson(response, 200, { valid: true, config: publicConfig(config, this.schemaOf(kind, config)) });
       }
     }
@@ -816,9 +977,15 @@ export class Worker {
     throw this.noRoute(method, url.pathname);
   }
 
-  private async submission(request: IncomingMessage, kind: Kind): Promise<Submission> {
+  private async submission(
+    request: IncomingMessage,
+    kind: Kind,
+    principal: Principal,
+    path: Path,
+  ): Promise<Submission> {
     const body = await readBody(request, this.options.maxBodyBytes ?? 5 * 1024 * 1024);
     const submission = await readSubmission(request, body, kind);
+    this.authorizeReferences(principal, path, submission.config);
     const config = submission.config as { archive?: unknown; sinkType?: unknown; sourceType?: unknown };
     const type = kind === "sink" ? config.sinkType : config.sourceType;
     const archive =
@@ -833,6 +1000,33 @@ export class Worker {
       values.sort((a, b) => b.length - a.length),
     );
     return submission;
+  }
+
+  /**
+   * Refuses topics, patterns and dead-letter or log topics of tenants the principal does not manage: the worker's
+   * own Pulsar credentials would otherwise read, ack, write or delete there on the caller's behalf.
+   */
+  private authorizeReferences(principal: Principal, path: Path, config: Record<string, unknown>): void {
+    if (principal.superUser) return;
+    const text = (value: unknown) => (typeof value === "string" ? value : undefined);
+    const inputs = [
+      ...(Array.isArray(config.inputs) ? config.inputs : []),
+      ...(isPlainObject(config.inputSpecs) ? Object.keys(config.inputSpecs) : []),
+    ].filter((topic): topic is string => typeof topic === "string");
+    const references = referencedTenants({
+      tenant: path.tenant,
+      namespace: path.namespace,
+      inputs,
+      topicsPattern: text(config.topicsPattern),
+      deadLetterTopic: text(config.deadLetterTopic),
+      logTopic: text(config.logTopic),
+      ...(text(config.topicName) !== undefined ? { topicName: text(config.topicName) } : {}),
+    } as unknown as ResolvedSinkConfig);
+    for (const { field, tenant } of references) {
+      if (tenant === path.tenant) continue;
+      const value = field.startsWith("inputs.") ? (inputs[Number(field.slice(7))] as string) : String(config[field]);
+      this.auth.authorizeReference(principal, tenant, field, value);
+    }
   }
 
   private noRoute(method: string, pathname: string): WorkerError {

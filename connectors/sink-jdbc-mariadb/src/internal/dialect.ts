@@ -1,12 +1,14 @@
 import {
   type DatabaseUrl,
   jsonParameter,
+  mariadbTls,
   onDuplicateKeyUpsertClause,
   type SqlConnection,
   type SqlDialect,
   type SqlErrorKind,
   type SqlResult,
   type TableColumn,
+  tlsConnectionOptions,
 } from "@pulsar-connect/jdbc-common";
 import mysql from "mysql2/promise";
 
@@ -69,11 +71,23 @@ export const mariadbDialect: SqlDialect = {
     if (!SCHEMES.has(url.scheme))
       return `must be a MariaDB URL (jdbc:mariadb://host:port/db or mysql://...), not ${url.scheme}:`;
     if (url.database === undefined) return "must name a database (jdbc:mariadb://host:port/<database>)";
+    const tls = mariadbTls(url);
+    if (tls) tlsConnectionOptions(tls, "configs.jdbcUrl (serverSslCert)");
     return undefined;
   },
 
   async connect(config, url): Promise<SqlConnection> {
+    const tls = mariadbTls(url);
     const connection = await mysql.createConnection({
+      ...(tls
+        ? {
+            ssl: {
+              ca: tlsConnectionOptions(tls, "configs.jdbcUrl (serverSslCert)").ca as string | undefined,
+              rejectUnauthorized: tls.verifyChain,
+              verifyIdentity: tls.verifyHost,
+            },
+          }
+        : {}),
       host: url.host,
       port: url.port ?? 3306,
       database: url.database,

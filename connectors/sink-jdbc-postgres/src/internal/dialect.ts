@@ -2,11 +2,13 @@ import {
   type DatabaseUrl,
   jsonParameter,
   onConflictUpsertClause,
+  postgresTls,
   type SqlConnection,
   type SqlDialect,
   type SqlErrorKind,
   type SqlResult,
   type TableColumn,
+  tlsConnectionOptions,
 } from "@pulsar-connect/jdbc-common";
 import pg from "pg";
 
@@ -53,11 +55,13 @@ export const postgresDialect: SqlDialect = {
     if (!SCHEMES.has(url.scheme))
       return `must be a PostgreSQL URL (jdbc:postgresql://host:port/db or postgres://...), not ${url.scheme}:`;
     if (url.database === undefined) return "must name a database (jdbc:postgresql://host:port/<database>)";
+    const tls = postgresTls(url);
+    if (tls) tlsConnectionOptions(tls, "configs.jdbcUrl (sslrootcert)");
     return undefined;
   },
 
   async connect(config, url): Promise<SqlConnection> {
-    const ssl = url.params.ssl === "true" || url.params.sslmode === "require";
+    const tls = postgresTls(url);
     const client = new pg.Client({
       host: url.host,
       port: url.port ?? 5432,
@@ -66,7 +70,7 @@ export const postgresDialect: SqlDialect = {
       password: config.password !== "" ? config.password : url.password,
       application_name: url.params.ApplicationName ?? "pulsar-connect",
       connectionTimeoutMillis: 10_000,
-      ...(ssl ? { ssl: { rejectUnauthorized: url.params.sslmode === "verify-full" } } : {}),
+      ssl: tls ? tlsConnectionOptions(tls, "configs.jdbcUrl (sslrootcert)") : false,
     });
     // An idle connection that drops emits "error"; the next statement then fails and the sink reconnects.
     client.on("error", () => undefined);

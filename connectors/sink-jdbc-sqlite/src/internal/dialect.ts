@@ -1,4 +1,4 @@
-import { resolve } from "node:path";
+import { confinedHostPath } from "@pulsar-connect/core";
 import {
   type DatabaseUrl,
   jsonParameter,
@@ -73,11 +73,14 @@ export const sqliteDialect: SqlDialect = {
     if (url.scheme !== "sqlite" && url.scheme !== "file") {
       return `must be a SQLite URL (jdbc:sqlite:<path>) or a file path, not ${url.scheme}:`;
     }
+    if (url.path !== undefined && url.path !== ":memory:") confinedHostPath(url.path, "configs.jdbcUrl");
     return undefined;
   },
 
   async connect(_config, url): Promise<SqlConnection> {
-    const path = url.path === ":memory:" || url.path === undefined ? ":memory:" : resolve(url.path);
+    // A database file only inside the folders the operator allows: a tenant must not open another one's files.
+    const path =
+      url.path === ":memory:" || url.path === undefined ? ":memory:" : confinedHostPath(url.path, "configs.jdbcUrl");
     const db = new Database(path, { timeout: 5_000 });
     try {
       db.pragma("journal_mode = WAL");

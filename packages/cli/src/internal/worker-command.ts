@@ -20,6 +20,10 @@ const CONFIG_KEYS = new Set([
   "cluster",
   "backoff",
   "stopTimeoutMs",
+  "maxParallelism",
+  "secretsEnv",
+  "secretsDir",
+  "fileDirs",
 ]);
 
 /** Reads the worker settings file (YAML, keys of WorkerOptions). */

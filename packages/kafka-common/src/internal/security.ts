@@ -1,6 +1,6 @@
 import { readFileSync } from "node:fs";
 import type { ConnectionOptions } from "node:tls";
-import { ConnectorError, type Logger, type z } from "@pulsar-connect/core";
+import { ConnectorError, confinedHostPath, type Logger, type z } from "@pulsar-connect/core";
 import type { KafkaConfig, logCreator, SASLOptions } from "kafkajs";
 
 /** The parsed security fields. */
@@ -65,11 +65,12 @@ export function securityOptions(config: SecurityConfig): Pick<KafkaConfig, "ssl"
   if (protocol === "SSL" || protocol === "SASL_SSL") {
     const tls: ConnectionOptions = {};
     if (config.sslTruststoreLocation) {
+      // Only inside the folders the operator allows, and one message whatever the reason: no probing of host files.
+      const path = confinedHostPath(config.sslTruststoreLocation, "configs.sslTruststoreLocation");
       try {
-        tls.ca = readFileSync(config.sslTruststoreLocation, "utf8");
-      } catch (error) {
-        throw new ConnectorError("INVALID_CONFIG", `Cannot read sslTruststoreLocation: ${(error as Error).message}`, {
-          cause: error,
+        tls.ca = readFileSync(path, "utf8");
+      } catch {
+        throw new ConnectorError("INVALID_CONFIG", "Cannot read sslTruststoreLocation", {
           issues: [{ path: "configs.sslTruststoreLocation", message: "cannot be read" }],
         });
       }

@@ -1,6 +1,13 @@
-// The part of @pulsar-connect/pulsar-client the runtime uses, and the admin REST calls it makes.
+// The part of @pulsar-connect/pulsar-client the runtime uses, including its admin client.
 
-import type { Consumer, Message, Producer, PulsarClient } from "@pulsar-connect/pulsar-client";
+import {
+  type Consumer,
+  type Message,
+  type Producer,
+  PulsarAdmin,
+  type PulsarClient,
+} from "@pulsar-connect/pulsar-client";
+import { parseTopic } from "../config.ts";
 
 export type MessageLike = Message;
 export type ConsumerLike = Consumer;
@@ -16,29 +23,27 @@ export interface PulsarConnections {
   authToken?: string | undefined;
 }
 
-/** A JSON request to the broker's admin API; undefined for 404. */
-export async function adminRequest(
-  pulsar: PulsarConnections,
-  method: string,
-  path: string,
-  body?: unknown,
-): Promise<unknown> {
-  const headers: Record<string, string> = { accept: "application/json" };
-  if (body !== undefined) headers["content-type"] = "application/json";
-  if (pulsar.authToken) headers.authorization = `Bearer ${pulsar.authToken}`;
-  const init: RequestInit = { method, headers, signal: AbortSignal.timeout(30_000) };
-  if (body !== undefined) init.body = JSON.stringify(body);
-  const response = await fetch(`${pulsar.adminUrl.replace(/\/$/, "")}${path}`, init);
-  if (response.status === 404) return undefined;
-  const text = await response.text();
-  if (!response.ok) {
-    throw new Error(`${method} ${path} answered ${response.status}: ${text.slice(0, 300)}`);
+const admins: WeakMap<PulsarConnections, PulsarAdmin> = new WeakMap();
+
+/** The admin client of a set of Pulsar endpoints (one per set). */
+export function adminOf(pulsar: PulsarConnections): PulsarAdmin {
+  let admin = admins.get(pulsar);
+  if (!admin) {
+    admin = new PulsarAdmin({
+      serviceUrl: pulsar.adminUrl,
+      ...(pulsar.authToken ? { authToken: pulsar.authToken } : {}),
+    });
+    admins.set(pulsar, admin);
   }
-  return text ? (JSON.parse(text) as unknown) : undefined;
+  return admin;
 }
 
-/** `persistent://t/ns/topic` -> `persistent/t/ns/topic` for admin paths. */
+/**
+ * `persistent://t/ns/topic` -> `persistent/t/ns/topic` for admin paths, every segment URL-encoded so that no
+ * character of a name can add a path segment or a query parameter. Throws for a name that is not a topic.
+ */
 export function topicPath(topic: string): string {
-  const match = /^(persistent|non-persistent):\/\/(.+)$/.exec(topic);
-  return match ? `${match[1]}/${match[2]}` : `persistent/public/default/${topic}`;
+  const parsed = parseTopic(topic);
+  if (!parsed) throw new Error(`not a valid topic name: ${JSON.stringify(topic)}`);
+  return [parsed.domain, parsed.tenant, parsed.namespace, parsed.local].map(encodeURIComponent).join("/");
 }

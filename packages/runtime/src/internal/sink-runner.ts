@@ -22,7 +22,7 @@ import { secretResolver } from "./context.ts";
 import { DeadLetterPublisher } from "./dead-letter.ts";
 import { type GuaranteePolicy, guaranteePolicy, refusalAction } from "./guarantee-policy.ts";
 import { PositionIndex } from "./positions.ts";
-import { adminRequest, type ConsumerLike, type MessageLike, type PulsarConnections, topicPath } from "./pulsar.ts";
+import { adminOf, type ConsumerLike, type MessageLike, type PulsarConnections } from "./pulsar.ts";
 import { RunnerBase } from "./runner-base.ts";
 
 export interface SinkRunnerOptions {
@@ -303,11 +303,7 @@ export class SinkRunner extends RunnerBase {
     let schema: RecordSchema | undefined;
     try {
       const base = topic.replace(/-partition-\d+$/, "");
-      const info = (await adminRequest(
-        this.options.pulsar,
-        "GET",
-        `/admin/v2/schemas/${topicPath(base).replace(/^(non-)?persistent\//, "")}/schema`,
-      )) as { type?: string; data?: string } | undefined;
+      const info = (await adminOf(this.options.pulsar).getSchema(base)) as { type?: string; data?: string } | undefined;
       if (info?.type === "STRING" || info?.type === "JSON" || info?.type === "AVRO" || info?.type === "BYTES") {
         schema = { type: info.type };
         if (info.data) schema.definition = info.data;
@@ -615,9 +611,12 @@ export class SinkRunner extends RunnerBase {
     try {
       let backlog = 0;
       for (const topic of this.options.config.inputs) {
-        const stats = (await adminRequest(this.options.pulsar, "GET", `/admin/v2/${topicPath(topic)}/stats`)) as
-          | { subscriptions?: Record<string, { msgBacklog?: number }> }
-          | undefined;
+        const stats = (await adminOf(this.options.pulsar)
+          .getTopicStats(topic)
+          .catch((error: unknown) => {
+            if ((error as { httpStatus?: number }).httpStatus === 404) return undefined;
+            throw error;
+          })) as { subscriptions?: Record<string, { msgBacklog?: number }> } | undefined;
         backlog += stats?.subscriptions?.[this.options.config.sourceSubscriptionName]?.msgBacklog ?? 0;
       }
       this.stalled = backlog > 0;

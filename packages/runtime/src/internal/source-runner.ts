@@ -15,7 +15,7 @@ import type { SourceInstanceStatusData } from "../stats.ts";
 import { Backoff, sleep } from "./backoff.ts";
 import { encodeValue } from "./codec.ts";
 import { secretResolver } from "./context.ts";
-import { adminRequest, type ProducerLike, type PulsarConnections, topicPath } from "./pulsar.ts";
+import { adminOf, type ProducerLike, type PulsarConnections, topicPath } from "./pulsar.ts";
 import { RunnerBase } from "./runner-base.ts";
 import {
   acksBeforeSend,
@@ -42,24 +42,7 @@ export interface SourceRunnerOptions {
  * Effectively-once output depends on it, so a source refuses to start without it.
  */
 export async function deduplicationEnabled(pulsar: PulsarConnections, topic: string): Promise<boolean> {
-  const path = topicPath(topic);
-  try {
-    const applied = await adminRequest(pulsar, "GET", `/admin/v2/${path}/deduplicationEnabled?applied=true`);
-    if (typeof applied === "boolean") return applied;
-  } catch {
-    // Older brokers or no topic policies: fall back to the namespace and broker settings.
-  }
-  const [, tenant, namespace] = path.split("/");
-  const namespacePolicy = await adminRequest(
-    pulsar,
-    "GET",
-    `/admin/v2/namespaces/${tenant}/${namespace}/deduplication`,
-  );
-  if (typeof namespacePolicy === "boolean") return namespacePolicy;
-  const runtime = (await adminRequest(pulsar, "GET", "/admin/v2/brokers/configuration/runtime")) as
-    | Record<string, string>
-    | undefined;
-  return runtime?.brokerDeduplicationEnabled === "true";
+  return adminOf(pulsar).getTopicDeduplication(topic);
 }
 
 /** Runs one source instance: source.read -> Pulsar producers, acking source records per the guarantee. */

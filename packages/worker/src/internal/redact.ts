@@ -1,11 +1,70 @@
 import { type ConfigSchema, REDACTED, redactConfig, sensitiveFields } from "@pulsar-connect/core";
 
-const SENSITIVE_NAME = /pass(word)?|secret|token|credential|private.?key|api.?key/i;
+const SENSITIVE_NAME = /pass(word)?|secret|token|credential|private.?key|api.?key|jaas/i;
+/** `scheme://user:password@host`: the password part. */
+const URL_PASSWORD = /(:\/\/[^:/?#@\s]*:)([^@/?#\s]+)(@)/g;
+/** `?password=...` and friends in a URL query or a key=value list. */
+const QUERY_PASSWORD = /([?&;](?:password|sslpassword|pwd|secret)=)([^&;#\s]+)/gi;
 
-/** Names of the sensitive fields: from the connector's schema, or guessed from the name when no schema is known. */
+/** A string with the passwords of URLs inside it (`u:pw@host`, `?password=pw`) replaced by the placeholder. */
+export function redactText(text: string): string {
+  return text.replace(URL_PASSWORD, `$1${REDACTED}$3`).replace(QUERY_PASSWORD, `$1${REDACTED}`);
+}
+
+/** The passwords of URLs inside a string, as written and URL-decoded. */
+function embeddedSecrets(text: string): string[] {
+  const found: string[] = [];
+  for (const match of text.matchAll(URL_PASSWORD)) found.push(match[2] as string);
+  for (const match of text.matchAll(QUERY_PASSWORD)) found.push(match[2] as string);
+  return found.flatMap((value) => {
+    try {
+      const decoded = decodeURIComponent(value);
+      return decoded === value ? [value] : [value, decoded];
+    } catch {
+      return [value];
+    }
+  });
+}
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return value !== null && typeof value === "object" && !Array.isArray(value);
+}
+
+/** A copy of a nested value (a map such as `producerConfigProperties`) with sensitive keys and URL passwords hidden. */
+function redactNested(value: unknown): unknown {
+  if (typeof value === "string") return redactText(value);
+  if (Array.isArray(value)) return value.map(redactNested);
+  if (isPlainObject(value)) {
+    return Object.fromEntries(
+      Object.entries(value).map(([key, inner]) => [
+        key,
+        SENSITIVE_NAME.test(key) && inner !== null && inner !== undefined ? REDACTED : redactNested(inner),
+      ]),
+    );
+  }
+  return value;
+}
+
+/** Values inside a nested value that {@link redactNested} hides. */
+function nestedSecrets(value: unknown, values: string[], collect: (value: unknown) => void): void {
+  if (typeof value === "string") values.push(...embeddedSecrets(value));
+  else if (Array.isArray(value)) for (const inner of value) nestedSecrets(inner, values, collect);
+  else if (isPlainObject(value)) {
+    for (const [key, inner] of Object.entries(value)) {
+      if (SENSITIVE_NAME.test(key)) collect(inner);
+      else nestedSecrets(inner, values, collect);
+    }
+  }
+}
+
+/**
+ * Names of the sensitive fields: those the connector's schema marks, plus fields the schema does not declare (or
+ * every field, without a schema) whose name looks like a secret.
+ */
 function hiddenFields(schema: ConfigSchema | undefined, configs: Record<string, unknown>): Set<string> {
-  if (schema) return new Set(sensitiveFields(schema));
-  return new Set(Object.keys(configs).filter((key) => SENSITIVE_NAME.test(key)));
+  const declared = schema ? new Set(Object.keys(schema.shape)) : new Set<string>();
+  const guessed = Object.keys(configs).filter((key) => !declared.has(key) && SENSITIVE_NAME.test(key));
+  return new Set([...(schema ? sensitiveFields(schema) : []), ...guessed]);
 }
 
 /** A copy of a connector config fit to show: sensitive `configs` fields and every `secrets` value replaced. */
@@ -17,7 +76,13 @@ export function publicConfig<T extends { configs?: Record<string, unknown>; secr
   if (copy.configs) {
     const hidden = hiddenFields(schema, copy.configs);
     const redacted = (schema ? redactConfig(schema, copy.configs) : { ...copy.configs }) as Record<string, unknown>;
-    for (const key of hidden) if (redacted[key] !== undefined && redacted[key] !== null) redacted[key] = REDACTED;
+    for (const [key, value] of Object.entries(redacted)) {
+      if (hidden.has(key)) {
+        if (value !== undefined && value !== null) redacted[key] = REDACTED;
+      } else {
+        redacted[key] = redactNested(value);
+      }
+    }
     copy.configs = redacted;
   }
   if (copy.secrets) {
@@ -39,7 +104,11 @@ export function secretValues(
   };
   for (const value of Object.values(config.secrets ?? {})) collect(value);
   const configs = config.configs ?? {};
-  for (const key of hiddenFields(schema, configs)) collect(configs[key]);
+  const hidden = hiddenFields(schema, configs);
+  for (const [key, value] of Object.entries(configs)) {
+    if (hidden.has(key)) collect(value);
+    else nestedSecrets(value, values, collect);
+  }
   // Very short values would blank out ordinary words; they are not worth hiding in logs.
   return values.filter((value) => value.length >= 4);
 }

@@ -299,13 +299,15 @@ export class InstanceSlot {
     }
     const counters = this.counters();
     const running = this.phase === "running" && live?.running !== false;
-    const error = running ? (live?.error ?? "") : this.scrub(live?.error || this.lastError);
+    const error = this.scrub(running ? (live?.error ?? "") : live?.error || this.lastError);
+    const scrubbed = (list: ExceptionInformation[] | undefined, fallback: ExceptionInformation[]) =>
+      (list ?? fallback).map((entry) => ({ ...entry, exceptionString: this.scrub(entry.exceptionString) }));
     const common = {
       running,
       error,
       numRestarts: this.numRestarts,
       numSystemExceptions: counters.systemExceptions,
-      latestSystemExceptions: live?.latestSystemExceptions ?? this.latestSystemExceptions,
+      latestSystemExceptions: scrubbed(live?.latestSystemExceptions, this.latestSystemExceptions),
       lastReceivedTime: counters.lastReceivedTime,
       workerId: this.workerId,
       stalled: live?.stalled ?? false,
@@ -316,7 +318,7 @@ export class InstanceSlot {
         ...common,
         numReadFromPulsar: counters.received,
         numSinkExceptions: counters.connectorExceptions,
-        latestSinkExceptions: live?.latestSinkExceptions ?? this.latestConnectorExceptions,
+        latestSinkExceptions: scrubbed(live?.latestSinkExceptions, this.latestConnectorExceptions),
         numWrittenToSink: counters.written,
       };
     }
@@ -324,7 +326,7 @@ export class InstanceSlot {
       ...common,
       numReceivedFromSource: counters.received,
       numSourceExceptions: counters.connectorExceptions,
-      latestSourceExceptions: live?.latestSourceExceptions ?? this.latestConnectorExceptions,
+      latestSourceExceptions: scrubbed(live?.latestSourceExceptions, this.latestConnectorExceptions),
       numWritten: counters.written,
     };
   }
