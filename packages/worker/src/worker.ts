@@ -605,8 +605,10 @@ export class Worker {
     instance: string | undefined,
   ): Promise<void> {
     const component = this.find(kind, path.tenant, path.namespace, path.name);
-    const slots = this.slotsOf(component, kind, path.name, instance);
+    this.slotsOf(component, kind, path.name, instance);
     await this.exclusive(component, async () => {
+      // Chosen again under the lock: an update before this operation may have changed the instances.
+      const slots = this.slotsOf(component, kind, path.name, instance);
       const desired = [...component.desired];
       for (const slot of slots) desired[slot.instanceId] = action === "stop" ? "stopped" : "running";
       // Stored before acting: a failed write changes nothing, and a crash right after restores the new wish.
