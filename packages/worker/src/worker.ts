@@ -249,7 +249,16 @@ export class Worker {
       this.apply(component);
     }
     this.ready = true;
-    this.logger.info({ url: this.url, restored: entries.length }, "worker started");
+    const desired = [...this.components.values()].flatMap((component) => component.desired);
+    this.logger.info(
+      {
+        url: this.url,
+        restored: entries.length,
+        instancesRunning: desired.filter((state) => state === "running").length,
+        instancesStopped: desired.filter((state) => state === "stopped").length,
+      },
+      "worker started",
+    );
   }
 
   private discoveryOptions(): { hostDirs: string[]; preferSource?: boolean } {
