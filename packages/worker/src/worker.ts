@@ -332,7 +332,16 @@ export class Worker {
       this.apply(component);
     }
     this.ready = true;
-    this.logger.info({ url: this.url, restored: entries.length }, "worker started");
+    const desired = [...this.components.values()].flatMap((component) => component.desired);
+    this.logger.info(
+      {
+        url: this.url,
+        restored: entries.length,
+        instancesRunning: desired.filter((state) => state === "running").length,
+        instancesStopped: desired.filter((state) => state === "stopped").length,
+      },
+      "worker started",
+    );
   }
 
   private discoveryOptions(): { hostDirs: string[]; preferSource?: boolean } {
@@ -757,8 +766,10 @@ export class Worker {
     instance: string | undefined,
   ): Promise<void> {
     const component = this.find(kind, path.tenant, path.namespace, path.name);
-    const slots = this.slotsOf(component, kind, path.name, instance);
+    this.slotsOf(component, kind, path.name, instance);
     await this.exclusive(component, async () => {
+      // Chosen again under the lock: an update before this operation may have changed the instances.
+      const slots = this.slotsOf(component, kind, path.name, instance);
       const desired = [...component.desired];
       for (const slot of slots) desired[slot.instanceId] = action === "stop" ? "stopped" : "running";
       // Stored before acting: a failed write changes nothing, and a crash right after restores the new wish.
