@@ -5,6 +5,7 @@ import {
   ConnectorError,
   configFieldDefinitions,
   loadConfig,
+  type ProcessingGuarantee,
   parseConfig,
   REDACTED,
   redactConfig,
@@ -72,14 +73,19 @@ export function describeJdbcSink(target: JdbcSuiteTarget): void {
     return table;
   }
 
-  async function open(raw: Record<string, unknown>, name = `sink-${randomUUID().slice(0, 8)}`): Promise<SinkInstance> {
+  async function open(
+    raw: Record<string, unknown>,
+    name = `sink-${randomUUID().slice(0, 8)}`,
+    processingGuarantee?: ProcessingGuarantee,
+  ): Promise<SinkInstance> {
     const config = loadConfig(definition.config, {
       jdbcUrl: target.jdbcUrl,
       userName: target.userName,
       password: target.password,
       ...raw,
     });
-    const sink = await definition.open(config, createSinkContext({ name }).context);
+    const { context } = createSinkContext({ name });
+    const sink = await definition.open(config, processingGuarantee ? { ...context, processingGuarantee } : context);
     instances.push(sink);
     return sink;
   }
@@ -231,6 +237,36 @@ export function describeJdbcSink(target: JdbcSuiteTarget): void {
         { id: 3, name: "ok", qty: 3 },
         { id: 5, name: "ok", qty: 5 },
       ]);
+    });
+
+    it("under EFFECTIVELY_ONCE commits only up to a refused record, so no stored position covers it", async () => {
+      const table = await freshTable();
+      const sink = await open({ tableName: table }, undefined, "EFFECTIVELY_ONCE");
+      const batch = records([
+        { value: { id: 1, name: "ok", qty: 1 } },
+        { value: { id: 2, name: "bad qty", qty: "not a number" } },
+        { value: { id: 3, name: "ok", qty: 3 } },
+        { value: { id: 4, name: "unknown field", colour: "red" } },
+        { value: { id: 5, name: "ok", qty: 5 } },
+      ]);
+      const retryable = (outcome: Awaited<ReturnType<SinkInstance["write"]>>) =>
+        outcome ? outcome.failed.map((failure) => [failure.index, (failure.error as ConnectorError).retryable]) : [];
+      // The refused record, then the later ones as not written yet: the runtime dead-letters it, then writes them.
+      expect(retryable(await sink.write(batch))).toEqual([
+        [1, false],
+        [2, true],
+        [3, true],
+        [4, true],
+      ]);
+      expect((await tableRows(table)).map((row) => row.id)).toEqual([1]);
+      expect((await sink.storedPositions?.())?.[0]?.entryId).toBe(0n);
+      expect(retryable(await sink.write(batch.slice(2)))).toEqual([
+        [1, false],
+        [2, true],
+      ]);
+      expect(failedIndexes(await sink.write(batch.slice(4)))).toEqual([]);
+      expect((await tableRows(table)).map((row) => row.id)).toEqual([1, 3, 5]);
+      expect((await sink.storedPositions?.())?.[0]?.entryId).toBe(4n);
     });
 
     it("stores awkward text exactly as given", async () => {

@@ -328,6 +328,65 @@ describe("EFFECTIVELY_ONCE with parallelism > 1", () => {
   });
 });
 
+describe("EFFECTIVELY_ONCE on a partitioned topic with parallelism 3", () => {
+  it("after an instance dies holding committed but unacknowledged rows, the others write nothing twice", async () => {
+    const name = unique("sink");
+    const base = unique("parts");
+    const topic = `persistent://public/default/${base}`;
+    await admin("PUT", `/admin/v2/persistent/public/default/${base}/partitions`, 3);
+    const positions = new Map<string, PulsarPosition>();
+    const rows: number[] = [];
+    let armed = false;
+    let hungInstance: number | undefined;
+    const clients = [0, 1, 2].map(() => new PulsarClient({ serviceUrl: SERVICE_URL }));
+    const instances: ConnectorInstance[] = [];
+    for (const instanceId of [0, 1, 2]) {
+      const definition = scriptedSink(async (records) => {
+        for (const record of records) {
+          rows.push(record.value.id);
+          positions.set(record.position.topic, record.position);
+        }
+        if (armed && hungInstance === undefined) {
+          // Committed, but this instance never acknowledges: it dies holding its partition.
+          hungInstance = instanceId;
+          await new Promise(() => {});
+        }
+        return { failed: [] };
+      }, positions);
+      const { instance } = sinkInstance(
+        topic,
+        definition,
+        { processingGuarantees: "EFFECTIVELY_ONCE", parallelism: 3 },
+        { instanceId, client: clients[instanceId] as PulsarClient, name },
+      );
+      await instance.start();
+      instances.push(instance);
+    }
+    await produce(topic, ids(30));
+    await waitFor(() => new Set(rows).size === 30, "the first 30 rows");
+    armed = true;
+    await produce(
+      topic,
+      Array.from({ length: 30 }, (_, i) => ({ id: 30 + i })),
+    );
+    await waitFor(() => hungInstance !== undefined, "an instance to commit without acknowledging");
+    await (clients[hungInstance as number] as PulsarClient).close();
+    await produce(
+      topic,
+      Array.from({ length: 30 }, (_, i) => ({ id: 60 + i })),
+    );
+    await waitFor(() => new Set(rows).size === 90, "all 90 rows");
+    expect(rows.length).toBe(90);
+    for (const [index, instance] of instances.entries()) {
+      if (index === hungInstance) void instance.stop();
+      else {
+        await instance.stop();
+        await (clients[index] as PulsarClient).close();
+      }
+    }
+  });
+});
+
 describe("dead-letter producer", () => {
   it("is recreated after its topic was deleted, instead of wedging the sink", async () => {
     const namespace = `public/${unique("dlqns")}`;
