@@ -232,7 +232,13 @@ describe("sink instances", () => {
   it("retries an unreachable target with backoff, says why in its status, and loses nothing", async () => {
     const topic = `persistent://public/default/${unique("retry")}`;
     let down = true;
-    const { definition, written } = memorySink({ failWrites: () => down });
+    const attempts: number[] = [];
+    const { definition, written } = memorySink({
+      failWrites: () => {
+        if (down) attempts.push(performance.now());
+        return down;
+      },
+    });
     const { instance } = sinkInstance(topic, definition);
     await instance.start();
     await produce(
@@ -247,7 +253,13 @@ describe("sink instances", () => {
     expect(status.state).toContain("connection refused");
     expect(status.running).toBe(true);
     expect(status.latestSinkExceptions[0]?.exceptionString).toContain("unreachable");
+    // The waits between attempts grow (200 ms, then 400 ms, give or take 10%): only lower bounds, which load cannot
+    // break; a fixed retry interval fails the second one.
+    await waitFor(() => attempts.length >= 3, "three failed attempts");
     down = false;
+    const [first, second, third] = attempts as [number, number, number];
+    expect(second - first).toBeGreaterThanOrEqual(175);
+    expect(third - second).toBeGreaterThanOrEqual(355);
     await waitFor(() => new Set(written.map((record) => record.value.id)).size === 20, "every record after recovery");
     expect((instance.status() as SinkInstanceStatusData).state).toBe("running");
     await instance.stop();
