@@ -1,5 +1,5 @@
-import { join } from "node:path";
 import { randomUUID } from "node:crypto";
+import { join } from "node:path";
 import { describeSinkConformance } from "@pulsar-connect/testkit";
 import mysql from "mysql2/promise";
 import { afterAll, inject } from "vitest";

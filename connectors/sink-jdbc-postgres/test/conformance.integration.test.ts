@@ -1,5 +1,5 @@
-import { join } from "node:path";
 import { randomUUID } from "node:crypto";
+import { join } from "node:path";
 import { describeSinkConformance } from "@pulsar-connect/testkit";
 import pg from "pg";
 import { afterAll, inject } from "vitest";

@@ -447,7 +447,11 @@ describe("pulsar-connect CLI against a worker and a real broker", () => {
       JSON.stringify({ other: SECRET }),
     ]);
     expect(created.stdout).toBe("Created successfully\n");
-    await until(async () => (await cli(["sinks", "status", "--name", name])).stdout.includes("running"), 30_000, "running");
+    await until(
+      async () => (await cli(["sinks", "status", "--name", name])).stdout.includes("running"),
+      30_000,
+      "running",
+    );
     const shown = [
       await cli(["sinks", "get", "--name", name]),
       await cli(["sinks", "get", "--name", name, "--output", "json"]),

@@ -180,7 +180,7 @@ describe("sink instances", () => {
   it.each([
     ["ATMOST_ONCE", "acknowledged before the write: the failed batch is gone, never retried"],
     ["ATLEAST_ONCE", "acknowledged after the write: the failed batch is retried until written"],
-  ] as const)("a write that fails once under %s: %s", async (guarantee) => {
+  ] as const)("a write that fails once under %s: %s", async (guarantee, _difference) => {
     const topic = `persistent://public/default/${unique("difference")}`;
     let failNext = true;
     const firstBatch: number[] = [];
@@ -198,7 +198,8 @@ describe("sink instances", () => {
         return {
           ...sink,
           write(records: SinkRecord[]) {
-            if (firstBatch.length === 0) firstBatch.push(...records.map((record) => (record.value as { id: number }).id));
+            if (firstBatch.length === 0)
+              firstBatch.push(...records.map((record) => (record.value as { id: number }).id));
             return sink.write(records);
           },
         };

@@ -1,3 +1,5 @@
+import { spawn } from "node:child_process";
+import { fileURLToPath } from "node:url";
 import {
   ConnectorError,
   isSinkDefinition,
@@ -8,8 +10,6 @@ import {
   type SourceDefinition,
   type SourceRecord,
 } from "@pulsar-connect/core";
-import { spawn } from "node:child_process";
-import { fileURLToPath } from "node:url";
 import { PulsarClient } from "@pulsar-connect/pulsar-client";
 import { createInstance, resolveSinkConfig } from "@pulsar-connect/runtime";
 import { describe, expect, it } from "vitest";
