@@ -35,6 +35,7 @@ describeSinkConformance("jdbc-mariadb", {
     paths: ["configs.tableName", "configs.insertMode"],
   },
   value: (id) => ({ id, name: `row ${id}` }),
+  duplicatesVisible: true,
   async readBack(configs) {
     const [rows] = await (await admin).query(`SELECT id FROM ${String(configs.tableName)}`);
     return (rows as Array<{ id: number }>).map((row) => row.id);

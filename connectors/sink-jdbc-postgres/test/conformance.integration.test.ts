@@ -35,6 +35,7 @@ describeSinkConformance("jdbc-postgres", {
     paths: ["configs.tableName", "configs.insertMode"],
   },
   value: (id) => ({ id, name: `row ${id}` }),
+  duplicatesVisible: true,
   async readBack(configs) {
     const result = await admin.query(`SELECT id FROM ${String(configs.tableName)}`);
     return result.rows.map((row: { id: number }) => row.id);

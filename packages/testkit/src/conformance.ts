@@ -27,6 +27,11 @@ export interface SinkConformanceOptions {
   value: (id: number) => unknown;
   /** Ids present in the external system for a config, one entry per stored row (duplicates kept). */
   readBack: (configs: Record<string, unknown>) => Promise<number[]>;
+  /**
+   * A record written twice shows up twice in `readBack` (no key that overwrites). The at-least-once kill test then
+   * also requires the duplicates that a kill between commit and acknowledgement must cause.
+   */
+  duplicatesVisible?: boolean;
   /** Secrets the config needs, by name. */
   secrets?: Record<string, string>;
   /**
@@ -344,6 +349,9 @@ function runtimeSinkTests(
   }, async () => {
     const { final } = await killedAfterCommit("ATLEAST_ONCE");
     expectEveryId(final, count);
+    if (options.duplicatesVisible) {
+      expect(final.length, "the batch stored but not acknowledged comes again").toBeGreaterThan(count);
+    }
   });
 
   if (options.definition.storesPositions) {

@@ -18,6 +18,7 @@ describeSinkConformance("sqlite-test", {
   config: () => ({ path: join(dir, `db-${counter++}.sqlite`) }),
   invalidConfig: { configs: { failEvery: -1 }, paths: ["configs.path", "configs.failEvery"] },
   value: (id) => ({ id }),
+  duplicatesVisible: true,
   readBack: async (configs) => {
     const db = openTestDb(configs.path as string);
     try {
