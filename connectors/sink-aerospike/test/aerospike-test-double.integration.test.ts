@@ -27,7 +27,7 @@ async function openSink(configs: Record<string, unknown>): Promise<SinkInstance>
 }
 
 describe("Aerospike sink through the real client against the Aerospike test double", () => {
-  it("the client connects, tends the one-node cluster and puts/gets through the test double", async () => {
+  it("the client connects and tends the one-node cluster through the test double (info commands it knows)", async () => {
     const { requests, unknownInfo } = await double.seen();
     const infoNames = requests.filter((r) => r.type === "info").flatMap((r) => r.names);
     expect(infoNames).toEqual(expect.arrayContaining(["node", "partition-generation", "replicas"]));

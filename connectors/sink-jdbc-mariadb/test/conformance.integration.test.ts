@@ -1,5 +1,5 @@
-import { join } from "node:path";
 import { randomUUID } from "node:crypto";
+import { join } from "node:path";
 import { describeSinkConformance } from "@pulsar-connect/testkit";
 import mysql from "mysql2/promise";
 import { afterAll, inject } from "vitest";
@@ -35,6 +35,7 @@ describeSinkConformance("jdbc-mariadb", {
     paths: ["configs.tableName", "configs.insertMode"],
   },
   value: (id) => ({ id, name: `row ${id}` }),
+  duplicatesVisible: true,
   async readBack(configs) {
     const [rows] = await (await admin).query(`SELECT id FROM ${String(configs.tableName)}`);
     return (rows as Array<{ id: number }>).map((row) => row.id);

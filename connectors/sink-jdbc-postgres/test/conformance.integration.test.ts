@@ -1,5 +1,5 @@
-import { join } from "node:path";
 import { randomUUID } from "node:crypto";
+import { join } from "node:path";
 import { describeSinkConformance } from "@pulsar-connect/testkit";
 import pg from "pg";
 import { afterAll, inject } from "vitest";
@@ -35,6 +35,7 @@ describeSinkConformance("jdbc-postgres", {
     paths: ["configs.tableName", "configs.insertMode"],
   },
   value: (id) => ({ id, name: `row ${id}` }),
+  duplicatesVisible: true,
   async readBack(configs) {
     const result = await admin.query(`SELECT id FROM ${String(configs.tableName)}`);
     return result.rows.map((row: { id: number }) => row.id);

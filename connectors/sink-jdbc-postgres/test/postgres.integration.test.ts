@@ -50,6 +50,18 @@ describeJdbcSink({
       await admin.exec(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = '${marker}'`);
     },
   },
+  statementLog: {
+    install: (table, log) => [
+      `CREATE TABLE ${log} (seq serial PRIMARY KEY, tx bigint NOT NULL, n integer NOT NULL)`,
+      `CREATE FUNCTION ${log}_note() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN INSERT INTO ${log} (tx, n) SELECT txid_current(), count(*) FROM new_rows; RETURN NULL; END $$`,
+      `CREATE TRIGGER ${log}_note AFTER INSERT ON ${table} REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION ${log}_note()`,
+    ],
+    uninstall: (table, log) => [
+      `DROP TRIGGER IF EXISTS ${log}_note ON ${table}`,
+      `DROP FUNCTION IF EXISTS ${log}_note()`,
+      `DROP TABLE IF EXISTS ${log}`,
+    ],
+  },
   dropTrigger: (trigger) =>
     `DROP TRIGGER IF EXISTS ${trigger} ON pulsar_connect_positions; DROP FUNCTION IF EXISTS ${trigger}()`,
 });

@@ -31,6 +31,7 @@ describeSinkConformance("jdbc-sqlite", {
     paths: ["configs.tableName", "configs.insertMode"],
   },
   value: (id) => ({ id, name: `row ${id}` }),
+  duplicatesVisible: true,
   async readBack(configs) {
     return (admin.prepare(`SELECT id FROM ${String(configs.tableName)}`).all() as Array<{ id: number }>).map(
       (row) => row.id,

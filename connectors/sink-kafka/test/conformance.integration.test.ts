@@ -44,6 +44,7 @@ describeSinkConformance("kafka", {
     paths: ["configs.topic", "configs.acks"],
   },
   value: (id) => ({ id }),
+  duplicatesVisible: true,
   readBack: (configs) => idsIn(configs.topic as string),
   pulsar: pulsarEndpoints(),
   connectorModule: join(import.meta.dirname, "../src/index.ts"),

@@ -1,6 +1,5 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { PulsarClient } from "@pulsar-connect/pulsar-client";
@@ -23,7 +22,7 @@ const SECRET = `secret-${run}-never-printed`;
 let host: string;
 let dataDir: string;
 let outDir: string;
-let port: number;
+let port = 0;
 let workerProcess: ChildProcess;
 let workerExit: Promise<number | null>;
 let workerLogs = "";
@@ -60,15 +59,8 @@ function cli(args: string[], env: Record<string, string> = {}): Promise<Result> 
   });
 }
 
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((done) => server.listen(0, "127.0.0.1", done));
-  const address = server.address() as { port: number };
-  await new Promise((done) => server.close(done));
-  return address.port;
-}
-
 async function startWorker(): Promise<void> {
+  const logsBefore = workerLogs.length;
   const config = join(dataDir, "worker.yaml");
   writeFileSync(
     config,
@@ -96,7 +88,12 @@ async function startWorker(): Promise<void> {
     workerLogs += chunk;
   });
   workerExit = new Promise((done) => workerProcess.on("exit", (code) => done(code)));
-  await until(() => workerLogs.includes('"msg":"worker started"'), 30_000, "worker started");
+  // Only this start's log counts: after a restart the earlier "worker started" line is still in workerLogs.
+  await until(() => workerLogs.slice(logsBefore).includes('"msg":"worker started"'), 30_000, "worker started");
+  // The first start binds port 0 (no probe-then-bind race); a restart binds the port the worker got then.
+  const url = /"url":"http:\/\/[^":]+:(\d+)"[^\n]*"msg":"worker started"/.exec(workerLogs.slice(logsBefore));
+  if (url === null) throw new Error("the worker did not log its URL");
+  port = Number(url[1]);
 }
 
 async function stopWorker(): Promise<number | null> {
@@ -116,7 +113,6 @@ beforeAll(async () => {
   host = fixtureHost();
   dataDir = mkdtempSync(join(tmpdir(), "pulsar-connect-cli-"));
   outDir = mkdtempSync(join(tmpdir(), "pulsar-connect-cli-out-"));
-  port = await freePort();
   await startWorker();
 });
 
@@ -447,7 +443,11 @@ describe("pulsar-connect CLI against a worker and a real broker", () => {
       JSON.stringify({ other: SECRET }),
     ]);
     expect(created.stdout).toBe("Created successfully\n");
-    await until(async () => (await cli(["sinks", "status", "--name", name])).stdout.includes("running"), 30_000, "running");
+    await until(
+      async () => (await cli(["sinks", "status", "--name", name])).stdout.includes("running"),
+      30_000,
+      "running",
+    );
     const shown = [
       await cli(["sinks", "get", "--name", name]),
       await cli(["sinks", "get", "--name", name, "--output", "json"]),

@@ -24,9 +24,9 @@ export interface SigkillTarget {
 const fixture = join(import.meta.dirname, "fixtures/run-sink.ts");
 
 export function describeSigkill(target: SigkillTarget): void {
-  const { pulsar } = target;
   // Without a broker the file fails instead of skipping: test/services.json must list pulsar.
-  if (pulsar === undefined) throw new Error(`${target.label}: the SIGKILL tests need a Pulsar broker`);
+  if (target.pulsar === undefined) throw new Error(`${target.label}: the SIGKILL tests need a Pulsar broker`);
+  const pulsar = target.pulsar;
   const children: ChildProcess[] = [];
   const tables: string[] = [];
   afterAll(async () => {
@@ -50,14 +50,18 @@ export function describeSigkill(target: SigkillTarget): void {
   }
 
   async function kill(child: ChildProcess): Promise<void> {
-    const exited = new Promise<NodeJS.Signals | null>((resolve) => child.once("exit", (_code, signal) => resolve(signal)));
+    const exited = new Promise<NodeJS.Signals | null>((resolve) =>
+      child.once("exit", (_code, signal) => resolve(signal)),
+    );
     child.kill("SIGKILL");
     expect(await exited, "the sink process dies by the SIGKILL (it was still running)").toBe("SIGKILL");
   }
 
   /** Messages not yet acknowledged on the topic's subscriptions (Infinity before the subscription exists). */
   async function backlog(topic: string): Promise<number> {
-    const response = await fetch(`${pulsar?.webServiceUrl}/admin/v2/persistent/${topic.replace("persistent://", "")}/stats`);
+    const response = await fetch(
+      `${pulsar.webServiceUrl}/admin/v2/persistent/${topic.replace("persistent://", "")}/stats`,
+    );
     if (response.status !== 200) return Number.POSITIVE_INFINITY;
     const stats = (await response.json()) as { subscriptions?: Record<string, { msgBacklog: number }> };
     const subscriptions = Object.values(stats.subscriptions ?? {});

@@ -45,6 +45,12 @@ export interface JdbcSuiteTarget {
   failPositionsFor(trigger: string, connectorName: string): string[];
   dropTrigger(trigger: string): string;
   /**
+   * Databases with statement-level triggers: SQL that makes each INSERT statement on `table` note its transaction
+   * and row count in `log` (columns seq, tx, n), and SQL that drops it again. Lets the suite see statements and
+   * transactions, not only the rows they leave.
+   */
+  statementLog?: { install(table: string, log: string): string[]; uninstall(table: string, log: string): string[] };
+  /**
    * For network databases: config fields (jdbcUrl, userName...) whose connections can be found by `marker`, and a
    * way to cut those connections on the server.
    */
@@ -67,10 +73,29 @@ export function describeJdbcSink(target: JdbcSuiteTarget): void {
     return admin;
   }
 
+  const tables: string[] = [];
+  const statementLogs: Array<{ table: string; log: string }> = [];
+
   async function freshTable(): Promise<string> {
     const table = `pc_test_${randomUUID().replaceAll("-", "").slice(0, 12)}`;
     await (await db()).exec(target.createTable(table));
+    tables.push(table);
     return table;
+  }
+
+  /** The INSERT statements run on `table` from now on, as rows per statement and transaction (when observable). */
+  async function watchStatements(
+    table: string,
+  ): Promise<(() => Promise<Array<{ tx: string; n: number }>>) | undefined> {
+    if (target.statementLog === undefined) return undefined;
+    const log = `${table}_stmts`;
+    for (const sql of target.statementLog.install(table, log)) await (await db()).exec(sql);
+    statementLogs.push({ table, log });
+    return async () =>
+      (await (await db()).rows(`SELECT tx, n FROM ${log} ORDER BY seq`)).map((row) => ({
+        tx: String(row.tx),
+        n: Number(row.n),
+      }));
   }
 
   async function open(
@@ -109,12 +134,19 @@ export function describeJdbcSink(target: JdbcSuiteTarget): void {
 
   afterAll(async () => {
     for (const sink of instances) await sink.close();
+    if (admin !== undefined) {
+      for (const { table, log } of statementLogs) {
+        for (const sql of target.statementLog?.uninstall(table, log) ?? []) await admin.exec(sql);
+      }
+      for (const table of tables) await admin.exec(`DROP TABLE IF EXISTS ${table}`);
+    }
     await admin?.close();
   });
 
   describe(`${target.label} sink`, () => {
-    it("INSERT writes every record as a row, with one multi-row statement per batch", async () => {
+    it("INSERT writes every record as a row, one multi-row statement per run of records with the same fields", async () => {
       const table = await freshTable();
+      const statements = await watchStatements(table);
       const sink = await open({ tableName: table });
       const outcome = await sink.write(
         records([
@@ -124,6 +156,8 @@ export function describeJdbcSink(target: JdbcSuiteTarget): void {
         ]),
       );
       expect(failedIndexes(outcome)).toEqual([]);
+      // Records 1 and 2 share their fields; record 3 has no qty and goes in a statement of its own.
+      if (statements) expect((await statements()).map((statement) => statement.n)).toEqual([2, 1]);
       expect(await tableRows(table)).toEqual([
         { id: 1, name: "ada", qty: 3 },
         { id: 2, name: "bob", qty: 5 },
@@ -296,6 +330,7 @@ export function describeJdbcSink(target: JdbcSuiteTarget): void {
 
     it("maps Avro-decoded values (booleans, bigints, buffers) and splits statements by batchSize", async () => {
       const table = await freshTable();
+      const statements = await watchStatements(table);
       const sink = await open({ tableName: table, batchSize: 2 });
       const batch = makeSinkRecords(
         Array.from({ length: 5 }, () => ({ value: {} as Record<string, unknown> })),
@@ -314,6 +349,11 @@ export function describeJdbcSink(target: JdbcSuiteTarget): void {
       });
       expect(failedIndexes(await sink.write(batch))).toEqual([]);
       expect((await tableRows(table)).map((row) => row.id)).toEqual([1, 2, 3, 4, 5]);
+      if (statements) {
+        const seen = await statements();
+        expect(seen.map((statement) => statement.n)).toEqual([2, 2, 1]);
+        expect(new Set(seen.map((statement) => statement.tx)).size, "one transaction").toBe(1);
+      }
       const active = await (await db()).rows(
         `SELECT id FROM ${table} WHERE active = ${target.label === "PostgreSQL" ? "true" : "1"} ORDER BY id`,
       );
@@ -378,11 +418,22 @@ export function describeJdbcSink(target: JdbcSuiteTarget): void {
 
     it("maxQueueSize splits a large write into several transactions, each with its positions", async () => {
       const table = await freshTable();
+      const statements = await watchStatements(table);
       const sink = await open({ tableName: table, maxQueueSize: 3, batchSize: 2 });
       const batch = records(Array.from({ length: 8 }, (_, i) => ({ value: { id: i + 1, qty: i } })));
       batch[6] = { ...(batch[6] as SinkRecord), value: { id: 7, qty: "x" } };
       expect(failedIndexes(await sink.write(batch))).toEqual([6]);
       expect((await tableRows(table)).map((row) => row.id)).toEqual([1, 2, 3, 4, 5, 6, 8]);
+      if (statements) {
+        // Committed statements only: at most batchSize rows each, at most maxQueueSize rows per transaction.
+        const seen = await statements();
+        expect(seen.every((statement) => statement.n <= 2)).toBe(true);
+        const perTransaction = new Map<string, number>();
+        for (const { tx, n } of seen) perTransaction.set(tx, (perTransaction.get(tx) ?? 0) + n);
+        expect([...perTransaction.values()].every((n) => n <= 3)).toBe(true);
+        expect(perTransaction.size, "several transactions").toBeGreaterThanOrEqual(3);
+        expect(seen.reduce((sum, statement) => sum + statement.n, 0)).toBe(7);
+      }
       expect((await sink.storedPositions?.())?.[0]?.entryId).toBe(7n);
     });
 

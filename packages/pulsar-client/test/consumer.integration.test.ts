@@ -101,6 +101,7 @@ describe("subscriptions", () => {
     );
     expect(ids.some((id) => id.batchIndex > 0)).toBe(true);
     const owner = new Map<string, number>();
+    const valuesByKey = new Map<string, number[]>();
     let total = 0;
     await Promise.all(
       [c1, c2].map(async (c, idx) => {
@@ -108,18 +109,26 @@ describe("subscriptions", () => {
           let m: Message;
           try {
             m = await c.receive(1500);
-          } catch {
+          } catch (error) {
+            if ((error as { code?: string }).code !== "TIMEOUT") throw error;
             return;
           }
           total++;
           const prev = owner.get(m.key!);
           if (prev !== undefined) expect(prev).toBe(idx);
           owner.set(m.key!, idx);
+          valuesByKey.set(m.key!, [...(valuesByKey.get(m.key!) ?? []), Number(m.data.toString())]);
           await c.acknowledge(m);
         }
       }),
     );
     expect(total).toBe(60);
+    // Every key arrived, whole and in order, at the one consumer that owns it.
+    expect([...valuesByKey.keys()].sort()).toEqual(["k0", "k1", "k2", "k3", "k4", "k5"]);
+    for (const [key, values] of valuesByKey) {
+      const first = Number(key.slice(1)) * 10;
+      expect(values).toEqual(Array.from({ length: 10 }, (_, i) => first + i));
+    }
     await producer.close();
     await c1.close();
     await c2.close();

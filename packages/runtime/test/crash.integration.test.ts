@@ -212,8 +212,11 @@ describe("sink process killed mid-stream", () => {
 
   describe("at seeded random points", () => {
     for (const guarantee of ["EFFECTIVELY_ONCE", "ATLEAST_ONCE", "ATMOST_ONCE"] as const) {
-      const killAt: KillAt = random() < 0.5 ? { write: between(2, 12) } : { write: between(2, 12), row: between(0, 999) };
-      it(`${guarantee}, killed at ${JSON.stringify(killAt)} (PC_CRASH_SEED=${seed})`, { timeout: 180_000 }, async () => {
+      const killAt: KillAt =
+        random() < 0.5 ? { write: between(2, 12) } : { write: between(2, 12), row: between(0, 999) };
+      it(`${guarantee}, killed at ${JSON.stringify(killAt)} (PC_CRASH_SEED=${seed})`, {
+        timeout: 180_000,
+      }, async () => {
         const { ids, final } = await crashSink(guarantee, `seed-${seed}`, killAt);
         expect(final.outside).toBe(0);
         if (guarantee === "ATMOST_ONCE") expect([...ids].filter(([, n]) => n !== 1)).toEqual([]);

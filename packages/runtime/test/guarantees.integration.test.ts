@@ -2,7 +2,7 @@
 // guarantee, dead-lettering, retries, deduplication checks and the Pulsar-backed state store.
 import { ConnectorError, defineSink, defineSource, type SinkRecord, type SourceRecord, z } from "@pulsar-connect/core";
 import { PulsarClient } from "@pulsar-connect/pulsar-client";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import {
   createInstance,
   PulsarStateStore,
@@ -11,8 +11,10 @@ import {
   type SinkInstanceStatusData,
 } from "../src/index.ts";
 
-const SERVICE_URL = process.env.PULSAR_SERVICE_URL ?? "pulsar://127.0.0.1:6650";
-const ADMIN_URL = process.env.PULSAR_ADMIN_URL ?? "http://127.0.0.1:8080";
+const pulsarEndpoints = inject("services").pulsar;
+if (pulsarEndpoints === undefined) throw new Error("test/services.json must list pulsar");
+const SERVICE_URL = pulsarEndpoints.serviceUrl;
+const ADMIN_URL = pulsarEndpoints.webServiceUrl;
 const run = Date.now().toString(36);
 let client: PulsarClient;
 let counter = 0;
@@ -165,6 +167,9 @@ describe("sink instances", () => {
       Array.from({ length: 30 }, (_, id) => ({ id })),
     );
     await waitFor(() => written.length === 29, "29 good records written");
+    expect(written.map((record) => record.value.id).sort((a, b) => a - b)).toEqual(
+      Array.from({ length: 30 }, (_, id) => id).filter((id) => id !== 13),
+    );
     const dead = await dlqConsumer.receive();
     expect(JSON.parse(Buffer.from(dead.data).toString())).toEqual({ id: 13 });
     expect(dead.properties.__pulsar_connect_error).toContain("not a number");
@@ -175,10 +180,69 @@ describe("sink instances", () => {
     await dlqConsumer.close();
   });
 
+  it.each([
+    ["ATMOST_ONCE", "acknowledged before the write: the failed batch is gone, never retried"],
+    ["ATLEAST_ONCE", "acknowledged after the write: the failed batch is retried until written"],
+  ] as const)("a write that fails once under %s: %s", async (guarantee, _difference) => {
+    const topic = `persistent://public/default/${unique("difference")}`;
+    let failNext = true;
+    const firstBatch: number[] = [];
+    const { definition, written } = memorySink({
+      failWrites: () => {
+        const fail = failNext;
+        failNext = false;
+        return fail;
+      },
+    });
+    const noting = {
+      ...definition,
+      async open(config: never, context: never) {
+        const sink = await definition.open(config, context);
+        return {
+          ...sink,
+          write(records: SinkRecord[]) {
+            if (firstBatch.length === 0)
+              firstBatch.push(...records.map((record) => (record.value as { id: number }).id));
+            return sink.write(records);
+          },
+        };
+      },
+    } as typeof definition;
+    const { instance, config } = sinkInstance(topic, noting, { processingGuarantees: guarantee });
+    await instance.start();
+    const ids = Array.from({ length: 20 }, (_, id) => id);
+    await produce(
+      topic,
+      ids.map((id) => ({ id })),
+    );
+    const backlog = async () => {
+      const stats = (await admin("GET", `/admin/v2/persistent/${topic.replace("persistent://", "")}/stats`)) as {
+        subscriptions: Record<string, { msgBacklog: number }>;
+      };
+      return stats.subscriptions[config.sourceSubscriptionName]?.msgBacklog;
+    };
+    await waitFor(async () => firstBatch.length > 0 && (await backlog()) === 0, "every message acknowledged");
+    await waitFor(() => written.length >= ids.length - firstBatch.length, "the other records written");
+    await instance.stop();
+    const writtenIds = written.map((record) => record.value.id).sort((a, b) => a - b);
+    expect(instance.stats.connectorExceptions).toBe(1);
+    if (guarantee === "ATMOST_ONCE") {
+      expect(writtenIds).toEqual(ids.filter((id) => !firstBatch.includes(id)));
+    } else {
+      expect(writtenIds).toEqual(ids);
+    }
+  });
+
   it("retries an unreachable target with backoff, says why in its status, and loses nothing", async () => {
     const topic = `persistent://public/default/${unique("retry")}`;
     let down = true;
-    const { definition, written } = memorySink({ failWrites: () => down });
+    const attempts: number[] = [];
+    const { definition, written } = memorySink({
+      failWrites: () => {
+        if (down) attempts.push(performance.now());
+        return down;
+      },
+    });
     const { instance } = sinkInstance(topic, definition);
     await instance.start();
     await produce(
@@ -193,7 +257,13 @@ describe("sink instances", () => {
     expect(status.state).toContain("connection refused");
     expect(status.running).toBe(true);
     expect(status.latestSinkExceptions[0]?.exceptionString).toContain("unreachable");
+    // The waits between attempts grow (200 ms, then 400 ms, give or take 10%): only lower bounds, which load cannot
+    // break; a fixed retry interval fails the second one.
+    await waitFor(() => attempts.length >= 3, "three failed attempts");
     down = false;
+    const [first, second, third] = attempts as [number, number, number];
+    expect(second - first).toBeGreaterThanOrEqual(175);
+    expect(third - second).toBeGreaterThanOrEqual(355);
     await waitFor(() => new Set(written.map((record) => record.value.id)).size === 20, "every record after recovery");
     expect((instance.status() as SinkInstanceStatusData).state).toBe("running");
     await instance.stop();
@@ -265,6 +335,7 @@ describe("source instances", () => {
     definition: ReturnType<typeof listSource>["definition"],
     topicName: string,
     processingGuarantees: "ATLEAST_ONCE" | "EFFECTIVELY_ONCE" = "ATLEAST_ONCE",
+    pulsarClient: PulsarClient = client,
   ) {
     const resolved = resolveSourceConfig({
       name: unique("src"),
@@ -278,17 +349,59 @@ describe("source instances", () => {
       config: resolved.value,
       definition,
       instanceId: 0,
-      pulsar: { client, adminUrl: ADMIN_URL },
+      pulsar: { client: pulsarClient, adminUrl: ADMIN_URL },
     });
   }
 
   it("acks source records after the send receipt under ATLEAST_ONCE", async () => {
     const topic = `persistent://public/default/${unique("src")}`;
     const { definition, acked } = listSource(50, false);
-    const instance = sourceInstance(definition, topic);
+    // The client, except that it notes which ids the broker has confirmed; each ack is checked against it.
+    const confirmed = new Set<number>();
+    const ackedEarly: number[] = [];
+    const watching = {
+      subscribe: client.subscribe.bind(client),
+      async createProducer(options: Parameters<PulsarClient["createProducer"]>[0]) {
+        const producer = await client.createProducer(options);
+        return new Proxy(producer, {
+          get(target, property) {
+            if (property !== "send") return Reflect.get(target, property, target);
+            return async (message: Parameters<typeof producer.send>[0]) => {
+              const receipt = await target.send(message);
+              const value = (message as { value: Uint8Array }).value;
+              confirmed.add((JSON.parse(Buffer.from(value).toString()) as { id: number }).id);
+              return receipt;
+            };
+          },
+        });
+      },
+    } as unknown as PulsarClient;
+    const checked = {
+      ...definition,
+      async open(config: never, context: never) {
+        const source = await definition.open(config, context);
+        return {
+          ...source,
+          async read(options: never) {
+            const records = await source.read(options);
+            for (const record of records ?? []) {
+              const ack = record.ack;
+              const id = (record.value as { id: number }).id;
+              record.ack = () => {
+                if (!confirmed.has(id)) ackedEarly.push(id);
+                return ack?.();
+              };
+            }
+            return records;
+          },
+        };
+      },
+    } as typeof definition;
+    const instance = sourceInstance(checked, topic, "ATLEAST_ONCE", watching);
     await instance.start();
     await instance.done;
     expect(acked.sort((a, b) => a - b)).toEqual(Array.from({ length: 50 }, (_, i) => i));
+    expect(ackedEarly, "records acknowledged before the broker confirmed them").toEqual([]);
     expect(instance.stats.written).toBe(50);
     const stats = (await admin("GET", `/admin/v2/persistent/${topic.replace("persistent://", "")}/stats`)) as {
       msgInCounter: number;

@@ -3,7 +3,7 @@
 // itself with SIGKILL as soon as its k-th write has returned (the batch is stored) and before the runtime can
 // acknowledge it: the most dangerous point for duplicates and losses.
 import { writeSync } from "node:fs";
-import type { Logger, LogFields, SinkDefinition } from "@pulsar-connect/core";
+import type { LogFields, Logger, SinkDefinition } from "@pulsar-connect/core";
 import { PulsarClient } from "@pulsar-connect/pulsar-client";
 import { createInstance, resolveSinkConfig } from "@pulsar-connect/runtime";
 
@@ -64,7 +64,13 @@ const stderrLogger = (bindings: LogFields): Logger => {
     const data = typeof fields === "string" ? { msg: fields } : { ...bindings, ...fields, msg: message };
     writeSync(2, `sink process ${level}: ${JSON.stringify(data, (_, v) => (typeof v === "bigint" ? String(v) : v))}\n`);
   };
-  return { debug: () => {}, info: () => {}, warn: line("warn"), error: line("error"), child: (more) => stderrLogger({ ...bindings, ...more }) };
+  return {
+    debug: () => {},
+    info: () => {},
+    warn: line("warn"),
+    error: line("error"),
+    child: (more) => stderrLogger({ ...bindings, ...more }),
+  };
 };
 const client = new PulsarClient({ serviceUrl: settings.serviceUrl });
 const instance = createInstance({

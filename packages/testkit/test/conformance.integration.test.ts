@@ -3,11 +3,11 @@
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { openTestDb, sqliteTestSink } from "../../runtime/test/fixtures/sqlite-sink.ts";
 import { inject } from "vitest";
+import { openTestDb, sqliteTestSink } from "../../runtime/test/fixtures/sqlite-sink.ts";
 import { describeSinkConformance } from "../src/index.ts";
 
-const pulsar = inject("services").pulsar;
+const pulsar = (inject("services" as never) as { pulsar?: { serviceUrl: string; webServiceUrl: string } }).pulsar;
 if (pulsar === undefined) throw new Error("test/services.json must list pulsar");
 
 const dir = mkdtempSync(join(tmpdir(), "pc-conformance-"));
@@ -18,6 +18,7 @@ describeSinkConformance("sqlite-test", {
   config: () => ({ path: join(dir, `db-${counter++}.sqlite`) }),
   invalidConfig: { configs: { failEvery: -1 }, paths: ["configs.path", "configs.failEvery"] },
   value: (id) => ({ id }),
+  duplicatesVisible: true,
   readBack: async (configs) => {
     const db = openTestDb(configs.path as string);
     try {

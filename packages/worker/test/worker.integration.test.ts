@@ -310,8 +310,14 @@ describe("worker against a real broker", () => {
       expect((await api("GET", path)).status).toBe(200);
     }
     await api("GET", "/metrics");
-    expect(logs.some((line) => line.includes(name)), "the worker logged about the connectors").toBe(true);
-    expect(answers.some((text) => text.includes("********")), "the config came back, masked").toBe(true);
+    expect(
+      logs.some((line) => line.includes(name)),
+      "the worker logged about the connectors",
+    ).toBe(true);
+    expect(
+      answers.some((text) => text.includes("********")),
+      "the config came back, masked",
+    ).toBe(true);
     expect((await api("DELETE", `${SINKS}/${name}`)).status).toBe(204);
     expect((await api("DELETE", `${SINKS}/${name}-fail`)).status).toBe(204);
     for (const text of [...answers, ...logs]) {

@@ -27,8 +27,16 @@ describe("JWT authentication against jose", () => {
   it("refuses jose tokens that are expired, not yet valid, signed with another key or algorithm, or unsigned", async () => {
     const now = Math.floor(Date.now() / 1000);
     const refused = [
-      await new SignJWT({}).setProtectedHeader({ alg: "HS256" }).setSubject("ops").setExpirationTime(now - 10).sign(key),
-      await new SignJWT({}).setProtectedHeader({ alg: "HS256" }).setSubject("ops").setNotBefore(now + 600).sign(key),
+      await new SignJWT({})
+        .setProtectedHeader({ alg: "HS256" })
+        .setSubject("ops")
+        .setExpirationTime(now - 10)
+        .sign(key),
+      await new SignJWT({})
+        .setProtectedHeader({ alg: "HS256" })
+        .setSubject("ops")
+        .setNotBefore(now + 600)
+        .sign(key),
       await new SignJWT({})
         .setProtectedHeader({ alg: "HS256" })
         .setSubject("ops")
