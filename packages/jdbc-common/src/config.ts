@@ -1,4 +1,4 @@
-import { sensitive, z } from "@pulsar-connect/core";
+import { compatOnly, sensitive, z } from "@pulsar-connect/core";
 
 /** How a record is written when its `ACTION` property does not say otherwise. */
 export type InsertMode = "INSERT" | "UPSERT" | "UPDATE";
@@ -105,10 +105,10 @@ export function jdbcSinkConfigSchema(options: JdbcSinkConfigOptions): JdbcSinkCo
         .boolean()
         .default(true)
         .describe("Write each batch and its Pulsar positions in one transaction (required for EFFECTIVELY_ONCE)"),
-      useJdbcBatch: z
-        .boolean()
-        .default(false)
-        .describe("Accepted for upstream compatibility; batches are always written as multi-row statements"),
+      useJdbcBatch: compatOnly(
+        z.boolean().default(false),
+        "batches are always written as multi-row statements, which is what JDBC batching is for",
+      ).describe("Upstream JDBC batch switch"),
       insertMode: z
         .enum(["INSERT", "UPSERT", "UPDATE"])
         .default("INSERT")
