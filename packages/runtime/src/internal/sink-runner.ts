@@ -14,9 +14,11 @@ import {
   type WriteOutcome,
 } from "@pulsar-connect/core";
 import { type ConsumerOptions, MessageId } from "@pulsar-connect/pulsar-client";
-import type { ResolvedSinkConfig } from "../config.ts";
+import { qualifyTopic, type ResolvedSinkConfig } from "../config.ts";
+import type { DeclarableSchemaType } from "../config-fields.ts";
 import type { SinkInstanceStatusData } from "../stats.ts";
 import { Backoff, sleep } from "./backoff.ts";
+import { inputSchema, sinkConsumerSettings } from "./client-options.ts";
 import { decodeValue } from "./codec.ts";
 import { secretResolver } from "./context.ts";
 import { PositionIndex } from "./positions.ts";
@@ -68,6 +70,7 @@ export class SinkRunner extends RunnerBase {
   private stallTimer: NodeJS.Timeout | undefined;
   private dlqProducers = new Map<string, ProducerLike>();
   private schemas = new Map<string, RecordSchema | undefined>();
+  private declaredSchemas = new Map<string, DeclarableSchemaType>();
 
   constructor(options: SinkRunnerOptions) {
     super(options.instanceId, options.logger);
@@ -88,13 +91,18 @@ export class SinkRunner extends RunnerBase {
     await this.opening(async () => {
       const connectorConfig = loadConfig(definition.config, config.configs, secretResolver(config.secrets));
       const subscriptionType = sinkSubscriptionType(config);
+      const inputSettings = sinkConsumerSettings(config, (topic) =>
+        qualifyTopic(topic, config.tenant, config.namespace),
+      );
+      this.declaredSchemas = inputSettings.schemaTypes;
       const subscribeOptions: ConsumerOptions = {
         subscription: config.sourceSubscriptionName,
         subscriptionType,
         subscriptionInitialPosition: config.sourceSubscriptionPosition,
         consumerName: `${config.tenant}/${config.namespace}/${config.name}:${this.instanceId}`,
-        receiverQueueSize: Math.max(1000, this.batchSize * 2),
+        receiverQueueSize: inputSettings.receiverQueueSize ?? Math.max(1000, this.batchSize * 2),
       };
+      if (inputSettings.properties) subscribeOptions.properties = inputSettings.properties;
       if (config.topicsPattern && config.inputs.length === 0) subscribeOptions.topicsPattern = config.topicsPattern;
       else subscribeOptions.topics = config.inputs;
       if (config.timeoutMs !== undefined && config.timeoutMs > 0) subscribeOptions.ackTimeoutMs = config.timeoutMs;
@@ -105,6 +113,13 @@ export class SinkRunner extends RunnerBase {
       }
       this.state = "subscribing";
       this.consumer = await this.options.pulsar.client.subscribe(subscribeOptions);
+      for (const topic of this.declaredSchemas.keys()) {
+        try {
+          await this.schemaOf(topic);
+        } catch (error) {
+          throw new ConnectorError("INVALID_CONFIG", (error as Error).message, { retryable: false });
+        }
+      }
       const context: SinkContext = {
         ...this.connectorContext(config, this.options.state),
         inputTopics: config.inputs,
@@ -270,6 +285,7 @@ export class SinkRunner extends RunnerBase {
     } catch {
       schema = undefined;
     }
+    schema = inputSchema(topic, schema, this.declaredSchemas.get(topic.replace(/-partition-\d+$/, "")));
     this.schemas.set(topic, schema);
     return schema;
   }

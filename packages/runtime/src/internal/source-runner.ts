@@ -2,6 +2,7 @@ import {
   ConnectorError,
   type Logger,
   loadConfig,
+  type RecordSchema,
   type SourceContext,
   type SourceDefinition,
   type SourceInstance,
@@ -13,6 +14,7 @@ import type { ProducerOptions } from "@pulsar-connect/pulsar-client";
 import { qualifyTopic, type ResolvedSourceConfig } from "../config.ts";
 import type { SourceInstanceStatusData } from "../stats.ts";
 import { Backoff, sleep } from "./backoff.ts";
+import { sourceOutputSchema, sourcePendingLimit, sourceProducerSettings } from "./client-options.ts";
 import { encodeValue } from "./codec.ts";
 import { secretResolver } from "./context.ts";
 import { adminRequest, type ProducerLike, type PulsarConnections, topicPath } from "./pulsar.ts";
@@ -80,7 +82,7 @@ export class SourceRunner extends RunnerBase {
   }
 
   private get inFlightLimit(): number {
-    return this.options.inFlightLimit ?? this.options.config.producerConfig?.maxPendingMessages ?? 2000;
+    return this.options.inFlightLimit ?? sourcePendingLimit(this.options.config) ?? 2000;
   }
 
   async start(): Promise<void> {
@@ -131,19 +133,27 @@ export class SourceRunner extends RunnerBase {
     this.checkedTopics.add(topic);
   }
 
-  private producerFor(topic: string, partitionId: string | undefined): Promise<ProducerLike> {
+  private producerFor(
+    topic: string,
+    partitionId: string | undefined,
+    recordSchema: RecordSchema | undefined,
+  ): Promise<ProducerLike> {
     const key = partitionId === undefined ? topic : `${topic}\u0000${partitionId}`;
     let producer = this.producers.get(key);
     if (!producer) {
       const options: ProducerOptions = {
         topic,
-        batchingEnabled: true,
-        batchingMaxPublishDelayMs: this.options.config.producerConfig?.batchingMaxPublishDelayMs ?? 5,
-        batchingMaxMessages: this.options.config.producerConfig?.batchingMaxMessages ?? 1000,
-        compressionType: this.options.config.producerConfig?.compressionType ?? "LZ4",
+        ...sourceProducerSettings(this.options.config),
         maxPendingMessages: Math.max(this.inFlightLimit, 1000),
         sendTimeoutMs: 0,
       };
+      try {
+        const schema = sourceOutputSchema(this.options.config, recordSchema);
+        if (schema) options.schema = schema;
+      } catch (error) {
+        this.fail(error);
+        return Promise.reject(error);
+      }
       if (partitionId !== undefined) options.producerName = partitionId;
       producer = this.options.pulsar.client.createProducer(options);
       producer.catch(() => this.producers.delete(key));
@@ -231,7 +241,7 @@ export class SourceRunner extends RunnerBase {
   private async publish(topic: string, record: SourceRecord, effectivelyOnce: boolean): Promise<void> {
     try {
       if (effectivelyOnce && topic !== this.options.config.topicName) await this.requireDeduplication(topic);
-      const producer = await this.producerFor(topic, effectivelyOnce ? record.partitionId : undefined);
+      const producer = await this.producerFor(topic, effectivelyOnce ? record.partitionId : undefined, record.schema);
       const message: {
         value: Uint8Array;
         key?: string;
