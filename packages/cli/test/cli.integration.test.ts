@@ -365,6 +365,70 @@ describe("pulsar-connect CLI against a worker and a real broker", () => {
     ).toBe(2);
   });
 
+  it("prints the warnings of an answer, and refuses what cannot work with exit 2 naming the option", async () => {
+    const name = `${run}-opts`;
+    const created = await cli([
+      "sinks",
+      "create",
+      "--name",
+      name,
+      "-t",
+      "test-file",
+      "--custom-schema-inputs",
+      JSON.stringify({ [`${run}-opts-in`]: "STRING" }),
+      "--cpu",
+      "2",
+      "--sink-config",
+      JSON.stringify({ path: join(outDir, "opts.txt") }),
+    ]);
+    expect(created.code).toBe(0);
+    expect(created.stdout).toBe("Created successfully\n");
+    expect(created.stderr).toContain("Warning: resources.cpu: recorded and shown, but not enforced");
+    const shown = JSON.parse((await cli(["sinks", "get", "--name", name])).stdout);
+    expect(shown).toMatchObject({ inputs: [`persistent://public/default/${run}-opts-in`], resources: { cpu: 2 } });
+    const authData = await cli(["sinks", "update", "--name", name, "--parallelism", "2", "--update-auth-data"]);
+    expect(authData.code).toBe(2);
+    expect(authData.stderr).toContain("--update-auth-data is not supported");
+    const refused = async (args: string[], expected: string) => {
+      const result = await cli(args);
+      expect(result.code, result.stderr).toBe(2);
+      expect(result.stderr).toContain(expected);
+    };
+    const source = ["sources", "create", "--name", `${run}-src`, "-t", "test-counter", "-o", `${run}-src-out`];
+    await refused([...source, "-st", "com.acme.PersonSchema"], "schemaType: 'com.acme.PersonSchema' is not supported");
+    await refused([...source, "--deserialization-classname", "com.acme.Serde"], "serdeClassName: is not supported");
+    await refused([...source, "--batch-source-config", '{"discoveryTriggererClassName":"T"}'], "batchSourceConfig");
+    await refused([...source, "--producer-config", '{"cryptoConfig":{}}'], "producerConfig.cryptoConfig");
+    await refused([...source, "--runtime-flags", "-Xmx1g"], "runtimeFlags: is not supported");
+    await refused([...source, "--custom-runtime-options", "{}"], "customRuntimeOptions: is not supported");
+    await refused([...source, "--log-topic", "logs"], "logTopic: is not supported");
+    await refused(
+      ["sources", "create", "--name", `${run}-src`, "-o", `${run}-src-out`, "--archive", "/tmp/connector.nar"],
+      "package upload is not supported",
+    );
+    const sink = ["sinks", "create", "--name", `${run}-snk`, "-t", "test-file", "--sink-config", '{"path":"/tmp/x"}'];
+    await refused(
+      [...sink, "--custom-serde-inputs", '{"a":"com.acme.Serde"}'],
+      "topicToSerdeClassName.a: is not supported",
+    );
+    await refused([...sink, "-i", "a", "--topics-pattern", "public/default/b.*"], "topicsPattern: cannot be combined");
+    await refused(
+      [...sink, "-i", "a", "--processing-guarantees", "ATMOST_ONCE", "--auto-ack", "false"],
+      "autoAck: must be",
+    );
+    const local = ["sources", "localrun", "-t", "test-counter", "-o", `${run}-never`, "--connectors-dir", host];
+    await refused(
+      [...local, "--client-auth-plugin", "org.apache.pulsar.client.impl.auth.oauth2.AuthenticationOAuth2"],
+      "--client-auth-plugin org.apache.pulsar.client.impl.auth.oauth2.AuthenticationOAuth2 is not supported",
+    );
+    await refused([...local, "--use-tls", "--broker-service-url", serviceUrl], "--use-tls needs a pulsar+ssl://");
+    await refused(
+      [...local, "--state-storage-service-url", "bk://localhost:4181"],
+      "--state-storage-service-url is not supported",
+    );
+    await refused([...local, "--client-auth-params", "file:///tmp/token"], "--client-auth-params: only a token");
+  });
+
   it("deletes connectors", async () => {
     expect((await cli(["sinks", "delete", "--name", sinkName])).stdout).toBe("Deleted successfully\n");
     expect((await cli(["sources", "delete", "--name", sourceName])).stdout).toBe("Delete source successfully\n");
