@@ -95,9 +95,10 @@ export function jdbcSinkConfigSchema(options: JdbcSinkConfigOptions): JdbcSinkCo
         .describe(
           "Write only the key and nonKey columns and ignore other fields (otherwise an unknown field fails the record)",
         ),
-      timeoutMs: integer()
-        .default(500)
-        .describe("Upstream flush interval; batches are formed by the runtime, so this only takes part in validation"),
+      timeoutMs: compatOnly(
+        integer().default(500),
+        "batches are formed by the runtime (one write per batch), so there is no flush interval; it only takes part in validation",
+      ).describe("Upstream flush interval (ms)"),
       batchSize: integer()
         .default(200)
         .describe("Rows per multi-row statement (<= 0: as many as the driver's parameter limit allows)"),
