@@ -401,7 +401,6 @@ describe("pulsar-connect CLI against a worker and a real broker", () => {
     await refused([...source, "--producer-config", '{"cryptoConfig":{}}'], "producerConfig.cryptoConfig");
     await refused([...source, "--runtime-flags", "-Xmx1g"], "runtimeFlags: is not supported");
     await refused([...source, "--custom-runtime-options", "{}"], "customRuntimeOptions: is not supported");
-    await refused([...source, "--log-topic", "logs"], "logTopic: is not supported");
     await refused(
       ["sources", "create", "--name", `${run}-src`, "-o", `${run}-src-out`, "--archive", "/tmp/connector.nar"],
       "package upload is not supported",

@@ -43,7 +43,6 @@ describe("upstream fields that cannot work here are refused, naming the field", 
   it.each([
     [{ runtimeFlags: "-Xmx1g" }, "runtimeFlags: is not supported"],
     [{ customRuntimeOptions: "{}" }, "customRuntimeOptions: is not supported"],
-    [{ logTopic: "logs" }, "logTopic: is not supported"],
     [{ transformFunction: "builtin://t" }, "transformFunction: is not supported"],
     [{ transformFunctionClassName: "a.B" }, "transformFunctionClassName: is not supported"],
     [{ transformFunctionConfig: "{}" }, "transformFunctionConfig: is not supported"],
@@ -75,7 +74,6 @@ describe("upstream fields that cannot work here are refused, naming the field", 
       "roundRobinRouterBatchingPartitionSwitchFrequency: is not supported",
     ],
     [{ runtimeFlags: "-Xmx1g" }, "runtimeFlags: is not supported"],
-    [{ logTopic: "logs" }, "logTopic: is not supported"],
   ])("source %j", (extra, expected) => {
     expect(sourceIssues(extra).join("\n")).toContain(expected);
   });

@@ -19,7 +19,6 @@ const NOT_SUPPORTED = {
   runtimeFlags:
     "is not supported: instances run inside the worker's Node process, so there is no runtime command line to pass flags to",
   customRuntimeOptions: "is not supported: there is no Kubernetes runtime to customise",
-  logTopic: "is not supported: instance logs go to the worker's log",
   transformFunction: "is not supported: sink transform functions are not available",
   transformFunctionClassName: "is not supported: sink transform functions are not available",
   transformFunctionConfig: "is not supported: sink transform functions are not available",
@@ -86,6 +85,12 @@ function checkResources(config: Record<string, unknown>, issues: FieldIssue[]): 
   }
 }
 
+function checkLogTopic(config: Record<string, unknown>, issues: FieldIssue[]): void {
+  const topic = config.logTopic;
+  if (topic === undefined || topic === null || topic === "") return;
+  if (typeof topic !== "string" || /\s/.test(topic)) issues.push({ path: "logTopic", message: "must be a topic name" });
+}
+
 /** Field issues of the upstream sink fields beyond identity, inputs and guarantees. */
 export function checkSinkFields(config: Record<string, unknown>): FieldIssue[] {
   const issues: FieldIssue[] = [];
@@ -94,7 +99,6 @@ export function checkSinkFields(config: Record<string, unknown>): FieldIssue[] {
     [
       "runtimeFlags",
       "customRuntimeOptions",
-      "logTopic",
       "transformFunction",
       "transformFunctionClassName",
       "transformFunctionConfig",
@@ -103,6 +107,7 @@ export function checkSinkFields(config: Record<string, unknown>): FieldIssue[] {
     issues,
   );
   checkResources(config, issues);
+  checkLogTopic(config, issues);
   const serdes = config.topicToSerdeClassName;
   if (serdes !== undefined && serdes !== null) {
     if (!isObject(serdes)) issues.push({ path: "topicToSerdeClassName", message: "must be an object" });
@@ -202,12 +207,9 @@ export function checkSinkFields(config: Record<string, unknown>): FieldIssue[] {
 /** Field issues of the upstream source fields beyond identity and the destination topic. */
 export function checkSourceFields(config: Record<string, unknown>): FieldIssue[] {
   const issues: FieldIssue[] = [];
-  checkNotSupported(
-    config,
-    ["runtimeFlags", "customRuntimeOptions", "logTopic", "batchSourceConfig", "serdeClassName"],
-    issues,
-  );
+  checkNotSupported(config, ["runtimeFlags", "customRuntimeOptions", "batchSourceConfig", "serdeClassName"], issues);
   checkResources(config, issues);
+  checkLogTopic(config, issues);
   checkSchemaType(config.schemaType, "schemaType", issues);
   if (present(config.batchBuilder) && !BATCH_BUILDERS.includes(String(config.batchBuilder).toUpperCase())) {
     issues.push({ path: "batchBuilder", message: "must be DEFAULT or KEY_BASED" });

@@ -7,8 +7,9 @@ import {
   type StateStore,
   silentLogger,
 } from "@pulsar-connect/core";
-import type { ResolvedSinkConfig, ResolvedSourceConfig } from "./config.ts";
+import { qualifyTopic, type ResolvedSinkConfig, type ResolvedSourceConfig } from "./config.ts";
 import { secretResolver } from "./internal/context.ts";
+import { LogTopicPublisher } from "./internal/log-topic.ts";
 import { adminRequest, type ClientLike, type PulsarConnections, topicPath } from "./internal/pulsar.ts";
 import { SinkRunner } from "./internal/sink-runner.ts";
 import { SourceRunner } from "./internal/source-runner.ts";
@@ -75,11 +76,30 @@ export function createInstance(options: SinkInstanceOptions | SourceInstanceOpti
     adminUrl: options.pulsar.adminUrl,
     authToken: options.pulsar.authToken,
   };
-  const logger = (options.logger ?? silentLogger).child({
-    fqfn: `${config.tenant}/${config.namespace}/${config.name}`,
+  const fqfn = `${config.tenant}/${config.namespace}/${config.name}`;
+  const workerLogger = (options.logger ?? silentLogger).child({
+    fqfn,
     instanceId: options.instanceId,
     kind: options.kind,
   });
+  const logTopic = config.logTopic
+    ? new LogTopicPublisher(
+        options.pulsar.client,
+        qualifyTopic(config.logTopic, config.tenant, config.namespace),
+        fqfn,
+        String(options.instanceId),
+        workerLogger,
+      )
+    : undefined;
+  const logger = logTopic ? logTopic.wrap(workerLogger) : workerLogger;
+  const closingLogTopic = <T extends ConnectorInstance>(instance: T): T => {
+    if (logTopic)
+      instance.done.then(
+        () => logTopic.close(),
+        () => logTopic.close(),
+      );
+    return instance;
+  };
   const state =
     options.state ??
     new PulsarStateStore({ pulsar, tenant: config.tenant, namespace: config.namespace, name: config.name });
@@ -95,7 +115,7 @@ export function createInstance(options: SinkInstanceOptions | SourceInstanceOpti
       workerId,
     };
     if (options.batchSize !== undefined) sinkOptions.batchSize = options.batchSize;
-    return new SinkRunner(sinkOptions);
+    return closingLogTopic(new SinkRunner(sinkOptions));
   }
   const sourceOptions: ConstructorParameters<typeof SourceRunner>[0] = {
     config: options.config,
@@ -107,7 +127,7 @@ export function createInstance(options: SinkInstanceOptions | SourceInstanceOpti
     workerId,
   };
   if (options.batchSize !== undefined) sourceOptions.inFlightLimit = options.batchSize;
-  return new SourceRunner(sourceOptions);
+  return closingLogTopic(new SourceRunner(sourceOptions));
 }
 
 /** Validates a connector's `configs` (after secrets) against its schema; issue paths start with `configs.`. */

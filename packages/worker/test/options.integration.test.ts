@@ -115,18 +115,12 @@ describe("pulsar-admin options through a worker", () => {
       inputs: [`${run}-refused-in`],
       className: "org.apache.pulsar.io.jdbc.SqliteJdbcAutoSchemaSink",
       runtimeFlags: "-Xmx1g",
-      logTopic: "logs",
       transformFunction: "builtin://mapper",
       inputSpecs: { [`${run}-refused-in`]: { cryptoConfig: { cryptoKeyReaderClassName: "Reader" } } },
       configs: sqliteConfigs(),
     });
     expect(answer.status).toBe(400);
-    for (const field of [
-      "runtimeFlags",
-      "logTopic",
-      "transformFunction",
-      `inputSpecs.${run}-refused-in.cryptoConfig`,
-    ]) {
+    for (const field of ["runtimeFlags", "transformFunction", `inputSpecs.${run}-refused-in.cryptoConfig`]) {
       expect(answer.json.reason).toContain(`${field}: is not supported`);
     }
     const className = await http(worker.url, "POST", `${SINKS}/${run}-class`, {
@@ -149,6 +143,33 @@ describe("pulsar-admin options through a worker", () => {
     expect(source.status).toBe(400);
     for (const field of ["serdeClassName", "batchSourceConfig", "producerConfig.cryptoConfig"]) {
       expect(source.json.reason).toContain(`${field}: is not supported`);
+    }
+  });
+
+  it("publishes the instance's log lines to --log-topic with upstream's properties", async () => {
+    const name = `${run}-logged`;
+    const logTopic = `${run}-logs`;
+    const reader = await client.subscribe({
+      topic: `persistent://public/default/${logTopic}`,
+      subscription: `${run}-log-reader`,
+    });
+    try {
+      const created = await http(worker.url, "POST", `${SINKS}/${name}`, {
+        sinkType: "jdbc-sqlite",
+        inputs: [`${run}-logged-in`],
+        logTopic,
+        configs: sqliteConfigs(),
+      });
+      expect(created.status).toBe(204);
+      // The JDBC sink logs the table it writes to when it opens.
+      const line = await reader.receive(30_000);
+      expect(line.data.toString()).toContain("sink ready");
+      expect(line.properties).toEqual({ loglevel: "INFO", instance: "0", fqn: `public/default/${name}` });
+      expect(
+        logs.some((entry) => entry.includes(`"fqfn":"public/default/${name}"`) && entry.includes("sink ready")),
+      ).toBe(true);
+    } finally {
+      await reader.close();
     }
   });
 
