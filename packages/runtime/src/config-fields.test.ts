@@ -43,6 +43,7 @@ describe("upstream fields that cannot work here are refused, naming the field", 
   it.each([
     [{ runtimeFlags: "-Xmx1g" }, "runtimeFlags: is not supported"],
     [{ customRuntimeOptions: "{}" }, "customRuntimeOptions: is not supported"],
+    [{ logLevel: "DEBUG" }, "logLevel: is not supported"],
     [{ transformFunction: "builtin://t" }, "transformFunction: is not supported"],
     [{ transformFunctionClassName: "a.B" }, "transformFunctionClassName: is not supported"],
     [{ transformFunctionConfig: "{}" }, "transformFunctionConfig: is not supported"],

@@ -23,6 +23,7 @@ const NOT_SUPPORTED = {
   transformFunctionClassName: "is not supported: sink transform functions are not available",
   transformFunctionConfig: "is not supported: sink transform functions are not available",
   batchSourceConfig: "is not supported: there is no batch source runtime",
+  logLevel: "is not supported: the worker's log level applies to every instance",
   topicToSchemaProperties: "is not supported: schema properties of inputs cannot be set",
   serdeClassName: "is not supported: Java SerDe classes cannot run here; records carry their own schema",
 } as const;
@@ -99,6 +100,7 @@ export function checkSinkFields(config: Record<string, unknown>): FieldIssue[] {
     [
       "runtimeFlags",
       "customRuntimeOptions",
+      "logLevel",
       "transformFunction",
       "transformFunctionClassName",
       "transformFunctionConfig",
@@ -207,7 +209,11 @@ export function checkSinkFields(config: Record<string, unknown>): FieldIssue[] {
 /** Field issues of the upstream source fields beyond identity and the destination topic. */
 export function checkSourceFields(config: Record<string, unknown>): FieldIssue[] {
   const issues: FieldIssue[] = [];
-  checkNotSupported(config, ["runtimeFlags", "customRuntimeOptions", "batchSourceConfig", "serdeClassName"], issues);
+  checkNotSupported(
+    config,
+    ["runtimeFlags", "customRuntimeOptions", "logLevel", "batchSourceConfig", "serdeClassName"],
+    issues,
+  );
   checkResources(config, issues);
   checkLogTopic(config, issues);
   checkSchemaType(config.schemaType, "schemaType", issues);
