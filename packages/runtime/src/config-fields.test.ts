@@ -116,6 +116,11 @@ describe("upstream fields that work", () => {
     });
     expect(config.inputs).toEqual([]);
     expect(config.topicsPattern).toBe("persistent://public/default/orders-.*");
+    const updated = mergeSinkUpdate(config, { parallelism: 2 });
+    expect(updated.ok && updated.value.topicsPattern).toBe("persistent://public/default/orders-.*");
+    expect(
+      sinkIssues({ inputs: undefined, topicsPattern: "a.*", inputSpecs: { "b.*": { isRegexPattern: true } } }),
+    ).toEqual(["inputSpecs: only one topics pattern is supported per sink"]);
   });
 
   it("applies receiverQueueSize, consumerProperties and declared schema types to the consumer", () => {

@@ -129,7 +129,7 @@ export function checkSinkFields(config: Record<string, unknown>): FieldIssue[] {
   if (specs !== undefined && specs !== null) {
     if (!isObject(specs)) issues.push({ path: "inputSpecs", message: "must be an object" });
     else {
-      let patterns = 0;
+      const patterns = new Set<string>();
       for (const [topic, spec] of Object.entries(specs)) {
         const path = `inputSpecs.${topic}`;
         if (spec === null) continue;
@@ -167,7 +167,7 @@ export function checkSinkFields(config: Record<string, unknown>): FieldIssue[] {
           }
         }
         if (spec.isRegexPattern === true) {
-          patterns += 1;
+          patterns.add(topic);
           try {
             new RegExp(topic);
           } catch {
@@ -175,8 +175,9 @@ export function checkSinkFields(config: Record<string, unknown>): FieldIssue[] {
           }
         }
       }
-      const hasPattern = patterns > 0 || present(config.topicsPattern);
-      if (patterns + (present(config.topicsPattern) ? 1 : 0) > 1) {
+      if (present(config.topicsPattern)) patterns.add(String(config.topicsPattern));
+      const hasPattern = patterns.size > 0;
+      if (patterns.size > 1) {
         issues.push({ path: "inputSpecs", message: "only one topics pattern is supported per sink" });
       }
       if (hasPattern && Object.values(specs).some((spec) => !isObject(spec) || spec.isRegexPattern !== true)) {
