@@ -211,6 +211,15 @@ describe("accepted with a warning", () => {
     expect(configWarnings(resolvedSink({}) as unknown as Record<string, unknown>)).toEqual([]);
   });
 
+  it("refuses new input topics on update through the per-topic maps, as upstream does", () => {
+    const config = resolvedSink({ topicToSchemaType: { b: "JSON" } });
+    expect(mergeSinkUpdate(config, { topicToSchemaType: { b: "STRING" } }).ok).toBe(true);
+    const added = mergeSinkUpdate(config, { topicToSchemaType: { c: "JSON" } });
+    expect(added.ok ? [] : added.issues).toEqual([{ path: "inputs", message: "Input Topics cannot be altered" }]);
+    const spec = mergeSinkUpdate(config, { inputSpecs: { d: { receiverQueueSize: 5 } } });
+    expect(spec.ok).toBe(false);
+  });
+
   it("refuses to change autoAck on update, as upstream does", () => {
     const merged = mergeSinkUpdate(resolvedSink({}), { autoAck: false });
     expect(merged.ok).toBe(false);

@@ -354,8 +354,16 @@ export function mergeSinkUpdate(existing: ResolvedSinkConfig, update: SinkConfig
   if (update.sourceSubscriptionName && update.sourceSubscriptionName !== existing.sourceSubscriptionName) {
     issues.push({ path: "sourceSubscriptionName", message: "Subscription Name cannot be altered" });
   }
-  if (update.inputs !== undefined) {
-    const qualified = update.inputs.map((topic) => qualifyTopic(topic, existing.tenant, existing.namespace));
+  const named = [
+    ...(update.inputs ?? []),
+    ...Object.keys(update.topicToSerdeClassName ?? {}),
+    ...Object.keys(update.topicToSchemaType ?? {}),
+    ...Object.entries(update.inputSpecs ?? {})
+      .filter(([, spec]) => spec?.isRegexPattern !== true)
+      .map(([topic]) => topic),
+  ];
+  if (named.length > 0) {
+    const qualified = named.map((topic) => qualifyTopic(topic, existing.tenant, existing.namespace));
     if (!qualified.every((topic) => existing.inputs.includes(topic))) {
       issues.push({ path: "inputs", message: "Input Topics cannot be altered" });
     }
