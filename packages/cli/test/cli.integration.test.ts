@@ -8,6 +8,7 @@ import { signToken } from "@pulsar-connect/worker";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { fixtureHost } from "../../worker/test/fixtures/host.ts";
 import { linesOf, subscriptionStats, until } from "../../worker/test/helpers.ts";
+import { runCli } from "../src/internal/program.ts";
 
 const services = inject("services");
 const serviceUrl = services.pulsar?.serviceUrl ?? "pulsar://127.0.0.1:6650";
@@ -389,10 +390,16 @@ describe("pulsar-connect CLI against a worker and a real broker", () => {
     const authData = await cli(["sinks", "update", "--name", name, "--parallelism", "2", "--update-auth-data"]);
     expect(authData.code).toBe(2);
     expect(authData.stderr).toContain("--update-auth-data is not supported");
+    // In this process (a spawned CLI per case would take a second each): every case stops before any broker call.
     const refused = async (args: string[], expected: string) => {
-      const result = await cli(args);
-      expect(result.code, result.stderr).toBe(2);
-      expect(result.stderr).toContain(expected);
+      let stderr = "";
+      const io = {
+        stdout: { write: () => true },
+        stderr: { write: (text: string) => (stderr += text) },
+        env: { PULSAR_CONNECT_ADMIN_URL: `http://127.0.0.1:${port}`, PULSAR_CONNECT_TOKEN: ADMIN_TOKEN },
+      };
+      expect(await runCli(args, io), stderr).toBe(2);
+      expect(stderr).toContain(expected);
     };
     const source = ["sources", "create", "--name", `${run}-src`, "-t", "test-counter", "-o", `${run}-src-out`];
     await refused([...source, "-st", "com.acme.PersonSchema"], "schemaType: 'com.acme.PersonSchema' is not supported");
@@ -426,6 +433,19 @@ describe("pulsar-connect CLI against a worker and a real broker", () => {
       "--state-storage-service-url is not supported",
     );
     await refused([...local, "--client-auth-params", "file:///tmp/token"], "--client-auth-params: only a token");
+    const warned = await cli([
+      ...local,
+      "--source-config",
+      JSON.stringify({ count: 1 }),
+      "--ram",
+      "1048576",
+      "--broker-service-url",
+      serviceUrl,
+      "--web-service-url",
+      adminUrl,
+    ]);
+    expect(warned.code, warned.stderr).toBe(0);
+    expect(warned.stderr).toContain("Warning: resources.ram: recorded and shown, but not enforced");
   });
 
   it("deletes connectors", async () => {
