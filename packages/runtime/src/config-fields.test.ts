@@ -54,7 +54,7 @@ describe("upstream fields that cannot work here are refused, naming the field", 
     [{ inputSpecs: { in: { cryptoConfig: { cryptoKeyReaderClassName: "X" } } } }, "inputSpecs.in.cryptoConfig"],
     [{ inputSpecs: { in: { poolMessages: true } } }, "inputSpecs.in.poolMessages: is not supported"],
     [{ inputSpecs: { in: { receiverQueueSize: 0 } } }, "inputSpecs.in.receiverQueueSize: must be a positive integer"],
-    [{ topicsPattern: "public/default/a.*" }, "topicsPattern: cannot be combined with inputs"],
+    [{ topicsPattern: "a.*" }, "topicsPattern: must start with [persistent://]tenant/namespace/"],
     [{ autoAck: false, processingGuarantees: "ATMOST_ONCE" }, "autoAck: must be true when processingGuarantees"],
     [{ resources: { cpu: -1 } }, "resources.cpu: must be a non-negative number"],
   ])("sink %j", (extra, expected) => {
@@ -119,7 +119,11 @@ describe("upstream fields that work", () => {
     const updated = mergeSinkUpdate(config, { parallelism: 2 });
     expect(updated.ok && updated.value.topicsPattern).toBe("persistent://public/default/orders-.*");
     expect(
-      sinkIssues({ inputs: undefined, topicsPattern: "a.*", inputSpecs: { "b.*": { isRegexPattern: true } } }),
+      sinkIssues({
+        inputs: undefined,
+        topicsPattern: "public/default/a.*",
+        inputSpecs: { "public/default/b.*": { isRegexPattern: true } },
+      }),
     ).toEqual(["inputSpecs: only one topics pattern is supported per sink"]);
   });
 

@@ -28,6 +28,8 @@ const NOT_SUPPORTED = {
   serdeClassName: "is not supported: Java SerDe classes cannot run here; records carry their own schema",
 } as const;
 
+const NAMESPACED_PATTERN = /^(persistent:\/\/)?[^/]+\/[^/]+\//;
+
 const SERDE = "is not supported: Java SerDe classes cannot run here (leave it empty for the default)";
 const CRYPTO = "is not supported: end-to-end encryption is not available";
 
@@ -168,6 +170,9 @@ export function checkSinkFields(config: Record<string, unknown>): FieldIssue[] {
         }
         if (spec.isRegexPattern === true) {
           patterns.add(topic);
+          if (!NAMESPACED_PATTERN.test(topic)) {
+            issues.push({ path, message: "a pattern must start with [persistent://]tenant/namespace/" });
+          }
           try {
             new RegExp(topic);
           } catch {
@@ -176,24 +181,14 @@ export function checkSinkFields(config: Record<string, unknown>): FieldIssue[] {
         }
       }
       if (present(config.topicsPattern)) patterns.add(String(config.topicsPattern));
-      const hasPattern = patterns.size > 0;
       if (patterns.size > 1) {
         issues.push({ path: "inputSpecs", message: "only one topics pattern is supported per sink" });
       }
-      if (hasPattern && Object.values(specs).some((spec) => !isObject(spec) || spec.isRegexPattern !== true)) {
-        issues.push({
-          path: "inputSpecs",
-          message: "a topics pattern cannot be combined with named input topics in one sink",
-        });
-      }
     }
   }
-  const inputs = config.inputs;
-  if (present(config.topicsPattern) && Array.isArray(inputs) && inputs.length > 0) {
-    issues.push({
-      path: "topicsPattern",
-      message: "cannot be combined with inputs in one sink: give either input topics or a pattern",
-    });
+  const pattern = config.topicsPattern;
+  if (typeof pattern === "string" && pattern !== "" && !NAMESPACED_PATTERN.test(pattern)) {
+    issues.push({ path: "topicsPattern", message: "must start with [persistent://]tenant/namespace/" });
   }
   if (config.autoAck === false && config.processingGuarantees === "ATMOST_ONCE") {
     issues.push({

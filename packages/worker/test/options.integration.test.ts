@@ -146,6 +146,28 @@ describe("pulsar-admin options through a worker", () => {
     }
   });
 
+  it("subscribes a sink to its --inputs and to the topics its --topics-pattern matches", async () => {
+    const name = `${run}-both`;
+    const named = `${run}-both-named`;
+    const matched = `${run}-pat-1`;
+    const created = await fetch(`${adminUrl}/admin/v2/persistent/public/default/${matched}`, { method: "PUT" });
+    expect(created.ok).toBe(true);
+    const answer = await http(worker.url, "POST", `${SINKS}/${name}`, {
+      sinkType: "jdbc-sqlite",
+      inputs: [named],
+      topicsPattern: `persistent://public/default/${run}-pat-.*`,
+      configs: sqliteConfigs(),
+    });
+    expect(answer.status, answer.text).toBe(204);
+    const consumers = async (topic: string) => {
+      const stats = await fetch(`${adminUrl}/admin/v2/persistent/public/default/${topic}/stats`);
+      if (!stats.ok) return 0;
+      const body = (await stats.json()) as { subscriptions: Record<string, { consumers: unknown[] }> };
+      return body.subscriptions[`public/default/${name}`]?.consumers.length ?? 0;
+    };
+    await until(async () => (await consumers(named)) === 1 && (await consumers(matched)) === 1, 30_000, "both topics");
+  });
+
   it("publishes the instance's log lines to --log-topic with upstream's properties", async () => {
     const name = `${run}-logged`;
     const logTopic = `${run}-logs`;

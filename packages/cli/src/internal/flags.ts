@@ -18,7 +18,10 @@ export function sinkConfigFlags(command: Command): Command {
     .option("-a, --archive <archive>", "builtin://<name> of an installed connector package")
     .option("--classname <className>", "Connector class: the connector's package name, as available-sinks lists it")
     .option("-i, --inputs <topics>", "Comma-separated input topics")
-    .option("--topics-pattern <regex>", "Regular expression of input topics (instead of --inputs)")
+    .option(
+      "--topics-pattern <regex>",
+      "Regular expression of input topics, starting with tenant/namespace/ (with or without --inputs)",
+    )
     .option("--subs-name <name>", "Subscription name (default: tenant/namespace/name)")
     .option("--subs-position <position>", "Initial subscription position: Latest (default) or Earliest")
     .option(

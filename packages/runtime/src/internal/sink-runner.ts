@@ -103,8 +103,9 @@ export class SinkRunner extends RunnerBase {
         receiverQueueSize: inputSettings.receiverQueueSize ?? Math.max(1000, this.batchSize * 2),
       };
       if (inputSettings.properties) subscribeOptions.properties = inputSettings.properties;
-      if (config.topicsPattern && config.inputs.length === 0) subscribeOptions.topicsPattern = config.topicsPattern;
-      else subscribeOptions.topics = config.inputs;
+      // As upstream, a sink consumes its named inputs and every topic its pattern matches.
+      if (config.inputs.length > 0 || !config.topicsPattern) subscribeOptions.topics = config.inputs;
+      if (config.topicsPattern) subscribeOptions.topicsPattern = config.topicsPattern;
       if (config.timeoutMs !== undefined && config.timeoutMs > 0) subscribeOptions.ackTimeoutMs = config.timeoutMs;
       if (config.negativeAckRedeliveryDelayMs !== undefined && config.negativeAckRedeliveryDelayMs > 0) {
         subscribeOptions.negativeAckRedeliveryDelayMs = config.negativeAckRedeliveryDelayMs;
