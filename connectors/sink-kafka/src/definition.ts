@@ -1,4 +1,11 @@
-import { type ConfigSchema, defineSink, type SinkDefinition, z } from "@pulsar-connect/core";
+import {
+  type ConfigSchema,
+  compatOnly,
+  compatOnlyKeys,
+  defineSink,
+  type SinkDefinition,
+  z,
+} from "@pulsar-connect/core";
 import { checkSecurity, kafkaSecurityFields, type SecurityConfig } from "@pulsar-connect/kafka-common";
 import { KafkaSink } from "./internal/sink.ts";
 
@@ -10,7 +17,7 @@ export const SUPPORTED_PRODUCER_PROPERTIES: Readonly<Record<string, string>> = {
   "request.timeout.ms": "requestTimeout",
   retries: "retries of a failed produce request",
   "compression.type": "none or gzip",
-  "linger.ms": "ignored: a write is sent at once",
+  "linger.ms": "warns: a write is sent at once",
   "batch.size": "same as batchSize (the field wins)",
   "max.request.size": "same as maxRequestSize (the field wins)",
 };
@@ -41,15 +48,20 @@ const schema = z
     maxRequestSize: positiveInt
       .default(1048576)
       .describe("Largest record (key + value + headers, bytes); bigger records fail without retry"),
-    keySerializerClass: z.string().optional().describe("Accepted for compatibility; keys are written as UTF-8"),
-    valueSerializerClass: z.string().optional().describe("Accepted for compatibility; values are the message bytes"),
+    keySerializerClass: compatOnly(
+      z.string().optional(),
+      "a Java serializer class has no meaning in Node; keys are written as UTF-8",
+    ).describe("Upstream Java key serializer class"),
+    valueSerializerClass: compatOnly(
+      z.string().optional(),
+      "a Java serializer class has no meaning in Node; values are written as the message bytes",
+    ).describe("Upstream Java value serializer class"),
     copyHeadersEnabled: z.boolean().default(false).describe("Copy message properties to Kafka headers (UTF-8)"),
-    producerConfigProperties: z
-      .record(z.string(), propertyValue)
-      .nullish()
-      .describe(
-        `Kafka producer properties; the explicit fields win. Supported: ${Object.keys(SUPPORTED_PRODUCER_PROPERTIES).join(", ")}`,
-      ),
+    producerConfigProperties: compatOnlyKeys(z.record(z.string(), propertyValue).nullish(), {
+      "linger.ms": "each write is sent at once; batching comes from the runtime's batches",
+    }).describe(
+      `Kafka producer properties; the explicit fields win. Supported: ${Object.keys(SUPPORTED_PRODUCER_PROPERTIES).join(", ")}`,
+    ),
     ...kafkaSecurityFields,
   })
   .superRefine((config, ctx) => {

@@ -1,4 +1,11 @@
-import { type ConfigSchema, defineSource, type SourceDefinition, z } from "@pulsar-connect/core";
+import {
+  type ConfigSchema,
+  compatOnly,
+  compatOnlyKeys,
+  defineSource,
+  type SourceDefinition,
+  z,
+} from "@pulsar-connect/core";
 import { checkSecurity, kafkaSecurityFields, type SecurityConfig } from "@pulsar-connect/kafka-common";
 import { KafkaSource } from "./internal/source.ts";
 
@@ -15,9 +22,13 @@ export const SUPPORTED_CONSUMER_PROPERTIES: Readonly<Record<string, string>> = {
   "request.timeout.ms": "requestTimeout",
   "isolation.level": "readUncommitted (read_uncommitted | read_committed)",
   "allow.auto.create.topics": "allowAutoTopicCreation",
-  "enable.auto.commit": "ignored: offsets are only committed after Pulsar has the records",
-  "auto.commit.interval.ms": "ignored",
+  "enable.auto.commit": "warns: offsets are only committed after Pulsar has the records",
+  "auto.commit.interval.ms": "warns: offsets are only committed after Pulsar has the records",
 };
+
+const AUTO_COMMIT =
+  "Kafka auto-commit would commit offsets before Pulsar stores the records (data loss on a crash); " +
+  "offsets are committed only after the runtime acknowledges the records";
 
 const propertyValue = z.union([z.string(), z.number(), z.boolean()]);
 
@@ -31,13 +42,10 @@ const schema = z
     groupId: z.string().min(1, "must not be empty").describe("Kafka consumer group id"),
     topic: z.string().min(1, "must not be empty").describe("Kafka topic to read"),
     fetchMinBytes: positiveInt.default(1).describe("Minimum bytes the broker gathers before answering a fetch"),
-    autoCommitEnabled: z
-      .boolean()
-      .default(true)
-      .describe(
-        "Accepted for compatibility and ignored: offsets are committed only after the runtime acknowledges the records",
-      ),
-    autoCommitIntervalMs: positiveInt.default(5000).describe("Accepted for compatibility and ignored"),
+    autoCommitEnabled: compatOnly(z.boolean().default(true), AUTO_COMMIT).describe("Upstream Kafka auto-commit switch"),
+    autoCommitIntervalMs: compatOnly(positiveInt.default(5000), AUTO_COMMIT).describe(
+      "Upstream Kafka auto-commit interval (ms)",
+    ),
     offsetCommitIntervalMs: positiveInt
       .default(1000)
       .describe("How often acknowledged offsets are committed to Kafka (ms); close() commits the rest"),
@@ -47,14 +55,20 @@ const schema = z
       .enum(["earliest", "latest"])
       .default("earliest")
       .describe("Where a group without committed offsets starts"),
-    keyDeserializationClass: z.string().optional().describe("Accepted for compatibility; keys are read as UTF-8"),
-    valueDeserializationClass: z.string().optional().describe("Accepted for compatibility; values are passed as bytes"),
-    consumerConfigProperties: z
-      .record(z.string(), propertyValue)
-      .nullish()
-      .describe(
-        `Kafka consumer properties; the explicit fields win. Supported: ${Object.keys(SUPPORTED_CONSUMER_PROPERTIES).join(", ")}`,
-      ),
+    keyDeserializationClass: compatOnly(
+      z.string().optional(),
+      "a Java deserializer class has no meaning in Node; keys are read as UTF-8",
+    ).describe("Upstream Java key deserializer class"),
+    valueDeserializationClass: compatOnly(
+      z.string().optional(),
+      "a Java deserializer class has no meaning in Node; values are passed on as bytes",
+    ).describe("Upstream Java value deserializer class"),
+    consumerConfigProperties: compatOnlyKeys(z.record(z.string(), propertyValue).nullish(), {
+      "enable.auto.commit": AUTO_COMMIT,
+      "auto.commit.interval.ms": AUTO_COMMIT,
+    }).describe(
+      `Kafka consumer properties; the explicit fields win. Supported: ${Object.keys(SUPPORTED_CONSUMER_PROPERTIES).join(", ")}`,
+    ),
     copyHeadersEnabled: z
       .boolean()
       .default(false)

@@ -7,6 +7,7 @@ import { signToken } from "@pulsar-connect/worker";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { fixtureHost } from "../../worker/test/fixtures/host.ts";
 import { linesOf, subscriptionStats, until } from "../../worker/test/helpers.ts";
+import { runCli } from "../src/internal/program.ts";
 
 const services = inject("services");
 const serviceUrl = services.pulsar?.serviceUrl ?? "pulsar://127.0.0.1:6650";
@@ -359,6 +360,88 @@ describe("pulsar-connect CLI against a worker and a real broker", () => {
     expect(
       JSON.parse((await cli(["sinks", "status", "--name", sinkName, "--output", "json"])).stdout).numInstances,
     ).toBe(2);
+  });
+
+  it("prints the warnings of an answer, and refuses what cannot work with exit 2 naming the option", async () => {
+    const name = `${run}-opts`;
+    const created = await cli([
+      "sinks",
+      "create",
+      "--name",
+      name,
+      "-t",
+      "test-file",
+      "--custom-schema-inputs",
+      JSON.stringify({ [`${run}-opts-in`]: "STRING" }),
+      "--cpu",
+      "2",
+      "--sink-config",
+      JSON.stringify({ path: join(outDir, "opts.txt") }),
+    ]);
+    expect(created.code).toBe(0);
+    expect(created.stdout).toBe("Created successfully\n");
+    expect(created.stderr).toContain("Warning: resources.cpu: recorded and shown, but not enforced");
+    const shown = JSON.parse((await cli(["sinks", "get", "--name", name])).stdout);
+    expect(shown).toMatchObject({ inputs: [`persistent://public/default/${run}-opts-in`], resources: { cpu: 2 } });
+    const authData = await cli(["sinks", "update", "--name", name, "--parallelism", "2", "--update-auth-data"]);
+    expect(authData.code).toBe(2);
+    expect(authData.stderr).toContain("--update-auth-data is not supported");
+    // In this process (a spawned CLI per case would take a second each): every case stops before any broker call.
+    const refused = async (args: string[], expected: string) => {
+      let stderr = "";
+      const io = {
+        stdout: { write: () => true },
+        stderr: { write: (text: string) => (stderr += text) },
+        env: { PULSAR_CONNECT_ADMIN_URL: `http://127.0.0.1:${port}`, PULSAR_CONNECT_TOKEN: ADMIN_TOKEN },
+      };
+      expect(await runCli(args, io), stderr).toBe(2);
+      expect(stderr).toContain(expected);
+    };
+    const source = ["sources", "create", "--name", `${run}-src`, "-t", "test-counter", "-o", `${run}-src-out`];
+    await refused([...source, "-st", "com.acme.PersonSchema"], "schemaType: 'com.acme.PersonSchema' is not supported");
+    await refused([...source, "--deserialization-classname", "com.acme.Serde"], "serdeClassName: is not supported");
+    await refused([...source, "--batch-source-config", '{"discoveryTriggererClassName":"T"}'], "batchSourceConfig");
+    await refused([...source, "--producer-config", '{"cryptoConfig":{}}'], "producerConfig.cryptoConfig");
+    await refused([...source, "--runtime-flags", "-Xmx1g"], "runtimeFlags: is not supported");
+    await refused([...source, "--custom-runtime-options", "{}"], "customRuntimeOptions: is not supported");
+    await refused(
+      ["sources", "create", "--name", `${run}-src`, "-o", `${run}-src-out`, "--archive", "/tmp/connector.nar"],
+      "package upload is not supported",
+    );
+    const sink = ["sinks", "create", "--name", `${run}-snk`, "-t", "test-file", "--sink-config", '{"path":"/tmp/x"}'];
+    await refused(
+      [...sink, "--custom-serde-inputs", '{"a":"com.acme.Serde"}'],
+      "topicToSerdeClassName.a: is not supported",
+    );
+    await refused([...sink, "-i", "a", "--topics-pattern", "b.*"], "topicsPattern: must start with");
+    await refused(
+      [...sink, "-i", "a", "--processing-guarantees", "ATMOST_ONCE", "--auto-ack", "false"],
+      "autoAck: must be",
+    );
+    const local = ["sources", "localrun", "-t", "test-counter", "-o", `${run}-never`, "--connectors-dir", host];
+    await refused(
+      [...local, "--client-auth-plugin", "org.apache.pulsar.client.impl.auth.oauth2.AuthenticationOAuth2"],
+      "--client-auth-plugin org.apache.pulsar.client.impl.auth.oauth2.AuthenticationOAuth2 is not supported",
+    );
+    await refused([...local, "--use-tls", "--broker-service-url", serviceUrl], "--use-tls needs a pulsar+ssl://");
+    await refused(
+      [...local, "--state-storage-service-url", "bk://localhost:4181"],
+      "--state-storage-service-url is not supported",
+    );
+    await refused([...local, "--client-auth-params", "file:///tmp/token"], "--client-auth-params: only a token");
+    const warned = await cli([
+      ...local,
+      "--source-config",
+      JSON.stringify({ count: 1 }),
+      "--ram",
+      "1048576",
+      "--broker-service-url",
+      serviceUrl,
+      "--web-service-url",
+      adminUrl,
+    ]);
+    expect(warned.code, warned.stderr).toBe(0);
+    expect(warned.stderr).toContain("Warning: resources.ram: recorded and shown, but not enforced");
   });
 
   it("deletes connectors", async () => {

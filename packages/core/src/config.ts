@@ -12,6 +12,31 @@ export function sensitive<T extends z.ZodType>(schema: T): T {
   return schema.meta({ sensitive: true }) as T;
 }
 
+/**
+ * Marks a config field that upstream configs carry but that has no effect here (a Java class name, or a setting
+ * whose upstream behaviour would break a guarantee). The field is still accepted, so upstream configs keep working,
+ * but setting it yields a warning carrying `reason` (see {@link compatWarnings}).
+ */
+export function compatOnly<T extends z.ZodType>(schema: T, reason: string): T {
+  return schema.meta({ ...schema.meta(), compatOnly: reason }) as T;
+}
+
+/**
+ * Marks keys of a map field (such as a Kafka properties map) that are accepted without effect: setting one of
+ * them yields a warning with the reason given for that key.
+ */
+export function compatOnlyKeys<T extends z.ZodType>(schema: T, reasons: Readonly<Record<string, string>>): T {
+  return schema.meta({ ...schema.meta(), compatOnlyKeys: { ...reasons } }) as T;
+}
+
+/** A config value that is accepted but has no effect, and why. */
+export interface ConfigWarning {
+  /** Path of the field, e.g. `configs.keySerializerClass`. */
+  field: string;
+  /** Why the field has no effect. */
+  message: string;
+}
+
 /** Upstream-shaped description of one config field (the `configdefinition` answer). */
 export interface ConfigFieldDefinition {
   /** Field name. */
@@ -35,12 +60,42 @@ function layers(schema: z.ZodType): z.ZodType[] {
   return out;
 }
 
-function metaOf(schema: z.ZodType): { sensitive?: boolean; description?: string } {
-  for (const layer of layers(schema)) {
-    const meta = layer.meta() as { sensitive?: boolean; description?: string } | undefined;
-    if (meta?.sensitive || meta?.description) return meta;
+interface FieldMeta {
+  sensitive?: boolean;
+  description?: string;
+  compatOnly?: string;
+  compatOnlyKeys?: Record<string, string>;
+}
+
+function metaOf(schema: z.ZodType): FieldMeta {
+  const merged: FieldMeta = {};
+  // Outer layers win: `.describe()` on an `.optional()` names the field, whatever the inner type says.
+  for (const layer of layers(schema).reverse()) Object.assign(merged, layer.meta() as FieldMeta | undefined);
+  return merged;
+}
+
+/**
+ * Warnings for the fields of `raw` that are marked {@link compatOnly} (or keys marked {@link compatOnlyKeys}) and
+ * that the user set. Field paths start with `prefix`.
+ */
+export function compatWarnings(schema: ConfigSchema, raw: unknown, prefix = "configs"): ConfigWarning[] {
+  if (!raw || typeof raw !== "object" || Array.isArray(raw)) return [];
+  const values = raw as Record<string, unknown>;
+  const warnings: ConfigWarning[] = [];
+  const path = (...parts: string[]) => [prefix, ...parts].filter((part) => part !== "").join(".");
+  for (const [name, field] of Object.entries(schema.shape)) {
+    const value = values[name];
+    if (value === undefined || value === null) continue;
+    const meta = metaOf(field as z.ZodType);
+    if (meta.compatOnly) warnings.push({ field: path(name), message: meta.compatOnly });
+    if (meta.compatOnlyKeys && typeof value === "object" && !Array.isArray(value)) {
+      for (const key of Object.keys(value)) {
+        const reason = meta.compatOnlyKeys[key];
+        if (reason) warnings.push({ field: path(name, key), message: reason });
+      }
+    }
   }
-  return {};
+  return warnings;
 }
 
 /** Names of the sensitive fields of a config schema. */
@@ -142,8 +197,15 @@ export function configFieldDefinitions(schema: ConfigSchema): ConfigFieldDefinit
               ? defaultValue
               : JSON.stringify(defaultValue),
         sensitive: String(meta.sensitive === true),
-        help: meta.description ?? field.description ?? "",
+        help: helpOf(meta, field),
       },
     };
   });
+}
+
+function helpOf(meta: FieldMeta, field: z.ZodType): string {
+  const help = meta.description ?? field.description ?? "";
+  if (!meta.compatOnly) return help;
+  const warning = `Setting it only gives a warning: ${meta.compatOnly}`;
+  return help ? `${help}. ${warning}` : warning;
 }

@@ -1,6 +1,9 @@
 import { describe, expect, it } from "vitest";
 import {
   ConnectorError,
+  compatOnly,
+  compatOnlyKeys,
+  compatWarnings,
   configFieldDefinitions,
   configJsonSchema,
   defineSink,
@@ -76,6 +79,30 @@ describe("config schemas", () => {
     expect(fields.find((f) => f.fieldName === "jdbcUrl")?.attributes.required).toBe("true");
     expect(fields.find((f) => f.fieldName === "password")?.attributes.sensitive).toBe("true");
     expect(configJsonSchema(schema)).toMatchObject({ type: "object", required: ["jdbcUrl"] });
+  });
+
+  it("warns about every compatOnly field and key the user set, and accepts them", () => {
+    const kafka = z.object({
+      topic: z.string(),
+      keySerializerClass: compatOnly(z.string().optional(), "keys are written as UTF-8").describe("Key serializer"),
+      autoCommitEnabled: compatOnly(z.boolean().default(true), "offsets are committed after Pulsar has the records"),
+      props: compatOnlyKeys(z.record(z.string(), z.string()).optional(), { "linger.ms": "a write is sent at once" }),
+    });
+    const raw = {
+      topic: "t",
+      keySerializerClass: "org.apache.kafka.common.serialization.StringSerializer",
+      props: { "linger.ms": "5", "client.id": "c" },
+    };
+    expect(parseConfig(kafka, raw).ok).toBe(true);
+    expect(compatWarnings(kafka, raw)).toEqual([
+      { field: "configs.keySerializerClass", message: "keys are written as UTF-8" },
+      { field: "configs.props.linger.ms", message: "a write is sent at once" },
+    ]);
+    // Defaults never warn: only what the user wrote does.
+    expect(compatWarnings(kafka, { topic: "t" })).toEqual([]);
+    const help = configFieldDefinitions(kafka).find((f) => f.fieldName === "keySerializerClass")?.attributes.help;
+    expect(help).toBe("Key serializer. Setting it only gives a warning: keys are written as UTF-8");
+    expect(sensitiveFields(schema)).toEqual(["password"]);
   });
 });
 

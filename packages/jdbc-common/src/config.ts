@@ -1,4 +1,4 @@
-import { sensitive, z } from "@pulsar-connect/core";
+import { compatOnly, sensitive, z } from "@pulsar-connect/core";
 
 /** How a record is written when its `ACTION` property does not say otherwise. */
 export type InsertMode = "INSERT" | "UPSERT" | "UPDATE";
@@ -95,9 +95,10 @@ export function jdbcSinkConfigSchema(options: JdbcSinkConfigOptions): JdbcSinkCo
         .describe(
           "Write only the key and nonKey columns and ignore other fields (otherwise an unknown field fails the record)",
         ),
-      timeoutMs: integer()
-        .default(500)
-        .describe("Upstream flush interval; batches are formed by the runtime, so this only takes part in validation"),
+      timeoutMs: compatOnly(
+        integer().default(500),
+        "batches are formed by the runtime (one write per batch), so there is no flush interval; it only takes part in validation",
+      ).describe("Upstream flush interval (ms)"),
       batchSize: integer()
         .default(200)
         .describe("Rows per multi-row statement (<= 0: as many as the driver's parameter limit allows)"),
@@ -105,10 +106,10 @@ export function jdbcSinkConfigSchema(options: JdbcSinkConfigOptions): JdbcSinkCo
         .boolean()
         .default(true)
         .describe("Write each batch and its Pulsar positions in one transaction (required for EFFECTIVELY_ONCE)"),
-      useJdbcBatch: z
-        .boolean()
-        .default(false)
-        .describe("Accepted for upstream compatibility; batches are always written as multi-row statements"),
+      useJdbcBatch: compatOnly(
+        z.boolean().default(false),
+        "batches are always written as multi-row statements, which is what JDBC batching is for",
+      ).describe("Upstream JDBC batch switch"),
       insertMode: z
         .enum(["INSERT", "UPSERT", "UPDATE"])
         .default("INSERT")

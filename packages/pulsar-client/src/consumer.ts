@@ -34,7 +34,10 @@ export interface ActiveConsumerChangeEvent {
 export interface ConsumerOptions {
   topic?: string;
   topics?: string[];
-  /** Regular expression over full topic names (persistent://tenant/ns/...), resolved once at subscribe time. */
+  /**
+   * Regular expression over full topic names (persistent://tenant/ns/...), matched at subscribe time and again every
+   * `patternAutoDiscoveryPeriodMs`; the matching topics are consumed together with `topic`/`topics`.
+   */
   topicsPattern?: string | RegExp;
   subscription: string;
   subscriptionType?: SubscriptionType;
@@ -961,10 +964,7 @@ export class Consumer implements AsyncIterable<Message> {
       expireTimeOfIncompleteChunkedMessageMs: Math.max(0, options.expireTimeOfIncompleteChunkedMessageMs ?? 60_000),
     };
     if (options.maxUncompressedMessageSize !== undefined) positiveOption(options, "maxUncompressedMessageSize", 0);
-    const names =
-      options.topicsPattern !== undefined
-        ? await discoverTopics(ctx, options.topicsPattern)
-        : (options.topics ?? (options.topic !== undefined ? [options.topic] : []));
+    const names = await subscribedNames(ctx, options);
     if (names.length === 0 && options.topicsPattern === undefined) {
       throw new PulsarClientError("INVALID_CONFIG", "topic, topics or topicsPattern is required");
     }
@@ -1010,7 +1010,7 @@ export class Consumer implements AsyncIterable<Message> {
     if (this.refreshing || this.closed || !this.resolve) return;
     this.refreshing = true;
     try {
-      if (this.opts.topicsPattern !== undefined) this.names = await discoverTopics(this.ctx, this.opts.topicsPattern);
+      if (this.opts.topicsPattern !== undefined) this.names = await subscribedNames(this.ctx, this.opts);
       const resolved = await this.resolve(this.names);
       const have = new Set(this.parts.map((p) => p.topic));
       const fresh = resolved.filter((r) => !have.has(r.topic));
@@ -1269,6 +1269,15 @@ function matcherOf(pattern: string): { test(topic: string): boolean } {
     );
   }
   return { test: (topic) => compiled.matcher(topic).find() };
+}
+
+/** The named topics (`topic`/`topics`) and the topics `topicsPattern` matches now, each once. */
+async function subscribedNames(ctx: ClientContext, options: ConsumerOptions): Promise<string[]> {
+  const named = options.topics ?? (options.topic !== undefined ? [options.topic] : []);
+  if (options.topicsPattern === undefined) return named;
+  const seen = new Set(named.map((name) => parseTopicName(name).full));
+  const matched = await discoverTopics(ctx, options.topicsPattern);
+  return [...named, ...matched.filter((name) => !seen.has(parseTopicName(name).full))];
 }
 
 /** Base topic names of the namespace named in the pattern that match it. */

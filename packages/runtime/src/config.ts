@@ -5,6 +5,7 @@ import {
   type ProcessingGuarantee,
 } from "@pulsar-connect/core";
 import { RE2JS } from "re2js";
+import { checkSinkFields, checkSourceFields } from "./config-fields.ts";
 
 /** Per-input consumer settings (upstream ConsumerConfig). */
 export interface ConsumerConfig {
@@ -15,6 +16,17 @@ export interface ConsumerConfig {
   consumerProperties?: Record<string, string>;
   receiverQueueSize?: number;
   poolMessages?: boolean;
+  cryptoConfig?: unknown;
+}
+
+/** Batching of a source's producer (upstream BatchingConfig). */
+export interface BatchingConfig {
+  enabled?: boolean;
+  batchingMaxPublishDelayMs?: number;
+  batchingMaxMessages?: number;
+  batchingMaxBytes?: number;
+  batchBuilder?: "DEFAULT" | "KEY_BASED";
+  roundRobinRouterBatchingPartitionSwitchFrequency?: number;
 }
 
 /** Producer settings of a source's output (upstream ProducerConfig). */
@@ -24,11 +36,15 @@ export interface ProducerConfig {
   useThreadLocalProducers?: boolean;
   batchBuilder?: "DEFAULT" | "KEY_BASED";
   compressionType?: "NONE" | "LZ4" | "ZLIB" | "ZSTD" | "SNAPPY";
+  batchingConfig?: BatchingConfig;
+  cryptoConfig?: unknown;
+  /** Shorthand of `batchingConfig.batchingMaxPublishDelayMs` (kept for existing configs). */
   batchingMaxPublishDelayMs?: number;
+  /** Shorthand of `batchingConfig.batchingMaxMessages` (kept for existing configs). */
   batchingMaxMessages?: number;
 }
 
-/** Resources requested per instance (kept for compatibility; the in-process runtime does not enforce them). */
+/** Resources requested per instance: stored and shown; instances share the worker's process, so not enforced. */
 export interface Resources {
   cpu?: number;
   ram?: number;
@@ -67,6 +83,9 @@ export interface SinkConfig {
   runtimeFlags?: string;
   customRuntimeOptions?: string;
   logTopic?: string;
+  transformFunction?: string;
+  transformFunctionClassName?: string;
+  transformFunctionConfig?: string;
 }
 
 /** Upstream-shaped source config. */
@@ -90,6 +109,7 @@ export interface SourceConfig {
   customRuntimeOptions?: string;
   batchBuilder?: "DEFAULT" | "KEY_BASED";
   logTopic?: string;
+  batchSourceConfig?: unknown;
 }
 
 /** A sink config with every default applied. */
@@ -273,18 +293,25 @@ export function resolveSinkConfig(config: SinkConfig): Resolved<ResolvedSinkConf
   checkCommon(config, issues, "sinkType");
   const archive = archiveOf(config, config.sinkType);
   if (!archive) issues.push({ path: "archive", message: "Sink archive not specified (give archive or sinkType)" });
-  const specs = config.inputSpecs;
+  issues.push(...checkSinkFields(config as Record<string, unknown>));
+  const rawSpecs: unknown = config.inputSpecs;
+  const specsValid =
+    rawSpecs === undefined || (rawSpecs !== null && typeof rawSpecs === "object" && !Array.isArray(rawSpecs));
+  const specs = specsValid ? Object.entries(config.inputSpecs ?? {}) : [];
+  const regexSpec = specs.find(([, spec]) => spec?.isRegexPattern === true)?.[0];
+  const topicsPattern = config.topicsPattern || regexSpec;
+  // As upstream, the topics named by the per-topic maps are inputs too.
   const inputs = [
     ...(Array.isArray(config.inputs) ? config.inputs : []),
-    ...(specs && typeof specs === "object" && !Array.isArray(specs) ? Object.keys(specs) : []),
+    ...specs.filter(([, spec]) => spec?.isRegexPattern !== true).map(([topic]) => topic),
+    ...Object.keys(config.topicToSerdeClassName ?? {}),
+    ...Object.keys(config.topicToSchemaType ?? {}),
   ];
   if (config.inputs !== undefined && !Array.isArray(config.inputs)) {
     issues.push({ path: "inputs", message: "must be a list of topic names" });
   }
-  if (specs !== undefined && (specs === null || typeof specs !== "object" || Array.isArray(specs))) {
-    issues.push({ path: "inputSpecs", message: "must map topic names to consumer settings" });
-  }
-  if (inputs.length === 0 && !config.topicsPattern) {
+  if (!specsValid) issues.push({ path: "inputSpecs", message: "must map topic names to consumer settings" });
+  if (inputs.length === 0 && !topicsPattern) {
     issues.push({
       path: "inputs",
       message: "Must specify at least one topic of input via topicName, inputs or topicsPattern",
@@ -343,6 +370,7 @@ export function resolveSinkConfig(config: SinkConfig): Resolved<ResolvedSinkConf
   const namespace = config.namespace || "default";
   const name = config.name as string;
   const { sinkType: _ignored, ...rest } = config;
+  if (topicsPattern) rest.topicsPattern = topicsPattern;
   return {
     ok: true,
     value: {
@@ -371,6 +399,7 @@ export function resolveSourceConfig(config: SourceConfig): Resolved<ResolvedSour
   const issues: FieldIssue[] = [];
   if (!config || typeof config !== "object") return { ok: false, issues: [{ path: "", message: "must be an object" }] };
   checkCommon(config, issues, "sourceType");
+  issues.push(...checkSourceFields(config as Record<string, unknown>));
   const archive = archiveOf(config, config.sourceType);
   if (!archive) issues.push({ path: "archive", message: "Source archive not specified (give archive or sourceType)" });
   if (!config.topicName) issues.push({ path: "topicName", message: "is required (the destination topic)" });
@@ -420,8 +449,17 @@ export function mergeSinkUpdate(existing: ResolvedSinkConfig, update: SinkConfig
   }
   if (update.inputs !== undefined && !Array.isArray(update.inputs)) {
     issues.push({ path: "inputs", message: "must be a list of topic names" });
-  } else if (update.inputs !== undefined) {
-    const qualified = update.inputs.map((topic) =>
+  }
+  const named = [
+    ...(Array.isArray(update.inputs) ? update.inputs : []),
+    ...Object.keys(update.topicToSerdeClassName ?? {}),
+    ...Object.keys(update.topicToSchemaType ?? {}),
+    ...Object.entries(update.inputSpecs ?? {})
+      .filter(([, spec]) => spec?.isRegexPattern !== true)
+      .map(([topic]) => topic),
+  ];
+  if (named.length > 0) {
+    const qualified = named.map((topic) =>
       typeof topic === "string" ? qualifyTopic(topic, existing.tenant, existing.namespace) : String(topic),
     );
     if (!qualified.every((topic) => existing.inputs.includes(topic))) {
@@ -433,6 +471,9 @@ export function mergeSinkUpdate(existing: ResolvedSinkConfig, update: SinkConfig
   }
   if (update.retainKeyOrdering !== undefined && update.retainKeyOrdering !== existing.retainKeyOrdering) {
     issues.push({ path: "retainKeyOrdering", message: "Retain Key Ordering cannot be altered" });
+  }
+  if (update.autoAck !== undefined && update.autoAck !== null && update.autoAck !== existing.autoAck) {
+    issues.push({ path: "autoAck", message: "AutoAck cannot be altered" });
   }
   if (issues.length > 0) return { ok: false, issues };
   const merged: SinkConfig = { ...existing };

@@ -1,5 +1,6 @@
 export {
   archiveOf,
+  type BatchingConfig,
   builtinName,
   type ConsumerConfig,
   checkTopicsPattern,
@@ -19,6 +20,7 @@ export {
   type SinkConfig,
   type SourceConfig,
 } from "./config.ts";
+export { COMPRESSION_TYPES, configWarnings, DECLARABLE_SCHEMA_TYPES } from "./config-fields.ts";
 export {
   ConnectorCatalog,
   type DiscoveredConnector,

@@ -8,8 +8,9 @@ import {
   silentLogger,
 } from "@pulsar-connect/core";
 import { PulsarAdmin, PulsarClientError } from "@pulsar-connect/pulsar-client";
-import { isValidTopicName, type ResolvedSinkConfig, type ResolvedSourceConfig } from "./config.ts";
+import { isValidTopicName, qualifyTopic, type ResolvedSinkConfig, type ResolvedSourceConfig } from "./config.ts";
 import { secretResolver } from "./internal/context.ts";
+import { LogTopicPublisher } from "./internal/log-topic.ts";
 import type { ClientLike, PulsarConnections } from "./internal/pulsar.ts";
 import { SinkRunner } from "./internal/sink-runner.ts";
 import { SourceRunner } from "./internal/source-runner.ts";
@@ -81,11 +82,30 @@ export function createInstance(options: SinkInstanceOptions | SourceInstanceOpti
     adminUrl: options.pulsar.adminUrl,
     authToken: options.pulsar.authToken,
   };
-  const logger = (options.logger ?? silentLogger).child({
-    fqfn: `${config.tenant}/${config.namespace}/${config.name}`,
+  const fqfn = `${config.tenant}/${config.namespace}/${config.name}`;
+  const workerLogger = (options.logger ?? silentLogger).child({
+    fqfn,
     instanceId: options.instanceId,
     kind: options.kind,
   });
+  const logTopic = config.logTopic
+    ? new LogTopicPublisher(
+        options.pulsar.client,
+        qualifyTopic(config.logTopic, config.tenant, config.namespace),
+        fqfn,
+        String(options.instanceId),
+        workerLogger,
+      )
+    : undefined;
+  const logger = logTopic ? logTopic.wrap(workerLogger) : workerLogger;
+  const closingLogTopic = <T extends ConnectorInstance>(instance: T): T => {
+    if (logTopic)
+      instance.done.then(
+        () => logTopic.close(),
+        () => logTopic.close(),
+      );
+    return instance;
+  };
   const state =
     options.state ??
     new PulsarStateStore({ pulsar, tenant: config.tenant, namespace: config.namespace, name: config.name });
@@ -101,7 +121,7 @@ export function createInstance(options: SinkInstanceOptions | SourceInstanceOpti
       workerId,
     };
     if (options.batchSize !== undefined) sinkOptions.batchSize = options.batchSize;
-    return new SinkRunner(sinkOptions);
+    return closingLogTopic(new SinkRunner(sinkOptions));
   }
   const sourceOptions: ConstructorParameters<typeof SourceRunner>[0] = {
     config: options.config,
@@ -113,7 +133,7 @@ export function createInstance(options: SinkInstanceOptions | SourceInstanceOpti
     workerId,
   };
   if (options.batchSize !== undefined) sourceOptions.inFlightLimit = options.batchSize;
-  return new SourceRunner(sourceOptions);
+  return closingLogTopic(new SourceRunner(sourceOptions));
 }
 
 /** Validates a connector's `configs` (after secrets) against its schema; issue paths start with `configs.`. */

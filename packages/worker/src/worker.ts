@@ -4,6 +4,8 @@ import type { AddressInfo } from "node:net";
 import { delimiter, dirname, join, resolve } from "node:path";
 import {
   type ConfigSchema,
+  type ConfigWarning,
+  compatWarnings,
   configFieldDefinitions,
   type FieldIssue,
   formatIssues,
@@ -18,6 +20,7 @@ import {
   builtinName,
   ConnectorCatalog,
   type ConnectorInstance,
+  configWarnings,
   createInstance as createRuntimeInstance,
   deleteSinkSubscription,
   type InstancePulsar,
@@ -571,6 +574,14 @@ export class Worker {
     if (secrets.issues.length > 0) this.invalid(kind, secrets.issues);
     const resolved = Object.values(secrets.values).filter((value) => value.length >= 4);
     const hide = (text: string) => resolved.reduce((out, secret) => out.split(secret).join(REDACTED), text);
+    if (config.className && config.className !== connector.packageName) {
+      this.invalid(kind, [
+        {
+          path: "className",
+          message: `'${config.className}' is not the ${kind} of ${config.archive}: its class is ${connector.packageName} (leave className out)`,
+        },
+      ]);
+    }
     const issues = validateConnectorConfigs(connector.definition, config.configs, secrets.values);
     if (issues.length > 0)
       this.invalid(
@@ -622,6 +633,23 @@ export class Worker {
     return { values, issues };
   }
 
+  /** Fields of a valid config that are accepted without (full) effect: framework fields, then connector fields. */
+  private warningsOf(kind: Kind, config: ResolvedConfig): ConfigWarning[] {
+    const connector = this.catalog.get(kind, builtinName(config.archive) ?? "");
+    return [
+      ...configWarnings(config as unknown as Record<string, unknown>),
+      ...(connector ? compatWarnings(connector.definition.config, config.configs) : []),
+    ];
+  }
+
+  /** Logs each warning of a create or update once, and returns them for the answer. */
+  private announceWarnings(kind: Kind, config: ResolvedConfig): ConfigWarning[] {
+    const warnings = this.warningsOf(kind, config);
+    const fqfn = `${config.tenant}/${config.namespace}/${config.name}`;
+    for (const warning of warnings) this.logger.warn({ kind, fqfn, field: warning.field }, warning.message);
+    return warnings;
+  }
+
   private invalid(kind: Kind, issues: FieldIssue[]): never {
     throw new WorkerError("INVALID_CONFIG", formatIssues(`Invalid ${kind} config`, issues), { issues });
   }
@@ -629,7 +657,7 @@ export class Worker {
   // ---------------------------------------------------------------------------------------------------------
   // Operations
 
-  private async create(kind: Kind, path: Path, submission: Submission): Promise<void> {
+  private async create(kind: Kind, path: Path, submission: Submission): Promise<ConfigWarning[]> {
     const config = this.checkSubmission(kind, path, submission);
     const key = this.key(kind, path.tenant, path.namespace, path.name);
     if (this.components.has(key)) {
@@ -641,7 +669,7 @@ export class Worker {
       config,
       Array.from({ length: config.parallelism }, (): Desired => "running"),
     );
-    await this.exclusive(component, async () => {
+    return await this.exclusive(component, async () => {
       try {
         await this.persist(component, config, component.desired);
       } catch (error) {
@@ -659,13 +687,24 @@ export class Worker {
         },
         "connector created",
       );
+      const warnings = this.announceWarnings(kind, config);
       this.apply(component);
+      return warnings;
     });
   }
 
-  private async update(kind: Kind, path: Path, submission: Submission): Promise<void> {
+  private async update(kind: Kind, path: Path, submission: Submission): Promise<ConfigWarning[]> {
     const component = this.find(kind, path.tenant, path.namespace, path.name);
-    await this.exclusive(component, async () => {
+    if (submission.updateOptions?.updateAuthData === true) {
+      this.invalid(kind, [
+        {
+          path: "updateOptions.updateAuthData",
+          message:
+            "is not supported: instances connect to Pulsar with the worker's own credentials, so a connector has no auth data of its own to refresh",
+        },
+      ]);
+    }
+    return await this.exclusive(component, async () => {
       const update = { ...submission.config };
       if (submission.url) update.archive = submission.url;
       restoreRedacted(update, component.config);
@@ -707,7 +746,9 @@ export class Worker {
         },
         "connector updated",
       );
+      const warnings = this.announceWarnings(kind, merged.value);
       this.apply(component);
+      return warnings;
     });
   }
 
@@ -955,11 +996,9 @@ export class Worker {
           return sendJson(response, 200, publicConfig(component.config, this.schemaOf(kind, component.config)));
         }
         case "POST":
-          await this.create(kind, path, await this.submission(request, kind, principal, path));
-          return sendNoContent(response);
+          return answerWarnings(response, await this.create(kind, path, await this.submission(request, kind, principal, path)));
         case "PUT":
-          await this.update(kind, path, await this.submission(request, kind, principal, path));
-          return sendNoContent(response);
+          return answerWarnings(response, await this.update(kind, path, await this.submission(request, kind, principal, path)));
         case "DELETE":
           await this.remove(kind, path);
           return sendNoContent(response);
@@ -975,7 +1014,11 @@ export class Worker {
       }
       if (method === "POST" && fourth === "validate") {
         const config = this.checkSubmission(kind, path, await this.submission(request, kind, principal, path));
-        return sendJson(response, 200, { valid: true, config: publicConfig(config, this.schemaOf(kind, config)) });
+        return sendJson(response, 200, {
+          valid: true,
+          config: publicConfig(config, this.schemaOf(kind, config)),
+          warnings: this.warningsOf(kind, config),
+        });
       }
     }
     if (segments.length === 5) {
@@ -1049,4 +1092,10 @@ interface Path {
   tenant: string;
   namespace: string;
   name: string;
+}
+
+/** A create/update answer: 204 as upstream when all is well, else 200 with the warnings the user must see. */
+function answerWarnings(response: ServerResponse, warnings: ConfigWarning[]): void {
+  if (warnings.length === 0) sendNoContent(response);
+  else sendJson(response, 200, { warnings });
 }

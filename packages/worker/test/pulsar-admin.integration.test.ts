@@ -139,8 +139,12 @@ describe.runIf(runs)("Apache Pulsar's pulsar-admin against the worker", { timeou
       topic,
       "--source-config",
       JSON.stringify({ count: 5 }),
+      // Answered with 200 and a warnings body (resources are not enforced): pulsar-admin must still succeed.
+      "--cpu",
+      "2",
     );
     expect(created.stdout.trim()).toBe("Created successfully");
+    expect(logs.some((line) => line.includes('"field":"resources.cpu"'))).toBe(true);
     await until(() => linesOf(file()).length >= 5, 30_000, "5 records through source and sink");
     const status = JSON.parse((await pulsarAdmin("sources", "status", "--name", source)).stdout);
     expect(status.instances[0].status.numWritten).toBe(5);

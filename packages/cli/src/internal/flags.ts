@@ -16,26 +16,52 @@ export function sinkConfigFlags(command: Command): Command {
   return command
     .option("-t, --sink-type <type>", "Built-in sink to run (see available-sinks); same as --archive builtin://<type>")
     .option("-a, --archive <archive>", "builtin://<name> of an installed connector package")
-    .option("--classname <className>", "Connector class name (informational)")
+    .option("--classname <className>", "Connector class: the connector's package name, as available-sinks lists it")
     .option("-i, --inputs <topics>", "Comma-separated input topics")
-    .option("--topics-pattern <regex>", "Regular expression of input topics")
+    .option(
+      "--topics-pattern <regex>",
+      "Regular expression of input topics, starting with tenant/namespace/ (with or without --inputs)",
+    )
     .option("--subs-name <name>", "Subscription name (default: tenant/namespace/name)")
     .option("--subs-position <position>", "Initial subscription position: Latest (default) or Earliest")
-    .option("--custom-serde-inputs <json>", "JSON map of input topic to serde class name")
-    .option("--custom-schema-inputs <json>", "JSON map of input topic to schema type")
-    .option("--input-specs <json>", "JSON map of input topic to consumer config")
+    .option(
+      "--custom-serde-inputs <json>",
+      'JSON map of input topic to serde class; the topics are inputs, the class must be ""',
+    )
+    .option(
+      "--custom-schema-inputs <json>",
+      "JSON map of input topic to schema type (STRING, BYTES, JSON, AVRO); the topics are inputs",
+    )
+    .option(
+      "--input-specs <json>",
+      "JSON map of input topic to consumer config (schemaType, receiverQueueSize, consumerProperties, isRegexPattern)",
+    )
     .option("--max-redeliver-count <n>", "Redeliveries before a message goes to the dead-letter topic")
     .option("--dead-letter-topic <topic>", "Dead-letter topic")
     .option("--processing-guarantees <guarantee>", GUARANTEES)
     .option("--retain-ordering", "Read in order (Failover subscription)")
     .option("--retain-key-ordering", "Keep per-key order (Key_Shared subscription)")
     .option("--parallelism <n>", "Number of instances (default: 1)")
-    .option("--cpu <cores>", "CPU cores per instance (recorded, not enforced)")
-    .option("--ram <bytes>", "RAM per instance in bytes (recorded, not enforced)")
-    .option("--disk <bytes>", "Disk per instance in bytes (recorded, not enforced)")
+    .option(
+      "--cpu <cores>",
+      "CPU cores per instance (stored and shown; the answer warns that the worker does not limit it)",
+    )
+    .option(
+      "--ram <bytes>",
+      "RAM per instance in bytes (stored and shown; the answer warns that the worker does not limit it)",
+    )
+    .option(
+      "--disk <bytes>",
+      "Disk per instance in bytes (stored and shown; the answer warns that the worker does not limit it)",
+    )
     .option("--sink-config <json>", "Connector configs as a JSON object")
     .option("--sink-config-file <file>", "YAML file with the whole sink config (flags override its fields)")
-    .addOption(new Option("--auto-ack <bool>", "Acknowledge automatically (true/false)").argParser(booleanValue))
+    .addOption(
+      new Option(
+        "--auto-ack <bool>",
+        "Deprecated upstream; false needs a guarantee other than ATMOST_ONCE (prefer MANUAL)",
+      ).argParser(booleanValue),
+    )
     .option("--timeout-ms <ms>", "Ack timeout in milliseconds")
     .option("--negative-ack-redelivery-delay-ms <ms>", "Delay before a negatively acknowledged message comes back")
     .addOption(
@@ -45,9 +71,9 @@ export function sinkConfigFlags(command: Command): Command {
       ).argParser(booleanValue),
     )
     .option("--secrets <json>", 'JSON map of secret name to value or {"env": "VAR"}')
-    .option("--custom-runtime-options <options>", "Opaque runtime options")
-    .option("--runtime-flags <flags>", "Runtime flags")
-    .option("--log-topic <topic>", "Topic for the connector's log lines")
+    .option("--custom-runtime-options <options>", "Not supported (there is no Kubernetes runtime); refused")
+    .option("--runtime-flags <flags>", "Not supported (instances run in the worker's process); refused")
+    .option("--log-topic <topic>", "Topic that receives the instance's log lines (as well as the worker's log)")
     .addOption(new Option("--className <className>").hideHelp())
     .addOption(new Option("--sinkType <type>").hideHelp())
     .addOption(new Option("--topicsPattern <regex>").hideHelp())
@@ -74,24 +100,36 @@ export function sourceConfigFlags(command: Command): Command {
       "Built-in source to run (see available-sources); same as --archive builtin://<type>",
     )
     .option("-a, --archive <archive>", "builtin://<name> of an installed connector package")
-    .option("--classname <className>", "Connector class name (informational)")
+    .option("--classname <className>", "Connector class: the connector's package name, as available-sources lists it")
     .option("-o, --destination-topic-name <topic>", "Topic the source writes to")
-    .option("--producer-config <json>", "Producer config as a JSON object")
-    .option("--batch-builder <builder>", "DEFAULT or KEY_BASED")
-    .option("--deserialization-classname <className>", "Serde class name")
-    .option("--schema-type <type>", "Schema type of the output topic")
+    .option(
+      "--producer-config <json>",
+      "Producer config: maxPendingMessages, maxPendingMessagesAcrossPartitions, compressionType, batchBuilder, batchingConfig",
+    )
+    .option("--batch-builder <builder>", "Producer batching: DEFAULT, or KEY_BASED (one key per batch)")
+    .option("--deserialization-classname <className>", "Not supported (Java SerDe classes cannot run here); refused")
+    .option("--schema-type <type>", "Schema registered on the output topic (-st): STRING, BYTES, JSON or AVRO")
     .option("--processing-guarantees <guarantee>", GUARANTEES)
     .option("--parallelism <n>", "Number of instances (default: 1)")
-    .option("--cpu <cores>", "CPU cores per instance (recorded, not enforced)")
-    .option("--ram <bytes>", "RAM per instance in bytes (recorded, not enforced)")
-    .option("--disk <bytes>", "Disk per instance in bytes (recorded, not enforced)")
+    .option(
+      "--cpu <cores>",
+      "CPU cores per instance (stored and shown; the answer warns that the worker does not limit it)",
+    )
+    .option(
+      "--ram <bytes>",
+      "RAM per instance in bytes (stored and shown; the answer warns that the worker does not limit it)",
+    )
+    .option(
+      "--disk <bytes>",
+      "Disk per instance in bytes (stored and shown; the answer warns that the worker does not limit it)",
+    )
     .option("--source-config <json>", "Connector configs as a JSON object")
     .option("--source-config-file <file>", "YAML file with the whole source config (flags override its fields)")
-    .option("--batch-source-config <json>", "Batch source config as a JSON object")
+    .option("--batch-source-config <json>", "Not supported (there is no batch source runtime); refused")
     .option("--secrets <json>", 'JSON map of secret name to value or {"env": "VAR"}')
-    .option("--custom-runtime-options <options>", "Opaque runtime options")
-    .option("--runtime-flags <flags>", "Runtime flags")
-    .option("--log-topic <topic>", "Topic for the connector's log lines")
+    .option("--custom-runtime-options <options>", "Not supported (there is no Kubernetes runtime); refused")
+    .option("--runtime-flags <flags>", "Not supported (instances run in the worker's process); refused")
+    .option("--log-topic <topic>", "Topic that receives the instance's log lines (as well as the worker's log)")
     .addOption(new Option("--className <className>").hideHelp())
     .addOption(new Option("--sourceType <type>").hideHelp())
     .addOption(new Option("--destinationTopicName <topic>").hideHelp())

@@ -1,11 +1,18 @@
 import { existsSync, readFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
-import { formatIssues, type Logger, type SinkDefinition, type SourceDefinition } from "@pulsar-connect/core";
+import {
+  compatWarnings,
+  formatIssues,
+  type Logger,
+  type SinkDefinition,
+  type SourceDefinition,
+} from "@pulsar-connect/core";
 import { PulsarClient, type PulsarClientOptions } from "@pulsar-connect/pulsar-client";
 import {
   builtinName,
   ConnectorCatalog,
   type ConnectorInstance,
+  configWarnings,
   createInstance,
   type InstancePulsar,
   type ResolvedSinkConfig,
@@ -43,6 +50,36 @@ function issuesError(kind: Kind, issues: Array<{ path: string; message: string }
       hint: "Fix the fields listed above.",
     },
   );
+}
+
+const TOKEN_PLUGINS = ["org.apache.pulsar.client.impl.auth.AuthenticationToken", "AuthenticationToken", "token"];
+
+/** localrun's client flags work as pulsar-admin documents them, or are refused by name. */
+function checkClientFlags(options: Options, serviceUrl: string): void {
+  if (options.stateStorageServiceUrl !== undefined) {
+    throw new CliError(
+      "USAGE",
+      "--state-storage-service-url is not supported: connector state is kept in a compacted Pulsar topic",
+    );
+  }
+  const plugin = options.clientAuthPlugin;
+  if (plugin !== undefined && !TOKEN_PLUGINS.includes(String(plugin))) {
+    throw new CliError("USAGE", `--client-auth-plugin ${String(plugin)} is not supported`, {
+      hint: "Use org.apache.pulsar.client.impl.auth.AuthenticationToken with --client-auth-params token:<jwt>.",
+    });
+  }
+  const params = options.clientAuthParams === undefined ? undefined : String(options.clientAuthParams);
+  if (params !== undefined && (params.startsWith("{") || params.startsWith("file:") || params.includes(":{"))) {
+    throw new CliError("USAGE", "--client-auth-params: only a token is supported (token:<jwt> or the JWT itself)");
+  }
+  if (plugin !== undefined && params === undefined) {
+    throw new CliError("USAGE", "--client-auth-plugin needs --client-auth-params token:<jwt>");
+  }
+  if (options.useTls === true && !serviceUrl.startsWith("pulsar+ssl://")) {
+    throw new CliError("USAGE", `--use-tls needs a pulsar+ssl:// --broker-service-url (got ${serviceUrl})`, {
+      hint: "TLS follows the URL scheme, as in the Java client: e.g. pulsar+ssl://localhost:6651.",
+    });
+  }
 }
 
 function adminUrlFor(serviceUrl: string): string {
@@ -103,8 +140,14 @@ export async function localrun(kind: Kind, options: Options, io: CliIo): Promise
   }
   const issues = validateConnectorConfigs(connector.definition, config.configs, config.secrets);
   if (issues.length > 0) throw issuesError(kind, issues);
+  const warnings = [
+    ...configWarnings(config as unknown as Record<string, unknown>),
+    ...compatWarnings(connector.definition.config, config.configs),
+  ];
+  for (const warning of warnings) io.stderr.write(`Warning: ${warning.field}: ${warning.message}\n`);
 
   const serviceUrl = String(options.brokerServiceUrl ?? "pulsar://localhost:6650");
+  checkClientFlags(options, serviceUrl);
   const authParams = options.clientAuthParams === undefined ? undefined : String(options.clientAuthParams);
   const token = authParams?.startsWith("token:") ? authParams.slice("token:".length) : authParams;
   const clientOptions: PulsarClientOptions = { serviceUrl };

@@ -41,6 +41,12 @@ function requireName(kind: Kind, options: Options): { tenant: string; namespace:
   };
 }
 
+/** Prints the warnings of a create/update/validate answer: fields accepted without (full) effect. */
+function printWarnings(io: CliIo, answer: unknown): void {
+  const warnings = (answer as { warnings?: Array<{ field: string; message: string }> } | undefined)?.warnings ?? [];
+  for (const warning of warnings) io.stderr.write(`Warning: ${warning.field}: ${warning.message}\n`);
+}
+
 function instanceIdOf(options: Options): string | undefined {
   if (options.instanceId === undefined) return undefined;
   const id = String(options.instanceId);
@@ -116,6 +122,7 @@ function connectorGroup(kind: Kind, io: CliIo, afterAction: (code: number) => vo
     )) as {
       config?: unknown;
     };
+    if (globals.output !== "json") printWarnings(io, answer);
     out(
       globals.output === "json" ? json(answer) : `Valid: ${kind} config with defaults applied:\n${json(answer.config)}`,
     );
@@ -128,13 +135,29 @@ function connectorGroup(kind: Kind, io: CliIo, afterAction: (code: number) => vo
         : `Update a ${kind}: configs, secrets, parallelism, guarantee`,
     );
     configFlags(command);
-    if (verb === "update") command.option("--update-auth-data", "Accepted for compatibility; no effect");
+    if (verb === "update") {
+      command.option(
+        "--update-auth-data",
+        "Not supported (instances use the worker's own Pulsar credentials, there is no per-connector auth data); refused",
+      );
+    }
     command.action(async (options: Options, cmd: Command) => {
       const { client } = admin(cmd);
       const { tenant, namespace, name } = requireName(kind, options);
+      if (options.updateAuthData === true) {
+        throw new CliError(
+          "USAGE",
+          "--update-auth-data is not supported: instances connect to Pulsar with the worker's own credentials, so a connector has no auth data of its own to refresh",
+        );
+      }
       const config = buildConfig(kind, { ...options, tenant, namespace, name }, true);
       await checkType(client, kind, kind === "sink" ? options.sinkType : options.sourceType);
-      await client.request(verb === "create" ? "POST" : "PUT", AdminClient.path(kind, tenant, namespace, name), config);
+      const answer = await client.request(
+        verb === "create" ? "POST" : "PUT",
+        AdminClient.path(kind, tenant, namespace, name),
+        config,
+      );
+      printWarnings(io, answer);
       out(verb === "create" ? "Created successfully\n" : "Updated successfully\n");
     });
     group.addCommand(command);
@@ -286,9 +309,16 @@ function connectorGroup(kind: Kind, io: CliIo, afterAction: (code: number) => vo
   local
     .option("--broker-service-url <url>", "Pulsar service URL (default: pulsar://localhost:6650)")
     .option("--web-service-url <url>", "Pulsar admin URL (default: http://<broker host>:8080)")
-    .option("--client-auth-plugin <class>", "Accepted for compatibility; token authentication is used")
+    .option(
+      "--client-auth-plugin <class>",
+      "Authentication plugin: only org.apache.pulsar.client.impl.auth.AuthenticationToken",
+    )
     .option("--client-auth-params <token>", "Token for the broker (token:<jwt> or the JWT itself)")
-    .option("--use-tls", "Accepted for compatibility; TLS follows the pulsar+ssl:// scheme of --broker-service-url")
+    .option(
+      "--use-tls",
+      "Use TLS: needs a pulsar+ssl:// --broker-service-url (the scheme decides, as in the Java client)",
+    )
+    .option("--state-storage-service-url <url>", "Not supported (state is kept in a compacted Pulsar topic); refused")
     .option("--tls-trust-cert-path <file>", "CA certificate (PEM) trusted for the broker's TLS certificate")
     .option("--tls-allow-insecure", "Accept a broker certificate that does not verify")
     .option("--connectors-dir <dir...>", "Folders with a package.json listing connector packages (repeatable)")
@@ -374,8 +404,10 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
   const program = buildProgram(io, (exitCode) => {
     code = exitCode;
   });
+  // pulsar-admin's two-letter short option for --schema-type, which commander cannot declare.
+  const args = argv.map((arg) => (arg === "-st" ? "--schema-type" : arg));
   try {
-    await program.parseAsync(argv, { from: "user" });
+    await program.parseAsync(args, { from: "user" });
   } catch (error) {
     return reportError(error, io);
   }

@@ -1,4 +1,4 @@
-import { z } from "@pulsar-connect/core";
+import { compatOnly, z } from "@pulsar-connect/core";
 
 type SecurityProtocol = "PLAINTEXT" | "SSL" | "SASL_PLAINTEXT" | "SASL_SSL";
 type SaslMechanism = "PLAIN" | "SCRAM-SHA-256" | "SCRAM-SHA-512";
@@ -50,7 +50,8 @@ export const kafkaSecurityFields: KafkaSecurityFields = {
     .optional()
     .describe("https (default when TLS is on) verifies the broker host name; set to an empty string to skip the check"),
   sslTruststoreLocation: optionalText.describe("PEM file with the CA certificates to trust (JKS stores are not read)"),
-  sslTruststorePassword: optionalText
-    .meta({ sensitive: true })
-    .describe("Accepted for compatibility; PEM trust stores have no password"),
+  sslTruststorePassword: compatOnly(
+    optionalText.meta({ sensitive: true }),
+    "trust stores are PEM files, which have no password",
+  ).describe("Upstream trust store password"),
 };

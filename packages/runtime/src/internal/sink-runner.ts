@@ -14,9 +14,11 @@ import {
   type WriteOutcome,
 } from "@pulsar-connect/core";
 import { type ConsumerOptions, MessageId } from "@pulsar-connect/pulsar-client";
-import type { ResolvedSinkConfig } from "../config.ts";
+import { qualifyTopic, type ResolvedSinkConfig } from "../config.ts";
+import type { DeclarableSchemaType } from "../config-fields.ts";
 import type { SinkInstanceStatusData } from "../stats.ts";
 import { Backoff, sleep } from "./backoff.ts";
+import { inputSchema, sinkConsumerSettings } from "./client-options.ts";
 import { decodeValue } from "./codec.ts";
 import { secretResolver } from "./context.ts";
 import { DeadLetterPublisher } from "./dead-letter.ts";
@@ -83,6 +85,7 @@ export class SinkRunner extends RunnerBase {
   private readonly deadLetters: DeadLetterPublisher;
   /** Set when this instance (re)became the active consumer: another instance may have written since. */
   private positionsStale = false;
+  private declaredSchemas = new Map<string, DeclarableSchemaType>();
 
   constructor(options: SinkRunnerOptions) {
     super(options.instanceId, options.logger);
@@ -109,12 +112,16 @@ export class SinkRunner extends RunnerBase {
     await this.opening(async () => {
       const connectorConfig = loadConfig(definition.config, config.configs, secretResolver(config.secrets));
       const subscriptionType = sinkSubscriptionType(config);
+      const inputSettings = sinkConsumerSettings(config, (topic) =>
+        qualifyTopic(topic, config.tenant, config.namespace),
+      );
+      this.declaredSchemas = inputSettings.schemaTypes;
       const subscribeOptions: ConsumerOptions = {
         subscription: config.sourceSubscriptionName,
         subscriptionType,
         subscriptionInitialPosition: config.sourceSubscriptionPosition,
         consumerName: `${config.tenant}/${config.namespace}/${config.name}:${this.instanceId}`,
-        receiverQueueSize: Math.max(1000, this.batchSize * 2),
+        receiverQueueSize: inputSettings.receiverQueueSize ?? Math.max(1000, this.batchSize * 2),
         onActiveConsumerChange: ({ topic, active }) => {
           if (!active) {
             // The new active consumer of this topic (partition) receives these messages again: writing them here
@@ -127,8 +134,10 @@ export class SinkRunner extends RunnerBase {
           if (this.positions) this.positionsStale = true;
         },
       };
-      if (config.topicsPattern && config.inputs.length === 0) subscribeOptions.topicsPattern = config.topicsPattern;
-      else subscribeOptions.topics = config.inputs;
+      if (inputSettings.properties) subscribeOptions.properties = inputSettings.properties;
+      // As upstream, a sink consumes its named inputs and every topic its pattern matches.
+      if (config.inputs.length > 0 || !config.topicsPattern) subscribeOptions.topics = config.inputs;
+      if (config.topicsPattern) subscribeOptions.topicsPattern = config.topicsPattern;
       if (config.timeoutMs !== undefined && config.timeoutMs > 0) subscribeOptions.ackTimeoutMs = config.timeoutMs;
       if (config.negativeAckRedeliveryDelayMs !== undefined && config.negativeAckRedeliveryDelayMs > 0) {
         subscribeOptions.negativeAckRedeliveryDelayMs = config.negativeAckRedeliveryDelayMs;
@@ -137,6 +146,13 @@ export class SinkRunner extends RunnerBase {
       }
       this.state = "subscribing";
       this.consumer = await this.options.pulsar.client.subscribe(subscribeOptions);
+      for (const topic of this.declaredSchemas.keys()) {
+        try {
+          await this.latestSchemaOf(topic);
+        } catch (error) {
+          throw new ConnectorError("INVALID_CONFIG", (error as Error).message, { retryable: false });
+        }
+      }
       const context: SinkContext = {
         ...this.connectorContext(config, this.options.state),
         inputTopics: config.inputs,
@@ -311,6 +327,7 @@ export class SinkRunner extends RunnerBase {
     } catch {
       schema = undefined;
     }
+    schema = inputSchema(topic, schema, this.declaredSchemas.get(topic.replace(/-partition-\d+$/, "")));
     this.schemas.set(topic, schema);
     return schema;
   }

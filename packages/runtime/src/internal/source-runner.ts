@@ -2,6 +2,7 @@ import {
   ConnectorError,
   type Logger,
   loadConfig,
+  type RecordSchema,
   type SourceContext,
   type SourceDefinition,
   type SourceInstance,
@@ -13,6 +14,7 @@ import type { ProducerOptions } from "@pulsar-connect/pulsar-client";
 import { qualifyTopic, type ResolvedSourceConfig } from "../config.ts";
 import type { SourceInstanceStatusData } from "../stats.ts";
 import { Backoff, sleep } from "./backoff.ts";
+import { sourceOutputSchema, sourcePendingLimit, sourceProducerSettings } from "./client-options.ts";
 import { encodeValue } from "./codec.ts";
 import { secretResolver } from "./context.ts";
 import { adminOf, type ProducerLike, type PulsarConnections, topicPath } from "./pulsar.ts";
@@ -53,6 +55,8 @@ export class SourceRunner extends RunnerBase {
   private source: SourceInstance | undefined;
   private readonly laneHost: LaneHost;
   private readonly lanes = new Map<string, OutputLane>();
+  /** The schema of the first record of each lane: its producer declares it. */
+  private readonly laneSchemas = new Map<OutputLane, RecordSchema | undefined>();
   private readonly waitingLanes = new Map<OutputLane, string>();
   private readonly disconnectedLanes = new Set<OutputLane>();
   private connectionWatch: NodeJS.Timeout | undefined;
@@ -76,7 +80,7 @@ export class SourceRunner extends RunnerBase {
   }
 
   private get inFlightLimit(): number {
-    return this.options.inFlightLimit ?? this.options.config.producerConfig?.maxPendingMessages ?? 2000;
+    return this.options.inFlightLimit ?? sourcePendingLimit(this.options.config) ?? 2000;
   }
 
   async start(): Promise<void> {
@@ -158,16 +162,15 @@ export class SourceRunner extends RunnerBase {
   private async openProducer(lane: OutputLane): Promise<ProducerLike> {
     // Checked in the lane, before its first send: a check per record would let later records overtake earlier ones.
     if (this.guarantee === "EFFECTIVELY_ONCE") await this.requireDeduplication(lane.topic);
-    const producerConfig = this.options.config.producerConfig;
     const options: ProducerOptions = {
       topic: lane.topic,
-      batchingEnabled: true,
-      batchingMaxPublishDelayMs: producerConfig?.batchingMaxPublishDelayMs ?? 5,
-      batchingMaxMessages: producerConfig?.batchingMaxMessages ?? 1000,
-      compressionType: producerConfig?.compressionType ?? "LZ4",
+      ...sourceProducerSettings(this.options.config),
       maxPendingMessages: Math.max(this.inFlightLimit, 1000),
       sendTimeoutMs: 0,
     };
+    // A declared schemaType that the records contradict fails the instance (a permanent failure, not a retry).
+    const schema = sourceOutputSchema(this.options.config, this.laneSchemas.get(lane));
+    if (schema) options.schema = schema;
     if (lane.producerName !== undefined) options.producerName = lane.producerName;
     return this.options.pulsar.client.createProducer(options);
   }
@@ -340,7 +343,9 @@ export class SourceRunner extends RunnerBase {
     if (record.eventTime !== undefined) message.eventTime = record.eventTime;
     this.inFlight += 1;
     if (acksBeforeSend(this.guarantee)) void Promise.resolve(record.ack?.()).catch(() => {});
-    this.laneFor(topic, effectivelyOnce ? record.partitionId : undefined).submit({
+    const lane = this.laneFor(topic, effectivelyOnce ? record.partitionId : undefined);
+    if (!this.laneSchemas.has(lane)) this.laneSchemas.set(lane, record.schema);
+    lane.submit({
       record,
       order: this.order++,
       message,

@@ -37,6 +37,8 @@ export interface Submission {
   config: Record<string, unknown>;
   /** The `url` part (package URL such as `builtin://name`). */
   url?: string;
+  /** The `updateOptions` part of an update (upstream UpdateOptions). */
+  updateOptions?: Record<string, unknown>;
 }
 
 function asObject(value: unknown, what: string): Record<string, unknown> {
@@ -79,6 +81,11 @@ export async function readSubmission(
     const submission: Submission = { config: asObject(parseJson(text, part), part) };
     const url = form.get("url");
     if (typeof url === "string" && url !== "") submission.url = url;
+    const options = form.get("updateOptions");
+    if (options !== null) {
+      const text = typeof options === "string" ? options : await options.text();
+      submission.updateOptions = asObject(parseJson(text, "updateOptions"), "updateOptions");
+    }
     return submission;
   }
   const text = body.toString("utf8").trim();
@@ -88,6 +95,9 @@ export async function readSubmission(
     const inner = typeof parsed[part] === "string" ? parseJson(parsed[part] as string, part) : parsed[part];
     const submission: Submission = { config: asObject(inner, part) };
     if (typeof parsed.url === "string" && parsed.url !== "") submission.url = parsed.url;
+    if (parsed.updateOptions !== undefined && parsed.updateOptions !== null) {
+      submission.updateOptions = asObject(parsed.updateOptions, "updateOptions");
+    }
     return submission;
   }
   return { config: parsed };
