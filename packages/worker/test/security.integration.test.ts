@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { Worker } from "../src/index.ts";
 import { signToken } from "../src/internal/auth.ts";
 import { fixtureHost } from "./fixtures/host.ts";
-import { http, linesOf, until } from "./helpers.ts";
+import { http, until } from "./helpers.ts";
 
 // Attacks on a multi-tenant worker: each test performs one and expects a clear 4xx, or that it does no harm.
 const services = inject("services");
@@ -306,6 +306,47 @@ describe("a multi-tenant worker under attack", () => {
     expect((await http(worker.url, "GET", SINKS, undefined, listed)).status).toBe(200);
     for (const tenant of ["__proto__", "constructor", "toString"]) {
       expect((await http(worker.url, "GET", `/admin/v3/sinks/${tenant}/ns`, undefined, teamPublic)).status).toBe(403);
+    }
+  });
+
+  it("shows no exception text on a /metrics endpoint left open to scrapers", async () => {
+    const open = await Worker.start({
+      port: 0,
+      dataDir: mkdtempSync(join(tmpdir(), "pc-metrics-")),
+      hostDirs: [host],
+      pulsarServiceUrl: serviceUrl,
+      pulsarAdminUrl: adminUrl,
+      backoff: { initialMs: 100, maxMs: 500 },
+      auth: {
+        tokens: [{ token: ROOT_TOKEN, role: "root" }],
+        superUserRoles: ["root"],
+        authenticateMetricsEndpoint: false,
+      },
+      logDestination: { write: () => undefined },
+    });
+    try {
+      const created = await http(
+        open.url,
+        "POST",
+        `${SINKS}/leaky`,
+        {
+          sinkType: "test-file",
+          inputs: [`${run}-metrics`],
+          configs: { path: join(outDir, "customer-42.txt"), failOpen: true },
+        },
+        root,
+      );
+      expect(created.status).toBe(204);
+      await until(
+        async () => (await http(open.url, "GET", `${SINKS}/leaky/0/status`, undefined, root)).json.numRestarts > 0,
+      );
+      const metrics = await http(open.url, "GET", "/metrics");
+      expect(metrics.status).toBe(200);
+      expect(metrics.text).toMatch(/pulsar_sink_received_total\{[^}]*name="leaky"/);
+      expect(metrics.text).not.toContain("customer-42");
+      expect(metrics.text).not.toContain("exception=");
+    } finally {
+      await open.close();
     }
   });
 
