@@ -398,7 +398,15 @@ export class Worker {
   }
 
   private resizeSlots(component: Component): void {
-    const wanted = component.config.parallelism;
+    // A config stored before the cap existed (or under a higher one) must not take the worker down on restore.
+    const limit = this.options.maxParallelism ?? DEFAULT_MAX_PARALLELISM;
+    const wanted = Math.min(component.config.parallelism, limit);
+    if (component.config.parallelism > limit) {
+      this.logger.error(
+        { fqfn: `${component.config.tenant}/${component.config.namespace}/${component.config.name}`, limit },
+        `parallelism ${component.config.parallelism} is above maxParallelism: running ${limit} instances; update the connector`,
+      );
+    }
     while (component.slots.length > wanted) component.slots.pop();
     const { tenant, namespace, name } = component.config;
     const logger = this.logger.child({ kind: component.kind, fqfn: `${tenant}/${namespace}/${name}` });

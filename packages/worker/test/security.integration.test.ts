@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { PulsarAdmin, PulsarClient } from "@pulsar-connect/pulsar-client";
@@ -232,6 +232,39 @@ describe("a multi-tenant worker under attack", () => {
     expect((await api("GET", "/health", undefined, {})).text).toBe("ok");
     expect(Date.now() - started).toBeLessThan(1_000);
     expect((await api("DELETE", `${SINKS}/redos`)).status).toBe(204);
+  });
+
+  it("restores a stored config above the parallelism cap without taking the worker down", async () => {
+    const folder = mkdtempSync(join(tmpdir(), "pc-restore-"));
+    const options = {
+      port: 0,
+      dataDir: folder,
+      hostDirs: [host],
+      pulsarServiceUrl: serviceUrl,
+      pulsarAdminUrl: adminUrl,
+      maxParallelism: 2,
+      logDestination: { write: () => undefined },
+    };
+    let restored = await Worker.start(options);
+    try {
+      const config = { sinkType: "test-file", inputs: [`${run}-restore`], parallelism: 2, configs: { path: "x" } };
+      expect((await http(restored.url, "POST", `${SINKS}/wide`, config)).status).toBe(204);
+      expect((await http(restored.url, "POST", `${SINKS}/wide/stop`)).status).toBe(204);
+      await restored.close();
+      // A config stored by an older worker (or under a higher cap) asks for a million instances.
+      const [file] = readdirSync(join(folder, "connectors")).filter((name) => name.endsWith(".json"));
+      const path = join(folder, "connectors", file as string);
+      const stored = JSON.parse(readFileSync(path, "utf8"));
+      stored.config.parallelism = 1_000_000;
+      writeFileSync(path, JSON.stringify(stored));
+      restored = await Worker.start(options);
+      const status = await http(restored.url, "GET", `${SINKS}/wide/status`);
+      expect(status.status).toBe(200);
+      expect(status.json.numInstances).toBe(2);
+    } finally {
+      await restored.close();
+      rmSync(folder, { recursive: true, force: true });
+    }
   });
 
   it("redacts passwords inside URLs and nested maps, and never re-sends a stored one to a new host", async () => {
