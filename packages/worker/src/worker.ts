@@ -262,6 +262,9 @@ export class Worker {
     ) {
       throw new WorkerError("INVALID_CONFIG", "fileDirs must be a list of folders");
     }
+    if (options.secretsDir !== undefined && (typeof options.secretsDir !== "string" || options.secretsDir === "")) {
+      throw new WorkerError("INVALID_CONFIG", "secretsDir must be a folder");
+    }
     const worker = new Worker(options, scrubber, logger);
     if (options.fileDirs !== undefined) {
       // Connectors read the allowed folders from the environment of the process they run in.
@@ -944,7 +947,6 @@ export class Worker {
   ): Promise<Submission> {
     const body = await readBody(request, this.options.maxBodyBytes ?? 5 * 1024 * 1024);
     const submission = await readSubmission(request, body, kind);
-    this.authorizeReferences(principal, path, submission.config);
     const config = submission.config as { archive?: unknown; sinkType?: unknown; sourceType?: unknown };
     const type = kind === "sink" ? config.sinkType : config.sourceType;
     const archive =
@@ -958,6 +960,7 @@ export class Worker {
       request,
       values.sort((a, b) => b.length - a.length),
     );
+    this.authorizeReferences(principal, path, submission.config);
     return submission;
   }
 
