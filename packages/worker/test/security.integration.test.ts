@@ -337,6 +337,22 @@ describe("a multi-tenant worker under attack", () => {
     }
     const listed = sign({ sub: "team-public", aud: ["other", AUDIENCE], exp: now + 60 });
     expect((await http(worker.url, "GET", SINKS, undefined, listed)).status).toBe(200);
+    const issued = await Worker.start({
+      port: 0,
+      dataDir: mkdtempSync(join(tmpdir(), "pc-issuer-")),
+      hostDirs: [host],
+      auth: { jwtSecret: JWT_SECRET, issuer: "corp-issuer" },
+      logDestination: { write: () => undefined },
+    });
+    try {
+      expect((await http(issued.url, "GET", SINKS, undefined, sign({ sub: "a" }))).status).toBe(401);
+      expect((await http(issued.url, "GET", SINKS, undefined, sign({ sub: "a", iss: "pulsar" }))).status).toBe(401);
+      expect((await http(issued.url, "GET", SINKS, undefined, sign({ sub: "a", iss: "corp-issuer" }))).status).toBe(
+        200,
+      );
+    } finally {
+      await issued.close();
+    }
     for (const tenant of ["__proto__", "constructor", "toString"]) {
       expect((await http(worker.url, "GET", `/admin/v3/sinks/${tenant}/ns`, undefined, teamPublic)).status).toBe(403);
     }
