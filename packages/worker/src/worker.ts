@@ -272,6 +272,9 @@ export class Worker {
     ) {
       throw new WorkerError("INVALID_CONFIG", "fileDirs must be a list of folders");
     }
+    if (options.secretsDir !== undefined && (typeof options.secretsDir !== "string" || options.secretsDir === "")) {
+      throw new WorkerError("INVALID_CONFIG", "secretsDir must be a folder");
+    }
     const worker = new Worker(options, scrubber, logger);
     if (options.fileDirs !== undefined) {
       // Connectors read the allowed folders from the environment of the process they run in.
@@ -425,7 +428,15 @@ export class Worker {
   }
 
   private resizeSlots(component: Component): void {
-    const wanted = component.config.parallelism;
+    // A config stored before the cap existed (or under a higher one) must not take the worker down on restore.
+    const limit = this.options.maxParallelism ?? DEFAULT_MAX_PARALLELISM;
+    const wanted = Math.min(component.config.parallelism, limit);
+    if (component.config.parallelism > limit) {
+      this.logger.error(
+        { fqfn: `${component.config.tenant}/${component.config.namespace}/${component.config.name}`, limit },
+        `parallelism ${component.config.parallelism} is above maxParallelism: running ${limit} instances; update the connector`,
+      );
+    }
     while (component.slots.length > wanted) component.slots.pop();
     const { tenant, namespace, name } = component.config;
     const logger = this.logger.child({ kind: component.kind, fqfn: `${tenant}/${namespace}/${name}` });
@@ -1039,7 +1050,6 @@ export class Worker {
   ): Promise<Submission> {
     const body = await readBody(request, this.options.maxBodyBytes ?? 5 * 1024 * 1024);
     const submission = await readSubmission(request, body, kind);
-    this.authorizeReferences(principal, path, submission.config);
     const config = submission.config as { archive?: unknown; sinkType?: unknown; sourceType?: unknown };
     const type = kind === "sink" ? config.sinkType : config.sourceType;
     const archive =
@@ -1053,6 +1063,7 @@ export class Worker {
       request,
       values.sort((a, b) => b.length - a.length),
     );
+    this.authorizeReferences(principal, path, submission.config);
     return submission;
   }
 

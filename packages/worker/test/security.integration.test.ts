@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { PulsarAdmin, PulsarClient } from "@pulsar-connect/pulsar-client";
@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { Worker } from "../src/index.ts";
 import { signToken } from "../src/internal/auth.ts";
 import { fixtureHost } from "./fixtures/host.ts";
-import { http, linesOf, until } from "./helpers.ts";
+import { http, until } from "./helpers.ts";
 
 // Attacks on a multi-tenant worker: each test performs one and expects a clear 4xx, or that it does no harm.
 const services = inject("services");
@@ -234,6 +234,39 @@ describe("a multi-tenant worker under attack", () => {
     expect((await api("DELETE", `${SINKS}/redos`)).status).toBe(204);
   });
 
+  it("restores a stored config above the parallelism cap without taking the worker down", async () => {
+    const folder = mkdtempSync(join(tmpdir(), "pc-restore-"));
+    const options = {
+      port: 0,
+      dataDir: folder,
+      hostDirs: [host],
+      pulsarServiceUrl: serviceUrl,
+      pulsarAdminUrl: adminUrl,
+      maxParallelism: 2,
+      logDestination: { write: () => undefined },
+    };
+    let restored = await Worker.start(options);
+    try {
+      const config = { sinkType: "test-file", inputs: [`${run}-restore`], parallelism: 2, configs: { path: "x" } };
+      expect((await http(restored.url, "POST", `${SINKS}/wide`, config)).status).toBe(204);
+      expect((await http(restored.url, "POST", `${SINKS}/wide/stop`)).status).toBe(204);
+      await restored.close();
+      // A config stored by an older worker (or under a higher cap) asks for a million instances.
+      const [file] = readdirSync(join(folder, "connectors")).filter((name) => name.endsWith(".json"));
+      const path = join(folder, "connectors", file as string);
+      const stored = JSON.parse(readFileSync(path, "utf8"));
+      stored.config.parallelism = 1_000_000;
+      writeFileSync(path, JSON.stringify(stored));
+      restored = await Worker.start(options);
+      const status = await http(restored.url, "GET", `${SINKS}/wide/status`);
+      expect(status.status).toBe(200);
+      expect(status.json.numInstances).toBe(2);
+    } finally {
+      await restored.close();
+      rmSync(folder, { recursive: true, force: true });
+    }
+  });
+
   it("redacts passwords inside URLs and nested maps, and never re-sends a stored one to a new host", async () => {
     const name = "urls";
     const jdbcUrl = `postgres://app:${URL_PASSWORD}@db.internal:5432/app`;
@@ -304,8 +337,65 @@ describe("a multi-tenant worker under attack", () => {
     }
     const listed = sign({ sub: "team-public", aud: ["other", AUDIENCE], exp: now + 60 });
     expect((await http(worker.url, "GET", SINKS, undefined, listed)).status).toBe(200);
+    const issued = await Worker.start({
+      port: 0,
+      dataDir: mkdtempSync(join(tmpdir(), "pc-issuer-")),
+      hostDirs: [host],
+      auth: { jwtSecret: JWT_SECRET, issuer: "corp-issuer" },
+      logDestination: { write: () => undefined },
+    });
+    try {
+      expect((await http(issued.url, "GET", SINKS, undefined, sign({ sub: "a" }))).status).toBe(401);
+      expect((await http(issued.url, "GET", SINKS, undefined, sign({ sub: "a", iss: "pulsar" }))).status).toBe(401);
+      expect((await http(issued.url, "GET", SINKS, undefined, sign({ sub: "a", iss: "corp-issuer" }))).status).toBe(
+        200,
+      );
+    } finally {
+      await issued.close();
+    }
     for (const tenant of ["__proto__", "constructor", "toString"]) {
       expect((await http(worker.url, "GET", `/admin/v3/sinks/${tenant}/ns`, undefined, teamPublic)).status).toBe(403);
+    }
+  });
+
+  it("shows no exception text on a /metrics endpoint left open to scrapers", async () => {
+    const open = await Worker.start({
+      port: 0,
+      dataDir: mkdtempSync(join(tmpdir(), "pc-metrics-")),
+      hostDirs: [host],
+      pulsarServiceUrl: serviceUrl,
+      pulsarAdminUrl: adminUrl,
+      backoff: { initialMs: 100, maxMs: 500 },
+      auth: {
+        tokens: [{ token: ROOT_TOKEN, role: "root" }],
+        superUserRoles: ["root"],
+        authenticateMetricsEndpoint: false,
+      },
+      logDestination: { write: () => undefined },
+    });
+    try {
+      const created = await http(
+        open.url,
+        "POST",
+        `${SINKS}/leaky`,
+        {
+          sinkType: "test-file",
+          inputs: [`${run}-metrics`],
+          configs: { path: join(outDir, "customer-42.txt"), failOpen: true },
+        },
+        root,
+      );
+      expect(created.status).toBe(204);
+      await until(
+        async () => (await http(open.url, "GET", `${SINKS}/leaky/0/status`, undefined, root)).json.numRestarts > 0,
+      );
+      const metrics = await http(open.url, "GET", "/metrics");
+      expect(metrics.status).toBe(200);
+      expect(metrics.text).toMatch(/pulsar_sink_received_total\{[^}]*name="leaky"/);
+      expect(metrics.text).not.toContain("customer-42");
+      expect(metrics.text).not.toContain("exception=");
+    } finally {
+      await open.close();
     }
   });
 
