@@ -463,6 +463,7 @@ class PartitionConsumer implements ConsumerHandler {
           ...base,
           data,
           key: md.partitionKey,
+          hasBase64EncodedKey: md.partitionKeyB64Encoded ?? false,
           orderingKey: md.orderingKey ? Buffer.from(md.orderingKey) : undefined,
           properties: propsOf(md.properties),
           eventTime: md.eventTime !== undefined && md.eventTime > 0n ? Number(md.eventTime) : undefined,
@@ -500,6 +501,7 @@ class PartitionConsumer implements ConsumerHandler {
             ...base,
             data: Buffer.from(e.payload),
             key: e.metadata.partitionKey,
+            hasBase64EncodedKey: e.metadata.partitionKeyB64Encoded ?? false,
             orderingKey: e.metadata.orderingKey ? Buffer.from(e.metadata.orderingKey) : undefined,
             properties: propsOf(e.metadata.properties),
             eventTime:
