@@ -6,6 +6,7 @@ import { afterAll, describe, expect, it } from "vitest";
 import { type CompressionType, MessageId } from "../src/index.ts";
 import { newAdmin, newClient, uniqueTopic } from "./helpers.ts";
 import { interop as java } from "./java-helper.ts";
+import { generatorRecords } from "./payloads.ts";
 
 const client = newClient();
 const admin = newAdmin();
@@ -127,4 +128,25 @@ describe("interoperability with the Java client", () => {
     const [, , key, , , , , length, crc] = rows[0]!;
     expect([key, Number(length), Number(crc)]).toEqual(["ours", size, zlib.crc32(expected)]);
   });
+
+  it("30,000 data-generator orders, LZ4-batched as the source runtime sends them, are read whole by the Java client", async () => {
+    const topic = uniqueTopic("orders-lz4-to-java");
+    const records = await generatorRecords("orders", 30_000);
+    const producer = await client.createProducer({
+      topic,
+      compressionType: "LZ4",
+      batchingMaxMessages: 1000,
+      batchingMaxBytes: 128 * 1024,
+    });
+    const eventTime = 1_700_000_000_000;
+    await Promise.all(records.map((value, i) => producer.send({ value, key: String(i + 1), eventTime })));
+    await producer.close();
+    const rows = await java("consume", topic, String(records.length));
+    expect(rows.length).toBe(records.length);
+    const wrong = rows.filter(
+      ([, value, key, , time], i) =>
+        value !== records[i]!.toString() || key !== String(i + 1) || time !== String(eventTime),
+    );
+    expect(wrong.slice(0, 3)).toEqual([]);
+  }, 300_000);
 });

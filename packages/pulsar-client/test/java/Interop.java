@@ -121,7 +121,7 @@ public class Interop {
   // Each spec "topic|codec|batching|chunking|schema|count": messages i = 0..count-1 with key k<i%5> (KV_SEPARATED:
   // the KeyValue key), property i, event time 1000+i, ordering key o<i%3>.
   static void matrixProduce(PulsarClient client, String[] specs) throws Exception {
-    for (String spec : specs) {
+    inParallel(specs, spec -> {
       String[] f = spec.split("\\|");
       String topic = f[0];
       CompressionType codec = CompressionType.valueOf(f[1]);
@@ -148,6 +148,27 @@ public class Interop {
         default -> throw new IllegalArgumentException(f[4]);
       }
       System.out.println("RESULT\tproduced\t" + topic + "\t" + count);
+    });
+  }
+
+  interface Cell {
+    void run(String spec) throws Exception;
+  }
+
+  // Runs the cells on 8 threads (each cell's topics and order are its own); the first failure fails the run.
+  static void inParallel(String[] specs, Cell cell) throws Exception {
+    java.util.concurrent.ExecutorService pool = java.util.concurrent.Executors.newFixedThreadPool(8);
+    try {
+      java.util.List<java.util.concurrent.Future<?>> running = new java.util.ArrayList<>();
+      for (String spec : specs) {
+        running.add(pool.submit(() -> {
+          cell.run(spec);
+          return null;
+        }));
+      }
+      for (java.util.concurrent.Future<?> f : running) f.get();
+    } finally {
+      pool.shutdownNow();
     }
   }
 
@@ -175,7 +196,7 @@ public class Interop {
   // Each spec "topic|count": reads with AUTO_CONSUME (the topic's own schema) and prints one line per message:
   // topic, rendered value, key, properties, event time, ordering key, schema version (hex), partition index.
   static void matrixConsume(PulsarClient client, String[] specs) throws Exception {
-    for (String spec : specs) {
+    inParallel(specs, spec -> {
       String[] f = spec.split("\\|");
       int count = Integer.parseInt(f[1]);
       try (Consumer<org.apache.pulsar.client.api.schema.GenericRecord> consumer =
@@ -190,15 +211,18 @@ public class Interop {
             props.append(e.getKey()).append('=').append(e.getValue()).append(';');
           }
           byte[] version = m.getSchemaVersion();
-          System.out.println("RESULT\tmsg\t" + f[0] + "\t" + render(m) + "\t" + m.getKey() + "\t" + props + "\t"
+          String line = "RESULT\tmsg\t" + f[0] + "\t" + render(m) + "\t" + m.getKey() + "\t" + props + "\t"
               + m.getEventTime() + "\t"
               + (m.hasOrderingKey() ? new String(m.getOrderingKey(), StandardCharsets.UTF_8) : "") + "\t"
               + (version == null ? "" : java.util.HexFormat.of().formatHex(version)) + "\t"
-              + ((MessageIdAdv) m.getMessageId()).getPartitionIndex());
+              + ((MessageIdAdv) m.getMessageId()).getPartitionIndex();
+          synchronized (System.out) {
+            System.out.println(line);
+          }
           consumer.acknowledge(m);
         }
       }
-    }
+    });
   }
 
   static String render(Message<org.apache.pulsar.client.api.schema.GenericRecord> m) {
