@@ -2,8 +2,10 @@
 // blocks the Java client refused) and against ZSTD, ZLIB and Snappy. Payloads are batches as the source runtime
 // compresses them: data-generator records in the producer's batch layout. Figures go to results/codecs.{json,md}.
 //   pnpm --filter @pulsar-connect/bench codecs
-import { createRequire } from "node:module";
+
 import { mkdirSync, writeFileSync } from "node:fs";
+import { createRequire } from "node:module";
+import { loadavg } from "node:os";
 import { join } from "node:path";
 import type { SourceRecord } from "@pulsar-connect/core";
 import dataGenerator from "@pulsar-connect/source-data-generator";
@@ -140,7 +142,7 @@ for (const set of sets) {
   }
 }
 
-const header = `# Payload codecs\n\n${new Date().toISOString()}, revision ${revision()}, Node ${process.version}, one core of a 2-core machine. MB/s of uncompressed bytes; ratio = uncompressed / compressed.\n\n`;
+const header = `# Payload codecs\n\n${new Date().toISOString()}, revision ${revision()}, Node ${process.version}, one core of a 2-core machine (load average ${loadavg()[0]!.toFixed(1)} at the end: figures from a busy machine are low and noisy). MB/s of uncompressed bytes; ratio = uncompressed / compressed.\n\n`;
 const table = [
   "| payload | codec | input MiB | ratio | compress MB/s | decompress MB/s |",
   "| --- | --- | ---: | ---: | ---: | ---: |",
