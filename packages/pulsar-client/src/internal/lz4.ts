@@ -90,10 +90,6 @@ export function lz4CompressBlock(src: Uint8Array, dst: Uint8Array): number {
       dst[op++] = offset >>> 8;
       let end = ip + MIN_MATCH;
       let r = ref + MIN_MATCH;
-      while (end + 4 <= matchLimit && read32(src, end) === read32(src, r)) {
-        end += 4;
-        r += 4;
-      }
       while (end < matchLimit && src[end] === src[r]) {
         end++;
         r++;
@@ -108,7 +104,6 @@ export function lz4CompressBlock(src: Uint8Array, dst: Uint8Array): number {
       ip = end;
       anchor = ip;
       if (ip >= mflimitPlusOne) break;
-      t[hash(read32(src, ip - 2))] = ip - 2;
     }
   }
   const literals = n - anchor;
