@@ -44,6 +44,11 @@ export interface ConsumerOptions {
   subscriptionInitialPosition?: SubscriptionInitialPosition;
   /** Messages prefetched per topic partition. Default 1000. */
   receiverQueueSize?: number;
+  /**
+   * Bytes of received messages the consumer holds before the application takes them, over all its partitions: no
+   * more messages are requested from the broker while they are at the limit. Default 64 MiB.
+   */
+  maxPrefetchBytes?: number;
   /** Redeliver messages not acknowledged within this time; 0 disables (default). */
   ackTimeoutMs?: number;
   /** Delay before negatively acknowledged messages are redelivered. Default 60000. */
@@ -121,6 +126,7 @@ interface ResolvedOptions extends ConsumerOptions {
   subscriptionType: SubscriptionType;
   maxChunkedMessageSize: number;
   maxPendingChunkedMessage: number;
+  maxPrefetchBytes: number;
   expireTimeOfIncompleteChunkedMessageMs: number;
   receiverQueueSize: number;
   negativeAckRedeliveryDelayMs: number;
@@ -134,7 +140,13 @@ class PartitionConsumer implements ConsumerHandler {
   state: State = "connecting";
   active: boolean | undefined;
   private conn: Connection | undefined;
+  /** Permits earned back (messages taken or skipped) and not yet handed to the broker. */
   private permits = 0;
+  /** Permits the broker still holds: messages it may send without asking. */
+  private outstanding = 0;
+  /** Bytes of this partition's messages waiting in the parent's queue. */
+  queuedBytes = 0;
+  private avgMessageBytes = 0;
   private readonly batchTrackers = new Map<string, Set<number>>();
   /** Chunked messages being reassembled, by uuid. */
   private readonly chunkedInProgress = new Map<string, ChunkedMessage>();
@@ -289,22 +301,51 @@ class PartitionConsumer implements ConsumerHandler {
     this.state = "ready";
     this.seeking = false;
     this.backoff.reset();
-    this.permits = 0;
-    this.flow(this.opts.receiverQueueSize);
+    this.outstanding = 0;
+    // Before the first message the size is unknown: ask for as many as fit the byte budget at the largest size.
+    const initial = this.avgMessageBytes > 0 ? this.opts.receiverQueueSize : this.initialPermits(conn.maxMessageSize);
+    this.permits = this.opts.receiverQueueSize - initial;
+    this.flow(initial);
+  }
+
+  private initialPermits(maxMessageSize: number): number {
+    return Math.min(this.opts.receiverQueueSize, Math.max(1, Math.floor(this.prefetchBudget() / maxMessageSize)));
+  }
+
+  private prefetchBudget(): number {
+    return Math.max(1, Math.floor(this.opts.maxPrefetchBytes / this.parent.partitionCount));
   }
 
   private flow(n: number): void {
     if (n <= 0 || !this.conn || this.state !== "ready") return;
+    this.outstanding += n;
     this.conn.write({ type: CommandType.FLOW, flow: { consumerId: this.consumerId, messagePermits: n } });
   }
 
   private addPermits(n: number): void {
     this.permits += n;
-    if (this.permits >= Math.max(1, Math.floor(this.opts.receiverQueueSize / 2))) {
-      const p = this.permits;
-      this.permits = 0;
-      this.flow(p);
+    if (this.permits < Math.max(1, Math.floor(this.opts.receiverQueueSize / 2))) return;
+    // Byte bound: what is queued plus what the broker may still send (at the average size) stays in the budget.
+    let grant = this.permits;
+    if (this.avgMessageBytes > 0) {
+      const room = Math.floor((this.prefetchBudget() - this.queuedBytes) / this.avgMessageBytes) - this.outstanding;
+      const idle = this.queuedBytes === 0 && this.outstanding === 0;
+      grant = Math.min(grant, Math.max(idle ? 1 : 0, room));
     }
+    if (grant <= 0) return;
+    this.permits -= grant;
+    this.flow(grant);
+  }
+
+  /** Called for every entry the broker sent: `count` permits used. */
+  private received(count: number): void {
+    this.outstanding = Math.max(0, this.outstanding - count);
+  }
+
+  /** Keeps the average decoded message size that the byte bound plans with. */
+  private measured(count: number, bytes: number): void {
+    const per = bytes / Math.max(1, count);
+    this.avgMessageBytes = this.avgMessageBytes > 0 ? this.avgMessageBytes * 0.8 + per * 0.2 : per;
   }
 
   private scheduleReconnect(): void {
@@ -395,6 +436,7 @@ class PartitionConsumer implements ConsumerHandler {
     if (!md || !payload) return;
     const numInBatch = md.numMessagesInBatch;
     const count = numInBatch ?? 1;
+    this.received(count);
     if (!frame.checksumOk) {
       this.undecodable(idData, count, "CHECKSUM", "the payload does not match its CRC32C checksum");
       return;
@@ -444,6 +486,7 @@ class PartitionConsumer implements ConsumerHandler {
       );
       return;
     }
+    this.measured(count, data.length);
     const ledgerId = idData.ledgerId ?? -1n;
     const entryId = idData.entryId ?? -1n;
     const redeliveryCount = cmd.redeliveryCount ?? 0;
@@ -467,6 +510,7 @@ class PartitionConsumer implements ConsumerHandler {
           ...base,
           data,
           key: md.partitionKey,
+          hasBase64EncodedKey: md.partitionKeyB64Encoded ?? false,
           orderingKey: md.orderingKey ? Buffer.from(md.orderingKey) : undefined,
           properties: propsOf(md.properties),
           eventTime: md.eventTime !== undefined && md.eventTime > 0n ? Number(md.eventTime) : undefined,
@@ -504,6 +548,7 @@ class PartitionConsumer implements ConsumerHandler {
             ...base,
             data: Buffer.from(e.payload),
             key: e.metadata.partitionKey,
+            hasBase64EncodedKey: e.metadata.partitionKeyB64Encoded ?? false,
             orderingKey: e.metadata.orderingKey ? Buffer.from(e.metadata.orderingKey) : undefined,
             properties: propsOf(e.metadata.properties),
             eventTime:
@@ -960,6 +1005,7 @@ export class Consumer implements AsyncIterable<Message> {
       ackTimeoutMs: Math.max(0, options.ackTimeoutMs ?? 0),
       durable: options.durable ?? true,
       maxChunkedMessageSize: positiveOption(options, "maxChunkedMessageSize", 64 * 1024 * 1024),
+      maxPrefetchBytes: positiveOption(options, "maxPrefetchBytes", 64 * 1024 * 1024),
       maxPendingChunkedMessage: positiveOption(options, "maxPendingChunkedMessage", 10),
       expireTimeOfIncompleteChunkedMessageMs: Math.max(0, options.expireTimeOfIncompleteChunkedMessageMs ?? 60_000),
     };
@@ -1038,6 +1084,16 @@ export class Consumer implements AsyncIterable<Message> {
   }
 
   /** @internal */
+  get partitionCount(): number {
+    return Math.max(1, this.parts.length);
+  }
+
+  /** Bytes of received messages waiting for the application (bounded by maxPrefetchBytes). */
+  get prefetchedBytes(): number {
+    return this.parts.reduce((n, p) => n + p.queuedBytes, 0);
+  }
+
+  /** @internal */
   enqueue(messages: Message[]): void {
     for (const m of messages) {
       const w = this.waiters.shift();
@@ -1045,7 +1101,11 @@ export class Consumer implements AsyncIterable<Message> {
         if (w.timer) clearTimeout(w.timer);
         this.parts[m._ownerId]?.dequeued(m);
         w.resolve(m);
-      } else this.queue.push(m);
+      } else {
+        const part = this.parts[m._ownerId];
+        if (part) part.queuedBytes += m.data.length;
+        this.queue.push(m);
+      }
     }
   }
 
@@ -1084,6 +1144,8 @@ export class Consumer implements AsyncIterable<Message> {
     const before = this.queue.length - this.head;
     this.queue = this.queue.slice(this.head).filter((m) => m._ownerId !== owner);
     this.head = 0;
+    const part = this.parts[owner];
+    if (part) part.queuedBytes = 0;
     return before - this.queue.length;
   }
 
@@ -1140,7 +1202,11 @@ export class Consumer implements AsyncIterable<Message> {
         this.parts[m._ownerId]?.dequeuedUndecodable(m.count);
         return Promise.reject(m.error);
       }
-      this.parts[m._ownerId]?.dequeued(m);
+      const part = this.parts[m._ownerId];
+      if (part) {
+        part.queuedBytes = Math.max(0, part.queuedBytes - m.data.length);
+        part.dequeued(m);
+      }
       return Promise.resolve(m);
     }
     if (this.failure) return Promise.reject(this.failure);

@@ -5,6 +5,8 @@ export class Message {
   readonly topic: string;
   readonly data: Buffer;
   readonly key: string | undefined;
+  /** True when `key` is the base64 form of binary key bytes (KeyValue schemas with SEPARATED encoding). */
+  readonly hasBase64EncodedKey: boolean;
   readonly orderingKey: Buffer | undefined;
   readonly properties: Record<string, string>;
   /** Milliseconds since the epoch, when the producer set one. */
@@ -23,6 +25,7 @@ export class Message {
     topic: string;
     data: Buffer;
     key: string | undefined;
+    hasBase64EncodedKey?: boolean;
     orderingKey: Buffer | undefined;
     properties: Record<string, string>;
     eventTime: number | undefined;
@@ -37,6 +40,7 @@ export class Message {
     this.topic = init.topic;
     this.data = init.data;
     this.key = init.key;
+    this.hasBase64EncodedKey = init.hasBase64EncodedKey ?? false;
     this.orderingKey = init.orderingKey;
     this.properties = init.properties;
     this.eventTime = init.eventTime;
@@ -47,5 +51,11 @@ export class Message {
     this.producerName = init.producerName;
     this.schemaVersion = init.schemaVersion;
     this._ownerId = init.ownerId;
+  }
+
+  /** The key as bytes: decoded from base64 when the producer sent binary key bytes. */
+  get keyBytes(): Buffer | undefined {
+    if (this.key === undefined) return undefined;
+    return this.hasBase64EncodedKey ? Buffer.from(this.key, "base64") : Buffer.from(this.key, "utf8");
   }
 }

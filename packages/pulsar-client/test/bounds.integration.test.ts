@@ -123,3 +123,59 @@ describe("consumer memory bounds", () => {
     }
   });
 });
+
+describe("prefetch bounded in bytes", () => {
+  interface ConsumerStats {
+    availablePermits: number;
+    msgOutCounter: number;
+  }
+  async function brokerView(topic: string, subscription: string): Promise<ConsumerStats | undefined> {
+    const stats = (await admin.getTopicStats(topic)) as {
+      subscriptions: Record<string, { consumers: ConsumerStats[] }>;
+    };
+    return stats.subscriptions[subscription]?.consumers[0];
+  }
+
+  /** Polls until the broker may send the consumer nothing more: no permits left, or everything delivered. */
+  async function settled(topic: string, subscription: string, total: number): Promise<ConsumerStats> {
+    const deadline = Date.now() + 15_000;
+    for (;;) {
+      const view = await brokerView(topic, subscription);
+      if (view && (view.availablePermits === 0 || view.msgOutCounter === total)) return view;
+      if (Date.now() > deadline) throw new Error(`broker still dispatching: ${JSON.stringify(view)}`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+
+  it("holds at most maxPrefetchBytes (plus one message) however large receiverQueueSize is", async () => {
+    const topic = uniqueTopic("prefetch-bytes");
+    const size = 256 * 1024;
+    const total = 40;
+    const budget = 1024 * 1024;
+    await client.subscribe({ topic, subscription: "s" }).then((c) => c.close());
+    const producer = await client.createProducer({ topic, batchingEnabled: false });
+    for (let i = 0; i < total; i++) await producer.send({ value: Buffer.alloc(size, i) });
+    await producer.close();
+
+    const consumer = await client.subscribe({
+      topic,
+      subscription: "s",
+      receiverQueueSize: 1000,
+      maxPrefetchBytes: budget,
+    });
+    let most = 0;
+    for (let taken = 0; taken < total; taken++) {
+      const view = await settled(topic, "s", total);
+      // Delivered by the broker and not yet taken by the application: what the consumer holds.
+      const held = (view.msgOutCounter - taken) * size;
+      most = Math.max(most, held);
+      expect(held).toBeLessThanOrEqual(budget + size);
+      expect(consumer.prefetchedBytes).toBeLessThanOrEqual(held);
+      const m = await consumer.receive(15_000);
+      expect(m.data[0]).toBe(taken);
+      await consumer.acknowledge(m);
+    }
+    expect(most).toBeGreaterThanOrEqual(size);
+    await consumer.close();
+  });
+});

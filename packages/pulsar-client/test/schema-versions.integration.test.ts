@@ -28,7 +28,11 @@ describe("schema versions", () => {
       const schema = await client.getSchema(m.topic, m.schemaVersion);
       expect(schema?.type).toBe("AVRO");
       const definition = JSON.parse(schema!.schema.toString()) as { fields: Array<{ name: string }> };
-      seen.push({ key: m.key, version: schema!.version!.readBigInt64BE(), fields: definition.fields.map((f) => f.name) });
+      seen.push({
+        key: m.key,
+        version: schema!.version!.readBigInt64BE(),
+        fields: definition.fields.map((f) => f.name),
+      });
       // Cached: asking again for the same version answers with the same object, without a broker round trip.
       expect(await client.getSchema(m.topic, m.schemaVersion)).toBe(schema);
       await consumer.acknowledge(m);

@@ -2,8 +2,10 @@
 // blocks the Java client refused) and against ZSTD, ZLIB and Snappy. Payloads are batches as the source runtime
 // compresses them: data-generator records in the producer's batch layout. Figures go to results/codecs.{json,md}.
 //   pnpm --filter @pulsar-connect/bench codecs
-import { createRequire } from "node:module";
+
 import { mkdirSync, writeFileSync } from "node:fs";
+import { createRequire } from "node:module";
+import { loadavg } from "node:os";
 import { join } from "node:path";
 import type { SourceRecord } from "@pulsar-connect/core";
 import dataGenerator from "@pulsar-connect/source-data-generator";
@@ -98,9 +100,8 @@ interface Row {
   decompressMBps: number;
 }
 
-/** Runs `fn` over all inputs for at least `minMs`, returns MB/s of input bytes. */
-function speed(inputs: readonly { length: number }[], fn: (i: number) => void, minMs = 1500): number {
-  const bytes = inputs.reduce((n, b) => n + b.length, 0);
+/** Runs `fn` over all inputs for at least `minMs`, returns MB/s of their uncompressed size (`bytes` per round). */
+function speed(inputs: readonly unknown[], bytes: number, fn: (i: number) => void, minMs = 1500): number {
   for (let i = 0; i < inputs.length; i++) fn(i); // warm-up
   let rounds = 0;
   const started = performance.now();
@@ -121,26 +122,44 @@ const sets: Array<{ label: string; inputs: Buffer[] }> = [
   },
 ];
 
+const REPEATS = 5;
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.floor(sorted.length / 2)]!;
+}
+
+// Codecs take turns, REPEATS times, and each figure is the median: a busy shared machine slows whichever runs when
+// the load peaks, not one codec.
 const rows: Row[] = [];
 for (const set of sets) {
-  for (const codec of CODECS) {
-    const compressed = set.inputs.map((b) => codec.compress(b));
-    const inBytes = set.inputs.reduce((n, b) => n + b.length, 0);
-    const outBytes = compressed.reduce((n, b) => n + b.length, 0);
+  const inBytes = set.inputs.reduce((n, b) => n + b.length, 0);
+  const compressedBy = CODECS.map((codec) => set.inputs.map((b) => codec.compress(b)));
+  const samples = CODECS.map(() => ({ compress: [] as number[], decompress: [] as number[] }));
+  for (let r = 0; r < REPEATS; r++) {
+    CODECS.forEach((codec, c) => {
+      const compressed = compressedBy[c]!;
+      samples[c]!.compress.push(speed(set.inputs, inBytes, (i) => codec.compress(set.inputs[i]!), 500));
+      samples[c]!.decompress.push(
+        speed(compressed, inBytes, (i) => codec.decompress(compressed[i]!, set.inputs[i]!.length), 500),
+      );
+    });
+  }
+  CODECS.forEach((codec, c) => {
+    const outBytes = compressedBy[c]!.reduce((n, b) => n + b.length, 0);
     const row: Row = {
       codec: codec.name,
       payload: set.label,
       inputMiB: Math.round((inBytes / 1048576) * 10) / 10,
       ratio: Math.round((inBytes / outBytes) * 100) / 100,
-      compressMBps: speed(set.inputs, (i) => codec.compress(set.inputs[i]!)),
-      decompressMBps: speed(compressed, (i) => codec.decompress(compressed[i]!, set.inputs[i]!.length)),
+      compressMBps: median(samples[c]!.compress),
+      decompressMBps: median(samples[c]!.decompress),
     };
     rows.push(row);
     console.log(JSON.stringify(row));
-  }
+  });
 }
 
-const header = `# Payload codecs\n\n${new Date().toISOString()}, revision ${revision()}, Node ${process.version}, one core of a 2-core machine. MB/s of uncompressed bytes; ratio = uncompressed / compressed.\n\n`;
+const header = `# Payload codecs\n\n${new Date().toISOString()}, revision ${revision()}, Node ${process.version}, one core of a 2-core machine (load average ${loadavg()[0]!.toFixed(1)} at the end: figures from a busy machine are low and noisy). Median of 5 alternating runs, MB/s of uncompressed bytes; ratio = uncompressed / compressed.\n\n`;
 const table = [
   "| payload | codec | input MiB | ratio | compress MB/s | decompress MB/s |",
   "| --- | --- | ---: | ---: | ---: | ---: |",

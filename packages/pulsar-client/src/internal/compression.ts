@@ -26,6 +26,7 @@ type ZstdZlib = {
   zstdDecompressSync(buf: Uint8Array, options?: { maxOutputLength?: number }): Buffer;
 };
 const zstd = zlib as unknown as Partial<ZstdZlib>;
+const ZSTD_MISSING = `ZSTD needs a Node.js whose zlib has zstd (22.15 or later); this is Node.js ${process.version}`;
 
 export function compressionName(code: number | undefined): CompressionType | undefined {
   return COMPRESSION_NAMES[code ?? 0];
@@ -45,7 +46,7 @@ export function compress(type: CompressionType, data: Uint8Array): Buffer {
     case "ZLIB":
       return zlib.deflateSync(data);
     case "ZSTD":
-      if (!zstd.zstdCompressSync) throw new PulsarClientError("COMPRESSION", "ZSTD needs a Node.js with zlib zstd");
+      if (!zstd.zstdCompressSync) throw new PulsarClientError("COMPRESSION", ZSTD_MISSING);
       return zstd.zstdCompressSync(data);
     case "SNAPPY": {
       const out = snappyModule().compress(data);
@@ -70,7 +71,7 @@ export function decompress(type: CompressionType, data: Uint8Array, uncompressed
         });
         break;
       case "ZSTD":
-        if (!zstd.zstdDecompressSync) throw new Error("ZSTD needs a Node.js with zlib zstd");
+        if (!zstd.zstdDecompressSync) throw new Error(ZSTD_MISSING);
         out = zstd.zstdDecompressSync(data, { maxOutputLength: Math.max(uncompressedSize, 1) });
         break;
       case "SNAPPY": {

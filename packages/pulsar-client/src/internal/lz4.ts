@@ -104,7 +104,6 @@ export function lz4CompressBlock(src: Uint8Array, dst: Uint8Array): number {
       ip = end;
       anchor = ip;
       if (ip >= mflimitPlusOne) break;
-      t[hash(read32(src, ip - 2))] = ip - 2;
     }
   }
   const literals = n - anchor;

@@ -23,6 +23,8 @@ public class Interop {
         case "consume" -> consume(client, args[2], Integer.parseInt(args[3]));
         case "produce-chunked" -> produceChunked(client, args[2], Integer.parseInt(args[3]));
         case "produce-large" -> produceLarge(client, args[2], Integer.parseInt(args[3]));
+        case "matrix-produce" -> matrixProduce(client, java.util.Arrays.copyOfRange(args, 2, args.length));
+        case "matrix-consume" -> matrixConsume(client, java.util.Arrays.copyOfRange(args, 2, args.length));
         case "produce-avro-versions" -> produceAvroVersions(client, args[2], java.util.Arrays.copyOfRange(args, 3, args.length));
         default -> throw new IllegalArgumentException(mode);
       }
@@ -90,6 +92,150 @@ public class Interop {
       }
       System.out.println("RESULT\tproduced-avro\t" + v);
     }
+  }
+
+  /** The record of the JSON and AVRO matrix cells. */
+  public static class User {
+    public long id;
+    public String name;
+
+    public User() {}
+
+    User(long id, String name) {
+      this.id = id;
+      this.name = name;
+    }
+  }
+
+  /** Payload of chunked matrix cells: incompressible bytes from a linear congruential generator seeded with i + 1. */
+  static byte[] bigValue(int i, int size) {
+    byte[] out = new byte[size];
+    long x = i + 1;
+    for (int j = 0; j < size; j++) {
+      x = (x * 1103515245L + 12345L) & 0x7fffffffL;
+      out[j] = (byte) (x >>> 16);
+    }
+    return out;
+  }
+
+  // Each spec "topic|codec|batching|chunking|schema|count": messages i = 0..count-1 with key k<i%5> (KV_SEPARATED:
+  // the KeyValue key), property i, event time 1000+i, ordering key o<i%3>.
+  static void matrixProduce(PulsarClient client, String[] specs) throws Exception {
+    inParallel(specs, spec -> {
+      String[] f = spec.split("\\|");
+      String topic = f[0];
+      CompressionType codec = CompressionType.valueOf(f[1]);
+      boolean batching = Boolean.parseBoolean(f[2]);
+      boolean chunking = Boolean.parseBoolean(f[3]);
+      int count = Integer.parseInt(f[5]);
+      switch (f[4]) {
+        case "BYTES" -> produceTyped(client, org.apache.pulsar.client.api.Schema.BYTES, topic, codec, batching, chunking,
+            count, true, i -> chunking ? bigValue(i, 250_000) : ("bytes-" + i).getBytes(StandardCharsets.UTF_8));
+        case "STRING" -> produceTyped(client, org.apache.pulsar.client.api.Schema.STRING, topic, codec, batching, chunking,
+            count, true, i -> "string-" + i);
+        case "JSON" -> produceTyped(client, org.apache.pulsar.client.api.Schema.JSON(User.class), topic, codec, batching,
+            chunking, count, true, i -> new User(i, "name-" + i));
+        case "AVRO" -> produceTyped(client, org.apache.pulsar.client.api.Schema.AVRO(User.class), topic, codec, batching,
+            chunking, count, true, i -> new User(i, "name-" + i));
+        case "KV_INLINE" -> produceTyped(client, org.apache.pulsar.client.api.Schema.KeyValue(
+            org.apache.pulsar.client.api.Schema.STRING, org.apache.pulsar.client.api.Schema.INT32,
+            org.apache.pulsar.common.schema.KeyValueEncodingType.INLINE), topic, codec, batching, chunking, count, true,
+            i -> new org.apache.pulsar.common.schema.KeyValue<>("kvkey-" + i, i));
+        case "KV_SEPARATED" -> produceTyped(client, org.apache.pulsar.client.api.Schema.KeyValue(
+            org.apache.pulsar.client.api.Schema.STRING, org.apache.pulsar.client.api.Schema.INT32,
+            org.apache.pulsar.common.schema.KeyValueEncodingType.SEPARATED), topic, codec, batching, chunking, count,
+            false, i -> new org.apache.pulsar.common.schema.KeyValue<>("k" + (i % 5), i));
+        default -> throw new IllegalArgumentException(f[4]);
+      }
+      System.out.println("RESULT\tproduced\t" + topic + "\t" + count);
+    });
+  }
+
+  interface Cell {
+    void run(String spec) throws Exception;
+  }
+
+  // Runs the cells on 8 threads (each cell's topics and order are its own); the first failure fails the run.
+  static void inParallel(String[] specs, Cell cell) throws Exception {
+    java.util.concurrent.ExecutorService pool = java.util.concurrent.Executors.newFixedThreadPool(8);
+    try {
+      java.util.List<java.util.concurrent.Future<?>> running = new java.util.ArrayList<>();
+      for (String spec : specs) {
+        running.add(pool.submit(() -> {
+          cell.run(spec);
+          return null;
+        }));
+      }
+      for (java.util.concurrent.Future<?> f : running) f.get();
+    } finally {
+      pool.shutdownNow();
+    }
+  }
+
+  static <T> void produceTyped(PulsarClient client, org.apache.pulsar.client.api.Schema<T> schema, String topic,
+      CompressionType codec, boolean batching, boolean chunking, int count, boolean setKey,
+      java.util.function.IntFunction<T> value) throws Exception {
+    org.apache.pulsar.client.api.ProducerBuilder<T> builder = client.newProducer(schema).topic(topic)
+        .compressionType(codec).enableBatching(batching).blockIfQueueFull(true);
+    if (batching) builder.batchingMaxMessages(7).batchingMaxPublishDelay(20, TimeUnit.MILLISECONDS);
+    if (chunking) builder.enableChunking(true).chunkMaxMessageSize(100_000);
+    try (Producer<T> producer = builder.create()) {
+      java.util.List<java.util.concurrent.CompletableFuture<MessageId>> sent = new java.util.ArrayList<>();
+      for (int i = 0; i < count; i++) {
+        org.apache.pulsar.client.api.TypedMessageBuilder<T> m = producer.newMessage().value(value.apply(i))
+            .property("i", Integer.toString(i)).eventTime(1000L + i)
+            .orderingKey(("o" + (i % 3)).getBytes(StandardCharsets.UTF_8));
+        if (setKey) m.key("k" + (i % 5));
+        sent.add(m.sendAsync());
+      }
+      producer.flush();
+      for (java.util.concurrent.CompletableFuture<MessageId> f : sent) f.get(60, TimeUnit.SECONDS);
+    }
+  }
+
+  // Each spec "topic|count": reads with AUTO_CONSUME (the topic's own schema) and prints one line per message:
+  // topic, rendered value, key, properties, event time, ordering key, schema version (hex), partition index.
+  static void matrixConsume(PulsarClient client, String[] specs) throws Exception {
+    inParallel(specs, spec -> {
+      String[] f = spec.split("\\|");
+      int count = Integer.parseInt(f[1]);
+      try (Consumer<org.apache.pulsar.client.api.schema.GenericRecord> consumer =
+          client.newConsumer(org.apache.pulsar.client.api.Schema.AUTO_CONSUME()).topic(f[0])
+              .subscriptionName("java-matrix").subscriptionInitialPosition(SubscriptionInitialPosition.Earliest)
+              .subscribe()) {
+        for (int i = 0; i < count; i++) {
+          Message<org.apache.pulsar.client.api.schema.GenericRecord> m = consumer.receive(30, TimeUnit.SECONDS);
+          if (m == null) throw new IllegalStateException("no message " + i + " on " + f[0]);
+          StringBuilder props = new StringBuilder();
+          for (Map.Entry<String, String> e : new java.util.TreeMap<>(m.getProperties()).entrySet()) {
+            props.append(e.getKey()).append('=').append(e.getValue()).append(';');
+          }
+          byte[] version = m.getSchemaVersion();
+          String line = "RESULT\tmsg\t" + f[0] + "\t" + render(m) + "\t" + m.getKey() + "\t" + props + "\t"
+              + m.getEventTime() + "\t"
+              + (m.hasOrderingKey() ? new String(m.getOrderingKey(), StandardCharsets.UTF_8) : "") + "\t"
+              + (version == null ? "" : java.util.HexFormat.of().formatHex(version)) + "\t"
+              + ((MessageIdAdv) m.getMessageId()).getPartitionIndex();
+          synchronized (System.out) {
+            System.out.println(line);
+          }
+          consumer.acknowledge(m);
+        }
+      }
+    });
+  }
+
+  static String render(Message<org.apache.pulsar.client.api.schema.GenericRecord> m) {
+    org.apache.pulsar.client.api.schema.GenericRecord r = m.getValue();
+    return switch (r.getSchemaType()) {
+      case STRING -> "STRING:" + r.getNativeObject();
+      case JSON, AVRO -> r.getSchemaType() + ":" + r.getField("id") + ":" + r.getField("name");
+      case KEY_VALUE -> {
+        org.apache.pulsar.common.schema.KeyValue<?, ?> kv = (org.apache.pulsar.common.schema.KeyValue<?, ?>) r.getNativeObject();
+        yield "KEY_VALUE:" + kv.getKey() + "=" + kv.getValue();
+      }
+      default -> r.getSchemaType() + ":" + m.getData().length + ":" + crc32(m.getData());
+    };
   }
 
   // The Java client's default router: prints key and the partition it chose.
