@@ -68,7 +68,8 @@ export interface ConsumerOptions {
   patternAutoDiscoveryPeriodMs?: number;
   /**
    * Largest uncompressed size a message (not chunked) may declare. A message declaring more is not decompressed:
-   * receive() rejects with MESSAGE_TOO_BIG for it. Default: the broker's maxMessageSize plus 64 KiB.
+   * receive() rejects with MESSAGE_TOO_BIG for it. Default: maxChunkedMessageSize (64 MiB), since the Java producer
+   * limits only the compressed size, so a compressible message may legitimately be larger than the broker's limit.
    */
   maxUncompressedMessageSize?: number;
   /** Largest chunked message reassembled; a larger one is surfaced as MESSAGE_TOO_BIG. Default 64 MiB. */
@@ -109,8 +110,6 @@ interface ChunkedMessage {
   /** Larger than maxChunkedMessageSize: only the chunk ids are kept, to surface and acknowledge it as one. */
   tooBig: boolean;
 }
-
-const MAX_UNCOMPRESSED_MARGIN = 64 * 1024;
 
 function entryKey(id: { ledgerId: bigint; entryId: bigint }): string {
   return `${id.ledgerId}:${id.entryId}`;
@@ -415,9 +414,7 @@ class PartitionConsumer implements ConsumerHandler {
   }
 
   private maxUncompressedSize(): number {
-    return (
-      this.opts.maxUncompressedMessageSize ?? (this.conn?.maxMessageSize ?? 5 * 1024 * 1024) + MAX_UNCOMPRESSED_MARGIN
-    );
+    return this.opts.maxUncompressedMessageSize ?? this.opts.maxChunkedMessageSize;
   }
 
   private skip(id: MessageId): boolean {
@@ -1324,17 +1321,25 @@ export class Consumer implements AsyncIterable<Message> {
   }
 }
 
-function matcherOf(pattern: string): { test(topic: string): boolean } {
+/**
+ * A `topicsPattern` given as a string matches the whole topic name, without its `persistent://` scheme, as the Java
+ * client does; RE2 matches in linear time, so a pattern from an untrusted config cannot freeze the event loop.
+ */
+export function topicsPatternMatcher(pattern: string): { test(topic: string): boolean } {
   let compiled: RE2JS;
   try {
-    compiled = RE2JS.compile(pattern);
+    compiled = RE2JS.compile(withoutScheme(pattern));
   } catch (err) {
     throw new PulsarClientError(
       "INVALID_CONFIG",
       `topicsPattern is not a valid RE2 expression: ${(err as Error).message}`,
     );
   }
-  return { test: (topic) => compiled.matcher(topic).find() };
+  return { test: (topic) => compiled.matches(withoutScheme(topic)) };
+}
+
+function withoutScheme(name: string): string {
+  return name.replace(/^(?:non-)?persistent:\/\//, "");
 }
 
 /** The named topics (`topic`/`topics`) and the topics `topicsPattern` matches now, each once. */
@@ -1348,8 +1353,7 @@ async function subscribedNames(ctx: ClientContext, options: ConsumerOptions): Pr
 
 /** Base topic names of the namespace named in the pattern that match it. */
 async function discoverTopics(ctx: ClientContext, pattern: string | RegExp): Promise<string[]> {
-  // A string pattern may come from an untrusted config: RE2 matches in linear time (no catastrophic backtracking).
-  const re: { test(topic: string): boolean } = typeof pattern === "string" ? matcherOf(pattern) : pattern;
+  const re: { test(topic: string): boolean } = typeof pattern === "string" ? topicsPatternMatcher(pattern) : pattern;
   const source = typeof pattern === "string" ? pattern : pattern.source.replace(/\\\//g, "/");
   const ns = /^(?:persistent:\/\/)?([^/]+\/[^/]+)\//.exec(source);
   if (!ns)

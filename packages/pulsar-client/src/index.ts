@@ -10,6 +10,7 @@ export {
   type ReaderOptions,
   type SubscriptionInitialPosition,
   type SubscriptionType,
+  topicsPatternMatcher,
 } from "./consumer.ts";
 export {
   isPulsarClientError,

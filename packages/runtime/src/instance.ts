@@ -7,7 +7,7 @@ import {
   type StateStore,
   silentLogger,
 } from "@pulsar-connect/core";
-import { PulsarAdmin, PulsarClientError } from "@pulsar-connect/pulsar-client";
+import { PulsarAdmin, PulsarClientError, topicsPatternMatcher } from "@pulsar-connect/pulsar-client";
 import { isValidTopicName, qualifyTopic, type ResolvedSinkConfig, type ResolvedSourceConfig } from "./config.ts";
 import { secretResolver } from "./internal/context.ts";
 import { LogTopicPublisher } from "./internal/log-topic.ts";
@@ -150,7 +150,7 @@ export function validateConnectorConfigs(
 async function topicsMatching(admin: PulsarAdmin, pattern: string): Promise<string[]> {
   const namespace = /^(?:persistent:\/\/)?([^/]+\/[^/]+)\//.exec(pattern)?.[1];
   if (namespace === undefined) return [];
-  const matcher = new RegExp(pattern);
+  const matcher = topicsPatternMatcher(pattern);
   // The namespace's list names every partition; a partition belongs to the pattern when its topic does.
   const topics = (await admin.getTopics(namespace)) as string[];
   return topics.filter((topic) => matcher.test(topic.replace(/-partition-\d+$/, "")));
