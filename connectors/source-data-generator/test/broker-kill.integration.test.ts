@@ -111,11 +111,6 @@ describe("data-generator -> Pulsar across broker kill -9 and graceful restart (p
       } finally {
         clearInterval(watch);
       }
-      expect(instance.status().error).toBe("");
-      expect([...states].some((state) => state.startsWith("waiting for the broker: "))).toBe(true);
-      expect(instance.stats.received).toBe(TOTAL);
-      expect(instance.stats.written).toBe(TOTAL);
-
       const { counts, messages } = await idCounts(topic);
       const missing = Array.from({ length: TOTAL }, (_, i) => i + 1).filter((id) => !counts.has(id));
       const duplicated = [...counts.values()].filter((count) => count > 1).length;
@@ -128,6 +123,10 @@ describe("data-generator -> Pulsar across broker kill -9 and graceful restart (p
         expect(duplicated).toBe(0);
         expect(messages).toBe(TOTAL);
       }
+      expect(instance.status().error).toBe("");
+      expect([...states].some((state) => state.startsWith("waiting for the broker: "))).toBe(true);
+      expect(instance.stats.received).toBe(TOTAL);
+      expect(instance.stats.written).toBe(TOTAL);
     }, 600_000);
   }
 });
