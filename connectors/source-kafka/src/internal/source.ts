@@ -76,6 +76,10 @@ export class KafkaSource implements SourceInstance {
   private readonly config: KafkaSourceConfig;
   private readonly logger: Logger;
   private readonly consumer: Consumer;
+  private readonly kafka: InstanceType<typeof Kafka>;
+  private readonly context: SourceContext;
+  /** How many times the topic was found deleted and created again; part of each record's partitionId. */
+  private incarnation = 0;
   private readonly bufferSize: number;
   private readonly trackers = new Map<number, OffsetTracker>();
   private buffer: Buffered[] = [];
@@ -104,6 +108,8 @@ export class KafkaSource implements SourceInstance {
       ...securityOptions(config),
     });
     this.consumer = kafka.consumer(options);
+    this.kafka = kafka;
+    this.context = context;
   }
 
   /** Connects, joins the group and starts fetching. */
@@ -111,6 +117,81 @@ export class KafkaSource implements SourceInstance {
     const source = new KafkaSource(config, context);
     await source.start();
     return source;
+  }
+
+  /**
+   * A topic deleted and created again starts its offsets over, and offsets are the records' sequence ids: without a
+   * new partitionId its new records would look already stored under EFFECTIVELY_ONCE. When the instance opens, an
+   * offset committed earlier (kept in the state store too, since Kafka drops a deleted topic's group offsets) beyond
+   * the topic's end shows a recreation; each one moves the incarnation, kept in the state store, into the
+   * partitionIds.
+   */
+  private async checkIncarnation(): Promise<void> {
+    const stored = await this.context.state.get(this.incarnationKey);
+    this.incarnation = stored ? Number(new TextDecoder().decode(stored)) || 0 : 0;
+    const recorded = await this.context.state.get(this.offsetsKey);
+    const earlier = new Map<number, bigint>(
+      recorded
+        ? Object.entries(JSON.parse(new TextDecoder().decode(recorded)) as Record<string, string>).map(
+            ([partition, offset]) => [Number(partition), BigInt(offset)],
+          )
+        : [],
+    );
+    const admin = this.kafka.admin();
+    try {
+      await admin.connect();
+      const [group] = await admin.fetchOffsets({ groupId: this.config.groupId, topics: [this.config.topic] });
+      for (const { partition, offset } of group?.partitions ?? []) {
+        if (Number(offset) >= 0 && BigInt(offset) > (earlier.get(partition) ?? -1n)) {
+          earlier.set(partition, BigInt(offset));
+        }
+      }
+      const ends = await admin.fetchTopicOffsets(this.config.topic);
+      const recreated = ends.filter((p) => (earlier.get(p.partition) ?? -1n) > BigInt(p.high));
+      if (recreated.length === 0) return;
+      this.incarnation += 1;
+      await this.context.state.put(this.incarnationKey, new TextEncoder().encode(String(this.incarnation)));
+      await this.context.state.put(this.offsetsKey, new TextEncoder().encode("{}"));
+      this.logger.warn(
+        {
+          topic: this.config.topic,
+          partitions: recreated.map((p) => p.partition),
+          incarnation: this.incarnation,
+        },
+        "Kafka topic was deleted and created again (committed offsets lie beyond its end); reading it as a new topic",
+      );
+    } catch (error) {
+      // No topic yet, or Kafka away: the consumer reports what is wrong.
+      this.logger.debug({ error: (error as Error).message }, "Kafka topic incarnation check skipped");
+    } finally {
+      await admin.disconnect().catch(() => undefined);
+    }
+  }
+
+  private get incarnationKey(): string {
+    return `kafka-topic-incarnation-${this.config.topic}`;
+  }
+
+  private get offsetsKey(): string {
+    return `kafka-committed-offsets-${this.config.topic}`;
+  }
+
+  /** Committed offsets as the state store keeps them, for the recreation check of the next start. */
+  private readonly recordedOffsets = new Map<number, bigint>();
+
+  private async recordCommitted(due: Array<{ partition: number; offset: bigint }>): Promise<void> {
+    for (const { partition, offset } of due) this.recordedOffsets.set(partition, offset);
+    const json = JSON.stringify(
+      Object.fromEntries([...this.recordedOffsets].map(([partition, offset]) => [partition, offset.toString()])),
+    );
+    await this.context.state.put(this.offsetsKey, new TextEncoder().encode(json)).catch((error: unknown) => {
+      this.logger.debug({ error: (error as Error).message }, "could not record committed Kafka offsets");
+    });
+  }
+
+  private partitionId(partition: number): string {
+    const base = `${this.config.topic}-${partition}`;
+    return this.incarnation === 0 ? base : `${base}@${this.incarnation}`;
   }
 
   private async start(): Promise<void> {
@@ -138,6 +219,7 @@ export class KafkaSource implements SourceInstance {
       this.wake();
     });
     try {
+      await this.checkIncarnation();
       await consumer.connect();
       await consumer.subscribe({ topics: [config.topic], fromBeginning: config.autoOffsetReset === "earliest" });
       await consumer.run({
@@ -240,7 +322,7 @@ export class KafkaSource implements SourceInstance {
     const value = message.value ?? Buffer.alloc(0);
     const record: SourceRecord<Uint8Array> = {
       value: new Uint8Array(value.buffer, value.byteOffset, value.byteLength),
-      partitionId: `${topic}-${partition}`,
+      partitionId: this.partitionId(partition),
       sequence: delivery.offset,
       ack: () => {
         tracker.ack(delivery);
@@ -283,6 +365,7 @@ export class KafkaSource implements SourceInstance {
         await this.consumer.commitOffsets(
           due.map(({ partition, offset }) => ({ topic: this.config.topic, partition, offset: offset.toString() })),
         );
+        await this.recordCommitted(due);
       } catch (error) {
         this.logger.warn({ error: (error as Error).message }, "Kafka offset commit failed; retrying later");
       }

@@ -192,8 +192,9 @@ export class SourceRunner extends RunnerBase {
       },
       refused: (entry, error) => {
         this.stats.recordSystemException(error);
-        void Promise.resolve(entry.record.fail?.(asError(error))).catch(() => {});
         if (permanentFailureEndsInstance(this.guarantee)) {
+          // The source may move back to the record; under ATMOST_ONCE it was acked already and must not come again.
+          void Promise.resolve(entry.record.fail?.(asError(error))).catch(() => {});
           this.fail(
             new ConnectorError(
               "WRITE_FAILED",
