@@ -408,9 +408,17 @@ async function main(): Promise<number> {
     if (!p.sourceUp) await operate({ at: seconds, action: "source-start" }, p);
   }
 
-  say("drain: waiting for every record id to arrive (or for progress to stop for 60 s)");
+  // A connector in its restart backoff gets time to come back before the drain is judged.
+  const down = new Map<string, string[]>();
+  const allRunning = async () => {
+    for (const p of state) down.set(p.spec.id, await notRunning(p));
+    return [...down.values()].every((list) => list.length === 0);
+  };
+  await waitFor("every connector the user left running is running", allRunning, 90_000);
+
+  say("drain: waiting for every record id to arrive (or for progress to stop for 90 s)");
   const last = new Map<string, { count: number; at: number }>();
-  const drainDeadline = Date.now() + Math.max(120_000, (records / rate) * 1000);
+  const drainDeadline = Date.now() + Math.max(180_000, (records / rate) * 1000);
   for (;;) {
     let done = true;
     let stalled = true;
@@ -419,24 +427,15 @@ async function main(): Promise<number> {
       const previous = last.get(p.spec.id);
       if (!previous || previous.count !== count) last.set(p.spec.id, { count, at: Date.now() });
       if (count < records) done = false;
-      if (count < records && Date.now() - (last.get(p.spec.id)?.at ?? 0) < 60_000) stalled = false;
+      if (count < records && Date.now() - (last.get(p.spec.id)?.at ?? 0) < 90_000) stalled = false;
     }
     if (done || stalled || Date.now() > drainDeadline) break;
     await new Promise((resolve) => setTimeout(resolve, 2_000));
   }
   // Let in-flight duplicates land before counting.
   await new Promise((resolve) => setTimeout(resolve, 3_000));
+  await waitFor("every connector the user left running is still running", allRunning, 30_000);
 
-  // A connector in its restart backoff gets a minute to come back.
-  const down = new Map<string, string[]>();
-  await waitFor(
-    "every connector the user left running is running",
-    async () => {
-      for (const p of state) down.set(p.spec.id, await notRunning(p));
-      return [...down.values()].every((list) => list.length === 0);
-    },
-    60_000,
-  );
   const verdicts: Verdict[] = [];
   for (const p of state) {
     const verdict = judge({

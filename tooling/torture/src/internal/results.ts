@@ -36,10 +36,9 @@ export function renderMarkdown(runs: readonly RunResult[]): string {
   const lines = [
     "# Fault-injection runs",
     "",
-    "Written by `pnpm torture`. One row per seeded schedule; `pnpm torture --seed <seed> --minutes <minutes>",
-    "--pipelines <pipelines> --actions <actions>` reproduces a row's schedule (actions are in results.json). Lost and duplicated are counts over all pipelines (an",
-    "ATMOST_ONCE pipeline may lose, an ATLEAST_ONCE one may duplicate); violations are what the guarantees forbid.",
-    "Per-pipeline figures and the schedules are in results.json.",
+    "Written by `pnpm torture`, one row per seeded schedule; the commands that reproduce them are below the table.",
+    "Lost and duplicated count over all pipelines (an ATMOST_ONCE pipeline may lose, an ATLEAST_ONCE one may",
+    "duplicate); violations are what the pipelines' guarantees forbid. Per-pipeline figures are in results.json.",
     "",
     "| date | commit | seed | minutes | pipelines | schedules | steps | faults | records | lost | duplicated | violations |",
     "| --- | --- | ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
@@ -60,6 +59,13 @@ export function renderMarkdown(runs: readonly RunResult[]): string {
   lines.push(
     `| **total** | | | ${totals.minutes} | | ${runs.length} | ${totals.steps} | ${totals.faults} | ${totals.records} | ${totals.lost} | ${totals.duplicated} | ${totals.violations} |`,
   );
+  lines.push("", "## Reproduce", "");
+  for (const run of runs) {
+    const actions = run.actions === "all" ? "" : ` --actions ${run.actions}`;
+    lines.push(
+      `- seed ${run.seed}: \`pnpm torture --seed ${run.seed} --minutes ${run.minutes} --pipelines ${run.pipelines.join(",")}${actions}\``,
+    );
+  }
   const failing = runs.filter((run) => run.violations.length > 0);
   if (failing.length > 0) {
     lines.push("", "## Violations", "");
