@@ -1007,9 +1007,15 @@ export class Worker {
           return sendJson(response, 200, publicConfig(component.config, this.schemaOf(kind, component.config)));
         }
         case "POST":
-          return answerWarnings(response, await this.create(kind, path, await this.submission(request, kind, principal, path)));
+          return answerWarnings(
+            response,
+            await this.create(kind, path, await this.submission(request, kind, principal, path)),
+          );
         case "PUT":
-          return answerWarnings(response, await this.update(kind, path, await this.submission(request, kind, principal, path)));
+          return answerWarnings(
+            response,
+            await this.update(kind, path, await this.submission(request, kind, principal, path)),
+          );
         case "DELETE":
           await this.remove(kind, path);
           return sendNoContent(response);
