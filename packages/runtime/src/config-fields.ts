@@ -1,4 +1,6 @@
 import type { ConfigWarning, FieldIssue } from "@pulsar-connect/core";
+// Pattern checks live with the other topic-name rules; both modules only call each other's functions at run time.
+import { checkTopicsPattern } from "./config.ts";
 
 /**
  * Checks of the upstream SinkConfig/SourceConfig fields that the runtime either honours in its own way or refuses.
@@ -27,8 +29,6 @@ const NOT_SUPPORTED = {
   topicToSchemaProperties: "is not supported: schema properties of inputs cannot be set",
   serdeClassName: "is not supported: Java SerDe classes cannot run here; records carry their own schema",
 } as const;
-
-const NAMESPACED_PATTERN = /^(persistent:\/\/)?[^/]+\/[^/]+\//;
 
 const SERDE = "is not supported: Java SerDe classes cannot run here (leave it empty for the default)";
 const CRYPTO = "is not supported: end-to-end encryption is not available";
@@ -88,12 +88,6 @@ function checkResources(config: Record<string, unknown>, issues: FieldIssue[]): 
   }
 }
 
-function checkLogTopic(config: Record<string, unknown>, issues: FieldIssue[]): void {
-  const topic = config.logTopic;
-  if (topic === undefined || topic === null || topic === "") return;
-  if (typeof topic !== "string" || /\s/.test(topic)) issues.push({ path: "logTopic", message: "must be a topic name" });
-}
-
 /** Field issues of the upstream sink fields beyond identity, inputs and guarantees. */
 export function checkSinkFields(config: Record<string, unknown>): FieldIssue[] {
   const issues: FieldIssue[] = [];
@@ -111,7 +105,6 @@ export function checkSinkFields(config: Record<string, unknown>): FieldIssue[] {
     issues,
   );
   checkResources(config, issues);
-  checkLogTopic(config, issues);
   const serdes = config.topicToSerdeClassName;
   if (serdes !== undefined && serdes !== null) {
     if (!isObject(serdes)) issues.push({ path: "topicToSerdeClassName", message: "must be an object" });
@@ -170,14 +163,8 @@ export function checkSinkFields(config: Record<string, unknown>): FieldIssue[] {
         }
         if (spec.isRegexPattern === true) {
           patterns.add(topic);
-          if (!NAMESPACED_PATTERN.test(topic)) {
-            issues.push({ path, message: "a pattern must start with [persistent://]tenant/namespace/" });
-          }
-          try {
-            new RegExp(topic);
-          } catch {
-            issues.push({ path, message: "is not a valid regular expression" });
-          }
+          const checked = checkTopicsPattern(topic);
+          if ("problem" in checked) issues.push({ path, message: checked.problem });
         }
       }
       if (present(config.topicsPattern)) patterns.add(String(config.topicsPattern));
@@ -185,10 +172,6 @@ export function checkSinkFields(config: Record<string, unknown>): FieldIssue[] {
         issues.push({ path: "inputSpecs", message: "only one topics pattern is supported per sink" });
       }
     }
-  }
-  const pattern = config.topicsPattern;
-  if (typeof pattern === "string" && pattern !== "" && !NAMESPACED_PATTERN.test(pattern)) {
-    issues.push({ path: "topicsPattern", message: "must start with [persistent://]tenant/namespace/" });
   }
   if (config.autoAck === false && config.processingGuarantees === "ATMOST_ONCE") {
     issues.push({
@@ -211,7 +194,6 @@ export function checkSourceFields(config: Record<string, unknown>): FieldIssue[]
     issues,
   );
   checkResources(config, issues);
-  checkLogTopic(config, issues);
   checkSchemaType(config.schemaType, "schemaType", issues);
   if (present(config.batchBuilder) && !BATCH_BUILDERS.includes(String(config.batchBuilder).toUpperCase())) {
     issues.push({ path: "batchBuilder", message: "must be DEFAULT or KEY_BASED" });
