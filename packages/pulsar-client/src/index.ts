@@ -18,7 +18,7 @@ export {
   type PulsarClientErrorCode,
   type PulsarClientErrorOptions,
 } from "./errors.ts";
-export type { CompressionType } from "./internal/compression.ts";
+export { type CompressionType, compressionUnavailable } from "./internal/compression.ts";
 export { type HashingScheme, javaStringHashCode, keyHash, murmur3_32, partitionForKey } from "./internal/hash.ts";
 export { Message } from "./message.ts";
 export { MessageId } from "./message-id.ts";

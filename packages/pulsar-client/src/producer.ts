@@ -1,7 +1,7 @@
 import { PulsarClientError, toPulsarClientError } from "./errors.ts";
 import { Backoff, sleep } from "./internal/backoff.ts";
 import { type BatchInput, buildBatch } from "./internal/batch.ts";
-import { COMPRESSION_CODES, type CompressionType, compress, isCompressionSupported } from "./internal/compression.ts";
+import { COMPRESSION_CODES, type CompressionType, compress, compressionUnavailable } from "./internal/compression.ts";
 import type { Connection, ProducerHandler } from "./internal/connection.ts";
 import { serverErrorName } from "./internal/errors-map.ts";
 import { type HashingScheme, partitionForKey } from "./internal/hash.ts";
@@ -817,9 +817,8 @@ export class Producer {
     if (!(compressionType in COMPRESSION_CODES)) {
       throw new PulsarClientError("INVALID_CONFIG", `unknown compression type ${String(compressionType)}`);
     }
-    if (!isCompressionSupported(compressionType)) {
-      throw new PulsarClientError("INVALID_CONFIG", `${compressionType} compression is not available in this Node.js`);
-    }
+    const unavailable = compressionUnavailable(compressionType);
+    if (unavailable) throw new PulsarClientError("INVALID_CONFIG", unavailable);
     const resolved = {
       ...options,
       sendTimeoutMs: options.sendTimeoutMs ?? 30_000,
