@@ -16,10 +16,11 @@ describe("a codec this Node.js lacks", () => {
     let producers = 0;
     const definition = defineSource({
       name: "never-opened",
+      description: "A source that must never be opened",
       config: z.object({}),
       open: async () => {
         opened++;
-        return { read: async () => undefined, close: async () => {} };
+        return { read: async () => null, close: async () => {} };
       },
     });
     const resolved = resolveSourceConfig({
