@@ -319,6 +319,7 @@ describe("Java interop through a worker process", () => {
         const data = payload(cell, i);
         const key = cell.schema === "KV_SEPARATED" ? Buffer.from(`k${i % 5}`).toString("base64") : `k${i % 5}`;
         const got = {
+          schemaType: line.schemaType,
           key: line.key,
           properties: line.properties,
           eventTime: line.eventTime,
@@ -327,6 +328,9 @@ describe("Java interop through a worker process", () => {
           crc32: line.crc32,
         };
         const want = {
+          // No schema for a topic without one, nor for KeyValue (core's record schemas have no KeyValue yet: the sink
+          // gets the payload as bytes, and the key as sent, base64 under SEPARATED).
+          schemaType: cell.schema === "BYTES" || cell.schema.startsWith("KV_") ? undefined : cell.schema,
           key,
           properties: { i: String(i) },
           eventTime: 1000 + i,
