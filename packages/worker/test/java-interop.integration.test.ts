@@ -11,6 +11,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import zlib from "node:zlib";
+import { partitionForKey } from "@pulsar-connect/pulsar-client";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { order, person } from "../../../connectors/source-data-generator/src/internal/records.ts";
 import { interop } from "../../pulsar-client/test/java-helper.ts";
@@ -96,10 +97,12 @@ interface SourceCell {
   schemaType: "JSON" | undefined;
   count: number;
   name: string;
+  /** Partitions of the output topic (created before the source starts); 0 = not partitioned. */
+  partitions?: number;
 }
 
 function label(cell: SourceCell): string {
-  return `${cell.recordType}/${cell.codec ?? "default codec"}/${cell.batching === false ? "single" : "batch"}/${cell.schemaType ?? "no schemaType"}`;
+  return `${cell.recordType}/${cell.codec ?? "default codec"}/${cell.batching === false ? "single" : "batch"}/${cell.schemaType ?? "no schemaType"}${cell.partitions ? `/${cell.partitions} partitions` : ""}`;
 }
 
 describe("Java interop through a worker process", () => {
@@ -122,6 +125,15 @@ describe("Java interop through a worker process", () => {
       count: 30_000,
       name: `${run}-orders-defaults`,
     });
+    for (const codec of ["LZ4", "ZSTD"] as const) {
+      const name = `${run}-people-${codec}-partitioned`.toLowerCase();
+      cells.push({ recordType: "people", codec, batching: true, schemaType: "JSON", count: 300, name, partitions: 3 });
+    }
+    await Promise.all(
+      cells
+        .filter((c) => c.partitions)
+        .map((c) => admin("PUT", `/admin/v2/persistent/public/default/${c.name}/partitions`, c.partitions)),
+    );
     const startedAt = Date.now();
     await Promise.all(
       cells.map((cell) => {
@@ -163,7 +175,8 @@ describe("Java interop through a worker process", () => {
         latest = BigInt(info.version);
       }
       const ids = new Set<number>();
-      for (const [, , key, props, eventTime, schemaType, version, data] of mine) {
+      const partitions = new Set<number>();
+      for (const [, , key, props, eventTime, schemaType, version, data, partition] of mine) {
         const id = Number(key);
         ids.add(id);
         const value = JSON.parse(Buffer.from(data ?? "", "base64").toString("utf8")) as unknown;
@@ -172,19 +185,26 @@ describe("Java interop through a worker process", () => {
         const wantSchema = cell.schemaType ?? "BYTES";
         const wantVersion = latest === undefined ? undefined : latest;
         const gotVersion = version ? BigInt(`0x${version}`) : undefined;
+        // The runtime's producer routes by key with the Java client's default router.
+        const wantPartition = cell.partitions ? partitionForKey(key ?? "", cell.partitions, "JavaStringHash") : -1;
+        partitions.add(Number(partition));
         const fine =
           JSON.stringify(value) === JSON.stringify(want) &&
           props === "" &&
           time >= startedAt &&
           time <= endedAt &&
           schemaType === wantSchema &&
+          Number(partition) === wantPartition &&
           (wantVersion === undefined || gotVersion === wantVersion);
         if (!fine) {
           problems.push(
-            `${label(cell)} key ${key}: ${JSON.stringify({ value, props, eventTime, schemaType, version })}, want ${JSON.stringify(want)} ${wantSchema} v${wantVersion}`,
+            `${label(cell)} key ${key}: ${JSON.stringify({ value, props, eventTime, schemaType, version, partition })}, want ${JSON.stringify(want)} ${wantSchema} v${wantVersion}`,
           );
         }
         messages++;
+      }
+      if (cell.partitions && partitions.size !== cell.partitions) {
+        problems.push(`${label(cell)}: partitions ${[...partitions]} of ${cell.partitions}`);
       }
       if (ids.size !== cell.count || Math.min(...ids) !== 1 || Math.max(...ids) !== cell.count) {
         problems.push(`${label(cell)}: ${ids.size} distinct keys of ${cell.count}`);

@@ -228,7 +228,7 @@ public class Interop {
 
   // Each spec "topic|count": reads with AUTO_CONSUME (the value is decoded by the topic's schema, so a payload the
   // schema cannot read fails the run) and prints one line per message: topic, key, properties, event time, schema
-  // type, schema version (hex), payload (base64).
+  // type, schema version (hex), payload (base64), partition index.
   static void recordsConsume(PulsarClient client, String[] specs) throws Exception {
     inParallel(specs, spec -> {
       String[] f = spec.split("\\|");
@@ -249,7 +249,8 @@ public class Interop {
           out.append("RESULT\trecord\t").append(f[0]).append('\t').append(m.getKey()).append('\t').append(props)
               .append('\t').append(m.getEventTime()).append('\t').append(m.getValue().getSchemaType()).append('\t')
               .append(version == null ? "" : java.util.HexFormat.of().formatHex(version)).append('\t')
-              .append(java.util.Base64.getEncoder().encodeToString(m.getData())).append('\n');
+              .append(java.util.Base64.getEncoder().encodeToString(m.getData())).append('\t')
+              .append(((MessageIdAdv) m.getMessageId()).getPartitionIndex()).append('\n');
           consumer.acknowledge(m);
         }
         synchronized (System.out) {
