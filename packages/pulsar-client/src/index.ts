@@ -18,10 +18,16 @@ export {
   type PulsarClientErrorCode,
   type PulsarClientErrorOptions,
 } from "./errors.ts";
-export type { CompressionType } from "./internal/compression.ts";
+export { type CompressionType, compressionUnavailable } from "./internal/compression.ts";
 export { type HashingScheme, javaStringHashCode, keyHash, murmur3_32, partitionForKey } from "./internal/hash.ts";
 export { Message } from "./message.ts";
 export { MessageId } from "./message-id.ts";
 export { Producer, type ProducerAccessMode, type ProducerMessage, type ProducerOptions } from "./producer.ts";
-export type { SchemaInfo, SchemaType, TopicSchema } from "./schema-info.ts";
+export {
+  type KeyValueEncoding,
+  keyValueSchema,
+  type SchemaInfo,
+  type SchemaType,
+  type TopicSchema,
+} from "./schema-info.ts";
 export { Transaction, type TransactionState } from "./transaction.ts";

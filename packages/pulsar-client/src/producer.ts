@@ -1,7 +1,7 @@
 import { PulsarClientError, toPulsarClientError } from "./errors.ts";
 import { Backoff, sleep } from "./internal/backoff.ts";
 import { type BatchInput, buildBatch } from "./internal/batch.ts";
-import { COMPRESSION_CODES, type CompressionType, compress, isCompressionSupported } from "./internal/compression.ts";
+import { COMPRESSION_CODES, type CompressionType, compress, compressionUnavailable } from "./internal/compression.ts";
 import type { Connection, ProducerHandler } from "./internal/connection.ts";
 import { serverErrorName } from "./internal/errors-map.ts";
 import { type HashingScheme, partitionForKey } from "./internal/hash.ts";
@@ -60,6 +60,11 @@ export interface ProducerOptions {
 export interface ProducerMessage {
   value: Uint8Array | Buffer | string;
   key?: string;
+  /**
+   * Binary key, sent base64-encoded with the metadata flag that says so (the Java client's `keyBytes`). A KeyValue
+   * schema with SEPARATED encoding carries its encoded key here and the encoded value in `value`.
+   */
+  keyBytes?: Uint8Array;
   orderingKey?: Uint8Array;
   properties?: Record<string, string>;
   /** Milliseconds since the epoch. */
@@ -74,6 +79,14 @@ export interface ProducerMessage {
    * round-robin). Used where the partition must not depend on send order, e.g. sequence ids kept per partition.
    */
   partition?: number;
+}
+
+/** A message with its key in wire form: `key` is base64 when it came from `keyBytes`. */
+type OutgoingMessage = ProducerMessage & { keyIsBase64?: boolean };
+
+/** Whether a schema is a KeyValue schema whose key travels in the message key. */
+function separatedKeyValue(schema: SchemaInfo | undefined): boolean {
+  return schema?.type === "KEY_VALUE" && schema.properties?.["kv.encoding.type"] === "SEPARATED";
 }
 
 /** @internal what producers need from the client */
@@ -196,6 +209,8 @@ export class PartitionProducer implements ProducerHandler {
   private readonly backoff = new Backoff(100, 10_000);
   private readonly userProvidedName: boolean;
   private readonly schemaPb: SchemaInfoPb | undefined;
+  /** A KeyValue schema with SEPARATED encoding: keys come as `keyBytes` only. */
+  readonly separatedKeyValue: boolean;
   schemaVersion: Buffer | undefined;
   private readonly batchWriter = new Writer(64 * 1024);
   private readonly txnPartitionsAdded = new WeakSet<Transaction>();
@@ -217,6 +232,7 @@ export class PartitionProducer implements ProducerHandler {
     this.producerName = opts.producerName;
     this.userProvidedName = opts.producerName !== undefined;
     this.schemaPb = schemaToPb(opts.schema);
+    this.separatedKeyValue = separatedKeyValue(opts.schema);
   }
 
   get maxMessageSize(): number {
@@ -483,7 +499,7 @@ export class PartitionProducer implements ProducerHandler {
   private entering = 0;
   private enteredWaiters: Array<() => void> = [];
 
-  send(msg: ProducerMessage): Promise<MessageId> {
+  send(msg: OutgoingMessage): Promise<MessageId> {
     // Fast path without extra promise hops: a free slot and nothing to register first.
     if (!msg.txn && (this.state === "ready" || this.state === "connecting")) {
       let value: Buffer;
@@ -525,7 +541,7 @@ export class PartitionProducer implements ProducerHandler {
     return value;
   }
 
-  private async enter(msg: ProducerMessage): Promise<{ receipt: Promise<MessageId> }> {
+  private async enter(msg: OutgoingMessage): Promise<{ receipt: Promise<MessageId> }> {
     const value = this.validate(msg);
     if (msg.txn) {
       if (msg.txn.state !== "OPEN") {
@@ -543,7 +559,7 @@ export class PartitionProducer implements ProducerHandler {
     return { receipt };
   }
 
-  private enqueue(msg: ProducerMessage, value: Buffer, resolver: Resolver): void {
+  private enqueue(msg: OutgoingMessage, value: Buffer, resolver: Resolver): void {
     const reject = resolver.reject;
     const sequenceId = this.assignSequence(msg.sequenceId);
     // Messages as large as a whole batch go out alone, like the Java client does.
@@ -556,6 +572,7 @@ export class PartitionProducer implements ProducerHandler {
     if (canBatch) {
       const md: BatchItem["metadata"] = { sequenceId };
       if (msg.key !== undefined) md.partitionKey = msg.key;
+      if (msg.keyIsBase64) md.partitionKeyB64Encoded = true;
       if (msg.orderingKey) md.orderingKey = msg.orderingKey;
       const p = props(msg.properties);
       if (p) md.properties = p;
@@ -583,6 +600,7 @@ export class PartitionProducer implements ProducerHandler {
     if (this.batch.length > 0) this.flushBatch();
     const m = this.baseMetadata(sequenceId);
     if (msg.key !== undefined) m.partitionKey = msg.key;
+    if (msg.keyIsBase64) m.partitionKeyB64Encoded = true;
     if (msg.orderingKey) m.orderingKey = msg.orderingKey;
     const p = props(msg.properties);
     if (p) m.properties = p;
@@ -817,9 +835,8 @@ export class Producer {
     if (!(compressionType in COMPRESSION_CODES)) {
       throw new PulsarClientError("INVALID_CONFIG", `unknown compression type ${String(compressionType)}`);
     }
-    if (!isCompressionSupported(compressionType)) {
-      throw new PulsarClientError("INVALID_CONFIG", `${compressionType} compression is not available in this Node.js`);
-    }
+    const unavailable = compressionUnavailable(compressionType);
+    if (unavailable) throw new PulsarClientError("INVALID_CONFIG", unavailable);
     const resolved = {
       ...options,
       sendTimeoutMs: options.sendTimeoutMs ?? 30_000,
@@ -911,7 +928,22 @@ export class Producer {
     if (!message || message.value === undefined || message.value === null) {
       return Promise.reject(new PulsarClientError("INVALID_CONFIG", "send() needs a message with a value"));
     }
-    const partition = message.partition ?? this.choosePartition(message.key);
+    let outgoing: OutgoingMessage = message;
+    if (message.keyBytes !== undefined) {
+      if (message.key !== undefined) {
+        return Promise.reject(new PulsarClientError("INVALID_CONFIG", "a message takes key or keyBytes, not both"));
+      }
+      outgoing = { ...message, key: Buffer.from(message.keyBytes).toString("base64"), keyIsBase64: true };
+    } else if (message.key !== undefined && this.parts[0]?.separatedKeyValue) {
+      return Promise.reject(
+        new PulsarClientError(
+          "INVALID_CONFIG",
+          "a KeyValue schema with SEPARATED encoding takes the encoded key as keyBytes, not as key",
+        ),
+      );
+    }
+    // The router hashes the key as sent (base64 for binary keys), as the Java client's does.
+    const partition = outgoing.partition ?? this.choosePartition(outgoing.key);
     const target = this.parts[partition];
     if (!target || !Number.isInteger(partition)) {
       return Promise.reject(
@@ -921,7 +953,7 @@ export class Producer {
         ),
       );
     }
-    return target.send(message);
+    return target.send(outgoing);
   }
 
   async flush(): Promise<void> {

@@ -95,3 +95,42 @@ export function schemaFromPb(pb: SchemaInfoPb | undefined, version: Uint8Array |
     version: version ? Buffer.from(version) : undefined,
   };
 }
+
+/** How a KeyValue schema lays out its key: INLINE in the payload, SEPARATED in the message key. */
+export type KeyValueEncoding = "INLINE" | "SEPARATED";
+
+function definitionBytes(schema: SchemaInfo["schema"]): Buffer {
+  if (schema === undefined) return Buffer.alloc(0);
+  if (typeof schema === "string") return Buffer.from(schema, "utf8");
+  if (schema instanceof Uint8Array) return Buffer.from(schema);
+  return Buffer.from(JSON.stringify(schema), "utf8");
+}
+
+function lengthPrefixed(data: Buffer): Buffer {
+  const head = Buffer.alloc(4);
+  head.writeInt32BE(data.length);
+  return Buffer.concat([head, data]);
+}
+
+/**
+ * The KeyValue schema of a key schema and a value schema, laid out as the Java client's `Schema.KeyValue(key, value,
+ * encoding)` registers it: both definitions length-prefixed in the schema data, their names, types and properties
+ * and the encoding in the properties. With SEPARATED, send the encoded key as `keyBytes` and the encoded value as
+ * `value`; with INLINE, send `[key length][key][value length][value]` as `value`.
+ */
+export function keyValueSchema(key: SchemaInfo, value: SchemaInfo, encoding: KeyValueEncoding = "INLINE"): SchemaInfo {
+  if (encoding !== "INLINE" && encoding !== "SEPARATED") {
+    throw new PulsarClientError("INVALID_CONFIG", `unknown KeyValue encoding ${String(encoding)}`);
+  }
+  const part = (prefix: string, info: SchemaInfo): Record<string, string> => ({
+    [`${prefix}.schema.name`]: info.name ?? "",
+    [`${prefix}.schema.type`]: info.type,
+    [`${prefix}.schema.properties`]: JSON.stringify(info.properties ?? {}),
+  });
+  return {
+    type: "KEY_VALUE",
+    name: "KeyValue",
+    schema: Buffer.concat([lengthPrefixed(definitionBytes(key.schema)), lengthPrefixed(definitionBytes(value.schema))]),
+    properties: { ...part("key", key), ...part("value", value), "kv.encoding.type": encoding },
+  };
+}

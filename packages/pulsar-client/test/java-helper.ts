@@ -6,7 +6,7 @@ import { existsSync } from "node:fs";
 import type { Readable, Writable } from "node:stream";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
-import { endpoints } from "./helpers.ts";
+import { inject } from "vitest";
 
 const repoRoot = fileURLToPath(new URL("../../../", import.meta.url));
 const jarsRoot = process.env.PC_SERVICES_JARS ?? `${repoRoot}.run/jars`;
@@ -35,9 +35,14 @@ function source(name: string): string {
   return fileURLToPath(new URL(`./java/${name}.java`, import.meta.url));
 }
 
+/** The broker the Java side talks to. No import of this package's sources: other packages' tests use this file. */
+function serviceUrl(): string {
+  return inject("services")?.pulsar?.serviceUrl ?? "pulsar://127.0.0.1:6650";
+}
+
 /** Runs test/java/Interop.java once; returns its RESULT lines split at tabs (without the RESULT column). */
 export async function interop(...args: string[]): Promise<string[][]> {
-  const { stdout } = await run("java", ["-cp", pulsarClasspath(), source("Interop"), endpoints().serviceUrl, ...args], {
+  const { stdout } = await run("java", ["-cp", pulsarClasspath(), source("Interop"), serviceUrl(), ...args], {
     timeout: 180_000,
     maxBuffer: 256 * 1024 * 1024,
   });

@@ -45,6 +45,9 @@ export async function generatorRecords(recordType: RecordType, count: number, fi
       numInstances: 1,
       signal,
       outputTopic: "codec-test",
+      // The generator resumes from a position in its state store: a fresh, empty one here.
+      state: { get: async () => undefined, put: async () => {}, delete: async () => {} },
+      logger: { warn: () => {} },
     },
   );
   const out: Buffer[] = [];

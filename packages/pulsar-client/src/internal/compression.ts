@@ -26,15 +26,17 @@ type ZstdZlib = {
   zstdDecompressSync(buf: Uint8Array, options?: { maxOutputLength?: number }): Buffer;
 };
 const zstd = zlib as unknown as Partial<ZstdZlib>;
-const ZSTD_MISSING = `ZSTD needs a Node.js whose zlib has zstd (22.15 or later); this is Node.js ${process.version}`;
+const ZSTD_MISSING = `ZSTD needs a Node.js whose zlib has zstd (22.15 or later, 23.8 or later); this is Node.js ${process.version}`;
 
 export function compressionName(code: number | undefined): CompressionType | undefined {
   return COMPRESSION_NAMES[code ?? 0];
 }
 
-export function isCompressionSupported(type: CompressionType): boolean {
-  if (type === "ZSTD") return typeof zstd.zstdCompressSync === "function";
-  return true;
+/** Why this Node.js cannot use a codec (naming its version), or undefined when it can. */
+export function compressionUnavailable(type: CompressionType): string | undefined {
+  if (type === "ZSTD" && (typeof zstd.zstdCompressSync !== "function" || typeof zstd.zstdDecompressSync !== "function"))
+    return ZSTD_MISSING;
+  return undefined;
 }
 
 export function compress(type: CompressionType, data: Uint8Array): Buffer {

@@ -25,6 +25,7 @@ public class Interop {
         case "produce-large" -> produceLarge(client, args[2], Integer.parseInt(args[3]));
         case "matrix-produce" -> matrixProduce(client, java.util.Arrays.copyOfRange(args, 2, args.length));
         case "matrix-consume" -> matrixConsume(client, java.util.Arrays.copyOfRange(args, 2, args.length));
+        case "records-consume" -> recordsConsume(client, java.util.Arrays.copyOfRange(args, 2, args.length));
         case "produce-avro-versions" -> produceAvroVersions(client, args[2], java.util.Arrays.copyOfRange(args, 3, args.length));
         default -> throw new IllegalArgumentException(mode);
       }
@@ -220,6 +221,40 @@ public class Interop {
             System.out.println(line);
           }
           consumer.acknowledge(m);
+        }
+      }
+    });
+  }
+
+  // Each spec "topic|count": reads with AUTO_CONSUME (the value is decoded by the topic's schema, so a payload the
+  // schema cannot read fails the run) and prints one line per message: topic, key, properties, event time, schema
+  // type, schema version (hex), payload (base64), partition index.
+  static void recordsConsume(PulsarClient client, String[] specs) throws Exception {
+    inParallel(specs, spec -> {
+      String[] f = spec.split("\\|");
+      int count = Integer.parseInt(f[1]);
+      try (Consumer<org.apache.pulsar.client.api.schema.GenericRecord> consumer =
+          client.newConsumer(org.apache.pulsar.client.api.Schema.AUTO_CONSUME()).topic(f[0])
+              .subscriptionName("java-records").subscriptionInitialPosition(SubscriptionInitialPosition.Earliest)
+              .receiverQueueSize(2000).subscribe()) {
+        StringBuilder out = new StringBuilder();
+        for (int i = 0; i < count; i++) {
+          Message<org.apache.pulsar.client.api.schema.GenericRecord> m = consumer.receive(30, TimeUnit.SECONDS);
+          if (m == null) throw new IllegalStateException("no message " + i + " of " + count + " on " + f[0]);
+          StringBuilder props = new StringBuilder();
+          for (Map.Entry<String, String> e : new java.util.TreeMap<>(m.getProperties()).entrySet()) {
+            props.append(e.getKey()).append('=').append(e.getValue()).append(';');
+          }
+          byte[] version = m.getSchemaVersion();
+          out.append("RESULT\trecord\t").append(f[0]).append('\t').append(m.getKey()).append('\t').append(props)
+              .append('\t').append(m.getEventTime()).append('\t').append(m.getValue().getSchemaType()).append('\t')
+              .append(version == null ? "" : java.util.HexFormat.of().formatHex(version)).append('\t')
+              .append(java.util.Base64.getEncoder().encodeToString(m.getData())).append('\t')
+              .append(((MessageIdAdv) m.getMessageId()).getPartitionIndex()).append('\n');
+          consumer.acknowledge(m);
+        }
+        synchronized (System.out) {
+          System.out.print(out);
         }
       }
     });

@@ -1,5 +1,5 @@
 import { ConnectorError, type RecordSchema } from "@pulsar-connect/core";
-import type { SchemaInfo } from "@pulsar-connect/pulsar-client";
+import { compressionUnavailable, type SchemaInfo } from "@pulsar-connect/pulsar-client";
 import type { ResolvedSinkConfig, ResolvedSourceConfig } from "../config.ts";
 import { type DeclarableSchemaType, declaredSchemaType } from "../config-fields.ts";
 
@@ -30,6 +30,17 @@ export function sourceProducerSettings(config: ResolvedSourceConfig): SourceProd
   };
   if (batching.batchingMaxBytes !== undefined) settings.batchingMaxBytes = batching.batchingMaxBytes;
   return settings;
+}
+
+/** Refuses a source whose producer codec this Node.js lacks, before anything is opened. */
+export function requireSourceCodec(config: ResolvedSourceConfig): void {
+  const { compressionType } = sourceProducerSettings(config);
+  const unavailable = compressionUnavailable(compressionType);
+  if (unavailable) {
+    throw new ConnectorError("UNSUPPORTED", `producerConfig.compressionType ${compressionType}: ${unavailable}`, {
+      retryable: false,
+    });
+  }
 }
 
 /**

@@ -14,7 +14,12 @@ import type { ProducerOptions } from "@pulsar-connect/pulsar-client";
 import { qualifyTopic, type ResolvedSourceConfig } from "../config.ts";
 import type { SourceInstanceStatusData } from "../stats.ts";
 import { Backoff, sleep } from "./backoff.ts";
-import { sourceOutputSchema, sourcePendingLimit, sourceProducerSettings } from "./client-options.ts";
+import {
+  requireSourceCodec,
+  sourceOutputSchema,
+  sourcePendingLimit,
+  sourceProducerSettings,
+} from "./client-options.ts";
 import { encodeValue } from "./codec.ts";
 import { secretResolver } from "./context.ts";
 import { adminOf, type ProducerLike, type PulsarConnections, topicPath } from "./pulsar.ts";
@@ -86,6 +91,7 @@ export class SourceRunner extends RunnerBase {
   async start(): Promise<void> {
     const { config, definition } = this.options;
     await this.opening(async () => {
+      requireSourceCodec(config);
       const connectorConfig = loadConfig(definition.config, config.configs, secretResolver(config.secrets));
       if (this.guarantee === "EFFECTIVELY_ONCE") await this.requireDeduplication(config.topicName);
       const context: SourceContext = {
