@@ -252,7 +252,7 @@ describe("worker admin API", () => {
     expect(echoed.text).not.toContain("tok-1234-secret");
     expect(echoed.text).not.toContain("hunter2-very-secret");
     const unknownType = await call("POST", `${SINKS}/bad`, sinkConfig({ archive: "builtin://nope" }));
-    expect(unknownType.json.reason).toContain("available sinks are: [test-file]");
+    expect(unknownType.json.reason).toContain("available sinks are: [test-file, test-records]");
     const missing = await call("GET", `${SINKS}/ghost`);
     expect(missing.status).toBe(404);
     expect(missing.json.reason).toBe("Sink ghost doesn't exist");
@@ -358,7 +358,10 @@ describe("worker admin API", () => {
   it("lists built-ins, config definitions, validates without creating, serves metrics and health", async () => {
     await startWorker();
     const sinks = (await call("GET", "/admin/v3/sinks/builtinsinks")).json;
-    expect(sinks).toEqual([expect.objectContaining({ name: "test-file", sinkClass: "fixture-file-sink" })]);
+    expect(sinks).toEqual([
+      expect.objectContaining({ name: "test-file", sinkClass: "fixture-file-sink" }),
+      expect.objectContaining({ name: "test-records", sinkClass: "fixture-record-sink" }),
+    ]);
     const sources = (await call("GET", "/admin/v3/sources/builtinsources")).json;
     expect(sources[0]).toMatchObject({ name: "test-counter", sourceClass: "fixture-counter-source" });
     const definition = (await call("GET", "/admin/v3/sinks/builtinsinks/test-file/configdefinition")).json;
@@ -368,14 +371,14 @@ describe("worker admin API", () => {
       ]),
     );
     expect((await call("GET", "/admin/v3/sinks/builtinsinks/nope/configdefinition")).status).toBe(404);
-    for (const [base, builtins, reload] of [
-      ["/admin/v3/sinks", "builtinsinks", "reloadBuiltInSinks"],
-      ["/admin/v3/sink", "builtinsinks", "reloadBuiltInSinks"],
-      ["/admin/v3/sources", "builtinsources", "reloadBuiltInSources"],
-      ["/admin/v3/source", "builtinsources", "reloadBuiltInSources"],
+    for (const [base, builtins, reload, count] of [
+      ["/admin/v3/sinks", "builtinsinks", "reloadBuiltInSinks", 2],
+      ["/admin/v3/sink", "builtinsinks", "reloadBuiltInSinks", 2],
+      ["/admin/v3/sources", "builtinsources", "reloadBuiltInSources", 1],
+      ["/admin/v3/source", "builtinsources", "reloadBuiltInSources", 1],
     ] as const) {
       expect((await call("GET", `${base}/public/default`)).json).toEqual([]);
-      expect((await call("GET", `${base}/${builtins}`)).json).toHaveLength(1);
+      expect((await call("GET", `${base}/${builtins}`)).json).toHaveLength(count);
       expect((await call("POST", `${base}/${reload}`)).status).toBe(200);
       const name = (await call("GET", `${base}/${builtins}`)).json[0].name;
       expect((await call("GET", `${base}/${builtins}/${name}/configdefinition`)).status).toBe(200);

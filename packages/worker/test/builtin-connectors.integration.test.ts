@@ -97,8 +97,14 @@ describe("built-in connectors through the worker", () => {
     });
     expect(update.status).toBe(204);
     await until(async () => (await subscriptionStats(adminUrl, topic, `public/default/${sink}`))?.type === "Failover");
-    // Run the generator again: with UPSERT on the same ids the table keeps 150 rows and the sink keeps up.
-    expect((await http(worker.url, "POST", `/admin/v3/sources/public/default/${run}-gen/restart`)).status).toBe(204);
+    // A second generator writes the same ids again (a restarted one resumes after its last record): with UPSERT the
+    // table keeps 150 rows and the sink keeps up.
+    const again = await http(worker.url, "POST", `/admin/v3/sources/public/default/${run}-gen-again`, {
+      sourceType: "data-generator",
+      topicName: topic,
+      configs: { recordType: "people", maxRecords: 150, ratePerSecond: 0 },
+    });
+    expect(again.status).toBe(204);
     await until(
       async () =>
         (await http(worker.url, "GET", `/admin/v3/sinks/public/default/${sink}/0/status`)).json.numWrittenToSink >= 300,
@@ -106,8 +112,10 @@ describe("built-in connectors through the worker", () => {
       "second round written",
     );
     expect(count()).toBe(150);
-    const sourceStatus = (await http(worker.url, "GET", `/admin/v3/sources/public/default/${run}-gen/0/status`)).json;
-    expect(sourceStatus).toMatchObject({ numWritten: 300, numReceivedFromSource: 300 });
+    for (const name of [`${run}-gen`, `${run}-gen-again`]) {
+      const sourceStatus = (await http(worker.url, "GET", `/admin/v3/sources/public/default/${name}/0/status`)).json;
+      expect(sourceStatus).toMatchObject({ numWritten: 150, numReceivedFromSource: 150 });
+    }
     const get = await http(worker.url, "GET", `/admin/v3/sinks/public/default/${sink}`);
     expect(get.json.configs.password).toBe("********");
     expect(get.json.processingGuarantees).toBe("EFFECTIVELY_ONCE");

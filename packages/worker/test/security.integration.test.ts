@@ -101,7 +101,12 @@ describe("a multi-tenant worker under attack", () => {
       ["deadLetterTopic", `${victim}?force=true&x=`],
       ["logTopic", `${victim}/x`],
     ] as const) {
-      const config: Record<string, unknown> = { sinkType: "test-file", inputs: ["in"], configs: { path: "x" } };
+      const config: Record<string, unknown> = {
+        sinkType: "test-file",
+        inputs: ["in"],
+        maxMessageRetries: 1,
+        configs: { path: "x" },
+      };
       config[field] = value;
       const answer = await api("POST", `${SINKS}/inject`, config);
       expect(answer.status, `${field} ${String(value)}`).toBe(400);
