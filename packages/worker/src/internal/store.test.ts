@@ -83,6 +83,19 @@ describe("data folder lock", () => {
     lockWith(`${pid}\n`);
     await store().init();
   });
+
+  it("takes over the lock of a killed worker that is a zombie not yet reaped (its parent died with it)", async () => {
+    // `sleep 0` exits at once and its parent, now `sleep 30`, never reaps it: a zombie that kill(pid, 0) still finds.
+    const parent = spawn("sh", ["-c", "sleep 0 & echo $!; exec sleep 30"], { stdio: ["ignore", "pipe", "ignore"] });
+    children.push(parent);
+    const pid = Number(await new Promise<string>((done) => parent.stdout?.once("data", (data) => done(String(data)))));
+    await expect
+      .poll(() => readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]?.[0], { timeout: 5_000 })
+      .toBe("Z");
+    lockWith(JSON.stringify({ pid, bootId: ownStamp().bootId, startTime: processStartTime(pid) }));
+    await store().init();
+    expect(JSON.parse(readFileSync(join(dataDir, "worker.lock"), "utf8"))).toMatchObject({ pid: process.pid });
+  });
 });
 
 describe("store files", () => {

@@ -33,13 +33,26 @@ function readOptional(path: string): string | undefined {
   }
 }
 
-/** Start time of a process (field 22 of /proc/<pid>/stat), undefined where /proc is missing. */
-export function processStartTime(pid: number): string | undefined {
+/** Fields 3 and on of /proc/<pid>/stat, undefined where /proc is missing. */
+function statFields(pid: number): string[] | undefined {
   const stat = readOptional(`/proc/${pid}/stat`);
   if (stat === undefined) return undefined;
   // The command name (field 2) may hold spaces and parentheses: count from the last ')'.
-  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-  return fields[19];
+  return stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+}
+
+/** Start time of a process (field 22 of /proc/<pid>/stat), undefined where /proc is missing. */
+export function processStartTime(pid: number): string | undefined {
+  return statFields(pid)?.[19];
+}
+
+/**
+ * Whether a process has ended but was not reaped yet (state Z or X, field 3): a killed worker whose parent died too
+ * stays a zombie until init reaps it, and `kill(pid, 0)` still succeeds for it.
+ */
+export function processEnded(pid: number): boolean {
+  const state = statFields(pid)?.[0];
+  return state === "Z" || state === "X";
 }
 
 export function ownStamp(): LockStamp {
@@ -73,6 +86,7 @@ export function holderAlive(stamp: LockStamp, own: LockStamp = ownStamp()): bool
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== "EPERM") return false;
   }
+  if (processEnded(stamp.pid)) return false;
   if (stamp.startTime) {
     const current = processStartTime(stamp.pid);
     if (current !== undefined && current !== stamp.startTime) return false;
