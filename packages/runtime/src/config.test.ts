@@ -120,7 +120,7 @@ describe("topic names that could reach the admin API", () => {
     ]) {
       const inputs = sink({ inputs: [topic] });
       expect(inputs.ok ? [] : inputs.issues.map((issue) => issue.path), topic).toEqual(["inputs.0"]);
-      const dlq = sink({ inputs: ["in"], deadLetterTopic: topic });
+      const dlq = sink({ inputs: ["in"], deadLetterTopic: topic, maxMessageRetries: 1 });
       expect(dlq.ok ? [] : dlq.issues.map((issue) => issue.path), topic).toEqual(["deadLetterTopic"]);
       const log = sink({ inputs: ["in"], logTopic: topic });
       expect(log.ok ? [] : log.issues.map((issue) => issue.path), topic).toEqual(["logTopic"]);
@@ -140,6 +140,7 @@ describe("topic names that could reach the admin API", () => {
       inputs: ["own", "persistent://other/ns/in"],
       topicsPattern: "third/ns/.*",
       deadLetterTopic: "fourth/ns/dlq",
+      maxMessageRetries: 1,
       logTopic: "fifth/ns/log",
     });
     expect(resolved.ok && referencedTenants(resolved.value)).toEqual([
