@@ -286,3 +286,15 @@ describe("fields that are not part of SinkConfig or SourceConfig", () => {
     ).toEqual([]);
   });
 });
+
+describe("archive next to sinkType or sourceType", () => {
+  it("is accepted when both name the same built-in (pulsar-admin sends both for a config file's type)", () => {
+    expect(sinkIssues({ archive: "builtin://jdbc-sqlite" })).toEqual([]);
+    expect(sourceIssues({ archive: "builtin://data-generator" })).toEqual([]);
+    expect(sinkIssues({ archive: "builtin://jdbc-postgres" })).toEqual([
+      "archive: cannot specify both archive and sinkType",
+    ]);
+    const updated = mergeSinkUpdate(resolvedSink({}), { sinkType: "jdbc-sqlite" } as SinkConfig);
+    expect(updated.ok).toBe(true);
+  });
+});
