@@ -230,3 +230,71 @@ describe("accepted with a warning", () => {
     expect(merged.ok ? [] : merged.issues).toEqual([{ path: "autoAck", message: "AutoAck cannot be altered" }]);
   });
 });
+
+describe("fields that are not part of SinkConfig or SourceConfig", () => {
+  it("are refused by name, with a pointer to configs, rather than ignored", () => {
+    // A connector setting at the top level (a config file written as the connector's configs) must not vanish.
+    expect(sourceIssues({ ratePerSecond: 10, maxRecords: 20 })).toEqual([
+      "ratePerSecond: is not a SourceConfig field (connector settings go under configs)",
+      "maxRecords: is not a SourceConfig field (connector settings go under configs)",
+    ]);
+    expect(sinkIssues({ tableName: "t" })).toEqual([
+      "tableName: is not a SinkConfig field (connector settings go under configs)",
+    ]);
+    const existing = resolvedSink({});
+    const update = mergeSinkUpdate(existing, { jdbcUrl: "x" } as SinkConfig);
+    expect(update.ok ? [] : update.issues.map((issue) => issue.path)).toEqual(["jdbcUrl"]);
+  });
+
+  it("accepts every field of upstream's SinkConfig and SourceConfig", () => {
+    expect(
+      sinkIssues({
+        className: undefined,
+        sourceSubscriptionName: "sub",
+        sourceSubscriptionPosition: "Earliest",
+        topicToSerdeClassName: {},
+        topicToSchemaType: {},
+        inputSpecs: {},
+        maxMessageRetries: 2,
+        deadLetterTopic: "dlq",
+        configs: {},
+        secrets: {},
+        parallelism: 1,
+        processingGuarantees: "ATLEAST_ONCE",
+        retainOrdering: false,
+        retainKeyOrdering: false,
+        resources: {},
+        autoAck: true,
+        timeoutMs: 0,
+        negativeAckRedeliveryDelayMs: 100,
+        cleanupSubscription: true,
+        logTopic: "log",
+      }),
+    ).toEqual([]);
+    expect(
+      sourceIssues({
+        producerConfig: {},
+        schemaType: "JSON",
+        configs: {},
+        secrets: {},
+        parallelism: 1,
+        processingGuarantees: "ATLEAST_ONCE",
+        resources: {},
+        batchBuilder: "DEFAULT",
+        logTopic: "log",
+      }),
+    ).toEqual([]);
+  });
+});
+
+describe("archive next to sinkType or sourceType", () => {
+  it("is accepted when both name the same built-in (pulsar-admin sends both for a config file's type)", () => {
+    expect(sinkIssues({ archive: "builtin://jdbc-sqlite" })).toEqual([]);
+    expect(sourceIssues({ archive: "builtin://data-generator" })).toEqual([]);
+    expect(sinkIssues({ archive: "builtin://jdbc-postgres" })).toEqual([
+      "archive: cannot specify both archive and sinkType",
+    ]);
+    const updated = mergeSinkUpdate(resolvedSink({}), { sinkType: "jdbc-sqlite" } as SinkConfig);
+    expect(updated.ok).toBe(true);
+  });
+});

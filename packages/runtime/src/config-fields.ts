@@ -62,6 +62,67 @@ function checkSchemaType(value: unknown, path: string, issues: FieldIssue[]): vo
   }
 }
 
+// Upstream SinkConfig and SourceConfig (pulsar-client-admin-api) plus `logLevel`, which has its own refusal.
+const COMMON_FIELDS = [
+  "tenant",
+  "namespace",
+  "name",
+  "className",
+  "archive",
+  "configs",
+  "secrets",
+  "parallelism",
+  "processingGuarantees",
+  "resources",
+  "runtimeFlags",
+  "customRuntimeOptions",
+  "logTopic",
+  "logLevel",
+] as const;
+const SINK_FIELDS: ReadonlySet<string> = new Set([
+  ...COMMON_FIELDS,
+  "sinkType",
+  "sourceSubscriptionName",
+  "sourceSubscriptionPosition",
+  "inputs",
+  "topicToSerdeClassName",
+  "topicsPattern",
+  "topicToSchemaType",
+  "topicToSchemaProperties",
+  "inputSpecs",
+  "maxMessageRetries",
+  "deadLetterTopic",
+  "retainOrdering",
+  "retainKeyOrdering",
+  "autoAck",
+  "timeoutMs",
+  "negativeAckRedeliveryDelayMs",
+  "cleanupSubscription",
+  "transformFunction",
+  "transformFunctionClassName",
+  "transformFunctionConfig",
+]);
+const SOURCE_FIELDS: ReadonlySet<string> = new Set([
+  ...COMMON_FIELDS,
+  "sourceType",
+  "topicName",
+  "producerConfig",
+  "serdeClassName",
+  "schemaType",
+  "batchSourceConfig",
+  "batchBuilder",
+]);
+
+/** A field outside the upstream config would otherwise be dropped without a word (often a misplaced setting). */
+function checkUnknownFields(config: Record<string, unknown>, kind: "Sink" | "Source", issues: FieldIssue[]): void {
+  const known = kind === "Sink" ? SINK_FIELDS : SOURCE_FIELDS;
+  for (const field of Object.keys(config)) {
+    if (!known.has(field)) {
+      issues.push({ path: field, message: `is not a ${kind}Config field (connector settings go under configs)` });
+    }
+  }
+}
+
 function checkNotSupported(config: Record<string, unknown>, fields: readonly string[], issues: FieldIssue[]): void {
   for (const field of fields) {
     const value = config[field];
@@ -91,6 +152,7 @@ function checkResources(config: Record<string, unknown>, issues: FieldIssue[]): 
 /** Field issues of the upstream sink fields beyond identity, inputs and guarantees. */
 export function checkSinkFields(config: Record<string, unknown>): FieldIssue[] {
   const issues: FieldIssue[] = [];
+  checkUnknownFields(config, "Sink", issues);
   checkNotSupported(
     config,
     [
@@ -188,6 +250,7 @@ export function checkSinkFields(config: Record<string, unknown>): FieldIssue[] {
 /** Field issues of the upstream source fields beyond identity and the destination topic. */
 export function checkSourceFields(config: Record<string, unknown>): FieldIssue[] {
   const issues: FieldIssue[] = [];
+  checkUnknownFields(config, "Source", issues);
   checkNotSupported(
     config,
     ["runtimeFlags", "customRuntimeOptions", "logLevel", "batchSourceConfig", "serdeClassName"],

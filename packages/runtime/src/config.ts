@@ -265,7 +265,8 @@ function checkCommon(
 ): void {
   checkIdentity(config, issues);
   const typeValue = (config as Record<string, unknown>)[typeField];
-  if (config.archive !== undefined && typeValue !== undefined) {
+  // pulsar-admin sends both when a config file names the type; only a contradiction is an error.
+  if (config.archive !== undefined && typeValue !== undefined && config.archive !== `builtin://${String(typeValue)}`) {
     issues.push({ path: "archive", message: `cannot specify both archive and ${typeField}` });
   }
   if (config.parallelism !== undefined && (!Number.isInteger(config.parallelism) || config.parallelism <= 0)) {

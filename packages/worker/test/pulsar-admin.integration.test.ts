@@ -126,6 +126,24 @@ describe.runIf(runs)("Apache Pulsar's pulsar-admin against the worker", { timeou
     expect(config).toMatchObject({ processingGuarantees: "EFFECTIVELY_ONCE", parallelism: 2 });
   });
 
+  it("creates a sink from a --sink-config-file in YAML, as pulsar-admin reads it", async () => {
+    const yaml = join(dataDir, "sink.yaml");
+    const yamlName = `${run}-yaml`;
+    writeFileSync(
+      yaml,
+      `name: ${yamlName}\nsinkType: test-file\ninputs: [${topic}-yaml]\nparallelism: 1\nconfigs:\n  path: ${file()}.yaml\n`,
+    );
+    const created = await pulsarAdmin("sinks", "create", "--sink-config-file", yaml);
+    expect(created.stderr).not.toContain("Exception");
+    expect(created.stdout.trim()).toBe("Created successfully");
+    const config = (await http(worker.url, "GET", `/admin/v3/sinks/public/default/${yamlName}`)).json;
+    expect(config).toMatchObject({
+      inputs: [`persistent://public/default/${topic}-yaml`],
+      configs: { path: `${file()}.yaml` },
+    });
+    expect((await pulsarAdmin("sinks", "delete", "--name", yamlName)).code).toBe(0);
+  });
+
   it("manages a source given as --archive builtin://, reloads, reports unknown sinks, deletes", async () => {
     const source = `${run}-source`;
     const created = await pulsarAdmin(

@@ -101,6 +101,7 @@ describe("a multi-tenant worker under attack", () => {
       ["deadLetterTopic", `${victim}?force=true&x=`],
       ["logTopic", `${victim}/x`],
     ] as const) {
+      // maxMessageRetries keeps the dead-letter topic's name the only thing refused.
       const config: Record<string, unknown> = {
         sinkType: "test-file",
         inputs: ["in"],
@@ -180,6 +181,8 @@ describe("a multi-tenant worker under attack", () => {
       const answer = await api("POST", `${SINKS}/sec-refused`, config(secrets, "refused"));
       expect(answer.status, JSON.stringify(secrets)).toBe(400);
       expect(answer.json.issues.map((issue: { path: string }) => issue.path)).toEqual(["secrets.password"]);
+      // The variable or file named is a reference, not the secret: the operator needs to see which one was refused.
+      if ("env" in secrets.password) expect(answer.json.reason).toContain(`'${secrets.password.env}'`);
     }
     const producer = await client.createProducer({ topic: `persistent://public/default/${run}-secrets` });
     await producer.send({ value: "before" });

@@ -102,7 +102,16 @@ export function secretValues(
     else if (typeof value === "number") values.push(String(value));
     else if (value && typeof value === "object") for (const inner of Object.values(value)) collect(inner);
   };
-  for (const value of Object.values(config.secrets ?? {})) collect(value);
+  // A secret is a string or `{value}`; `{env}` and `{file}` name where it comes from, which is no secret (the
+  // resolved values are scrubbed on their own) and must stay readable in errors.
+  for (const value of Object.values(config.secrets ?? {})) {
+    if (value && typeof value === "object" && !Array.isArray(value)) {
+      const { env, file, ...rest } = value as Record<string, unknown>;
+      if (typeof env !== "string") collect(env);
+      if (typeof file !== "string") collect(file);
+      collect(rest);
+    } else collect(value);
+  }
   const configs = config.configs ?? {};
   const hidden = hiddenFields(schema, configs);
   for (const [key, value] of Object.entries(configs)) {

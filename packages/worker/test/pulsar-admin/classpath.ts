@@ -1,6 +1,6 @@
 import { execFileSync, spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 
 const pom = join(import.meta.dirname, "pom.xml");
@@ -21,6 +21,8 @@ export function pulsarAdminClasspath(): string {
   const stamp = createHash("sha256").update(readFileSync(pom)).digest("hex").slice(0, 16);
   const stampFile = join(out, ".stamp");
   if (!existsSync(stampFile) || readFileSync(stampFile, "utf8").trim() !== stamp) {
+    // Jars of an earlier resolution would stay on the classpath next to their replacements.
+    rmSync(lib, { recursive: true, force: true });
     mkdirSync(out, { recursive: true });
     const settings = join(out, "maven-settings.xml");
     writeFileSync(
