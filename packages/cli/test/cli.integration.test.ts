@@ -334,7 +334,7 @@ describe("pulsar-connect CLI against a worker and a real broker", () => {
     expect(valid.stdout).toContain('"processingGuarantees": "ATLEAST_ONCE"');
     expect(JSON.parse((await cli(["sinks", "list", "--output", "json"])).stdout)).not.toContain(`${run}-v`);
     const badType = await cli(["sinks", "create", "--name", `${run}-bad`, "-t", "nope", "--inputs", topic]);
-    expect(badType.stderr).toContain("Invalid sink type 'nope' -- Available sinks are: [test-file]");
+    expect(badType.stderr).toContain("Invalid sink type 'nope' -- Available sinks are: [test-file, test-records]");
     const badJson = await cli(["sinks", "create", "--name", `${run}-bad`, "-t", "test-file", "--sink-config", "{oops"]);
     expect(badJson.code).toBe(2);
     expect(badJson.stderr).toContain("--sink-config is not valid JSON");
