@@ -3,10 +3,10 @@
 //
 // Test double: the client's compress() is replaced so that payloads containing "CORRUPT" go out as a broken LZ4
 // block (the broker does not look into payloads, so this is the only way to put such a message on a real topic).
-import { defineSink, type SinkRecord, z } from "@pulsar-connect/core";
 import { PulsarClient } from "@pulsar-connect/pulsar-client";
 import { afterAll, describe, expect, it, vi } from "vitest";
 import { createInstance, resolveSinkConfig, type SinkInstanceStatusData } from "../src/index.ts";
+import { memorySink } from "./helpers.ts";
 
 interface Compression {
   compress(type: string, data: Uint8Array): Buffer;
@@ -43,21 +43,7 @@ describe("undecodable input", () => {
     for (const value of ['{"id":1}', "CORRUPT", '{"id":3}']) await producer.send({ value: Buffer.from(value) });
     await producer.close();
 
-    const written: SinkRecord[] = [];
-    const definition = defineSink({
-      name: "memory",
-      description: "keeps records in memory",
-      config: z.object({}),
-      async open() {
-        return {
-          async write(records: SinkRecord[]) {
-            written.push(...records);
-            return { failed: [] };
-          },
-          async close() {},
-        };
-      },
-    });
+    const { written, definition } = memorySink();
     const resolved = resolveSinkConfig({
       name: `undecodable-${Date.now().toString(36)}`,
       archive: "builtin://memory",
