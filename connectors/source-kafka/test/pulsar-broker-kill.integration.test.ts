@@ -7,9 +7,11 @@ import { createInstance, resolveSourceConfig } from "@pulsar-connect/runtime";
 import { privatePulsarBroker } from "@pulsar-connect/services/private-pulsar";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import definition from "../src/index.ts";
+import { committed, pulsarAdmin } from "./pulsar.ts";
 
 const TOTAL = 20_000;
 const broker = privatePulsarBroker("pc-kafka-pulsar-kill-");
+const admin = pulsarAdmin(() => broker.adminUrl());
 const kafka = testKafka("pulsar-broker-kill");
 const kafkaAdmin = kafka.admin();
 const run = Date.now().toString(36);
@@ -23,13 +25,6 @@ afterAll(async () => {
   await client?.close();
   await kafkaAdmin.disconnect();
 });
-
-async function admin(method: string, path: string, body?: unknown): Promise<void> {
-  const init: RequestInit = { method, headers: { "content-type": "application/json" } };
-  if (body !== undefined) init.body = JSON.stringify(body);
-  const response = await fetch(`${broker.adminUrl()}${path}`, init);
-  if (response.status >= 300) throw new Error(`${method} ${path}: ${response.status} ${await response.text()}`);
-}
 
 async function waitFor(check: () => boolean | Promise<boolean>, what: string, timeoutMs = 120_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
@@ -54,12 +49,6 @@ async function produce(topic: string, from: number, count: number): Promise<void
     });
   }
   await producer.disconnect();
-}
-
-/** Sum over partitions of the group's committed offsets. */
-async function committed(groupId: string, topic: string): Promise<number> {
-  const [entry] = await kafkaAdmin.fetchOffsets({ groupId, topics: [topic] });
-  return (entry?.partitions ?? []).reduce((sum, p) => sum + Math.max(0, Number(p.offset)), 0);
 }
 
 /** How often each id is in `topic`; reads until no message came for 5 s. */
@@ -158,7 +147,7 @@ describe("Kafka -> Pulsar across Pulsar broker kill -9 and graceful restart (pri
       // Acked and committed: every Kafka record was stored in Pulsar (a replayed one may have been stored twice).
       for (const { groupId } of pipelines) {
         await waitFor(
-          async () => (await committed(groupId, kafkaTopic)) >= TOTAL,
+          async () => (await committed(kafkaAdmin, groupId, kafkaTopic)) >= TOTAL,
           "every record to be committed",
           240_000,
         );
