@@ -7,11 +7,10 @@ import { createInstance, resolveSourceConfig } from "@pulsar-connect/runtime";
 import { privatePulsarBroker } from "@pulsar-connect/services/private-pulsar";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import definition from "../src/index.ts";
-import { committed, pulsarAdmin } from "./pulsar.ts";
+import { committed } from "./pulsar.ts";
 
 const TOTAL = 20_000;
 const broker = privatePulsarBroker("pc-kafka-pulsar-kill-");
-const admin = pulsarAdmin(() => broker.adminUrl());
 const kafka = testKafka("pulsar-broker-kill");
 const kafkaAdmin = kafka.admin();
 const run = Date.now().toString(36);
@@ -82,13 +81,7 @@ const GUARANTEES = ["EFFECTIVELY_ONCE", "ATLEAST_ONCE"] as const;
 /** One source instance per guarantee, each with its own consumer group and Pulsar namespace. */
 async function pipeline(guarantee: (typeof GUARANTEES)[number], kafkaTopic: string) {
   const namespace = `public/kafka-kill-${guarantee.toLowerCase()}-${run}`;
-  await admin("PUT", `/admin/v2/namespaces/${namespace}`);
-  await admin("POST", `/admin/v2/namespaces/${namespace}/deduplication`, true);
-  // Nothing subscribes before the check: without retention the broker may trim the ledgers rolled over at restart.
-  await admin("POST", `/admin/v2/namespaces/${namespace}/retention`, {
-    retentionTimeInMinutes: -1,
-    retentionSizeInMB: -1,
-  });
+  await broker.createDurableNamespace(namespace);
   const pulsarTopic = `persistent://${namespace}/from-kafka`;
   const groupId = uniqueName("pulsar-kill-g");
   const resolved = resolveSourceConfig({

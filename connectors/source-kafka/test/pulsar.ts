@@ -11,12 +11,12 @@ export function pulsarEndpoints(): { serviceUrl: string; adminUrl: string } {
   };
 }
 
-/** A call of the Pulsar admin REST API at `adminUrl()` that throws on any status of 300 or above. */
-export function pulsarAdmin(adminUrl: () => string): (method: string, path: string, body?: unknown) => Promise<void> {
+/** A call of the Pulsar admin REST API at `adminUrl` that throws on any status of 300 or above. */
+export function pulsarAdmin(adminUrl: string): (method: string, path: string, body?: unknown) => Promise<void> {
   return async (method, path, body) => {
     const init: RequestInit = { method, headers: { "content-type": "application/json" } };
     if (body !== undefined) init.body = JSON.stringify(body);
-    const response = await fetch(`${adminUrl()}${path}`, init);
+    const response = await fetch(`${adminUrl}${path}`, init);
     if (response.status >= 300) throw new Error(`${method} ${path}: ${response.status} ${await response.text()}`);
   };
 }

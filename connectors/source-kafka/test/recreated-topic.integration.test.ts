@@ -8,7 +8,7 @@ import definition from "../src/index.ts";
 import { committed, idsIn, pulsarAdmin, pulsarEndpoints } from "./pulsar.ts";
 
 const { serviceUrl, adminUrl } = pulsarEndpoints();
-const admin = pulsarAdmin(() => adminUrl);
+const admin = pulsarAdmin(adminUrl);
 const kafka = testKafka("recreated-topic");
 const kafkaAdmin = kafka.admin();
 const run = Date.now().toString(36);

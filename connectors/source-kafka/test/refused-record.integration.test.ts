@@ -9,7 +9,7 @@ import definition from "../src/index.ts";
 import { idsIn, pulsarAdmin, pulsarEndpoints } from "./pulsar.ts";
 
 const { serviceUrl, adminUrl } = pulsarEndpoints();
-const admin = pulsarAdmin(() => adminUrl);
+const admin = pulsarAdmin(adminUrl);
 const kafka = testKafka("refused-record");
 const kafkaAdmin = kafka.admin();
 const run = Date.now().toString(36);
