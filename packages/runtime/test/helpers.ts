@@ -1,5 +1,7 @@
 // Setup shared by the runtime's integration tests.
 import { defineSink, type SinkRecord, z } from "@pulsar-connect/core";
+import type { PulsarClient } from "@pulsar-connect/pulsar-client";
+import { type ConnectorInstance, createInstance, type ResolvedSinkConfig, resolveSinkConfig } from "../src/index.ts";
 
 /** A call of the Pulsar admin REST API at `adminUrl`: the parsed JSON answer; throws on any status of 300 or above. */
 export function pulsarAdmin(adminUrl: string): (method: string, path: string, body?: unknown) => Promise<unknown> {
@@ -28,7 +30,7 @@ export async function waitFor(
 }
 
 /** A sink named "memory" that accepts every record and keeps it in `written`. */
-export function memorySink(): { written: SinkRecord[]; definition: ReturnType<typeof defineSink> } {
+function memorySink(): { written: SinkRecord[]; definition: ReturnType<typeof defineSink> } {
   const written: SinkRecord[] = [];
   const definition = defineSink({
     name: "memory",
@@ -45,4 +47,28 @@ export function memorySink(): { written: SinkRecord[]; definition: ReturnType<ty
     },
   });
   return { written, definition };
+}
+
+/** An instance (not started) of the "memory" sink named `name`, reading `topic` from its start. */
+export function memorySinkInstance(options: { name: string; topic: string; client: PulsarClient; adminUrl: string }): {
+  written: SinkRecord[];
+  instance: ConnectorInstance;
+  config: ResolvedSinkConfig;
+} {
+  const { written, definition } = memorySink();
+  const resolved = resolveSinkConfig({
+    name: options.name,
+    archive: "builtin://memory",
+    inputs: [options.topic],
+    sourceSubscriptionPosition: "Earliest",
+  });
+  if (!resolved.ok) throw new Error(JSON.stringify(resolved.issues));
+  const instance = createInstance({
+    kind: "sink",
+    config: resolved.value,
+    definition,
+    instanceId: 0,
+    pulsar: { client: options.client, adminUrl: options.adminUrl },
+  });
+  return { written, instance, config: resolved.value };
 }

@@ -3,8 +3,8 @@
 import { PulsarClient } from "@pulsar-connect/pulsar-client";
 import avro from "avsc";
 import { afterAll, describe, expect, it } from "vitest";
-import { createInstance, resolveSinkConfig, type SinkInstanceStatusData } from "../src/index.ts";
-import { memorySink } from "./helpers.ts";
+import type { SinkInstanceStatusData } from "../src/index.ts";
+import { memorySinkInstance } from "./helpers.ts";
 
 const SERVICE_URL = process.env.PULSAR_SERVICE_URL ?? "pulsar://127.0.0.1:6650";
 const ADMIN_URL = process.env.PULSAR_ADMIN_URL ?? "http://127.0.0.1:8080";
@@ -40,20 +40,11 @@ describe("schema versions in a sink", () => {
       await producer.close();
     }
 
-    const { written, definition } = memorySink();
-    const resolved = resolveSinkConfig({
+    const { written, instance } = memorySinkInstance({
       name: `avro-versions-${Date.now().toString(36)}`,
-      archive: "builtin://memory",
-      inputs: [topic],
-      sourceSubscriptionPosition: "Earliest",
-    });
-    if (!resolved.ok) throw new Error(JSON.stringify(resolved.issues));
-    const instance = createInstance({
-      kind: "sink",
-      config: resolved.value,
-      definition,
-      instanceId: 0,
-      pulsar: { client, adminUrl: ADMIN_URL },
+      topic,
+      client,
+      adminUrl: ADMIN_URL,
     });
     await instance.start();
     try {
