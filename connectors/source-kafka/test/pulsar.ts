@@ -1,6 +1,7 @@
-import type { PulsarClient } from "@pulsar-connect/pulsar-client";
+import { testKafka } from "@pulsar-connect/kafka-common/testing";
+import { PulsarClient } from "@pulsar-connect/pulsar-client";
 import type kafkajs from "kafkajs";
-import { inject } from "vitest";
+import { afterAll, beforeAll, inject } from "vitest";
 
 /** Endpoints of the Pulsar broker that tooling/services started for this project. */
 export function pulsarEndpoints(): { serviceUrl: string; adminUrl: string } {
@@ -46,4 +47,39 @@ export async function idsIn(client: PulsarClient, topic: string, idleMs: number)
     await consumer.close();
   }
   return ids;
+}
+
+/** What a test file of the project's Kafka and Pulsar servers works with. */
+export interface KafkaToPulsar {
+  kafka: kafkajs.Kafka;
+  /** Connected in beforeAll, disconnected in afterAll. */
+  kafkaAdmin: kafkajs.Admin;
+  adminUrl: string;
+  /** The Pulsar client of the file (created in beforeAll, closed in afterAll). */
+  client(): PulsarClient;
+}
+
+/** Call at the top level of a test file: a Kafka admin and a Pulsar client, opened before its tests, closed after. */
+export function kafkaToPulsar(kafkaClientId: string): KafkaToPulsar {
+  const { serviceUrl, adminUrl } = pulsarEndpoints();
+  const kafka = testKafka(kafkaClientId);
+  const kafkaAdmin = kafka.admin();
+  let client: PulsarClient | undefined;
+  beforeAll(async () => {
+    client = new PulsarClient({ serviceUrl });
+    await kafkaAdmin.connect();
+  });
+  afterAll(async () => {
+    await client?.close();
+    await kafkaAdmin.disconnect();
+  });
+  return {
+    kafka,
+    kafkaAdmin,
+    adminUrl,
+    client() {
+      if (!client) throw new Error("the Pulsar client is created in beforeAll");
+      return client;
+    },
+  };
 }

@@ -1,27 +1,14 @@
 // A Kafka topic deleted and created again starts its offsets over. The source's sequence ids are offsets, so under
 // EFFECTIVELY_ONCE the new records must not pass for records stored before the recreation.
-import { defaultPartitioner, kafkaBrokers, testKafka, uniqueName } from "@pulsar-connect/kafka-common/testing";
-import { PulsarClient } from "@pulsar-connect/pulsar-client";
+import { defaultPartitioner, kafkaBrokers, uniqueName } from "@pulsar-connect/kafka-common/testing";
 import { createInstance, resolveSourceConfig } from "@pulsar-connect/runtime";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import definition from "../src/index.ts";
-import { committed, idsIn, pulsarAdmin, pulsarEndpoints } from "./pulsar.ts";
+import { committed, idsIn, kafkaToPulsar, pulsarAdmin } from "./pulsar.ts";
 
-const { serviceUrl, adminUrl } = pulsarEndpoints();
+const { kafka, kafkaAdmin, adminUrl, client } = kafkaToPulsar("recreated-topic");
 const admin = pulsarAdmin(adminUrl);
-const kafka = testKafka("recreated-topic");
-const kafkaAdmin = kafka.admin();
 const run = Date.now().toString(36);
-let client: PulsarClient;
-
-beforeAll(async () => {
-  client = new PulsarClient({ serviceUrl });
-  await kafkaAdmin.connect();
-});
-afterAll(async () => {
-  await client?.close();
-  await kafkaAdmin.disconnect();
-});
 
 async function waitFor(check: () => Promise<boolean>, what: string, timeoutMs = 60_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
@@ -69,7 +56,7 @@ describe("Kafka topic deleted and created again", () => {
         config: resolved.value,
         definition,
         instanceId: 0,
-        pulsar: { client, adminUrl },
+        pulsar: { client: client(), adminUrl },
       });
       await instance.start();
       await waitFor(
@@ -104,7 +91,7 @@ describe("Kafka topic deleted and created again", () => {
     );
     await runInstance(50);
 
-    const ids = await idsIn(client, pulsarTopic, 3000);
+    const ids = await idsIn(client(), pulsarTopic, 3000);
     expect(ids).toEqual([
       ...Array.from({ length: 100 }, (_, i) => i),
       ...Array.from({ length: 50 }, (_, i) => 1000 + i),

@@ -1,28 +1,15 @@
 // A Kafka record Pulsar can never take (larger than the broker's 5 MiB limit): the instance ends with an error that
 // names the reason, under EFFECTIVELY_ONCE (instead of the record being skipped as "already stored" once it is read
 // again) and under ATLEAST_ONCE (instead of reading it again forever), and nothing behind it reaches Pulsar.
-import { defaultPartitioner, kafkaBrokers, testKafka, uniqueName } from "@pulsar-connect/kafka-common/testing";
-import { PulsarClient } from "@pulsar-connect/pulsar-client";
+import { defaultPartitioner, kafkaBrokers, uniqueName } from "@pulsar-connect/kafka-common/testing";
 import { createInstance, resolveSourceConfig } from "@pulsar-connect/runtime";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import definition from "../src/index.ts";
-import { idsIn, pulsarAdmin, pulsarEndpoints } from "./pulsar.ts";
+import { idsIn, kafkaToPulsar, pulsarAdmin } from "./pulsar.ts";
 
-const { serviceUrl, adminUrl } = pulsarEndpoints();
+const { kafka, kafkaAdmin, adminUrl, client } = kafkaToPulsar("refused-record");
 const admin = pulsarAdmin(adminUrl);
-const kafka = testKafka("refused-record");
-const kafkaAdmin = kafka.admin();
 const run = Date.now().toString(36);
-let client: PulsarClient;
-
-beforeAll(async () => {
-  client = new PulsarClient({ serviceUrl });
-  await kafkaAdmin.connect();
-});
-afterAll(async () => {
-  await client?.close();
-  await kafkaAdmin.disconnect();
-});
 
 describe("a Kafka record larger than Pulsar accepts", () => {
   for (const guarantee of ["EFFECTIVELY_ONCE", "ATLEAST_ONCE"] as const) {
@@ -70,13 +57,13 @@ describe("a Kafka record larger than Pulsar accepts", () => {
           config: resolved.value,
           definition,
           instanceId: 0,
-          pulsar: { client, adminUrl },
+          pulsar: { client: client(), adminUrl },
         });
         await instance.start();
         await expect(instance.done).rejects.toThrow(/cannot be stored .*exceeds the broker limit/);
         expect(instance.status().error).toMatch(/exceeds the broker limit/);
       }
-      const ids = await idsIn(client, pulsarTopic, 2000);
+      const ids = await idsIn(client(), pulsarTopic, 2000);
       expect(ids).toEqual([0, 1, 2, 3, 4]);
     }, 120_000);
   }
