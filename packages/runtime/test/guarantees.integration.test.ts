@@ -10,17 +10,15 @@ import {
   resolveSourceConfig,
   type SinkInstanceStatusData,
 } from "../src/index.ts";
-import { pulsarAdmin } from "./helpers.ts";
+import { pulsarAdmin, uniqueNames } from "./helpers.ts";
 
 const pulsarEndpoints = inject("services").pulsar;
 if (pulsarEndpoints === undefined) throw new Error("test/services.json must list pulsar");
 const SERVICE_URL = pulsarEndpoints.serviceUrl;
 const ADMIN_URL = pulsarEndpoints.webServiceUrl;
 const admin = pulsarAdmin(ADMIN_URL);
-const run = Date.now().toString(36);
+const unique = uniqueNames();
 let client: PulsarClient;
-let counter = 0;
-const unique = (prefix: string) => `${prefix}-${run}-${counter++}`;
 
 beforeAll(() => {
   client = new PulsarClient({ serviceUrl: SERVICE_URL });

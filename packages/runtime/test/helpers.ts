@@ -15,6 +15,13 @@ export function pulsarAdmin(adminUrl: string): (method: string, path: string, bo
   };
 }
 
+/** Names unique to this run of the test file: `<prefix>-<run>-<n>`. */
+export function uniqueNames(): (prefix: string) => string {
+  const run = Date.now().toString(36);
+  let counter = 0;
+  return (prefix) => `${prefix}-${run}-${counter++}`;
+}
+
 /** Polls `check` every 50 ms until it holds; throws after `timeoutMs`. */
 export async function waitFor(
   check: () => boolean | Promise<boolean>,

@@ -10,15 +10,13 @@ import {
   resolveSinkConfig,
   type SinkInstanceStatusData,
 } from "../src/index.ts";
-import { waitFor } from "./helpers.ts";
+import { uniqueNames, waitFor } from "./helpers.ts";
 
 const services = inject("services" as never) as { pulsar?: { serviceUrl: string; adminUrl: string } };
 const SERVICE_URL = services.pulsar?.serviceUrl ?? "pulsar://127.0.0.1:6650";
 const ADMIN_URL = services.pulsar?.adminUrl ?? "http://127.0.0.1:8080";
-const run = Date.now().toString(36);
+const unique = uniqueNames();
 let client: PulsarClient;
-let counter = 0;
-const unique = (prefix: string) => `${prefix}-${run}-${counter++}`;
 
 beforeAll(() => {
   client = new PulsarClient({ serviceUrl: SERVICE_URL });

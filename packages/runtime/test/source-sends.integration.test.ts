@@ -6,15 +6,13 @@ import { defineSource, type SourceRecord, z } from "@pulsar-connect/core";
 import { PulsarClient } from "@pulsar-connect/pulsar-client";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createInstance, resolveSourceConfig } from "../src/index.ts";
-import { pulsarAdmin, waitFor } from "./helpers.ts";
+import { pulsarAdmin, uniqueNames, waitFor } from "./helpers.ts";
 
 const SERVICE_URL = process.env.PULSAR_SERVICE_URL ?? "pulsar://127.0.0.1:6650";
 const ADMIN_URL = process.env.PULSAR_ADMIN_URL ?? "http://127.0.0.1:8080";
 const admin = pulsarAdmin(ADMIN_URL);
-const run = Date.now().toString(36);
+const unique = uniqueNames();
 let client: PulsarClient;
-let counter = 0;
-const unique = (prefix: string) => `${prefix}-${run}-${counter++}`;
 
 beforeAll(() => {
   client = new PulsarClient({ serviceUrl: SERVICE_URL, operationTimeoutMs: 5000 });
