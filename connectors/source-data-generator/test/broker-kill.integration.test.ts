@@ -20,13 +20,6 @@ afterAll(async () => {
   await client?.close();
 });
 
-async function admin(method: string, path: string, body?: unknown): Promise<void> {
-  const init: RequestInit = { method, headers: { "content-type": "application/json" } };
-  if (body !== undefined) init.body = JSON.stringify(body);
-  const response = await fetch(`${broker.adminUrl()}${path}`, init);
-  if (response.status >= 300) throw new Error(`${method} ${path}: ${response.status} ${await response.text()}`);
-}
-
 async function waitFor(check: () => boolean, what: string, timeoutMs = 120_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
@@ -67,13 +60,7 @@ const GUARANTEES = ["EFFECTIVELY_ONCE", "ATLEAST_ONCE"] as const;
 /** One source instance per guarantee, each into its own namespace (deduplication on, retention kept). */
 async function pipeline(guarantee: (typeof GUARANTEES)[number]) {
   const namespace = `public/kill-${guarantee.toLowerCase()}-${run}`;
-  await admin("PUT", `/admin/v2/namespaces/${namespace}`);
-  await admin("POST", `/admin/v2/namespaces/${namespace}/deduplication`, true);
-  // Nothing subscribes before the check: without retention the broker may trim the ledgers rolled over at restart.
-  await admin("POST", `/admin/v2/namespaces/${namespace}/retention`, {
-    retentionTimeInMinutes: -1,
-    retentionSizeInMB: -1,
-  });
+  await broker.createDurableNamespace(namespace);
   const topic = `persistent://${namespace}/people`;
   const resolved = resolveSourceConfig({
     tenant: "public",

@@ -7,6 +7,7 @@ import { createInstance, resolveSourceConfig } from "@pulsar-connect/runtime";
 import { privatePulsarBroker } from "@pulsar-connect/services/private-pulsar";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import definition from "../src/index.ts";
+import { committed } from "./pulsar.ts";
 
 const TOTAL = 20_000;
 const broker = privatePulsarBroker("pc-kafka-pulsar-kill-");
@@ -23,13 +24,6 @@ afterAll(async () => {
   await client?.close();
   await kafkaAdmin.disconnect();
 });
-
-async function admin(method: string, path: string, body?: unknown): Promise<void> {
-  const init: RequestInit = { method, headers: { "content-type": "application/json" } };
-  if (body !== undefined) init.body = JSON.stringify(body);
-  const response = await fetch(`${broker.adminUrl()}${path}`, init);
-  if (response.status >= 300) throw new Error(`${method} ${path}: ${response.status} ${await response.text()}`);
-}
 
 async function waitFor(check: () => boolean | Promise<boolean>, what: string, timeoutMs = 120_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
@@ -54,12 +48,6 @@ async function produce(topic: string, from: number, count: number): Promise<void
     });
   }
   await producer.disconnect();
-}
-
-/** Sum over partitions of the group's committed offsets. */
-async function committed(groupId: string, topic: string): Promise<number> {
-  const [entry] = await kafkaAdmin.fetchOffsets({ groupId, topics: [topic] });
-  return (entry?.partitions ?? []).reduce((sum, p) => sum + Math.max(0, Number(p.offset)), 0);
 }
 
 /** How often each id is in `topic`; reads until no message came for 5 s. */
@@ -93,13 +81,7 @@ const GUARANTEES = ["EFFECTIVELY_ONCE", "ATLEAST_ONCE"] as const;
 /** One source instance per guarantee, each with its own consumer group and Pulsar namespace. */
 async function pipeline(guarantee: (typeof GUARANTEES)[number], kafkaTopic: string) {
   const namespace = `public/kafka-kill-${guarantee.toLowerCase()}-${run}`;
-  await admin("PUT", `/admin/v2/namespaces/${namespace}`);
-  await admin("POST", `/admin/v2/namespaces/${namespace}/deduplication`, true);
-  // Nothing subscribes before the check: without retention the broker may trim the ledgers rolled over at restart.
-  await admin("POST", `/admin/v2/namespaces/${namespace}/retention`, {
-    retentionTimeInMinutes: -1,
-    retentionSizeInMB: -1,
-  });
+  await broker.createDurableNamespace(namespace);
   const pulsarTopic = `persistent://${namespace}/from-kafka`;
   const groupId = uniqueName("pulsar-kill-g");
   const resolved = resolveSourceConfig({
@@ -158,7 +140,7 @@ describe("Kafka -> Pulsar across Pulsar broker kill -9 and graceful restart (pri
       // Acked and committed: every Kafka record was stored in Pulsar (a replayed one may have been stored twice).
       for (const { groupId } of pipelines) {
         await waitFor(
-          async () => (await committed(groupId, kafkaTopic)) >= TOTAL,
+          async () => (await committed(kafkaAdmin, groupId, kafkaTopic)) >= TOTAL,
           "every record to be committed",
           240_000,
         );

@@ -1,33 +1,14 @@
 // A Kafka topic deleted and created again starts its offsets over. The source's sequence ids are offsets, so under
 // EFFECTIVELY_ONCE the new records must not pass for records stored before the recreation.
-import { defaultPartitioner, kafkaBrokers, testKafka, uniqueName } from "@pulsar-connect/kafka-common/testing";
-import { PulsarClient } from "@pulsar-connect/pulsar-client";
+import { defaultPartitioner, kafkaBrokers, uniqueName } from "@pulsar-connect/kafka-common/testing";
 import { createInstance, resolveSourceConfig } from "@pulsar-connect/runtime";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import definition from "../src/index.ts";
-import { pulsarEndpoints } from "./pulsar.ts";
+import { committed, idsIn, kafkaToPulsar, pulsarAdmin } from "./pulsar.ts";
 
-const { serviceUrl, adminUrl } = pulsarEndpoints();
-const kafka = testKafka("recreated-topic");
-const kafkaAdmin = kafka.admin();
+const { kafka, kafkaAdmin, adminUrl, client } = kafkaToPulsar("recreated-topic");
+const admin = pulsarAdmin(adminUrl);
 const run = Date.now().toString(36);
-let client: PulsarClient;
-
-beforeAll(async () => {
-  client = new PulsarClient({ serviceUrl });
-  await kafkaAdmin.connect();
-});
-afterAll(async () => {
-  await client?.close();
-  await kafkaAdmin.disconnect();
-});
-
-async function admin(method: string, path: string, body?: unknown): Promise<void> {
-  const init: RequestInit = { method, headers: { "content-type": "application/json" } };
-  if (body !== undefined) init.body = JSON.stringify(body);
-  const response = await fetch(`${adminUrl}${path}`, init);
-  if (response.status >= 300) throw new Error(`${method} ${path}: ${response.status} ${await response.text()}`);
-}
 
 async function waitFor(check: () => Promise<boolean>, what: string, timeoutMs = 60_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
@@ -43,31 +24,6 @@ async function produce(topic: string, ids: number[]): Promise<void> {
   await producer.connect();
   await producer.send({ topic, acks: -1, messages: ids.map((id) => ({ value: JSON.stringify({ id }) })) });
   await producer.disconnect();
-}
-
-async function committed(groupId: string, topic: string): Promise<number> {
-  const [entry] = await kafkaAdmin.fetchOffsets({ groupId, topics: [topic] });
-  return (entry?.partitions ?? []).reduce((sum, p) => sum + Math.max(0, Number(p.offset)), 0);
-}
-
-async function idsIn(topic: string): Promise<number[]> {
-  const consumer = await client.subscribe({
-    topic,
-    subscription: `check-${Date.now()}`,
-    subscriptionInitialPosition: "Earliest",
-  });
-  const ids: number[] = [];
-  try {
-    for (;;) {
-      const message = await consumer.receive(3000).catch(() => undefined);
-      if (!message) break;
-      ids.push((JSON.parse(message.data.toString()) as { id: number }).id);
-      await consumer.acknowledge(message);
-    }
-  } finally {
-    await consumer.close();
-  }
-  return ids;
 }
 
 describe("Kafka topic deleted and created again", () => {
@@ -100,11 +56,12 @@ describe("Kafka topic deleted and created again", () => {
         config: resolved.value,
         definition,
         instanceId: 0,
-        pulsar: { client, adminUrl },
+        pulsar: { client: client(), adminUrl },
       });
       await instance.start();
       await waitFor(
-        async () => (await committed(groupId, kafkaTopic)) === expectedCommitted && instance.stats.written > 0,
+        async () =>
+          (await committed(kafkaAdmin, groupId, kafkaTopic)) === expectedCommitted && instance.stats.written > 0,
         "the records to commit",
       );
       await instance.stop();
@@ -134,7 +91,7 @@ describe("Kafka topic deleted and created again", () => {
     );
     await runInstance(50);
 
-    const ids = await idsIn(pulsarTopic);
+    const ids = await idsIn(client(), pulsarTopic, 3000);
     expect(ids).toEqual([
       ...Array.from({ length: 100 }, (_, i) => i),
       ...Array.from({ length: 50 }, (_, i) => 1000 + i),

@@ -1,54 +1,15 @@
 // A Kafka record Pulsar can never take (larger than the broker's 5 MiB limit): the instance ends with an error that
 // names the reason, under EFFECTIVELY_ONCE (instead of the record being skipped as "already stored" once it is read
 // again) and under ATLEAST_ONCE (instead of reading it again forever), and nothing behind it reaches Pulsar.
-import { defaultPartitioner, kafkaBrokers, testKafka, uniqueName } from "@pulsar-connect/kafka-common/testing";
-import { PulsarClient } from "@pulsar-connect/pulsar-client";
+import { defaultPartitioner, kafkaBrokers, uniqueName } from "@pulsar-connect/kafka-common/testing";
 import { createInstance, resolveSourceConfig } from "@pulsar-connect/runtime";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import definition from "../src/index.ts";
-import { pulsarEndpoints } from "./pulsar.ts";
+import { idsIn, kafkaToPulsar, pulsarAdmin } from "./pulsar.ts";
 
-const { serviceUrl, adminUrl } = pulsarEndpoints();
-const kafka = testKafka("refused-record");
-const kafkaAdmin = kafka.admin();
+const { kafka, kafkaAdmin, adminUrl, client } = kafkaToPulsar("refused-record");
+const admin = pulsarAdmin(adminUrl);
 const run = Date.now().toString(36);
-let client: PulsarClient;
-
-beforeAll(async () => {
-  client = new PulsarClient({ serviceUrl });
-  await kafkaAdmin.connect();
-});
-afterAll(async () => {
-  await client?.close();
-  await kafkaAdmin.disconnect();
-});
-
-async function admin(method: string, path: string, body?: unknown): Promise<void> {
-  const init: RequestInit = { method, headers: { "content-type": "application/json" } };
-  if (body !== undefined) init.body = JSON.stringify(body);
-  const response = await fetch(`${adminUrl}${path}`, init);
-  if (response.status >= 300) throw new Error(`${method} ${path}: ${response.status} ${await response.text()}`);
-}
-
-async function idsIn(topic: string): Promise<number[]> {
-  const consumer = await client.subscribe({
-    topic,
-    subscription: `check-${Date.now()}`,
-    subscriptionInitialPosition: "Earliest",
-  });
-  const ids: number[] = [];
-  try {
-    for (;;) {
-      const message = await consumer.receive(2000).catch(() => undefined);
-      if (!message) break;
-      ids.push((JSON.parse(message.data.toString()) as { id: number }).id);
-      await consumer.acknowledge(message);
-    }
-  } finally {
-    await consumer.close();
-  }
-  return ids;
-}
 
 describe("a Kafka record larger than Pulsar accepts", () => {
   for (const guarantee of ["EFFECTIVELY_ONCE", "ATLEAST_ONCE"] as const) {
@@ -96,13 +57,13 @@ describe("a Kafka record larger than Pulsar accepts", () => {
           config: resolved.value,
           definition,
           instanceId: 0,
-          pulsar: { client, adminUrl },
+          pulsar: { client: client(), adminUrl },
         });
         await instance.start();
         await expect(instance.done).rejects.toThrow(/cannot be stored .*exceeds the broker limit/);
         expect(instance.status().error).toMatch(/exceeds the broker limit/);
       }
-      const ids = await idsIn(pulsarTopic);
+      const ids = await idsIn(client(), pulsarTopic, 2000);
       expect(ids).toEqual([0, 1, 2, 3, 4]);
     }, 120_000);
   }

@@ -10,15 +10,15 @@ import {
   resolveSourceConfig,
   type SinkInstanceStatusData,
 } from "../src/index.ts";
+import { pulsarAdmin, uniqueNames } from "./helpers.ts";
 
 const pulsarEndpoints = inject("services").pulsar;
 if (pulsarEndpoints === undefined) throw new Error("test/services.json must list pulsar");
 const SERVICE_URL = pulsarEndpoints.serviceUrl;
 const ADMIN_URL = pulsarEndpoints.webServiceUrl;
-const run = Date.now().toString(36);
+const admin = pulsarAdmin(ADMIN_URL);
+const unique = uniqueNames();
 let client: PulsarClient;
-let counter = 0;
-const unique = (prefix: string) => `${prefix}-${run}-${counter++}`;
 
 beforeAll(() => {
   client = new PulsarClient({ serviceUrl: SERVICE_URL });
@@ -26,15 +26,6 @@ beforeAll(() => {
 afterAll(async () => {
   await client.close();
 });
-
-async function admin(method: string, path: string, body?: unknown): Promise<unknown> {
-  const init: RequestInit = { method, headers: { "content-type": "application/json" } };
-  if (body !== undefined) init.body = JSON.stringify(body);
-  const response = await fetch(`${ADMIN_URL}${path}`, init);
-  const text = await response.text();
-  if (response.status >= 300) throw new Error(`${method} ${path}: ${response.status} ${text}`);
-  return text ? JSON.parse(text) : undefined;
-}
 
 async function waitFor(check: () => boolean | Promise<boolean>, what: string, timeoutMs = 30_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;

@@ -1,10 +1,10 @@
 // A sink gets every message decoded with the schema version it was written with: an Avro schema that gains a field
 // and then loses one is read whole, with nothing dead-lettered.
-import { defineSink, type SinkRecord, z } from "@pulsar-connect/core";
 import { PulsarClient } from "@pulsar-connect/pulsar-client";
 import avro from "avsc";
 import { afterAll, describe, expect, it } from "vitest";
-import { createInstance, resolveSinkConfig, type SinkInstanceStatusData } from "../src/index.ts";
+import type { SinkInstanceStatusData } from "../src/index.ts";
+import { memorySinkInstance } from "./helpers.ts";
 
 const SERVICE_URL = process.env.PULSAR_SERVICE_URL ?? "pulsar://127.0.0.1:6650";
 const ADMIN_URL = process.env.PULSAR_ADMIN_URL ?? "http://127.0.0.1:8080";
@@ -40,34 +40,11 @@ describe("schema versions in a sink", () => {
       await producer.close();
     }
 
-    const written: SinkRecord[] = [];
-    const definition = defineSink({
-      name: "memory",
-      description: "keeps records in memory",
-      config: z.object({}),
-      async open() {
-        return {
-          async write(records: SinkRecord[]) {
-            written.push(...records);
-            return { failed: [] };
-          },
-          async close() {},
-        };
-      },
-    });
-    const resolved = resolveSinkConfig({
+    const { written, instance } = memorySinkInstance({
       name: `avro-versions-${Date.now().toString(36)}`,
-      archive: "builtin://memory",
-      inputs: [topic],
-      sourceSubscriptionPosition: "Earliest",
-    });
-    if (!resolved.ok) throw new Error(JSON.stringify(resolved.issues));
-    const instance = createInstance({
-      kind: "sink",
-      config: resolved.value,
-      definition,
-      instanceId: 0,
-      pulsar: { client, adminUrl: ADMIN_URL },
+      topic,
+      client,
+      adminUrl: ADMIN_URL,
     });
     await instance.start();
     try {

@@ -10,14 +10,13 @@ import {
   resolveSinkConfig,
   type SinkInstanceStatusData,
 } from "../src/index.ts";
+import { uniqueNames, waitFor } from "./helpers.ts";
 
 const services = inject("services" as never) as { pulsar?: { serviceUrl: string; adminUrl: string } };
 const SERVICE_URL = services.pulsar?.serviceUrl ?? "pulsar://127.0.0.1:6650";
 const ADMIN_URL = services.pulsar?.adminUrl ?? "http://127.0.0.1:8080";
-const run = Date.now().toString(36);
+const unique = uniqueNames();
 let client: PulsarClient;
-let counter = 0;
-const unique = (prefix: string) => `${prefix}-${run}-${counter++}`;
 
 beforeAll(() => {
   client = new PulsarClient({ serviceUrl: SERVICE_URL });
@@ -49,15 +48,6 @@ async function backlog(topic: string, subscription: string): Promise<number | un
 async function published(topic: string): Promise<number> {
   const stats = (await admin("GET", statsPath(topic))) as { msgInCounter?: number } | undefined;
   return stats?.msgInCounter ?? 0;
-}
-
-async function waitFor(check: () => boolean | Promise<boolean>, what: string, timeoutMs = 30_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (await check()) return;
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-  throw new Error(`timed out waiting for ${what}`);
 }
 
 async function produce(topic: string, values: Array<unknown | Buffer>): Promise<void> {

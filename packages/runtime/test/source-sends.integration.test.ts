@@ -6,13 +6,13 @@ import { defineSource, type SourceRecord, z } from "@pulsar-connect/core";
 import { PulsarClient } from "@pulsar-connect/pulsar-client";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createInstance, resolveSourceConfig } from "../src/index.ts";
+import { pulsarAdmin, uniqueNames, waitFor } from "./helpers.ts";
 
 const SERVICE_URL = process.env.PULSAR_SERVICE_URL ?? "pulsar://127.0.0.1:6650";
 const ADMIN_URL = process.env.PULSAR_ADMIN_URL ?? "http://127.0.0.1:8080";
-const run = Date.now().toString(36);
+const admin = pulsarAdmin(ADMIN_URL);
+const unique = uniqueNames();
 let client: PulsarClient;
-let counter = 0;
-const unique = (prefix: string) => `${prefix}-${run}-${counter++}`;
 
 beforeAll(() => {
   client = new PulsarClient({ serviceUrl: SERVICE_URL, operationTimeoutMs: 5000 });
@@ -20,24 +20,6 @@ beforeAll(() => {
 afterAll(async () => {
   await client.close();
 });
-
-async function admin(method: string, path: string, body?: unknown): Promise<unknown> {
-  const init: RequestInit = { method, headers: { "content-type": "application/json" } };
-  if (body !== undefined) init.body = JSON.stringify(body);
-  const response = await fetch(`${ADMIN_URL}${path}`, init);
-  const text = await response.text();
-  if (response.status >= 300) throw new Error(`${method} ${path}: ${response.status} ${text}`);
-  return text ? JSON.parse(text) : undefined;
-}
-
-async function waitFor(check: () => boolean | Promise<boolean>, what: string, timeoutMs = 30_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (await check()) return;
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
 
 async function namespaceWithDeduplication(): Promise<string> {
   const namespace = `public/${unique("src")}`;

@@ -3,10 +3,10 @@
 //
 // Test double: the client's compress() is replaced so that payloads containing "CORRUPT" go out as a broken LZ4
 // block (the broker does not look into payloads, so this is the only way to put such a message on a real topic).
-import { defineSink, type SinkRecord, z } from "@pulsar-connect/core";
 import { PulsarClient } from "@pulsar-connect/pulsar-client";
 import { afterAll, describe, expect, it, vi } from "vitest";
-import { createInstance, resolveSinkConfig, type SinkInstanceStatusData } from "../src/index.ts";
+import type { SinkInstanceStatusData } from "../src/index.ts";
+import { memorySinkInstance } from "./helpers.ts";
 
 interface Compression {
   compress(type: string, data: Uint8Array): Buffer;
@@ -43,34 +43,11 @@ describe("undecodable input", () => {
     for (const value of ['{"id":1}', "CORRUPT", '{"id":3}']) await producer.send({ value: Buffer.from(value) });
     await producer.close();
 
-    const written: SinkRecord[] = [];
-    const definition = defineSink({
-      name: "memory",
-      description: "keeps records in memory",
-      config: z.object({}),
-      async open() {
-        return {
-          async write(records: SinkRecord[]) {
-            written.push(...records);
-            return { failed: [] };
-          },
-          async close() {},
-        };
-      },
-    });
-    const resolved = resolveSinkConfig({
+    const { instance, config } = memorySinkInstance({
       name: `undecodable-${Date.now().toString(36)}`,
-      archive: "builtin://memory",
-      inputs: [topic],
-      sourceSubscriptionPosition: "Earliest",
-    });
-    if (!resolved.ok) throw new Error(JSON.stringify(resolved.issues));
-    const instance = createInstance({
-      kind: "sink",
-      config: resolved.value,
-      definition,
-      instanceId: 0,
-      pulsar: { client, adminUrl: ADMIN_URL },
+      topic,
+      client,
+      adminUrl: ADMIN_URL,
     });
     await instance.start();
     const outcome = await instance.done.then(
@@ -83,7 +60,7 @@ describe("undecodable input", () => {
     expect(status.numSystemExceptions).toBeGreaterThanOrEqual(1);
     expect(status.latestSystemExceptions[0]?.exceptionString).toMatch(/cannot decode message/);
     // The broken message (and what follows it) is still on the subscription.
-    expect(await backlog(topic, resolved.value.sourceSubscriptionName)).toBeGreaterThanOrEqual(2);
+    expect(await backlog(topic, config.sourceSubscriptionName)).toBeGreaterThanOrEqual(2);
     await instance.stop();
   });
 });

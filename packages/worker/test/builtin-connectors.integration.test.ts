@@ -4,7 +4,7 @@ import { join } from "node:path";
 import Database from "better-sqlite3";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { Worker } from "../src/index.ts";
-import { http, subscriptionStats, until } from "./helpers.ts";
+import { http, subscriptionStats, testWorkerOptions, until } from "./helpers.ts";
 
 // The real built-in connectors of this repository, discovered from the worker package's own dependencies:
 // data-generator (source) -> Pulsar -> jdbc-sqlite (sink).
@@ -28,13 +28,8 @@ beforeAll(async () => {
     "CREATE TABLE people (id INTEGER PRIMARY KEY, firstName TEXT, lastName TEXT, email TEXT, age INTEGER, city TEXT, active INTEGER)",
   );
   worker = await Worker.start({
-    port: 0,
-    dataDir,
-    hostDirs: [join(import.meta.dirname, "..")],
+    ...testWorkerOptions({ dataDir, hostDir: join(import.meta.dirname, ".."), serviceUrl, adminUrl, logs }),
     preferSource: true,
-    pulsarServiceUrl: serviceUrl,
-    pulsarAdminUrl: adminUrl,
-    logDestination: { write: (line: string) => logs.push(line) },
   });
 });
 

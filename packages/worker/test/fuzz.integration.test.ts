@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { Worker } from "../src/index.ts";
 import { signToken } from "../src/internal/auth.ts";
 import { fixtureHost } from "./fixtures/host.ts";
+import { testWorkerOptions } from "./helpers.ts";
 
 // Seeded property-based fuzzing of a running worker (real broker, real runtime): random paths, methods,
 // headers, tokens, JSON and multipart bodies. No answer may be a 5xx, no answer or log line may hold a secret,
@@ -279,12 +280,7 @@ beforeAll(async () => {
   host = fixtureHost();
   process.env.FUZZ_SECRET_PASSWORD = ENV_SECRET;
   worker = await Worker.start({
-    port: 0,
-    dataDir,
-    hostDirs: [host],
-    pulsarServiceUrl: serviceUrl,
-    pulsarAdminUrl: adminUrl,
-    logDestination: { write: (line: string) => logs.push(line) },
+    ...testWorkerOptions({ dataDir, hostDir: host, serviceUrl, adminUrl, logs }),
     logLevel: "debug",
     maxParallelism: 2,
     stopTimeoutMs: 5_000,

@@ -1,4 +1,5 @@
 import { existsSync, readFileSync } from "node:fs";
+import type { WorkerOptions } from "../src/index.ts";
 
 /** Polls `check` until it returns true. */
 export async function until(
@@ -76,4 +77,25 @@ declare module "vitest" {
     /** Endpoints of the servers of test/services.json (provided by the services global setup). */
     services: { pulsar?: { serviceUrl: string; webServiceUrl: string } };
   }
+}
+
+/**
+ * The options of a worker on any free port, with the test's data and host folders, on the given Pulsar, that appends
+ * its log lines to `logs`.
+ */
+export function testWorkerOptions(settings: {
+  dataDir: string;
+  hostDir: string;
+  serviceUrl: string;
+  adminUrl: string;
+  logs: string[];
+}): Pick<WorkerOptions, "port" | "dataDir" | "hostDirs" | "pulsarServiceUrl" | "pulsarAdminUrl" | "logDestination"> {
+  return {
+    port: 0,
+    dataDir: settings.dataDir,
+    hostDirs: [settings.hostDir],
+    pulsarServiceUrl: settings.serviceUrl,
+    pulsarAdminUrl: settings.adminUrl,
+    logDestination: { write: (line: string) => settings.logs.push(line) },
+  };
 }

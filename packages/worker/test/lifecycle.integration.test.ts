@@ -6,7 +6,7 @@ import { type ConnectorInstance, createInstance } from "@pulsar-connect/runtime"
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { Worker } from "../src/index.ts";
 import { fixtureHost } from "./fixtures/host.ts";
-import { http, linesOf, subscriptionStats, until } from "./helpers.ts";
+import { http, linesOf, subscriptionStats, testWorkerOptions, until } from "./helpers.ts";
 
 // Concurrent and failing lifecycle operations against a real broker. The runtime's own instance factory runs the
 // instances; the test only records which instances it made, to find any left running behind the API's back.
@@ -49,12 +49,7 @@ beforeAll(async () => {
   outDir = mkdtempSync(join(tmpdir(), "pulsar-connect-lifecycle-out-"));
   host = fixtureHost();
   worker = await Worker.start({
-    port: 0,
-    dataDir,
-    hostDirs: [host],
-    pulsarServiceUrl: serviceUrl,
-    pulsarAdminUrl: adminUrl,
-    logDestination: { write: (line: string) => logs.push(line) },
+    ...testWorkerOptions({ dataDir, hostDir: host, serviceUrl, adminUrl, logs }),
     stopTimeoutMs: 1_500,
     createInstance: (options) => {
       const instance = createInstance(options);

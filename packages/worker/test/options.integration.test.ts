@@ -5,7 +5,7 @@ import { PulsarClient } from "@pulsar-connect/pulsar-client";
 import Database from "better-sqlite3";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { Worker } from "../src/index.ts";
-import { http, until } from "./helpers.ts";
+import { http, testWorkerOptions, until } from "./helpers.ts";
 
 // pulsar-admin options through a real worker, real Pulsar and the real data-generator and jdbc-sqlite connectors:
 // each option either takes effect (seen on the broker), or the answer refuses it or carries a warning naming it.
@@ -29,13 +29,8 @@ beforeAll(async () => {
   db.exec("CREATE TABLE people (id INTEGER PRIMARY KEY, firstName TEXT)");
   db.close();
   worker = await Worker.start({
-    port: 0,
-    dataDir,
-    hostDirs: [join(import.meta.dirname, "..")],
+    ...testWorkerOptions({ dataDir, hostDir: join(import.meta.dirname, ".."), serviceUrl, adminUrl, logs }),
     preferSource: true,
-    pulsarServiceUrl: serviceUrl,
-    pulsarAdminUrl: adminUrl,
-    logDestination: { write: (line: string) => logs.push(line) },
   });
   client = new PulsarClient({ serviceUrl });
 });

@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { signToken, Worker } from "../src/index.ts";
 import { fixtureHost } from "./fixtures/host.ts";
-import { http, linesOf, subscriptionStats, until } from "./helpers.ts";
+import { http, linesOf, subscriptionStats, testWorkerOptions, until } from "./helpers.ts";
 import { javaAvailable, pulsarAdminClasspath } from "./pulsar-admin/classpath.ts";
 
 // Apache Pulsar's own `pulsar-admin` (Java, from Maven Central) managing connectors on a pulsar-connect worker.
@@ -68,12 +68,7 @@ describe.runIf(runs)("Apache Pulsar's pulsar-admin against the worker", { timeou
     clientConf = join(dataDir, "client.conf");
     writeFileSync(clientConf, "");
     worker = await Worker.start({
-      port: 0,
-      dataDir,
-      hostDirs: [host],
-      pulsarServiceUrl: serviceUrl,
-      pulsarAdminUrl: adminUrl,
-      logDestination: { write: (line: string) => logs.push(line) },
+      ...testWorkerOptions({ dataDir, hostDir: host, serviceUrl, adminUrl, logs }),
     });
   }, 300_000);
 

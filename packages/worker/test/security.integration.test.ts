@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { Worker } from "../src/index.ts";
 import { signToken } from "../src/internal/auth.ts";
 import { fixtureHost } from "./fixtures/host.ts";
-import { http, until } from "./helpers.ts";
+import { http, testWorkerOptions, until } from "./helpers.ts";
 
 // Attacks on a multi-tenant worker: each test performs one and expects a clear 4xx, or that it does no harm.
 const services = inject("services");
@@ -55,12 +55,7 @@ beforeAll(async () => {
   admin = new PulsarAdmin({ serviceUrl: adminUrl });
   client = new PulsarClient({ serviceUrl });
   worker = await Worker.start({
-    port: 0,
-    dataDir,
-    hostDirs: [host],
-    pulsarServiceUrl: serviceUrl,
-    pulsarAdminUrl: adminUrl,
-    logDestination: { write: (line: string) => logs.push(line) },
+    ...testWorkerOptions({ dataDir, hostDir: host, serviceUrl, adminUrl, logs }),
     logLevel: "debug",
     maxParallelism: 4,
     secretsEnv: ["PC_SECTEST_*"],

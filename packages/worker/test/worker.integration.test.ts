@@ -5,7 +5,7 @@ import { PulsarClient } from "@pulsar-connect/pulsar-client";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { Worker, type WorkerOptions } from "../src/index.ts";
 import { fixtureHost } from "./fixtures/host.ts";
-import { http, linesOf, subscriptionStats, until } from "./helpers.ts";
+import { http, linesOf, subscriptionStats, testWorkerOptions, until } from "./helpers.ts";
 
 const services = inject("services");
 const serviceUrl = services.pulsar?.serviceUrl ?? "pulsar://127.0.0.1:6650";
@@ -26,12 +26,7 @@ const answers: string[] = [];
 
 async function startWorker(): Promise<Worker> {
   const options: WorkerOptions = {
-    port: 0,
-    dataDir,
-    hostDirs: [host],
-    pulsarServiceUrl: serviceUrl,
-    pulsarAdminUrl: adminUrl,
-    logDestination: { write: (line: string) => logs.push(line) },
+    ...testWorkerOptions({ dataDir, hostDir: host, serviceUrl, adminUrl, logs }),
     logLevel: "debug",
   };
   return Worker.start(options);

@@ -18,6 +18,11 @@ export interface PrivatePulsar {
   stop(): Promise<void>;
   /** Starts the same broker again on its data and waits until it serves `public/default`. */
   start(): Promise<void>;
+  /**
+   * Creates `namespace` (tenant/name) with deduplication on and unlimited retention: nothing subscribes before a
+   * test checks the topic, and without retention the broker may trim the ledgers rolled over at a restart.
+   */
+  createDurableNamespace(namespace: string): Promise<void>;
 }
 
 function freePort(): Promise<number> {
@@ -99,6 +104,12 @@ export function privatePulsarBroker(runDirPrefix: string): PrivatePulsar {
   }, 120_000);
 
   const adminUrl = () => `http://127.0.0.1:${webPort}`;
+  const admin = async (method: string, path: string, body?: unknown): Promise<void> => {
+    const init: RequestInit = { method, headers: { "content-type": "application/json" } };
+    if (body !== undefined) init.body = JSON.stringify(body);
+    const response = await fetch(`${adminUrl()}${path}`, init);
+    if (response.status >= 300) throw new Error(`${method} ${path}: ${response.status} ${await response.text()}`);
+  };
   const gone = async (signal: NodeJS.Signals) => {
     process.kill(pid, signal);
     await waitFor(() => !alive(pid), 60_000, `the broker to end after ${signal}`);
@@ -123,6 +134,14 @@ export function privatePulsarBroker(runDirPrefix: string): PrivatePulsar {
         180_000,
         "the broker to serve public/default again",
       );
+    },
+    async createDurableNamespace(namespace) {
+      await admin("PUT", `/admin/v2/namespaces/${namespace}`);
+      await admin("POST", `/admin/v2/namespaces/${namespace}/deduplication`, true);
+      await admin("POST", `/admin/v2/namespaces/${namespace}/retention`, {
+        retentionTimeInMinutes: -1,
+        retentionSizeInMB: -1,
+      });
     },
   };
 }

@@ -11,9 +11,36 @@ export function identityFlags(command: Command, kind: "sink" | "source", default
     .option("--name <name>", `The ${kind}'s name`);
 }
 
+/** --parallelism, --cpu, --ram, --disk: the resources of each instance. */
+function instanceResourceFlags(command: Command): Command {
+  return command
+    .option("--parallelism <n>", "Number of instances (default: 1)")
+    .option(
+      "--cpu <cores>",
+      "CPU cores per instance (stored and shown; the answer warns that the worker does not limit it)",
+    )
+    .option(
+      "--ram <bytes>",
+      "RAM per instance in bytes (stored and shown; the answer warns that the worker does not limit it)",
+    )
+    .option(
+      "--disk <bytes>",
+      "Disk per instance in bytes (stored and shown; the answer warns that the worker does not limit it)",
+    );
+}
+
+/** --secrets, --custom-runtime-options, --runtime-flags, --log-topic: how each instance runs. */
+function instanceRuntimeFlags(command: Command): Command {
+  return command
+    .option("--secrets <json>", 'JSON map of secret name to value or {"env": "VAR"}')
+    .option("--custom-runtime-options <options>", "Not supported (there is no Kubernetes runtime); refused")
+    .option("--runtime-flags <flags>", "Not supported (instances run in the worker's process); refused")
+    .option("--log-topic <topic>", "Topic that receives the instance's log lines (as well as the worker's log)");
+}
+
 /** Flags of `sinks create|update|localrun`, as pulsar-admin names them. */
 export function sinkConfigFlags(command: Command): Command {
-  return command
+  const connectorFlags = command
     .option("-t, --sink-type <type>", "Built-in sink to run (see available-sinks); same as --archive builtin://<type>")
     .option("-a, --archive <archive>", "builtin://<name> of an installed connector package")
     .option("--classname <className>", "Connector class: the connector's package name, as available-sinks lists it")
@@ -40,20 +67,8 @@ export function sinkConfigFlags(command: Command): Command {
     .option("--dead-letter-topic <topic>", "Dead-letter topic")
     .option("--processing-guarantees <guarantee>", GUARANTEES)
     .option("--retain-ordering", "Read in order (Failover subscription)")
-    .option("--retain-key-ordering", "Keep per-key order (Key_Shared subscription)")
-    .option("--parallelism <n>", "Number of instances (default: 1)")
-    .option(
-      "--cpu <cores>",
-      "CPU cores per instance (stored and shown; the answer warns that the worker does not limit it)",
-    )
-    .option(
-      "--ram <bytes>",
-      "RAM per instance in bytes (stored and shown; the answer warns that the worker does not limit it)",
-    )
-    .option(
-      "--disk <bytes>",
-      "Disk per instance in bytes (stored and shown; the answer warns that the worker does not limit it)",
-    )
+    .option("--retain-key-ordering", "Keep per-key order (Key_Shared subscription)");
+  const configFlags = instanceResourceFlags(connectorFlags)
     .option("--sink-config <json>", "Connector configs as a JSON object")
     .option("--sink-config-file <file>", "YAML file with the whole sink config (flags override its fields)")
     .addOption(
@@ -69,11 +84,8 @@ export function sinkConfigFlags(command: Command): Command {
         "--cleanup-subscription [bool]",
         "Delete the subscription when the sink is deleted (default: true)",
       ).argParser(booleanValue),
-    )
-    .option("--secrets <json>", 'JSON map of secret name to value or {"env": "VAR"}')
-    .option("--custom-runtime-options <options>", "Not supported (there is no Kubernetes runtime); refused")
-    .option("--runtime-flags <flags>", "Not supported (instances run in the worker's process); refused")
-    .option("--log-topic <topic>", "Topic that receives the instance's log lines (as well as the worker's log)")
+    );
+  return instanceRuntimeFlags(configFlags)
     .addOption(new Option("--className <className>").hideHelp())
     .addOption(new Option("--sinkType <type>").hideHelp())
     .addOption(new Option("--topicsPattern <regex>").hideHelp())
@@ -94,7 +106,7 @@ export function sinkConfigFlags(command: Command): Command {
 
 /** Flags of `sources create|update|localrun`. */
 export function sourceConfigFlags(command: Command): Command {
-  return command
+  const connectorFlags = command
     .option(
       "-t, --source-type <type>",
       "Built-in source to run (see available-sources); same as --archive builtin://<type>",
@@ -109,27 +121,12 @@ export function sourceConfigFlags(command: Command): Command {
     .option("--batch-builder <builder>", "Producer batching: DEFAULT, or KEY_BASED (one key per batch)")
     .option("--deserialization-classname <className>", "Not supported (Java SerDe classes cannot run here); refused")
     .option("--schema-type <type>", "Schema registered on the output topic (-st): STRING, BYTES, JSON or AVRO")
-    .option("--processing-guarantees <guarantee>", GUARANTEES)
-    .option("--parallelism <n>", "Number of instances (default: 1)")
-    .option(
-      "--cpu <cores>",
-      "CPU cores per instance (stored and shown; the answer warns that the worker does not limit it)",
-    )
-    .option(
-      "--ram <bytes>",
-      "RAM per instance in bytes (stored and shown; the answer warns that the worker does not limit it)",
-    )
-    .option(
-      "--disk <bytes>",
-      "Disk per instance in bytes (stored and shown; the answer warns that the worker does not limit it)",
-    )
+    .option("--processing-guarantees <guarantee>", GUARANTEES);
+  const configFlags = instanceResourceFlags(connectorFlags)
     .option("--source-config <json>", "Connector configs as a JSON object")
     .option("--source-config-file <file>", "YAML file with the whole source config (flags override its fields)")
-    .option("--batch-source-config <json>", "Not supported (there is no batch source runtime); refused")
-    .option("--secrets <json>", 'JSON map of secret name to value or {"env": "VAR"}')
-    .option("--custom-runtime-options <options>", "Not supported (there is no Kubernetes runtime); refused")
-    .option("--runtime-flags <flags>", "Not supported (instances run in the worker's process); refused")
-    .option("--log-topic <topic>", "Topic that receives the instance's log lines (as well as the worker's log)")
+    .option("--batch-source-config <json>", "Not supported (there is no batch source runtime); refused");
+  return instanceRuntimeFlags(configFlags)
     .addOption(new Option("--className <className>").hideHelp())
     .addOption(new Option("--sourceType <type>").hideHelp())
     .addOption(new Option("--destinationTopicName <topic>").hideHelp())
