@@ -12,9 +12,9 @@ import {
 } from "../src/index.ts";
 import { uniqueNames, waitFor } from "./helpers.ts";
 
-const services = inject("services" as never) as { pulsar?: { serviceUrl: string; adminUrl: string } };
+const services = inject("services" as never) as { pulsar?: { serviceUrl: string; webServiceUrl: string } };
 const SERVICE_URL = services.pulsar?.serviceUrl ?? "pulsar://127.0.0.1:6650";
-const ADMIN_URL = services.pulsar?.adminUrl ?? "http://127.0.0.1:8080";
+const ADMIN_URL = services.pulsar?.webServiceUrl ?? "http://127.0.0.1:8080";
 const unique = uniqueNames();
 let client: PulsarClient;
 
