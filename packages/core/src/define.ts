@@ -11,8 +11,21 @@ export const SINK_BRAND = "pulsar-connect.sink";
 /** Brand of a source definition. */
 export const SOURCE_BRAND = "pulsar-connect.source";
 
+/**
+ * How a sink instance wants its input grouped into writes, when one write becomes one unit of output (a file, an
+ * object). The runtime waits up to `maxWaitMs` after the first record for `maxRecords` records or `maxBytes` bytes of
+ * payload, whichever comes first. A write always ends on a Pulsar entry boundary, so it may go a little past them.
+ */
+export interface SinkBatching {
+  maxRecords?: number;
+  maxBytes?: number;
+  maxWaitMs?: number;
+}
+
 /** A running sink instance, created by {@link SinkSpec.open}. */
 export interface SinkInstance {
+  /** Grouping of records into writes this instance asks for; the runtime's defaults otherwise. */
+  readonly batching?: SinkBatching;
   /**
    * Writes a batch. Resolves when every record is durable (or with the records that failed); rejects when none
    * can be considered written. The runtime acks, retries or dead-letters according to the guarantee.

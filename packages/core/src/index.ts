@@ -28,6 +28,7 @@ export {
   isSourceDefinition,
   type ReadOptions,
   SINK_BRAND,
+  type SinkBatching,
   type SinkDefinition,
   type SinkInstance,
   type SinkSpec,

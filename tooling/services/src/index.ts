@@ -5,6 +5,7 @@ export type {
   MariadbEndpoint,
   PostgresEndpoint,
   PulsarEndpoint,
+  S3proxyEndpoint,
   ServiceEndpoints,
 } from "./internal/endpoints.ts";
 export { ServicesError, type ServicesErrorCode } from "./internal/errors.ts";

@@ -205,7 +205,65 @@ export class SinkRunner extends RunnerBase {
   }
 
   private get batchSize(): number {
-    return this.options.batchSize ?? this.options.definition.batchSize ?? 500;
+    return this.options.batchSize ?? this.sink?.batching?.maxRecords ?? this.options.definition.batchSize ?? 500;
+  }
+
+  /**
+   * Waits, after a first message arrived, until the buffer holds a full batch (by count, or by the sink's byte
+   * limit) or the linger time is over. Woken by every received message, so a batch that fills up early goes at once.
+   */
+  private async lingerForFullBatch(): Promise<void> {
+    const lingerMs = this.sink?.batching?.maxWaitMs ?? this.options.lingerMs ?? 2;
+    const maxBytes = this.sink?.batching?.maxBytes ?? Number.POSITIVE_INFINITY;
+    let scanned = 0;
+    let bytes = 0;
+    const full = () => {
+      // Messages are only appended while waiting; start over if the buffer was cut (seek, lost partition).
+      if (scanned > this.buffer.length) {
+        scanned = 0;
+        bytes = 0;
+      }
+      for (; scanned < this.buffer.length && scanned < this.batchSize; scanned++) {
+        bytes += (this.buffer[scanned] as MessageLike).data.length;
+      }
+      return this.buffer.length >= this.batchSize || bytes >= maxBytes;
+    };
+    if (this.buffer.length === 0 || this.stopping || full()) return;
+    let expired = false;
+    let timer: NodeJS.Timeout | undefined;
+    const expiry = new Promise<void>((resolve) => {
+      timer = setTimeout(() => {
+        expired = true;
+        resolve();
+      }, lingerMs);
+    });
+    try {
+      // stop() wakes the reader too.
+      while (!expired && !this.stopping && !full()) {
+        await Promise.race([
+          expiry,
+          new Promise<void>((resolve) => {
+            this.wakeReader = resolve;
+          }),
+        ]);
+        this.wakeReader = undefined;
+      }
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /** How many buffered messages the next batch takes: up to the record limit and the sink's byte limit. */
+  private batchLength(): number {
+    const maxBytes = this.sink?.batching?.maxBytes;
+    const limit = Math.min(this.buffer.length, this.batchSize);
+    if (maxBytes === undefined) return limit;
+    let bytes = 0;
+    for (let i = 0; i < limit; i++) {
+      bytes += (this.buffer[i] as MessageLike).data.length;
+      if (bytes >= maxBytes) return i + 1;
+    }
+    return limit;
   }
 
   /** Moves messages from the consumer into the local buffer, holding back while it is full or paused. */
@@ -243,10 +301,8 @@ export class SinkRunner extends RunnerBase {
       });
       this.wakeReader = undefined;
     }
-    if (this.buffer.length > 0 && this.buffer.length < this.batchSize && !this.stopping) {
-      await sleep(this.options.lingerMs ?? 2, this.abort.signal);
-    }
-    const batch = this.buffer.splice(0, this.batchSize);
+    await this.lingerForFullBatch();
+    const batch = this.buffer.splice(0, this.batchLength());
     await this.completeEntry(batch);
     this.wakePump?.();
     return batch;

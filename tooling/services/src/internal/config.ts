@@ -1,9 +1,9 @@
 import { join } from "node:path";
 import { ServicesError } from "./errors.ts";
 
-export const SERVICE_NAMES = ["pulsar", "kafka", "cassandra", "postgres", "mariadb"] as const;
+export const SERVICE_NAMES = ["pulsar", "kafka", "cassandra", "postgres", "mariadb", "s3proxy"] as const;
 export type ServiceName = (typeof SERVICE_NAMES)[number];
-export type JvmServiceName = "pulsar" | "kafka" | "cassandra";
+export type JvmServiceName = "pulsar" | "kafka" | "cassandra" | "s3proxy";
 
 /** Servers bind and advertise an IPv4 literal: `localhost` may resolve to ::1. */
 export const HOST = "127.0.0.1";
@@ -63,12 +63,17 @@ export interface DatabasePorts {
   port: number;
 }
 
+export interface S3proxyPorts {
+  port: number;
+}
+
 export interface ServicePorts {
   pulsar: PulsarPorts;
   kafka: KafkaPorts;
   cassandra: CassandraPorts;
   postgres: DatabasePorts;
   mariadb: DatabasePorts;
+  s3proxy: S3proxyPorts;
 }
 
 export function servicePorts<N extends ServiceName>(name: N, env: NodeJS.ProcessEnv = process.env): ServicePorts[N] {
@@ -88,6 +93,7 @@ export function servicePorts<N extends ServiceName>(name: N, env: NodeJS.Process
     }),
     postgres: () => ({ port: portFromEnv(env, "PGPORT", 5432) }),
     mariadb: () => ({ port: portFromEnv(env, "MARIADB_PORT", 3306) }),
+    s3proxy: () => ({ port: portFromEnv(env, "S3PROXY_PORT", 7600) }),
   } satisfies { [K in ServiceName]: () => ServicePorts[K] };
   return all[name]() as ServicePorts[N];
 }

@@ -41,12 +41,23 @@ export interface MariadbEndpoint {
   database: string;
 }
 
+export interface S3proxyEndpoint {
+  host: string;
+  port: number;
+  /** S3 API base URL; buckets are addressed path-style. */
+  endpoint: string;
+  region: string;
+  accessKeyId: string;
+  secretAccessKey: string;
+}
+
 export interface ServiceEndpoints {
   pulsar: PulsarEndpoint;
   kafka: KafkaEndpoint;
   cassandra: CassandraEndpoint;
   postgres: PostgresEndpoint;
   mariadb: MariadbEndpoint;
+  s3proxy: S3proxyEndpoint;
 }
 
 export type AnyEndpoint = ServiceEndpoints[ServiceName];

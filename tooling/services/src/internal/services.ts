@@ -16,12 +16,14 @@ import { kafkaServer } from "./kafka.ts";
 import { waitUntil } from "./probe.ts";
 import { isAlive, listenerPid, peakRssMb, rssMb, stopProcess } from "./proc.ts";
 import { pulsarServer } from "./pulsar.ts";
+import { s3proxyServer } from "./s3proxy.ts";
 import { clearState, readState, type ServiceState, withServiceLock } from "./state.ts";
 
 const jvmServers: { [N in JvmServiceName]: JvmServer<N> } = {
   pulsar: pulsarServer,
   kafka: kafkaServer,
   cassandra: cassandraServer,
+  s3proxy: s3proxyServer,
 };
 
 function isJvm(name: ServiceName): name is JvmServiceName {
