@@ -39,7 +39,19 @@ const positiveInt = z.number().int().positive();
 
 const schema = z
   .object({
-    provider: z.string().describe(`Storage API: ${S3_PROVIDERS.join(" or ")} (both the S3 API through the AWS SDK v3)`),
+    provider: z
+      .string()
+      .superRefine((value, ctx) => {
+        const provider = value.toLowerCase();
+        if (S3_PROVIDERS.includes(provider)) return;
+        ctx.addIssue({
+          code: "custom",
+          message: OTHER_PROVIDERS.includes(provider)
+            ? `${value} is not supported; use aws-s3 with the provider's S3-compatible endpoint`
+            : `must be ${S3_PROVIDERS.join(" or ")}`,
+        });
+      })
+      .describe(`Storage API: ${S3_PROVIDERS.join(" or ")} (both the S3 API through the AWS SDK v3)`),
     bucket: z.string().min(1, "must not be empty").describe("Bucket the objects are written to (it must exist)"),
     region: z.string().optional().describe("Region of the bucket; us-east-1 when only an endpoint is given"),
     endpoint: z
@@ -172,16 +184,6 @@ const schema = z
     ).describe("Azure Blob Storage only"),
   })
   .superRefine((config, ctx) => {
-    const provider = config.provider.toLowerCase();
-    if (!S3_PROVIDERS.includes(provider)) {
-      ctx.addIssue({
-        code: "custom",
-        path: ["provider"],
-        message: OTHER_PROVIDERS.includes(provider)
-          ? `${config.provider} is not supported; use aws-s3 with the provider's S3-compatible endpoint`
-          : `must be ${S3_PROVIDERS.join(" or ")}`,
-      });
-    }
     if (!config.region && !config.endpoint) {
       ctx.addIssue({ code: "custom", path: ["region"], message: "either region or endpoint must be set" });
     }
