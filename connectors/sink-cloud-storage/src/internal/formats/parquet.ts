@@ -102,12 +102,15 @@ function cell(column: Column, value: unknown): unknown {
     case "TIMESTAMP":
       return typeof value === "number" ? new Date(value) : value instanceof Date ? value : refuse(column, value);
     default:
-      return JSON.stringify(value, (_key, item: unknown) =>
-        typeof item === "bigint"
-          ? item.toString()
-          : item instanceof Uint8Array
-            ? Buffer.from(item).toString("base64")
-            : item,
+      // The writer serialises JSON columns itself; hand it a value JSON can hold.
+      return JSON.parse(
+        JSON.stringify(value, (_key, item: unknown) =>
+          typeof item === "bigint"
+            ? item.toString()
+            : item instanceof Uint8Array
+              ? Buffer.from(item).toString("base64")
+              : item,
+        ),
       );
   }
 }
