@@ -55,6 +55,6 @@ export const s3proxyServer: JvmServer<"s3proxy"> = {
   async healthy(ports) {
     // An unsigned request is refused with an S3 error document once the server serves the S3 API.
     const answer = await httpGet(`http://${HOST}:${ports.port}/`);
-    return answer !== undefined && answer.body.includes("<Error>");
+    return answer?.body.includes("<Error>") === true;
   },
 };
