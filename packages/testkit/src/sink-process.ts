@@ -33,6 +33,7 @@ const definition = {
   async open(config, context) {
     const inner = await connector.open(config, context);
     return {
+      batching: inner.batching,
       async write(records) {
         const outcome = await inner.write(records);
         writes += 1;
