@@ -78,7 +78,7 @@ const schema = z
       .describe("Skip (and acknowledge) records the format cannot hold instead of failing them"),
     partitionerType: caseless(["partition", "time", "default"])
       .default("partition")
-      .describe("partition: a folder per topic partition; time: also a folder per time slot (default = partition)"),
+      .describe("partition (default): a folder per topic partition; time: also a folder per time slot"),
     pathPrefix: z
       .string()
       .default("")
@@ -108,7 +108,7 @@ const schema = z
       })
       .describe("Folder name of a time slot (Java DateTimeFormatter letters yyyy MM dd HH mm ss SSS, UTC)"),
     timePartitionDuration: z
-      .union([z.string(), z.number()])
+      .preprocess((value) => (typeof value === "number" ? String(value) : value), z.string())
       .default("1d")
       .refine((value) => parseDuration(String(value)) !== undefined, {
         message: "must be a whole number with d, h, m or s, or milliseconds (30d, 24h, 30m, 10s, 86400000)",
@@ -117,21 +117,21 @@ const schema = z
     sliceTopicPartitionPath: z.boolean().default(false).describe("topic/partition-N/ rather than topic-partition-N/"),
     formatType: caseless(["json", "avro", "parquet", "bytes"])
       .default("json")
-      .describe("json (JSON lines), avro, parquet or bytes"),
+      .describe("json (JSON lines, the default), avro, parquet or bytes"),
     avroCodec: z
       .preprocess(
         (value) => (value === "" || value === "none" || value === null ? "null" : value),
         z.enum(["null", "deflate", "snappy", "zstandard"]),
       )
       .default("snappy")
-      .describe("Avro block codec: none, deflate, snappy, zstandard"),
+      .describe("Avro block codec: none, deflate, snappy (default), zstandard"),
     parquetCodec: z
       .preprocess(
         (value) => (value === "" || value === null ? "none" : value),
         z.enum(["none", "snappy", "gzip", "zstd", "brotli"]),
       )
       .default("gzip")
-      .describe("Parquet page codec: none, snappy, gzip, zstd, brotli"),
+      .describe("Parquet page codec: none, snappy, gzip (default), zstd, brotli"),
     compression: z
       .enum(["none", "gzip", "zstd"])
       .default("none")
@@ -159,7 +159,7 @@ const schema = z
     partitioner: compatOnly(z.string().optional(), "deprecated upstream; use partitionerType").describe(
       "Deprecated upstream",
     ),
-    withMetadata: z.boolean().default(false).describe(`Add the Pulsar metadata to each record as __message_metadata__`),
+    withMetadata: z.boolean().default(false).describe("Add the Pulsar metadata to each record as the `__message_metadata__` field"),
     useHumanReadableMessageId: z
       .boolean()
       .default(false)
