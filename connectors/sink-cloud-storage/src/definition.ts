@@ -159,7 +159,10 @@ const schema = z
     partitioner: compatOnly(z.string().optional(), "deprecated upstream; use partitionerType").describe(
       "Deprecated upstream",
     ),
-    withMetadata: z.boolean().default(false).describe("Add the Pulsar metadata to each record as the `__message_metadata__` field"),
+    withMetadata: z
+      .boolean()
+      .default(false)
+      .describe("Add the Pulsar metadata to each record as the `__message_metadata__` field"),
     useHumanReadableMessageId: z
       .boolean()
       .default(false)
