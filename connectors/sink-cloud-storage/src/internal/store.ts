@@ -92,7 +92,15 @@ export class ObjectStore {
         }),
       );
     } catch (error) {
-      throw storeError(error, `upload of ${key}`);
+      const failure = storeError(error, `upload of ${key}`);
+      // A bucket deleted under a running sink may come back; failing the records would dead-letter them all.
+      if (failure.code === "NOT_FOUND") {
+        throw new ConnectorError("NOT_FOUND", `bucket ${this.bucket} does not exist (upload of ${key})`, {
+          cause: error,
+          retryable: true,
+        });
+      }
+      throw failure;
     }
   }
 

@@ -77,3 +77,14 @@ export function jsonValue(record: SinkRecord): unknown {
   }
   return value;
 }
+
+/**
+ * A JSON.stringify replacer for record values: bigints as numbers when they fit (else text), bytes as base64.
+ * A plain function, as it reads the holder: Buffer's toJSON runs before a replacer sees the value.
+ */
+export function jsonSafe(this: unknown, key: string, value: unknown): unknown {
+  const original = (this as Record<string, unknown>)[key];
+  if (original instanceof Uint8Array) return Buffer.from(original).toString("base64");
+  if (typeof value === "bigint") return Number.isSafeInteger(Number(value)) ? Number(value) : value.toString();
+  return value;
+}

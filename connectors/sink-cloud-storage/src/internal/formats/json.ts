@@ -1,5 +1,6 @@
 import { compressObject, OBJECT_COMPRESSION_EXTENSION, type ObjectCompression } from "../codecs.ts";
 import {
+  jsonSafe,
   jsonValue,
   METADATA_FIELD,
   type MetadataOptions,
@@ -11,9 +12,8 @@ import {
 const NON_FINITE = /"\\u0000(NaN|Infinity|-Infinity)\\u0000"/g;
 
 function stringify(value: unknown, allowNaN: boolean): string {
-  return JSON.stringify(value, (_key, item: unknown) => {
-    if (typeof item === "bigint") return Number.isSafeInteger(Number(item)) ? Number(item) : item.toString();
-    if (item instanceof Uint8Array) return Buffer.from(item).toString("base64");
+  return JSON.stringify(value, function (this: unknown, key: string, raw: unknown) {
+    const item = jsonSafe.call(this, key, raw);
     if (typeof item === "number" && !Number.isFinite(item)) {
       if (!allowNaN) throw new RecordRefused(`the value holds ${item}, which JSON cannot write (see jsonAllowNaN)`);
       return `\u0000${item}\u0000`;

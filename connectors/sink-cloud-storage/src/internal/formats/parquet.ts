@@ -3,6 +3,7 @@ import type { SinkRecord } from "@pulsar-connect/core";
 import { type BasicType, type ColumnSource, parquetWriteBuffer } from "hyparquet-writer";
 import { zstdCompress } from "../codecs.ts";
 import {
+  jsonSafe,
   METADATA_FIELD,
   type MetadataOptions,
   metadataWithNulls,
@@ -103,15 +104,7 @@ function cell(column: Column, value: unknown): unknown {
       return typeof value === "number" ? new Date(value) : value instanceof Date ? value : refuse(column, value);
     default:
       // The writer serialises JSON columns itself; hand it a value JSON can hold.
-      return JSON.parse(
-        JSON.stringify(value, (_key, item: unknown) =>
-          typeof item === "bigint"
-            ? item.toString()
-            : item instanceof Uint8Array
-              ? Buffer.from(item).toString("base64")
-              : item,
-        ),
-      );
+      return JSON.parse(JSON.stringify(value, jsonSafe));
   }
 }
 
