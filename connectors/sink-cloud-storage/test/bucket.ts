@@ -60,8 +60,23 @@ export async function getObject(client: S3Client, bucket: string, key: string): 
   return Buffer.from(await (answer.Body as { transformToByteArray(): Promise<Uint8Array> }).transformToByteArray());
 }
 
-/** Every JSON line of every object in the bucket (gzip objects unpacked). */
+/**
+ * Every JSON line of every object in the bucket (gzip objects unpacked). A listing is no snapshot: while a sink
+ * writes, S3Proxy may list a key whose file it is still moving into place, so a failed read of the bucket is tried
+ * again (the last failure is thrown).
+ */
 export async function jsonLines(client: S3Client, bucket: string): Promise<unknown[]> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await readJsonLines(client, bucket);
+    } catch (error) {
+      if (attempt >= 5) throw error;
+      await new Promise((resolve) => setTimeout(resolve, 200 * attempt));
+    }
+  }
+}
+
+async function readJsonLines(client: S3Client, bucket: string): Promise<unknown[]> {
   const values: unknown[] = [];
   for (const key of await listKeys(client, bucket)) {
     let body = await getObject(client, bucket, key);

@@ -13,13 +13,7 @@ describeSinkConformance("cloud-storage", {
   config: () => freshBucket(client, { formatType: "json", batchSize: 50, batchTimeMs: 200 }),
   invalidConfig: {
     configs: { provider: "google-cloud-storage", bucket: "", formatType: "csv", timePartitionDuration: "1w" },
-    paths: [
-      "configs.provider",
-      "configs.bucket",
-      "configs.formatType",
-      "configs.timePartitionDuration",
-      "configs.region",
-    ],
+    paths: ["configs.provider", "configs.bucket", "configs.formatType", "configs.timePartitionDuration"],
   },
   value: (id) => ({ id }),
   // A record written again lands in an object of the same name when its batch is the same, so a repeat may not show.
