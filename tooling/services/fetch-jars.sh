@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Resolves a server's classpath from Maven Central into .run/jars/<server>/lib.
 # Skips the work when lib/ already matches the server's pom.xml.
-#   tooling/services/fetch-jars.sh pulsar|kafka|cassandra|pulsar-perf
+#   tooling/services/fetch-jars.sh pulsar|kafka|cassandra|s3proxy|pulsar-perf
 set -euo pipefail
 server="$1"
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
