@@ -46,6 +46,7 @@ export interface ServiceEndpoints {
   kafka: KafkaEndpoint;
   cassandra: CassandraEndpoint;
   postgres: PostgresEndpoint;
+  "postgres-logical": PostgresEndpoint;
   mariadb: MariadbEndpoint;
 }
 
