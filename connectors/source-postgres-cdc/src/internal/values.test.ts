@@ -9,9 +9,7 @@ describe("Debezium value conversion", () => {
     expect(convertValue("12.34", 1700, numericTypmod(10, 2), precise)).toBe(
       Buffer.from([0x04, 0xd2]).toString("base64"),
     );
-    expect(convertValue("-1.00", 1700, numericTypmod(10, 2), precise)).toBe(
-      Buffer.from([0x9c]).toString("base64"),
-    );
+    expect(convertValue("-1.00", 1700, numericTypmod(10, 2), precise)).toBe(Buffer.from([0x9c]).toString("base64"));
     expect(convertValue("1.5", 1700, -1, precise)).toEqual({ scale: 1, value: Buffer.from([15]).toString("base64") });
     expect(convertValue("12.34", 1700, -1, { ...precise, decimal: "double" })).toBe(12.34);
     expect(convertValue("123456789012345678901234.5", 1700, -1, { ...precise, decimal: "string" })).toBe(
