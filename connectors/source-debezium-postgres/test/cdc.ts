@@ -1,6 +1,7 @@
 import { randomBytes } from "node:crypto";
 import type { SourceContext } from "@pulsar-connect/core";
 import { loadConfig, type SourceInstance, type SourceRecord } from "@pulsar-connect/core";
+import type { PostgresEndpoint } from "@pulsar-connect/services";
 import { createSourceContext, type TestContextHandle } from "@pulsar-connect/testkit";
 import pg from "pg";
 import { inject } from "vitest";
@@ -8,9 +9,17 @@ import definition from "../src/index.ts";
 
 /** The private PostgreSQL cluster with wal_level=logical that tooling/services starts for these tests. */
 export function logicalEndpoint() {
-  const endpoint = inject("services")["postgres-logical"];
+  const services = inject("services" as never) as { "postgres-logical"?: PostgresEndpoint };
+  const endpoint = services["postgres-logical"];
   if (!endpoint) throw new Error("test/services.json must list postgres-logical");
   return endpoint;
+}
+
+/** Endpoints of the Pulsar broker that tooling/services started for this project. */
+export function pulsarEndpoints(): { serviceUrl: string; adminUrl: string } {
+  const services = inject("services" as never) as { pulsar?: { serviceUrl: string; webServiceUrl: string } };
+  if (!services.pulsar) throw new Error("test/services.json must list pulsar");
+  return { serviceUrl: services.pulsar.serviceUrl, adminUrl: services.pulsar.webServiceUrl };
 }
 
 /** A lower-case name nobody else uses (slot, publication, table). */

@@ -5,8 +5,8 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { join } from "node:path";
 import { PulsarClient } from "@pulsar-connect/pulsar-client";
-import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
-import { cdcConfig, dropReplicationObjects, sql, uniqueName } from "./cdc.ts";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { cdcConfig, dropReplicationObjects, pulsarEndpoints, sql, uniqueName } from "./cdc.ts";
 
 const LARGE_TRANSACTION = 100_000;
 const SNAPSHOT_ROWS = 30_000;
@@ -15,9 +15,7 @@ const seed = Number(process.env.PC_CRASH_SEED ?? Math.floor(Math.random() * 2 **
 const killPoint = (total: number, salt: number) =>
   Math.floor(total / 10 + (((seed ^ (salt * 0x9e3779b9)) >>> 0) % Math.floor((total * 4) / 10)));
 
-const pulsar = inject("services").pulsar;
-const serviceUrl = pulsar?.serviceUrl ?? "pulsar://127.0.0.1:6650";
-const adminUrl = pulsar?.webServiceUrl ?? "http://127.0.0.1:8080";
+const { serviceUrl, adminUrl } = pulsarEndpoints();
 const run = Date.now().toString(36);
 const created: Array<Record<string, unknown>> = [];
 let client: PulsarClient;
