@@ -8,7 +8,7 @@ import { inject } from "vitest";
 import definition from "../src/index.ts";
 
 /** The private PostgreSQL cluster with wal_level=logical that tooling/services starts for these tests. */
-export function logicalEndpoint() {
+export function logicalEndpoint(): PostgresEndpoint {
   const services = inject("services" as never) as { "postgres-logical"?: PostgresEndpoint };
   const endpoint = services["postgres-logical"];
   if (!endpoint) throw new Error("test/services.json must list postgres-logical");
