@@ -2,7 +2,10 @@
 // postgres-logical): the Debezium envelope of snapshot and stream, TOAST, replica identity, value types, ALTER TABLE
 // while streaming, truncates, acknowledgement and restart, a dropped slot and an idle slot under heartbeats.
 import { randomBytes } from "node:crypto";
+import { loadConfig } from "@pulsar-connect/core";
+import { createSourceContext } from "@pulsar-connect/testkit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import definition from "../src/index.ts";
 import {
   cdcConfig,
   dropReplicationObjects,
@@ -185,6 +188,15 @@ describe("debezium-postgres change events", () => {
     await second.source.close();
     const third = await reopen(configs, second);
     expect(await readRecords(third, 1, { timeoutMs: 1500 })).toEqual([]);
+  });
+
+  it("refuses a parallelism above 1 (one slot, one reader)", async () => {
+    const name = await table("id int PRIMARY KEY");
+    const configs = cdcConfig(name);
+    const handle = createSourceContext({ numInstances: 2 });
+    await expect(definition.open(loadConfig(definition.config, configs), handle.context)).rejects.toThrow(
+      /parallelism is 2/,
+    );
   });
 
   it("refuses to start on a slot that was dropped underneath, saying what was lost", async () => {

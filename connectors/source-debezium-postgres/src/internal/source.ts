@@ -185,6 +185,14 @@ export class PostgresCdcSource implements SourceInstance {
   }
 
   private async start(): Promise<void> {
+    if (this.context.numInstances > 1) {
+      throw new ConnectorError(
+        "INVALID_CONFIG",
+        `parallelism is ${this.context.numInstances}, and a replication slot streams to one reader: set parallelism to 1 ` +
+          "(or run one connector per slot.name with its own table.include.list)",
+        { retryable: false },
+      );
+    }
     this.query = await this.connect(false);
     const wal = await this.query.query<{ wal_level: string }>("SHOW wal_level");
     if (wal.rows[0]?.wal_level !== "logical") {
