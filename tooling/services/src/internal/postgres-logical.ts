@@ -173,6 +173,11 @@ export async function postgresLogicalHealthy(port: number): Promise<boolean> {
 
 export async function stopPostgresLogical(state: ServiceState): Promise<void> {
   const root = serviceDir(NAME);
-  if (state.detail) runPg(join(state.detail, "pg_ctl"), ["-D", join(root, "data"), "-m", "fast", "-w", "stop"]);
+  if (state.detail) {
+    const pgCtl = join(state.detail, "pg_ctl");
+    // A logical replication client that has not confirmed everything it was sent holds a fast shutdown back.
+    const fast = runPg(pgCtl, ["-D", join(root, "data"), "-m", "fast", "-w", "-t", "15", "stop"]);
+    if (!fast.ok) runPg(pgCtl, ["-D", join(root, "data"), "-m", "immediate", "-w", "stop"]);
+  }
   clearState(NAME);
 }
