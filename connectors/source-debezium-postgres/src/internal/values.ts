@@ -235,12 +235,14 @@ function convertTimestampTz(text: string): unknown {
   );
   if (!match) return text;
   const [, date, clock, fraction = "", hours = "+00", minutes = "00", seconds = "00"] = match;
+  const digits = fraction.replace(/0+$/, "");
+  // The sessions run with TimeZone=UTC, so the server's text is already in UTC: no date arithmetic needed.
+  if (hours === "+00" && minutes === "00" && seconds === "00") return `${date}T${clock}${digits ? `.${digits}` : ""}Z`;
   const sign = hours.startsWith("-") ? -1 : 1;
   const offsetMs = sign * (Math.abs(Number(hours)) * 3_600_000 + Number(minutes) * 60_000 + Number(seconds) * 1000);
   const ms = Date.parse(`${date}T${clock}Z`) - offsetMs;
   if (Number.isNaN(ms)) return text;
   const iso = new Date(ms).toISOString().slice(0, 19);
-  const digits = fraction.replace(/0+$/, "");
   return `${iso}${digits ? `.${digits}` : ""}Z`;
 }
 
