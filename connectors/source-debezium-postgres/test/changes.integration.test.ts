@@ -190,6 +190,37 @@ describe("debezium-postgres change events", () => {
     expect(await readRecords(third, 1, { timeoutMs: 1500 })).toEqual([]);
   });
 
+  it("a table dropped during the snapshot stops the instance, which then resumes after the last acknowledged row", async () => {
+    const base = uniqueName("snap");
+    await client.query(`CREATE TABLE ${base}_a (id int PRIMARY KEY)`);
+    await client.query(`CREATE TABLE ${base}_b (id int PRIMARY KEY)`);
+    await client.query(`INSERT INTO ${base}_a SELECT generate_series(1, 100)`);
+    await client.query(`INSERT INTO ${base}_b SELECT generate_series(1, 10)`);
+    const configs = cdcConfig(`${base}_.*`, { "snapshot.fetch.size": 10 });
+    created.push(configs);
+    const first = await openSource(configs);
+    opened.push(first);
+    const acked = await readRecords(first, 30);
+    await client.query(`DROP TABLE ${base}_b`);
+    const more: string[] = [];
+    await expect(
+      (async () => {
+        for (;;) {
+          for (const record of (await first.source.read({ maxRecords: 10, signal: first.handle.abort.signal })) ?? []) {
+            more.push(record.key as string);
+          }
+        }
+      })(),
+    ).rejects.toThrow(/snapshot read failed/);
+    expect(first.handle.fatalErrors).toHaveLength(1);
+    await first.source.close();
+    const second = await reopen(configs, first);
+    const rest = await readRecords(second, 70);
+    const ids = [...acked, ...rest].map((record) => (eventOf(record).after as { id: number }).id);
+    expect(ids).toEqual(Array.from({ length: 100 }, (_, i) => i + 1));
+    expect(await readRecords(second, 1, { timeoutMs: 1000 })).toEqual([]);
+  });
+
   it("refuses a parallelism above 1 (one slot, one reader)", async () => {
     const name = await table("id int PRIMARY KEY");
     const configs = cdcConfig(name);

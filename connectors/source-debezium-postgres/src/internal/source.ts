@@ -623,7 +623,17 @@ export class PostgresCdcSource implements SourceInstance {
     if (this.failure) throw this.failure;
     if (this.snapshot) {
       if (!this.snapshot.finishedReading) {
-        const rows = await this.snapshot.next(maxRecords);
+        let rows: SnapshotRow[];
+        try {
+          rows = await this.snapshot.next(maxRecords);
+        } catch (error) {
+          // The snapshot transaction is unusable after an error (a table dropped meanwhile, a lost connection): the
+          // instance restarts and resumes after the last acknowledged row, listing the tables again.
+          this.fail(
+            new ConnectorError("READ_FAILED", `snapshot read failed: ${(error as Error).message}`, { cause: error }),
+          );
+          throw this.failure;
+        }
         if (rows.length > 0) return rows.map((row) => this.snapshotRecord(row));
       }
       if (!this.snapshot.allAcked) {
