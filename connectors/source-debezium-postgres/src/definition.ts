@@ -1,4 +1,5 @@
 import { type ConfigSchema, compatOnly, defineSource, type SourceDefinition, sensitive, z } from "@pulsar-connect/core";
+import { splitList } from "./internal/lists.ts";
 import { PostgresCdcSource } from "./internal/source.ts";
 
 const count = (min: number) => z.coerce.number().int().min(min);
@@ -23,14 +24,6 @@ const regexList = z
       }
     }
   });
-
-/** Entries of a comma-separated config list, trimmed, empty ones dropped. */
-export function splitList(value: string | undefined): string[] {
-  return (value ?? "")
-    .split(",")
-    .map((part) => part.trim())
-    .filter((part) => part !== "");
-}
 
 const OPERATIONS = ["c", "u", "d", "t", "none"] as const;
 

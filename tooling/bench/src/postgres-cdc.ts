@@ -7,7 +7,7 @@
 // BENCH_SKIP_DEBEZIUM=1 runs our side alone)
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { PulsarClient } from "@pulsar-connect/pulsar-client";
@@ -210,12 +210,14 @@ async function debezium(): Promise<Figures & { peakRssMb: number | null }> {
   };
 }
 
+const loadBefore = loadavg()[0] as number;
 const oursFigures = await ours();
 process.stderr.write(`debezium-postgres (this project): ${JSON.stringify(oursFigures)}\n`);
 const oursPeak = peakRssMb();
 const reference = process.env.BENCH_SKIP_DEBEZIUM === "1" ? undefined : await debezium();
 if (reference) process.stderr.write(`Debezium embedded: ${JSON.stringify(reference)}\n`);
 await db.end();
+const loadAfter = loadavg()[0] as number;
 
 const ratio = (a: number, b: number | undefined) => (b ? Number((a / b).toFixed(2)) : null);
 const summary = {
@@ -226,6 +228,7 @@ const summary = {
   snapshotRows: SNAPSHOT_ROWS,
   streamRows: STREAM_ROWS,
   guarantee: "ATLEAST_ONCE",
+  loadAverage: { before: loadBefore, after: loadAfter },
   ours: { ...oursFigures, peakRssMb: oursPeak },
   debezium: reference ?? null,
   ratios: {
@@ -250,7 +253,9 @@ writeFileSync(
     `| connector | snapshot rows/s | streaming changes/s |\n| --- | ---: | ---: |\n` +
     `${row("debezium-postgres (this project)", oursFigures)}\n${row("Debezium embedded (reference)", reference)}\n` +
     `| ratio (this project / Debezium) | ${summary.ratios.snapshot ?? "-"} | ${summary.ratios.stream ?? "-"} |\n\n` +
-    `Peak RSS: this process (runtime + connector + harness) ${oursPeak} MB; Debezium JVM ${reference?.peakRssMb ?? "-"} MB.\n`,
+    `Peak RSS: this process (runtime + connector + harness) ${oursPeak} MB; Debezium JVM ${reference?.peakRssMb ?? "-"} MB. ` +
+    `1-minute load average ${loadBefore.toFixed(1)} before and ${loadAfter.toFixed(1)} after the run: the two sides run ` +
+    "one after the other, so on a shared machine the ratios carry the load's variation.\n",
 );
 
 async function serverVersion(): Promise<string | undefined> {

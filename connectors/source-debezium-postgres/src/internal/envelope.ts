@@ -3,7 +3,7 @@
  * columns) that Debezium's PostgreSQL connector writes, as JSON, so consumers written for it keep working.
  */
 import type { PostgresCdcConfig } from "../definition.ts";
-import { splitList } from "../definition.ts";
+import { splitList } from "./lists.ts";
 import type { Lsn } from "./lsn.ts";
 import type { RelationColumn, TupleValue } from "./pgoutput.ts";
 import { convertValue, type ValueOptions } from "./values.ts";

@@ -7,7 +7,7 @@ import {
   type SourceRecord,
 } from "@pulsar-connect/core";
 import pg from "pg";
-import { type PostgresCdcConfig, splitList } from "../definition.ts";
+import type { PostgresCdcConfig } from "../definition.ts";
 import { capturedTables, qualifiedName, quoteIdent, type TableInfo } from "./catalog.ts";
 import {
   changeEvent,
@@ -20,6 +20,7 @@ import {
   tableTopic,
 } from "./envelope.ts";
 import { FlushTracker, type TransactionMark } from "./flush-tracker.ts";
+import { splitList } from "./lists.ts";
 import { formatLsn, type Lsn, laterLsn, parseLsn } from "./lsn.ts";
 import { decodePgOutput, type PgOutputMessage, pgTimeToUnixMs, type Relation, type TupleValue } from "./pgoutput.ts";
 import { ReplicationStream } from "./replication-stream.ts";
