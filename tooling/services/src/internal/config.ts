@@ -1,7 +1,7 @@
 import { join } from "node:path";
 import { ServicesError } from "./errors.ts";
 
-export const SERVICE_NAMES = ["pulsar", "kafka", "cassandra", "postgres", "mariadb", "s3proxy"] as const;
+export const SERVICE_NAMES = ["pulsar", "kafka", "cassandra", "postgres", "postgres-logical", "mariadb", "s3proxy"] as const;
 export type ServiceName = (typeof SERVICE_NAMES)[number];
 export type JvmServiceName = "pulsar" | "kafka" | "cassandra" | "s3proxy";
 
@@ -72,6 +72,7 @@ export interface ServicePorts {
   kafka: KafkaPorts;
   cassandra: CassandraPorts;
   postgres: DatabasePorts;
+  "postgres-logical": DatabasePorts;
   mariadb: DatabasePorts;
   s3proxy: S3proxyPorts;
 }
@@ -92,6 +93,7 @@ export function servicePorts<N extends ServiceName>(name: N, env: NodeJS.Process
       storage: portFromEnv(env, "CASSANDRA_STORAGE_PORT", 7000),
     }),
     postgres: () => ({ port: portFromEnv(env, "PGPORT", 5432) }),
+    "postgres-logical": () => ({ port: portFromEnv(env, "PG_LOGICAL_PORT", 7532) }),
     mariadb: () => ({ port: portFromEnv(env, "MARIADB_PORT", 3306) }),
     s3proxy: () => ({ port: portFromEnv(env, "S3PROXY_PORT", 7600) }),
   } satisfies { [K in ServiceName]: () => ServicePorts[K] };

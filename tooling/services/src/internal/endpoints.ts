@@ -56,6 +56,7 @@ export interface ServiceEndpoints {
   kafka: KafkaEndpoint;
   cassandra: CassandraEndpoint;
   postgres: PostgresEndpoint;
+  "postgres-logical": PostgresEndpoint;
   mariadb: MariadbEndpoint;
   s3proxy: S3proxyEndpoint;
 }

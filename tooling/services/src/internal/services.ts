@@ -13,6 +13,7 @@ import {
 import type { ServiceEndpoints } from "./endpoints.ts";
 import { type JvmServer, startJvm } from "./jvm.ts";
 import { kafkaServer } from "./kafka.ts";
+import { postgresLogicalHealthy, stopPostgresLogical, upPostgresLogical } from "./postgres-logical.ts";
 import { waitUntil } from "./probe.ts";
 import { isAlive, listenerPid, peakRssMb, rssMb, stopProcess } from "./proc.ts";
 import { pulsarServer } from "./pulsar.ts";
@@ -97,7 +98,9 @@ async function upOne<N extends ServiceName>(name: N): Promise<UpResult<N>> {
     const up =
       name === "postgres"
         ? await upPostgres(servicePorts("postgres").port)
-        : await upMariadb(servicePorts("mariadb").port);
+        : name === "postgres-logical"
+          ? await upPostgresLogical(servicePorts("postgres-logical").port)
+          : await upMariadb(servicePorts("mariadb").port);
     const result: UpResult<ServiceName> = { name, action: up.action, ms: Date.now() - begun, endpoint: up.endpoint };
     if (up.state) result.pid = up.state.pid;
     return result as UpResult<N>;
@@ -153,6 +156,10 @@ export async function stopServices(names: readonly ServiceName[] = SERVICE_NAMES
         await stopPostgres(state);
         return { name, outcome: "stopped", ms: Date.now() - begun, pid: state.pid };
       }
+      if (state.managedBy === "pg_ctl") {
+        await stopPostgresLogical(state);
+        return { name, outcome: "stopped", ms: Date.now() - begun, pid: state.pid };
+      }
       if (state.managedBy === "mariadbd") {
         await stopMariadb(state);
         return { name, outcome: "stopped", ms: Date.now() - begun, pid: state.pid };
@@ -184,6 +191,7 @@ async function healthyOn(name: ServiceName, ports: Record<string, number>): Prom
   try {
     if (isJvm(name)) return await (jvmServers[name] as JvmServer<JvmServiceName>).healthy(ports as never);
     const port = ports.port ?? 0;
+    if (name === "postgres-logical") return await postgresLogicalHealthy(port);
     return name === "postgres" ? await postgresHealthy(port) : await mariadbHealthy(port);
   } catch {
     return false;

@@ -12,7 +12,7 @@ export interface ServiceState {
   /** Text in the process command line that proves the pid is still ours. */
   marker?: string;
   /** How to stop it: a JVM we spawned, or a system database we started through its Debian tooling. */
-  managedBy: "jvm" | "pg_ctlcluster" | "mariadbd";
+  managedBy: "jvm" | "pg_ctlcluster" | "pg_ctl" | "mariadbd";
   ports: Record<string, number>;
   startedAt: string;
   readyAt?: string;
