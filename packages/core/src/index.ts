@@ -37,6 +37,16 @@ export {
   type SourceSpec,
 } from "./define.ts";
 export {
+  defineFunction,
+  FUNCTION_BRAND,
+  type FunctionContext,
+  type FunctionDefinition,
+  type FunctionRecord,
+  type FunctionResult,
+  type FunctionSpec,
+  isFunctionDefinition,
+} from "./function.ts";
+export {
   ConnectorError,
   type ConnectorErrorCode,
   type ConnectorErrorOptions,

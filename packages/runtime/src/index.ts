@@ -24,6 +24,7 @@ export { COMPRESSION_TYPES, configWarnings, DECLARABLE_SCHEMA_TYPES } from "./co
 export {
   ConnectorCatalog,
   type DiscoveredConnector,
+  type DiscoveredFunction,
   type DiscoveryOptions,
   type DiscoveryProblem,
   type ReloadResult,
@@ -38,6 +39,13 @@ export {
   validateConnectorConfigs,
 } from "./instance.ts";
 export { deduplicationEnabled } from "./internal/source-runner.ts";
+export {
+  checkTransformFunction,
+  hasTransformFunction,
+  type InstalledFunction,
+  transformFunctionConfigOf,
+  transformFunctionName,
+} from "./transform-function.ts";
 export { PulsarStateStore, type PulsarStateStoreOptions, stateTopic } from "./state.ts";
 export {
   type ExceptionInformation,
