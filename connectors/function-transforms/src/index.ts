@@ -22,5 +22,5 @@ const transforms: FunctionDefinition<typeof transformsConfig> = defineFunction({
 
 export default transforms;
 export { COMPUTE_TYPES, type Step, type TransformsConfig, transformsConfig } from "./internal/config.ts";
-export { compileSteps } from "./internal/steps.ts";
 export { compileExpression, type ExpressionScope } from "./internal/expression.ts";
+export { compileSteps } from "./internal/steps.ts";

@@ -79,7 +79,11 @@ describe("transforms steps", () => {
 
   it("flatten joins nested names with the delimiter", async () => {
     const value = { a: { b: 1, c: { d: "x" } }, e: [1, 2] };
-    expect((await run({ steps: [{ type: "flatten" }] }, record(value)))?.value).toEqual({ a_b: 1, a_c_d: "x", e: [1, 2] });
+    expect((await run({ steps: [{ type: "flatten" }] }, record(value)))?.value).toEqual({
+      a_b: 1,
+      a_c_d: "x",
+      e: [1, 2],
+    });
     expect((await run({ steps: [{ type: "flatten", delimiter: "." }] }, record(value)))?.value).toEqual({
       "a.b": 1,
       "a.c.d": "x",
@@ -89,7 +93,11 @@ describe("transforms steps", () => {
 
   it("merge-key-value puts the key's fields into the value; unwrap-key-value makes the key the value", async () => {
     const keyed = record({ name: "ada", id: 2 }, { key: '{"id":1,"region":"eu"}' });
-    expect((await run({ steps: [{ type: "merge-key-value" }] }, keyed))?.value).toEqual({ id: 2, region: "eu", name: "ada" });
+    expect((await run({ steps: [{ type: "merge-key-value" }] }, keyed))?.value).toEqual({
+      id: 2,
+      region: "eu",
+      name: "ada",
+    });
     expect((await run({ steps: [{ type: "unwrap-key-value", "unwrap-key": true }] }, keyed))?.value).toEqual({
       id: 1,
       region: "eu",
@@ -104,13 +112,27 @@ describe("transforms steps", () => {
 
   it("compute can set the destination and fails the record when a required field is null", async () => {
     const routed = await run(
-      { steps: [{ type: "compute", fields: [{ name: "destinationTopic", expression: "fn:concat('t-', value.kind)", type: "STRING" }] }] },
+      {
+        steps: [
+          {
+            type: "compute",
+            fields: [{ name: "destinationTopic", expression: "fn:concat('t-', value.kind)", type: "STRING" }],
+          },
+        ],
+      },
       record({ kind: "a" }),
     );
     expect(routed?.destinationTopic).toBe("t-a");
     await expect(
       run(
-        { steps: [{ type: "compute", fields: [{ name: "value.x", expression: "value.missing", type: "INT64", optional: false }] }] },
+        {
+          steps: [
+            {
+              type: "compute",
+              fields: [{ name: "value.x", expression: "value.missing", type: "INT64", optional: false }],
+            },
+          ],
+        },
         record({}),
       ),
     ).rejects.toThrow("value.x: the expression gave null and the field is not optional");
@@ -119,16 +141,14 @@ describe("transforms steps", () => {
   it("steps run in order and stop at a drop", async () => {
     const out = await run(
       {
-        steps: [
-          { type: "flatten" },
-          { type: "drop", when: "value.a_b == 2" },
-          { type: "drop-fields", fields: "a_b" },
-        ],
+        steps: [{ type: "flatten" }, { type: "drop", when: "value.a_b == 2" }, { type: "drop-fields", fields: "a_b" }],
       },
       record({ a: { b: 1 }, c: 3 }),
     );
     expect(out?.value).toEqual({ c: 3 });
-    expect(await run({ steps: [{ type: "flatten" }, { type: "drop", when: "value.a_b == 2" }] }, record({ a: { b: 2 } }))).toBeNull();
+    expect(
+      await run({ steps: [{ type: "flatten" }, { type: "drop", when: "value.a_b == 2" }] }, record({ a: { b: 2 } })),
+    ).toBeNull();
   });
 });
 

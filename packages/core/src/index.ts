@@ -37,6 +37,13 @@ export {
   type SourceSpec,
 } from "./define.ts";
 export {
+  ConnectorError,
+  type ConnectorErrorCode,
+  type ConnectorErrorOptions,
+  type FieldIssue,
+  toConnectorError,
+} from "./errors.ts";
+export {
   defineFunction,
   FUNCTION_BRAND,
   type FunctionContext,
@@ -46,13 +53,6 @@ export {
   type FunctionSpec,
   isFunctionDefinition,
 } from "./function.ts";
-export {
-  ConnectorError,
-  type ConnectorErrorCode,
-  type ConnectorErrorOptions,
-  type FieldIssue,
-  toConnectorError,
-} from "./errors.ts";
 export {
   DEFAULT_PROCESSING_GUARANTEE,
   isProcessingGuarantee,

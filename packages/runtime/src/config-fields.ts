@@ -151,16 +151,7 @@ function checkResources(config: Record<string, unknown>, issues: FieldIssue[]): 
 export function checkSinkFields(config: Record<string, unknown>): FieldIssue[] {
   const issues: FieldIssue[] = [];
   checkUnknownFields(config, "Sink", issues);
-  checkNotSupported(
-    config,
-    [
-      "runtimeFlags",
-      "customRuntimeOptions",
-      "logLevel",
-      "topicToSchemaProperties",
-    ],
-    issues,
-  );
+  checkNotSupported(config, ["runtimeFlags", "customRuntimeOptions", "logLevel", "topicToSchemaProperties"], issues);
   issues.push(...checkTransformFields(config));
   checkResources(config, issues);
   const serdes = config.topicToSerdeClassName;

@@ -39,13 +39,6 @@ export {
   validateConnectorConfigs,
 } from "./instance.ts";
 export { deduplicationEnabled } from "./internal/source-runner.ts";
-export {
-  checkTransformFunction,
-  hasTransformFunction,
-  type InstalledFunction,
-  transformFunctionConfigOf,
-  transformFunctionName,
-} from "./transform-function.ts";
 export { PulsarStateStore, type PulsarStateStoreOptions, stateTopic } from "./state.ts";
 export {
   type ExceptionInformation,
@@ -53,3 +46,10 @@ export {
   type SinkInstanceStatusData,
   type SourceInstanceStatusData,
 } from "./stats.ts";
+export {
+  checkTransformFunction,
+  hasTransformFunction,
+  type InstalledFunction,
+  transformFunctionConfigOf,
+  transformFunctionName,
+} from "./transform-function.ts";

@@ -2,7 +2,8 @@ import { z } from "@pulsar-connect/core";
 import { compileExpression, ExpressionError } from "./expression.ts";
 
 /** Field names that `compute` may set: a value or key field, the message key, a property, or the destination. */
-const COMPUTED_NAME = /^(value\.[^.\s]+(\.[^.\s]+)*|key\.[^.\s]+(\.[^.\s]+)*|messageKey|destinationTopic|properties\.[^.\s]+)$/;
+const COMPUTED_NAME =
+  /^(value\.[^.\s]+(\.[^.\s]+)*|key\.[^.\s]+(\.[^.\s]+)*|messageKey|destinationTopic|properties\.[^.\s]+)$/;
 
 /** Types a computed field can be given (upstream's names). */
 export const COMPUTE_TYPES = ["STRING", "INT8", "INT16", "INT32", "INT64", "FLOAT", "DOUBLE", "BOOLEAN"] as const;
@@ -109,12 +110,13 @@ export const stepSchema: z.ZodType<Step> = z.discriminatedUnion("type", [
   compute,
 ]);
 
-
 /** The function's config (`--transform-function-config`). */
 export const transformsConfig: z.ZodObject<{ steps: z.ZodArray<z.ZodType<Step>> }> = z.object({
-  steps: z.array(stepSchema).describe(
-    "The steps, applied in order: drop-fields, cast, merge-key-value, unwrap-key-value, flatten, drop, compute",
-  ),
+  steps: z
+    .array(stepSchema)
+    .describe(
+      "The steps, applied in order: drop-fields, cast, merge-key-value, unwrap-key-value, flatten, drop, compute",
+    ),
 });
 
 /** The function's config, validated. */

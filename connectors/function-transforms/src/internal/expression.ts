@@ -40,7 +40,28 @@ type Token =
   | { kind: "op"; value: string; at: number }
   | { kind: "end"; at: number };
 
-const OPERATORS = ["==", "!=", "<=", ">=", "&&", "||", "<", ">", "!", "+", "-", "*", "/", "%", "(", ")", ",", ".", "[", "]"];
+const OPERATORS = [
+  "==",
+  "!=",
+  "<=",
+  ">=",
+  "&&",
+  "||",
+  "<",
+  ">",
+  "!",
+  "+",
+  "-",
+  "*",
+  "/",
+  "%",
+  "(",
+  ")",
+  ",",
+  ".",
+  "[",
+  "]",
+];
 const WORD_OPERATORS: Readonly<Record<string, string>> = {
   and: "&&",
   or: "||",
@@ -188,7 +209,11 @@ class Parser {
     if (!this.take(op)) throw new ExpressionError(`expected '${op}' at ${token.at + 1}, found ${describe(token)}`);
   }
 
-  private binary(next: () => Expression, ops: readonly string[], apply: (op: string, a: Expression, b: Expression) => Expression): Expression {
+  private binary(
+    next: () => Expression,
+    ops: readonly string[],
+    apply: (op: string, a: Expression, b: Expression) => Expression,
+  ): Expression {
     let left = next();
     for (;;) {
       const token = this.peek();
@@ -199,43 +224,64 @@ class Parser {
   }
 
   private or(): Expression {
-    return this.binary(() => this.and(), ["||"], (_op, a, b) => (scope) => toBoolean(a(scope)) || toBoolean(b(scope)));
+    return this.binary(
+      () => this.and(),
+      ["||"],
+      (_op, a, b) => (scope) => toBoolean(a(scope)) || toBoolean(b(scope)),
+    );
   }
 
   private and(): Expression {
-    return this.binary(() => this.equality(), ["&&"], (_op, a, b) => (scope) => toBoolean(a(scope)) && toBoolean(b(scope)));
+    return this.binary(
+      () => this.equality(),
+      ["&&"],
+      (_op, a, b) => (scope) => toBoolean(a(scope)) && toBoolean(b(scope)),
+    );
   }
 
   private equality(): Expression {
-    return this.binary(() => this.relation(), ["==", "!="], (op, a, b) =>
-      op === "==" ? (scope) => equals(a(scope), b(scope)) : (scope) => !equals(a(scope), b(scope)),
+    return this.binary(
+      () => this.relation(),
+      ["==", "!="],
+      (op, a, b) => (op === "==" ? (scope) => equals(a(scope), b(scope)) : (scope) => !equals(a(scope), b(scope))),
     );
   }
 
   private relation(): Expression {
-    return this.binary(() => this.additive(), ["<", ">", "<=", ">="], (op, a, b) => (scope) => {
-      const left = a(scope);
-      const right = b(scope);
-      if (isNullish(left) || isNullish(right)) return false;
-      const order = compare(left, right);
-      return op === "<" ? order < 0 : op === ">" ? order > 0 : op === "<=" ? order <= 0 : order >= 0;
-    });
+    return this.binary(
+      () => this.additive(),
+      ["<", ">", "<=", ">="],
+      (op, a, b) => (scope) => {
+        const left = a(scope);
+        const right = b(scope);
+        if (isNullish(left) || isNullish(right)) return false;
+        const order = compare(left, right);
+        return op === "<" ? order < 0 : op === ">" ? order > 0 : op === "<=" ? order <= 0 : order >= 0;
+      },
+    );
   }
 
   private additive(): Expression {
-    return this.binary(() => this.multiplicative(), ["+", "-"], (op, a, b) =>
-      op === "+"
-        ? (scope) => toNumber(a(scope)) + toNumber(b(scope))
-        : (scope) => toNumber(a(scope)) - toNumber(b(scope)),
+    return this.binary(
+      () => this.multiplicative(),
+      ["+", "-"],
+      (op, a, b) =>
+        op === "+"
+          ? (scope) => toNumber(a(scope)) + toNumber(b(scope))
+          : (scope) => toNumber(a(scope)) - toNumber(b(scope)),
     );
   }
 
   private multiplicative(): Expression {
-    return this.binary(() => this.unary(), ["*", "/", "%"], (op, a, b) => (scope) => {
-      const left = toNumber(a(scope));
-      const right = toNumber(b(scope));
-      return op === "*" ? left * right : op === "/" ? left / right : left % right;
-    });
+    return this.binary(
+      () => this.unary(),
+      ["*", "/", "%"],
+      (op, a, b) => (scope) => {
+        const left = toNumber(a(scope));
+        const right = toNumber(b(scope));
+        return op === "*" ? left * right : op === "/" ? left / right : left % right;
+      },
+    );
   }
 
   private unary(): Expression {
@@ -311,7 +357,9 @@ class Parser {
       }
       const [min, max] = fn.arity;
       if (args.length < min || args.length > max) {
-        throw new ExpressionError(`${name} takes ${min === max ? min : `${min} to ${max}`} argument(s), not ${args.length}`);
+        throw new ExpressionError(
+          `${name} takes ${min === max ? min : `${min} to ${max}`} argument(s), not ${args.length}`,
+        );
       }
       return (scope) => fn.call(args.map((arg) => arg(scope)));
     }

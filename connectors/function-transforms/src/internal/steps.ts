@@ -222,7 +222,7 @@ function compileStep(step: Step): CompiledStep {
           // Every expression sees the record as it was before this step, as upstream evaluates them.
           const scope = working.scope();
           const results = fields.map(({ field, expression }) => computeOne(field, expression, scope));
-          fields.forEach(({ field }, index) => setComputed(working, field, results[index]));
+          for (const [index, { field }] of fields.entries()) setComputed(working, field, results[index]);
           return true;
         };
       }
@@ -235,7 +235,8 @@ function compileStep(step: Step): CompiledStep {
 
 function computeOne(field: ComputedField, expression: Expression, scope: ExpressionScope): unknown {
   const value = converted(expression(scope), field.type, field.name);
-  if (value === null && !field.optional) throw new Error(`${field.name}: the expression gave null and the field is not optional`);
+  if (value === null && !field.optional)
+    throw new Error(`${field.name}: the expression gave null and the field is not optional`);
   return value;
 }
 

@@ -65,7 +65,11 @@ export class RecordTransform {
     return this.toSinkRecord(record, input.schema, output as FunctionRecord);
   }
 
-  private toSinkRecord(original: SinkRecord, inputSchema: RecordSchema | undefined, output: FunctionRecord): SinkRecord {
+  private toSinkRecord(
+    original: SinkRecord,
+    inputSchema: RecordSchema | undefined,
+    output: FunctionRecord,
+  ): SinkRecord {
     const destination = output.destinationTopic;
     if (destination !== undefined && destination !== "" && !this.routesByDestination) {
       throw new ConnectorError(
@@ -75,7 +79,8 @@ export class RecordTransform {
       );
     }
     // A schema the function set describes its value; the input's may no longer (fields dropped or renamed).
-    const schema = output.schema !== undefined && output.schema !== inputSchema ? output.schema : schemaOf(output.value);
+    const schema =
+      output.schema !== undefined && output.schema !== inputSchema ? output.schema : schemaOf(output.value);
     const result: SinkRecord = {
       ...original,
       value: output.value,

@@ -1,11 +1,11 @@
 import {
   ConnectorError,
   type FunctionDefinition,
-  type Logger,
   formatIssues,
+  type Logger,
   loadConfig,
-  parseConfig,
   type PulsarPosition,
+  parseConfig,
   type RecordSchema,
   type SinkContext,
   type SinkDefinition,
@@ -28,8 +28,8 @@ import { secretResolver } from "./context.ts";
 import { DeadLetterPublisher } from "./dead-letter.ts";
 import { type GuaranteePolicy, guaranteePolicy, refusalAction } from "./guarantee-policy.ts";
 import { PositionIndex } from "./positions.ts";
-import { RecordTransform } from "./record-transform.ts";
 import { adminOf, type ConsumerLike, type MessageLike, type PulsarConnections } from "./pulsar.ts";
+import { RecordTransform } from "./record-transform.ts";
 import { RunnerBase } from "./runner-base.ts";
 
 export interface SinkRunnerOptions {
@@ -206,7 +206,12 @@ export class SinkRunner extends RunnerBase {
         { retryable: false },
       );
     }
-    const result = parseConfig(definition.config, transformFunctionConfigOf(config), undefined, "transformFunctionConfig");
+    const result = parseConfig(
+      definition.config,
+      transformFunctionConfigOf(config),
+      undefined,
+      "transformFunctionConfig",
+    );
     if (!result.ok) {
       throw new ConnectorError("INVALID_CONFIG", formatIssues("Invalid transform function config", result.issues), {
         issues: result.issues,
