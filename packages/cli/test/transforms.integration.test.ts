@@ -109,3 +109,32 @@ describe("pulsar-connect sinks create --transform-function", () => {
     expect(orphan.stderr).toContain("transformFunctionConfig: needs transformFunction");
   });
 });
+
+describe("pulsar-connect sinks localrun --transform-function", () => {
+  it("checks the function against the packages it discovers before running anything", async () => {
+    const io = { stdout: { write: () => true }, stderr: { write: (text: string) => (stderr += text) }, env: {} };
+    let stderr = "";
+    const args = (...extra: string[]) => [
+      "sinks",
+      "localrun",
+      "--connectors-dir",
+      join(import.meta.dirname, "..", "..", "worker"),
+      "--broker-service-url",
+      serviceUrl,
+      ...sink(`${run}-local`).slice(2),
+      ...extra,
+    ];
+    expect(await runCli(args("--transform-function", "builtin://mapper"), io)).toBe(2);
+    expect(stderr).toContain(
+      "transformFunction: function 'mapper' is not installed -- available functions are: [transforms]",
+    );
+    stderr = "";
+    expect(
+      await runCli(
+        args("--transform-function", "transforms", "--transform-function-config", '{"steps":[{"type":"cast"}]}'),
+        io,
+      ),
+    ).toBe(2);
+    expect(stderr).toContain("transformFunctionConfig.steps.0.schema-type");
+  });
+});
