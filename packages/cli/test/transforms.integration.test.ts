@@ -79,6 +79,23 @@ describe("pulsar-connect sinks create --transform-function", () => {
       transformFunctionClassName: "@pulsar-connect/function-transforms",
       transformFunctionConfig: config,
     });
+    const invalid = await cli([
+      "sinks",
+      "update",
+      "--name",
+      `${run}-ok`,
+      "--transform-function-config",
+      '{"steps":[{"type":"drop-fields"}]}',
+    ]);
+    expect(invalid.code).toBe(2);
+    expect(invalid.stderr).toContain("transformFunctionConfig.steps.0.fields");
+    const changed = '{"steps":[{"type":"flatten","delimiter":"."}]}';
+    expect((await cli(["sinks", "update", "--name", `${run}-ok`, "--transform-function-config", changed])).code).toBe(
+      0,
+    );
+    expect(JSON.parse((await cli(["sinks", "get", "--name", `${run}-ok`])).stdout).transformFunctionConfig).toBe(
+      changed,
+    );
     expect((await cli(["sinks", "delete", "--name", `${run}-ok`])).code).toBe(0);
   });
 
