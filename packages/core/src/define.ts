@@ -71,6 +71,8 @@ export interface SinkSpec<S extends ConfigSchema> {
   storesPositions?: boolean;
   /** Preferred batch size (records per `write`). */
   batchSize?: number;
+  /** The sink honours `SinkRecord.destinationTopic` (set by a transform function) to route a record. */
+  routesByDestination?: boolean;
   /** Opens an instance with validated config. */
   open(config: z.output<S>, context: SinkContext): Promise<SinkInstance>;
 }

@@ -45,6 +45,16 @@ export {
   toConnectorError,
 } from "./errors.ts";
 export {
+  defineFunction,
+  FUNCTION_BRAND,
+  type FunctionContext,
+  type FunctionDefinition,
+  type FunctionRecord,
+  type FunctionResult,
+  type FunctionSpec,
+  isFunctionDefinition,
+} from "./function.ts";
+export {
   DEFAULT_PROCESSING_GUARANTEE,
   isProcessingGuarantee,
   PROCESSING_GUARANTEES,

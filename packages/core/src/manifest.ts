@@ -6,8 +6,8 @@ import { ConnectorError } from "./errors.ts";
 export interface ConnectorManifest {
   /** Manifest format version (1). */
   manifestVersion: 1;
-  /** Whether the package provides a source or a sink. */
-  kind: "source" | "sink";
+  /** Whether the package provides a source, a sink, or a function (a sink transform). */
+  kind: "source" | "sink" | "function";
   /** Connector name: lowercase letters, digits and dashes. */
   name: string;
   /** One line describing the connector. */
@@ -19,13 +19,13 @@ export interface ConnectorManifest {
 /** Schema of the manifest block. */
 export const connectorManifestSchema: z.ZodType<ConnectorManifest> = z.object({
   manifestVersion: z.literal(1),
-  kind: z.enum(["source", "sink"]),
+  kind: z.enum(["source", "sink", "function"]),
   name: z.string().regex(/^[a-z][a-z0-9-]*$/, "must be lowercase letters, digits and dashes, starting with a letter"),
   description: z.string().min(1, "must not be empty"),
   configSchema: z.string().optional(),
 });
 
-/** Package folder name that a connector with this manifest must live in (`sink-cassandra`, `source-kafka`). */
+/** Package folder name that a package with this manifest must live in (`sink-cassandra`, `function-transforms`). */
 export function expectedPackageFolder(manifest: Pick<ConnectorManifest, "kind" | "name">): string {
   return `${manifest.kind}-${manifest.name}`;
 }

@@ -67,8 +67,13 @@ export interface SinkRecord<T = unknown> {
   messageId: string;
   /** How many times the message was delivered before this one. */
   redeliveryCount: number;
-  /** Schema the value was decoded with. */
+  /** Schema the value was decoded with (or, after a transform function, the schema of its result). */
   schema?: RecordSchema;
+  /**
+   * Set by a transform function: where the record should go instead of the sink's configured destination. Only
+   * sinks declaring `routesByDestination` receive such records; for the others the runtime refuses them.
+   */
+  destinationTopic?: string;
   /** Only under MANUAL: acknowledge the message. */
   ack?(): void;
   /** Only under MANUAL: negatively acknowledge the message. */

@@ -1,6 +1,7 @@
 import type { ConfigWarning, FieldIssue } from "@pulsar-connect/core";
 // Pattern checks live with the other topic-name rules; both modules only call each other's functions at run time.
 import { checkTopicsPattern } from "./config.ts";
+import { checkTransformFields } from "./transform-function.ts";
 
 /**
  * Checks of the upstream SinkConfig/SourceConfig fields that the runtime either honours in its own way or refuses.
@@ -21,9 +22,6 @@ const NOT_SUPPORTED = {
   runtimeFlags:
     "is not supported: instances run inside the worker's Node process, so there is no runtime command line to pass flags to",
   customRuntimeOptions: "is not supported: there is no Kubernetes runtime to customise",
-  transformFunction: "is not supported: sink transform functions are not available",
-  transformFunctionClassName: "is not supported: sink transform functions are not available",
-  transformFunctionConfig: "is not supported: sink transform functions are not available",
   batchSourceConfig: "is not supported: there is no batch source runtime",
   logLevel: "is not supported: the worker's log level applies to every instance",
   topicToSchemaProperties: "is not supported: schema properties of inputs cannot be set",
@@ -153,19 +151,8 @@ function checkResources(config: Record<string, unknown>, issues: FieldIssue[]): 
 export function checkSinkFields(config: Record<string, unknown>): FieldIssue[] {
   const issues: FieldIssue[] = [];
   checkUnknownFields(config, "Sink", issues);
-  checkNotSupported(
-    config,
-    [
-      "runtimeFlags",
-      "customRuntimeOptions",
-      "logLevel",
-      "transformFunction",
-      "transformFunctionClassName",
-      "transformFunctionConfig",
-      "topicToSchemaProperties",
-    ],
-    issues,
-  );
+  checkNotSupported(config, ["runtimeFlags", "customRuntimeOptions", "logLevel", "topicToSchemaProperties"], issues);
+  issues.push(...checkTransformFields(config));
   checkResources(config, issues);
   const serdes = config.topicToSerdeClassName;
   if (serdes !== undefined && serdes !== null) {

@@ -111,3 +111,42 @@ describe("ConnectorCatalog.discover", () => {
     expect(catalog.get("sink", "a")?.definition.description).toBe("first");
   });
 });
+
+describe("function packages (sink transforms)", () => {
+  const functionModule = (name: string) =>
+    `export default { $$type: "pulsar-connect.function", apiVersion: 1, name: ${JSON.stringify(name)}, description: "d", config: {}, process(r) { return r; } };\n`;
+  const manifest = (name: string) => ({ manifestVersion: 1, kind: "function", name, description: `${name} function` });
+
+  it("are discovered like connectors, apart from them, and checked for their brand", async () => {
+    const dir = host(["@pulsar-connect/function-upper", "fn-unbranded", "fn-as-sink", "same-name-sink"]);
+    fakePackage(dir, "@pulsar-connect/function-upper", manifest("upper"), functionModule("upper"));
+    fakePackage(dir, "fn-unbranded", manifest("plain"), "export default { name: 'plain', process() {} };\n");
+    fakePackage(dir, "fn-as-sink", manifest("wrong"), sinkModule("wrong"));
+    // A sink may have a function's name: kinds do not collide.
+    fakePackage(
+      dir,
+      "same-name-sink",
+      { manifestVersion: 1, kind: "sink", name: "upper", description: "d" },
+      sinkModule("upper"),
+    );
+
+    const catalog = await ConnectorCatalog.discover({ hostDirs: [dir] });
+    expect(catalog.functions().map((f) => [f.name, f.packageName])).toEqual([
+      ["upper", "@pulsar-connect/function-upper"],
+    ]);
+    expect(catalog.getFunction("upper")?.definition.name).toBe("upper");
+    expect(catalog.get("sink", "upper")?.packageName).toBe("same-name-sink");
+    expect(catalog.list("sink").map((c) => c.name)).toEqual(["upper"]);
+    const problems = Object.fromEntries(catalog.problems.map((p) => [p.packageName, p.message]));
+    expect(problems["fn-unbranded"]).toContain("not a function definition (use defineFunction()");
+    expect(problems["fn-as-sink"]).toContain("not a function definition");
+  });
+
+  it("must live in a package named after their manifest", async () => {
+    const dir = host(["@pulsar-connect/transforms"]);
+    fakePackage(dir, "@pulsar-connect/transforms", manifest("transforms"), functionModule("transforms"));
+    const catalog = await ConnectorCatalog.discover({ hostDirs: [dir] });
+    expect(catalog.functions()).toEqual([]);
+    expect(catalog.problems[0]?.message).toContain("@pulsar-connect/function-transforms");
+  });
+});

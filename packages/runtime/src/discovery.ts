@@ -6,6 +6,8 @@ import { pathToFileURL } from "node:url";
 import {
   type ConnectorManifest,
   expectedPackageFolder,
+  type FunctionDefinition,
+  isFunctionDefinition,
   isSinkDefinition,
   isSourceDefinition,
   readConnectorManifest,
@@ -25,6 +27,12 @@ export interface DiscoveredConnector {
   definition: SinkDefinition | SourceDefinition;
   /** Fingerprint of the package.json and entry file; reload keeps connectors whose fingerprint is unchanged. */
   fingerprint: string;
+}
+
+/** A function package (a sink transform) found by discovery (or registered directly). */
+export interface DiscoveredFunction extends Omit<DiscoveredConnector, "kind" | "definition"> {
+  kind: "function";
+  definition: FunctionDefinition;
 }
 
 /** A package that declares a manifest but could not be loaded, and why. */
@@ -101,7 +109,7 @@ async function loadPackage(
   hostDir: string,
   dependency: string,
   preferSource: boolean,
-): Promise<DiscoveredConnector | DiscoveryProblem | undefined> {
+): Promise<DiscoveredConnector | DiscoveredFunction | DiscoveryProblem | undefined> {
   const require = createRequire(join(resolve(hostDir), "package.json"));
   let packageJsonPath: string;
   try {
@@ -141,14 +149,14 @@ async function loadPackage(
     return { packageName, message: `cannot be imported from ${entry}: ${(error as Error).message}` };
   }
   const definition = module.default;
-  const branded = manifest.kind === "sink" ? isSinkDefinition(definition) : isSourceDefinition(definition);
+  const branded = BRAND_CHECKS[manifest.kind](definition);
   if (!branded) {
     return {
       packageName,
-      message: `default export is not a ${manifest.kind} definition (use define${manifest.kind === "sink" ? "Sink" : "Source"}() from @pulsar-connect/core)`,
+      message: `default export is not a ${manifest.kind} definition (use ${DEFINE_CALLS[manifest.kind]}() from @pulsar-connect/core)`,
     };
   }
-  const typed = definition as SinkDefinition | SourceDefinition;
+  const typed = definition as SinkDefinition | SourceDefinition | FunctionDefinition;
   if (typed.name !== manifest.name) {
     return {
       packageName,
@@ -165,8 +173,20 @@ async function loadPackage(
     manifest,
     definition: typed,
     fingerprint,
-  };
+  } as DiscoveredConnector | DiscoveredFunction;
 }
+
+const BRAND_CHECKS: Readonly<Record<ConnectorManifest["kind"], (value: unknown) => boolean>> = {
+  sink: isSinkDefinition,
+  source: isSourceDefinition,
+  function: isFunctionDefinition,
+};
+
+const DEFINE_CALLS: Readonly<Record<ConnectorManifest["kind"], string>> = {
+  sink: "defineSink",
+  source: "defineSource",
+  function: "defineFunction",
+};
 
 /** What changed on {@link ConnectorCatalog.reload}. */
 export interface ReloadResult {
@@ -178,7 +198,7 @@ export interface ReloadResult {
 
 /** The connectors a worker can run: discovered from installed packages, or registered directly. */
 export class ConnectorCatalog {
-  private connectors: Map<string, DiscoveredConnector> = new Map();
+  private connectors: Map<string, DiscoveredConnector | DiscoveredFunction> = new Map();
   /** Packages that declare a manifest but were refused, with the reason. */
   problems: DiscoveryProblem[] = [];
   private readonly options: DiscoveryOptions | undefined;
@@ -195,10 +215,10 @@ export class ConnectorCatalog {
   }
 
   /** A catalog of the given definitions, for localrun and tests. */
-  static of(definitions: Array<SinkDefinition | SourceDefinition>): ConnectorCatalog {
+  static of(definitions: Array<SinkDefinition | SourceDefinition | FunctionDefinition>): ConnectorCatalog {
     const catalog = new ConnectorCatalog();
     for (const definition of definitions) {
-      const kind = isSinkDefinition(definition) ? "sink" : "source";
+      const kind = isSinkDefinition(definition) ? "sink" : isFunctionDefinition(definition) ? "function" : "source";
       catalog.connectors.set(`${kind}:${definition.name}`, {
         kind,
         name: definition.name,
@@ -209,7 +229,7 @@ export class ConnectorCatalog {
         manifest: { manifestVersion: 1, kind, name: definition.name, description: definition.description },
         definition,
         fingerprint: "inline",
-      });
+      } as DiscoveredConnector | DiscoveredFunction);
     }
     return catalog;
   }
@@ -218,7 +238,7 @@ export class ConnectorCatalog {
   async reload(): Promise<ReloadResult> {
     const result: ReloadResult = { added: [], removed: [], changed: [], unchanged: [] };
     if (!this.options) return { ...result, unchanged: [...this.connectors.keys()] };
-    const found = new Map<string, DiscoveredConnector>();
+    const found = new Map<string, DiscoveredConnector | DiscoveredFunction>();
     const problems: DiscoveryProblem[] = [];
     const preferSource = this.options.preferSource ?? process.env.PULSAR_CONNECT_PREFER_SOURCE === "1";
     for (const hostDir of this.options.hostDirs) {
@@ -256,11 +276,27 @@ export class ConnectorCatalog {
 
   /** Every connector of a kind, sorted by name. */
   list(kind: "source" | "sink"): DiscoveredConnector[] {
-    return [...this.connectors.values()].filter((c) => c.kind === kind).sort((a, b) => a.name.localeCompare(b.name));
+    return [...this.connectors.values()]
+      .filter((c): c is DiscoveredConnector => c.kind === kind)
+      .sort((a, b) => a.name.localeCompare(b.name));
   }
 
   /** The connector `name` of a kind, or undefined. */
   get(kind: "source" | "sink", name: string): DiscoveredConnector | undefined {
-    return this.connectors.get(`${kind}:${name}`);
+    const found = this.connectors.get(`${kind}:${name}`);
+    return found?.kind === kind ? (found as DiscoveredConnector) : undefined;
+  }
+
+  /** Every function package (sink transform), sorted by name. */
+  functions(): DiscoveredFunction[] {
+    return [...this.connectors.values()]
+      .filter((c): c is DiscoveredFunction => c.kind === "function")
+      .sort((a, b) => a.name.localeCompare(b.name));
+  }
+
+  /** The function `name`, or undefined. */
+  getFunction(name: string): DiscoveredFunction | undefined {
+    const found = this.connectors.get(`function:${name}`);
+    return found?.kind === "function" ? found : undefined;
   }
 }

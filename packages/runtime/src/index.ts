@@ -24,6 +24,7 @@ export { COMPRESSION_TYPES, configWarnings, DECLARABLE_SCHEMA_TYPES } from "./co
 export {
   ConnectorCatalog,
   type DiscoveredConnector,
+  type DiscoveredFunction,
   type DiscoveryOptions,
   type DiscoveryProblem,
   type ReloadResult,
@@ -45,3 +46,10 @@ export {
   type SinkInstanceStatusData,
   type SourceInstanceStatusData,
 } from "./stats.ts";
+export {
+  checkTransformFunction,
+  hasTransformFunction,
+  type InstalledFunction,
+  transformFunctionConfigOf,
+  transformFunctionName,
+} from "./transform-function.ts";

@@ -1,5 +1,6 @@
 import {
   type FieldIssue,
+  type FunctionDefinition,
   type Logger,
   parseConfig,
   type SinkDefinition,
@@ -65,6 +66,8 @@ export interface SinkInstanceOptions extends InstanceOptionsBase {
   kind: "sink";
   config: ResolvedSinkConfig;
   definition: SinkDefinition;
+  /** The function `config.transformFunction` names, when it names one. */
+  transformFunction?: FunctionDefinition | undefined;
 }
 
 /** Options of a source instance. */
@@ -121,6 +124,7 @@ export function createInstance(options: SinkInstanceOptions | SourceInstanceOpti
       workerId,
     };
     if (options.batchSize !== undefined) sinkOptions.batchSize = options.batchSize;
+    if (options.transformFunction !== undefined) sinkOptions.transformFunction = options.transformFunction;
     return closingLogTopic(new SinkRunner(sinkOptions));
   }
   const sourceOptions: ConstructorParameters<typeof SourceRunner>[0] = {

@@ -8,6 +8,7 @@ import {
   compatWarnings,
   configFieldDefinitions,
   type FieldIssue,
+  type FunctionDefinition,
   formatIssues,
   HOST_FILE_DIRS_ENV,
   type Logger,
@@ -20,6 +21,7 @@ import {
   builtinName,
   ConnectorCatalog,
   type ConnectorInstance,
+  checkTransformFunction,
   configWarnings,
   createInstance as createRuntimeInstance,
   deleteSinkSubscription,
@@ -33,6 +35,7 @@ import {
   resolveSourceConfig,
   type SinkConfig,
   type SourceConfig,
+  transformFunctionName,
   validateConnectorConfigs,
 } from "@pulsar-connect/runtime";
 import { pino } from "pino";
@@ -490,6 +493,7 @@ export class Worker {
           kind: "sink",
           config: instanceConfig as ResolvedSinkConfig,
           definition: connector.definition as SinkDefinition,
+          transformFunction: this.transformFunctionOf(config as ResolvedSinkConfig),
         })
       : create({
           ...common,
@@ -497,6 +501,12 @@ export class Worker {
           config: instanceConfig as ResolvedSourceConfig,
           definition: connector.definition as SourceDefinition,
         });
+  }
+
+  /** The installed function a sink's `transformFunction` names; the runtime refuses to start when it is missing. */
+  private transformFunctionOf(config: ResolvedSinkConfig): FunctionDefinition | undefined {
+    const name = transformFunctionName(config.transformFunction);
+    return name === undefined ? undefined : this.catalog.getFunction(name)?.definition;
   }
 
   /** Stores `config` and `desired` (what the user asked for) before anything acts on them. */
@@ -594,6 +604,15 @@ export class Worker {
       ]);
     }
     const issues = validateConnectorConfigs(connector.definition, config.configs, secrets.values);
+    if (kind === "sink") {
+      issues.push(
+        ...checkTransformFunction(
+          config as ResolvedSinkConfig,
+          (name) => this.catalog.getFunction(name),
+          this.catalog.functions().map((entry) => entry.name),
+        ),
+      );
+    }
     if (issues.length > 0)
       this.invalid(
         kind,
@@ -861,7 +880,10 @@ export class Worker {
     const changed = new Set(result.changed);
     for (const component of this.components.values()) {
       const name = builtinName(component.config.archive);
-      if (name === undefined || !changed.has(`${component.kind}:${name}`)) continue;
+      const transform = transformFunctionName((component.config as ResolvedSinkConfig).transformFunction);
+      const transformChanged =
+        component.kind === "sink" && transform !== undefined && changed.has(`function:${transform}`);
+      if ((name === undefined || !changed.has(`${component.kind}:${name}`)) && !transformChanged) continue;
       await this.exclusive(component, async () => {
         await Promise.all(
           component.slots

@@ -110,14 +110,15 @@ describe("pulsar-admin options through a worker", () => {
       inputs: [`${run}-refused-in`],
       className: "org.apache.pulsar.io.jdbc.SqliteJdbcAutoSchemaSink",
       runtimeFlags: "-Xmx1g",
-      transformFunction: "builtin://mapper",
+      transformFunction: "function://public/default/mapper@1",
       inputSpecs: { [`${run}-refused-in`]: { cryptoConfig: { cryptoKeyReaderClassName: "Reader" } } },
       configs: sqliteConfigs(),
     });
     expect(answer.status).toBe(400);
-    for (const field of ["runtimeFlags", "transformFunction", `inputSpecs.${run}-refused-in.cryptoConfig`]) {
+    for (const field of ["runtimeFlags", `inputSpecs.${run}-refused-in.cryptoConfig`]) {
       expect(answer.json.reason).toContain(`${field}: is not supported`);
     }
+    expect(answer.json.reason).toContain("transformFunction: 'function://public/default/mapper@1' is not supported");
     const className = await http(worker.url, "POST", `${SINKS}/${run}-class`, {
       sinkType: "jdbc-sqlite",
       inputs: [`${run}-class-in`],

@@ -7,6 +7,7 @@ import {
   configFieldDefinitions,
   configJsonSchema,
   expectedPackageFolder,
+  isFunctionDefinition,
   isSinkDefinition,
   isSourceDefinition,
   readConnectorManifest,
@@ -81,10 +82,10 @@ export async function loadConnector(dir: string): Promise<ConnectorPackage> {
     problem(`importing ${entry} failed: ${error instanceof Error ? error.message : String(error)}`);
     return found;
   }
-  const matchesKind = manifest.kind === "sink" ? isSinkDefinition(definition) : isSourceDefinition(definition);
+  const matchesKind = DEFINITION_CHECKS[manifest.kind].check(definition);
   if (!matchesKind) {
     problem(
-      `the default export of ${entry} is not a ${manifest.kind} definition (use define${manifest.kind === "sink" ? "Sink" : "Source"})`,
+      `the default export of ${entry} is not a ${manifest.kind} definition (use ${DEFINITION_CHECKS[manifest.kind].define})`,
     );
     return found;
   }
@@ -95,6 +96,14 @@ export async function loadConnector(dir: string): Promise<ConnectorPackage> {
   found.config = typed.config;
   return found;
 }
+
+const DEFINITION_CHECKS: Readonly<
+  Record<ConnectorManifest["kind"], { check: (value: unknown) => boolean; define: string }>
+> = {
+  sink: { check: isSinkDefinition, define: "defineSink" },
+  source: { check: isSourceDefinition, define: "defineSource" },
+  function: { check: isFunctionDefinition, define: "defineFunction" },
+};
 
 function sourceEntry(packageJson: Record<string, unknown>): string | undefined {
   const exportsField = packageJson.exports as Record<string, unknown> | undefined;

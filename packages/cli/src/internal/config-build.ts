@@ -157,6 +157,9 @@ export function buildConfig(kind: Kind, options: Options, withDefaults: boolean)
       integer(options.negativeAckRedeliveryDelayMs, "--negative-ack-redelivery-delay-ms", 0),
     );
     set(config, "cleanupSubscription", options.cleanupSubscription);
+    set(config, "transformFunction", options.transformFunction);
+    set(config, "transformFunctionClassName", options.transformFunctionClassname);
+    set(config, "transformFunctionConfig", options.transformFunctionConfig);
   } else {
     set(config, "topicName", options.destinationTopicName);
     set(config, "producerConfig", jsonFlag(options.producerConfig, "--producer-config"));

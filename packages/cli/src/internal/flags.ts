@@ -67,7 +67,16 @@ export function sinkConfigFlags(command: Command): Command {
     .option("--dead-letter-topic <topic>", "Dead-letter topic")
     .option("--processing-guarantees <guarantee>", GUARANTEES)
     .option("--retain-ordering", "Read in order (Failover subscription)")
-    .option("--retain-key-ordering", "Keep per-key order (Key_Shared subscription)");
+    .option("--retain-key-ordering", "Keep per-key order (Key_Shared subscription)")
+    .option(
+      "--transform-function <function>",
+      "Function applied to each record before the sink: builtin://<name> of an installed function package",
+    )
+    .option(
+      "--transform-function-classname <name>",
+      "The transform function's name or package name (optional; refused when it names another function)",
+    )
+    .option("--transform-function-config <json>", "The transform function's config as a JSON object");
   const configFlags = instanceResourceFlags(connectorFlags)
     .option("--sink-config <json>", "Connector configs as a JSON object")
     .option("--sink-config-file <file>", "YAML file with the whole sink config (flags override its fields)")

@@ -12,6 +12,7 @@ import {
   builtinName,
   ConnectorCatalog,
   type ConnectorInstance,
+  checkTransformFunction,
   configWarnings,
   createInstance,
   type InstancePulsar,
@@ -21,6 +22,7 @@ import {
   resolveSourceConfig,
   type SinkConfig,
   type SourceConfig,
+  transformFunctionName,
   validateConnectorConfigs,
 } from "@pulsar-connect/runtime";
 import { pino } from "pino";
@@ -139,7 +141,16 @@ export async function localrun(kind: Kind, options: Options, io: CliIo): Promise
     );
   }
   const issues = validateConnectorConfigs(connector.definition, config.configs, config.secrets);
+  if (kind === "sink") {
+    const functions = catalog.functions().map((entry) => entry.name);
+    issues.push(
+      ...checkTransformFunction(config as ResolvedSinkConfig, (name) => catalog.getFunction(name), functions),
+    );
+  }
   if (issues.length > 0) throw issuesError(kind, issues);
+  const transformName =
+    kind === "sink" ? transformFunctionName((config as ResolvedSinkConfig).transformFunction) : undefined;
+  const transformFunction = transformName === undefined ? undefined : catalog.getFunction(transformName)?.definition;
   const warnings = [
     ...configWarnings(config as unknown as Record<string, unknown>),
     ...compatWarnings(connector.definition.config, config.configs),
@@ -184,6 +195,7 @@ export async function localrun(kind: Kind, options: Options, io: CliIo): Promise
             kind: "sink",
             config: config as ResolvedSinkConfig,
             definition: connector.definition as SinkDefinition,
+            transformFunction,
             instanceId,
             pulsar,
             logger,

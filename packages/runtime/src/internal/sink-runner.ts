@@ -1,8 +1,11 @@
 import {
   ConnectorError,
+  type FunctionDefinition,
+  formatIssues,
   type Logger,
   loadConfig,
   type PulsarPosition,
+  parseConfig,
   type RecordSchema,
   type SinkContext,
   type SinkDefinition,
@@ -17,6 +20,7 @@ import { type ConsumerOptions, MessageId } from "@pulsar-connect/pulsar-client";
 import { qualifyTopic, type ResolvedSinkConfig } from "../config.ts";
 import type { DeclarableSchemaType } from "../config-fields.ts";
 import type { SinkInstanceStatusData } from "../stats.ts";
+import { hasTransformFunction, transformFunctionConfigOf } from "../transform-function.ts";
 import { Backoff, sleep } from "./backoff.ts";
 import { inputSchema, sinkConsumerSettings } from "./client-options.ts";
 import { decodeValue } from "./codec.ts";
@@ -25,6 +29,7 @@ import { DeadLetterPublisher } from "./dead-letter.ts";
 import { type GuaranteePolicy, guaranteePolicy, refusalAction } from "./guarantee-policy.ts";
 import { PositionIndex } from "./positions.ts";
 import { adminOf, type ConsumerLike, type MessageLike, type PulsarConnections } from "./pulsar.ts";
+import { RecordTransform } from "./record-transform.ts";
 import { RunnerBase } from "./runner-base.ts";
 
 export interface SinkRunnerOptions {
@@ -39,6 +44,8 @@ export interface SinkRunnerOptions {
   batchSize?: number;
   /** How long to wait for more messages once one arrived. */
   lingerMs?: number;
+  /** The transform function (`transformFunction`), applied to each record before the sink. */
+  transformFunction?: FunctionDefinition;
 }
 
 const STALL_CHECK_MS = 10_000;
@@ -59,9 +66,9 @@ interface Entry {
   message: MessageLike;
   /** Undefined when the message could not be decoded. */
   record?: SinkRecord;
-  /** Why the record cannot be written (decode failure or refused by the sink). */
+  /** Why the record cannot be written (decode failure, transform failure, or refused by the sink). */
   refusal?: ConnectorError;
-  /** Written, dead-lettered, dropped per the guarantee, or written before (stored position). */
+  /** Written, dead-lettered, dropped (per the guarantee or by the transform), or written before (stored position). */
   done: boolean;
   written: boolean;
 }
@@ -86,6 +93,7 @@ export class SinkRunner extends RunnerBase {
   /** Set when this instance (re)became the active consumer: another instance may have written since. */
   private positionsStale = false;
   private declaredSchemas = new Map<string, DeclarableSchemaType>();
+  private transform: RecordTransform | undefined;
 
   constructor(options: SinkRunnerOptions) {
     super(options.instanceId, options.logger);
@@ -111,6 +119,7 @@ export class SinkRunner extends RunnerBase {
     const { config, definition } = this.options;
     await this.opening(async () => {
       const connectorConfig = loadConfig(definition.config, config.configs, secretResolver(config.secrets));
+      this.transform = this.transformOf(config, definition);
       const subscriptionType = sinkSubscriptionType(config);
       const inputSettings = sinkConsumerSettings(config, (topic) =>
         qualifyTopic(topic, config.tenant, config.namespace),
@@ -184,6 +193,44 @@ export class SinkRunner extends RunnerBase {
     this.stallTimer.unref();
     void this.pump();
     void this.loop();
+  }
+
+  /** The configured transform function with its config validated, before anything connects. */
+  private transformOf(config: ResolvedSinkConfig, sink: SinkDefinition): RecordTransform | undefined {
+    if (!hasTransformFunction(config)) return undefined;
+    const definition = this.options.transformFunction;
+    if (!definition) {
+      throw new ConnectorError(
+        "NOT_FOUND",
+        `transform function ${String(config.transformFunction)} is not installed on this worker; install its package and reload`,
+        { retryable: false },
+      );
+    }
+    const result = parseConfig(
+      definition.config,
+      transformFunctionConfigOf(config),
+      undefined,
+      "transformFunctionConfig",
+    );
+    if (!result.ok) {
+      throw new ConnectorError("INVALID_CONFIG", formatIssues("Invalid transform function config", result.issues), {
+        issues: result.issues,
+        retryable: false,
+      });
+    }
+    return new RecordTransform({
+      definition,
+      config: result.value,
+      context: {
+        tenant: config.tenant,
+        namespace: config.namespace,
+        name: config.name,
+        instanceId: this.instanceId,
+        logger: this.logger.child({ transformFunction: definition.name }),
+      },
+      sinkName: sink.name,
+      routesByDestination: sink.routesByDestination === true,
+    });
   }
 
   status(): SinkInstanceStatusData {
@@ -433,6 +480,23 @@ export class SinkRunner extends RunnerBase {
       }
       // Written before a restart or by the previous active consumer, in the same transaction as its position.
       if (this.positions?.covers(entry.record.position)) entry.done = true;
+      else if (this.transform) {
+        try {
+          const transformed = await this.transform.apply(entry.record);
+          if (transformed === undefined) {
+            // Dropped by the function: processed, so acknowledged like a written record (never given to the sink).
+            entry.done = true;
+            if (policy.ackWhen === "connector") await this.ackOne(message);
+            continue;
+          }
+          entry.record = transformed;
+        } catch (error) {
+          // Settled in order like an undecodable message: dead-lettered, redelivered or failing, per the guarantee.
+          entry.refusal = toConnectorError(error, "INVALID_RECORD");
+          delete entry.record;
+          continue;
+        }
+      }
       if (policy.ackWhen === "connector") {
         entry.record.ack = () => void consumer.acknowledge(message).catch(() => {});
         entry.record.fail = () => consumer.negativeAcknowledge(message);

@@ -1,0 +1,8 @@
+import "vitest";
+
+declare module "vitest" {
+  export interface ProvidedContext {
+    /** Endpoints of the servers of test/services.json (provided by the services global setup). */
+    services: { pulsar?: { serviceUrl: string; webServiceUrl: string } };
+  }
+}
