@@ -150,7 +150,7 @@ describe("pulsar-connect CLI against a worker and a real broker", () => {
   });
 
   it("lists the available connectors as a table and as JSON", async () => {
-    const sinks = await cli(["sinks", "available-sinks"]);
+    const sinks = await cli(["sinks", "available-sinks", "--output", "table"]);
     expect(sinks.code).toBe(0);
     expect(sinks.stdout).toMatch(/^NAME\s+PACKAGE\s+DESCRIPTION\ntest-file\s+fixture-file-sink\s+Test sink/);
     const sources = await cli(["source", "available-sources", "--output", "json"]);
@@ -212,7 +212,7 @@ describe("pulsar-connect CLI against a worker and a real broker", () => {
     const list = await cli(["sinks", "list"]);
     expect(list.stdout).toContain(sinkName);
     expect(JSON.parse((await cli(["sources", "list", "--output", "json"])).stdout)).toContain(sourceName);
-    const status = await cli(["sinks", "status", "--name", sinkName]);
+    const status = await cli(["sinks", "status", "--name", sinkName, "--output", "table"]);
     expect(status.stdout).toMatch(
       /instances: 1, running: 1\nINSTANCE\s+RUNNING\s+RESTARTS\s+IN\s+OUT\s+ERRORS\s+STATE\n0\s+yes\s+0\s+25\s+25\s+0\s+running/,
     );
@@ -527,7 +527,7 @@ describe("pulsar-connect CLI against a worker and a real broker", () => {
     ]);
     expect(created.stdout).toBe("Created successfully\n");
     await until(
-      async () => (await cli(["sinks", "status", "--name", name])).stdout.includes("running"),
+      async () => (await cli(["sinks", "status", "--name", name, "--output", "table"])).stdout.includes("running"),
       30_000,
       "running",
     );

@@ -55,6 +55,24 @@ describe("OAuth2 client credentials", () => {
     expect(await auth.bearerToken?.()).toBe(second.toString());
   });
 
+  it("prefetches the next token while tokens are in use, and stops once they are not", async () => {
+    const shortLived = await startOAuth2Server({ secret, clients: { "connector-a": "s3cret" }, lifetimeSeconds: 1 });
+    try {
+      const auth = oauth2ClientCredentials({ issuerUrl: shortLived.issuerUrl, privateKey: `file://${credentials}` });
+      await auth.authData();
+      // Fetched at 90% of the first token's lifetime without anyone asking: it is valid when the broker challenges.
+      await expect.poll(() => shortLived.issued.length, { timeout: 5_000 }).toBe(2);
+      expect(shortLived.issued[1]!.issuedAt).toBeLessThan(shortLived.issued[0]!.expiresAt);
+      // Nobody used the second token: no third one.
+      await new Promise((resolve) => setTimeout(resolve, 1_500));
+      expect(shortLived.issued.length).toBe(2);
+      // The idle client's token is stale by now: the next use fetches a fresh one.
+      expect((await auth.authData()).toString()).toBe(shortLived.issued[2]?.token);
+    } finally {
+      await shortLived.close();
+    }
+  });
+
   it("reads the credentials from a data: URL, as the Java client accepts them", async () => {
     const data = `data:application/json;base64,${Buffer.from(
       JSON.stringify({ client_id: "connector-a", client_secret: "s3cret" }),

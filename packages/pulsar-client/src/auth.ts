@@ -141,8 +141,9 @@ async function jsonFrom(url: string, init: RequestInit, what: string): Promise<R
 
 /**
  * OAuth2 client credentials (`AuthenticationOAuth2`): exchanges the client id and secret for an access token at
- * the issuer's token endpoint and sends it as a `token`. The token is cached and replaced once `refreshAt` of its
- * lifetime has passed, so the answer to the broker's auth challenge (sent when the old one expires) is already fresh.
+ * the issuer's token endpoint and sends it as a `token`. The token is cached and, while it is in use, replaced once
+ * `refreshAt` of its lifetime has passed: the answer to the broker's auth challenge (sent when the old one expires)
+ * and every new connection get a token that is still valid, without waiting for the issuer.
  */
 export function oauth2ClientCredentials(options: OAuth2ClientCredentialsOptions): Authentication {
   let issuer: URL;
@@ -159,8 +160,29 @@ export function oauth2ClientCredentials(options: OAuth2ClientCredentialsOptions)
   let tokenEndpoint: string | undefined;
   let cached: { token: string; refreshAfter: number } | undefined;
   let inFlight: Promise<string> | undefined;
+  // Prefetching continues only while the tokens are used: an idle or closed client stops asking.
+  let usedSinceFetch = false;
+  let prefetchTimer: NodeJS.Timeout | undefined;
 
-  const fetchToken = async (): Promise<string> => {
+  const schedulePrefetch = (delayMs: number) => {
+    clearTimeout(prefetchTimer);
+    if (!Number.isFinite(delayMs)) return;
+    prefetchTimer = setTimeout(
+      () => {
+        if (!usedSinceFetch) return;
+        inFlight ??= fetchToken(true).finally(() => {
+          inFlight = undefined;
+        });
+        // A failed prefetch is retried by the next use, which reports the error.
+        inFlight.catch(() => undefined);
+      },
+      Math.max(delayMs, 0),
+    );
+    prefetchTimer.unref();
+  };
+
+  /** A prefetched token counts as unused until someone asks for it; one fetched on demand is in use. */
+  const fetchToken = async (prefetch: boolean): Promise<string> => {
     if (!tokenEndpoint) {
       const metadataUrl = `${issuer.href.replace(/\/+$/, "")}/.well-known/openid-configuration`;
       const metadata = await jsonFrom(metadataUrl, { signal: AbortSignal.timeout(timeoutMs) }, "OAuth2 metadata");
@@ -192,13 +214,16 @@ export function oauth2ClientCredentials(options: OAuth2ClientCredentialsOptions)
     }
     const lifetimeMs = typeof answer.expires_in === "number" ? answer.expires_in * 1000 : Number.POSITIVE_INFINITY;
     cached = { token: answer.access_token, refreshAfter: requestedAt + lifetimeMs * refreshAt };
+    usedSinceFetch = !prefetch;
+    schedulePrefetch(lifetimeMs * refreshAt);
     return answer.access_token;
   };
 
   const token = (): Promise<string> => {
+    usedSinceFetch = true;
     if (cached && Date.now() < cached.refreshAfter) return Promise.resolve(cached.token);
     // Connections authenticating at the same time share one request.
-    inFlight ??= fetchToken().finally(() => {
+    inFlight ??= fetchToken(false).finally(() => {
       inFlight = undefined;
     });
     return inFlight;

@@ -61,7 +61,8 @@ export async function startOAuth2Server(options: {
         answer(401, { error: "invalid_client", error_description: "unknown client or wrong secret" });
         return;
       }
-      const now = Math.floor(Date.now() / 1000);
+      // Rounded up: the token is valid for at least the lifetime announced in expires_in.
+      const now = Math.ceil(Date.now() / 1000);
       const audience = form.get("audience") ?? undefined;
       const scope = form.get("scope") ?? undefined;
       const claims: Record<string, unknown> = { sub: clientId, iat: now, exp: now + options.lifetimeSeconds };

@@ -1,33 +1,33 @@
 import { Command, CommanderError, Option } from "commander";
 import { CliError } from "../errors.ts";
 import { AdminClient } from "./admin-client.ts";
+import { type AdminConnection, adminConnectionOf, type ConnectionFlags } from "./admin-connection.ts";
 import { buildConfig } from "./config-build.ts";
 import { identityFlags, sinkConfigFlags, sourceConfigFlags } from "./flags.ts";
 import { localrun } from "./localrun.ts";
 import { type CliIo, json, table } from "./output.ts";
+import { availableOutput, configOutput, listOutput, statusOutput } from "./pulsar-admin-output.ts";
 import { runWorker } from "./worker-command.ts";
 
 type Kind = "sink" | "source";
 type Options = Record<string, unknown>;
 
+/** table: for a person at a terminal; json: the worker's answers; pulsar-admin: byte for byte what it prints. */
+type OutputFormat = "json" | "table" | "pulsar-admin";
+const OUTPUT_FORMATS: OutputFormat[] = ["table", "json", "pulsar-admin"];
+
 interface Globals {
-  adminUrl: string;
-  token?: string;
-  output: "json" | "table";
+  connection: AdminConnection;
+  output: OutputFormat;
 }
 
 function globalsOf(command: Command, io: CliIo): Globals {
-  const options = command.optsWithGlobals() as { adminUrl?: string; token?: string; output?: string };
-  const output = options.output ?? "table";
-  if (output !== "json" && output !== "table")
-    throw new CliError("USAGE", `--output must be json or table (got '${output}')`);
-  const globals: Globals = {
-    adminUrl: options.adminUrl ?? io.env.PULSAR_CONNECT_ADMIN_URL ?? "http://localhost:6750",
-    output,
-  };
-  const token = options.token ?? io.env.PULSAR_CONNECT_TOKEN;
-  if (token) globals.token = token;
-  return globals;
+  const options = command.optsWithGlobals() as ConnectionFlags & { output?: string };
+  // Scripts (stdout not a terminal) get what pulsar-admin prints, so those written for it keep working.
+  const output = options.output ?? (io.stdout.isTTY ? "table" : "pulsar-admin");
+  if (!OUTPUT_FORMATS.includes(output as OutputFormat))
+    throw new CliError("USAGE", `--output must be one of ${OUTPUT_FORMATS.join(", ")} (got '${output}')`);
+  return { connection: adminConnectionOf(options, io), output: output as OutputFormat };
 }
 
 function requireName(kind: Kind, options: Options): { tenant: string; namespace: string; name: string } {
@@ -103,7 +103,7 @@ function connectorGroup(kind: Kind, io: CliIo, afterAction: (code: number) => vo
   const configFlags = kind === "sink" ? sinkConfigFlags : sourceConfigFlags;
   const admin = (command: Command) => {
     const globals = globalsOf(command, io);
-    return { globals, client: new AdminClient(globals.adminUrl, globals.token) };
+    return { globals, client: new AdminClient(globals.connection) };
   };
   const out = (text: string) => io.stdout.write(text);
 
@@ -182,9 +182,10 @@ function connectorGroup(kind: Kind, io: CliIo, afterAction: (code: number) => vo
     identityFlags(new Command("get"), kind, true)
       .description(`Show a ${kind}'s config (sensitive values redacted)`)
       .action(async (options: Options, cmd: Command) => {
-        const { client } = admin(cmd);
+        const { client, globals } = admin(cmd);
         const { tenant, namespace, name } = requireName(kind, options);
-        out(json(await client.request("GET", AdminClient.path(kind, tenant, namespace, name))));
+        const config = await client.request("GET", AdminClient.path(kind, tenant, namespace, name));
+        out(globals.output === "pulsar-admin" ? configOutput(kind, config) : json(config));
       }),
   );
 
@@ -203,6 +204,10 @@ function connectorGroup(kind: Kind, io: CliIo, afterAction: (code: number) => vo
             "GET",
             AdminClient.path(kind, tenant, namespace, name, instance, "status"),
           )) as Record<string, unknown>;
+          if (globals.output === "pulsar-admin") {
+            out(statusOutput(kind, status, true));
+            return;
+          }
           out(
             globals.output === "json"
               ? json(status)
@@ -215,7 +220,11 @@ function connectorGroup(kind: Kind, io: CliIo, afterAction: (code: number) => vo
           return;
         }
         const status = await client.request("GET", AdminClient.path(kind, tenant, namespace, name, "status"));
-        out(globals.output === "json" ? json(status) : statusTable(kind, status as Parameters<typeof statusTable>[1]));
+        if (globals.output === "pulsar-admin") out(statusOutput(kind, status, false));
+        else
+          out(
+            globals.output === "json" ? json(status) : statusTable(kind, status as Parameters<typeof statusTable>[1]),
+          );
       }),
   );
 
@@ -230,6 +239,10 @@ function connectorGroup(kind: Kind, io: CliIo, afterAction: (code: number) => vo
           "GET",
           AdminClient.path(kind, String(options.tenant ?? "public"), String(options.namespace ?? "default")),
         )) as string[];
+        if (globals.output === "pulsar-admin") {
+          out(listOutput(names));
+          return;
+        }
         out(
           globals.output === "json"
             ? json(names)
@@ -273,6 +286,10 @@ function connectorGroup(kind: Kind, io: CliIo, afterAction: (code: number) => vo
           out(json(list));
           return;
         }
+        if (globals.output === "pulsar-admin") {
+          out(availableOutput(kind, list));
+          return;
+        }
         out(
           table(
             ["NAME", "PACKAGE", "DESCRIPTION"],
@@ -296,7 +313,8 @@ function connectorGroup(kind: Kind, io: CliIo, afterAction: (code: number) => vo
           return;
         }
         const show = (items: string[] | undefined) => `[${(items ?? []).join(", ")}]`;
-        out(
+        // pulsar-admin prints nothing on success: the summary goes to stderr for scripts.
+        (globals.output === "pulsar-admin" ? io.stderr : io.stdout).write(
           `Reloaded successfully: added ${show(result?.added)}, removed ${show(result?.removed)}, changed ${show(result?.changed)}, unchanged ${show(result?.unchanged)}\n`,
         );
       }),
@@ -341,7 +359,35 @@ export function buildProgram(io: CliIo, afterAction: (code: number) => void): Co
       ),
     )
     .addOption(new Option("--token <token>", "Bearer token for the worker (default: $PULSAR_CONNECT_TOKEN)"))
-    .addOption(new Option("--output <format>", "Output format: table or json").choices(["table", "json"]))
+    .addOption(
+      new Option(
+        "--client-conf <file>",
+        "pulsar-admin's client.conf (default: $PULSAR_CLIENT_CONF): webServiceUrl, authPlugin, authParams, tls* settings; flags override it",
+      ),
+    )
+    .addOption(
+      new Option(
+        "--auth-plugin <class>",
+        "Authentication plugin towards the worker: AuthenticationToken or AuthenticationOAuth2 (Java class names)",
+      ),
+    )
+    .addOption(new Option("--auth-params <params>", "Parameters of --auth-plugin (token:<jwt>, file:<path>, or JSON)"))
+    .addOption(new Option("--tls-trust-cert-path <file>", "CA certificate (PEM) trusted for an https:// admin URL"))
+    .addOption(new Option("--tls-allow-insecure", "Accept an admin URL certificate that does not verify"))
+    .addOption(
+      new Option(
+        "--tls-enable-hostname-verification",
+        "Check that the admin URL's certificate names its host (off by default, as in pulsar-admin)",
+      ),
+    )
+    .addOption(new Option("--tls-provider <provider>", "Not supported (TLS is Node.js's OpenSSL); refused").hideHelp())
+    .addOption(new Option("--request-timeout <seconds>", "Timeout of each request to the worker (default: 300)"))
+    .addOption(
+      new Option(
+        "--output <format>",
+        "Output format: table (default on a terminal), json (the worker's answers), or pulsar-admin (what Apache Pulsar's pulsar-admin prints; default when stdout is not a terminal)",
+      ).choices(OUTPUT_FORMATS),
+    )
     .showHelpAfterError("(run with --help for usage)")
     .exitOverride()
     .configureOutput({

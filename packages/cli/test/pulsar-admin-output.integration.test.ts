@@ -1,0 +1,164 @@
+// When stdout is not a terminal, the read verbs print what Apache Pulsar's Java pulsar-admin prints, byte for byte,
+// so scripts written for it work unchanged. Both run here against the same worker and their outputs are compared.
+import { spawn } from "node:child_process";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { Worker } from "@pulsar-connect/worker";
+import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { fixtureHost } from "../../worker/test/fixtures/host.ts";
+import { testWorkerOptions, until } from "../../worker/test/helpers.ts";
+import { javaAvailable, pulsarAdminClasspath } from "../../worker/test/pulsar-admin/classpath.ts";
+import { runCli } from "../src/internal/program.ts";
+
+const services = inject("services");
+const serviceUrl = services.pulsar?.serviceUrl ?? "pulsar://127.0.0.1:6650";
+const adminUrl = services.pulsar?.webServiceUrl ?? "http://127.0.0.1:8080";
+const run = `po${Date.now().toString(36)}`;
+
+let classpath: string;
+let worker: Worker;
+let dataDir: string;
+let host: string;
+let clientConf: string;
+const logs: string[] = [];
+
+interface Printed {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+function pulsarAdmin(args: string[]): Promise<Printed> {
+  return new Promise((resolve) => {
+    const child = spawn("java", [
+      "-cp",
+      classpath,
+      "org.apache.pulsar.admin.cli.PulsarAdminTool",
+      clientConf,
+      "--admin-url",
+      worker.url,
+      ...args,
+    ]);
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (chunk) => {
+      stdout += chunk;
+    });
+    child.stderr.on("data", (chunk) => {
+      stderr += chunk;
+    });
+    child.on("exit", (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+/** Our CLI with stdout that is not a terminal (a pipe, as in a script). */
+async function ours(args: string[], tty = false): Promise<Printed> {
+  let stdout = "";
+  let stderr = "";
+  const code = await runCli(["--admin-url", worker.url, ...args], {
+    stdout: { write: (text: string) => (stdout += text), isTTY: tty },
+    stderr: { write: (text: string) => (stderr += text) },
+    env: {},
+  });
+  return { code, stdout, stderr };
+}
+
+const runs = javaAvailable() || process.env.CI === "true";
+
+describe.runIf(runs)("read verbs print what pulsar-admin prints", { timeout: 300_000 }, () => {
+  const sink = `${run}-sink`;
+  const source = `${run}-source`;
+
+  beforeAll(async () => {
+    if (!javaAvailable()) throw new Error("the pulsar-admin comparison needs `java` and `mvn` on PATH");
+    classpath = pulsarAdminClasspath();
+    dataDir = mkdtempSync(join(tmpdir(), "pulsar-connect-po-"));
+    host = fixtureHost();
+    clientConf = join(dataDir, "client.conf");
+    writeFileSync(clientConf, "");
+    worker = await Worker.start(testWorkerOptions({ dataDir, hostDir: host, serviceUrl, adminUrl, logs }));
+    const created = await ours([
+      "sinks",
+      "create",
+      "--name",
+      sink,
+      "-t",
+      "test-file",
+      "--inputs",
+      `persistent://public/default/${run}-in,persistent://public/default/${run}-in2`,
+      "--parallelism",
+      "2",
+      "--cpu",
+      "0.5",
+      "--ram",
+      "268435456",
+      "--sink-config",
+      JSON.stringify({ path: join(dataDir, "out.txt"), failOn: "a <b> & 'c' = d\u00e9" }),
+      "--custom-schema-inputs",
+      JSON.stringify({ [`persistent://public/default/${run}-in`]: "STRING" }),
+      "--retain-ordering",
+      "--timeout-ms",
+      "30000",
+    ]);
+    expect(created.code, created.stderr).toBe(0);
+    const source = await ours([
+      "sources",
+      "create",
+      "--name",
+      `${run}-source`,
+      "-t",
+      "test-counter",
+      "--destination-topic-name",
+      `persistent://public/default/${run}-out`,
+      "--source-config",
+      JSON.stringify({ count: 5, prefix: "v=" }),
+    ]);
+    expect(source.code, source.stderr).toBe(0);
+    await until(async () => {
+      const status = JSON.parse((await ours(["--output", "json", "sinks", "status", "--name", sink])).stdout);
+      return status.numRunning === 2;
+    });
+  }, 300_000);
+
+  afterAll(async () => {
+    await worker?.close();
+    if (dataDir) rmSync(dataDir, { recursive: true, force: true });
+    if (host) rmSync(host, { recursive: true, force: true });
+  });
+
+  it.each([
+    ["sinks", "get", "--name", `${run}-sink`],
+    ["sinks", "list"],
+    ["sinks", "list", "--tenant", "public", "--namespace", "nothing-here"],
+    ["sinks", "available-sinks"],
+    ["sources", "get", "--name", `${run}-source`],
+    ["sources", "list"],
+    ["sources", "available-sources"],
+  ])("%s %s %s %s", async (...args: string[]) => {
+    const [java, node] = await Promise.all([pulsarAdmin(args), ours(args)]);
+    expect(java.code, java.stderr).toBe(0);
+    expect(node.code, node.stderr).toBe(0);
+    expect(node.stdout).toBe(java.stdout);
+  });
+
+  it("status, all instances and one: the same bytes once the counters stop moving", async () => {
+    await ours(["sinks", "stop", "--name", sink]);
+    for (const args of [
+      ["sinks", "status", "--name", sink],
+      ["sinks", "status", "--name", sink, "--instance-id", "1"],
+      ["sources", "status", "--name", source],
+    ]) {
+      const [java, node] = await Promise.all([pulsarAdmin(args), ours(args)]);
+      expect(java.code, java.stderr).toBe(0);
+      expect(node.stdout).toBe(java.stdout);
+    }
+  });
+
+  it("a terminal still gets tables, and --output json the worker's JSON", async () => {
+    const table = await ours(["sinks", "list"], true);
+    expect(table.stdout).toMatch(/^NAME\n/);
+    const json = await ours(["--output", "json", "sinks", "list"]);
+    expect(JSON.parse(json.stdout)).toContain(sink);
+  });
+});
