@@ -420,15 +420,31 @@ describe("pulsar-connect CLI against a worker and a real broker", () => {
     );
     const local = ["sources", "localrun", "-t", "test-counter", "-o", `${run}-never`, "--connectors-dir", host];
     await refused(
+      [...local, "--client-auth-plugin", "org.apache.pulsar.client.impl.auth.AuthenticationSasl"],
+      "--client-auth-plugin/--client-auth-params: authPlugin org.apache.pulsar.client.impl.auth.AuthenticationSasl is not supported",
+    );
+    await refused(
       [...local, "--client-auth-plugin", "org.apache.pulsar.client.impl.auth.oauth2.AuthenticationOAuth2"],
-      "--client-auth-plugin org.apache.pulsar.client.impl.auth.oauth2.AuthenticationOAuth2 is not supported",
+      "authParams of org.apache.pulsar.client.impl.auth.oauth2.AuthenticationOAuth2: must be a JSON object",
+    );
+    await refused([...local, "--use_tls", "--brokerServiceUrl", serviceUrl], "--use-tls needs a pulsar+ssl://");
+    await refused(
+      [...local, "--hostname-verification-enabled"],
+      "--hostname-verification-enabled needs a pulsar+ssl://",
+    );
+    await refused(
+      [...local, "--secrets-provider-classname", "com.acme.Vault"],
+      "--secrets-provider-classname is not supported",
     );
     await refused([...local, "--use-tls", "--broker-service-url", serviceUrl], "--use-tls needs a pulsar+ssl://");
     await refused(
       [...local, "--state-storage-service-url", "bk://localhost:4181"],
       "--state-storage-service-url is not supported",
     );
-    await refused([...local, "--client-auth-params", "file:///tmp/token"], "--client-auth-params: only a token");
+    await refused(
+      [...local, "--clientAuthPlugin", "AuthenticationToken", "--clientAuthParams", "file:///nonexistent/token"],
+      "token file: cannot read /nonexistent/token",
+    );
     const warned = await cli([
       ...local,
       "--source-config",

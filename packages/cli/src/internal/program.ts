@@ -98,6 +98,31 @@ function statusTable(
   )}`;
 }
 
+/**
+ * pulsar-admin's deprecated spellings of localrun's flags; the current spelling wins when both are given.
+ * (`--brokerServiceUrl`, `--clientAuthPlugin`, `--clientAuthParams` land on the same option names by themselves.)
+ */
+const LOCALRUN_ALIASES: Array<[alias: string, flag: string]> = [
+  ["use_tls", "useTls"],
+  ["tls_allow_insecure", "tlsAllowInsecure"],
+  ["hostname_verification_enabled", "hostnameVerificationEnabled"],
+  ["tls_trust_cert_path", "tlsTrustCertPath"],
+];
+
+function withLocalrunAliases(options: Options): Options {
+  const merged = { ...options };
+  for (const [alias, flag] of LOCALRUN_ALIASES) {
+    if (merged[flag] === undefined && merged[alias] !== undefined) merged[flag] = merged[alias];
+  }
+  for (const flag of ["secretsProviderClassname", "secretsProviderConfig"] as const) {
+    if (merged[flag] !== undefined) {
+      const name = flag === "secretsProviderClassname" ? "--secrets-provider-classname" : "--secrets-provider-config";
+      throw new CliError("USAGE", `${name} is not supported: secrets come from --secrets (a value or {"env": ...})`);
+    }
+  }
+  return merged;
+}
+
 function connectorGroup(kind: Kind, io: CliIo, afterAction: (code: number) => void): Command {
   const group = new Command(`${kind}s`).alias(kind).description(`Manage ${kind}s on a worker`);
   const configFlags = kind === "sink" ? sinkConfigFlags : sourceConfigFlags;
@@ -329,9 +354,12 @@ function connectorGroup(kind: Kind, io: CliIo, afterAction: (code: number) => vo
     .option("--web-service-url <url>", "Pulsar admin URL (default: http://<broker host>:8080)")
     .option(
       "--client-auth-plugin <class>",
-      "Authentication plugin: only org.apache.pulsar.client.impl.auth.AuthenticationToken",
+      "Authentication plugin: org.apache.pulsar.client.impl.auth.AuthenticationToken, AuthenticationTls or oauth2.AuthenticationOAuth2 (default: client.conf's authPlugin)",
     )
-    .option("--client-auth-params <token>", "Token for the broker (token:<jwt> or the JWT itself)")
+    .option(
+      "--client-auth-params <params>",
+      'Parameters of the plugin: token:<jwt> or file:<path>; tlsCertFile:<pem>,tlsKeyFile:<pem>; {"issuerUrl":...,"privateKey":"file:///creds.json","audience":...}',
+    )
     .option(
       "--use-tls",
       "Use TLS: needs a pulsar+ssl:// --broker-service-url (the scheme decides, as in the Java client)",
@@ -339,10 +367,24 @@ function connectorGroup(kind: Kind, io: CliIo, afterAction: (code: number) => vo
     .option("--state-storage-service-url <url>", "Not supported (state is kept in a compacted Pulsar topic); refused")
     .option("--tls-trust-cert-path <file>", "CA certificate (PEM) trusted for the broker's TLS certificate")
     .option("--tls-allow-insecure", "Accept a broker certificate that does not verify")
+    .option(
+      "--hostname-verification-enabled",
+      "Check that the broker's certificate names its host (off by default, as in pulsar-admin; the chain is always checked)",
+    )
+    .option("--metrics-port-start <port>", "Serve the instances' Prometheus metrics on this port (/metrics)")
+    .option("--secrets-provider-classname <class>", "Not supported (secrets come from --secrets); refused")
+    .option("--secrets-provider-config <config>", "Not supported (secrets come from --secrets); refused")
+    .addOption(new Option("--brokerServiceUrl <url>").hideHelp())
+    .addOption(new Option("--clientAuthPlugin <class>").hideHelp())
+    .addOption(new Option("--clientAuthParams <params>").hideHelp())
+    .addOption(new Option("--use_tls").hideHelp())
+    .addOption(new Option("--tls_allow_insecure").hideHelp())
+    .addOption(new Option("--hostname_verification_enabled").hideHelp())
+    .addOption(new Option("--tls_trust_cert_path <file>").hideHelp())
     .option("--connectors-dir <dir...>", "Folders with a package.json listing connector packages (repeatable)")
     .option("--log-level <level>", "Level of the connector logs on stderr (default: warn)")
-    .action(async (options: Options) => {
-      afterAction(await localrun(kind, options, io));
+    .action(async (_options: Options, cmd: Command) => {
+      afterAction(await localrun(kind, withLocalrunAliases(cmd.optsWithGlobals()), io));
     });
   group.addCommand(local);
   return group;
