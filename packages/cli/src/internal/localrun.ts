@@ -120,17 +120,22 @@ function brokerConnection(options: Options, io: CliIo): BrokerConnection {
 }
 
 /** `--metrics-port-start`: one Prometheus endpoint for all of localrun's instances (they share this process). */
+function metricsPort(value: unknown): number | undefined {
+  if (value === undefined) return undefined;
+  const text = String(value);
+  if (!/^\d+$/.test(text) || Number(text) > 65535) {
+    throw new CliError("USAGE", `--metrics-port-start must be a port number between 0 and 65535 (got '${text}')`);
+  }
+  return Number(text);
+}
+
 async function serveMetrics(
-  port: unknown,
+  port: number | undefined,
   kind: Kind,
   config: { tenant: string; namespace: string; name: string },
   instances: ConnectorInstance[],
 ): Promise<Server | undefined> {
   if (port === undefined) return undefined;
-  const text = String(port);
-  if (!/^\d+$/.test(text) || Number(text) > 65535) {
-    throw new CliError("USAGE", `--metrics-port-start must be a port number between 0 and 65535 (got '${text}')`);
-  }
   const server = createServer((request, response) => {
     if (request.method !== "GET" || request.url?.split("?")[0] !== "/metrics") {
       response.writeHead(404).end();
@@ -149,9 +154,9 @@ async function serveMetrics(
   });
   await new Promise<void>((resolve, reject) => {
     server.once("error", (error) =>
-      reject(new CliError("USAGE", `--metrics-port-start ${text}: ${(error as Error).message}`, { cause: error })),
+      reject(new CliError("USAGE", `--metrics-port-start ${port}: ${(error as Error).message}`, { cause: error })),
     );
-    server.listen(Number(text), "127.0.0.1", resolve);
+    server.listen(port, "127.0.0.1", resolve);
   });
   return server;
 }
@@ -221,6 +226,7 @@ export async function localrun(kind: Kind, options: Options, io: CliIo): Promise
   for (const warning of warnings) io.stderr.write(`Warning: ${warning.field}: ${warning.message}\n`);
 
   const { serviceUrl, clientOptions, authentication } = brokerConnection(options, io);
+  const port = metricsPort(options.metricsPortStart);
   const client = new PulsarClient(clientOptions);
   const pulsar: InstancePulsar = {
     client: client as unknown as InstancePulsar["client"],
@@ -297,11 +303,10 @@ export async function localrun(kind: Kind, options: Options, io: CliIo): Promise
   }, 1000);
   let metricsServer: Server | undefined;
   try {
-    metricsServer = await serveMetrics(options.metricsPortStart, kind, config, instances);
+    metricsServer = await serveMetrics(port, kind, config, instances);
     if (metricsServer) {
       const address = metricsServer.address();
-      const port = typeof address === "object" && address ? address.port : options.metricsPortStart;
-      io.stderr.write(`localrun: metrics on http://127.0.0.1:${String(port)}/metrics\n`);
+      io.stderr.write(`localrun: metrics on http://127.0.0.1:${typeof address === "object" ? address?.port : port}/metrics\n`);
     }
     io.stderr.write(
       `localrun: starting ${config.parallelism} instance(s) of ${kind} '${connectorName}' as ${fqfn} (${config.processingGuarantees}); Ctrl-C to stop\n`,
