@@ -306,7 +306,9 @@ export async function localrun(kind: Kind, options: Options, io: CliIo): Promise
     metricsServer = await serveMetrics(port, kind, config, instances);
     if (metricsServer) {
       const address = metricsServer.address();
-      io.stderr.write(`localrun: metrics on http://127.0.0.1:${typeof address === "object" ? address?.port : port}/metrics\n`);
+      io.stderr.write(
+        `localrun: metrics on http://127.0.0.1:${typeof address === "object" ? address?.port : port}/metrics\n`,
+      );
     }
     io.stderr.write(
       `localrun: starting ${config.parallelism} instance(s) of ${kind} '${connectorName}' as ${fqfn} (${config.processingGuarantees}); Ctrl-C to stop\n`,

@@ -448,6 +448,11 @@ export function buildProgram(io: CliIo, afterAction: (code: number) => void): Co
       .option("--pulsar-url <url>", "Pulsar service URL (default: pulsar://127.0.0.1:6650)")
       .option("--pulsar-admin-url <url>", "Pulsar admin URL (default: http://127.0.0.1:8080)")
       .option("--pulsar-token <token>", "Token the worker uses towards Pulsar")
+      .option(
+        "--pulsar-auth-plugin <class>",
+        "Authentication plugin towards Pulsar: AuthenticationToken, AuthenticationTls or oauth2.AuthenticationOAuth2",
+      )
+      .option("--pulsar-auth-params <params>", "Parameters of --pulsar-auth-plugin (as the Java client reads them)")
       .option("--connectors-dir <dir...>", "Folders with a package.json listing connector packages (repeatable)")
       .option("--log-level <level>", "Log level (default: info)")
       .option(
