@@ -48,7 +48,7 @@ function pulsarAdminBatch(commands: string[][]): Promise<Printed[]> {
     });
     child.on("exit", () => {
       const results: Printed[] = [];
-      const marker = /\u0001END (-?\d+)\n/g;
+      const marker = new RegExp(`${String.fromCharCode(1)}END (-?\\d+)\\n`, "g");
       let from = 0;
       for (let match = marker.exec(stdout); match; match = marker.exec(stdout)) {
         results.push({ code: Number(match[1]), stdout: stdout.slice(from, match.index), stderr });
