@@ -92,7 +92,7 @@ beforeAll(async () => {
   brokerPid = child.pid;
   const admin = new PulsarAdmin({ serviceUrl: adminUrl, authToken: ADMIN_TOKEN });
   await until(
-    async () => (await admin.getNamespaces("public").catch(() => [])).includes("public/default"),
+    async () => (await admin.getNamespaces("public").catch((): string[] => [])).includes("public/default"),
     180_000,
     "the broker with authentication",
   );
