@@ -91,7 +91,7 @@ export interface WorkerOptions {
   pulsarTlsTrustCertsFilePath?: string;
   /** Accept a broker certificate that does not verify (false). */
   pulsarTlsAllowInsecureConnection?: boolean;
-  /** Check that the broker certificate names its host (false, as the Java client's default). */
+  /** Check that the broker certificate names its host (true; false checks the chain only). */
   pulsarTlsEnableHostnameVerification?: boolean;
   /** Folders with a package.json whose connector dependencies are added to the worker's own. */
   connectorsDirs?: string[];
@@ -176,7 +176,7 @@ function pulsarAuthenticationOf(options: WorkerOptions): Authentication | undefi
 
 function pulsarTlsOf(options: WorkerOptions): PulsarClientOptions["tls"] {
   const tls: NonNullable<PulsarClientOptions["tls"]> = {
-    hostnameVerification: options.pulsarTlsEnableHostnameVerification === true,
+    hostnameVerification: options.pulsarTlsEnableHostnameVerification !== false,
   };
   if (options.pulsarTlsTrustCertsFilePath !== undefined) {
     tls.ca = readFileSync(options.pulsarTlsTrustCertsFilePath);
