@@ -3,6 +3,7 @@
 // worker verifies), and localrun's --metrics-port-start.
 import { randomBytes } from "node:crypto";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { createServer } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { signToken, Worker } from "@pulsar-connect/worker";
@@ -246,6 +247,29 @@ describe("localrun --metrics-port-start", () => {
     expect(result.code, result.stderr).toBe(0);
     expect(result.stderr).toContain(`metrics on http://127.0.0.1:${METRICS_PORT}/metrics`);
     expect(await scrape()).toBe("");
+    // A port in use fails the run before anything starts.
+    const blocker = createServer();
+    await new Promise<void>((resolve) => blocker.listen(METRICS_PORT, "127.0.0.1", resolve));
+    try {
+      const busy = await cli([
+        "sources",
+        "localrun",
+        "-t",
+        "test-counter",
+        "-o",
+        topic,
+        "--connectors-dir",
+        host,
+        "--broker-service-url",
+        serviceUrl,
+        "--metrics-port-start",
+        String(METRICS_PORT),
+      ]);
+      expect(busy.code).toBe(2);
+      expect(busy.stderr).toContain(`--metrics-port-start ${METRICS_PORT}: listen EADDRINUSE`);
+    } finally {
+      blocker.close();
+    }
     const badPort = await cli([
       "sources",
       "localrun",

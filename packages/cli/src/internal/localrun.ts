@@ -242,6 +242,20 @@ export async function localrun(kind: Kind, options: Options, io: CliIo): Promise
   ) as unknown as Logger;
 
   const instances: ConnectorInstance[] = [];
+  // Before any instance exists: a port in use must fail the run before anything starts.
+  let metricsServer: Server | undefined;
+  try {
+    metricsServer = await serveMetrics(port, kind, config, instances);
+  } catch (error) {
+    await client.close().catch(() => undefined);
+    throw error;
+  }
+  if (metricsServer) {
+    const address = metricsServer.address();
+    io.stderr.write(
+      `localrun: metrics on http://127.0.0.1:${typeof address === "object" ? address?.port : port}/metrics\n`,
+    );
+  }
   for (let instanceId = 0; instanceId < config.parallelism; instanceId += 1) {
     instances.push(
       kind === "sink"
@@ -301,15 +315,7 @@ export async function localrun(kind: Kind, options: Options, io: CliIo): Promise
     io.stderr.write(io.stderr.isTTY ? `\r${line}\u001b[K` : `${line}\n`);
     previous = now;
   }, 1000);
-  let metricsServer: Server | undefined;
   try {
-    metricsServer = await serveMetrics(port, kind, config, instances);
-    if (metricsServer) {
-      const address = metricsServer.address();
-      io.stderr.write(
-        `localrun: metrics on http://127.0.0.1:${typeof address === "object" ? address?.port : port}/metrics\n`,
-      );
-    }
     io.stderr.write(
       `localrun: starting ${config.parallelism} instance(s) of ${kind} '${connectorName}' as ${fqfn} (${config.processingGuarantees}); Ctrl-C to stop\n`,
     );
