@@ -145,12 +145,14 @@ describe("pulsar-connect CLI against a worker and a real broker", () => {
     expect(reload.stderr).toContain("not a superuser");
     const asAdmin = await cli(["sinks", "reload"]);
     expect(asAdmin.code).toBe(0);
-    expect(asAdmin.stdout).toContain("Reloaded successfully");
-    expect((await cli(["sources", "reload"])).stdout).toContain("unchanged [");
+    // Like pulsar-admin, nothing on stdout when it is not a terminal; the summary goes to stderr.
+    expect(asAdmin.stdout).toBe("");
+    expect(asAdmin.stderr).toContain("Reloaded successfully");
+    expect((await cli(["sources", "reload", "--output", "table"])).stdout).toContain("unchanged [");
   });
 
   it("lists the available connectors as a table and as JSON", async () => {
-    const sinks = await cli(["sinks", "available-sinks"]);
+    const sinks = await cli(["sinks", "available-sinks", "--output", "table"]);
     expect(sinks.code).toBe(0);
     expect(sinks.stdout).toMatch(/^NAME\s+PACKAGE\s+DESCRIPTION\ntest-file\s+fixture-file-sink\s+Test sink/);
     const sources = await cli(["source", "available-sources", "--output", "json"]);
@@ -212,7 +214,7 @@ describe("pulsar-connect CLI against a worker and a real broker", () => {
     const list = await cli(["sinks", "list"]);
     expect(list.stdout).toContain(sinkName);
     expect(JSON.parse((await cli(["sources", "list", "--output", "json"])).stdout)).toContain(sourceName);
-    const status = await cli(["sinks", "status", "--name", sinkName]);
+    const status = await cli(["sinks", "status", "--name", sinkName, "--output", "table"]);
     expect(status.stdout).toMatch(
       /instances: 1, running: 1\nINSTANCE\s+RUNNING\s+RESTARTS\s+IN\s+OUT\s+ERRORS\s+STATE\n0\s+yes\s+0\s+25\s+25\s+0\s+running/,
     );
@@ -420,15 +422,31 @@ describe("pulsar-connect CLI against a worker and a real broker", () => {
     );
     const local = ["sources", "localrun", "-t", "test-counter", "-o", `${run}-never`, "--connectors-dir", host];
     await refused(
+      [...local, "--client-auth-plugin", "org.apache.pulsar.client.impl.auth.AuthenticationSasl"],
+      "--client-auth-plugin/--client-auth-params: authPlugin org.apache.pulsar.client.impl.auth.AuthenticationSasl is not supported",
+    );
+    await refused(
       [...local, "--client-auth-plugin", "org.apache.pulsar.client.impl.auth.oauth2.AuthenticationOAuth2"],
-      "--client-auth-plugin org.apache.pulsar.client.impl.auth.oauth2.AuthenticationOAuth2 is not supported",
+      "authParams of org.apache.pulsar.client.impl.auth.oauth2.AuthenticationOAuth2: must be a JSON object",
+    );
+    await refused([...local, "--use_tls", "--brokerServiceUrl", serviceUrl], "--use-tls needs a pulsar+ssl://");
+    await refused(
+      [...local, "--hostname-verification-enabled"],
+      "--hostname-verification-enabled needs a pulsar+ssl://",
+    );
+    await refused(
+      [...local, "--secrets-provider-classname", "com.acme.Vault"],
+      "--secrets-provider-classname is not supported",
     );
     await refused([...local, "--use-tls", "--broker-service-url", serviceUrl], "--use-tls needs a pulsar+ssl://");
     await refused(
       [...local, "--state-storage-service-url", "bk://localhost:4181"],
       "--state-storage-service-url is not supported",
     );
-    await refused([...local, "--client-auth-params", "file:///tmp/token"], "--client-auth-params: only a token");
+    await refused(
+      [...local, "--clientAuthPlugin", "AuthenticationToken", "--clientAuthParams", "file:///nonexistent/token"],
+      "token file: cannot read /nonexistent/token",
+    );
     const warned = await cli([
       ...local,
       "--source-config",
@@ -527,7 +545,7 @@ describe("pulsar-connect CLI against a worker and a real broker", () => {
     ]);
     expect(created.stdout).toBe("Created successfully\n");
     await until(
-      async () => (await cli(["sinks", "status", "--name", name])).stdout.includes("running"),
+      async () => (await cli(["sinks", "status", "--name", name, "--output", "table"])).stdout.includes("running"),
       30_000,
       "running",
     );

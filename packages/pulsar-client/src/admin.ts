@@ -1,3 +1,4 @@
+import type { Authentication } from "./auth.ts";
 import { PulsarClientError } from "./errors.ts";
 import { parseTopicName, type TopicName } from "./internal/topic-name.ts";
 
@@ -5,6 +6,8 @@ export interface PulsarAdminOptions {
   /** http(s)://host:port of the broker's web service. */
   serviceUrl: string;
   authToken?: string | (() => Promise<string>);
+  /** Sends the bearer token of a token or OAuth2 authentication (TLS client certificates need an https agent). */
+  authentication?: Authentication;
   /** Per-request timeout. Default 30000. */
   timeoutMs?: number;
 }
@@ -32,6 +35,8 @@ export class PulsarAdmin {
     const headers: Record<string, string> = { accept: "application/json" };
     const token = this.options.authToken;
     if (token) headers.authorization = `Bearer ${typeof token === "string" ? token : await token()}`;
+    const bearer = this.options.authentication?.bearerToken;
+    if (!token && bearer) headers.authorization = `Bearer ${await bearer()}`;
     if (body !== undefined) headers["content-type"] = "application/json";
     let res: Response;
     try {

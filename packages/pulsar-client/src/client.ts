@@ -1,3 +1,4 @@
+import type { Authentication } from "./auth.ts";
 import { Consumer, type ConsumerOptions, createReader, type Reader, type ReaderOptions } from "./consumer.ts";
 import { PulsarClientError } from "./errors.ts";
 import type { AuthProvider, TlsOptions } from "./internal/connection.ts";
@@ -17,6 +18,8 @@ export interface PulsarClientOptions {
   serviceUrl: string;
   /** JWT for token authentication, or a function returning a fresh one (called on connect and on auth refresh). */
   authToken?: string | (() => Promise<string>);
+  /** Token, TLS client certificate or OAuth2 (see `authenticationFromPlugin`); replaces `authToken`. */
+  authentication?: Authentication;
   /** Timeout of each request to the broker and of creating producers/consumers. Default 30000. */
   operationTimeoutMs?: number;
   /** TCP/TLS connect + handshake timeout. Default 10000. */
@@ -41,14 +44,21 @@ export class PulsarClient {
     if (!options || typeof options !== "object") throw new PulsarClientError("INVALID_CONFIG", "options are required");
     const addresses = parseServiceUrl(options.serviceUrl);
     this.operationTimeoutMs = options.operationTimeoutMs ?? 30_000;
+    if (options.authentication && options.authToken !== undefined) {
+      throw new PulsarClientError("INVALID_CONFIG", "give authToken or authentication, not both");
+    }
     let auth: AuthProvider | undefined;
     const token = options.authToken;
-    if (typeof token === "string") auth = async () => ({ method: "token", data: Buffer.from(token, "utf8") });
+    const authentication = options.authentication;
+    if (authentication) auth = async () => ({ method: authentication.method, data: await authentication.authData() });
+    else if (typeof token === "string") auth = async () => ({ method: "token", data: Buffer.from(token, "utf8") });
     else if (typeof token === "function")
       auth = async () => ({ method: "token", data: Buffer.from(await token(), "utf8") });
+    const certificate = authentication?.tlsCertificate;
+    const tls = certificate ? { ...options.tls, cert: certificate.cert, key: certificate.key } : options.tls;
     this.pool = new ConnectionPool(addresses, {
       ...(auth ? { auth } : {}),
-      ...(options.tls ? { tls: options.tls } : {}),
+      ...(tls ? { tls } : {}),
       connectionTimeoutMs: options.connectionTimeoutMs ?? 10_000,
       operationTimeoutMs: this.operationTimeoutMs,
       keepAliveIntervalMs: options.keepAliveIntervalMs ?? 30_000,

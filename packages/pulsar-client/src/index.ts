@@ -1,4 +1,13 @@
 export { PulsarAdmin, type PulsarAdminOptions } from "./admin.ts";
+export {
+  type Authentication,
+  type OAuth2ClientCredentialsOptions,
+  oauth2ClientCredentials,
+  tlsAuthentication,
+  tokenAuthentication,
+  tokenFileAuthentication,
+} from "./auth.ts";
+export { AUTH_PLUGINS, authenticationFromPlugin } from "./auth-plugin.ts";
 export { PulsarClient, type PulsarClientOptions, type TlsOptions } from "./client.ts";
 export {
   type AcknowledgeOptions,

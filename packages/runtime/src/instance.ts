@@ -45,8 +45,8 @@ export interface InstancePulsar {
   client: ClientLike;
   /** Admin REST base URL, e.g. `http://127.0.0.1:8080`. */
   adminUrl: string;
-  /** Token for the admin REST API, when the broker needs one. */
-  authToken?: string | undefined;
+  /** Token for the admin REST API, when the broker needs one; a function is asked before each call (OAuth2). */
+  authToken?: string | (() => Promise<string>) | undefined;
 }
 
 /** Common options of {@link createInstance}. */

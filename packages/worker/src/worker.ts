@@ -16,7 +16,14 @@ import {
   type SinkDefinition,
   type SourceDefinition,
 } from "@pulsar-connect/core";
-import { PulsarClient, type PulsarClientOptions } from "@pulsar-connect/pulsar-client";
+import {
+  type Authentication,
+  authenticationFromPlugin,
+  isPulsarClientError,
+  PulsarClient,
+  type PulsarClientOptions,
+  tokenAuthentication,
+} from "@pulsar-connect/pulsar-client";
 import {
   builtinName,
   ConnectorCatalog,
@@ -75,6 +82,20 @@ export interface WorkerOptions {
   pulsarAdminUrl?: string;
   /** Token the worker uses towards Pulsar. */
   pulsarAuthToken?: string;
+  /**
+   * Authentication plugin towards Pulsar, as the Java client names it: `...auth.AuthenticationToken`,
+   * `...auth.AuthenticationTls` or `...auth.oauth2.AuthenticationOAuth2`, with `pulsarAuthParams`. Replaces
+   * `pulsarAuthToken`.
+   */
+  pulsarAuthPlugin?: string;
+  /** Parameters of `pulsarAuthPlugin` (`token:...`, `file:...`, `tlsCertFile:...,tlsKeyFile:...`, or JSON). */
+  pulsarAuthParams?: string;
+  /** CA certificate (PEM file) trusted for a `pulsar+ssl://` service URL. */
+  pulsarTlsTrustCertsFilePath?: string;
+  /** Accept a broker certificate that does not verify (false). */
+  pulsarTlsAllowInsecureConnection?: boolean;
+  /** Check that the broker certificate names its host (true; false checks the chain only). */
+  pulsarTlsEnableHostnameVerification?: boolean;
   /** Folders with a package.json whose connector dependencies are added to the worker's own. */
   connectorsDirs?: string[];
   /** Replaces the default host folder (the nearest package.json above the current directory). */
@@ -137,6 +158,35 @@ interface Component {
 
 const KIND_TITLE: Record<Kind, string> = { sink: "Sink", source: "Source" };
 const DEFAULT_MAX_PARALLELISM = 32;
+
+/** The worker's credentials towards Pulsar; a setting it cannot honour stops the start, naming the setting. */
+function pulsarAuthenticationOf(options: WorkerOptions): Authentication | undefined {
+  if (options.pulsarAuthToken !== undefined && options.pulsarAuthPlugin !== undefined) {
+    throw new WorkerError("INVALID_CONFIG", "give pulsarAuthToken or pulsarAuthPlugin/pulsarAuthParams, not both");
+  }
+  if (options.pulsarAuthToken) return tokenAuthentication(options.pulsarAuthToken);
+  const caFile = options.pulsarTlsTrustCertsFilePath;
+  if (caFile !== undefined && !existsSync(caFile)) {
+    throw new WorkerError("INVALID_CONFIG", `pulsarTlsTrustCertsFilePath: file ${caFile} does not exist`);
+  }
+  try {
+    return authenticationFromPlugin(options.pulsarAuthPlugin, options.pulsarAuthParams);
+  } catch (error) {
+    if (!isPulsarClientError(error)) throw error;
+    throw new WorkerError("INVALID_CONFIG", `pulsarAuthPlugin/pulsarAuthParams: ${error.message}`, { cause: error });
+  }
+}
+
+function pulsarTlsOf(options: WorkerOptions): PulsarClientOptions["tls"] {
+  const tls: NonNullable<PulsarClientOptions["tls"]> = {
+    hostnameVerification: options.pulsarTlsEnableHostnameVerification !== false,
+  };
+  if (options.pulsarTlsTrustCertsFilePath !== undefined) {
+    tls.ca = readFileSync(options.pulsarTlsTrustCertsFilePath);
+  }
+  if (options.pulsarTlsAllowInsecureConnection === true) tls.rejectUnauthorized = false;
+  return tls;
+}
 
 function nearestPackageDir(start: string): string | undefined {
   let dir = resolve(start);
@@ -226,6 +276,8 @@ export class Worker {
   private catalog!: ConnectorCatalog;
   private server: Server | undefined;
   private client: Promise<PulsarClientHandle> | undefined;
+  /** From `pulsarAuthPlugin`/`pulsarAuthParams`, or the fixed `pulsarAuthToken`. */
+  private pulsarAuthentication: Authentication | undefined;
   private closing = false;
   private previousFileDirs: string | undefined;
   private ready = false;
@@ -247,6 +299,7 @@ export class Worker {
       ...(options.auth?.tokens ?? []).map((entry) => entry.token),
       ...(options.auth?.jwtSecret ? [options.auth.jwtSecret] : []),
       ...(options.pulsarAuthToken ? [options.pulsarAuthToken] : []),
+      ...(options.pulsarAuthParams ? [options.pulsarAuthParams] : []),
     ];
     scrubber.addPermanent(secretsOfAuth);
     const destination = options.logDestination ?? process.stdout;
@@ -278,7 +331,9 @@ export class Worker {
     if (options.secretsDir !== undefined && (typeof options.secretsDir !== "string" || options.secretsDir === "")) {
       throw new WorkerError("INVALID_CONFIG", "secretsDir must be a folder");
     }
+    const pulsarAuthentication = pulsarAuthenticationOf(options);
     const worker = new Worker(options, scrubber, logger);
+    worker.pulsarAuthentication = pulsarAuthentication;
     if (options.fileDirs !== undefined) {
       // Connectors read the allowed folders from the environment of the process they run in.
       worker.previousFileDirs = process.env[HOST_FILE_DIRS_ENV];
@@ -411,7 +466,9 @@ export class Worker {
         const clientOptions: PulsarClientOptions = {
           serviceUrl: this.options.pulsarServiceUrl ?? "pulsar://127.0.0.1:6650",
         };
-        if (this.options.pulsarAuthToken) clientOptions.authToken = this.options.pulsarAuthToken;
+        if (this.pulsarAuthentication) clientOptions.authentication = this.pulsarAuthentication;
+        const tls = pulsarTlsOf(this.options);
+        if (tls) clientOptions.tls = tls;
         return new PulsarClient(clientOptions) as unknown as PulsarClientHandle;
       })();
       this.client.catch(() => {
@@ -472,7 +529,7 @@ export class Worker {
     const pulsar: InstancePulsar = {
       client: await this.pulsarClient(),
       adminUrl: this.options.pulsarAdminUrl ?? "http://127.0.0.1:8080",
-      authToken: this.options.pulsarAuthToken,
+      authToken: this.pulsarAuthentication?.bearerToken,
     };
     const secrets = this.resolveSecrets(config.secrets);
     if (secrets.issues.length > 0) {
@@ -791,7 +848,7 @@ export class Worker {
         try {
           await deleteSinkSubscription(config as ResolvedSinkConfig, {
             adminUrl: this.options.pulsarAdminUrl ?? "http://127.0.0.1:8080",
-            authToken: this.options.pulsarAuthToken,
+            authToken: this.pulsarAuthentication?.bearerToken,
           });
         } catch (error) {
           this.logger.warn(

@@ -1,15 +1,53 @@
+import { request as httpRequest } from "node:http";
+import { request as httpsRequest } from "node:https";
 import { CliError } from "../errors.ts";
+import type { AdminConnection } from "./admin-connection.ts";
 
 type Kind = "sink" | "source";
+
+/** One HTTP(S) exchange; node:https rather than fetch, which cannot take a CA file or a client certificate. */
+function exchange(
+  url: URL,
+  init: { method: string; headers: Record<string, string>; body?: string },
+  connection: AdminConnection,
+): Promise<{ status: number; text: string }> {
+  return new Promise((resolve, reject) => {
+    const certificate = connection.authentication?.tlsCertificate;
+    const options = {
+      method: init.method,
+      headers: init.headers,
+      timeout: connection.timeoutMs,
+      ...(url.protocol === "https:"
+        ? {
+            ca: connection.tls.ca,
+            rejectUnauthorized: connection.tls.rejectUnauthorized,
+            ...(connection.tls.hostnameVerification ? {} : { checkServerIdentity: () => undefined }),
+            ...(certificate ? { cert: certificate.cert, key: certificate.key } : {}),
+          }
+        : {}),
+    };
+    const request = (url.protocol === "https:" ? httpsRequest : httpRequest)(url, options, (response) => {
+      const chunks: Buffer[] = [];
+      response.on("data", (chunk: Buffer) => chunks.push(chunk));
+      response.on("end", () =>
+        resolve({ status: response.statusCode ?? 0, text: Buffer.concat(chunks).toString("utf8") }),
+      );
+      response.on("error", reject);
+    });
+    request.on("timeout", () => request.destroy(Object.assign(new Error("request timed out"), { code: "ETIMEDOUT" })));
+    request.on("error", reject);
+    request.end(init.body);
+  });
+}
 
 /** Talks to a worker's admin API (`/admin/v3/sinks|sources`). */
 export class AdminClient {
   readonly baseUrl: string;
-  private readonly token: string | undefined;
+  private readonly connection: AdminConnection;
 
-  constructor(baseUrl: string, token: string | undefined) {
-    this.baseUrl = baseUrl.replace(/\/+$/, "");
-    this.token = token;
+  constructor(connection: AdminConnection) {
+    this.baseUrl = connection.adminUrl.replace(/\/+$/, "");
+    this.connection = connection;
   }
 
   private base(kind: Kind): string {
@@ -22,34 +60,46 @@ export class AdminClient {
 
   async request(method: string, path: string, body?: unknown): Promise<unknown> {
     const headers: Record<string, string> = { accept: "application/json" };
-    if (this.token) headers.authorization = `Bearer ${this.token}`;
-    const init: RequestInit = { method, headers };
+    const init: { method: string; headers: Record<string, string>; body?: string } = { method, headers };
     if (body !== undefined) {
       headers["content-type"] = "application/json";
       init.body = JSON.stringify(body);
     }
-    let response: Response;
+    let url: URL;
     try {
-      response = await fetch(`${this.baseUrl}${path}`, init);
+      url = new URL(`${this.baseUrl}${path}`);
     } catch (error) {
-      const cause = (error as { cause?: { code?: string; message?: string } }).cause;
+      throw new CliError("USAGE", `The admin URL ${this.baseUrl} is not a URL`, { cause: error });
+    }
+    let response: { status: number; text: string };
+    try {
+      if (this.connection.token) headers.authorization = `Bearer ${this.connection.token}`;
+      else if (this.connection.authentication?.bearerToken) {
+        headers.authorization = `Bearer ${await this.connection.authentication.bearerToken()}`;
+      }
+      response = await exchange(url, init, this.connection);
+    } catch (error) {
+      const failure = error as { code?: string; message?: string };
+      if (failure.code === "AUTHENTICATION") {
+        throw new CliError("UNAUTHORIZED", `Cannot authenticate: ${failure.message}`, { cause: error });
+      }
       throw new CliError(
         "UNREACHABLE",
-        `Cannot reach the worker at ${this.baseUrl} (${cause?.code ?? cause?.message ?? (error as Error).message})`,
+        `Cannot reach the worker at ${this.baseUrl} (${failure.code ?? failure.message})`,
         {
           hint: "Start one with `pulsar-connect worker`, or point --admin-url (or PULSAR_CONNECT_ADMIN_URL) at a running worker.",
           cause: error,
         },
       );
     }
-    const text = await response.text();
+    const text = response.text;
     let parsed: unknown;
     try {
       parsed = text ? JSON.parse(text) : undefined;
     } catch {
       parsed = text;
     }
-    if (response.ok) return parsed;
+    if (response.status >= 200 && response.status < 300) return parsed;
     const answer = (parsed && typeof parsed === "object" ? parsed : {}) as {
       reason?: string;
       issues?: Array<{ path: string; message: string }>;

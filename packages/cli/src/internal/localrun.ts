@@ -1,4 +1,5 @@
 import { existsSync, readFileSync } from "node:fs";
+import { createServer, type Server } from "node:http";
 import { dirname, join, resolve } from "node:path";
 import {
   compatWarnings,
@@ -7,7 +8,7 @@ import {
   type SinkDefinition,
   type SourceDefinition,
 } from "@pulsar-connect/core";
-import { PulsarClient, type PulsarClientOptions } from "@pulsar-connect/pulsar-client";
+import { type Authentication, PulsarClient, type PulsarClientOptions } from "@pulsar-connect/pulsar-client";
 import {
   builtinName,
   ConnectorCatalog,
@@ -25,8 +26,10 @@ import {
   transformFunctionName,
   validateConnectorConfigs,
 } from "@pulsar-connect/runtime";
+import { renderMetrics } from "@pulsar-connect/worker";
 import { pino } from "pino";
 import { CliError } from "../errors.ts";
+import { clientConfOf, pluginAuthentication } from "./admin-connection.ts";
 import { buildConfig } from "./config-build.ts";
 import type { CliIo } from "./output.ts";
 
@@ -54,34 +57,110 @@ function issuesError(kind: Kind, issues: Array<{ path: string; message: string }
   );
 }
 
-const TOKEN_PLUGINS = ["org.apache.pulsar.client.impl.auth.AuthenticationToken", "AuthenticationToken", "token"];
+/** localrun's connection to the broker: its flags, else client.conf, else the defaults. */
+interface BrokerConnection {
+  serviceUrl: string;
+  clientOptions: PulsarClientOptions;
+  authentication: Authentication | undefined;
+}
 
 /** localrun's client flags work as pulsar-admin documents them, or are refused by name. */
-function checkClientFlags(options: Options, serviceUrl: string): void {
+function brokerConnection(options: Options, io: CliIo): BrokerConnection {
   if (options.stateStorageServiceUrl !== undefined) {
     throw new CliError(
       "USAGE",
       "--state-storage-service-url is not supported: connector state is kept in a compacted Pulsar topic",
     );
   }
-  const plugin = options.clientAuthPlugin;
-  if (plugin !== undefined && !TOKEN_PLUGINS.includes(String(plugin))) {
-    throw new CliError("USAGE", `--client-auth-plugin ${String(plugin)} is not supported`, {
-      hint: "Use org.apache.pulsar.client.impl.auth.AuthenticationToken with --client-auth-params token:<jwt>.",
-    });
-  }
-  const params = options.clientAuthParams === undefined ? undefined : String(options.clientAuthParams);
-  if (params !== undefined && (params.startsWith("{") || params.startsWith("file:") || params.includes(":{"))) {
-    throw new CliError("USAGE", "--client-auth-params: only a token is supported (token:<jwt> or the JWT itself)");
-  }
-  if (plugin !== undefined && params === undefined) {
-    throw new CliError("USAGE", "--client-auth-plugin needs --client-auth-params token:<jwt>");
-  }
-  if (options.useTls === true && !serviceUrl.startsWith("pulsar+ssl://")) {
+  const conf = clientConfOf(options as { clientConf?: string }, io);
+  const serviceUrl = String(options.brokerServiceUrl ?? conf?.brokerServiceUrl ?? "pulsar://localhost:6650");
+  const fromFlags = options.clientAuthPlugin !== undefined || options.clientAuthParams !== undefined;
+  const authentication = fromFlags
+    ? pluginAuthentication(
+        options.clientAuthPlugin as string | undefined,
+        options.clientAuthParams as string | undefined,
+        "--client-auth-plugin/--client-auth-params",
+      )
+    : pluginAuthentication(conf?.authPlugin, conf?.authParams, `${conf?.file}: authPlugin/authParams`);
+  const tlsScheme = serviceUrl.startsWith("pulsar+ssl://");
+  if (options.useTls === true && !tlsScheme) {
     throw new CliError("USAGE", `--use-tls needs a pulsar+ssl:// --broker-service-url (got ${serviceUrl})`, {
       hint: "TLS follows the URL scheme, as in the Java client: e.g. pulsar+ssl://localhost:6651.",
     });
   }
+  if (authentication?.tlsCertificate && !tlsScheme) {
+    throw new CliError("USAGE", `AuthenticationTls needs a pulsar+ssl:// broker service URL (got ${serviceUrl})`);
+  }
+  const clientOptions: PulsarClientOptions = { serviceUrl };
+  if (authentication) clientOptions.authentication = authentication;
+  const trustFile = options.tlsTrustCertPath ?? conf?.tlsTrustCertsFilePath;
+  const insecure = options.tlsAllowInsecure === true || conf?.tlsAllowInsecureConnection === true;
+  // Off unless asked for, as in pulsar-admin (the chain is still verified).
+  const hostnameVerification =
+    options.hostnameVerificationEnabled === true || conf?.tlsEnableHostnameVerification === true;
+  if (tlsScheme) {
+    const tls: NonNullable<PulsarClientOptions["tls"]> = { hostnameVerification };
+    if (trustFile !== undefined) {
+      const file = String(trustFile);
+      if (!existsSync(file)) throw new CliError("USAGE", `--tls-trust-cert-path: file ${file} does not exist`);
+      tls.ca = readFileSync(file);
+    }
+    if (insecure) tls.rejectUnauthorized = false;
+    clientOptions.tls = tls;
+  } else if (options.tlsTrustCertPath !== undefined || options.tlsAllowInsecure === true) {
+    throw new CliError(
+      "USAGE",
+      `--tls-trust-cert-path and --tls-allow-insecure need a pulsar+ssl:// broker service URL (got ${serviceUrl})`,
+    );
+  } else if (options.hostnameVerificationEnabled === true) {
+    throw new CliError(
+      "USAGE",
+      `--hostname-verification-enabled needs a pulsar+ssl:// broker service URL (got ${serviceUrl})`,
+    );
+  }
+  return { serviceUrl, clientOptions, authentication };
+}
+
+/** `--metrics-port-start`: one Prometheus endpoint for all of localrun's instances (they share this process). */
+function metricsPort(value: unknown): number | undefined {
+  if (value === undefined) return undefined;
+  const text = String(value);
+  if (!/^\d+$/.test(text) || Number(text) > 65535) {
+    throw new CliError("USAGE", `--metrics-port-start must be a port number between 0 and 65535 (got '${text}')`);
+  }
+  return Number(text);
+}
+
+async function serveMetrics(
+  port: number | undefined,
+  kind: Kind,
+  config: { tenant: string; namespace: string; name: string },
+  instances: ConnectorInstance[],
+): Promise<Server | undefined> {
+  if (port === undefined) return undefined;
+  const server = createServer((request, response) => {
+    if (request.method !== "GET" || request.url?.split("?")[0] !== "/metrics") {
+      response.writeHead(404).end();
+      return;
+    }
+    const metrics = instances.map((instance, instanceId) => ({
+      kind,
+      tenant: config.tenant,
+      namespace: config.namespace,
+      name: config.name,
+      instanceId,
+      counters: instance.stats,
+      recentExceptions: { connector: [], system: [] },
+    }));
+    response.writeHead(200, { "content-type": "text/plain; version=0.0.4" }).end(renderMetrics(metrics, "localrun"));
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", (error) =>
+      reject(new CliError("USAGE", `--metrics-port-start ${port}: ${(error as Error).message}`, { cause: error })),
+    );
+    server.listen(port, "127.0.0.1", resolve);
+  });
+  return server;
 }
 
 function adminUrlFor(serviceUrl: string): string {
@@ -157,27 +236,13 @@ export async function localrun(kind: Kind, options: Options, io: CliIo): Promise
   ];
   for (const warning of warnings) io.stderr.write(`Warning: ${warning.field}: ${warning.message}\n`);
 
-  const serviceUrl = String(options.brokerServiceUrl ?? "pulsar://localhost:6650");
-  checkClientFlags(options, serviceUrl);
-  const authParams = options.clientAuthParams === undefined ? undefined : String(options.clientAuthParams);
-  const token = authParams?.startsWith("token:") ? authParams.slice("token:".length) : authParams;
-  const clientOptions: PulsarClientOptions = { serviceUrl };
-  if (token) clientOptions.authToken = token;
-  if (options.tlsTrustCertPath !== undefined || options.tlsAllowInsecure === true) {
-    const tls: NonNullable<PulsarClientOptions["tls"]> = {};
-    if (options.tlsTrustCertPath !== undefined) {
-      const file = String(options.tlsTrustCertPath);
-      if (!existsSync(file)) throw new CliError("USAGE", `--tls-trust-cert-path: file ${file} does not exist`);
-      tls.ca = readFileSync(file);
-    }
-    if (options.tlsAllowInsecure === true) tls.rejectUnauthorized = false;
-    clientOptions.tls = tls;
-  }
+  const { serviceUrl, clientOptions, authentication } = brokerConnection(options, io);
+  const port = metricsPort(options.metricsPortStart);
   const client = new PulsarClient(clientOptions);
   const pulsar: InstancePulsar = {
     client: client as unknown as InstancePulsar["client"],
     adminUrl: String(options.webServiceUrl ?? adminUrlFor(serviceUrl)),
-    authToken: token,
+    authToken: authentication?.bearerToken,
   };
   const logger = pino(
     {
@@ -188,6 +253,20 @@ export async function localrun(kind: Kind, options: Options, io: CliIo): Promise
   ) as unknown as Logger;
 
   const instances: ConnectorInstance[] = [];
+  // Before any instance exists: a port in use must fail the run before anything starts.
+  let metricsServer: Server | undefined;
+  try {
+    metricsServer = await serveMetrics(port, kind, config, instances);
+  } catch (error) {
+    await client.close().catch(() => undefined);
+    throw error;
+  }
+  if (metricsServer) {
+    const address = metricsServer.address();
+    io.stderr.write(
+      `localrun: metrics on http://127.0.0.1:${typeof address === "object" ? address?.port : port}/metrics\n`,
+    );
+  }
   for (let instanceId = 0; instanceId < config.parallelism; instanceId += 1) {
     instances.push(
       kind === "sink"
@@ -265,6 +344,7 @@ export async function localrun(kind: Kind, options: Options, io: CliIo): Promise
     if (io.stderr.isTTY) io.stderr.write("\n");
     await Promise.all(instances.map((instance) => instance.stop().catch(() => undefined)));
     await client.close().catch(() => undefined);
+    metricsServer?.close();
   }
   const totals = totalsOf(instances, retired);
   const seconds = (Date.now() - started) / 1000;

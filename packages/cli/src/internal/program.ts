@@ -1,33 +1,33 @@
 import { Command, CommanderError, Option } from "commander";
 import { CliError } from "../errors.ts";
 import { AdminClient } from "./admin-client.ts";
+import { type AdminConnection, adminConnectionOf, type ConnectionFlags } from "./admin-connection.ts";
 import { buildConfig } from "./config-build.ts";
 import { identityFlags, sinkConfigFlags, sourceConfigFlags } from "./flags.ts";
 import { localrun } from "./localrun.ts";
 import { type CliIo, json, table } from "./output.ts";
+import { availableOutput, configOutput, listOutput, statusOutput } from "./pulsar-admin-output.ts";
 import { runWorker } from "./worker-command.ts";
 
 type Kind = "sink" | "source";
 type Options = Record<string, unknown>;
 
+/** table: for a person at a terminal; json: the worker's answers; pulsar-admin: byte for byte what it prints. */
+type OutputFormat = "json" | "table" | "pulsar-admin";
+const OUTPUT_FORMATS: OutputFormat[] = ["table", "json", "pulsar-admin"];
+
 interface Globals {
-  adminUrl: string;
-  token?: string;
-  output: "json" | "table";
+  connection: AdminConnection;
+  output: OutputFormat;
 }
 
 function globalsOf(command: Command, io: CliIo): Globals {
-  const options = command.optsWithGlobals() as { adminUrl?: string; token?: string; output?: string };
-  const output = options.output ?? "table";
-  if (output !== "json" && output !== "table")
-    throw new CliError("USAGE", `--output must be json or table (got '${output}')`);
-  const globals: Globals = {
-    adminUrl: options.adminUrl ?? io.env.PULSAR_CONNECT_ADMIN_URL ?? "http://localhost:6750",
-    output,
-  };
-  const token = options.token ?? io.env.PULSAR_CONNECT_TOKEN;
-  if (token) globals.token = token;
-  return globals;
+  const options = command.optsWithGlobals() as ConnectionFlags & { output?: string };
+  // Scripts (stdout not a terminal) get what pulsar-admin prints, so those written for it keep working.
+  const output = options.output ?? (io.stdout.isTTY ? "table" : "pulsar-admin");
+  if (!OUTPUT_FORMATS.includes(output as OutputFormat))
+    throw new CliError("USAGE", `--output must be one of ${OUTPUT_FORMATS.join(", ")} (got '${output}')`);
+  return { connection: adminConnectionOf(options, io), output: output as OutputFormat };
 }
 
 function requireName(kind: Kind, options: Options): { tenant: string; namespace: string; name: string } {
@@ -98,12 +98,37 @@ function statusTable(
   )}`;
 }
 
+/**
+ * pulsar-admin's deprecated spellings of localrun's flags; the current spelling wins when both are given.
+ * (`--brokerServiceUrl`, `--clientAuthPlugin`, `--clientAuthParams` land on the same option names by themselves.)
+ */
+const LOCALRUN_ALIASES: Array<[alias: string, flag: string]> = [
+  ["use_tls", "useTls"],
+  ["tls_allow_insecure", "tlsAllowInsecure"],
+  ["hostname_verification_enabled", "hostnameVerificationEnabled"],
+  ["tls_trust_cert_path", "tlsTrustCertPath"],
+];
+
+function withLocalrunAliases(options: Options): Options {
+  const merged = { ...options };
+  for (const [alias, flag] of LOCALRUN_ALIASES) {
+    if (merged[flag] === undefined && merged[alias] !== undefined) merged[flag] = merged[alias];
+  }
+  for (const flag of ["secretsProviderClassname", "secretsProviderConfig"] as const) {
+    if (merged[flag] !== undefined) {
+      const name = flag === "secretsProviderClassname" ? "--secrets-provider-classname" : "--secrets-provider-config";
+      throw new CliError("USAGE", `${name} is not supported: secrets come from --secrets (a value or {"env": ...})`);
+    }
+  }
+  return merged;
+}
+
 function connectorGroup(kind: Kind, io: CliIo, afterAction: (code: number) => void): Command {
   const group = new Command(`${kind}s`).alias(kind).description(`Manage ${kind}s on a worker`);
   const configFlags = kind === "sink" ? sinkConfigFlags : sourceConfigFlags;
   const admin = (command: Command) => {
     const globals = globalsOf(command, io);
-    return { globals, client: new AdminClient(globals.adminUrl, globals.token) };
+    return { globals, client: new AdminClient(globals.connection) };
   };
   const out = (text: string) => io.stdout.write(text);
 
@@ -182,9 +207,10 @@ function connectorGroup(kind: Kind, io: CliIo, afterAction: (code: number) => vo
     identityFlags(new Command("get"), kind, true)
       .description(`Show a ${kind}'s config (sensitive values redacted)`)
       .action(async (options: Options, cmd: Command) => {
-        const { client } = admin(cmd);
+        const { client, globals } = admin(cmd);
         const { tenant, namespace, name } = requireName(kind, options);
-        out(json(await client.request("GET", AdminClient.path(kind, tenant, namespace, name))));
+        const config = await client.request("GET", AdminClient.path(kind, tenant, namespace, name));
+        out(globals.output === "pulsar-admin" ? configOutput(kind, config) : json(config));
       }),
   );
 
@@ -203,6 +229,10 @@ function connectorGroup(kind: Kind, io: CliIo, afterAction: (code: number) => vo
             "GET",
             AdminClient.path(kind, tenant, namespace, name, instance, "status"),
           )) as Record<string, unknown>;
+          if (globals.output === "pulsar-admin") {
+            out(statusOutput(kind, status, true));
+            return;
+          }
           out(
             globals.output === "json"
               ? json(status)
@@ -215,7 +245,11 @@ function connectorGroup(kind: Kind, io: CliIo, afterAction: (code: number) => vo
           return;
         }
         const status = await client.request("GET", AdminClient.path(kind, tenant, namespace, name, "status"));
-        out(globals.output === "json" ? json(status) : statusTable(kind, status as Parameters<typeof statusTable>[1]));
+        if (globals.output === "pulsar-admin") out(statusOutput(kind, status, false));
+        else
+          out(
+            globals.output === "json" ? json(status) : statusTable(kind, status as Parameters<typeof statusTable>[1]),
+          );
       }),
   );
 
@@ -230,6 +264,10 @@ function connectorGroup(kind: Kind, io: CliIo, afterAction: (code: number) => vo
           "GET",
           AdminClient.path(kind, String(options.tenant ?? "public"), String(options.namespace ?? "default")),
         )) as string[];
+        if (globals.output === "pulsar-admin") {
+          out(listOutput(names));
+          return;
+        }
         out(
           globals.output === "json"
             ? json(names)
@@ -273,6 +311,10 @@ function connectorGroup(kind: Kind, io: CliIo, afterAction: (code: number) => vo
           out(json(list));
           return;
         }
+        if (globals.output === "pulsar-admin") {
+          out(availableOutput(kind, list));
+          return;
+        }
         out(
           table(
             ["NAME", "PACKAGE", "DESCRIPTION"],
@@ -296,7 +338,8 @@ function connectorGroup(kind: Kind, io: CliIo, afterAction: (code: number) => vo
           return;
         }
         const show = (items: string[] | undefined) => `[${(items ?? []).join(", ")}]`;
-        out(
+        // pulsar-admin prints nothing on success: the summary goes to stderr for scripts.
+        (globals.output === "pulsar-admin" ? io.stderr : io.stdout).write(
           `Reloaded successfully: added ${show(result?.added)}, removed ${show(result?.removed)}, changed ${show(result?.changed)}, unchanged ${show(result?.unchanged)}\n`,
         );
       }),
@@ -311,9 +354,12 @@ function connectorGroup(kind: Kind, io: CliIo, afterAction: (code: number) => vo
     .option("--web-service-url <url>", "Pulsar admin URL (default: http://<broker host>:8080)")
     .option(
       "--client-auth-plugin <class>",
-      "Authentication plugin: only org.apache.pulsar.client.impl.auth.AuthenticationToken",
+      "Authentication plugin: org.apache.pulsar.client.impl.auth.AuthenticationToken, AuthenticationTls or oauth2.AuthenticationOAuth2 (default: client.conf's authPlugin)",
     )
-    .option("--client-auth-params <token>", "Token for the broker (token:<jwt> or the JWT itself)")
+    .option(
+      "--client-auth-params <params>",
+      'Parameters of the plugin: token:<jwt> or file:<path>; tlsCertFile:<pem>,tlsKeyFile:<pem>; {"issuerUrl":...,"privateKey":"file:///creds.json","audience":...}',
+    )
     .option(
       "--use-tls",
       "Use TLS: needs a pulsar+ssl:// --broker-service-url (the scheme decides, as in the Java client)",
@@ -321,10 +367,24 @@ function connectorGroup(kind: Kind, io: CliIo, afterAction: (code: number) => vo
     .option("--state-storage-service-url <url>", "Not supported (state is kept in a compacted Pulsar topic); refused")
     .option("--tls-trust-cert-path <file>", "CA certificate (PEM) trusted for the broker's TLS certificate")
     .option("--tls-allow-insecure", "Accept a broker certificate that does not verify")
+    .option(
+      "--hostname-verification-enabled",
+      "Check that the broker's certificate names its host (off by default, as in pulsar-admin; the chain is always checked)",
+    )
+    .option("--metrics-port-start <port>", "Serve the instances' Prometheus metrics on this port (/metrics)")
+    .option("--secrets-provider-classname <class>", "Not supported (secrets come from --secrets); refused")
+    .option("--secrets-provider-config <config>", "Not supported (secrets come from --secrets); refused")
+    .addOption(new Option("--brokerServiceUrl <url>").hideHelp())
+    .addOption(new Option("--clientAuthPlugin <class>").hideHelp())
+    .addOption(new Option("--clientAuthParams <params>").hideHelp())
+    .addOption(new Option("--use_tls").hideHelp())
+    .addOption(new Option("--tls_allow_insecure").hideHelp())
+    .addOption(new Option("--hostname_verification_enabled").hideHelp())
+    .addOption(new Option("--tls_trust_cert_path <file>").hideHelp())
     .option("--connectors-dir <dir...>", "Folders with a package.json listing connector packages (repeatable)")
     .option("--log-level <level>", "Level of the connector logs on stderr (default: warn)")
-    .action(async (options: Options) => {
-      afterAction(await localrun(kind, options, io));
+    .action(async (_options: Options, cmd: Command) => {
+      afterAction(await localrun(kind, withLocalrunAliases(cmd.optsWithGlobals()), io));
     });
   group.addCommand(local);
   return group;
@@ -341,7 +401,35 @@ export function buildProgram(io: CliIo, afterAction: (code: number) => void): Co
       ),
     )
     .addOption(new Option("--token <token>", "Bearer token for the worker (default: $PULSAR_CONNECT_TOKEN)"))
-    .addOption(new Option("--output <format>", "Output format: table or json").choices(["table", "json"]))
+    .addOption(
+      new Option(
+        "--client-conf <file>",
+        "pulsar-admin's client.conf (default: $PULSAR_CLIENT_CONF): webServiceUrl, authPlugin, authParams, tls* settings; flags override it",
+      ),
+    )
+    .addOption(
+      new Option(
+        "--auth-plugin <class>",
+        "Authentication plugin towards the worker: AuthenticationToken or AuthenticationOAuth2 (Java class names)",
+      ),
+    )
+    .addOption(new Option("--auth-params <params>", "Parameters of --auth-plugin (token:<jwt>, file:<path>, or JSON)"))
+    .addOption(new Option("--tls-trust-cert-path <file>", "CA certificate (PEM) trusted for an https:// admin URL"))
+    .addOption(new Option("--tls-allow-insecure", "Accept an admin URL certificate that does not verify"))
+    .addOption(
+      new Option(
+        "--tls-enable-hostname-verification",
+        "Check that the admin URL's certificate names its host (off by default, as in pulsar-admin)",
+      ),
+    )
+    .addOption(new Option("--tls-provider <provider>", "Not supported (TLS is Node.js's OpenSSL); refused").hideHelp())
+    .addOption(new Option("--request-timeout <seconds>", "Timeout of each request to the worker (default: 300)"))
+    .addOption(
+      new Option(
+        "--output <format>",
+        "Output format: table (default on a terminal), json (the worker's answers), or pulsar-admin (what Apache Pulsar's pulsar-admin prints; default when stdout is not a terminal)",
+      ).choices(OUTPUT_FORMATS),
+    )
     .showHelpAfterError("(run with --help for usage)")
     .exitOverride()
     .configureOutput({
@@ -360,6 +448,11 @@ export function buildProgram(io: CliIo, afterAction: (code: number) => void): Co
       .option("--pulsar-url <url>", "Pulsar service URL (default: pulsar://127.0.0.1:6650)")
       .option("--pulsar-admin-url <url>", "Pulsar admin URL (default: http://127.0.0.1:8080)")
       .option("--pulsar-token <token>", "Token the worker uses towards Pulsar")
+      .option(
+        "--pulsar-auth-plugin <class>",
+        "Authentication plugin towards Pulsar: AuthenticationToken, AuthenticationTls or oauth2.AuthenticationOAuth2",
+      )
+      .option("--pulsar-auth-params <params>", "Parameters of --pulsar-auth-plugin (as the Java client reads them)")
       .option("--connectors-dir <dir...>", "Folders with a package.json listing connector packages (repeatable)")
       .option("--log-level <level>", "Log level (default: info)")
       .option(

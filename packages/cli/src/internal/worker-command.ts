@@ -13,6 +13,11 @@ const CONFIG_KEYS = new Set([
   "pulsarServiceUrl",
   "pulsarAdminUrl",
   "pulsarAuthToken",
+  "pulsarAuthPlugin",
+  "pulsarAuthParams",
+  "pulsarTlsTrustCertsFilePath",
+  "pulsarTlsAllowInsecureConnection",
+  "pulsarTlsEnableHostnameVerification",
   "connectorsDirs",
   "auth",
   "logLevel",
@@ -62,6 +67,8 @@ export function workerOptions(options: Options): WorkerOptions {
   if (options.pulsarUrl !== undefined) settings.pulsarServiceUrl = String(options.pulsarUrl);
   if (options.pulsarAdminUrl !== undefined) settings.pulsarAdminUrl = String(options.pulsarAdminUrl);
   if (options.pulsarToken !== undefined) settings.pulsarAuthToken = String(options.pulsarToken);
+  if (options.pulsarAuthPlugin !== undefined) settings.pulsarAuthPlugin = String(options.pulsarAuthPlugin);
+  if (options.pulsarAuthParams !== undefined) settings.pulsarAuthParams = String(options.pulsarAuthParams);
   if (options.logLevel !== undefined) settings.logLevel = String(options.logLevel);
   if (options.stopTimeout !== undefined) {
     const seconds = Number(options.stopTimeout);

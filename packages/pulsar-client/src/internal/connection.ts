@@ -19,6 +19,11 @@ export interface TlsOptions {
   key?: string | Buffer;
   /** Defaults to true. */
   rejectUnauthorized?: boolean;
+  /**
+   * Check that the broker's certificate names the host connected to (true by default). false still verifies the
+   * chain; it is the Java client's `tlsEnableHostnameVerification=false`.
+   */
+  hostnameVerification?: boolean;
   servername?: string;
 }
 
@@ -131,6 +136,7 @@ export class Connection {
             cert: this.options.tls?.cert,
             key: this.options.tls?.key,
             rejectUnauthorized: this.options.tls?.rejectUnauthorized ?? true,
+            ...(this.options.tls?.hostnameVerification === false ? { checkServerIdentity: () => undefined } : {}),
           })
         : net.connect({ host: physical.host, port: physical.port });
       this.socket = sock;

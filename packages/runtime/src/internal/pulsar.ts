@@ -19,8 +19,8 @@ export interface PulsarConnections {
   client: ClientLike;
   /** Base URL of the broker's admin REST API, e.g. `http://127.0.0.1:8080`. */
   adminUrl: string;
-  /** Token for the admin REST API. */
-  authToken?: string | undefined;
+  /** Token for the admin REST API; a function is asked before each call (OAuth2). */
+  authToken?: string | (() => Promise<string>) | undefined;
 }
 
 const admins: WeakMap<PulsarConnections, PulsarAdmin> = new WeakMap();
