@@ -109,6 +109,25 @@ async function loadPackage(
   } catch {
     return undefined;
   }
+  return await loadPackageFile(packageJsonPath, dependency, preferSource);
+}
+
+/**
+ * Loads the connector of one installed package folder (an uploaded package the worker installed, say): checks the
+ * manifest, imports the entry, checks the brand. Undefined when the package declares no connector manifest.
+ */
+export async function loadConnectorPackage(
+  packageDir: string,
+  options: { preferSource?: boolean } = {},
+): Promise<DiscoveredConnector | DiscoveryProblem | undefined> {
+  return await loadPackageFile(join(resolve(packageDir), "package.json"), packageDir, options.preferSource ?? false);
+}
+
+async function loadPackageFile(
+  packageJsonPath: string,
+  dependency: string,
+  preferSource: boolean,
+): Promise<DiscoveredConnector | DiscoveryProblem | undefined> {
   const raw = readFileSync(packageJsonPath, "utf8");
   const packageJson = JSON.parse(raw) as Record<string, unknown>;
   let manifest: ConnectorManifest | undefined;

@@ -26,6 +26,7 @@ export {
   type DiscoveredConnector,
   type DiscoveryOptions,
   type DiscoveryProblem,
+  loadConnectorPackage,
   type ReloadResult,
 } from "./discovery.ts";
 export {
