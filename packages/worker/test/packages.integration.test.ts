@@ -127,16 +127,14 @@ describe("connector packages", { timeout: 300_000 }, () => {
       const get = JSON.parse((await pulsarAdmin("sinks", "get", "--name", name)).stdout);
       expect(get.archive).toBe("upload://fixture-archive-sink@1.0.0");
       expect(existsSync(join(packageFolder(v1), "node_modules", "fixture-archive-sink", "package.json"))).toBe(true);
-      await until(
-        async () => JSON.parse((await pulsarAdmin("sinks", "status", "--name", name)).stdout).numRunning === 1,
-      );
+      await until(async () => (await http(worker.url, "GET", `${SINKS}/${name}/status`)).json?.numRunning === 1);
       await publish(topic, ["a", "b"]);
       await until(() => linesOf(out).length === 2, 30_000, "2 lines from v1");
       expect(linesOf(out)).toEqual(["v1:a", "v1:b"]);
 
       const updated = await pulsarAdmin("sinks", "update", "--name", name, "--archive", v2);
       expect(updated.stdout.trim()).toBe("Updated successfully");
-      expect(JSON.parse((await pulsarAdmin("sinks", "get", "--name", name)).stdout).archive).toBe(
+      expect((await http(worker.url, "GET", `${SINKS}/${name}`)).json.archive).toBe(
         "upload://fixture-archive-sink@2.0.0",
       );
       expect(existsSync(packageFolder(v1))).toBe(false);
@@ -264,16 +262,22 @@ describe("connector packages", { timeout: 300_000 }, () => {
     const secured = await Worker.start({
       ...options(),
       dataDir: join(dataDir, "secured"),
-      maxPackageBytes: 1024,
-      auth: { jwtSecret: key, superUserRoles: ["admin"], tenantRoles: { ops: ["public"] } },
+      maxPackageBytes: 256,
+      auth: { jwtSecret: key, superUserRoles: ["admin"], tenantRoles: { public: ["ops"] } },
     });
     const none = await Worker.start({ ...options(), dataDir: join(dataDir, "none"), packageUploaders: "none" });
+    const tenantAdmins = await Worker.start({
+      ...options(),
+      dataDir: join(dataDir, "tenant-admins"),
+      packageUploaders: "tenant-admins",
+      auth: { jwtSecret: key, superUserRoles: ["admin"], tenantRoles: { public: ["ops"] } },
+    });
     try {
       const config = { inputs: [`${run}-limits`], configs: { path: join(work, "l.txt") } };
       const as = (sub: string) => ({ authorization: `Bearer ${signToken({ sub }, key)}` });
       const large = await http(secured.url, "POST", `${SINKS}/big`, upload(v1, config), as("admin"));
       expect(large.status).toBe(413);
-      expect(large.json.reason).toContain("more than the worker's maxPackageBytes (1024)");
+      expect(large.json.reason).toContain("more than the worker's maxPackageBytes (256)");
       const tenantAdmin = await http(secured.url, "POST", `${SINKS}/ops`, upload(v1, config), as("ops"));
       expect(tenantAdmin.status).toBe(403);
       expect(tenantAdmin.json.reason).toContain("needs a superuser role");
@@ -288,9 +292,21 @@ describe("connector packages", { timeout: 300_000 }, () => {
       const refused = await http(none.url, "POST", `${SINKS}/none`, upload(v1, config));
       expect(refused.status).toBe(403);
       expect(refused.json.reason).toContain("packageUploaders is none");
+      const validated = await http(tenantAdmins.url, "POST", `${SINKS}/ops/validate`, upload(v1, config), as("ops"));
+      expect(validated.status).toBe(200);
+      expect(validated.json.config.archive).toBe("upload://fixture-archive-sink@1.0.0");
+      const elsewhere = await http(
+        tenantAdmins.url,
+        "POST",
+        "/admin/v3/sinks/other/default/ops",
+        upload(v1, config),
+        as("ops"),
+      );
+      expect(elsewhere.status).toBe(403);
     } finally {
       await secured.close();
       await none.close();
+      await tenantAdmins.close();
     }
   });
 
