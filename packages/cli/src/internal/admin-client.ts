@@ -24,7 +24,8 @@ export class AdminClient {
     const headers: Record<string, string> = { accept: "application/json" };
     if (this.token) headers.authorization = `Bearer ${this.token}`;
     const init: RequestInit = { method, headers };
-    if (body !== undefined) {
+    if (body instanceof FormData) init.body = body;
+    else if (body !== undefined) {
       headers["content-type"] = "application/json";
       init.body = JSON.stringify(body);
     }
@@ -77,7 +78,9 @@ export class AdminClient {
           hint: "Check --tenant, --namespace and --name; `list` shows what exists.",
         });
       case 413:
-        throw new CliError("FAILED", reason, { hint: "Make the config smaller." });
+        throw new CliError("FAILED", reason, {
+          hint: "Make the config smaller, or the connector package (the worker's maxPackageBytes bounds it).",
+        });
       default:
         throw new CliError("FAILED", `The worker answered ${response.status}: ${reason}`);
     }
