@@ -124,8 +124,10 @@ describe("connector packages", { timeout: 300_000 }, () => {
       );
       expect(created.stderr).not.toContain("Exception");
       expect(created.stdout.trim()).toBe("Created successfully");
-      const get = JSON.parse((await pulsarAdmin("sinks", "get", "--name", name)).stdout);
-      expect(get.archive).toBe("upload://fixture-archive-sink@1.0.0");
+      // Each pulsar-admin call starts a JVM; reads go through the same REST API directly.
+      expect((await http(worker.url, "GET", `${SINKS}/${name}`)).json.archive).toBe(
+        "upload://fixture-archive-sink@1.0.0",
+      );
       expect(existsSync(join(packageFolder(v1), "node_modules", "fixture-archive-sink", "package.json"))).toBe(true);
       await until(async () => (await http(worker.url, "GET", `${SINKS}/${name}/status`)).json?.numRunning === 1);
       await publish(topic, ["a", "b"]);
