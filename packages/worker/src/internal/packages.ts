@@ -77,6 +77,16 @@ function runNpm(command: string, args: string[], cwd: string): Promise<void> {
       },
       (error, _stdout, stderr) => {
         if (!error) return done();
+        if ((error as NodeJS.ErrnoException).code === "ENOENT") {
+          fail(
+            new WorkerError(
+              "INSTALL_FAILED",
+              `Connector packages need npm, and '${command}' is not on the worker's PATH`,
+              { cause: error },
+            ),
+          );
+          return;
+        }
         const lines = String(stderr)
           .split("\n")
           .filter((line) => /ERR!|error/i.test(line))
