@@ -158,13 +158,20 @@ describe("connector packages", { timeout: 300_000 }, () => {
     });
   });
 
-  it("keeps one installed folder for two connectors of the same package until the last is deleted", async () => {
+  it("keeps one installed folder for connectors of the same package until the last is deleted", async () => {
     const config = (suffix: string) => ({
       inputs: [`${run}-shared-${suffix}`],
       configs: { path: join(work, "s.txt") },
     });
-    expect((await http(worker.url, "POST", `${SINKS}/${run}-s1`, upload(v1, config("1")))).status).toBe(204);
-    expect((await http(worker.url, "POST", `${SINKS}/${run}-s2`, upload(v1, config("2")))).status).toBe(204);
+    // Sent at once: one install serves both, and the refused one (a bad config) must not remove it meanwhile.
+    const [first, second, refused] = await Promise.all([
+      http(worker.url, "POST", `${SINKS}/${run}-s1`, upload(v1, config("1"))),
+      http(worker.url, "POST", `${SINKS}/${run}-s2`, upload(v1, config("2"))),
+      http(worker.url, "POST", `${SINKS}/${run}-s3`, upload(v1, { ...config("3"), configs: {} })),
+    ]);
+    expect([first.status, second.status, refused.status]).toEqual([204, 204, 400]);
+    expect(refused.json.issues).toEqual([expect.objectContaining({ path: "configs.path" })]);
+    expect(existsSync(packageFolder(v1))).toBe(true);
     expect((await http(worker.url, "DELETE", `${SINKS}/${run}-s1`)).status).toBe(204);
     expect(existsSync(packageFolder(v1))).toBe(true);
     expect((await http(worker.url, "DELETE", `${SINKS}/${run}-s2`)).status).toBe(204);
