@@ -53,6 +53,31 @@ describe("inspectTarball", () => {
     );
   });
 
+  it("refuses links that could be followed out: '..' after a name, entries under a symlink", () => {
+    const base = { path: "package/package.json", content: sinkPackageJson() };
+    expect(
+      refusal([
+        base,
+        { path: "package/b", type: "symlink", target: "../package" },
+        { path: "package/c", type: "symlink", target: "b/.." },
+      ]),
+    ).toContain("goes up ('..') after a folder name");
+    expect(
+      refusal([
+        base,
+        { path: "package/here", type: "symlink", target: "." },
+        { path: "package/here/up", type: "symlink", target: "../x" },
+      ]),
+    ).toContain("entry 'package/here/up' lies under the symlink 'package/here'");
+    expect(
+      refusal([
+        base,
+        { path: "package/lib/file.js", content: "" },
+        { path: "package/lib", type: "symlink", target: "." },
+      ]),
+    ).toContain("lies under the symlink 'package/lib'");
+  });
+
   it("refuses devices and fifos, several top folders, a missing or broken package.json", () => {
     const base = { path: "package/package.json", content: sinkPackageJson() };
     expect(refusal([base, { path: "package/pipe", type: "fifo" }])).toContain("is not a file, folder or link");

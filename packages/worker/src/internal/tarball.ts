@@ -80,6 +80,9 @@ export function inspectTarball(gzipped: Uint8Array, maxBytes: number): TarballCo
   let pax: Record<string, string> = {};
   let longName: string | undefined;
   let longLink: string | undefined;
+  const symlinks = new Set<string>();
+  /** Entry paths and hard link targets: none may lie under a symlink (writing through it could leave the folder). */
+  const paths: string[] = [];
   let offset = 0;
   while (offset + BLOCK <= tar.length) {
     const header = tar.subarray(offset, offset + BLOCK);
@@ -113,8 +116,15 @@ export function inspectTarball(gzipped: Uint8Array, maxBytes: number): TarballCo
     const top = path.split("/")[0] as string;
     if (root === undefined) root = top;
     else if (top !== root) throw refused(`entries lie in more than one top folder ('${root}' and '${top}')`);
+    paths.push(path);
     if (type === "2") {
       if (linkTarget.startsWith("/")) throw refused(`symlink '${name}' points to the absolute path '${linkTarget}'`);
+      const segments = linkTarget.split("/");
+      const firstName = segments.findIndex((segment) => segment !== "..");
+      if (firstName !== -1 && segments.slice(firstName).includes("..")) {
+        throw refused(`symlink '${name}' goes up ('..') after a folder name ('${linkTarget}')`);
+      }
+      symlinks.add(path);
       const target = posix.normalize(posix.join(posix.dirname(path), linkTarget));
       if (target !== root && !target.startsWith(`${root}/`)) {
         throw refused(`symlink '${name}' points out of the package folder ('${linkTarget}')`);
@@ -122,11 +132,19 @@ export function inspectTarball(gzipped: Uint8Array, maxBytes: number): TarballCo
     } else if (type === "1") {
       const target = safePath(linkTarget);
       if (!target.startsWith(`${root}/`)) throw refused(`hard link '${name}' points out of the package folder`);
+      paths.push(target);
     } else if (type !== "0" && type !== "\0" && type !== "5" && type !== "7") {
       throw refused(`entry '${name}' is not a file, folder or link (tar type '${type}')`);
     }
     if (path === `${root}/package.json` && (type === "0" || type === "\0" || type === "7")) {
       packageJsonText = data.toString("utf8");
+    }
+  }
+  for (const path of paths) {
+    const parts = path.split("/");
+    for (let length = 1; length < parts.length; length += 1) {
+      const ancestor = parts.slice(0, length).join("/");
+      if (symlinks.has(ancestor)) throw refused(`entry '${path}' lies under the symlink '${ancestor}'`);
     }
   }
   if (root === undefined) throw refused("the tarball is empty");
