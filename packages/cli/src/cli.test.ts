@@ -106,7 +106,12 @@ describe("buildConfig", () => {
       throw new Error("accepted");
     };
     expect(refuse("sink", { archive: "builtin://a", sinkType: "a" })).toBe("Cannot specify both archive and sink-type");
-    expect(refuse("sink", { archive: "/tmp/connector.nar" })).toContain("package upload is not supported");
+    expect(refuse("sink", { archive: "/nonexistent/connector.tgz" })).toBe(
+      "Archive file /nonexistent/connector.tgz does not exist",
+    );
+    expect(refuse("sink", { archive: "function://public/default/f@1" })).toContain(
+      "function:// scheme is not supported",
+    );
     expect(refuse("sink", { parallelism: "0" })).toContain("--parallelism must be an integer >= 1");
     expect(refuse("sink", { processingGuarantees: "TWICE" })).toContain("--processing-guarantees must be one of");
     expect(refuse("sink", { sinkConfig: "{nope" })).toBe("--sink-config is not valid JSON");

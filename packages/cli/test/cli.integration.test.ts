@@ -407,8 +407,8 @@ describe("pulsar-connect CLI against a worker and a real broker", () => {
     await refused([...source, "--runtime-flags", "-Xmx1g"], "runtimeFlags: is not supported");
     await refused([...source, "--custom-runtime-options", "{}"], "customRuntimeOptions: is not supported");
     await refused(
-      ["sources", "create", "--name", `${run}-src`, "-o", `${run}-src-out`, "--archive", "/tmp/connector.nar"],
-      "package upload is not supported",
+      ["sources", "create", "--name", `${run}-src`, "-o", `${run}-src-out`, "--archive", "/nonexistent/connector.tgz"],
+      "Archive file /nonexistent/connector.tgz does not exist",
     );
     const sink = ["sinks", "create", "--name", `${run}-snk`, "-t", "test-file", "--sink-config", '{"path":"/tmp/x"}'];
     await refused(

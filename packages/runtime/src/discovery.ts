@@ -117,6 +117,33 @@ async function loadPackage(
   } catch {
     return undefined;
   }
+  return await loadPackageFile(packageJsonPath, dependency, preferSource);
+}
+
+/**
+ * Loads the connector of one installed package folder (an uploaded package the worker installed, say): checks the
+ * manifest, imports the entry, checks the brand. Undefined when the package declares no connector manifest.
+ */
+export async function loadConnectorPackage(
+  packageDir: string,
+  options: { preferSource?: boolean } = {},
+): Promise<DiscoveredConnector | DiscoveryProblem | undefined> {
+  const loaded = await loadPackageFile(
+    join(resolve(packageDir), "package.json"),
+    packageDir,
+    options.preferSource ?? false,
+  );
+  if (loaded && "kind" in loaded && loaded.kind === "function") {
+    return { packageName: loaded.packageName, message: "is a transform function package, not a connector" };
+  }
+  return loaded as DiscoveredConnector | DiscoveryProblem | undefined;
+}
+
+async function loadPackageFile(
+  packageJsonPath: string,
+  dependency: string,
+  preferSource: boolean,
+): Promise<DiscoveredConnector | DiscoveredFunction | DiscoveryProblem | undefined> {
   const raw = readFileSync(packageJsonPath, "utf8");
   const packageJson = JSON.parse(raw) as Record<string, unknown>;
   let manifest: ConnectorManifest | undefined;

@@ -27,6 +27,7 @@ export {
   type DiscoveredFunction,
   type DiscoveryOptions,
   type DiscoveryProblem,
+  loadConnectorPackage,
   type ReloadResult,
 } from "./discovery.ts";
 export {

@@ -9,6 +9,8 @@ export type WorkerErrorCode =
   | "NOT_FOUND"
   | "ALREADY_EXISTS"
   | "PAYLOAD_TOO_LARGE"
+  | "BAD_PACKAGE"
+  | "INSTALL_FAILED"
   | "UNSUPPORTED"
   | "NOT_READY"
   | "DATA_DIR_IN_USE"
@@ -23,6 +25,8 @@ const STATUS: Record<WorkerErrorCode, number> = {
   NOT_FOUND: 404,
   ALREADY_EXISTS: 400,
   PAYLOAD_TOO_LARGE: 413,
+  BAD_PACKAGE: 400,
+  INSTALL_FAILED: 400,
   UNSUPPORTED: 400,
   NOT_READY: 503,
   DATA_DIR_IN_USE: 409,

@@ -212,7 +212,7 @@ describe("worker admin API", () => {
     expect(again.json.reason).toBe("Sink s1 already exists");
   });
 
-  it("accepts multipart with sinkConfig and url parts, on the singular path too, and refuses uploads", async () => {
+  it("accepts multipart with sinkConfig and url parts, on the singular path too, and refuses an upload that is no npm tarball", async () => {
     await startWorker();
     const form = new FormData();
     form.set("url", "builtin://test-file");
@@ -224,7 +224,7 @@ describe("worker admin API", () => {
     upload.set("data", new Blob([new Uint8Array([1, 2, 3])]), "connector.nar");
     const refused = await call("POST", "/admin/v3/sinks/public/default/m2", upload);
     expect(refused.status).toBe(400);
-    expect(refused.json.reason).toContain("package upload is not supported");
+    expect(refused.json.reason).toContain("not a gzip'd tar file");
   });
 
   it("answers 400 with every field issue, 404 for unknown sinks, 400 for malformed JSON", async () => {

@@ -31,6 +31,7 @@ import {
   checkTransformFunction,
   configWarnings,
   createInstance as createRuntimeInstance,
+  type DiscoveredConnector,
   deleteSinkSubscription,
   type InstancePulsar,
   mergeSinkUpdate,
@@ -47,9 +48,11 @@ import {
 } from "@pulsar-connect/runtime";
 import { pino } from "pino";
 import { WorkerError } from "./errors.ts";
+import { archiveKind, fetchArchive, uploadArchive } from "./internal/archive-fetch.ts";
 import { Authenticator, type AuthOptions, type Principal } from "./internal/auth.ts";
 import { readBody, readSubmission, type Submission, sendJson, sendNoContent, sendText } from "./internal/http.ts";
 import { MinuteWindows, renderMetrics } from "./internal/metrics.ts";
+import { ConnectorPackages, type InstalledPackage } from "./internal/packages.ts";
 import { publicConfig, redactText, SecretScrubber, secretValues } from "./internal/redact.ts";
 import { FileStore, type StoredConnector } from "./internal/store.ts";
 import { type BackoffPolicy, DEFAULT_BACKOFF, DEFAULT_STOP_TIMEOUT_MS, InstanceSlot } from "./internal/supervisor.ts";
@@ -139,11 +142,24 @@ export interface WorkerOptions {
    * any path the worker can reach: set it when the worker serves more than one team.
    */
   fileDirs?: string[];
+  /**
+   * Who may install connector packages (an uploaded npm tarball, or an `http(s)://`/`file://` archive the worker
+   * fetches): `superusers` (default), `tenant-admins` (anyone who manages the connector's tenant), or `none`.
+   */
+  packageUploaders?: PackageUploaders;
+  /** Largest connector package (tarball) in bytes (50 MiB). */
+  maxPackageBytes?: number;
   /** Creates the Pulsar client instead of `new PulsarClient(...)` from @pulsar-connect/pulsar-client. */
   createPulsarClient?: () => Promise<PulsarClientHandle> | PulsarClientHandle;
 }
 
 type Desired = "running" | "stopped";
+
+/** Who may install connector packages on a worker. */
+export type PackageUploaders = "superusers" | "tenant-admins" | "none";
+
+const PACKAGE_UPLOADERS: readonly PackageUploaders[] = ["superusers", "tenant-admins", "none"];
+const DEFAULT_MAX_PACKAGE_BYTES = 50 * 1024 * 1024;
 
 interface Component {
   kind: Kind;
@@ -154,6 +170,10 @@ interface Component {
   lock: Promise<void>;
   /** Set once deleted: operations queued behind the delete must not bring it back. */
   deleted: boolean;
+  /** The installed package it runs, when its archive is not builtin://. */
+  package?: InstalledPackage | undefined;
+  /** Why its package could not be restored; its instances fail with this. */
+  packageProblem?: string;
 }
 
 const KIND_TITLE: Record<Kind, string> = { sink: "Sink", source: "Source" };
@@ -271,6 +291,9 @@ export class Worker {
   private readonly scrubber: SecretScrubber;
   private readonly auth: Authenticator;
   private readonly store: FileStore;
+  private readonly packages: ConnectorPackages;
+  /** Packages installed by a submission still being checked, by integrity: not removed meanwhile. */
+  private readonly pinnedPackages: Map<string, number> = new Map();
   private readonly components: Map<string, Component> = new Map();
   private readonly minuteWindows: MinuteWindows = new MinuteWindows();
   private catalog!: ConnectorCatalog;
@@ -289,7 +312,12 @@ export class Worker {
     this.scrubber = scrubber;
     this.logger = logger;
     this.auth = new Authenticator(options.auth);
-    this.store = new FileStore(resolve(options.dataDir ?? "pulsar-connect-data"));
+    const dataDir = resolve(options.dataDir ?? "pulsar-connect-data");
+    this.store = new FileStore(dataDir);
+    this.packages = new ConnectorPackages({
+      root: join(dataDir, "packages"),
+      maxBytes: options.maxPackageBytes ?? DEFAULT_MAX_PACKAGE_BYTES,
+    });
   }
 
   /** Starts a worker: discovers connectors, restores stored connectors in their last state, listens. */
@@ -332,6 +360,19 @@ export class Worker {
       throw new WorkerError("INVALID_CONFIG", "secretsDir must be a folder");
     }
     const pulsarAuthentication = pulsarAuthenticationOf(options);
+    if (options.packageUploaders !== undefined && !PACKAGE_UPLOADERS.includes(options.packageUploaders)) {
+      throw new WorkerError(
+        "INVALID_CONFIG",
+        `packageUploaders must be one of ${PACKAGE_UPLOADERS.join(", ")} (got ${JSON.stringify(options.packageUploaders)})`,
+      );
+    }
+    const maxPackageBytes = options.maxPackageBytes;
+    if (maxPackageBytes !== undefined && !(Number.isInteger(maxPackageBytes) && maxPackageBytes > 0)) {
+      throw new WorkerError(
+        "INVALID_CONFIG",
+        `maxPackageBytes must be a positive whole number of bytes (got ${String(maxPackageBytes)})`,
+      );
+    }
     const worker = new Worker(options, scrubber, logger);
     worker.pulsarAuthentication = pulsarAuthentication;
     if (options.fileDirs !== undefined) {
@@ -392,9 +433,14 @@ export class Worker {
         { length: entry.config.parallelism },
         (_, id): Desired => (entry.stoppedInstances.includes(id) ? "stopped" : "running"),
       );
-      const component = this.addComponent(entry.kind, entry.config, desired);
+      const { installed, problem } = await this.restorePackage(entry);
+      const component = this.addComponent(entry.kind, entry.config, desired, installed);
+      if (problem !== undefined) component.packageProblem = problem;
       this.apply(component);
     }
+    await this.packages
+      .prune(entries.flatMap((entry) => (entry.package ? [entry.package.integrity] : [])))
+      .catch((error: unknown) => this.logger.warn({ err: (error as Error).message }, "cannot prune unused packages"));
     this.ready = true;
     const desired = [...this.components.values()].flatMap((component) => component.desired);
     this.logger.info(
@@ -406,6 +452,21 @@ export class Worker {
       },
       "worker started",
     );
+  }
+
+  /** The package a stored connector runs, installed again when needed; a failure is kept as the reason it cannot run. */
+  private async restorePackage(entry: StoredConnector): Promise<{ installed?: InstalledPackage; problem?: string }> {
+    if (!entry.package) return {};
+    try {
+      return { installed: await this.packages.restore(entry.package.integrity, entry.kind) };
+    } catch (error) {
+      const problem = (error as Error).message;
+      this.logger.error(
+        { kind: entry.kind, fqfn: `${entry.config.tenant}/${entry.config.namespace}/${entry.config.name}` },
+        `cannot restore the connector package: ${problem}`,
+      );
+      return { problem };
+    }
   }
 
   private discoveryOptions(): { hostDirs: string[]; preferSource?: boolean } {
@@ -450,13 +511,19 @@ export class Worker {
     return `${kind}:${tenant}/${namespace}/${name}`;
   }
 
-  private definitionOf(kind: Kind, config: ResolvedConfig): SinkDefinition | SourceDefinition | undefined {
+  /** The connector a config runs: an installed package's, or the discovered one its builtin:// names. */
+  private connectorOf(
+    kind: Kind,
+    config: ResolvedConfig,
+    installed?: InstalledPackage,
+  ): DiscoveredConnector | undefined {
     const name = builtinName(config.archive);
-    return name === undefined ? undefined : this.catalog.get(kind, name)?.definition;
+    if (name !== undefined) return this.catalog.get(kind, name);
+    return installed?.connector;
   }
 
-  private schemaOf(kind: Kind, config: ResolvedConfig): ConfigSchema | undefined {
-    return this.definitionOf(kind, config)?.config;
+  private schemaOf(kind: Kind, config: ResolvedConfig, installed?: InstalledPackage): ConfigSchema | undefined {
+    return this.connectorOf(kind, config, installed)?.definition.config;
   }
 
   private pulsarClient(): Promise<PulsarClientHandle> {
@@ -478,11 +545,24 @@ export class Worker {
     return this.client;
   }
 
-  private addComponent(kind: Kind, config: ResolvedConfig, desired: Desired[]): Component {
+  private addComponent(
+    kind: Kind,
+    config: ResolvedConfig,
+    desired: Desired[],
+    installed: InstalledPackage | undefined,
+  ): Component {
     const key = this.key(kind, config.tenant, config.namespace, config.name);
-    const component: Component = { kind, config, slots: [], desired, lock: Promise.resolve(), deleted: false };
+    const component: Component = {
+      kind,
+      config,
+      slots: [],
+      desired,
+      lock: Promise.resolve(),
+      deleted: false,
+      package: installed,
+    };
     this.components.set(key, component);
-    this.scrubber.set(key, secretValues(config, this.schemaOf(kind, config)));
+    this.scrubber.set(key, secretValues(config, this.schemaOf(kind, config, installed)));
     this.resizeSlots(component);
     return component;
   }
@@ -519,11 +599,13 @@ export class Worker {
   private async newInstance(component: Component, instanceId: number): Promise<ConnectorInstance> {
     const config = component.config;
     const connectorName = builtinName(config.archive);
-    const connector = connectorName === undefined ? undefined : this.catalog.get(component.kind, connectorName);
+    const connector = this.connectorOf(component.kind, config, component.package);
     if (!connector) {
       throw new WorkerError(
         "NOT_FOUND",
-        `${KIND_TITLE[component.kind]} connector '${connectorName ?? config.archive}' is not installed on this worker; install its package and reload`,
+        connectorName === undefined
+          ? `${KIND_TITLE[component.kind]} package ${config.archive} cannot run: ${component.packageProblem ?? "it is not installed"}`
+          : `${KIND_TITLE[component.kind]} connector '${connectorName}' is not installed on this worker; install its package and reload`,
       );
     }
     const pulsar: InstancePulsar = {
@@ -537,7 +619,7 @@ export class Worker {
     }
     const key = this.key(component.kind, config.tenant, config.namespace, config.name);
     this.scrubber.set(key, [
-      ...secretValues(config, this.schemaOf(component.kind, config)),
+      ...secretValues(config, this.schemaOf(component.kind, config, component.package)),
       ...Object.values(secrets.values).filter((value) => value.length >= 4),
     ]);
     const instanceConfig = { ...config, secrets: secrets.values };
@@ -567,9 +649,83 @@ export class Worker {
   }
 
   /** Stores `config` and `desired` (what the user asked for) before anything acts on them. */
-  private async persist(component: Component, config: ResolvedConfig, desired: Desired[]): Promise<void> {
+  private async persist(
+    component: Component,
+    config: ResolvedConfig,
+    desired: Desired[],
+    installed: InstalledPackage | undefined = component.package,
+  ): Promise<void> {
     const stoppedInstances = desired.flatMap((state, id) => (state === "stopped" ? [id] : []));
-    await this.store.save({ kind: component.kind, config, stoppedInstances } as StoredConnector);
+    const entry = { kind: component.kind, config, stoppedInstances } as StoredConnector;
+    if (installed) entry.package = { integrity: installed.integrity };
+    await this.store.save(entry);
+  }
+
+  /** Removes an installed package's folder once no connector runs it. */
+  private async releasePackage(installed: InstalledPackage | undefined): Promise<void> {
+    if (!installed || this.pinnedPackages.has(installed.integrity)) return;
+    const used = [...this.components.values()].some(
+      (component) => !component.deleted && component.package?.integrity === installed.integrity,
+    );
+    if (used) return;
+    try {
+      await this.packages.remove(installed.integrity);
+      this.logger.info({ package: installed.packageName, integrity: installed.integrity }, "connector package removed");
+    } catch (error) {
+      this.logger.warn({ err: (error as Error).message }, "cannot remove an unused connector package");
+    }
+  }
+
+  /**
+   * The package a submission brings: the uploaded `data` part, or the tarball an http(s):// or file:// archive names
+   * (fetched again on every submission that gives it). Undefined for builtin:// and when an update keeps its archive.
+   */
+  private async packageOf(
+    kind: Kind,
+    submission: Submission,
+    archive: string | undefined,
+  ): Promise<InstalledPackage | undefined> {
+    const maxBytes = this.options.maxPackageBytes ?? DEFAULT_MAX_PACKAGE_BYTES;
+    let tarball = submission.packageData;
+    if (!tarball) {
+      if (archive === undefined || archiveKind(archive) !== "url") return undefined;
+      tarball = await fetchArchive(archive, { fileDirs: this.options.fileDirs ?? [], maxBytes });
+    }
+    const installed = await this.packages.add(tarball, kind);
+    this.pinnedPackages.set(installed.integrity, (this.pinnedPackages.get(installed.integrity) ?? 0) + 1);
+    this.logger.info(
+      { package: installed.packageName, version: installed.version, integrity: installed.integrity },
+      "connector package installed",
+    );
+    return installed;
+  }
+
+  /** Ends the pin {@link packageOf} put on a package. */
+  private unpin(installed: InstalledPackage | undefined): void {
+    if (!installed) return;
+    const count = (this.pinnedPackages.get(installed.integrity) ?? 1) - 1;
+    if (count > 0) this.pinnedPackages.set(installed.integrity, count);
+    else this.pinnedPackages.delete(installed.integrity);
+  }
+
+  /** Whether a principal may install connector packages here. */
+  private mayInstallPackages(principal: Principal): boolean {
+    const who = this.options.packageUploaders ?? "superusers";
+    return who === "tenant-admins" || (who === "superusers" && principal.superUser);
+  }
+
+  private authorizePackage(principal: Principal): void {
+    if (this.mayInstallPackages(principal)) return;
+    if ((this.options.packageUploaders ?? "superusers") === "none") {
+      throw new WorkerError(
+        "FORBIDDEN",
+        "This worker installs no connector packages (its packageUploaders is none); use builtin://<name> of an installed connector",
+      );
+    }
+    throw new WorkerError(
+      "FORBIDDEN",
+      `Installing a connector package needs a superuser role (the worker's packageUploaders is superusers); role '${principal.role}' is not one`,
+    );
   }
 
   /** Starts the instances the user wants running (stopping is done by the operations themselves). */
@@ -600,11 +756,34 @@ export class Worker {
     return component;
   }
 
-  /** Checks a submitted config completely (defaults, connector, connector configs); throws with every issue. */
-  private checkSubmission(
+  /**
+   * Checks a submitted config completely (defaults, connector, connector configs) and installs the package it
+   * brings; throws with every issue. The caller releases the package when it does not keep the config.
+   */
+  private async checkSubmission(
     kind: Kind,
     path: { tenant: string; namespace: string; name: string },
     submission: Submission,
+  ): Promise<{ config: ResolvedConfig; installed: InstalledPackage | undefined }> {
+    const installed = await this.packageOf(
+      kind,
+      submission,
+      submission.url ?? stringOrUndefined(submission.config.archive),
+    );
+    try {
+      return { config: this.checkSubmissionWith(kind, path, submission, installed), installed };
+    } catch (error) {
+      this.unpin(installed);
+      await this.releasePackage(installed);
+      throw error;
+    }
+  }
+
+  private checkSubmissionWith(
+    kind: Kind,
+    path: { tenant: string; namespace: string; name: string },
+    submission: Submission,
+    installed: InstalledPackage | undefined,
   ): ResolvedConfig {
     const raw = { ...submission.config };
     const issues: FieldIssue[] = [];
@@ -616,25 +795,26 @@ export class Worker {
       raw[field] = path[field];
     }
     if (submission.url) raw.archive = submission.url;
+    // An uploaded file replaces the archive field, which holds the path on the client (as pulsar-admin sends it).
+    if (submission.packageData && installed) raw.archive = uploadArchive(installed.packageName, installed.version);
     const resolved = kind === "sink" ? resolveSinkConfig(raw as SinkConfig) : resolveSourceConfig(raw as SourceConfig);
     if (!resolved.ok) issues.push(...resolved.issues);
     if (issues.length > 0) this.invalid(kind, issues);
     if (!resolved.ok) throw new WorkerError("INTERNAL", "unreachable");
-    this.checkConnector(kind, resolved.value);
+    this.checkConnector(kind, resolved.value, installed);
     return resolved.value;
   }
 
-  private checkConnector(kind: Kind, config: ResolvedConfig): void {
+  private checkConnector(kind: Kind, config: ResolvedConfig, installed: InstalledPackage | undefined): void {
     const connectorName = builtinName(config.archive);
-    if (connectorName === undefined) {
-      this.invalid(kind, [
-        {
-          path: "archive",
-          message: `'${config.archive}' is not supported: package upload is not supported; install the connector package next to the worker and use builtin://<name>`,
-        },
-      ]);
+    if (connectorName === undefined && !installed) {
+      const how =
+        archiveKind(config.archive) === "upload"
+          ? "names a package uploaded earlier; send the package file again (multipart data part)"
+          : "is neither builtin://<name> nor an http(s):// or file:// URL; a local file must be uploaded (multipart data part, as pulsar-admin and pulsar-connect send it)";
+      this.invalid(kind, [{ path: "archive", message: `'${config.archive}' ${how}` }]);
     }
-    const connector = this.catalog.get(kind, connectorName as string);
+    const connector = this.connectorOf(kind, config, installed);
     if (!connector) {
       const available = this.catalog.list(kind).map((entry) => entry.name);
       this.invalid(kind, [
@@ -721,8 +901,8 @@ export class Worker {
   }
 
   /** Fields of a valid config that are accepted without (full) effect: framework fields, then connector fields. */
-  private warningsOf(kind: Kind, config: ResolvedConfig): ConfigWarning[] {
-    const connector = this.catalog.get(kind, builtinName(config.archive) ?? "");
+  private warningsOf(kind: Kind, config: ResolvedConfig, installed: InstalledPackage | undefined): ConfigWarning[] {
+    const connector = this.connectorOf(kind, config, installed);
     return [
       ...configWarnings(config as unknown as Record<string, unknown>),
       ...(connector ? compatWarnings(connector.definition.config, config.configs) : []),
@@ -730,8 +910,12 @@ export class Worker {
   }
 
   /** Logs each warning of a create or update once, and returns them for the answer. */
-  private announceWarnings(kind: Kind, config: ResolvedConfig): ConfigWarning[] {
-    const warnings = this.warningsOf(kind, config);
+  private announceWarnings(
+    kind: Kind,
+    config: ResolvedConfig,
+    installed: InstalledPackage | undefined,
+  ): ConfigWarning[] {
+    const warnings = this.warningsOf(kind, config, installed);
     const fqfn = `${config.tenant}/${config.namespace}/${config.name}`;
     for (const warning of warnings) this.logger.warn({ kind, fqfn, field: warning.field }, warning.message);
     return warnings;
@@ -745,17 +929,21 @@ export class Worker {
   // Operations
 
   private async create(kind: Kind, path: Path, submission: Submission): Promise<ConfigWarning[]> {
-    const config = this.checkSubmission(kind, path, submission);
+    const { config, installed } = await this.checkSubmission(kind, path, submission);
     const key = this.key(kind, path.tenant, path.namespace, path.name);
     if (this.components.has(key)) {
+      this.unpin(installed);
+      await this.releasePackage(installed);
       throw new WorkerError("ALREADY_EXISTS", `${KIND_TITLE[kind]} ${path.name} already exists`);
     }
-    // Registered (and locked) before the first await: a delete or update arriving meanwhile waits for the create.
+    // Registered (and locked) before the next await: a delete or update arriving meanwhile waits for the create.
     const component = this.addComponent(
       kind,
       config,
       Array.from({ length: config.parallelism }, (): Desired => "running"),
+      installed,
     );
+    this.unpin(installed);
     return await this.exclusive(component, async () => {
       try {
         await this.persist(component, config, component.desired);
@@ -763,6 +951,7 @@ export class Worker {
         component.deleted = true;
         this.components.delete(key);
         this.scrubber.delete(key);
+        await this.releasePackage(installed);
         throw error;
       }
       this.logger.info(
@@ -774,7 +963,7 @@ export class Worker {
         },
         "connector created",
       );
-      const warnings = this.announceWarnings(kind, config);
+      const warnings = this.announceWarnings(kind, config, installed);
       this.apply(component);
       return warnings;
     });
@@ -794,6 +983,30 @@ export class Worker {
     return await this.exclusive(component, async () => {
       const update = { ...submission.config };
       if (submission.url) update.archive = submission.url;
+      const archive = stringOrUndefined(update.archive);
+      const bringsPackage =
+        submission.packageData !== undefined || (archive !== undefined && archiveKind(archive) === "url");
+      const installed = bringsPackage ? await this.packageOf(kind, submission, archive) : undefined;
+      try {
+        if (submission.packageData && installed)
+          update.archive = uploadArchive(installed.packageName, installed.version);
+        return await this.applyUpdate(kind, path, component, update, bringsPackage ? installed : undefined);
+      } finally {
+        this.unpin(installed);
+        await this.releasePackage(installed);
+      }
+    });
+  }
+
+  /** Merges and applies an update; `brought` is the package the update installed, if it brought one. */
+  private async applyUpdate(
+    kind: Kind,
+    path: Path,
+    component: Component,
+    update: Record<string, unknown>,
+    brought: InstalledPackage | undefined,
+  ): Promise<ConfigWarning[]> {
+    {
       restoreRedacted(update, component.config);
       const merged =
         kind === "sink"
@@ -804,8 +1017,17 @@ export class Worker {
           issues: merged.issues,
         });
       }
-      this.checkConnector(kind, merged.value);
-      if (stableJson(merged.value) === stableJson(component.config)) {
+      // Without a new package the archive stays what it was (or becomes a builtin://, which needs none).
+      const installed =
+        brought ??
+        (builtinName(merged.value.archive) === undefined && merged.value.archive === component.config.archive
+          ? component.package
+          : undefined);
+      this.checkConnector(kind, merged.value, installed);
+      if (
+        stableJson(merged.value) === stableJson(component.config) &&
+        installed?.integrity === component.package?.integrity
+      ) {
         throw new WorkerError("BAD_REQUEST", "Update contains no change");
       }
       const previous = component.config;
@@ -814,15 +1036,19 @@ export class Worker {
         (_, id): Desired => component.desired[id] ?? "running",
       );
       // Stored first: a failed write leaves the old config running untouched, and a retry is a real change.
-      await this.persist(component, merged.value, desired);
+      await this.persist(component, merged.value, desired, installed);
       this.scrubber.set(this.key(kind, path.tenant, path.namespace, path.name), [
-        ...secretValues(previous, this.schemaOf(kind, previous)),
-        ...secretValues(merged.value, this.schemaOf(kind, merged.value)),
+        ...secretValues(previous, this.schemaOf(kind, previous, component.package)),
+        ...secretValues(merged.value, this.schemaOf(kind, merged.value, installed)),
       ]);
       // Drain every instance under the old config before any instance starts under the new one.
       await Promise.all(component.slots.map((slot) => slot.stop()));
+      const previousPackage = component.package;
       component.config = merged.value;
       component.desired = desired;
+      component.package = installed;
+      delete component.packageProblem;
+      if (previousPackage?.integrity !== installed?.integrity) await this.releasePackage(previousPackage);
       this.resizeSlots(component);
       this.logger.info(
         {
@@ -833,10 +1059,10 @@ export class Worker {
         },
         "connector updated",
       );
-      const warnings = this.announceWarnings(kind, merged.value);
+      const warnings = this.announceWarnings(kind, merged.value, installed);
       this.apply(component);
       return warnings;
-    });
+    }
   }
 
   private async remove(kind: Kind, path: Path): Promise<void> {
@@ -870,6 +1096,7 @@ export class Worker {
       component.deleted = true;
       this.components.delete(key);
       this.scrubber.delete(key);
+      await this.releasePackage(component.package);
       this.logger.info({ kind, fqfn: `${path.tenant}/${path.namespace}/${path.name}` }, "connector deleted");
     });
   }
@@ -1083,7 +1310,11 @@ export class Worker {
       switch (method) {
         case "GET": {
           const component = this.find(kind, tenant, namespace, path.name);
-          return sendJson(response, 200, publicConfig(component.config, this.schemaOf(kind, component.config)));
+          return sendJson(
+            response,
+            200,
+            publicConfig(component.config, this.schemaOf(kind, component.config, component.package)),
+          );
         }
         case "POST":
           return answerWarnings(
@@ -1109,11 +1340,17 @@ export class Worker {
         return sendNoContent(response);
       }
       if (method === "POST" && fourth === "validate") {
-        const config = this.checkSubmission(kind, path, await this.submission(request, kind, principal, path));
+        const { config, installed } = await this.checkSubmission(
+          kind,
+          path,
+          await this.submission(request, kind, principal, path),
+        );
+        this.unpin(installed);
+        await this.releasePackage(installed);
         return sendJson(response, 200, {
           valid: true,
-          config: publicConfig(config, this.schemaOf(kind, config)),
-          warnings: this.warningsOf(kind, config),
+          config: publicConfig(config, this.schemaOf(kind, config, installed)),
+          warnings: this.warningsOf(kind, config, installed),
         });
       }
     }
@@ -1133,8 +1370,22 @@ export class Worker {
     principal: Principal,
     path: Path,
   ): Promise<Submission> {
-    const body = await readBody(request, this.options.maxBodyBytes ?? 5 * 1024 * 1024);
+    const maxBody = this.options.maxBodyBytes ?? 5 * 1024 * 1024;
+    const multipart = String(request.headers["content-type"] ?? "")
+      .toLowerCase()
+      .startsWith("multipart/form-data");
+    // A package upload may be larger than a config; only those who may install packages get the larger limit.
+    const extra =
+      multipart && this.mayInstallPackages(principal) ? (this.options.maxPackageBytes ?? DEFAULT_MAX_PACKAGE_BYTES) : 0;
+    if (multipart && extra === 0 && Number(request.headers["content-length"] ?? "0") > maxBody) {
+      this.authorizePackage(principal);
+    }
+    const body = await readBody(request, maxBody + extra);
     const submission = await readSubmission(request, body, kind);
+    const given = submission.url ?? stringOrUndefined(submission.config.archive);
+    if (submission.packageData !== undefined || (given !== undefined && archiveKind(given) === "url")) {
+      this.authorizePackage(principal);
+    }
     const config = submission.config as { archive?: unknown; sinkType?: unknown; sourceType?: unknown };
     const type = kind === "sink" ? config.sinkType : config.sourceType;
     const archive =
@@ -1194,4 +1445,8 @@ interface Path {
 function answerWarnings(response: ServerResponse, warnings: ConfigWarning[]): void {
   if (warnings.length === 0) sendNoContent(response);
   else sendJson(response, 200, { warnings });
+}
+
+function stringOrUndefined(value: unknown): string | undefined {
+  return typeof value === "string" && value !== "" ? value : undefined;
 }

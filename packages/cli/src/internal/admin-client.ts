@@ -8,7 +8,7 @@ type Kind = "sink" | "source";
 /** One HTTP(S) exchange; node:https rather than fetch, which cannot take a CA file or a client certificate. */
 function exchange(
   url: URL,
-  init: { method: string; headers: Record<string, string>; body?: string },
+  init: { method: string; headers: Record<string, string>; body?: string | Buffer },
   connection: AdminConnection,
 ): Promise<{ status: number; text: string }> {
   return new Promise((resolve, reject) => {
@@ -60,8 +60,13 @@ export class AdminClient {
 
   async request(method: string, path: string, body?: unknown): Promise<unknown> {
     const headers: Record<string, string> = { accept: "application/json" };
-    const init: { method: string; headers: Record<string, string>; body?: string } = { method, headers };
-    if (body !== undefined) {
+    const init: { method: string; headers: Record<string, string>; body?: string | Buffer } = { method, headers };
+    if (body instanceof FormData) {
+      // A package upload: the multipart encoding of fetch's Response, sent over node:http(s).
+      const encoded = new Response(body);
+      headers["content-type"] = encoded.headers.get("content-type") ?? "multipart/form-data";
+      init.body = Buffer.from(await encoded.arrayBuffer());
+    } else if (body !== undefined) {
       headers["content-type"] = "application/json";
       init.body = JSON.stringify(body);
     }
@@ -127,7 +132,9 @@ export class AdminClient {
           hint: "Check --tenant, --namespace and --name; `list` shows what exists.",
         });
       case 413:
-        throw new CliError("FAILED", reason, { hint: "Make the config smaller." });
+        throw new CliError("FAILED", reason, {
+          hint: "Make the config smaller, or the connector package (the worker's maxPackageBytes bounds it).",
+        });
       default:
         throw new CliError("FAILED", `The worker answered ${response.status}: ${reason}`);
     }

@@ -3,6 +3,7 @@ import { isProcessingGuarantee } from "@pulsar-connect/core";
 import type { SinkConfig, SourceConfig } from "@pulsar-connect/runtime";
 import { parse as parseYaml } from "yaml";
 import { CliError } from "../errors.ts";
+import { checkArchiveValue } from "./archive.ts";
 
 type Options = Record<string, unknown>;
 type Kind = "sink" | "source";
@@ -80,14 +81,7 @@ function checkArchive(kind: Kind, config: Record<string, unknown>, type: unknown
     throw new CliError("USAGE", `Cannot specify both archive and ${typeFlag}`);
   }
   if (type !== undefined) config.archive = `builtin://${String(type)}`;
-  const archive = config.archive;
-  if (typeof archive === "string" && !archive.startsWith("builtin://")) {
-    throw new CliError(
-      "USAGE",
-      `Archive '${archive}': package upload is not supported; install the connector package next to the worker and use builtin://<name>`,
-      { hint: `Use --${typeFlag} <name>; \`available-${kind}s\` lists what is installed.` },
-    );
-  }
+  if (typeof config.archive === "string") checkArchiveValue(config.archive);
 }
 
 /**

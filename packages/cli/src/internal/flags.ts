@@ -42,7 +42,10 @@ function instanceRuntimeFlags(command: Command): Command {
 export function sinkConfigFlags(command: Command): Command {
   const connectorFlags = command
     .option("-t, --sink-type <type>", "Built-in sink to run (see available-sinks); same as --archive builtin://<type>")
-    .option("-a, --archive <archive>", "builtin://<name> of an installed connector package")
+    .option(
+      "-a, --archive <archive>",
+      "builtin://<name>, an npm package tarball or folder (uploaded), or an http(s):// or file:// URL the worker fetches",
+    )
     .option("--classname <className>", "Connector class: the connector's package name, as available-sinks lists it")
     .option("-i, --inputs <topics>", "Comma-separated input topics")
     .option(
@@ -120,7 +123,10 @@ export function sourceConfigFlags(command: Command): Command {
       "-t, --source-type <type>",
       "Built-in source to run (see available-sources); same as --archive builtin://<type>",
     )
-    .option("-a, --archive <archive>", "builtin://<name> of an installed connector package")
+    .option(
+      "-a, --archive <archive>",
+      "builtin://<name>, an npm package tarball or folder (uploaded), or an http(s):// or file:// URL the worker fetches",
+    )
     .option("--classname <className>", "Connector class: the connector's package name, as available-sources lists it")
     .option("-o, --destination-topic-name <topic>", "Topic the source writes to")
     .option(

@@ -30,6 +30,7 @@ import { renderMetrics } from "@pulsar-connect/worker";
 import { pino } from "pino";
 import { CliError } from "../errors.ts";
 import { clientConfOf, pluginAuthentication } from "./admin-connection.ts";
+import { installForLocalrun } from "./archive.ts";
 import { buildConfig } from "./config-build.ts";
 import type { CliIo } from "./output.ts";
 
@@ -205,8 +206,11 @@ export async function localrun(kind: Kind, options: Options, io: CliIo): Promise
     ...((options.connectorsDir as string[] | undefined) ?? []).map((dir) => resolve(dir)),
   ];
   const catalog = await ConnectorCatalog.discover({ hostDirs });
-  const connectorName = builtinName(config.archive) ?? "";
-  const connector = catalog.get(kind, connectorName);
+  const connectorName = builtinName(config.archive);
+  const connector =
+    connectorName === undefined
+      ? (await installForLocalrun(kind, config.archive, io.env)).connector
+      : catalog.get(kind, connectorName);
   if (!connector) {
     const available = catalog.list(kind).map((entry) => entry.name);
     const problems = catalog.problems.map((problem) => `  - ${problem.packageName}: ${problem.message}`);
@@ -329,7 +333,7 @@ export async function localrun(kind: Kind, options: Options, io: CliIo): Promise
   }, 1000);
   try {
     io.stderr.write(
-      `localrun: starting ${config.parallelism} instance(s) of ${kind} '${connectorName}' as ${fqfn} (${config.processingGuarantees}); Ctrl-C to stop\n`,
+      `localrun: starting ${config.parallelism} instance(s) of ${kind} '${connector.name}' as ${fqfn} (${config.processingGuarantees}); Ctrl-C to stop\n`,
     );
     try {
       await Promise.all(instances.map((instance) => instance.start()));

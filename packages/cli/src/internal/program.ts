@@ -2,6 +2,7 @@ import { Command, CommanderError, Option } from "commander";
 import { CliError } from "../errors.ts";
 import { AdminClient } from "./admin-client.ts";
 import { type AdminConnection, adminConnectionOf, type ConnectionFlags } from "./admin-connection.ts";
+import { isRemoteArchive, localTarball } from "./archive.ts";
 import { buildConfig } from "./config-build.ts";
 import { identityFlags, sinkConfigFlags, sourceConfigFlags } from "./flags.ts";
 import { localrun } from "./localrun.ts";
@@ -45,6 +46,21 @@ function requireName(kind: Kind, options: Options): { tenant: string; namespace:
 function printWarnings(io: CliIo, answer: unknown): void {
   const warnings = (answer as { warnings?: Array<{ field: string; message: string }> } | undefined)?.warnings ?? [];
   for (const warning of warnings) io.stderr.write(`Warning: ${warning.field}: ${warning.message}\n`);
+}
+
+/**
+ * The body of a create/update/validate: the config as JSON, or multipart with the package tarball as the `data` part
+ * when the archive is a local file or folder (packed with npm), as pulsar-admin uploads it.
+ */
+async function submissionBody(kind: Kind, config: Record<string, unknown>): Promise<unknown> {
+  const archive = typeof config.archive === "string" ? config.archive : undefined;
+  if (archive === undefined || isRemoteArchive(archive)) return config;
+  const tarball = await localTarball(archive);
+  const { archive: _local, ...rest } = config;
+  const form = new FormData();
+  form.set(`${kind}Config`, JSON.stringify(rest));
+  form.set("data", new Blob([new Uint8Array(tarball.bytes)], { type: "application/octet-stream" }), tarball.fileName);
+  return form;
 }
 
 function instanceIdOf(options: Options): string | undefined {
@@ -143,7 +159,7 @@ function connectorGroup(kind: Kind, io: CliIo, afterAction: (code: number) => vo
     const answer = (await client.request(
       "POST",
       AdminClient.path(kind, tenant, namespace, name, "validate"),
-      config,
+      await submissionBody(kind, config as Record<string, unknown>),
     )) as {
       config?: unknown;
     };
@@ -180,7 +196,7 @@ function connectorGroup(kind: Kind, io: CliIo, afterAction: (code: number) => vo
       const answer = await client.request(
         verb === "create" ? "POST" : "PUT",
         AdminClient.path(kind, tenant, namespace, name),
-        config,
+        await submissionBody(kind, config as Record<string, unknown>),
       );
       printWarnings(io, answer);
       out(verb === "create" ? "Created successfully\n" : "Updated successfully\n");

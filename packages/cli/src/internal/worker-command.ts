@@ -29,6 +29,8 @@ const CONFIG_KEYS = new Set([
   "secretsEnv",
   "secretsDir",
   "fileDirs",
+  "packageUploaders",
+  "maxPackageBytes",
 ]);
 
 /** Reads the worker settings file (YAML, keys of WorkerOptions). */

@@ -39,6 +39,8 @@ export interface Submission {
   url?: string;
   /** The `updateOptions` part of an update (upstream UpdateOptions). */
   updateOptions?: Record<string, unknown>;
+  /** The `data` part: an uploaded connector package (npm tarball). */
+  packageData?: Uint8Array;
 }
 
 function asObject(value: unknown, what: string): Record<string, unknown> {
@@ -70,17 +72,19 @@ export async function readSubmission(
     } catch {
       throw new WorkerError("BAD_REQUEST", "Malformed multipart/form-data body");
     }
-    if (form.has("data")) {
-      throw new WorkerError(
-        "UNSUPPORTED",
-        `package upload is not supported; install the connector package next to the worker and use builtin://<name>`,
-      );
-    }
     const raw = form.get(part);
     const text = raw === null ? "{}" : typeof raw === "string" ? raw : await raw.text();
     const submission: Submission = { config: asObject(parseJson(text, part), part) };
     const url = form.get("url");
     if (typeof url === "string" && url !== "") submission.url = url;
+    const data = form.get("data");
+    if (data !== null) {
+      if (submission.url !== undefined) {
+        throw new WorkerError("BAD_REQUEST", "Send either a data part (the package) or a url part, not both");
+      }
+      submission.packageData =
+        typeof data === "string" ? new TextEncoder().encode(data) : new Uint8Array(await data.arrayBuffer());
+    }
     const options = form.get("updateOptions");
     if (options !== null) {
       const text = typeof options === "string" ? options : await options.text();

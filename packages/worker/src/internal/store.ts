@@ -5,9 +5,13 @@ import type { ResolvedSinkConfig, ResolvedSourceConfig } from "@pulsar-connect/r
 import { WorkerError } from "../errors.ts";
 
 /** What the worker persists per connector: its config and the desired state of each instance. */
-export type StoredConnector =
+export type StoredConnector = (
   | { kind: "sink"; config: ResolvedSinkConfig; stoppedInstances: number[] }
-  | { kind: "source"; config: ResolvedSourceConfig; stoppedInstances: number[] };
+  | { kind: "source"; config: ResolvedSourceConfig; stoppedInstances: number[] }
+) & {
+  /** The installed connector package it runs (uploaded or fetched), by the sha512 integrity of its tarball. */
+  package?: { integrity: string };
+};
 
 function fileName(kind: string, tenant: string, namespace: string, name: string): string {
   return `${kind}~${encodeURIComponent(tenant)}~${encodeURIComponent(namespace)}~${encodeURIComponent(name)}.json`;
