@@ -96,6 +96,7 @@ export class SourceRunner extends RunnerBase {
       if (this.guarantee === "EFFECTIVELY_ONCE") await this.requireDeduplication(config.topicName);
       const context: SourceContext = {
         ...this.connectorContext(config, this.options.state),
+        processingGuarantee: this.guarantee,
         outputTopic: config.topicName,
       };
       this.state = "opening connector";
@@ -279,6 +280,7 @@ export class SourceRunner extends RunnerBase {
           break;
         }
         if (records.length > 0 && this.waitingLanes.size === 0) this.state = "running";
+        if (acksBeforeSend(this.guarantee)) await this.ackBeforeSend(records);
         for (const record of records) {
           // A refused record stops the instance: nothing read after it is sent (it stays unacked at the source).
           if (this.stopping) break;
@@ -308,6 +310,22 @@ export class SourceRunner extends RunnerBase {
         if (this.abort.signal.aborted && !shutDown) resolve();
       });
       this.wakeLoop = undefined;
+    }
+  }
+
+  /**
+   * ATMOST_ONCE: the source commits a batch before any of it is sent, so a crash after a send cannot bring a record
+   * again. A source that cannot commit ends the instance; nothing of the batch was sent (lost, as ATMOST_ONCE allows).
+   */
+  private async ackBeforeSend(records: SourceRecord[]): Promise<void> {
+    try {
+      await Promise.all(records.map((record) => record.ack?.()));
+    } catch (error) {
+      throw new ConnectorError(
+        "READ_FAILED",
+        `the source could not commit records before sending them (ATMOST_ONCE): ${asError(error).message}`,
+        { retryable: false, cause: error },
+      );
     }
   }
 
@@ -349,7 +367,6 @@ export class SourceRunner extends RunnerBase {
     if (record.properties) message.properties = record.properties;
     if (record.eventTime !== undefined) message.eventTime = record.eventTime;
     this.inFlight += 1;
-    if (acksBeforeSend(this.guarantee)) void Promise.resolve(record.ack?.()).catch(() => {});
     const lane = this.laneFor(topic, effectivelyOnce ? record.partitionId : undefined);
     if (!this.laneSchemas.has(lane)) this.laneSchemas.set(lane, record.schema);
     lane.submit({
