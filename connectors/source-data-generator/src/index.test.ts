@@ -111,15 +111,9 @@ describe("data-generator source", () => {
 
   it("under ATMOST_ONCE fails the ack when the position cannot be stored", async () => {
     const handle = createSourceContext({ name: "gen", processingGuarantee: "ATMOST_ONCE" });
-    const broken = {
-      ...handle.context,
-      state: {
-        ...handle.state,
-        get: handle.state.get.bind(handle.state),
-        put: () => Promise.reject(new Error("disk full")),
-      },
-    };
-    const source = await dataGenerator.open(loadConfig(dataGenerator.config, { ratePerSecond: 0 }), broken);
+    // A state store whose writes fail: the position cannot be made durable.
+    handle.state.put = () => Promise.reject(new Error("disk full"));
+    const source = await dataGenerator.open(loadConfig(dataGenerator.config, { ratePerSecond: 0 }), handle.context);
     const batch = (await source.read({ maxRecords: 3, signal: new AbortController().signal })) ?? [];
     await expect(Promise.all(batch.map((record) => record.ack?.()))).rejects.toThrow(/disk full/);
   });
