@@ -2,6 +2,7 @@ import { RE2JS } from "re2js";
 import { PulsarClientError, toPulsarClientError } from "./errors.ts";
 import { Backoff, sleep } from "./internal/backoff.ts";
 import { parseBatch } from "./internal/batch.ts";
+import { BatchAcks, entryKey } from "./internal/batch-acks.ts";
 import { compressionName, decompress } from "./internal/compression.ts";
 import type { Connection, ConsumerHandler } from "./internal/connection.ts";
 import { serverError } from "./internal/errors-map.ts";
@@ -111,10 +112,6 @@ interface ChunkedMessage {
   tooBig: boolean;
 }
 
-function entryKey(id: { ledgerId: bigint; entryId: bigint }): string {
-  return `${id.ledgerId}:${id.entryId}`;
-}
-
 function propsOf(list: KeyValuePb[] | undefined): Record<string, string> {
   const out: Record<string, string> = {};
   if (list) for (const kv of list) out[kv.key ?? ""] = kv.value ?? "";
@@ -146,7 +143,7 @@ class PartitionConsumer implements ConsumerHandler {
   /** Bytes of this partition's messages waiting in the parent's queue. */
   queuedBytes = 0;
   private avgMessageBytes = 0;
-  private readonly batchTrackers = new Map<string, Set<number>>();
+  private readonly batchAcks = new BatchAcks();
   /** Chunked messages being reassembled, by uuid. */
   private readonly chunkedInProgress = new Map<string, ChunkedMessage>();
   private chunkTimer: NodeJS.Timeout | undefined;
@@ -260,7 +257,7 @@ class PartitionConsumer implements ConsumerHandler {
     conn.registerConsumer(this.consumerId, this);
     // Whatever was prefetched is redelivered by the broker after resubscription.
     this.parent.dropQueued(this.index);
-    this.batchTrackers.clear();
+    this.batchAcks.clear();
     this.chunkedInProgress.clear();
     try {
       await conn.request(
@@ -524,7 +521,7 @@ class PartitionConsumer implements ConsumerHandler {
         return;
       }
       const ackSet = cmd.ackSet;
-      const outstanding = new Set<number>();
+      let handedOut = 0;
       let skipped = 0;
       entries.forEach((e, i) => {
         if (ackSet && ackSet.length > 0) {
@@ -539,7 +536,7 @@ class PartitionConsumer implements ConsumerHandler {
           skipped++;
           return;
         }
-        outstanding.add(i);
+        handedOut++;
         out.push(
           new Message({
             ...base,
@@ -557,14 +554,14 @@ class PartitionConsumer implements ConsumerHandler {
           }),
         );
       });
-      if (outstanding.size === 0) {
+      if (handedOut === 0) {
         // Everything in this entry is already acknowledged or filtered out.
         if (this.opts.durable && skipped === entries.length && ackSet && ackSet.length > 0)
           this.sendAck([{ ledgerId, entryId }], 0);
         this.addPermits(count);
         return;
       }
-      this.batchTrackers.set(entryKey({ ledgerId, entryId }), outstanding);
+      this.batchAcks.delivered(out.map((message) => message.messageId));
       if (skipped + (count - entries.length) > 0) this.addPermits(skipped + Math.max(0, count - entries.length));
     }
     this.parent.enqueue(out);
@@ -685,14 +682,7 @@ class PartitionConsumer implements ConsumerHandler {
   async acknowledge(id: MessageId, txn: Transaction | undefined): Promise<void> {
     this.forget(id, false);
     const key = entryKey(id);
-    if (id.batchIndex >= 0) {
-      const tracker = this.batchTrackers.get(key);
-      if (tracker) {
-        tracker.delete(id.batchIndex);
-        if (tracker.size > 0) return;
-        this.batchTrackers.delete(key);
-      }
-    }
+    if (!this.batchAcks.acknowledged(id)) return;
     const ids = this.chunkIds.get(key) ?? [{ ledgerId: id.ledgerId, entryId: id.entryId }];
     this.chunkIds.delete(key);
     if (txn) return this.ackWithTxn(ids, 0, txn);
@@ -707,20 +697,12 @@ class PartitionConsumer implements ConsumerHandler {
       );
     }
     this.forget(id, true);
-    for (const k of [...this.batchTrackers.keys()]) {
-      const [l, e] = k.split(":").map(BigInt) as [bigint, bigint];
-      if (l < id.ledgerId || (l === id.ledgerId && e < id.entryId)) this.batchTrackers.delete(k);
-    }
     let target: MessageIdDataPb = { ledgerId: id.ledgerId, entryId: id.entryId };
-    if (id.batchIndex >= 0 && id.batchSize !== undefined && id.batchIndex < id.batchSize - 1) {
+    if (!this.batchAcks.acknowledgedUpTo(id)) {
       // Not the last message of its batch: acknowledge up to the previous entry, keep the rest of this batch.
-      const tracker = this.batchTrackers.get(entryKey(id));
-      if (tracker) for (let i = 0; i <= id.batchIndex; i++) tracker.delete(i);
-      if (!tracker || tracker.size > 0) {
-        if (id.entryId === 0n) return;
-        target = { ledgerId: id.ledgerId, entryId: id.entryId - 1n };
-      } else this.batchTrackers.delete(entryKey(id));
-    } else this.batchTrackers.delete(entryKey(id));
+      if (id.entryId === 0n) return;
+      target = { ledgerId: id.ledgerId, entryId: id.entryId - 1n };
+    }
     if (txn) return this.ackWithTxn([target], 1, txn);
     this.sendAck([target], 1);
   }
@@ -815,7 +797,7 @@ class PartitionConsumer implements ConsumerHandler {
     if (!this.shared) {
       // Single-active dispatchers can only rewind everything: drop the prefetched copies first.
       const dropped = this.parent.dropQueued(this.index);
-      this.batchTrackers.clear();
+      this.batchAcks.clear();
       this.chunkedInProgress.clear();
       this.unacked.clear();
       this.conn.write({
@@ -831,7 +813,7 @@ class PartitionConsumer implements ConsumerHandler {
       const k = entryKey(m.messageId);
       if (seen.has(k)) continue;
       seen.add(k);
-      this.batchTrackers.delete(k);
+      this.batchAcks.forget(m.messageId);
       const chunks = this.chunkIds.get(k);
       if (chunks) {
         this.chunkIds.delete(k);
@@ -862,7 +844,7 @@ class PartitionConsumer implements ConsumerHandler {
     if (!conn || this.state !== "ready") throw new PulsarClientError("CONNECTION_FAILED", "consumer is not connected");
     this.seeking = true;
     this.parent.dropQueued(this.index);
-    this.batchTrackers.clear();
+    this.batchAcks.clear();
     this.chunkedInProgress.clear();
     this.unacked.clear();
     this.nacked.clear();
