@@ -144,6 +144,9 @@ class PartitionConsumer implements ConsumerHandler {
   queuedBytes = 0;
   private avgMessageBytes = 0;
   private readonly batchAcks = new BatchAcks();
+  /** Acknowledgements made while disconnected, sent after the next subscribe. */
+  private readonly heldAcks: MessageIdDataPb[] = [];
+  private heldCumulativeAck: MessageIdDataPb | undefined;
   /** Chunked messages being reassembled, by uuid. */
   private readonly chunkedInProgress = new Map<string, ChunkedMessage>();
   private chunkTimer: NodeJS.Timeout | undefined;
@@ -298,6 +301,7 @@ class PartitionConsumer implements ConsumerHandler {
     this.seeking = false;
     this.backoff.reset();
     this.outstanding = 0;
+    this.sendHeldAcks();
     // Before the first message the size is unknown: ask for as many as fit the byte budget at the largest size.
     const initial = this.avgMessageBytes > 0 ? this.opts.receiverQueueSize : this.initialPermits(conn.maxMessageSize);
     this.permits = this.opts.receiverQueueSize - initial;
@@ -523,6 +527,7 @@ class PartitionConsumer implements ConsumerHandler {
       const ackSet = cmd.ackSet;
       let handedOut = 0;
       let skipped = 0;
+      let acknowledgedEarlier = 0;
       entries.forEach((e, i) => {
         if (ackSet && ackSet.length > 0) {
           const word = ackSet[i >> 6] ?? 0n;
@@ -532,6 +537,12 @@ class PartitionConsumer implements ConsumerHandler {
           }
         }
         const id = new MessageId(ledgerId, entryId, this.partition, i, numInBatch, this.topic);
+        if (this.batchAcks.alreadyAcknowledged(id)) {
+          // Acknowledged in an earlier delivery of this entry (before a reconnect or a redelivery).
+          skipped++;
+          acknowledgedEarlier++;
+          return;
+        }
         if (e.metadata.compactedOut || this.skip(id)) {
           skipped++;
           return;
@@ -556,8 +567,14 @@ class PartitionConsumer implements ConsumerHandler {
       });
       if (handedOut === 0) {
         // Everything in this entry is already acknowledged or filtered out.
-        if (this.opts.durable && skipped === entries.length && ackSet && ackSet.length > 0)
+        if (
+          this.opts.durable &&
+          skipped === entries.length &&
+          ((ackSet && ackSet.length > 0) || acknowledgedEarlier > 0)
+        ) {
+          this.batchAcks.settled({ ledgerId, entryId });
           this.sendAck([{ ledgerId, entryId }], 0);
+        }
         this.addPermits(count);
         return;
       }
@@ -662,9 +679,26 @@ class PartitionConsumer implements ConsumerHandler {
     this.addPermits(1);
   }
 
+  /**
+   * Sends an acknowledgement; while disconnected it is held and sent once subscribed again, before any permit:
+   * dropping it would bring back, after the reconnect, a message that was processed.
+   */
   private sendAck(ids: MessageIdDataPb[], ackType: number): void {
-    if (!this.conn || this.state !== "ready") return;
+    if (!this.conn || this.state !== "ready") {
+      if (ackType === 1) this.heldCumulativeAck = ids[0];
+      else this.heldAcks.push(...ids);
+      return;
+    }
     this.conn.write({ type: CommandType.ACK, ack: { consumerId: this.consumerId, ackType, messageId: ids } });
+  }
+
+  /** Sends the acknowledgements held while disconnected. */
+  private sendHeldAcks(): void {
+    const individual = this.heldAcks.splice(0);
+    const cumulative = this.heldCumulativeAck;
+    this.heldCumulativeAck = undefined;
+    if (individual.length > 0) this.sendAck(individual, 0);
+    if (cumulative) this.sendAck([cumulative], 1);
   }
 
   private forget(id: MessageId, cumulative: boolean): void {
@@ -844,7 +878,9 @@ class PartitionConsumer implements ConsumerHandler {
     if (!conn || this.state !== "ready") throw new PulsarClientError("CONNECTION_FAILED", "consumer is not connected");
     this.seeking = true;
     this.parent.dropQueued(this.index);
-    this.batchAcks.clear();
+    this.batchAcks.reset();
+    this.heldAcks.length = 0;
+    this.heldCumulativeAck = undefined;
     this.chunkedInProgress.clear();
     this.unacked.clear();
     this.nacked.clear();

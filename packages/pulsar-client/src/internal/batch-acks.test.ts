@@ -57,4 +57,34 @@ describe("BatchAcks", () => {
     expect(acks.acknowledged(a[0] as MessageId)).toBe(true);
     expect(acks.acknowledged(b[2] as MessageId)).toBe(true);
   });
+
+  it("remembers which messages of an entry were acknowledged, so a later delivery hands out only the others", () => {
+    const acks = new BatchAcks();
+    const first = batch(3n, 5);
+    acks.delivered(first);
+    expect(acks.acknowledged(first[0] as MessageId)).toBe(false);
+    expect(acks.acknowledged(first[1] as MessageId)).toBe(false);
+    acks.clear();
+    expect([0, 1, 2, 3, 4].map((i) => acks.alreadyAcknowledged(new MessageId(7n, 3n, -1, i, 5)))).toEqual([
+      true,
+      true,
+      false,
+      false,
+      false,
+    ]);
+    const second = batch(3n, 5).slice(2);
+    acks.delivered(second);
+    expect(second.map((id) => acks.acknowledged(id))).toEqual([false, false, true]);
+    // Complete: nothing of the entry is remembered any more.
+    expect(acks.alreadyAcknowledged(new MessageId(7n, 3n, -1, 0, 5))).toBe(false);
+  });
+
+  it("forgets what was acknowledged when the consumer seeks (the user asked to read again)", () => {
+    const acks = new BatchAcks();
+    const ids = batch(4n, 2);
+    acks.delivered(ids);
+    acks.acknowledged(ids[0] as MessageId);
+    acks.reset();
+    expect(acks.alreadyAcknowledged(ids[0] as MessageId)).toBe(false);
+  });
 });

@@ -18,6 +18,11 @@ export class BatchAcks {
   private readonly newest = new Map<string, Set<number>>();
   /** The delivery each handed-out message belongs to. */
   private readonly deliveryOf = new WeakMap<MessageId, Set<number>>();
+  /**
+   * Batch indexes acknowledged in entries not complete yet, over all deliveries: a later delivery of the entry (after
+   * a reconnect or a redelivery) must not hand them out again, or a message processed once would come twice.
+   */
+  private readonly acknowledgedIn = new Map<string, Set<number>>();
 
   /** Records a delivery of `ids`, the messages of one entry handed out (filtered ones left out). */
   delivered(ids: readonly MessageId[]): void {
@@ -35,10 +40,24 @@ export class BatchAcks {
     const outstanding = this.deliveryOf.get(id) ?? this.newest.get(key);
     if (!outstanding) return true;
     outstanding.delete(id.batchIndex);
-    if (outstanding.size > 0) return false;
+    if (outstanding.size > 0) {
+      let acknowledged = this.acknowledgedIn.get(key);
+      if (!acknowledged) {
+        acknowledged = new Set();
+        this.acknowledgedIn.set(key, acknowledged);
+      }
+      acknowledged.add(id.batchIndex);
+      return false;
+    }
     // Every message of this delivery was processed: the entry is done, whichever copy completed it.
     if (this.newest.get(key) === outstanding) this.newest.delete(key);
+    this.acknowledgedIn.delete(key);
     return true;
+  }
+
+  /** Whether `id` was acknowledged in an earlier delivery of its entry, which is not complete yet. */
+  alreadyAcknowledged(id: MessageId): boolean {
+    return id.batchIndex >= 0 && (this.acknowledgedIn.get(entryKey(id))?.has(id.batchIndex) ?? false);
   }
 
   /**
@@ -46,21 +65,28 @@ export class BatchAcks {
    * are. Returns whether its own entry is complete.
    */
   acknowledgedUpTo(id: MessageId): boolean {
-    for (const [key, outstanding] of [...this.newest]) {
+    const before = (key: string) => {
       const [ledgerId, entryId] = key.split(":").map(BigInt) as [bigint, bigint];
-      if (ledgerId < id.ledgerId || (ledgerId === id.ledgerId && entryId < id.entryId)) this.complete(key, outstanding);
-    }
+      return ledgerId < id.ledgerId || (ledgerId === id.ledgerId && entryId < id.entryId);
+    };
+    for (const [key, outstanding] of [...this.newest]) if (before(key)) this.complete(key, outstanding);
+    for (const key of [...this.acknowledgedIn.keys()]) if (before(key)) this.acknowledgedIn.delete(key);
     const key = entryKey(id);
+    const outstanding = this.newest.get(key) ?? new Set<number>();
     if (id.batchIndex < 0 || id.batchSize === undefined || id.batchIndex >= id.batchSize - 1) {
-      const outstanding = this.newest.get(key);
-      if (outstanding) this.complete(key, outstanding);
+      this.complete(key, outstanding);
       return true;
     }
-    const outstanding = this.newest.get(key);
-    if (!outstanding) return false;
-    for (let i = 0; i <= id.batchIndex; i++) outstanding.delete(i);
-    if (outstanding.size > 0) return false;
-    this.newest.delete(key);
+    const acknowledged = this.acknowledgedIn.get(key) ?? new Set<number>();
+    for (let i = 0; i <= id.batchIndex; i++) {
+      outstanding.delete(i);
+      acknowledged.add(i);
+    }
+    if (!this.newest.has(key) || outstanding.size > 0) {
+      this.acknowledgedIn.set(key, acknowledged);
+      return false;
+    }
+    this.complete(key, outstanding);
     return true;
   }
 
@@ -68,6 +94,14 @@ export class BatchAcks {
   private complete(key: string, outstanding: Set<number>): void {
     outstanding.clear();
     this.newest.delete(key);
+    this.acknowledgedIn.delete(key);
+  }
+
+  /** An entry whose every message was acknowledged in earlier deliveries is acknowledged at the broker now. */
+  settled(id: { ledgerId: bigint; entryId: bigint }): void {
+    const key = entryKey(id);
+    this.newest.delete(key);
+    this.acknowledgedIn.delete(key);
   }
 
   /** Forgets the deliveries of one entry (it is being redelivered). */
@@ -75,8 +109,17 @@ export class BatchAcks {
     this.newest.delete(entryKey(id));
   }
 
-  /** Forgets every delivery (reconnect, seek, redelivery of everything). */
+  /**
+   * Forgets every delivery (reconnect, redelivery of everything). What was acknowledged is still remembered, so the
+   * next deliveries leave it out.
+   */
   clear(): void {
     this.newest.clear();
+  }
+
+  /** Forgets everything, what was acknowledged too (seek: the user asked to read again). */
+  reset(): void {
+    this.newest.clear();
+    this.acknowledgedIn.clear();
   }
 }
