@@ -13,6 +13,7 @@ const database = endpoint?.database ?? "test";
 describeJdbcSink({
   label: "MariaDB",
   definition: jdbcMariadbSink,
+  concurrentWriters: true,
   jdbcUrl: `jdbc:mariadb://${host}:${port}/${database}`,
   userName: user,
   password,

@@ -36,7 +36,7 @@ afterAll(async () => {
   await admin.query(`DROP TABLE IF EXISTS ${table}`);
   await admin.query(`DROP FUNCTION IF EXISTS ${table}_end()`);
   await admin.query(`DROP SEQUENCE IF EXISTS ${table}_kills`);
-  await admin.query(`DELETE FROM pulsar_connect_positions WHERE connector_name = $1`, [table]);
+  await admin.query(`DELETE FROM pulsar_connect_positions WHERE connector_name = $1`, [`public/default/${table}`]);
   await admin.end();
 });
 

@@ -12,6 +12,7 @@ const database = endpoint?.database ?? "test";
 describeJdbcSink({
   label: "PostgreSQL",
   definition: jdbcPostgresSink,
+  concurrentWriters: true,
   jdbcUrl: `jdbc:postgresql://${host}:${port}/${database}`,
   userName: user,
   equivalentUrls: [

@@ -16,6 +16,7 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 describeJdbcSink({
   label: "SQLite",
   definition: jdbcSqliteSink,
+  concurrentWriters: false,
   jdbcUrl: `jdbc:sqlite:${file}`,
   equivalentUrls: [`jdbc:sqlite:${file}`, file, `file://${file}`, `sqlite:${file}`],
   foreignUrl: "jdbc:postgresql://127.0.0.1:5432/test",

@@ -90,6 +90,34 @@ describe("data-generator source", () => {
     ]);
   });
 
+  it("under ATMOST_ONCE stores its position before a record is acked, so a crash never brings a record again", async () => {
+    const settings = { ratePerSecond: 0, maxRecords: 0 };
+    const handle = createSourceContext({ name: "gen", processingGuarantee: "ATMOST_ONCE" });
+    const first = await dataGenerator.open(loadConfig(dataGenerator.config, settings), handle.context);
+    const signal = new AbortController().signal;
+    const batch = (await first.read({ maxRecords: 300, signal })) ?? [];
+    expect(batch).toHaveLength(300);
+    // The runtime awaits the acks before it sends; then the process dies without close().
+    await Promise.all(batch.map((record) => record.ack?.()));
+
+    const again = createSourceContext({ name: "gen", processingGuarantee: "ATMOST_ONCE" });
+    const restarted = await dataGenerator.open(loadConfig(dataGenerator.config, settings), {
+      ...again.context,
+      state: handle.state,
+    });
+    const next = await restarted.read({ maxRecords: 1, signal });
+    expect(next?.map((record) => record.sequence)).toEqual([300n]);
+  });
+
+  it("under ATMOST_ONCE fails the ack when the position cannot be stored", async () => {
+    const handle = createSourceContext({ name: "gen", processingGuarantee: "ATMOST_ONCE" });
+    // A state store whose writes fail: the position cannot be made durable.
+    handle.state.put = () => Promise.reject(new Error("disk full"));
+    const source = await dataGenerator.open(loadConfig(dataGenerator.config, { ratePerSecond: 0 }), handle.context);
+    const batch = (await source.read({ maxRecords: 3, signal: new AbortController().signal })) ?? [];
+    await expect(Promise.all(batch.map((record) => record.ack?.()))).rejects.toThrow(/disk full/);
+  });
+
   it("stops with null after maxRecords", async () => {
     const { source } = await open({ ratePerSecond: 0, maxRecords: 250 });
     const records = await readAll(source, 100);

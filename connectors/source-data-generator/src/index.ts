@@ -93,10 +93,39 @@ const dataGeneratorSource: SourceDefinition<DataGeneratorConfigSchema> = defineS
       return write;
     }
 
-    function acknowledged(n: number): void {
+    /** The next write of the position, not started yet: acks that come before it starts share it. */
+    let nextWrite: Promise<void> | undefined;
+
+    /** Writes the position as it is when the write starts, after the writes before it; failures reach the caller. */
+    function persist(): Promise<void> {
+      if (nextWrite) return nextWrite;
+      const write = (saving ?? Promise.resolve())
+        .catch(() => {})
+        .then(async () => {
+          nextWrite = undefined;
+          const value = position;
+          await context.state.put(key, new TextEncoder().encode(String(value)));
+          savedPosition = Math.max(savedPosition, value);
+        });
+      nextWrite = write;
+      saving = write;
+      lastSave = Date.now();
+      return write;
+    }
+
+    /**
+     * Under ATMOST_ONCE the runtime sends a record only once its ack settled, so the ack settles when the position
+     * past the record is stored: a crash after the send then resumes after it. Otherwise records are resent after a
+     * crash anyway (the broker drops them under EFFECTIVELY_ONCE), and the position is written about once a second.
+     */
+    const storesBeforeSend = context.processingGuarantee === "ATMOST_ONCE";
+
+    function acknowledged(n: number): Promise<void> | undefined {
       acked.add(n);
       while (acked.delete(position)) position += 1;
+      if (storesBeforeSend) return persist();
       if (Date.now() - lastSave >= SAVE_EVERY_MS) void save();
+      return undefined;
     }
 
     /** How many records are due now (at least one when the rate is unlimited). */

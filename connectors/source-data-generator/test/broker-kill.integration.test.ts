@@ -8,7 +8,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import dataGenerator from "../src/index.ts";
 
 const TOTAL = 20_000;
-const RATE = 2_000;
+// Slow enough that a broker stop, slow on a loaded machine, still lands before the stream ends.
+const RATE = 1_000;
 const broker = privatePulsarBroker("pc-broker-kill-");
 const run = Date.now().toString(36);
 let client: PulsarClient;

@@ -32,6 +32,15 @@ export interface ConnectorContext {
   readonly logger: Logger;
   /** Aborted when the instance is being stopped. */
   readonly signal: AbortSignal;
+  /**
+   * The instance's processing guarantee, when the runtime tells it.
+   * - A sink that stores positions under EFFECTIVELY_ONCE must not let a stored position cover a record it refused:
+   *   it stops at the refused record and reports the later ones as retryable, so the runtime settles the refused one
+   *   first.
+   * - A source under ATMOST_ONCE must have made its position durable when a record's `ack()` settles: the runtime
+   *   awaits the acks of a batch before it sends the batch, so a crash after the send never brings a record again.
+   */
+  readonly processingGuarantee?: ProcessingGuarantee;
   /** The secret named `name` from the connector's `secrets`, or undefined. */
   getSecret(name: string): string | undefined;
   /** Durable state shared by the connector's instances. */
@@ -54,12 +63,6 @@ export interface SinkContext extends ConnectorContext {
   readonly inputTopics: readonly string[];
   /** Subscription type of the sink's input. */
   readonly subscriptionType: SubscriptionType;
-  /**
-   * The instance's processing guarantee, when the runtime tells it. Under EFFECTIVELY_ONCE a sink that stores
-   * positions must not let a stored position cover a record it refused: it stops at the refused record and reports
-   * the later ones as retryable, so the runtime settles the refused one first.
-   */
-  readonly processingGuarantee?: ProcessingGuarantee;
   /** Moves the input of `topic` back or forward to `position`. */
   seek(topic: string, position: PulsarPosition): Promise<void>;
   /** Stops delivering messages of `topic` (all topics when omitted). */

@@ -54,6 +54,11 @@ export interface SqlDialect {
   readonly maxParameters: number;
   /** True when a failed statement aborts the whole transaction (PostgreSQL); savepoints then isolate records. */
   readonly failedStatementAbortsTransaction: boolean;
+  /**
+   * Appended to a SELECT to lock the rows it reads until the transaction ends (` FOR UPDATE`). Left out where a
+   * writing transaction already excludes every other writer (SQLite).
+   */
+  readonly lockingReadSuffix?: string;
   /** DDL creating the positions table if it does not exist. */
   readonly positionsTableDdl: string;
   /** Checks a parsed URL: returns what is wrong with it, or undefined. */

@@ -267,12 +267,13 @@ class JdbcWriter {
       alreadyWritten.size === 0
         ? prepared.rows
         : prepared.rows.filter((row) => !alreadyWritten.has(records[row.index - offset]?.messageId ?? ""));
-    const units = this.plan(rows);
     const transactional = this.config.useTransactions;
     const isolate = transactional && this.dialect.failedStatementAbortsTransaction;
     try {
       // Happy path without savepoints; a refused record sends the batch through the slower isolating path.
-      failures.push(...(await this.attempt(connection, units, positions, isolate ? "all-or-nothing" : "per-record")));
+      failures.push(
+        ...(await this.attemptFenced(connection, records, offset, rows, isolate ? "all-or-nothing" : "per-record")),
+      );
     } catch (error) {
       if (error instanceof RowsRefused) return this.writePrefix(records, offset, error.first);
       if (error instanceof CommitUncertain) this.uncertain = { records: [...records], positions };
@@ -282,7 +283,7 @@ class JdbcWriter {
         "a record was refused; writing the batch record by record",
       );
       try {
-        failures.push(...(await this.attempt(connection, units, positions, "savepoints")));
+        failures.push(...(await this.attemptFenced(connection, records, offset, rows, "savepoints")));
       } catch (retryError) {
         if (retryError instanceof RowsRefused) return this.writePrefix(records, offset, retryError.first);
         if (retryError instanceof CommitUncertain) this.uncertain = { records: [...records], positions };
@@ -348,6 +349,80 @@ class JdbcWriter {
   }
 
   /**
+   * Writes `rows` of `records` in one attempt. Under EFFECTIVELY_ONCE the transaction first reads the stored positions
+   * under a row lock: when another instance of the connector already committed some of these records (it owned the
+   * partition before a Failover switch, or after it), they are left out and the attempt is made again.
+   */
+  private async attemptFenced(
+    connection: SqlConnection,
+    records: readonly SinkRecord[],
+    offset: number,
+    rows: readonly PreparedRow[],
+    mode: "all-or-nothing" | "per-record" | "savepoints",
+  ): Promise<RecordFailure[]> {
+    if (!this.ordered) return this.attempt(connection, this.plan(rows), lastPositions(records), mode);
+    let stored: ReadonlyMap<string, PulsarPosition> = new Map();
+    for (let round = 0; ; round += 1) {
+      const open = records.filter((record) => !coveredBy(stored, record.position));
+      const kept = rows.filter((row) => {
+        const record = records[row.index - offset];
+        return record !== undefined && !coveredBy(stored, record.position);
+      });
+      try {
+        return await this.attempt(connection, this.plan(kept), lastPositions(open), mode, firstPositions(open));
+      } catch (error) {
+        if (!(error instanceof AlreadyStored) || round >= MAX_FENCE_ROUNDS) throw error;
+        stored = error.stored;
+        this.context.logger.info(
+          { positions: [...stored.values()].map(formatPosition) },
+          "another instance already stored some of these records; writing only what lies beyond",
+        );
+      }
+    }
+  }
+
+  /**
+   * Locks this connector's position rows of the topics of `first` (creating them when missing, so that two first
+   * writes meet too) and throws {@link AlreadyStored} when a stored position reaches a record about to be written.
+   */
+  private async fence(connection: SqlConnection, first: readonly PulsarPosition[]): Promise<void> {
+    if (first.length === 0) return;
+    const { dialect } = this;
+    const q = (name: string) => dialect.quoteIdentifier(name);
+    const params: unknown[] = [];
+    const bind = (value: unknown) => {
+      params.push(dialect.toParameter(value, undefined));
+      return dialect.placeholder(params.length);
+    };
+    const tuples = first.map(
+      (position) => `(${[this.connectorName, position.topic, -1, -1, -1].map(bind).join(", ")})`,
+    );
+    await connection.execute(
+      `INSERT INTO ${POSITIONS_TABLE} (${q("connector_name")}, ${q("topic")}, ${q("ledger_id")}, ${q("entry_id")}, ${q("batch_index")}) VALUES ${tuples.join(", ")}` +
+        dialect.upsertClause([q("connector_name"), q("topic")], []),
+      params,
+    );
+    params.length = 0;
+    const connector = bind(this.connectorName);
+    const topics = first.map((position) => bind(position.topic)).join(", ");
+    const result = await connection.execute(
+      `SELECT ${q("topic")}, ${q("ledger_id")}, ${q("entry_id")}, ${q("batch_index")} FROM ${POSITIONS_TABLE} WHERE ${q("connector_name")} = ${connector} AND ${q("topic")} IN (${topics})${dialect.lockingReadSuffix ?? ""}`,
+      params,
+    );
+    const stored = new Map<string, PulsarPosition>();
+    for (const row of result.rows) {
+      const position = {
+        topic: String(row.topic),
+        ledgerId: BigInt(row.ledger_id as string | number | bigint),
+        entryId: BigInt(row.entry_id as string | number | bigint),
+        batchIndex: Number(row.batch_index),
+      };
+      if (position.ledgerId >= 0n) stored.set(position.topic, position);
+    }
+    if (first.some((position) => coveredBy(stored, position))) throw new AlreadyStored(stored);
+  }
+
+  /**
    * Runs the statements and stores the positions, in one transaction when configured.
    * - all-or-nothing: a refused statement aborts (RecordRefused) so the caller can retry with savepoints;
    * - per-record: a refused statement is retried row by row (the database undid just that statement);
@@ -358,11 +433,13 @@ class JdbcWriter {
     units: readonly StatementUnit[],
     positions: readonly PulsarPosition[],
     mode: "all-or-nothing" | "per-record" | "savepoints",
+    fence?: readonly PulsarPosition[],
   ): Promise<RecordFailure[]> {
     const transactional = this.config.useTransactions;
     const failures: RecordFailure[] = [];
     if (transactional) await connection.execute("BEGIN");
     try {
+      if (fence) await this.fence(connection, fence);
       for (const unit of units) {
         if (mode === "all-or-nothing") {
           try {
@@ -508,6 +585,32 @@ class JdbcWriter {
   }
 }
 
+/** How often a write is narrowed to what lies beyond positions other instances stored before it gives up. */
+const MAX_FENCE_ROUNDS = 5;
+
+/** Positions another instance of the connector stored, reaching records of the write under way. */
+class AlreadyStored extends Error {
+  readonly stored: ReadonlyMap<string, PulsarPosition>;
+
+  constructor(stored: ReadonlyMap<string, PulsarPosition>) {
+    super("another instance already stored some of these records");
+    this.stored = stored;
+  }
+}
+
+/** Whether the stored position of `position`'s topic is at or after it. */
+function coveredBy(stored: ReadonlyMap<string, PulsarPosition>, position: PulsarPosition): boolean {
+  const last = stored.get(position.topic);
+  if (!last) return false;
+  if (last.ledgerId !== position.ledgerId) return last.ledgerId > position.ledgerId;
+  if (last.entryId !== position.entryId) return last.entryId > position.entryId;
+  return last.batchIndex >= position.batchIndex;
+}
+
+function formatPosition(position: PulsarPosition): string {
+  return `${position.topic}@${position.ledgerId}:${position.entryId}:${position.batchIndex}`;
+}
+
 /** The connection was lost during COMMIT: the transaction may have been committed. */
 class CommitUncertain extends Error {
   constructor(cause: unknown) {
@@ -537,6 +640,14 @@ class RowsRefused extends Error {
 function notWritten(from: number, to: number, why: string): RecordFailure[] {
   const error = new ConnectorError("WRITE_FAILED", `not written yet: ${why}`, { retryable: true });
   return Array.from({ length: Math.max(0, to - from) }, (_, i) => ({ index: from + i, error }));
+}
+
+/** The first position of each topic in a batch. */
+function firstPositions(records: readonly SinkRecord[]): PulsarPosition[] {
+  const byTopic = new Map<string, PulsarPosition>();
+  for (const record of records)
+    if (!byTopic.has(record.position.topic)) byTopic.set(record.position.topic, record.position);
+  return [...byTopic.values()];
 }
 
 /** The last position of each topic in a batch. */

@@ -36,6 +36,11 @@ export interface JdbcSuiteTarget {
   equivalentUrls: string[];
   /** A URL of another database kind, which the sink must refuse at validation. */
   foreignUrl: string;
+  /**
+   * Whether two connections of one process can hold write transactions at the same moment. Not SQLite: one writer
+   * at a time per file, and its lock wait blocks the thread.
+   */
+  concurrentWriters: boolean;
   /** A URL where no database answers (or cannot be opened). */
   unreachableUrl: string;
   admin(): Promise<AdminConnection>;
@@ -301,6 +306,39 @@ export function describeJdbcSink(target: JdbcSuiteTarget): void {
       expect(failedIndexes(await sink.write(batch.slice(4)))).toEqual([]);
       expect((await tableRows(table)).map((row) => row.id)).toEqual([1, 3, 5]);
       expect((await sink.storedPositions?.())?.[0]?.entryId).toBe(4n);
+    });
+
+    // Two instances of one connector holding the same records: a Failover switch, where the instance that lost a
+    // partition finishes a write the new owner already made, or the new owner loaded positions before that commit.
+    it("under EFFECTIVELY_ONCE leaves out what another instance of the connector already stored", async () => {
+      const table = await freshTable();
+      const name = `fence-${randomUUID().slice(0, 8)}`;
+      const oldOwner = await open({ tableName: table }, name, "EFFECTIVELY_ONCE");
+      const newOwner = await open({ tableName: table }, name, "EFFECTIVELY_ONCE");
+      const range = (from: number, count: number) =>
+        records(
+          Array.from({ length: count }, (_, i) => ({ value: { id: from + i, name: `row ${from + i}` } })),
+          BigInt(from),
+        );
+      const ids = async () => (await tableRows(table)).map((row) => row.id);
+      expect(failedIndexes(await newOwner.write(range(0, 10)))).toEqual([]);
+      expect(failedIndexes(await oldOwner.write(range(0, 10)))).toEqual([]);
+      expect(failedIndexes(await oldOwner.write(range(5, 10)))).toEqual([]);
+      expect(await ids()).toEqual(Array.from({ length: 15 }, (_, i) => i));
+      // The stored position never moves back: a stale write of 0..9 now writes nothing.
+      expect(failedIndexes(await newOwner.write(range(0, 10)))).toEqual([]);
+      expect((await newOwner.storedPositions?.())?.[0]?.entryId).toBe(14n);
+
+      if (!target.concurrentWriters) return;
+      // Both write the same records at the same moment, the very first time for their topic.
+      const topic = "persistent://public/default/fence-partition-3";
+      const same = makeSinkRecords(
+        Array.from({ length: 200 }, (_, i) => ({ value: { id: 100 + i, name: "same" }, topicName: topic })),
+        { ledgerId: 9n },
+      );
+      const outcomes = await Promise.all([oldOwner.write(same), newOwner.write(same)]);
+      expect(outcomes.map(failedIndexes)).toEqual([[], []]);
+      expect((await ids()).filter((id) => id >= 100)).toEqual(Array.from({ length: 200 }, (_, i) => 100 + i));
     });
 
     it("stores awkward text exactly as given", async () => {

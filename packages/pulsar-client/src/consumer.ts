@@ -2,6 +2,7 @@ import { RE2JS } from "re2js";
 import { PulsarClientError, toPulsarClientError } from "./errors.ts";
 import { Backoff, sleep } from "./internal/backoff.ts";
 import { parseBatch } from "./internal/batch.ts";
+import { BatchAcks, entryKey } from "./internal/batch-acks.ts";
 import { compressionName, decompress } from "./internal/compression.ts";
 import type { Connection, ConsumerHandler } from "./internal/connection.ts";
 import { serverError } from "./internal/errors-map.ts";
@@ -111,10 +112,6 @@ interface ChunkedMessage {
   tooBig: boolean;
 }
 
-function entryKey(id: { ledgerId: bigint; entryId: bigint }): string {
-  return `${id.ledgerId}:${id.entryId}`;
-}
-
 function propsOf(list: KeyValuePb[] | undefined): Record<string, string> {
   const out: Record<string, string> = {};
   if (list) for (const kv of list) out[kv.key ?? ""] = kv.value ?? "";
@@ -146,7 +143,10 @@ class PartitionConsumer implements ConsumerHandler {
   /** Bytes of this partition's messages waiting in the parent's queue. */
   queuedBytes = 0;
   private avgMessageBytes = 0;
-  private readonly batchTrackers = new Map<string, Set<number>>();
+  private readonly batchAcks = new BatchAcks();
+  /** Acknowledgements made while disconnected, sent after the next subscribe. */
+  private readonly heldAcks: MessageIdDataPb[] = [];
+  private heldCumulativeAck: MessageIdDataPb | undefined;
   /** Chunked messages being reassembled, by uuid. */
   private readonly chunkedInProgress = new Map<string, ChunkedMessage>();
   private chunkTimer: NodeJS.Timeout | undefined;
@@ -260,7 +260,7 @@ class PartitionConsumer implements ConsumerHandler {
     conn.registerConsumer(this.consumerId, this);
     // Whatever was prefetched is redelivered by the broker after resubscription.
     this.parent.dropQueued(this.index);
-    this.batchTrackers.clear();
+    this.batchAcks.clear();
     this.chunkedInProgress.clear();
     try {
       await conn.request(
@@ -301,6 +301,7 @@ class PartitionConsumer implements ConsumerHandler {
     this.seeking = false;
     this.backoff.reset();
     this.outstanding = 0;
+    this.sendHeldAcks();
     // Before the first message the size is unknown: ask for as many as fit the byte budget at the largest size.
     const initial = this.avgMessageBytes > 0 ? this.opts.receiverQueueSize : this.initialPermits(conn.maxMessageSize);
     this.permits = this.opts.receiverQueueSize - initial;
@@ -524,8 +525,9 @@ class PartitionConsumer implements ConsumerHandler {
         return;
       }
       const ackSet = cmd.ackSet;
-      const outstanding = new Set<number>();
+      let handedOut = 0;
       let skipped = 0;
+      let acknowledgedEarlier = 0;
       entries.forEach((e, i) => {
         if (ackSet && ackSet.length > 0) {
           const word = ackSet[i >> 6] ?? 0n;
@@ -535,11 +537,17 @@ class PartitionConsumer implements ConsumerHandler {
           }
         }
         const id = new MessageId(ledgerId, entryId, this.partition, i, numInBatch, this.topic);
+        if (this.batchAcks.alreadyAcknowledged(id)) {
+          // Acknowledged in an earlier delivery of this entry (before a reconnect or a redelivery).
+          skipped++;
+          acknowledgedEarlier++;
+          return;
+        }
         if (e.metadata.compactedOut || this.skip(id)) {
           skipped++;
           return;
         }
-        outstanding.add(i);
+        handedOut++;
         out.push(
           new Message({
             ...base,
@@ -557,14 +565,20 @@ class PartitionConsumer implements ConsumerHandler {
           }),
         );
       });
-      if (outstanding.size === 0) {
+      if (handedOut === 0) {
         // Everything in this entry is already acknowledged or filtered out.
-        if (this.opts.durable && skipped === entries.length && ackSet && ackSet.length > 0)
+        if (
+          this.opts.durable &&
+          skipped === entries.length &&
+          ((ackSet && ackSet.length > 0) || acknowledgedEarlier > 0)
+        ) {
+          this.batchAcks.settled({ ledgerId, entryId });
           this.sendAck([{ ledgerId, entryId }], 0);
+        }
         this.addPermits(count);
         return;
       }
-      this.batchTrackers.set(entryKey({ ledgerId, entryId }), outstanding);
+      this.batchAcks.delivered(out.map((message) => message.messageId));
       if (skipped + (count - entries.length) > 0) this.addPermits(skipped + Math.max(0, count - entries.length));
     }
     this.parent.enqueue(out);
@@ -665,9 +679,26 @@ class PartitionConsumer implements ConsumerHandler {
     this.addPermits(1);
   }
 
+  /**
+   * Sends an acknowledgement; while disconnected it is held and sent once subscribed again, before any permit:
+   * dropping it would bring back, after the reconnect, a message that was processed.
+   */
   private sendAck(ids: MessageIdDataPb[], ackType: number): void {
-    if (!this.conn || this.state !== "ready") return;
+    if (!this.conn || this.state !== "ready") {
+      if (ackType === 1) this.heldCumulativeAck = ids[0];
+      else this.heldAcks.push(...ids);
+      return;
+    }
     this.conn.write({ type: CommandType.ACK, ack: { consumerId: this.consumerId, ackType, messageId: ids } });
+  }
+
+  /** Sends the acknowledgements held while disconnected. */
+  private sendHeldAcks(): void {
+    const individual = this.heldAcks.splice(0);
+    const cumulative = this.heldCumulativeAck;
+    this.heldCumulativeAck = undefined;
+    if (individual.length > 0) this.sendAck(individual, 0);
+    if (cumulative) this.sendAck([cumulative], 1);
   }
 
   private forget(id: MessageId, cumulative: boolean): void {
@@ -685,14 +716,7 @@ class PartitionConsumer implements ConsumerHandler {
   async acknowledge(id: MessageId, txn: Transaction | undefined): Promise<void> {
     this.forget(id, false);
     const key = entryKey(id);
-    if (id.batchIndex >= 0) {
-      const tracker = this.batchTrackers.get(key);
-      if (tracker) {
-        tracker.delete(id.batchIndex);
-        if (tracker.size > 0) return;
-        this.batchTrackers.delete(key);
-      }
-    }
+    if (!this.batchAcks.acknowledged(id)) return;
     const ids = this.chunkIds.get(key) ?? [{ ledgerId: id.ledgerId, entryId: id.entryId }];
     this.chunkIds.delete(key);
     if (txn) return this.ackWithTxn(ids, 0, txn);
@@ -707,20 +731,12 @@ class PartitionConsumer implements ConsumerHandler {
       );
     }
     this.forget(id, true);
-    for (const k of [...this.batchTrackers.keys()]) {
-      const [l, e] = k.split(":").map(BigInt) as [bigint, bigint];
-      if (l < id.ledgerId || (l === id.ledgerId && e < id.entryId)) this.batchTrackers.delete(k);
-    }
     let target: MessageIdDataPb = { ledgerId: id.ledgerId, entryId: id.entryId };
-    if (id.batchIndex >= 0 && id.batchSize !== undefined && id.batchIndex < id.batchSize - 1) {
+    if (!this.batchAcks.acknowledgedUpTo(id)) {
       // Not the last message of its batch: acknowledge up to the previous entry, keep the rest of this batch.
-      const tracker = this.batchTrackers.get(entryKey(id));
-      if (tracker) for (let i = 0; i <= id.batchIndex; i++) tracker.delete(i);
-      if (!tracker || tracker.size > 0) {
-        if (id.entryId === 0n) return;
-        target = { ledgerId: id.ledgerId, entryId: id.entryId - 1n };
-      } else this.batchTrackers.delete(entryKey(id));
-    } else this.batchTrackers.delete(entryKey(id));
+      if (id.entryId === 0n) return;
+      target = { ledgerId: id.ledgerId, entryId: id.entryId - 1n };
+    }
     if (txn) return this.ackWithTxn([target], 1, txn);
     this.sendAck([target], 1);
   }
@@ -815,7 +831,7 @@ class PartitionConsumer implements ConsumerHandler {
     if (!this.shared) {
       // Single-active dispatchers can only rewind everything: drop the prefetched copies first.
       const dropped = this.parent.dropQueued(this.index);
-      this.batchTrackers.clear();
+      this.batchAcks.clear();
       this.chunkedInProgress.clear();
       this.unacked.clear();
       this.conn.write({
@@ -831,7 +847,7 @@ class PartitionConsumer implements ConsumerHandler {
       const k = entryKey(m.messageId);
       if (seen.has(k)) continue;
       seen.add(k);
-      this.batchTrackers.delete(k);
+      this.batchAcks.forget(m.messageId);
       const chunks = this.chunkIds.get(k);
       if (chunks) {
         this.chunkIds.delete(k);
@@ -862,7 +878,9 @@ class PartitionConsumer implements ConsumerHandler {
     if (!conn || this.state !== "ready") throw new PulsarClientError("CONNECTION_FAILED", "consumer is not connected");
     this.seeking = true;
     this.parent.dropQueued(this.index);
-    this.batchTrackers.clear();
+    this.batchAcks.reset();
+    this.heldAcks.length = 0;
+    this.heldCumulativeAck = undefined;
     this.chunkedInProgress.clear();
     this.unacked.clear();
     this.nacked.clear();

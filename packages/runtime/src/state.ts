@@ -101,9 +101,9 @@ export class PulsarStateStore implements StateStore {
     // Make sure the topic exists and compacts itself once it holds 1 MiB.
     await admin.createTopic(this.topic).catch(() => undefined);
     await admin.setCompactionThreshold(this.topic, 1024 * 1024).catch(() => undefined);
-    const last: { ledgerId?: number; entryId?: number } | undefined = await admin
-      .getLastMessageId(this.topic)
-      .catch(() => undefined);
+    // Only a topic that does not exist is empty (undefined); any other failure fails the read: a source that took
+    // an unreadable state for an empty one would start over from its beginning.
+    const last: { ledgerId?: number; entryId?: number } | undefined = await admin.getLastMessageId(this.topic);
     const table = new Map<string, Uint8Array>();
     if (!last || last.ledgerId === undefined || last.entryId === undefined || last.entryId < 0) return table;
     const lastLedger = BigInt(last.ledgerId);

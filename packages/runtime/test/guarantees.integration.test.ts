@@ -436,4 +436,25 @@ describe("Pulsar-backed state", () => {
     expect(await second.getCounter("records")).toBe(7n);
     await second.close();
   });
+
+  it("fails a read when the admin API does not answer, instead of taking the state for empty", async () => {
+    const name = unique("state");
+    const stored = new PulsarStateStore({
+      pulsar: { client, adminUrl: ADMIN_URL },
+      tenant: "public",
+      namespace: "default",
+      name,
+    });
+    await stored.put("position", new TextEncoder().encode("1234"));
+    await stored.close();
+    // The broker's web service is away (restarting): a source must not resume from an empty state.
+    const unreachable = new PulsarStateStore({
+      pulsar: { client, adminUrl: "http://127.0.0.1:9" },
+      tenant: "public",
+      namespace: "default",
+      name,
+    });
+    await expect(unreachable.get("position")).rejects.toThrow(/cannot read state topic/);
+    await unreachable.close();
+  });
 });

@@ -59,7 +59,9 @@ interface FedRecord {
 }
 
 /** A source fed by the test; `replays` gives records a fail handler (a source that can re-read). */
-function fedSource(options: { replays?: boolean; partitionId?: string } = {}) {
+function fedSource(
+  options: { replays?: boolean; partitionId?: string; ackStores?: (id: number) => Promise<void> } = {},
+) {
   const queue: FedRecord[] = [];
   const acked: number[] = [];
   const failed: number[] = [];
@@ -94,7 +96,8 @@ function fedSource(options: { replays?: boolean; partitionId?: string } = {}) {
             record.sequence = fed.sequence ?? BigInt(fed.id);
             if (fed.key !== undefined) record.key = fed.key;
             if (fed.destinationTopic !== undefined) record.destinationTopic = fed.destinationTopic;
-            record.ack = () => {
+            record.ack = async () => {
+              await options.ackStores?.(fed.id);
               acked.push(fed.id);
             };
             if (options.replays) {
@@ -230,6 +233,40 @@ describe("a record the broker can never take", () => {
     expect(instance.stats.dropped).toBe(1);
     expect(instance.stats.written).toBe(10);
     expect(instance.stats.systemExceptions).toBeGreaterThanOrEqual(1);
+  });
+});
+
+describe("ATMOST_ONCE at the source", () => {
+  it("sends a batch only once its acks settled, and a failed ack sends nothing and ends the instance", async () => {
+    const topic = `persistent://public/default/${unique("amo")}`;
+    let release: () => void = () => {};
+    const released = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    let commits = 0;
+    const source = fedSource({
+      ackStores: async (id) => {
+        commits += 1;
+        await released;
+        if (id === 13) throw new Error("position store unavailable");
+      },
+    });
+    const instance = sourceInstance(source.definition, topic, "ATMOST_ONCE");
+    source.feed(ids(0, 10));
+    await instance.start();
+    await waitFor(() => commits === 10, "the first batch to be read and its commit to begin");
+    // Its acks have not settled: nothing of it may reach the topic yet (a negative check, so it watches a while).
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(instance.stats.written).toBe(0);
+    release();
+    await waitFor(() => instance.stats.written === 10, "the first batch to be sent once its acks settled");
+    source.feed(ids(10, 10));
+    await expect(instance.done).rejects.toThrow(
+      /could not commit records before sending them.*position store unavailable/,
+    );
+    expect(instance.status().error).toMatch(/position store unavailable/);
+    const values = await readAll(topic, 20, 3000);
+    expect(values.map((v) => v.id)).toEqual(ids(0, 10).map((r) => r.id));
   });
 });
 

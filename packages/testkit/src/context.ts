@@ -1,6 +1,7 @@
 import type {
   LogFields,
   Logger,
+  ProcessingGuarantee,
   PulsarPosition,
   SinkContext,
   SinkRecord,
@@ -84,6 +85,8 @@ export interface TestContextOptions {
   numInstances?: number;
   secrets?: Record<string, string>;
   logger?: MemoryLogger;
+  /** The processing guarantee the context reports, as the runtime does. */
+  processingGuarantee?: ProcessingGuarantee;
 }
 
 /** A test context plus what it observed. */
@@ -108,6 +111,7 @@ function base(options: TestContextOptions) {
     name: options.name ?? "test-connector",
     instanceId: options.instanceId ?? 0,
     numInstances: options.numInstances ?? 1,
+    ...(options.processingGuarantee ? { processingGuarantee: options.processingGuarantee } : {}),
     logger: logger.child({ connector: options.name ?? "test-connector" }),
     signal: abort.signal,
     state,

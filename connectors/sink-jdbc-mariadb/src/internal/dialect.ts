@@ -62,6 +62,7 @@ export const mariadbDialect: SqlDialect = {
   urlExample: "jdbc:mariadb://localhost:3306/mydb",
   maxParameters: 65_535,
   failedStatementAbortsTransaction: false,
+  lockingReadSuffix: " FOR UPDATE",
   positionsTableDdl:
     "CREATE TABLE IF NOT EXISTS pulsar_connect_positions (connector_name VARCHAR(255) NOT NULL, " +
     "topic VARCHAR(500) NOT NULL, ledger_id BIGINT NOT NULL, entry_id BIGINT NOT NULL, batch_index INT NOT NULL, " +

@@ -46,6 +46,7 @@ export const postgresDialect: SqlDialect = {
   urlExample: "jdbc:postgresql://localhost:5432/mydb",
   maxParameters: 65_535,
   failedStatementAbortsTransaction: true,
+  lockingReadSuffix: " FOR UPDATE",
   positionsTableDdl:
     "CREATE TABLE IF NOT EXISTS pulsar_connect_positions (connector_name TEXT NOT NULL, topic TEXT NOT NULL, " +
     "ledger_id BIGINT NOT NULL, entry_id BIGINT NOT NULL, batch_index INTEGER NOT NULL, " +

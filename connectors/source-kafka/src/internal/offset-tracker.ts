@@ -101,6 +101,11 @@ export class OffsetTracker {
     return offset;
   }
 
+  /** Whether a commit of `offset` (or beyond) was confirmed. */
+  isCommitted(offset: bigint): boolean {
+    return this.committedOffset !== undefined && this.committedOffset >= offset;
+  }
+
   /** Notes that `offset` is committed. */
   committed(offset: bigint): void {
     if (this.committedOffset === undefined || offset > this.committedOffset) this.committedOffset = offset;

@@ -89,6 +89,7 @@ export class KafkaSource implements SourceInstance {
   private fatalError: ConnectorError | undefined;
   private commitTimer: NodeJS.Timeout | undefined;
   private committing: Promise<void> = Promise.resolve();
+  private nextCommit: Promise<void> | undefined;
   private closed = false;
 
   private constructor(config: KafkaSourceConfig, context: SourceContext) {
@@ -326,6 +327,9 @@ export class KafkaSource implements SourceInstance {
       sequence: delivery.offset,
       ack: () => {
         tracker.ack(delivery);
+        // ATMOST_ONCE: the runtime sends the record once this settles, so its offset must be committed first.
+        if (this.context.processingGuarantee === "ATMOST_ONCE") return this.commitBeforeSend();
+        return undefined;
       },
       fail: () => this.rewind(partition, tracker, delivery),
     };
@@ -355,22 +359,50 @@ export class KafkaSource implements SourceInstance {
   /** Commits every partition whose acked prefix grew. Serialized; errors are retried on the next tick. */
   commit(): Promise<void> {
     this.committing = this.committing.then(async () => {
-      const due: Array<{ partition: number; offset: bigint }> = [];
-      for (const [partition, tracker] of this.trackers) {
-        const offset = tracker.commitDue();
-        if (offset !== undefined) due.push({ partition, offset });
-      }
-      if (due.length === 0) return;
       try {
-        await this.consumer.commitOffsets(
-          due.map(({ partition, offset }) => ({ topic: this.config.topic, partition, offset: offset.toString() })),
-        );
-        await this.recordCommitted(due);
+        await this.commitDueOffsets();
       } catch (error) {
         this.logger.warn({ error: (error as Error).message }, "Kafka offset commit failed; retrying later");
       }
     });
     return this.committing;
+  }
+
+  /**
+   * A commit that the acks of one batch share (those that come before it starts), after the commits before it.
+   * Its failure reaches the acks, so the runtime sends nothing it could not commit.
+   */
+  private commitBeforeSend(): Promise<void> {
+    if (this.nextCommit) return this.nextCommit;
+    const commit = this.committing.then(() => {
+      this.nextCommit = undefined;
+      return this.commitDueOffsets();
+    });
+    this.nextCommit = commit;
+    this.committing = commit.catch(() => {});
+    return commit;
+  }
+
+  private async commitDueOffsets(): Promise<void> {
+    const due: Array<{ partition: number; offset: bigint }> = [];
+    for (const [partition, tracker] of this.trackers) {
+      const offset = tracker.commitDue();
+      if (offset !== undefined) due.push({ partition, offset });
+    }
+    if (due.length === 0) return;
+    await this.consumer.commitOffsets(
+      due.map(({ partition, offset }) => ({ topic: this.config.topic, partition, offset: offset.toString() })),
+    );
+    // kafkajs resolves without committing while its group rebalances; only the broker's confirmation counts.
+    const unconfirmed = due.filter(({ partition, offset }) => !this.trackers.get(partition)?.isCommitted(offset));
+    if (unconfirmed.length > 0) {
+      throw new ConnectorError(
+        "WRITE_FAILED",
+        `Kafka did not confirm the offset commit of partitions ${unconfirmed.map((u) => u.partition).join(", ")}`,
+        { retryable: true },
+      );
+    }
+    await this.recordCommitted(due);
   }
 
   async close(): Promise<void> {

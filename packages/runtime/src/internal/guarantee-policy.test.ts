@@ -33,4 +33,20 @@ describe("guarantee policies", () => {
     expect(guaranteePolicy("EFFECTIVELY_ONCE").source.requiresSequence).toBe(true);
     expect(guaranteePolicy("ATMOST_ONCE").source.ackWhen).toBe("read");
   });
+
+  it("gives up a source's failed sends only under ATMOST_ONCE, and ends the instance on a refusal only when it must not lose", () => {
+    const source = (guarantee: (typeof PROCESSING_GUARANTEES)[number]) => guaranteePolicy(guarantee).source;
+    expect(source("ATMOST_ONCE")).toMatchObject({
+      retriesPassingSendFailures: false,
+      permanentFailureEndsInstance: false,
+    });
+    for (const guarantee of ["ATLEAST_ONCE", "EFFECTIVELY_ONCE"] as const) {
+      expect(source(guarantee)).toMatchObject({
+        ackWhen: "sent",
+        retriesPassingSendFailures: true,
+        permanentFailureEndsInstance: true,
+      });
+    }
+    expect(source("MANUAL").ackWhen).toBe("connector");
+  });
 });

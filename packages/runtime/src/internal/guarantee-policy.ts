@@ -46,10 +46,22 @@ export interface SinkGuarantee {
 
 /** Source -> Pulsar. */
 export interface SourceGuarantee {
-  /** When the source record is acked: `read` at once, `sent` after the send receipt, `connector` never. */
+  /**
+   * When the source record is acked: `read` before its batch is sent (the runtime awaits the acks, so the source
+   * has committed what a crash after the send must not bring again), `sent` after the send receipt, `connector`
+   * never.
+   */
   readonly ackWhen: "read" | "sent" | "connector";
-  /** Whether a failed send calls `record.fail()` (the source redelivers); otherwise the failure is only counted. */
-  readonly failsRecordOnSendError: boolean;
+  /**
+   * Whether a send that failed for a passing reason (connection lost, topic unloaded) is sent again by a recreated
+   * producer, in order, while the source waits; otherwise it is given up and counted as dropped.
+   */
+  readonly retriesPassingSendFailures: boolean;
+  /**
+   * Whether a record the broker refuses for good ends the instance (with `record.fail()` first, so a source that
+   * can replay moves back to it); otherwise it is dropped and counted.
+   */
+  readonly permanentFailureEndsInstance: boolean;
   /**
    * Whether records must carry `partitionId` and `sequence`: one producer per partition named after it,
    * `sequenceId = sequence`, and broker deduplication verified on before the instance starts.
@@ -72,7 +84,8 @@ const ATMOST_ONCE: GuaranteePolicy = {
   },
   source: {
     ackWhen: "read",
-    failsRecordOnSendError: false,
+    retriesPassingSendFailures: false,
+    permanentFailureEndsInstance: false,
     requiresSequence: false,
     restartResumesFrom: "the source's own position after the last record read",
   },
@@ -91,7 +104,8 @@ const ATLEAST_ONCE: GuaranteePolicy = {
   },
   source: {
     ackWhen: "sent",
-    failsRecordOnSendError: true,
+    retriesPassingSendFailures: true,
+    permanentFailureEndsInstance: true,
     requiresSequence: false,
     restartResumesFrom: "the source's position after the last record whose send was confirmed",
   },
@@ -111,7 +125,8 @@ const EFFECTIVELY_ONCE: GuaranteePolicy = {
   },
   source: {
     ackWhen: "sent",
-    failsRecordOnSendError: true,
+    retriesPassingSendFailures: true,
+    permanentFailureEndsInstance: true,
     requiresSequence: true,
     restartResumesFrom: "the source's position; the broker drops a sequence at or below the last one it stored",
   },
@@ -130,7 +145,8 @@ const MANUAL: GuaranteePolicy = {
   },
   source: {
     ackWhen: "connector",
-    failsRecordOnSendError: false,
+    retriesPassingSendFailures: true,
+    permanentFailureEndsInstance: false,
     requiresSequence: false,
     restartResumesFrom: "whatever the connector acknowledged to its source",
   },

@@ -1,25 +1,7 @@
-// What each processing guarantee means on the source side, one small decision per function.
+// How the source side sorts send failures and routes EFFECTIVELY_ONCE records; what each guarantee does with them
+// is in guarantee-policy.ts.
 
-import type { ProcessingGuarantee } from "@pulsar-connect/core";
 import { isPulsarClientError, type PulsarClientErrorCode } from "@pulsar-connect/pulsar-client";
-
-/** Whether a record is acked to its source before its send (ATMOST_ONCE) rather than on the broker's receipt. */
-export function acksBeforeSend(guarantee: ProcessingGuarantee): boolean {
-  return guarantee === "ATMOST_ONCE";
-}
-
-/** Whether a record is acked to its source once the broker stored it. MANUAL leaves acking to the connector. */
-export function acksOnReceipt(guarantee: ProcessingGuarantee): boolean {
-  return guarantee === "ATLEAST_ONCE" || guarantee === "EFFECTIVELY_ONCE";
-}
-
-/**
- * Whether a send that failed for a passing reason is sent again (by a recreated producer, in order) instead of being
- * given up. ATMOST_ONCE gives it up and counts it as dropped.
- */
-export function retriesPassingSendFailures(guarantee: ProcessingGuarantee): boolean {
-  return guarantee !== "ATMOST_ONCE";
-}
 
 /**
  * Send failures that cannot pass by waiting: the record or the configuration is wrong, or the topic refuses it for
@@ -46,15 +28,6 @@ export function sendFailureKind(error: unknown): SendFailureKind {
   if (error instanceof Error && "retryable" in error && error.retryable === false) return "permanent";
   // Network errors of the admin REST calls (fetch) and anything unexpected from the client: the broker is away.
   return "passing";
-}
-
-/**
- * Whether a record refused for good ends the instance. It does under ATLEAST_ONCE and EFFECTIVELY_ONCE for every
- * source: one that cannot replay would lose the record, one that can would read it again and fail again forever.
- * Ending the instance makes the refusal visible (error and status) and restarts it from the source's own position.
- */
-export function permanentFailureEndsInstance(guarantee: ProcessingGuarantee): boolean {
-  return guarantee === "ATLEAST_ONCE" || guarantee === "EFFECTIVELY_ONCE";
 }
 
 /**

@@ -22,14 +22,9 @@ import {
 } from "./client-options.ts";
 import { encodeValue } from "./codec.ts";
 import { secretResolver } from "./context.ts";
+import { guaranteePolicy, type SourceGuarantee } from "./guarantee-policy.ts";
 import { adminOf, type ProducerLike, type PulsarConnections, topicPath } from "./pulsar.ts";
 import { RunnerBase } from "./runner-base.ts";
-import {
-  acksBeforeSend,
-  acksOnReceipt,
-  permanentFailureEndsInstance,
-  retriesPassingSendFailures,
-} from "./source-guarantee.ts";
 import { type LaneHost, type OutgoingRecord, OutputLane } from "./source-lane.ts";
 
 export interface SourceRunnerOptions {
@@ -84,6 +79,11 @@ export class SourceRunner extends RunnerBase {
     return this.options.config.processingGuarantees;
   }
 
+  /** What the instance's guarantee means on the source side. */
+  private get policy(): SourceGuarantee {
+    return guaranteePolicy(this.guarantee).source;
+  }
+
   private get inFlightLimit(): number {
     return this.options.inFlightLimit ?? sourcePendingLimit(this.options.config) ?? 2000;
   }
@@ -93,9 +93,10 @@ export class SourceRunner extends RunnerBase {
     await this.opening(async () => {
       requireSourceCodec(config);
       const connectorConfig = loadConfig(definition.config, config.configs, secretResolver(config.secrets));
-      if (this.guarantee === "EFFECTIVELY_ONCE") await this.requireDeduplication(config.topicName);
+      if (this.policy.requiresSequence) await this.requireDeduplication(config.topicName);
       const context: SourceContext = {
         ...this.connectorContext(config, this.options.state),
+        processingGuarantee: this.guarantee,
         outputTopic: config.topicName,
       };
       this.state = "opening connector";
@@ -167,7 +168,7 @@ export class SourceRunner extends RunnerBase {
 
   private async openProducer(lane: OutputLane): Promise<ProducerLike> {
     // Checked in the lane, before its first send: a check per record would let later records overtake earlier ones.
-    if (this.guarantee === "EFFECTIVELY_ONCE") await this.requireDeduplication(lane.topic);
+    if (this.policy.requiresSequence) await this.requireDeduplication(lane.topic);
     const options: ProducerOptions = {
       topic: lane.topic,
       ...sourceProducerSettings(this.options.config),
@@ -184,11 +185,11 @@ export class SourceRunner extends RunnerBase {
   private makeLaneHost(): LaneHost {
     return {
       signal: this.abort.signal,
-      retriesPassingFailures: retriesPassingSendFailures(this.options.config.processingGuarantees),
+      retriesPassingFailures: this.policy.retriesPassingSendFailures,
       openProducer: (lane) => this.openProducer(lane),
       stored: (entry) => {
         this.stats.written += 1;
-        if (acksOnReceipt(this.guarantee)) {
+        if (this.policy.ackWhen === "sent") {
           void Promise.resolve(entry.record.ack?.())
             .catch((error: unknown) => this.stats.recordConnectorException(error))
             .finally(() => this.settle());
@@ -198,7 +199,7 @@ export class SourceRunner extends RunnerBase {
       },
       refused: (entry, error) => {
         this.stats.recordSystemException(error);
-        if (permanentFailureEndsInstance(this.guarantee)) {
+        if (this.policy.permanentFailureEndsInstance) {
           // The source may move back to the record; under ATMOST_ONCE it was acked already and must not come again.
           void Promise.resolve(entry.record.fail?.(asError(error))).catch(() => {});
           this.fail(
@@ -279,6 +280,7 @@ export class SourceRunner extends RunnerBase {
           break;
         }
         if (records.length > 0 && this.waitingLanes.size === 0) this.state = "running";
+        if (this.policy.ackWhen === "read") await this.ackBeforeSend(records);
         for (const record of records) {
           // A refused record stops the instance: nothing read after it is sent (it stays unacked at the source).
           if (this.stopping) break;
@@ -311,6 +313,22 @@ export class SourceRunner extends RunnerBase {
     }
   }
 
+  /**
+   * ATMOST_ONCE: the source commits a batch before any of it is sent, so a crash after a send cannot bring a record
+   * again. A source that cannot commit ends the instance; nothing of the batch was sent (lost, as ATMOST_ONCE allows).
+   */
+  private async ackBeforeSend(records: SourceRecord[]): Promise<void> {
+    try {
+      await Promise.all(records.map((record) => record.ack?.()));
+    } catch (error) {
+      throw new ConnectorError(
+        "READ_FAILED",
+        `the source could not commit records before sending them (ATMOST_ONCE): ${asError(error).message}`,
+        { retryable: false, cause: error },
+      );
+    }
+  }
+
   private settle(): void {
     this.inFlight -= 1;
     this.wakeLoop?.();
@@ -322,7 +340,7 @@ export class SourceRunner extends RunnerBase {
     const topic = record.destinationTopic
       ? qualifyTopic(record.destinationTopic, this.options.config.tenant, this.options.config.namespace)
       : this.options.config.topicName;
-    const effectivelyOnce = this.guarantee === "EFFECTIVELY_ONCE";
+    const effectivelyOnce = this.policy.requiresSequence;
     if (effectivelyOnce && (record.partitionId === undefined || record.sequence === undefined)) {
       const error = new ConnectorError(
         "INVALID_RECORD",
@@ -349,7 +367,6 @@ export class SourceRunner extends RunnerBase {
     if (record.properties) message.properties = record.properties;
     if (record.eventTime !== undefined) message.eventTime = record.eventTime;
     this.inFlight += 1;
-    if (acksBeforeSend(this.guarantee)) void Promise.resolve(record.ack?.()).catch(() => {});
     const lane = this.laneFor(topic, effectivelyOnce ? record.partitionId : undefined);
     if (!this.laneSchemas.has(lane)) this.laneSchemas.set(lane, record.schema);
     lane.submit({
