@@ -174,6 +174,9 @@ function sinkCall(p: Pipeline, verb: "create" | "update", position: "Earliest" |
     body.archive = `builtin://${p.spec.store === "postgres" ? "jdbc-postgres" : "jdbc-sqlite"}`;
     body.inputs = [p.topic];
     body.sourceSubscriptionPosition = position;
+    // A user who recreates a sink keeps its subscription (upstream's cleanupSubscription): deleting it would let the
+    // broker trim the backlog the new sink is expected to write.
+    body.cleanupSubscription = false;
     body.maxMessageRetries = 2;
     body.deadLetterTopic = `${p.topic}-dlq`;
   }
@@ -331,8 +334,7 @@ async function operate(step: Step, p: Pipeline): Promise<void> {
       return admin(sourceCall(p, "update"));
     case "sink-recreate":
       await admin({ method: "DELETE", path: path("sink", p.sink) });
-      // Earliest picks up where the stored positions (EFFECTIVELY_ONCE) or the start of the topic say; an
-      // ATMOST_ONCE sink skips what came while it was gone rather than write anything twice.
+      // The kept subscription resumes where the deleted sink left off (the position only counts for a new one).
       return admin(sinkCall(p, "create", p.guarantee === "ATMOST_ONCE" ? "Latest" : "Earliest"));
     case "source-recreate":
       await admin({ method: "DELETE", path: path("source", p.source) });
