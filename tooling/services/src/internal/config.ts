@@ -1,7 +1,15 @@
 import { join } from "node:path";
 import { ServicesError } from "./errors.ts";
 
-export const SERVICE_NAMES = ["pulsar", "kafka", "cassandra", "postgres", "postgres-logical", "mariadb", "s3proxy"] as const;
+export const SERVICE_NAMES = [
+  "pulsar",
+  "kafka",
+  "cassandra",
+  "postgres",
+  "postgres-logical",
+  "mariadb",
+  "s3proxy",
+] as const;
 export type ServiceName = (typeof SERVICE_NAMES)[number];
 export type JvmServiceName = "pulsar" | "kafka" | "cassandra" | "s3proxy";
 
