@@ -23,9 +23,15 @@ import {
   configWarnings,
   createInstance as createRuntimeInstance,
   deleteSinkSubscription,
+  heapLimitMiB,
+  INSTANCE_RUNTIMES,
   type InstancePulsar,
+  type InstanceRuntime,
+  MIN_PROCESS_RAM_BYTES,
   mergeSinkUpdate,
   mergeSourceUpdate,
+  parseCustomRuntimeOptions,
+  parseRuntimeFlags,
   type ResolvedSinkConfig,
   type ResolvedSourceConfig,
   referencedTenants,
@@ -40,6 +46,7 @@ import { WorkerError } from "./errors.ts";
 import { Authenticator, type AuthOptions, type Principal } from "./internal/auth.ts";
 import { readBody, readSubmission, type Submission, sendJson, sendNoContent, sendText } from "./internal/http.ts";
 import { MinuteWindows, renderMetrics } from "./internal/metrics.ts";
+import { ProcessInstance } from "./internal/process-runtime/process-instance.ts";
 import { publicConfig, redactText, SecretScrubber, secretValues } from "./internal/redact.ts";
 import { FileStore, type StoredConnector } from "./internal/store.ts";
 import { type BackoffPolicy, DEFAULT_BACKOFF, DEFAULT_STOP_TIMEOUT_MS, InstanceSlot } from "./internal/supervisor.ts";
@@ -117,6 +124,15 @@ export interface WorkerOptions {
   fileDirs?: string[];
   /** Creates the Pulsar client instead of `new PulsarClient(...)` from @pulsar-connect/pulsar-client. */
   createPulsarClient?: () => Promise<PulsarClientHandle> | PulsarClientHandle;
+  /**
+   * Where instances run unless their `customRuntimeOptions` say `{"runtime": ...}`: `in-process` (default) in the
+   * worker's Node process, or `process`, one Node child process per instance (isolated; `resources.ram` is its heap
+   * limit, `runtimeFlags` its Node flags). Instances in processes open their own Pulsar connection and ignore
+   * `createPulsarClient` and `createInstance`.
+   */
+  runtime?: InstanceRuntime;
+  /** How long an instance process may stay silent (blocked event loop) before it is killed and restarted (10 s). */
+  heartbeatTimeoutMs?: number;
 }
 
 type Desired = "running" | "stopped";
@@ -206,7 +222,7 @@ function restoreRedacted(update: Record<string, unknown>, existing: ResolvedConf
 
 /**
  * The pulsar-connect worker: serves the pulsar-admin compatible REST API, keeps connector configs and their
- * desired state in a file store, and supervises connector instances in-process.
+ * desired state in a file store, and supervises connector instances, in its own process or one process each.
  */
 export class Worker {
   /** Base URL of the admin API, e.g. `http://127.0.0.1:6750`. */
@@ -271,6 +287,19 @@ export class Worker {
       !(Array.isArray(options.fileDirs) && options.fileDirs.every((dir) => typeof dir === "string" && dir !== ""))
     ) {
       throw new WorkerError("INVALID_CONFIG", "fileDirs must be a list of folders");
+    }
+    if (options.runtime !== undefined && !(INSTANCE_RUNTIMES as readonly unknown[]).includes(options.runtime)) {
+      throw new WorkerError(
+        "INVALID_CONFIG",
+        `runtime must be ${INSTANCE_RUNTIMES.join(" or ")} (got ${String(options.runtime)})`,
+      );
+    }
+    const heartbeat = options.heartbeatTimeoutMs;
+    if (heartbeat !== undefined && !(Number.isInteger(heartbeat) && heartbeat >= 1000)) {
+      throw new WorkerError(
+        "INVALID_CONFIG",
+        `heartbeatTimeoutMs must be a whole number of milliseconds, at least 1000 (got ${String(heartbeat)})`,
+      );
     }
     if (options.secretsDir !== undefined && (typeof options.secretsDir !== "string" || options.secretsDir === "")) {
       throw new WorkerError("INVALID_CONFIG", "secretsDir must be a folder");
@@ -401,15 +430,25 @@ export class Worker {
     return this.definitionOf(kind, config)?.config;
   }
 
+  /** Options of the worker's Pulsar client; instance processes open their own client with them. */
+  private clientOptions(): PulsarClientOptions {
+    const clientOptions: PulsarClientOptions = {
+      serviceUrl: this.options.pulsarServiceUrl ?? "pulsar://127.0.0.1:6650",
+    };
+    if (this.options.pulsarAuthToken) clientOptions.authToken = this.options.pulsarAuthToken;
+    return clientOptions;
+  }
+
+  /** Where a connector's instances run: its `customRuntimeOptions` runtime, else the worker's. */
+  private runtimeOf(config: ResolvedConfig): InstanceRuntime {
+    return parseCustomRuntimeOptions(config.customRuntimeOptions).runtime ?? this.options.runtime ?? "in-process";
+  }
+
   private pulsarClient(): Promise<PulsarClientHandle> {
     if (!this.client) {
       this.client = (async () => {
         if (this.options.createPulsarClient) return await this.options.createPulsarClient();
-        const clientOptions: PulsarClientOptions = {
-          serviceUrl: this.options.pulsarServiceUrl ?? "pulsar://127.0.0.1:6650",
-        };
-        if (this.options.pulsarAuthToken) clientOptions.authToken = this.options.pulsarAuthToken;
-        return new PulsarClient(clientOptions) as unknown as PulsarClientHandle;
+        return new PulsarClient(this.clientOptions()) as unknown as PulsarClientHandle;
       })();
       this.client.catch(() => {
         this.client = undefined;
@@ -466,11 +505,6 @@ export class Worker {
         `${KIND_TITLE[component.kind]} connector '${connectorName ?? config.archive}' is not installed on this worker; install its package and reload`,
       );
     }
-    const pulsar: InstancePulsar = {
-      client: await this.pulsarClient(),
-      adminUrl: this.options.pulsarAdminUrl ?? "http://127.0.0.1:8080",
-      authToken: this.options.pulsarAuthToken,
-    };
     const secrets = this.resolveSecrets(config.secrets);
     if (secrets.issues.length > 0) {
       throw new WorkerError("INVALID_CONFIG", formatIssues(`Invalid ${component.kind} secrets`, secrets.issues));
@@ -481,6 +515,42 @@ export class Worker {
       ...Object.values(secrets.values).filter((value) => value.length >= 4),
     ]);
     const instanceConfig = { ...config, secrets: secrets.values };
+    const adminUrl = this.options.pulsarAdminUrl ?? "http://127.0.0.1:8080";
+    if (this.runtimeOf(config) === "process") {
+      if (connector.entryModule === undefined) {
+        throw new WorkerError(
+          "INVALID_CONFIG",
+          `${KIND_TITLE[component.kind]} connector '${connector.name}' was registered without a package and cannot run in the process runtime`,
+        );
+      }
+      const ram = config.resources?.ram;
+      const heapLimit = typeof ram === "number" && ram > 0 ? heapLimitMiB(ram) : undefined;
+      return new ProcessInstance({
+        spec: {
+          kind: component.kind,
+          instanceId,
+          entryModule: connector.entryModule,
+          config: instanceConfig,
+          pulsar: { client: this.clientOptions(), adminUrl, authToken: this.options.pulsarAuthToken },
+          workerId: this.workerId,
+          reportIntervalMs: Math.min(1_000, Math.floor((this.options.heartbeatTimeoutMs ?? 10_000) / 4)),
+        },
+        execArgv: [
+          ...(heapLimit === undefined ? [] : [`--max-old-space-size=${heapLimit}`]),
+          ...parseRuntimeFlags(config.runtimeFlags).flags,
+        ],
+        logger: this.logger,
+        heapLimitMiB: heapLimit,
+        ...(this.options.heartbeatTimeoutMs === undefined
+          ? {}
+          : { heartbeatTimeoutMs: this.options.heartbeatTimeoutMs }),
+      });
+    }
+    const pulsar: InstancePulsar = {
+      client: await this.pulsarClient(),
+      adminUrl,
+      authToken: this.options.pulsarAuthToken,
+    };
     const create = this.options.createInstance ?? createRuntimeInstance;
     // The runtime binds fqfn, instanceId and kind to the lines of the instance.
     const common = { instanceId, pulsar, logger: this.logger, workerId: this.workerId };
@@ -593,12 +663,47 @@ export class Worker {
         },
       ]);
     }
+    this.checkRuntime(kind, config, connector.entryModule !== undefined);
     const issues = validateConnectorConfigs(connector.definition, config.configs, secrets.values);
     if (issues.length > 0)
       this.invalid(
         kind,
         issues.map((issue) => ({ ...issue, message: hide(issue.message) })),
       );
+  }
+
+  /** Refuses runtime settings that the connector's runtime cannot honour, naming the field. */
+  private checkRuntime(kind: Kind, config: ResolvedConfig, packaged: boolean): void {
+    const flags = parseRuntimeFlags(config.runtimeFlags).flags;
+    if (this.runtimeOf(config) === "in-process") {
+      if (flags.length > 0) {
+        this.invalid(kind, [
+          {
+            path: "runtimeFlags",
+            message:
+              'is not supported by the in-process runtime (instances share the worker\'s Node process); run the connector in the process runtime with customRuntimeOptions {"runtime":"process"}',
+          },
+        ]);
+      }
+      return;
+    }
+    if (!packaged) {
+      this.invalid(kind, [
+        {
+          path: "customRuntimeOptions.runtime",
+          message: "the connector was registered without a package: it can only run in-process",
+        },
+      ]);
+    }
+    const ram = config.resources?.ram;
+    if (typeof ram === "number" && ram > 0 && ram < MIN_PROCESS_RAM_BYTES) {
+      this.invalid(kind, [
+        {
+          path: "resources.ram",
+          message: `${ram} bytes is below the process runtime's minimum heap of ${MIN_PROCESS_RAM_BYTES} bytes (32 MiB)`,
+        },
+      ]);
+    }
   }
 
   /**
@@ -648,7 +753,7 @@ export class Worker {
   private warningsOf(kind: Kind, config: ResolvedConfig): ConfigWarning[] {
     const connector = this.catalog.get(kind, builtinName(config.archive) ?? "");
     return [
-      ...configWarnings(config as unknown as Record<string, unknown>),
+      ...configWarnings(config as unknown as Record<string, unknown>, this.runtimeOf(config) === "process"),
       ...(connector ? compatWarnings(connector.definition.config, config.configs) : []),
     ];
   }

@@ -109,7 +109,7 @@ describe("pulsar-admin options through a worker", () => {
       sinkType: "jdbc-sqlite",
       inputs: [`${run}-refused-in`],
       className: "org.apache.pulsar.io.jdbc.SqliteJdbcAutoSchemaSink",
-      runtimeFlags: "-Xmx1g",
+      runtimeFlags: "--stack-trace-limit=50",
       transformFunction: "builtin://mapper",
       inputSpecs: { [`${run}-refused-in`]: { cryptoConfig: { cryptoKeyReaderClassName: "Reader" } } },
       configs: sqliteConfigs(),
