@@ -28,6 +28,7 @@ async function exit(code: number, last?: FromInstance): Promise<void> {
   if (exiting) return;
   exiting = true;
   if (reporter) clearInterval(reporter);
+  clearInterval(heartbeat);
   if (instance) await send(report(instance));
   if (last) await send(last);
   await client?.close().catch(() => undefined);
@@ -106,11 +107,16 @@ async function start(spec: LaunchSpec): Promise<void> {
     () => void exit(0, { type: "ended" }),
     (error: unknown) => void exit(1, { type: "failed", error: messageOf(error ?? "instance failed") }),
   );
+  clearInterval(heartbeat);
   reporter = setInterval(() => void send(report(created)), spec.reportIntervalMs);
   await created.start();
   await send(report(created));
   await send({ type: "started" });
 }
+
+// Until the instance reports, a bare heartbeat says the event loop turns (loading a connector can take a while).
+const heartbeat = setInterval(() => void send({ type: "heartbeat" }), 500);
+void send({ type: "heartbeat" });
 
 process.on("message", (message: ToInstance) => {
   if (message.type === "start") {

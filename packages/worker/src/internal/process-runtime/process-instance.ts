@@ -12,6 +12,8 @@ import type { FromInstance, LaunchSpec, StatsSnapshot, ToInstance } from "./prot
 export const DEFAULT_REPORT_INTERVAL_MS = 1_000;
 /** A process silent this long has a blocked event loop (or is hung) and is killed. */
 export const DEFAULT_HEARTBEAT_TIMEOUT_MS = 10_000;
+/** Time a new process has to load Node and say its first word, before its heartbeat is watched. */
+const FIRST_HEARTBEAT_MS = 30_000;
 /** Bytes of an instance process's stderr kept to explain its death. */
 const STDERR_TAIL = 4_096;
 
@@ -43,6 +45,7 @@ export class ProcessInstance implements ConnectorInstance {
   private child: ChildProcess | undefined;
   private lastStatus: SinkInstanceStatusData | SourceInstanceStatusData | undefined;
   private lastHeard = 0;
+  private heard = false;
   private watchdog: NodeJS.Timeout | undefined;
   private stderrTail = "";
   /** Why the process ended, as it said or as the watchdog found. */
@@ -70,7 +73,10 @@ export class ProcessInstance implements ConnectorInstance {
   }
 
   start(): Promise<void> {
-    const child = fork(CHILD_MODULE, [], {
+    const { spec } = this.options;
+    // Arguments name the instance in `ps` output; the process reads its work from the IPC channel.
+    const label = `${spec.kind}:${spec.config.tenant}/${spec.config.namespace}/${spec.config.name}:${spec.instanceId}`;
+    const child = fork(CHILD_MODULE, [label], {
       execArgv: this.execArgv(),
       serialization: "advanced",
       stdio: ["ignore", "pipe", "pipe", "ipc"],
@@ -126,7 +132,10 @@ export class ProcessInstance implements ConnectorInstance {
 
   private receive(message: FromInstance): void {
     this.lastHeard = Date.now();
+    this.heard = true;
     switch (message.type) {
+      case "heartbeat":
+        return;
       case "report":
         this.lastStatus = message.status;
         this.copyStats(message.stats);
@@ -169,7 +178,8 @@ export class ProcessInstance implements ConnectorInstance {
 
   private checkHeartbeat(timeoutMs: number): void {
     const silentMs = Date.now() - this.lastHeard;
-    if (silentMs < timeoutMs || !this.child || this.child.exitCode !== null || this.child.signalCode !== null) return;
+    const allowedMs = this.heard ? timeoutMs : Math.max(timeoutMs, FIRST_HEARTBEAT_MS);
+    if (silentMs < allowedMs || !this.child || this.child.exitCode !== null || this.child.signalCode !== null) return;
     this.reason = `no heartbeat from the instance process for ${Math.round(silentMs / 1000)}s (event loop blocked or hung); killed`;
     this.child.kill("SIGKILL");
   }

@@ -44,6 +44,7 @@ export type LogLevel = "debug" | "info" | "warn" | "error";
 export type ToInstance = { type: "start"; spec: LaunchSpec } | { type: "stop" };
 
 export type FromInstance =
+  | { type: "heartbeat" }
   | { type: "report"; status: SinkInstanceStatusData | SourceInstanceStatusData; stats: StatsSnapshot }
   | { type: "started" }
   | { type: "startFailed"; error: string }
