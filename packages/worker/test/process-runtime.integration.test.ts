@@ -8,7 +8,7 @@ import { join } from "node:path";
 import { PulsarClient } from "@pulsar-connect/pulsar-client";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { Worker } from "../src/index.ts";
-import { fixtureHost } from "./fixtures/host.ts";
+import { fixtureHost, MISBEHAVING_SOURCE } from "./fixtures/host.ts";
 import { http, instanceProcesses, linesOf, processFlags, testWorkerOptions, until } from "./helpers.ts";
 
 const services = inject("services");
@@ -28,7 +28,7 @@ const logs: string[] = [];
 beforeAll(async () => {
   dataDir = mkdtempSync(join(tmpdir(), "pulsar-connect-process-"));
   outDir = mkdtempSync(join(tmpdir(), "pulsar-connect-process-out-"));
-  host = fixtureHost();
+  host = fixtureHost(MISBEHAVING_SOURCE);
   worker = await Worker.start({
     ...testWorkerOptions({ dataDir, hostDir: host, serviceUrl, adminUrl, logs }),
     runtime: "process",

@@ -24,6 +24,8 @@ const CONFIG_KEYS = new Set([
   "secretsEnv",
   "secretsDir",
   "fileDirs",
+  "runtime",
+  "heartbeatTimeoutMs",
 ]);
 
 /** Reads the worker settings file (YAML, keys of WorkerOptions). */
@@ -63,6 +65,13 @@ export function workerOptions(options: Options): WorkerOptions {
   if (options.pulsarAdminUrl !== undefined) settings.pulsarAdminUrl = String(options.pulsarAdminUrl);
   if (options.pulsarToken !== undefined) settings.pulsarAuthToken = String(options.pulsarToken);
   if (options.logLevel !== undefined) settings.logLevel = String(options.logLevel);
+  if (options.runtime !== undefined) {
+    const runtime = String(options.runtime);
+    if (runtime !== "in-process" && runtime !== "process") {
+      throw new CliError("USAGE", `--runtime must be in-process or process (got '${runtime}')`);
+    }
+    settings.runtime = runtime;
+  }
   if (options.stopTimeout !== undefined) {
     const seconds = Number(options.stopTimeout);
     if (!Number.isFinite(seconds) || seconds <= 0) {
