@@ -194,6 +194,32 @@ describe("process runtime: the worker sees and controls its instance processes",
     }
   });
 
+  it("an update moves a connector between runtimes", { timeout: 40_000 }, async () => {
+    const name = `${run}-moved`;
+    const config = {
+      archive: "builtin://test-counter",
+      topicName: `${run}-moved-out`,
+      configs: { count: 0, intervalMs: 20 },
+    };
+    const inline = await http(worker.url, "POST", `${SOURCES}/${name}`, {
+      ...config,
+      customRuntimeOptions: '{"runtime":"in-process"}',
+    });
+    expect(inline.status, inline.text).toBe(204);
+    await until(async () => (await status("sources", name)).numWritten > 0, 20_000, "the source writes in-process");
+    expect(instanceProcesses(`source:public/default/${name}:`)).toEqual([]);
+    const moved = await http(worker.url, "PUT", `${SOURCES}/${name}`, {
+      ...config,
+      customRuntimeOptions: '{"runtime":"process"}',
+    });
+    expect(moved.status, moved.text).toBe(204);
+    await until(() => instanceProcesses(`source:public/default/${name}:0`).length === 1, 20_000, "a process runs it");
+    const before = (await status("sources", name)).numWritten as number;
+    await until(async () => (await status("sources", name)).numWritten > before + 20, 20_000, "it keeps writing");
+    expect((await http(worker.url, "DELETE", `${SOURCES}/${name}`)).status).toBe(204);
+    expect(instanceProcesses(`source:public/default/${name}:`)).toEqual([]);
+  });
+
   it("a connector may ask for the in-process runtime on a process worker", { timeout: 30_000 }, async () => {
     const name = `${run}-inline`;
     const answer = await http(worker.url, "POST", `${SOURCES}/${name}`, {

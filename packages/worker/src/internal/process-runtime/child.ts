@@ -132,6 +132,11 @@ process.on("message", (message: ToInstance) => {
   }
 });
 
+// Ctrl-C in a terminal and a service manager's SIGTERM reach the whole process group: the worker drains its
+// instances itself, in order, so the signals are left to it.
+process.on("SIGINT", () => undefined);
+process.on("SIGTERM", () => undefined);
+
 // The worker is gone (exited, killed): nobody supervises this instance any more.
 process.on("disconnect", () => {
   exiting = true;

@@ -51,6 +51,7 @@ export class ProcessInstance implements ConnectorInstance {
   /** Why the process ended, as it said or as the watchdog found. */
   private reason: string | undefined;
   private ended = false;
+  private exitSeen = false;
   private stopping = false;
   private exited: Promise<void> = Promise.resolve();
   private settle!: { resolve: () => void; reject: (error: Error) => void };
@@ -94,9 +95,14 @@ export class ProcessInstance implements ConnectorInstance {
         this.exit(code, signal);
         done();
       });
-    });
-    child.once("error", (error) => {
-      this.reason ??= `instance process failed: ${error.message}`;
+      child.once("error", (error) => {
+        this.reason ??= `instance process failed: ${error.message}`;
+        // A process that could not be started never exits.
+        if (child.pid === undefined) {
+          this.exit(null, null);
+          done();
+        }
+      });
     });
     const timeout = this.options.heartbeatTimeoutMs ?? DEFAULT_HEARTBEAT_TIMEOUT_MS;
     this.watchdog = setInterval(() => this.checkHeartbeat(timeout), Math.min(1_000, Math.max(50, timeout / 4)));
@@ -185,6 +191,8 @@ export class ProcessInstance implements ConnectorInstance {
   }
 
   private exit(code: number | null, signal: NodeJS.Signals | null): void {
+    if (this.exitSeen) return;
+    this.exitSeen = true;
     if (this.watchdog) clearInterval(this.watchdog);
     this.watchdog = undefined;
     const clean = code === 0 && (this.ended || this.stopping) && this.reason === undefined;
