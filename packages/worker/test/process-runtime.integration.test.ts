@@ -32,7 +32,7 @@ beforeAll(async () => {
   worker = await Worker.start({
     ...testWorkerOptions({ dataDir, hostDir: host, serviceUrl, adminUrl, logs }),
     runtime: "process",
-    heartbeatTimeoutMs: 2_000,
+    heartbeatTimeoutMs: 4_000,
     backoff: { initialMs: 1_500, maxMs: 3_000 },
     stopTimeoutMs: 5_000,
   });
@@ -155,6 +155,16 @@ describe("process runtime: the worker sees and controls its instance processes",
     expect(processFlags(pid as number)).toEqual(
       expect.arrayContaining(["--max-old-space-size=96", "--stack-trace-limit=42"]),
     );
+    // The worker's own event loop stalls longer than the heartbeat timeout (as in a long GC pause): the instance
+    // process's heartbeats wait unread meanwhile, and it must not be taken for blocked.
+    const stallUntil = Date.now() + 5_500;
+    while (Date.now() < stallUntil) {
+      // Busy on purpose: the worker runs in this process.
+    }
+    await new Promise((done) => setImmediate(done));
+    await until(async () => (await status("sinks", name)).running === true, 5_000, "still running after the stall");
+    expect((await status("sinks", name)).numRestarts, "no restart after the worker's stall").toBe(0);
+    expect(instanceProcesses(`sink:public/default/${name}:0`)).toEqual([pid]);
     const metrics = await http(worker.url, "GET", "/metrics");
     expect(metrics.text).toMatch(new RegExp(`pulsar_sink_written_total\\{[^}]*name="${name}"[^}]*\\} 50`));
 

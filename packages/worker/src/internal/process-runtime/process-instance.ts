@@ -46,6 +46,7 @@ export class ProcessInstance implements ConnectorInstance {
   private lastStatus: SinkInstanceStatusData | SourceInstanceStatusData | undefined;
   private lastHeard = 0;
   private heard = false;
+  private lastCheck = 0;
   private watchdog: NodeJS.Timeout | undefined;
   private stderrTail = "";
   /** Why the process ended, as it said or as the watchdog found. */
@@ -105,7 +106,9 @@ export class ProcessInstance implements ConnectorInstance {
       });
     });
     const timeout = this.options.heartbeatTimeoutMs ?? DEFAULT_HEARTBEAT_TIMEOUT_MS;
-    this.watchdog = setInterval(() => this.checkHeartbeat(timeout), Math.min(1_000, Math.max(50, timeout / 4)));
+    const every = Math.min(1_000, Math.max(50, timeout / 4));
+    this.lastCheck = Date.now();
+    this.watchdog = setInterval(() => this.checkHeartbeat(timeout, every), every);
     const started = new Promise<void>((resolve, reject) => {
       this.startWaiter = { resolve, reject };
     });
@@ -182,8 +185,16 @@ export class ProcessInstance implements ConnectorInstance {
     for (const [name, value] of snapshot.userMetrics) stats.userMetrics.set(name, value);
   }
 
-  private checkHeartbeat(timeoutMs: number): void {
-    const silentMs = Date.now() - this.lastHeard;
+  private checkHeartbeat(timeoutMs: number, everyMs: number): void {
+    const now = Date.now();
+    const late = now - this.lastCheck > everyMs + 1_000;
+    this.lastCheck = now;
+    if (late) {
+      // The worker's own event loop stalled: the heartbeats that arrived meanwhile are still queued, unread.
+      this.lastHeard = now;
+      return;
+    }
+    const silentMs = now - this.lastHeard;
     const allowedMs = this.heard ? timeoutMs : Math.max(timeoutMs, FIRST_HEARTBEAT_MS);
     if (silentMs < allowedMs || !this.child || this.child.exitCode !== null || this.child.signalCode !== null) return;
     this.reason = `no heartbeat from the instance process for ${Math.round(silentMs / 1000)}s (event loop blocked or hung); killed`;
