@@ -29,10 +29,16 @@ async function exit(code: number, last?: FromInstance): Promise<void> {
   exiting = true;
   if (reporter) clearInterval(reporter);
   clearInterval(heartbeat);
-  if (instance) await send(report(instance));
-  if (last) await send(last);
-  await client?.close().catch(() => undefined);
-  process.exit(code);
+  try {
+    if (instance) await send(report(instance));
+    if (last) await send(last);
+    // Bounded: a broker that does not answer must not keep the process (and its end) from the worker.
+    if (client) await Promise.race([client.close(), new Promise((done) => setTimeout(done, 5_000).unref())]);
+  } catch {
+    // A broken instance may not report, a broken client may not close: the exit below is what matters.
+  } finally {
+    process.exit(code);
+  }
 }
 
 function messageOf(error: unknown): string {
