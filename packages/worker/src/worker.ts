@@ -514,6 +514,8 @@ export class Worker {
       ...secretValues(config, this.schemaOf(component.kind, config)),
       ...Object.values(secrets.values).filter((value) => value.length >= 4),
     ]);
+    // Checked again at each start: a stored config may predate a change of the worker's runtime.
+    this.checkRuntime(component.kind, config, connector.entryModule !== undefined);
     const instanceConfig = { ...config, secrets: secrets.values };
     const adminUrl = this.options.pulsarAdminUrl ?? "http://127.0.0.1:8080";
     if (this.runtimeOf(config) === "process") {

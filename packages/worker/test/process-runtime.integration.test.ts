@@ -230,6 +230,43 @@ describe("process runtime: the worker sees and controls its instance processes",
     expect(instanceProcesses(`source:public/default/${name}:`)).toEqual([]);
   });
 
+  it("a stored connector whose runtime flags the restarted worker's runtime cannot honour says so", {
+    timeout: 40_000,
+  }, async () => {
+    const ownData = mkdtempSync(join(tmpdir(), "pulsar-connect-process-restore-"));
+    const name = `${run}-restored`;
+    const options = testWorkerOptions({ dataDir: ownData, hostDir: host, serviceUrl, adminUrl, logs });
+    const first = await Worker.start({ ...options, runtime: "process" });
+    try {
+      const created = await http(first.url, "POST", `${SOURCES}/${name}`, {
+        archive: "builtin://test-counter",
+        topicName: `${run}-restored-out`,
+        runtimeFlags: "--stack-trace-limit=20",
+        configs: { count: 0, intervalMs: 50 },
+      });
+      expect(created.status, created.text).toBe(204);
+    } finally {
+      await first.close();
+    }
+    const second = await Worker.start({ ...options, runtime: "in-process" });
+    try {
+      await until(
+        async () => {
+          const answer = await http(second.url, "GET", `${SOURCES}/${name}/0/status`);
+          return (
+            answer.json.running === false &&
+            answer.json.error.includes("runtimeFlags: is not supported by the in-process runtime")
+          );
+        },
+        20_000,
+        "status says why the restored instance cannot run",
+      );
+    } finally {
+      await second.close();
+      rmSync(ownData, { recursive: true, force: true });
+    }
+  });
+
   it("a connector may ask for the in-process runtime on a process worker", { timeout: 30_000 }, async () => {
     const name = `${run}-inline`;
     const answer = await http(worker.url, "POST", `${SOURCES}/${name}`, {
