@@ -23,15 +23,11 @@ import {
   configWarnings,
   createInstance as createRuntimeInstance,
   deleteSinkSubscription,
-  heapLimitMiB,
   INSTANCE_RUNTIMES,
   type InstancePulsar,
   type InstanceRuntime,
-  MIN_PROCESS_RAM_BYTES,
   mergeSinkUpdate,
   mergeSourceUpdate,
-  parseCustomRuntimeOptions,
-  parseRuntimeFlags,
   type ResolvedSinkConfig,
   type ResolvedSourceConfig,
   referencedTenants,
@@ -46,7 +42,7 @@ import { WorkerError } from "./errors.ts";
 import { Authenticator, type AuthOptions, type Principal } from "./internal/auth.ts";
 import { readBody, readSubmission, type Submission, sendJson, sendNoContent, sendText } from "./internal/http.ts";
 import { MinuteWindows, renderMetrics } from "./internal/metrics.ts";
-import { ProcessInstance } from "./internal/process-runtime/process-instance.ts";
+import { createProcessInstance, runtimeIssues, runtimeOf } from "./internal/process-runtime/runtime-choice.ts";
 import { publicConfig, redactText, SecretScrubber, secretValues } from "./internal/redact.ts";
 import { FileStore, type StoredConnector } from "./internal/store.ts";
 import { type BackoffPolicy, DEFAULT_BACKOFF, DEFAULT_STOP_TIMEOUT_MS, InstanceSlot } from "./internal/supervisor.ts";
@@ -441,7 +437,7 @@ export class Worker {
 
   /** Where a connector's instances run: its `customRuntimeOptions` runtime, else the worker's. */
   private runtimeOf(config: ResolvedConfig): InstanceRuntime {
-    return parseCustomRuntimeOptions(config.customRuntimeOptions).runtime ?? this.options.runtime ?? "in-process";
+    return runtimeOf(config, this.options.runtime);
   }
 
   private pulsarClient(): Promise<PulsarClientHandle> {
@@ -518,34 +514,19 @@ export class Worker {
     this.checkRuntime(component.kind, config, connector.entryModule !== undefined);
     const instanceConfig = { ...config, secrets: secrets.values };
     const adminUrl = this.options.pulsarAdminUrl ?? "http://127.0.0.1:8080";
-    if (this.runtimeOf(config) === "process") {
-      if (connector.entryModule === undefined) {
-        throw new WorkerError(
-          "INVALID_CONFIG",
-          `${KIND_TITLE[component.kind]} connector '${connector.name}' was registered without a package and cannot run in the process runtime`,
-        );
-      }
-      const ram = config.resources?.ram;
-      const heapLimit = typeof ram === "number" && ram > 0 ? heapLimitMiB(ram) : undefined;
-      return new ProcessInstance({
-        spec: {
-          kind: component.kind,
-          instanceId,
-          entryModule: connector.entryModule,
-          config: instanceConfig,
-          pulsar: { client: this.clientOptions(), adminUrl, authToken: this.options.pulsarAuthToken },
-          workerId: this.workerId,
-          reportIntervalMs: Math.min(1_000, Math.floor((this.options.heartbeatTimeoutMs ?? 10_000) / 4)),
-        },
-        execArgv: [
-          ...(heapLimit === undefined ? [] : [`--max-old-space-size=${heapLimit}`]),
-          ...parseRuntimeFlags(config.runtimeFlags).flags,
-        ],
+    const entryModule = connector.entryModule;
+    if (this.runtimeOf(config) === "process" && entryModule !== undefined) {
+      return createProcessInstance({
+        kind: component.kind,
+        instanceId,
+        connector: { ...connector, entryModule },
+        config: instanceConfig,
+        client: this.clientOptions(),
+        adminUrl,
+        authToken: this.options.pulsarAuthToken,
+        workerId: this.workerId,
+        heartbeatTimeoutMs: this.options.heartbeatTimeoutMs,
         logger: this.logger,
-        heapLimitMiB: heapLimit,
-        ...(this.options.heartbeatTimeoutMs === undefined
-          ? {}
-          : { heartbeatTimeoutMs: this.options.heartbeatTimeoutMs }),
       });
     }
     const pulsar: InstancePulsar = {
@@ -676,36 +657,8 @@ export class Worker {
 
   /** Refuses runtime settings that the connector's runtime cannot honour, naming the field. */
   private checkRuntime(kind: Kind, config: ResolvedConfig, packaged: boolean): void {
-    const flags = parseRuntimeFlags(config.runtimeFlags).flags;
-    if (this.runtimeOf(config) === "in-process") {
-      if (flags.length > 0) {
-        this.invalid(kind, [
-          {
-            path: "runtimeFlags",
-            message:
-              'is not supported by the in-process runtime (instances share the worker\'s Node process); run the connector in the process runtime with customRuntimeOptions {"runtime":"process"}',
-          },
-        ]);
-      }
-      return;
-    }
-    if (!packaged) {
-      this.invalid(kind, [
-        {
-          path: "customRuntimeOptions.runtime",
-          message: "the connector was registered without a package: it can only run in-process",
-        },
-      ]);
-    }
-    const ram = config.resources?.ram;
-    if (typeof ram === "number" && ram > 0 && ram < MIN_PROCESS_RAM_BYTES) {
-      this.invalid(kind, [
-        {
-          path: "resources.ram",
-          message: `${ram} bytes is below the process runtime's minimum heap of ${MIN_PROCESS_RAM_BYTES} bytes (32 MiB)`,
-        },
-      ]);
-    }
+    const issues = runtimeIssues(config, this.runtimeOf(config), packaged);
+    if (issues.length > 0) this.invalid(kind, issues);
   }
 
   /**
