@@ -404,8 +404,15 @@ describe("pulsar-connect CLI against a worker and a real broker", () => {
     await refused([...source, "--deserialization-classname", "com.acme.Serde"], "serdeClassName: is not supported");
     await refused([...source, "--batch-source-config", '{"discoveryTriggererClassName":"T"}'], "batchSourceConfig");
     await refused([...source, "--producer-config", '{"cryptoConfig":{}}'], "producerConfig.cryptoConfig");
-    await refused([...source, "--runtime-flags", "-Xmx1g"], "runtimeFlags: is not supported");
-    await refused([...source, "--custom-runtime-options", "{}"], "customRuntimeOptions: is not supported");
+    await refused([...source, "--runtime-flags", "-Xmx1g"], "runtimeFlags: '-Xmx1g' is not a Node option");
+    await refused(
+      [...source, "--runtime-flags", "--stack-trace-limit=5"],
+      "runtimeFlags: is not supported by the in-process runtime",
+    );
+    await refused(
+      [...source, "--custom-runtime-options", '{"jobNamespace":"x"}'],
+      "customRuntimeOptions.jobNamespace: is not supported",
+    );
     await refused(
       ["sources", "create", "--name", `${run}-src`, "-o", `${run}-src-out`, "--archive", "/nonexistent/connector.tgz"],
       "Archive file /nonexistent/connector.tgz does not exist",
@@ -442,6 +449,11 @@ describe("pulsar-connect CLI against a worker and a real broker", () => {
     await refused(
       [...local, "--state-storage-service-url", "bk://localhost:4181"],
       "--state-storage-service-url is not supported",
+    );
+    await refused([...local, "--runtime-flags", "--stack-trace-limit=5"], "runtimeFlags: is not supported by localrun");
+    await refused(
+      [...local, "--custom-runtime-options", '{"runtime":"process"}'],
+      "customRuntimeOptions.runtime: localrun runs instances in this process",
     );
     await refused(
       [...local, "--clientAuthPlugin", "AuthenticationToken", "--clientAuthParams", "file:///nonexistent/token"],

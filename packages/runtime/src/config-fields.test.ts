@@ -41,8 +41,14 @@ function resolvedSource(extra: Record<string, unknown>) {
 
 describe("upstream fields that cannot work here are refused, naming the field", () => {
   it.each([
-    [{ runtimeFlags: "-Xmx1g" }, "runtimeFlags: is not supported"],
-    [{ customRuntimeOptions: "{}" }, "customRuntimeOptions: is not supported"],
+    [{ runtimeFlags: "-Xmx1g" }, "runtimeFlags: '-Xmx1g' is not a Node option"],
+    [{ runtimeFlags: "--inspect=0.0.0.0:9229" }, "runtimeFlags: '--inspect=0.0.0.0:9229' is refused: opens a debugger"],
+    [{ runtimeFlags: "--require ./x.js" }, "runtimeFlags: '--require' is refused: changes which code"],
+    [{ runtimeFlags: "--stack-trace-limit 50" }, "runtimeFlags: '50' is not a flag: give values as --flag=value"],
+    [{ runtimeFlags: "--max-old-space-size=64" }, "set the heap limit with resources.ram"],
+    [{ customRuntimeOptions: "{}}" }, "customRuntimeOptions: is not valid JSON"],
+    [{ customRuntimeOptions: '{"jobName":"x"}' }, "customRuntimeOptions.jobName: is not supported"],
+    [{ customRuntimeOptions: '{"runtime":"thread"}' }, "customRuntimeOptions.runtime: 'thread' is not a runtime"],
     [{ logLevel: "DEBUG" }, "logLevel: is not supported"],
     [
       { transformFunction: "function://public/default/t@1" },
@@ -83,7 +89,8 @@ describe("upstream fields that cannot work here are refused, naming the field", 
       { producerConfig: { batchingConfig: { roundRobinRouterBatchingPartitionSwitchFrequency: 10 } } },
       "roundRobinRouterBatchingPartitionSwitchFrequency: is not supported",
     ],
-    [{ runtimeFlags: "-Xmx1g" }, "runtimeFlags: is not supported"],
+    [{ runtimeFlags: "-Xmx1g" }, "runtimeFlags: '-Xmx1g' is not a Node option"],
+    [{ customRuntimeOptions: '["process"]' }, "customRuntimeOptions: must be a JSON object"],
   ])("source %j", (extra, expected) => {
     expect(sourceIssues(extra).join("\n")).toContain(expected);
   });
@@ -97,6 +104,10 @@ describe("upstream fields that cannot work here are refused, naming the field", 
         customRuntimeOptions: "",
       }),
     ).toEqual([]);
+    expect(
+      sinkIssues({ runtimeFlags: "--stack-trace-limit=50  --abort-on-uncaught-exception", customRuntimeOptions: "{}" }),
+    ).toEqual([]);
+    expect(sourceIssues({ customRuntimeOptions: '{"runtime":"process"}' })).toEqual([]);
     expect(
       sourceIssues({ producerConfig: { useThreadLocalProducers: false, batchingConfig: { enabled: true } } }),
     ).toEqual([]);

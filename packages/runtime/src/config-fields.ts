@@ -1,12 +1,13 @@
 import type { ConfigWarning, FieldIssue } from "@pulsar-connect/core";
 // Pattern checks live with the other topic-name rules; both modules only call each other's functions at run time.
 import { checkTopicsPattern } from "./config.ts";
+import { parseCustomRuntimeOptions, parseRuntimeFlags } from "./runtime-options.ts";
 import { checkTransformFields } from "./transform-function.ts";
 
 /**
  * Checks of the upstream SinkConfig/SourceConfig fields that the runtime either honours in its own way or refuses.
- * Rule: a field works as upstream documents it, or the config is refused naming the field; only `resources` and a
- * deprecated `autoAck: false` are accepted with a warning.
+ * Rule: a field works as upstream documents it, or the config is refused naming the field; only `resources` (beyond
+ * the process runtime's heap limit) and a deprecated `autoAck: false` are accepted with a warning.
  */
 
 /** Schema types an input or output may declare (upstream's names, any case); AUTO_CONSUME means "the topic's". */
@@ -19,9 +20,6 @@ export const COMPRESSION_TYPES = ["NONE", "LZ4", "ZLIB", "ZSTD", "SNAPPY"] as co
 const BATCH_BUILDERS = ["DEFAULT", "KEY_BASED"];
 
 const NOT_SUPPORTED = {
-  runtimeFlags:
-    "is not supported: instances run inside the worker's Node process, so there is no runtime command line to pass flags to",
-  customRuntimeOptions: "is not supported: there is no Kubernetes runtime to customise",
   batchSourceConfig: "is not supported: there is no batch source runtime",
   logLevel: "is not supported: the worker's log level applies to every instance",
   topicToSchemaProperties: "is not supported: schema properties of inputs cannot be set",
@@ -147,13 +145,20 @@ function checkResources(config: Record<string, unknown>, issues: FieldIssue[]): 
   }
 }
 
+/** `runtimeFlags` and `customRuntimeOptions` alone; whether the chosen runtime can use them is the worker's check. */
+function checkRuntimeFields(config: Record<string, unknown>, issues: FieldIssue[]): void {
+  issues.push(...parseRuntimeFlags(config.runtimeFlags).issues);
+  issues.push(...parseCustomRuntimeOptions(config.customRuntimeOptions).issues);
+}
+
 /** Field issues of the upstream sink fields beyond identity, inputs and guarantees. */
 export function checkSinkFields(config: Record<string, unknown>): FieldIssue[] {
   const issues: FieldIssue[] = [];
   checkUnknownFields(config, "Sink", issues);
-  checkNotSupported(config, ["runtimeFlags", "customRuntimeOptions", "logLevel", "topicToSchemaProperties"], issues);
+  checkNotSupported(config, ["logLevel", "topicToSchemaProperties"], issues);
   issues.push(...checkTransformFields(config));
   checkResources(config, issues);
+  checkRuntimeFields(config, issues);
   const serdes = config.topicToSerdeClassName;
   if (serdes !== undefined && serdes !== null) {
     if (!isObject(serdes)) issues.push({ path: "topicToSerdeClassName", message: "must be an object" });
@@ -238,12 +243,9 @@ export function checkSinkFields(config: Record<string, unknown>): FieldIssue[] {
 export function checkSourceFields(config: Record<string, unknown>): FieldIssue[] {
   const issues: FieldIssue[] = [];
   checkUnknownFields(config, "Source", issues);
-  checkNotSupported(
-    config,
-    ["runtimeFlags", "customRuntimeOptions", "logLevel", "batchSourceConfig", "serdeClassName"],
-    issues,
-  );
+  checkNotSupported(config, ["logLevel", "batchSourceConfig", "serdeClassName"], issues);
   checkResources(config, issues);
+  checkRuntimeFields(config, issues);
   checkSchemaType(config.schemaType, "schemaType", issues);
   if (present(config.batchBuilder) && !BATCH_BUILDERS.includes(String(config.batchBuilder).toUpperCase())) {
     issues.push({ path: "batchBuilder", message: "must be DEFAULT or KEY_BASED" });
@@ -309,15 +311,20 @@ export function checkSourceFields(config: Record<string, unknown>): FieldIssue[]
   return issues;
 }
 
-/** Warnings for fields that are accepted and shown but that this worker does not act on the way upstream may. */
-export function configWarnings(config: Record<string, unknown>): ConfigWarning[] {
+/**
+ * Warnings for fields that are accepted and shown but that this worker does not act on the way upstream may.
+ * `isolated` says the instances run in the process runtime, where `resources.ram` is the heap limit.
+ */
+export function configWarnings(config: Record<string, unknown>, isolated = false): ConfigWarning[] {
   const warnings: ConfigWarning[] = [];
   const resources = isObject(config.resources) ? config.resources : {};
-  for (const key of ["cpu", "ram", "disk"]) {
+  for (const key of isolated ? ["cpu", "disk"] : ["cpu", "ram", "disk"]) {
     if (resources[key] !== undefined && resources[key] !== null) {
       warnings.push({
         field: `resources.${key}`,
-        message: "recorded and shown, but not enforced: instances share the worker's process",
+        message: isolated
+          ? "recorded and shown, but not enforced: the process runtime limits memory (resources.ram) only"
+          : 'recorded and shown, but not enforced: instances share the worker\'s process (the process runtime, customRuntimeOptions {"runtime":"process"}, makes ram the heap limit)',
       });
     }
   }

@@ -23,6 +23,8 @@ export interface DiscoveredConnector {
   packageName: string;
   packageVersion: string;
   packageDir: string;
+  /** The module whose default export is the definition; absent for definitions registered directly. */
+  entryModule?: string;
   manifest: ConnectorManifest;
   definition: SinkDefinition | SourceDefinition;
   /** Fingerprint of the package.json and entry file; reload keeps connectors whose fingerprint is unchanged. */
@@ -197,6 +199,7 @@ async function loadPackageFile(
     packageName,
     packageVersion: String(packageJson.version ?? "0.0.0"),
     packageDir,
+    entryModule: entry,
     manifest,
     definition: typed,
     fingerprint,

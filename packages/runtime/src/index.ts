@@ -40,6 +40,14 @@ export {
   validateConnectorConfigs,
 } from "./instance.ts";
 export { deduplicationEnabled } from "./internal/source-runner.ts";
+export {
+  heapLimitMiB,
+  INSTANCE_RUNTIMES,
+  type InstanceRuntime,
+  MIN_PROCESS_RAM_BYTES,
+  parseCustomRuntimeOptions,
+  parseRuntimeFlags,
+} from "./runtime-options.ts";
 export { PulsarStateStore, type PulsarStateStoreOptions, stateTopic } from "./state.ts";
 export {
   type ExceptionInformation,

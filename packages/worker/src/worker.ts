@@ -33,7 +33,9 @@ import {
   createInstance as createRuntimeInstance,
   type DiscoveredConnector,
   deleteSinkSubscription,
+  INSTANCE_RUNTIMES,
   type InstancePulsar,
+  type InstanceRuntime,
   mergeSinkUpdate,
   mergeSourceUpdate,
   type ResolvedSinkConfig,
@@ -53,6 +55,8 @@ import { Authenticator, type AuthOptions, type Principal } from "./internal/auth
 import { readBody, readSubmission, type Submission, sendJson, sendNoContent, sendText } from "./internal/http.ts";
 import { MinuteWindows, renderMetrics } from "./internal/metrics.ts";
 import { ConnectorPackages, type InstalledPackage } from "./internal/packages.ts";
+import type { PulsarAuthSettings } from "./internal/process-runtime/protocol.ts";
+import { createProcessInstance, runtimeIssues, runtimeOf } from "./internal/process-runtime/runtime-choice.ts";
 import { publicConfig, redactText, SecretScrubber, secretValues } from "./internal/redact.ts";
 import { FileStore, type StoredConnector } from "./internal/store.ts";
 import { type BackoffPolicy, DEFAULT_BACKOFF, DEFAULT_STOP_TIMEOUT_MS, InstanceSlot } from "./internal/supervisor.ts";
@@ -151,6 +155,15 @@ export interface WorkerOptions {
   maxPackageBytes?: number;
   /** Creates the Pulsar client instead of `new PulsarClient(...)` from @pulsar-connect/pulsar-client. */
   createPulsarClient?: () => Promise<PulsarClientHandle> | PulsarClientHandle;
+  /**
+   * Where instances run unless their `customRuntimeOptions` say `{"runtime": ...}`: `in-process` (default) in the
+   * worker's Node process, or `process`, one Node child process per instance (isolated; `resources.ram` is its heap
+   * limit, `runtimeFlags` its Node flags). Instances in processes open their own Pulsar connection and ignore
+   * `createPulsarClient` and `createInstance`.
+   */
+  runtime?: InstanceRuntime;
+  /** How long an instance process may stay silent (blocked event loop) before it is killed and restarted (10 s). */
+  heartbeatTimeoutMs?: number;
 }
 
 type Desired = "running" | "stopped";
@@ -279,7 +292,7 @@ function restoreRedacted(update: Record<string, unknown>, existing: ResolvedConf
 
 /**
  * The pulsar-connect worker: serves the pulsar-admin compatible REST API, keeps connector configs and their
- * desired state in a file store, and supervises connector instances in-process.
+ * desired state in a file store, and supervises connector instances, in its own process or one process each.
  */
 export class Worker {
   /** Base URL of the admin API, e.g. `http://127.0.0.1:6750`. */
@@ -355,6 +368,19 @@ export class Worker {
       !(Array.isArray(options.fileDirs) && options.fileDirs.every((dir) => typeof dir === "string" && dir !== ""))
     ) {
       throw new WorkerError("INVALID_CONFIG", "fileDirs must be a list of folders");
+    }
+    if (options.runtime !== undefined && !(INSTANCE_RUNTIMES as readonly unknown[]).includes(options.runtime)) {
+      throw new WorkerError(
+        "INVALID_CONFIG",
+        `runtime must be ${INSTANCE_RUNTIMES.join(" or ")} (got ${String(options.runtime)})`,
+      );
+    }
+    const heartbeat = options.heartbeatTimeoutMs;
+    if (heartbeat !== undefined && !(Number.isInteger(heartbeat) && heartbeat >= 1000)) {
+      throw new WorkerError(
+        "INVALID_CONFIG",
+        `heartbeatTimeoutMs must be a whole number of milliseconds, at least 1000 (got ${String(heartbeat)})`,
+      );
     }
     if (options.secretsDir !== undefined && (typeof options.secretsDir !== "string" || options.secretsDir === "")) {
       throw new WorkerError("INVALID_CONFIG", "secretsDir must be a folder");
@@ -526,16 +552,37 @@ export class Worker {
     return this.connectorOf(kind, config, installed)?.definition.config;
   }
 
+  /** Options of the worker's Pulsar client; instance processes open their own client with them. */
+  /** Options of an instance's Pulsar client, as plain data: an instance process gets them over IPC. */
+  private clientOptions(): PulsarClientOptions {
+    const clientOptions: PulsarClientOptions = {
+      serviceUrl: this.options.pulsarServiceUrl ?? "pulsar://127.0.0.1:6650",
+    };
+    const tls = pulsarTlsOf(this.options);
+    if (tls) clientOptions.tls = tls;
+    return clientOptions;
+  }
+
+  /** The worker's Pulsar credentials as its settings give them, for an instance process to build its own. */
+  private authSettings(): PulsarAuthSettings {
+    return {
+      token: this.options.pulsarAuthToken,
+      plugin: this.options.pulsarAuthPlugin,
+      params: this.options.pulsarAuthParams,
+    };
+  }
+
+  /** Where a connector's instances run: its `customRuntimeOptions` runtime, else the worker's. */
+  private runtimeOf(config: ResolvedConfig): InstanceRuntime {
+    return runtimeOf(config, this.options.runtime);
+  }
+
   private pulsarClient(): Promise<PulsarClientHandle> {
     if (!this.client) {
       this.client = (async () => {
         if (this.options.createPulsarClient) return await this.options.createPulsarClient();
-        const clientOptions: PulsarClientOptions = {
-          serviceUrl: this.options.pulsarServiceUrl ?? "pulsar://127.0.0.1:6650",
-        };
+        const clientOptions = this.clientOptions();
         if (this.pulsarAuthentication) clientOptions.authentication = this.pulsarAuthentication;
-        const tls = pulsarTlsOf(this.options);
-        if (tls) clientOptions.tls = tls;
         return new PulsarClient(clientOptions) as unknown as PulsarClientHandle;
       })();
       this.client.catch(() => {
@@ -608,11 +655,6 @@ export class Worker {
           : `${KIND_TITLE[component.kind]} connector '${connectorName}' is not installed on this worker; install its package and reload`,
       );
     }
-    const pulsar: InstancePulsar = {
-      client: await this.pulsarClient(),
-      adminUrl: this.options.pulsarAdminUrl ?? "http://127.0.0.1:8080",
-      authToken: this.pulsarAuthentication?.bearerToken,
-    };
     const secrets = this.resolveSecrets(config.secrets);
     if (secrets.issues.length > 0) {
       throw new WorkerError("INVALID_CONFIG", formatIssues(`Invalid ${component.kind} secrets`, secrets.issues));
@@ -622,7 +664,31 @@ export class Worker {
       ...secretValues(config, this.schemaOf(component.kind, config, component.package)),
       ...Object.values(secrets.values).filter((value) => value.length >= 4),
     ]);
+    // Checked again at each start: a stored config may predate a change of the worker's runtime.
+    this.checkRuntime(component.kind, config, connector.entryModule !== undefined);
     const instanceConfig = { ...config, secrets: secrets.values };
+    const adminUrl = this.options.pulsarAdminUrl ?? "http://127.0.0.1:8080";
+    const entryModule = connector.entryModule;
+    if (this.runtimeOf(config) === "process" && entryModule !== undefined) {
+      return createProcessInstance({
+        kind: component.kind,
+        instanceId,
+        connector: { ...connector, entryModule },
+        transformModule: component.kind === "sink" ? this.transformEntryOf(config as ResolvedSinkConfig) : undefined,
+        config: instanceConfig,
+        client: this.clientOptions(),
+        adminUrl,
+        auth: this.authSettings(),
+        workerId: this.workerId,
+        heartbeatTimeoutMs: this.options.heartbeatTimeoutMs,
+        logger: this.logger,
+      });
+    }
+    const pulsar: InstancePulsar = {
+      client: await this.pulsarClient(),
+      adminUrl,
+      authToken: this.pulsarAuthentication?.bearerToken,
+    };
     const create = this.options.createInstance ?? createRuntimeInstance;
     // The runtime binds fqfn, instanceId and kind to the lines of the instance.
     const common = { instanceId, pulsar, logger: this.logger, workerId: this.workerId };
@@ -643,6 +709,12 @@ export class Worker {
   }
 
   /** The installed function a sink's `transformFunction` names; the runtime refuses to start when it is missing. */
+  /** The module of the function `config.transformFunction` names, for an instance process to import. */
+  private transformEntryOf(config: ResolvedSinkConfig): string | undefined {
+    const name = transformFunctionName(config.transformFunction);
+    return name === undefined ? undefined : this.catalog.getFunction(name)?.entryModule;
+  }
+
   private transformFunctionOf(config: ResolvedSinkConfig): FunctionDefinition | undefined {
     const name = transformFunctionName(config.transformFunction);
     return name === undefined ? undefined : this.catalog.getFunction(name)?.definition;
@@ -840,6 +912,7 @@ export class Worker {
         },
       ]);
     }
+    this.checkRuntime(kind, config, connector.entryModule !== undefined);
     const issues = validateConnectorConfigs(connector.definition, config.configs, secrets.values);
     if (kind === "sink") {
       issues.push(
@@ -855,6 +928,12 @@ export class Worker {
         kind,
         issues.map((issue) => ({ ...issue, message: hide(issue.message) })),
       );
+  }
+
+  /** Refuses runtime settings that the connector's runtime cannot honour, naming the field. */
+  private checkRuntime(kind: Kind, config: ResolvedConfig, packaged: boolean): void {
+    const issues = runtimeIssues(config, this.runtimeOf(config), packaged);
+    if (issues.length > 0) this.invalid(kind, issues);
   }
 
   /**
@@ -904,7 +983,7 @@ export class Worker {
   private warningsOf(kind: Kind, config: ResolvedConfig, installed: InstalledPackage | undefined): ConfigWarning[] {
     const connector = this.connectorOf(kind, config, installed);
     return [
-      ...configWarnings(config as unknown as Record<string, unknown>),
+      ...configWarnings(config as unknown as Record<string, unknown>, this.runtimeOf(config) === "process"),
       ...(connector ? compatWarnings(connector.definition.config, config.configs) : []),
     ];
   }

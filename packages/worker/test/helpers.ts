@@ -1,4 +1,4 @@
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
 import type { WorkerOptions } from "../src/index.ts";
 
 /** Polls `check` until it returns true. */
@@ -98,4 +98,32 @@ export function testWorkerOptions(settings: {
     pulsarAdminUrl: settings.adminUrl,
     logDestination: { write: (line: string) => settings.logs.push(line) },
   };
+}
+
+/**
+ * Process ids of the live instance processes whose label (`kind:tenant/namespace/name:instanceId`, their first
+ * argument) starts with `labelPrefix`; zombies count as gone.
+ */
+export function instanceProcesses(labelPrefix: string): number[] {
+  const pids: number[] = [];
+  for (const entry of readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const args = readFileSync(`/proc/${entry}/cmdline`, "utf8").split("\0");
+      const childIndex = args.findIndex((arg) => /process-runtime[/\\]child\.m?[jt]s$/.test(arg));
+      if (childIndex < 0 || !args[childIndex + 1]?.startsWith(labelPrefix)) continue;
+      const state = readFileSync(`/proc/${entry}/stat`, "utf8").replace(/^.*\) /, "")[0];
+      if (state !== "Z" && state !== "X") pids.push(Number(entry));
+    } catch {
+      // The process ended while being read.
+    }
+  }
+  return pids;
+}
+
+/** The Node flags an instance process was started with (from its command line). */
+export function processFlags(pid: number): string[] {
+  return readFileSync(`/proc/${pid}/cmdline`, "utf8")
+    .split("\0")
+    .filter((arg) => arg.startsWith("--"));
 }

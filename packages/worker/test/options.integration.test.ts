@@ -109,16 +109,23 @@ describe("pulsar-admin options through a worker", () => {
       sinkType: "jdbc-sqlite",
       inputs: [`${run}-refused-in`],
       className: "org.apache.pulsar.io.jdbc.SqliteJdbcAutoSchemaSink",
-      runtimeFlags: "-Xmx1g",
       transformFunction: "function://public/default/mapper@1",
       inputSpecs: { [`${run}-refused-in`]: { cryptoConfig: { cryptoKeyReaderClassName: "Reader" } } },
       configs: sqliteConfigs(),
     });
     expect(answer.status).toBe(400);
-    for (const field of ["runtimeFlags", `inputSpecs.${run}-refused-in.cryptoConfig`]) {
+    for (const field of [`inputSpecs.${run}-refused-in.cryptoConfig`]) {
       expect(answer.json.reason).toContain(`${field}: is not supported`);
     }
     expect(answer.json.reason).toContain("transformFunction: 'function://public/default/mapper@1' is not supported");
+    const flags = await http(worker.url, "POST", `${SINKS}/${run}-flags`, {
+      sinkType: "jdbc-sqlite",
+      inputs: [`${run}-flags-in`],
+      runtimeFlags: "--stack-trace-limit=50",
+      configs: sqliteConfigs(),
+    });
+    expect(flags.status).toBe(400);
+    expect(flags.json.reason).toContain("runtimeFlags: is not supported by the in-process runtime");
     const className = await http(worker.url, "POST", `${SINKS}/${run}-class`, {
       sinkType: "jdbc-sqlite",
       inputs: [`${run}-class-in`],

@@ -155,9 +155,20 @@ describe.runIf(runs)("Apache Pulsar's pulsar-admin against the worker", { timeou
       // Answered with 200 and a warnings body (resources are not enforced): pulsar-admin must still succeed.
       "--cpu",
       "2",
+      // In the process runtime the ram is the heap limit of the instance's own process: no warning for it.
+      "--custom-runtime-options",
+      '{"runtime":"process"}',
+      "--ram",
+      String(128 * 1024 * 1024),
     );
     expect(created.stdout.trim()).toBe("Created successfully");
     expect(logs.some((line) => line.includes('"field":"resources.cpu"'))).toBe(true);
+    expect(logs.some((line) => line.includes('"field":"resources.ram"'))).toBe(false);
+    const shown = JSON.parse((await pulsarAdmin("sources", "get", "--name", source)).stdout);
+    expect(shown).toMatchObject({
+      customRuntimeOptions: '{"runtime":"process"}',
+      resources: { cpu: 2, ram: 128 * 1024 * 1024 },
+    });
     await until(() => linesOf(file()).length >= 5, 30_000, "5 records through source and sink");
     const status = JSON.parse((await pulsarAdmin("sources", "status", "--name", source)).stdout);
     expect(status.instances[0].status.numWritten).toBe(5);

@@ -21,7 +21,7 @@ function instanceResourceFlags(command: Command): Command {
     )
     .option(
       "--ram <bytes>",
-      "RAM per instance in bytes (stored and shown; the answer warns that the worker does not limit it)",
+      "RAM per instance in bytes: the heap limit of each instance process in the process runtime (stored, shown and warned about in-process)",
     )
     .option(
       "--disk <bytes>",
@@ -33,8 +33,14 @@ function instanceResourceFlags(command: Command): Command {
 function instanceRuntimeFlags(command: Command): Command {
   return command
     .option("--secrets <json>", 'JSON map of secret name to value or {"env": "VAR"}')
-    .option("--custom-runtime-options <options>", "Not supported (there is no Kubernetes runtime); refused")
-    .option("--runtime-flags <flags>", "Not supported (instances run in the worker's process); refused")
+    .option(
+      "--custom-runtime-options <json>",
+      'Where instances run: {"runtime":"process"} (a Node process each) or {"runtime":"in-process"}; other keys refused',
+    )
+    .option(
+      "--runtime-flags <flags>",
+      "Node flags of each instance process (process runtime only), e.g. --stack-trace-limit=50; debugger and loader flags refused",
+    )
     .option("--log-topic <topic>", "Topic that receives the instance's log lines (as well as the worker's log)");
 }
 

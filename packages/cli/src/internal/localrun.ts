@@ -17,6 +17,8 @@ import {
   configWarnings,
   createInstance,
   type InstancePulsar,
+  parseCustomRuntimeOptions,
+  parseRuntimeFlags,
   type ResolvedSinkConfig,
   type ResolvedSourceConfig,
   resolveSinkConfig,
@@ -201,6 +203,26 @@ export async function localrun(kind: Kind, options: Options, io: CliIo): Promise
   const resolved = kind === "sink" ? resolveSinkConfig(raw as SinkConfig) : resolveSourceConfig(raw as SourceConfig);
   if (!resolved.ok) throw issuesError(kind, resolved.issues);
   const config = resolved.value;
+  const runtimeIssues = [
+    ...(parseCustomRuntimeOptions(config.customRuntimeOptions).runtime === "process"
+      ? [
+          {
+            path: "customRuntimeOptions.runtime",
+            message: "localrun runs instances in this process; use a worker for the process runtime",
+          },
+        ]
+      : []),
+    ...(parseRuntimeFlags(config.runtimeFlags).flags.length > 0
+      ? [
+          {
+            path: "runtimeFlags",
+            message:
+              "is not supported by localrun: its instances run in this process (use a worker with the process runtime)",
+          },
+        ]
+      : []),
+  ];
+  if (runtimeIssues.length > 0) throw issuesError(kind, runtimeIssues);
   const hostDirs = [
     ...(options.connectorsDir ? [] : [nearestPackageDir(process.cwd())].filter((dir): dir is string => !!dir)),
     ...((options.connectorsDir as string[] | undefined) ?? []).map((dir) => resolve(dir)),

@@ -472,6 +472,10 @@ export function buildProgram(io: CliIo, afterAction: (code: number) => void): Co
       .option("--connectors-dir <dir...>", "Folders with a package.json listing connector packages (repeatable)")
       .option("--log-level <level>", "Log level (default: info)")
       .option(
+        "--runtime <runtime>",
+        "Where instances run unless their custom runtime options say otherwise: in-process (default) or process (a Node process each)",
+      )
+      .option(
         "--stop-timeout <seconds>",
         "How long an instance may drain on stop before it is closed forcibly (default: 25, below Kubernetes' 30 s grace)",
       )

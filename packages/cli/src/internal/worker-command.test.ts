@@ -19,6 +19,37 @@ describe("worker settings", () => {
     }
   });
 
+  it("takes the runtime of instances from --runtime or runtime in the settings file, refusing other names", () => {
+    expect(workerOptions({ runtime: "process" }).runtime).toBe("process");
+    expect(() => workerOptions({ runtime: "thread" })).toThrow(
+      "--runtime must be in-process or process (got 'thread')",
+    );
+    const dir = mkdtempSync(join(tmpdir(), "pulsar-connect-settings-"));
+    try {
+      writeFileSync(join(dir, "worker.yaml"), "runtime: process\nheartbeatTimeoutMs: 5000\n");
+      expect(workerOptions({ config: join(dir, "worker.yaml") })).toMatchObject({
+        runtime: "process",
+        heartbeatTimeoutMs: 5000,
+      });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("a worker refuses an unknown runtime and a heartbeat timeout below a second, naming them", async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), "pulsar-connect-settings-"));
+    try {
+      await expect(Worker.start({ port: 0, dataDir, hostDirs: [], runtime: "thread" as never })).rejects.toThrow(
+        "runtime must be in-process or process (got thread)",
+      );
+      await expect(Worker.start({ port: 0, dataDir, hostDirs: [], heartbeatTimeoutMs: 10 })).rejects.toThrow(
+        "heartbeatTimeoutMs must be a whole number of milliseconds, at least 1000 (got 10)",
+      );
+    } finally {
+      rmSync(dataDir, { recursive: true, force: true });
+    }
+  });
+
   it("a worker refuses a stopTimeoutMs that is not a positive whole number, naming it", async () => {
     const dataDir = mkdtempSync(join(tmpdir(), "pulsar-connect-settings-"));
     try {

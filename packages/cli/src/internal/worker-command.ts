@@ -31,6 +31,8 @@ const CONFIG_KEYS = new Set([
   "fileDirs",
   "packageUploaders",
   "maxPackageBytes",
+  "runtime",
+  "heartbeatTimeoutMs",
 ]);
 
 /** Reads the worker settings file (YAML, keys of WorkerOptions). */
@@ -72,6 +74,13 @@ export function workerOptions(options: Options): WorkerOptions {
   if (options.pulsarAuthPlugin !== undefined) settings.pulsarAuthPlugin = String(options.pulsarAuthPlugin);
   if (options.pulsarAuthParams !== undefined) settings.pulsarAuthParams = String(options.pulsarAuthParams);
   if (options.logLevel !== undefined) settings.logLevel = String(options.logLevel);
+  if (options.runtime !== undefined) {
+    const runtime = String(options.runtime);
+    if (runtime !== "in-process" && runtime !== "process") {
+      throw new CliError("USAGE", `--runtime must be in-process or process (got '${runtime}')`);
+    }
+    settings.runtime = runtime;
+  }
   if (options.stopTimeout !== undefined) {
     const seconds = Number(options.stopTimeout);
     if (!Number.isFinite(seconds) || seconds <= 0) {

@@ -1,0 +1,199 @@
+// Memory cost of one more connector instance in each runtime: resident memory (RSS) of a worker and all its
+// instance processes, with 1 instance and with 1 + N instances; the cost per instance is the difference over N.
+// Each runtime runs in a fresh worker process, started by this script with `--serve <runtime>`, from the built
+// packages as they ship (`pnpm build` first); BENCH_FROM=source runs them from TypeScript sources instead.
+// Usage: pnpm --filter @pulsar-connect/bench instance-memory   (needs `pnpm services up pulsar`)
+import { type ChildProcess, spawn } from "node:child_process";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { cpus, tmpdir } from "node:os";
+import { join } from "node:path";
+import { Worker } from "@pulsar-connect/worker";
+import { revision } from "./common.ts";
+
+const SERVICE_URL = process.env.PULSAR_SERVICE_URL ?? "pulsar://127.0.0.1:6650";
+const ADMIN_URL = process.env.PULSAR_ADMIN_URL ?? "http://127.0.0.1:8080";
+const EXTRA = Number(process.env.BENCH_INSTANCES ?? 8);
+const SETTLE_MS = Number(process.env.BENCH_SETTLE_MS ?? 5_000);
+const RUNTIMES = ["in-process", "process"] as const;
+const FROM_SOURCE = process.env.BENCH_FROM === "source";
+type Runtime = (typeof RUNTIMES)[number];
+
+if (process.argv[2] === "--serve") {
+  const dataDir = mkdtempSync(join(tmpdir(), "pc-bench-memory-"));
+  const worker = await Worker.start({
+    port: 0,
+    dataDir,
+    hostDirs: [join(import.meta.dirname, "..")],
+    preferSource: FROM_SOURCE,
+    pulsarServiceUrl: SERVICE_URL,
+    pulsarAdminUrl: ADMIN_URL,
+    runtime: process.argv[3] as Runtime,
+    logDestination: { write: () => true },
+  });
+  process.stdout.write(`listening ${worker.url}\n`);
+  process.on("SIGTERM", () => {
+    void worker.close().then(() => {
+      rmSync(dataDir, { recursive: true, force: true });
+      process.exit(0);
+    });
+  });
+} else {
+  await main();
+}
+
+interface Memory {
+  /** Resident set: counts the pages processes share (the Node binary) once per process. */
+  rss: number;
+  /** Proportional set: shared pages divided among the processes sharing them; what one more process really costs. */
+  pss: number;
+}
+
+/** RSS and PSS in kB of a process and all its descendants, from /proc. */
+function treeMemoryKb(pid: number): Memory {
+  const total = { rss: 0, pss: 0 };
+  try {
+    const rollup = readFileSync(`/proc/${pid}/smaps_rollup`, "utf8");
+    total.rss = Number(/^Rss:\s+(\d+) kB/m.exec(rollup)?.[1] ?? 0);
+    total.pss = Number(/^Pss:\s+(\d+) kB/m.exec(rollup)?.[1] ?? 0);
+    const children = readFileSync(`/proc/${pid}/task/${pid}/children`, "utf8").trim().split(/\s+/).filter(Boolean);
+    for (const child of children) {
+      const inner = treeMemoryKb(Number(child));
+      total.rss += inner.rss;
+      total.pss += inner.pss;
+    }
+  } catch {
+    // The process ended while being read.
+  }
+  return total;
+}
+
+async function settledMemoryMb(pid: number): Promise<Memory> {
+  await new Promise((done) => setTimeout(done, SETTLE_MS));
+  const samples: Memory[] = [];
+  for (let i = 0; i < 5; i += 1) {
+    samples.push(treeMemoryKb(pid));
+    await new Promise((done) => setTimeout(done, 400));
+  }
+  const median = (values: number[]) => values.sort((a, b) => a - b)[2] as number;
+  const mb = (kb: number) => Math.round(kb / 102.4) / 10;
+  return { rss: mb(median(samples.map((s) => s.rss))), pss: mb(median(samples.map((s) => s.pss))) };
+}
+
+async function post(url: string, name: string, runtime: Runtime): Promise<void> {
+  const response = await fetch(`${url}/admin/v3/sources/public/default/${name}`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({
+      archive: "builtin://data-generator",
+      topicName: `bench-memory-${runtime}`,
+      configs: { recordType: "orders", ratePerSecond: 10 },
+    }),
+  });
+  if (response.status >= 300) throw new Error(`create ${name}: ${response.status} ${await response.text()}`);
+}
+
+async function running(url: string, names: string[]): Promise<void> {
+  const deadline = Date.now() + 120_000;
+  for (;;) {
+    const states = await Promise.all(
+      names.map(async (name) => {
+        const response = await fetch(`${url}/admin/v3/sources/public/default/${name}/status`);
+        return ((await response.json()) as { numRunning?: number }).numRunning === 1;
+      }),
+    );
+    if (states.every(Boolean)) return;
+    if (Date.now() > deadline) throw new Error("instances did not all start within 120 s");
+    await new Promise((done) => setTimeout(done, 200));
+  }
+}
+
+interface Figures {
+  one: Memory;
+  many: Memory;
+  perInstance: Memory;
+}
+
+async function measure(runtime: Runtime): Promise<Figures> {
+  const child: ChildProcess = spawn(
+    process.execPath,
+    [...(FROM_SOURCE ? ["--conditions=@pulsar-connect/source"] : []), import.meta.filename, "--serve", runtime],
+    { stdio: ["ignore", "pipe", "inherit"] },
+  );
+  try {
+    const url = await new Promise<string>((resolve, reject) => {
+      let output = "";
+      child.stdout?.on("data", (chunk: Buffer) => {
+        output += chunk.toString();
+        const found = /listening (\S+)/.exec(output);
+        if (found) resolve(found[1] as string);
+      });
+      child.once("exit", (code) => reject(new Error(`worker exited with ${code}`)));
+    });
+    const run = `${runtime.replace("-", "")}${Date.now().toString(36)}`;
+    const names = Array.from({ length: EXTRA + 1 }, (_, i) => `${run}-${i}`);
+    await post(url, names[0] as string, runtime);
+    await running(url, names.slice(0, 1));
+    const one = await settledMemoryMb(child.pid as number);
+    for (const name of names.slice(1)) await post(url, name, runtime);
+    await running(url, names);
+    const many = await settledMemoryMb(child.pid as number);
+    for (const name of names) await fetch(`${url}/admin/v3/sources/public/default/${name}`, { method: "DELETE" });
+    const per = (key: keyof Memory) => Math.round(((many[key] - one[key]) / EXTRA) * 10) / 10;
+    return { one, many, perInstance: { rss: per("rss"), pss: per("pss") } };
+  } finally {
+    const exited = new Promise((done) => child.once("exit", done));
+    child.kill("SIGTERM");
+    await exited;
+  }
+}
+
+async function main(): Promise<void> {
+  const figures: Record<string, Figures> = {};
+  for (const runtime of RUNTIMES) {
+    figures[runtime] = await measure(runtime);
+    console.log(runtime, figures[runtime]);
+  }
+  const ratioOf = (key: keyof Memory) =>
+    Math.round(
+      ((figures.process?.perInstance[key] ?? Number.NaN) / (figures["in-process"]?.perInstance[key] ?? Number.NaN)) *
+        10,
+    ) / 10;
+  const ratio = { rss: ratioOf("rss"), pss: ratioOf("pss") };
+  const summary = {
+    date: new Date().toISOString(),
+    revision: revision(),
+    node: process.version,
+    cores: cpus().length,
+    extraInstances: EXTRA,
+    connector: "data-generator (orders, 10 records/s)",
+    loadedFrom: FROM_SOURCE ? "TypeScript sources" : "built packages (dist)",
+    figures,
+    ratioProcessToInProcess: ratio,
+  };
+  const dir = join(import.meta.dirname, "../results");
+  mkdirSync(dir, { recursive: true });
+  const base = FROM_SOURCE ? "instance-memory-from-source" : "instance-memory";
+  writeFileSync(join(dir, `${base}.json`), `${JSON.stringify(summary, null, 2)}\n`);
+  const rows = RUNTIMES.map((runtime) => {
+    const entry = figures[runtime];
+    return `| ${runtime} | ${entry?.one.rss} / ${entry?.one.pss} | ${entry?.many.rss} / ${entry?.many.pss} | ${entry?.perInstance.rss} / ${entry?.perInstance.pss} |`;
+  });
+  writeFileSync(
+    join(dir, `${base}.md`),
+    [
+      "# Memory per connector instance: in-process vs process runtime",
+      "",
+      `${summary.date}, ${summary.cores} cores, Node ${summary.node}, revision ${summary.revision}, ${summary.loadedFrom}; a data-generator source`,
+      `(orders, 10 records/s) per instance; memory of the worker and all its instance processes, median of 5 samples`,
+      `after ${SETTLE_MS / 1000} s. RSS counts pages shared between processes (the Node binary) in every process; PSS`,
+      "divides them among the processes that share them, so PSS is what one more instance process costs the host.",
+      "",
+      `| runtime | 1 instance, RSS / PSS (MB) | ${EXTRA + 1} instances, RSS / PSS (MB) | per extra instance, RSS / PSS (MB) |`,
+      "| --- | ---: | ---: | ---: |",
+      ...rows,
+      "",
+      `Ratio process / in-process per extra instance: ${ratio.rss} (RSS), ${ratio.pss} (PSS).`,
+      "",
+    ].join("\n"),
+  );
+}
