@@ -601,10 +601,7 @@ class AlreadyStored extends Error {
 /** Whether the stored position of `position`'s topic is at or after it. */
 function coveredBy(stored: ReadonlyMap<string, PulsarPosition>, position: PulsarPosition): boolean {
   const last = stored.get(position.topic);
-  if (!last) return false;
-  if (last.ledgerId !== position.ledgerId) return last.ledgerId > position.ledgerId;
-  if (last.entryId !== position.entryId) return last.entryId > position.entryId;
-  return last.batchIndex >= position.batchIndex;
+  return last !== undefined && comparePositions(last, position) >= 0;
 }
 
 function formatPosition(position: PulsarPosition): string {
@@ -642,19 +639,31 @@ function notWritten(from: number, to: number, why: string): RecordFailure[] {
   return Array.from({ length: Math.max(0, to - from) }, (_, i) => ({ index: from + i, error }));
 }
 
-/** The first position of each topic in a batch. */
+/** The lowest position of each topic in a batch, by topic name (instances lock position rows in one order). */
 function firstPositions(records: readonly SinkRecord[]): PulsarPosition[] {
   const byTopic = new Map<string, PulsarPosition>();
-  for (const record of records)
-    if (!byTopic.has(record.position.topic)) byTopic.set(record.position.topic, record.position);
+  for (const { position } of records) {
+    const seen = byTopic.get(position.topic);
+    if (!seen || comparePositions(position, seen) < 0) byTopic.set(position.topic, position);
+  }
+  return [...byTopic.values()].sort((a, b) => (a.topic < b.topic ? -1 : a.topic > b.topic ? 1 : 0));
+}
+
+/** The highest position of each topic in a batch. */
+function lastPositions(records: readonly SinkRecord[]): PulsarPosition[] {
+  const byTopic = new Map<string, PulsarPosition>();
+  for (const { position } of records) {
+    const seen = byTopic.get(position.topic);
+    if (!seen || comparePositions(position, seen) > 0) byTopic.set(position.topic, position);
+  }
   return [...byTopic.values()];
 }
 
-/** The last position of each topic in a batch. */
-function lastPositions(records: readonly SinkRecord[]): PulsarPosition[] {
-  const byTopic = new Map<string, PulsarPosition>();
-  for (const record of records) byTopic.set(record.position.topic, record.position);
-  return [...byTopic.values()];
+/** Orders two positions of one topic. */
+function comparePositions(a: PulsarPosition, b: PulsarPosition): number {
+  if (a.ledgerId !== b.ledgerId) return a.ledgerId < b.ledgerId ? -1 : 1;
+  if (a.entryId !== b.entryId) return a.entryId < b.entryId ? -1 : 1;
+  return a.batchIndex - b.batchIndex;
 }
 
 function messageOf(error: unknown): string {

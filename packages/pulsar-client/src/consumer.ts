@@ -685,8 +685,16 @@ class PartitionConsumer implements ConsumerHandler {
    */
   private sendAck(ids: MessageIdDataPb[], ackType: number): void {
     if (!this.conn || this.state !== "ready") {
-      if (ackType === 1) this.heldCumulativeAck = ids[0];
-      else this.heldAcks.push(...ids);
+      const [target] = ids;
+      if (ackType === 1 && target) {
+        const held = this.heldCumulativeAck;
+        const ahead =
+          !held ||
+          BigInt(target.ledgerId ?? 0) > BigInt(held.ledgerId ?? 0) ||
+          (BigInt(target.ledgerId ?? 0) === BigInt(held.ledgerId ?? 0) &&
+            BigInt(target.entryId ?? 0) > BigInt(held.entryId ?? 0));
+        if (ahead) this.heldCumulativeAck = target;
+      } else if (ackType !== 1) this.heldAcks.push(...ids);
       return;
     }
     this.conn.write({ type: CommandType.ACK, ack: { consumerId: this.consumerId, ackType, messageId: ids } });
@@ -716,7 +724,7 @@ class PartitionConsumer implements ConsumerHandler {
   async acknowledge(id: MessageId, txn: Transaction | undefined): Promise<void> {
     this.forget(id, false);
     const key = entryKey(id);
-    if (!this.batchAcks.acknowledged(id)) return;
+    if (!this.batchAcks.acknowledged(id, txn === undefined)) return;
     const ids = this.chunkIds.get(key) ?? [{ ledgerId: id.ledgerId, entryId: id.entryId }];
     this.chunkIds.delete(key);
     if (txn) return this.ackWithTxn(ids, 0, txn);

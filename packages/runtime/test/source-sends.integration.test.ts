@@ -2,7 +2,7 @@
 // new producer in order while the source waits; a record the broker can never take ends the instance instead of
 // vanishing; ATMOST_ONCE counts what it drops. Also the EFFECTIVELY_ONCE "already stored" check per partition and
 // the order of records sent to a `destinationTopic`.
-import { defineSource, type SourceRecord, z } from "@pulsar-connect/core";
+import { ConnectorError, defineSource, type SourceRecord, z } from "@pulsar-connect/core";
 import { PulsarClient } from "@pulsar-connect/pulsar-client";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createInstance, resolveSourceConfig } from "../src/index.ts";
@@ -237,7 +237,7 @@ describe("a record the broker can never take", () => {
 });
 
 describe("ATMOST_ONCE at the source", () => {
-  it("sends a batch only once its acks settled, and a failed ack sends nothing and ends the instance", async () => {
+  it("sends a batch only once its acks settled, and a commit that cannot pass sends nothing and ends the instance", async () => {
     const topic = `persistent://public/default/${unique("amo")}`;
     let release: () => void = () => {};
     const released = new Promise<void>((resolve) => {
@@ -248,7 +248,7 @@ describe("ATMOST_ONCE at the source", () => {
       ackStores: async (id) => {
         commits += 1;
         await released;
-        if (id === 13) throw new Error("position store unavailable");
+        if (id === 13) throw new ConnectorError("WRITE_FAILED", "position store unavailable", { retryable: false });
       },
     });
     const instance = sourceInstance(source.definition, topic, "ATMOST_ONCE");
@@ -265,6 +265,31 @@ describe("ATMOST_ONCE at the source", () => {
       /could not commit records before sending them.*position store unavailable/,
     );
     expect(instance.status().error).toMatch(/position store unavailable/);
+    const values = await readAll(topic, 20, 3000);
+    expect(values.map((v) => v.id)).toEqual(ids(0, 10).map((r) => r.id));
+  });
+});
+
+describe("ATMOST_ONCE at the source, a commit that fails for a passing reason", () => {
+  it("is tried again with backoff, and the batch is sent once, after it succeeded", async () => {
+    const topic = `persistent://public/default/${unique("amr")}`;
+    let failures = 2;
+    const source = fedSource({
+      ackStores: async (id) => {
+        if (id === 3 && failures > 0) {
+          failures -= 1;
+          throw new ConnectorError("WRITE_FAILED", "position store briefly away", { retryable: true });
+        }
+      },
+    });
+    const instance = sourceInstance(source.definition, topic, "ATMOST_ONCE");
+    source.feed(ids(0, 10));
+    await instance.start();
+    await waitFor(() => instance.stats.written === 10, "the batch to be sent after its commit went through");
+    source.end();
+    await instance.done;
+    expect(failures).toBe(0);
+    expect(instance.status().error).toBe("");
     const values = await readAll(topic, 20, 3000);
     expect(values.map((v) => v.id)).toEqual(ids(0, 10).map((r) => r.id));
   });

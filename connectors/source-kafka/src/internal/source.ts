@@ -328,7 +328,8 @@ export class KafkaSource implements SourceInstance {
       ack: () => {
         tracker.ack(delivery);
         // ATMOST_ONCE: the runtime sends the record once this settles, so its offset must be committed first.
-        if (this.context.processingGuarantee === "ATMOST_ONCE") return this.commitBeforeSend();
+        if (this.context.processingGuarantee === "ATMOST_ONCE")
+          return this.committedBeforeSend(partition, tracker, delivery);
         return undefined;
       },
       fail: () => this.rewind(partition, tracker, delivery),
@@ -366,6 +367,23 @@ export class KafkaSource implements SourceInstance {
       }
     });
     return this.committing;
+  }
+
+  /**
+   * Settles once the offset after `delivery` is committed by this consumer; fails when its partition was taken away
+   * meanwhile (the new owner reads it again from the old committed offset, so sending it would bring it twice).
+   */
+  private async committedBeforeSend(partition: number, tracker: OffsetTracker, delivery: Delivery): Promise<void> {
+    await this.commitBeforeSend();
+    if (this.trackers.get(partition) !== tracker || !tracker.isCommitted(delivery.offset + 1n)) {
+      throw new ConnectorError(
+        "WRITE_FAILED",
+        `Kafka partition ${partition} was reassigned before its offset was committed`,
+        {
+          retryable: true,
+        },
+      );
+    }
   }
 
   /**

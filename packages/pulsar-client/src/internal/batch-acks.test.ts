@@ -87,4 +87,36 @@ describe("BatchAcks", () => {
     acks.reset();
     expect(acks.alreadyAcknowledged(ids[0] as MessageId)).toBe(false);
   });
+
+  it("completes an entry acknowledged part in one delivery, part in the next", () => {
+    const acks = new BatchAcks();
+    const first = batch(5n, 4);
+    acks.delivered(first);
+    expect(acks.acknowledged(first[0] as MessageId)).toBe(false);
+    expect(acks.acknowledged(first[1] as MessageId)).toBe(false);
+    const second = batch(5n, 4);
+    acks.delivered(second);
+    expect(acks.acknowledged(second[2] as MessageId)).toBe(false);
+    expect(acks.acknowledged(second[3] as MessageId)).toBe(true);
+  });
+
+  it("does not remember a transactional acknowledgement (the transaction may abort)", () => {
+    const acks = new BatchAcks();
+    const ids = batch(6n, 2);
+    acks.delivered(ids);
+    expect(acks.acknowledged(ids[0] as MessageId, false)).toBe(false);
+    acks.clear();
+    expect(acks.alreadyAcknowledged(ids[0] as MessageId)).toBe(false);
+  });
+
+  it("remembers a bounded number of partly acknowledged entries, the newest", () => {
+    const acks = new BatchAcks();
+    for (let entry = 0n; entry < 10_050n; entry++) {
+      const ids = batch(entry, 2);
+      acks.delivered(ids);
+      acks.acknowledged(ids[0] as MessageId);
+    }
+    expect(acks.alreadyAcknowledged(new MessageId(7n, 0n, -1, 0, 2))).toBe(false);
+    expect(acks.alreadyAcknowledged(new MessageId(7n, 10_049n, -1, 0, 2))).toBe(true);
+  });
 });

@@ -1,5 +1,8 @@
 import type { MessageId } from "../message-id.ts";
 
+/** Partly acknowledged entries remembered across deliveries, at most. */
+const MAX_REMEMBERED_ENTRIES = 10_000;
+
 /** Key of a ledger entry: every message of a batch shares it. */
 export function entryKey(id: { ledgerId: bigint; entryId: bigint }): string {
   return `${id.ledgerId}:${id.entryId}`;
@@ -33,26 +36,46 @@ export class BatchAcks {
     for (const id of ids) this.deliveryOf.set(id, outstanding);
   }
 
-  /** Marks `id` acknowledged; true when its entry may now be acknowledged at the broker. */
-  acknowledged(id: MessageId): boolean {
+  /**
+   * Marks `id` acknowledged; true when its entry may now be acknowledged at the broker. `remember: false` (a
+   * transactional acknowledgement, which may still abort) does not keep the index for later deliveries.
+   */
+  acknowledged(id: MessageId, remember = true): boolean {
     if (id.batchIndex < 0) return true;
     const key = entryKey(id);
     const outstanding = this.deliveryOf.get(id) ?? this.newest.get(key);
     if (!outstanding) return true;
     outstanding.delete(id.batchIndex);
     if (outstanding.size > 0) {
+      if (!remember) return false;
       let acknowledged = this.acknowledgedIn.get(key);
       if (!acknowledged) {
         acknowledged = new Set();
         this.acknowledgedIn.set(key, acknowledged);
+        this.bound();
       }
       acknowledged.add(id.batchIndex);
-      return false;
+      // Acknowledged over several deliveries, every message of the entry is done.
+      if (id.batchSize === undefined || acknowledged.size < id.batchSize) return false;
+      this.complete(key, outstanding);
+      return true;
     }
     // Every message of this delivery was processed: the entry is done, whichever copy completed it.
     if (this.newest.get(key) === outstanding) this.newest.delete(key);
     this.acknowledgedIn.delete(key);
     return true;
+  }
+
+  /**
+   * Keeps at most {@link MAX_REMEMBERED_ENTRIES} partly acknowledged entries (the oldest go first): an entry whose
+   * other messages went to another consumer may never complete here. Forgetting one can only bring a message twice.
+   */
+  private bound(): void {
+    while (this.acknowledgedIn.size > MAX_REMEMBERED_ENTRIES) {
+      const oldest = this.acknowledgedIn.keys().next();
+      if (oldest.done) return;
+      this.acknowledgedIn.delete(oldest.value);
+    }
   }
 
   /** Whether `id` was acknowledged in an earlier delivery of its entry, which is not complete yet. */
@@ -84,6 +107,7 @@ export class BatchAcks {
     }
     if (!this.newest.has(key) || outstanding.size > 0) {
       this.acknowledgedIn.set(key, acknowledged);
+      this.bound();
       return false;
     }
     this.complete(key, outstanding);

@@ -280,7 +280,12 @@ export class SourceRunner extends RunnerBase {
           break;
         }
         if (records.length > 0 && this.waitingLanes.size === 0) this.state = "running";
-        if (this.policy.ackWhen === "read") await this.ackBeforeSend(records);
+        if (this.policy.ackWhen === "read") {
+          if (!(await this.ackBeforeSend(records, backoff))) continue;
+          // Committed at the source: the whole batch goes, even when a stop comes now (the drain flushes it).
+          for (const record of records) this.send(record);
+          continue;
+        }
         for (const record of records) {
           // A refused record stops the instance: nothing read after it is sent (it stays unacked at the source).
           if (this.stopping) break;
@@ -315,17 +320,29 @@ export class SourceRunner extends RunnerBase {
 
   /**
    * ATMOST_ONCE: the source commits a batch before any of it is sent, so a crash after a send cannot bring a record
-   * again. A source that cannot commit ends the instance; nothing of the batch was sent (lost, as ATMOST_ONCE allows).
+   * again. A commit that fails for a passing reason is tried again with backoff; one that cannot pass ends the
+   * instance. Returns false when the instance stops meanwhile: nothing of the batch is sent.
    */
-  private async ackBeforeSend(records: SourceRecord[]): Promise<void> {
-    try {
-      await Promise.all(records.map((record) => record.ack?.()));
-    } catch (error) {
-      throw new ConnectorError(
-        "READ_FAILED",
-        `the source could not commit records before sending them (ATMOST_ONCE): ${asError(error).message}`,
-        { retryable: false, cause: error },
-      );
+  private async ackBeforeSend(records: SourceRecord[], backoff: Backoff): Promise<boolean> {
+    for (;;) {
+      try {
+        await Promise.all(records.map((record) => record.ack?.()));
+        return true;
+      } catch (error) {
+        const wrapped = toConnectorError(error, "READ_FAILED");
+        this.stats.recordConnectorException(wrapped);
+        if (!wrapped.retryable) {
+          throw new ConnectorError(
+            "READ_FAILED",
+            `the source could not commit records before sending them (ATMOST_ONCE): ${wrapped.message}`,
+            { retryable: false, cause: error },
+          );
+        }
+        const delay = backoff.next();
+        this.state = `retrying the source's commit in ${delay} ms: ${wrapped.message}`;
+        await sleep(delay, this.abort.signal);
+        if (this.stopping) return false;
+      }
     }
   }
 
