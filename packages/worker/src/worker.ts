@@ -162,6 +162,11 @@ export interface WorkerOptions {
    * `createPulsarClient` and `createInstance`.
    */
   runtime?: InstanceRuntime;
+  /**
+   * Where instances of uploaded or URL connector packages (`--archive`) run unless a connector chooses with
+   * `customRuntimeOptions`: `process` by default, so that code the operator did not install harms no other instance.
+   */
+  uploadedPackagesRuntime?: InstanceRuntime;
   /** How long an instance process may stay silent (blocked event loop) before it is killed and restarted (10 s). */
   heartbeatTimeoutMs?: number;
 }
@@ -369,6 +374,15 @@ export class Worker {
     ) {
       throw new WorkerError("INVALID_CONFIG", "fileDirs must be a list of folders");
     }
+    if (
+      options.uploadedPackagesRuntime !== undefined &&
+      !(INSTANCE_RUNTIMES as readonly unknown[]).includes(options.uploadedPackagesRuntime)
+    ) {
+      throw new WorkerError(
+        "INVALID_CONFIG",
+        `uploadedPackagesRuntime must be ${INSTANCE_RUNTIMES.join(" or ")} (got ${String(options.uploadedPackagesRuntime)})`,
+      );
+    }
     if (options.runtime !== undefined && !(INSTANCE_RUNTIMES as readonly unknown[]).includes(options.runtime)) {
       throw new WorkerError(
         "INVALID_CONFIG",
@@ -574,7 +588,8 @@ export class Worker {
 
   /** Where a connector's instances run: its `customRuntimeOptions` runtime, else the worker's. */
   private runtimeOf(config: ResolvedConfig): InstanceRuntime {
-    return runtimeOf(config, this.options.runtime);
+    const uploaded = builtinName(config.archive) === undefined;
+    return runtimeOf(config, uploaded ? (this.options.uploadedPackagesRuntime ?? "process") : this.options.runtime);
   }
 
   private pulsarClient(): Promise<PulsarClientHandle> {

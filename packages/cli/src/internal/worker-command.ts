@@ -32,6 +32,7 @@ const CONFIG_KEYS = new Set([
   "packageUploaders",
   "maxPackageBytes",
   "runtime",
+  "uploadedPackagesRuntime",
   "heartbeatTimeoutMs",
 ]);
 
