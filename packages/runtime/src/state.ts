@@ -1,3 +1,4 @@
+import { randomUUID } from "node:crypto";
 import { ConnectorError, type StateStore } from "@pulsar-connect/core";
 import { adminOf, type ConsumerLike, type ProducerLike, type PulsarConnections } from "./internal/pulsar.ts";
 
@@ -10,6 +11,9 @@ export interface PulsarStateStoreOptions {
 }
 
 const COUNTER_PREFIX = "__counter__/";
+/** Keys of the markers that end a read of the table; never state keys. */
+const MARKER_PREFIX = "__pulsar-connect-read-marker__/";
+const MARKER_VALUE = new Uint8Array([1]);
 
 /** Topic holding the state of a connector. */
 export function stateTopic(tenant: string, namespace: string, name: string): string {
@@ -101,13 +105,6 @@ export class PulsarStateStore implements StateStore {
     // Make sure the topic exists and compacts itself once it holds 1 MiB.
     await admin.createTopic(this.topic).catch(() => undefined);
     await admin.setCompactionThreshold(this.topic, 1024 * 1024).catch(() => undefined);
-    // Only a topic that does not exist is empty (undefined); any other failure fails the read: a source that took
-    // an unreadable state for an empty one would start over from its beginning.
-    const last: { ledgerId?: number; entryId?: number } | undefined = await admin.getLastMessageId(this.topic);
-    const table = new Map<string, Uint8Array>();
-    if (!last || last.ledgerId === undefined || last.entryId === undefined || last.entryId < 0) return table;
-    const lastLedger = BigInt(last.ledgerId);
-    const lastEntry = BigInt(last.entryId);
     const consumer: ConsumerLike = await pulsar.client.subscribe({
       topic: this.topic,
       subscription: `state-reader-${process.pid}-${Date.now()}`,
@@ -116,19 +113,25 @@ export class PulsarStateStore implements StateStore {
       durable: false,
       readCompacted: true,
     });
+    // The end of the table is a marker written now, after everything stored before. The topic's last message id
+    // cannot tell: once compaction has run and the broker trimmed the raw ledgers, it names an empty ledger while
+    // the values live on in the compacted one. A failed write fails the read, never yields an empty table.
+    const marker = `${MARKER_PREFIX}${randomUUID()}`;
+    const table = new Map<string, Uint8Array>();
     try {
+      await this.publish(marker, MARKER_VALUE);
       for (;;) {
         const message = await consumer.receive();
-        if (message.key !== undefined) {
-          if (message.data.byteLength === 0) table.delete(message.key);
-          else table.set(message.key, message.data);
-        }
-        const id = message.messageId;
-        if (id.ledgerId > lastLedger || (id.ledgerId === lastLedger && id.entryId >= lastEntry)) break;
+        if (message.key === marker) break;
+        if (message.key === undefined || message.key.startsWith(MARKER_PREFIX)) continue;
+        if (message.data.byteLength === 0) table.delete(message.key);
+        else table.set(message.key, message.data);
       }
     } finally {
       await consumer.close().catch(() => {});
     }
+    // Compaction drops the marker once this delete is compacted too.
+    await this.publish(marker, new Uint8Array(0)).catch(() => {});
     return table;
   }
 }
