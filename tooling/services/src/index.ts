@@ -3,8 +3,12 @@ export type {
   CassandraEndpoint,
   KafkaEndpoint,
   MariadbEndpoint,
+  MosquittoEndpoint,
+  NatsEndpoint,
   PostgresEndpoint,
   PulsarEndpoint,
+  RabbitmqEndpoint,
+  RedisEndpoint,
   ServiceEndpoints,
 } from "./internal/endpoints.ts";
 export { ServicesError, type ServicesErrorCode } from "./internal/errors.ts";

@@ -1,9 +1,21 @@
 import { join } from "node:path";
 import { ServicesError } from "./errors.ts";
 
-export const SERVICE_NAMES = ["pulsar", "kafka", "cassandra", "postgres", "mariadb"] as const;
+export const SERVICE_NAMES = [
+  "pulsar",
+  "kafka",
+  "cassandra",
+  "postgres",
+  "mariadb",
+  "redis",
+  "rabbitmq",
+  "nats",
+  "mosquitto",
+] as const;
 export type ServiceName = (typeof SERVICE_NAMES)[number];
 export type JvmServiceName = "pulsar" | "kafka" | "cassandra";
+/** Servers run from their Debian package's binary in a folder of their own. */
+export type DaemonServiceName = "redis" | "rabbitmq" | "nats" | "mosquitto";
 
 /** Servers bind and advertise an IPv4 literal: `localhost` may resolve to ::1. */
 export const HOST = "127.0.0.1";
@@ -63,12 +75,22 @@ export interface DatabasePorts {
   port: number;
 }
 
+export interface RabbitmqPorts {
+  port: number;
+  /** Erlang distribution port (rabbitmqctl talks to the node through it). */
+  dist: number;
+}
+
 export interface ServicePorts {
   pulsar: PulsarPorts;
   kafka: KafkaPorts;
   cassandra: CassandraPorts;
   postgres: DatabasePorts;
   mariadb: DatabasePorts;
+  redis: DatabasePorts;
+  rabbitmq: RabbitmqPorts;
+  nats: DatabasePorts;
+  mosquitto: DatabasePorts;
 }
 
 export function servicePorts<N extends ServiceName>(name: N, env: NodeJS.ProcessEnv = process.env): ServicePorts[N] {
@@ -88,6 +110,13 @@ export function servicePorts<N extends ServiceName>(name: N, env: NodeJS.Process
     }),
     postgres: () => ({ port: portFromEnv(env, "PGPORT", 5432) }),
     mariadb: () => ({ port: portFromEnv(env, "MARIADB_PORT", 3306) }),
+    redis: () => ({ port: portFromEnv(env, "REDIS_PORT", 6379) }),
+    rabbitmq: () => ({
+      port: portFromEnv(env, "RABBITMQ_PORT", 5672),
+      dist: portFromEnv(env, "RABBITMQ_DIST_PORT", 25672),
+    }),
+    nats: () => ({ port: portFromEnv(env, "NATS_PORT", 4222) }),
+    mosquitto: () => ({ port: portFromEnv(env, "MQTT_PORT", 1883) }),
   } satisfies { [K in ServiceName]: () => ServicePorts[K] };
   return all[name]() as ServicePorts[N];
 }

@@ -41,12 +41,46 @@ export interface MariadbEndpoint {
   database: string;
 }
 
+export interface RedisEndpoint {
+  host: string;
+  port: number;
+  /** redis://host:port */
+  url: string;
+}
+
+export interface RabbitmqEndpoint {
+  host: string;
+  port: number;
+  username: string;
+  password: string;
+  /** amqp://user:password@host:port */
+  url: string;
+}
+
+export interface NatsEndpoint {
+  host: string;
+  port: number;
+  /** nats://host:port */
+  servers: string;
+}
+
+export interface MosquittoEndpoint {
+  host: string;
+  port: number;
+  /** mqtt://host:port */
+  url: string;
+}
+
 export interface ServiceEndpoints {
   pulsar: PulsarEndpoint;
   kafka: KafkaEndpoint;
   cassandra: CassandraEndpoint;
   postgres: PostgresEndpoint;
   mariadb: MariadbEndpoint;
+  redis: RedisEndpoint;
+  rabbitmq: RabbitmqEndpoint;
+  nats: NatsEndpoint;
+  mosquitto: MosquittoEndpoint;
 }
 
 export type AnyEndpoint = ServiceEndpoints[ServiceName];
