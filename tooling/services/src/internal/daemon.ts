@@ -65,18 +65,28 @@ export function ensureInstalled(server: DaemonServer<DaemonServiceName>, listeni
   }
 }
 
-/** Starts the server in a fresh folder, detached, and waits until its protocol probe answers. */
+export interface DaemonStartOptions {
+  /** Folder of the run (default .run/services/<name>); a private server of one test file passes its own. */
+  dir?: string;
+  /** Keep the data of an earlier run in `dir` (a restart); default false: start afresh. */
+  keepData?: boolean;
+  /** Record the run in the services state (default true); private servers are not shared, so not recorded. */
+  record?: boolean;
+}
+
+/** Starts the server in its folder, detached, and waits until its protocol probe answers. */
 export async function startDaemon<N extends DaemonServiceName>(
   server: DaemonServer<N>,
   ports: ServicePorts[N],
+  options: DaemonStartOptions = {},
 ): Promise<ServiceState> {
   const listening = `127.0.0.1:${Object.values(ports).join(",")}`;
   ensureInstalled(server as unknown as DaemonServer<DaemonServiceName>, listening);
-  const dir = serviceDir(server.name);
-  rmSync(dir, { recursive: true, force: true });
+  const dir = options.dir ?? serviceDir(server.name);
+  if (!options.keepData) rmSync(dir, { recursive: true, force: true });
   const run: DaemonRun = { dir, dataDir: join(dir, "data"), logFile: join(dir, `${server.name}.log`) };
   mkdirSync(run.dataDir, { recursive: true });
-  writeFileSync(run.logFile, "");
+  if (!existsSync(run.logFile)) writeFileSync(run.logFile, "");
   const launch = server.launch(run, ports);
   const marker = server.marker?.(run, ports) ?? dir;
   const started = Date.now();
@@ -93,7 +103,8 @@ export async function startDaemon<N extends DaemonServiceName>(
     timeoutMs: server.readyTimeoutMs,
     intervalMs: 250,
     // A wrapper script exits normally once the server runs; only an exit without a pid file is a failure.
-    abort: () => (exit !== undefined && (launch.pidFile === undefined || !existsSync(launch.pidFile)) ? exit : undefined),
+    abort: () =>
+      exit !== undefined && (launch.pidFile === undefined || !existsSync(launch.pidFile)) ? exit : undefined,
   });
   const pid = launch.pidFile ? pidFrom(launch.pidFile) : (child.pid ?? 0);
   if (!outcome.ready) {
@@ -114,7 +125,7 @@ export async function startDaemon<N extends DaemonServiceName>(
     startMs: Date.now() - started,
     logFile: run.logFile,
   };
-  writeState(state);
+  if (options.record ?? true) writeState(state);
   return state;
 }
 

@@ -57,7 +57,21 @@ export const natsServer: DaemonServer<"nats"> = {
 
 /** CONNECT of MQTT 3.1.1, clean session, client id "pc-probe". */
 const MQTT_PROBE = Buffer.from([
-  0x10, 0x14, 0x00, 0x04, 0x4d, 0x51, 0x54, 0x54, 0x04, 0x02, 0x00, 0x0a, 0x00, 0x08, ...Buffer.from("pc-probe"),
+  0x10,
+  0x14,
+  0x00,
+  0x04,
+  0x4d,
+  0x51,
+  0x54,
+  0x54,
+  0x04,
+  0x02,
+  0x00,
+  0x0a,
+  0x00,
+  0x08,
+  ...Buffer.from("pc-probe"),
 ]);
 
 /** Mosquitto with persistence in its own folder, anonymous clients on loopback; ready when CONNECT is accepted. */

@@ -1,5 +1,13 @@
 import { cassandraServer } from "./cassandra.ts";
-import { type DaemonServiceName, type JvmServiceName, SERVICE_NAMES, type ServiceName, type ServicePorts, servicePorts } from "./config.ts";
+import {
+  type DaemonServiceName,
+  type JvmServiceName,
+  SERVICE_NAMES,
+  type ServiceName,
+  type ServicePorts,
+  servicePorts,
+} from "./config.ts";
+import { type DaemonServer, startDaemon } from "./daemon.ts";
 import {
   mariadbEndpoint,
   mariadbHealthy,
@@ -10,7 +18,6 @@ import {
   upMariadb,
   upPostgres,
 } from "./databases.ts";
-import { type DaemonServer, startDaemon } from "./daemon.ts";
 import type { ServiceEndpoints } from "./endpoints.ts";
 import { type JvmServer, startJvm } from "./jvm.ts";
 import { kafkaServer } from "./kafka.ts";
