@@ -11,7 +11,6 @@ describe("rabbitmq sink config", () => {
       username: "guest",
       routingKey: "",
       queueName: "",
-      queueType: "classic",
       requestedHeartbeat: 60,
       connectionTimeout: 60_000,
       handshakeTimeout: 10_000,

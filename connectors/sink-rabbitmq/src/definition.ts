@@ -34,6 +34,13 @@ const schema = z
       .describe("Published messages awaiting their confirm before publishing pauses"),
   })
   .superRefine((config, ctx) => {
+    if (config.queueName === "" && config.queueType !== undefined) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["queueType"],
+        message: "needs queueName: the sink declares no queue without it",
+      });
+    }
     if (config.queueName !== "" && config.exchangeType !== undefined && config.exchangeType !== "direct") {
       ctx.addIssue({
         code: "custom",
@@ -49,7 +56,7 @@ export interface RabbitmqSinkConfig extends RabbitmqConnectionConfig {
   exchangeType?: "direct" | "fanout" | "topic" | "headers" | undefined;
   routingKey: string;
   queueName: string;
-  queueType: QueueType;
+  queueType?: QueueType | undefined;
   deliveryMode: "persistent" | "transient";
   maxInFlight: number;
 }

@@ -54,13 +54,13 @@ export const rabbitmqConnectionFields: RabbitmqConnectionFields = {
 /** Quorum queues are replicated and durable; classic ones are the broker's default. */
 export type QueueType = "classic" | "quorum";
 
-/** The `queueType` field (not upstream): the type a declared queue gets. */
-export const queueTypeField: z.ZodDefault<z.ZodEnum<{ classic: "classic"; quorum: "quorum" }>> = z
+/** The `queueType` field (not upstream): the type a declared queue gets; only meaningful where one is declared. */
+export const queueTypeField: z.ZodOptional<z.ZodEnum<{ classic: "classic"; quorum: "quorum" }>> = z
   .enum(["classic", "quorum"])
-  .default("classic")
-  .describe("Type of a queue the connector declares: classic or quorum (replicated, always durable)");
+  .optional()
+  .describe("Type of the queue the connector declares: classic (default) or quorum (replicated, always durable)");
 
-/** Arguments that declare a queue of `type`. */
-export function queueArguments(type: QueueType): Record<string, unknown> {
+/** Arguments that declare a queue of `type` (classic when not set). */
+export function queueArguments(type: QueueType | undefined): Record<string, unknown> {
   return type === "quorum" ? { "x-queue-type": "quorum" } : {};
 }
