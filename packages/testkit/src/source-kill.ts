@@ -21,7 +21,7 @@ export interface SourceKillOptions {
   guarantees: Array<"ATLEAST_ONCE" | "EFFECTIVELY_ONCE">;
   pulsar: { serviceUrl: string; adminUrl: string };
   secrets?: Record<string, string>;
-  /** Records seeded before the first run (default 2000). */
+  /** Records seeded before the first run (default 5000: more than the runtime's in-flight window). */
   total?: number;
 }
 
@@ -98,7 +98,7 @@ async function idsIn(serviceUrl: string, adminUrl: string, topic: string): Promi
  * (ATLEAST_ONCE), or each exactly once (EFFECTIVELY_ONCE, broker deduplication on), and the origin fully acked.
  */
 export function describeSourceKill(name: string, options: SourceKillOptions): void {
-  const total = options.total ?? 2000;
+  const total = options.total ?? 5000;
   const seed = Number(process.env.PC_CRASH_SEED ?? Math.floor(Math.random() * 2 ** 31));
   const { serviceUrl, adminUrl } = options.pulsar;
   const run = `${Date.now().toString(36)}${Math.floor(Math.random() * 1e4)}`;

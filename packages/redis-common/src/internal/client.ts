@@ -29,6 +29,8 @@ export function createRedisClient(
     keepAlive: config.keepAlive ? 10_000 : 0,
     enableOfflineQueue: false,
     lazyConnect: true,
+    // RESP2: the reply shapes every Redis version gives (RESP3 needs Redis 6 and reshapes stream replies).
+    protocol: 2,
     maxRetriesPerRequest: 0,
     retryStrategy: config.autoReconnect ? (times) => Math.min(100 * 2 ** Math.min(times, 6), 5_000) : () => null,
   });
