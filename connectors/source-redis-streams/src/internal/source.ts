@@ -55,7 +55,10 @@ export class RedisStreamSource implements SourceInstance {
   private async connect(): Promise<void> {
     await ensureConnected(this.reader, this.config);
     await ensureConnected(this.acker, this.config);
-    if (!this.config.createGroup) return;
+    if (this.config.createGroup) await this.createGroup();
+  }
+
+  private async createGroup(): Promise<void> {
     try {
       await this.acker.xgroup(
         "CREATE",
@@ -88,10 +91,12 @@ export class RedisStreamSource implements SourceInstance {
       return this.toRecords(await this.readGroup(count, ">", this.config.blockMs));
     } catch (error) {
       if (/NOGROUP/.test((error as Error).message)) {
+        // A group deleted while running is created again (at startId) before the read is retried.
+        if (this.config.createGroup) await this.createGroup().catch(() => {});
         throw new ConnectorError(
           "NOT_FOUND",
           `stream ${this.config.streamKey} has no consumer group ${this.config.consumerGroup} (createGroup is false, or it was deleted)`,
-          { retryable: !this.config.createGroup ? false : true, cause: error },
+          { retryable: this.config.createGroup, cause: error },
         );
       }
       throw toRedisError(error, `cannot read stream ${this.config.streamKey}`);
