@@ -6,7 +6,13 @@ import {
   type SinkRecord,
   type WriteOutcome,
 } from "@pulsar-connect/core";
-import { createRedisClient, ensureConnected, toRedisError, toReplyError } from "@pulsar-connect/redis-common";
+import {
+  createRedisClient,
+  ensureConnected,
+  redisAddress,
+  toRedisError,
+  toReplyError,
+} from "@pulsar-connect/redis-common";
 import type { Redis } from "ioredis";
 import type { RedisSinkConfig } from "../definition.ts";
 
@@ -78,7 +84,7 @@ export class RedisSink implements SinkInstance {
       try {
         replies = await pipeline.exec();
       } catch (error) {
-        const failure = toRedisError(error, "Redis pipeline failed");
+        const failure = toRedisError(error, `Redis pipeline to ${redisAddress(this.config)} failed`);
         // This chunk and the ones after it are not written; the runtime writes them again in order.
         for (const entry of writable.slice(start)) failed.push({ index: entry.index, error: failure });
         break;

@@ -5,7 +5,7 @@ import {
   type SourceInstance,
   type SourceRecord,
 } from "@pulsar-connect/core";
-import { createRedisClient, ensureConnected, toRedisError } from "@pulsar-connect/redis-common";
+import { createRedisClient, ensureConnected, redisAddress, toRedisError } from "@pulsar-connect/redis-common";
 import type { Redis } from "ioredis";
 import type { RedisStreamSourceConfig } from "../definition.ts";
 import { entryRecord, type StreamEntry } from "./entries.ts";
@@ -99,7 +99,7 @@ export class RedisStreamSource implements SourceInstance {
           { retryable: this.config.createGroup, cause: error },
         );
       }
-      throw toRedisError(error, `cannot read stream ${this.config.streamKey}`);
+      throw toRedisError(error, `cannot read stream ${this.config.streamKey} on ${redisAddress(this.config)}`);
     }
   }
 
