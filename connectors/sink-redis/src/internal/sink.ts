@@ -92,7 +92,11 @@ export class RedisSink implements SinkInstance {
       for (const [position, entry] of chunk.entries()) {
         const reply = replies?.[position];
         const error = reply === undefined ? new Error("no reply") : reply[0];
-        if (error) failed.push({ index: entry.index, error: toReplyError(error, `Redis refused ${entry.key}`) });
+        if (error)
+          failed.push({
+            index: entry.index,
+            error: toReplyError(error, `Redis at ${redisAddress(this.config)} refused ${entry.key}`),
+          });
       }
     }
     if (failed.length === 0) return;
