@@ -6,17 +6,16 @@ import { NatsSink } from "./internal/sink.ts";
 const schema = z
   .strictObject({
     ...natsConnectionFields,
-    subject: z.string().min(1, "must name the subject").regex(/^[^\s*>]+$/, "must be a subject without wildcards").describe("Subject to publish to"),
+    subject: z
+      .string()
+      .min(1, "must name the subject")
+      .regex(/^[^\s*>]+$/, "must be a subject without wildcards")
+      .describe("Subject to publish to"),
     mode: z
       .enum(["jetstream", "core"])
       .default("jetstream")
       .describe("jetstream: wait for the stream's ack, message id = Pulsar message id; core: fire and forget"),
-    maxInFlight: z
-      .number()
-      .int()
-      .positive()
-      .default(256)
-      .describe("JetStream publishes awaiting their ack at once"),
+    maxInFlight: z.number().int().positive().default(256).describe("JetStream publishes awaiting their ack at once"),
   })
   .superRefine((config, ctx) => checkNatsConnection(config, ctx));
 

@@ -45,7 +45,10 @@ export async function createStream(servers: string, stream: string, subject: str
 }
 
 /** Every message a stream holds, in order (payloads as text). */
-export async function streamContents(servers: string, stream: string): Promise<Array<{ data: string; headers: Record<string, string> }>> {
+export async function streamContents(
+  servers: string,
+  stream: string,
+): Promise<Array<{ data: string; headers: Record<string, string> }>> {
   return withNats(servers, async (connection) => {
     const jsm = await jetstreamManager(connection);
     const info = await jsm.streams.info(stream);

@@ -47,21 +47,32 @@ describe("NATS sink against a real server", () => {
     expect((error as Error).message).toMatch(/no JetStream stream captures subject/);
   });
 
-  it("fails writes with a retryable error while the server is down, and publishes again after", { timeout: 60_000 }, async () => {
+  it("fails writes with a retryable error while the server is down, and publishes again after", {
+    timeout: 60_000,
+  }, async () => {
     const { servers } = ownNats.endpoint();
     const stream = uniqueName("recover");
     await createStream(servers, stream, `${stream}.in`);
     const sink = await openSink({ servers, subject: `${stream}.in` });
     await sink.write(makeSinkRecords([{ value: "before" }]));
     await ownNats.kill();
-    const down = await sink.write(makeSinkRecords([{ value: "during" }], { firstEntryId: 1n })).catch((e: unknown) => e);
+    const down = await sink
+      .write(makeSinkRecords([{ value: "during" }], { firstEntryId: 1n }))
+      .catch((e: unknown) => e);
     expect(down).toMatchObject({ code: "CONNECTION_FAILED", retryable: true });
     await ownNats.start();
     await expect
-      .poll(() => sink.write(makeSinkRecords([{ value: "after" }], { firstEntryId: 2n })).then(() => "written", (e: Error) => e.message), {
-        timeout: 30_000,
-        interval: 300,
-      })
+      .poll(
+        () =>
+          sink.write(makeSinkRecords([{ value: "after" }], { firstEntryId: 2n })).then(
+            () => "written",
+            (e: Error) => e.message,
+          ),
+        {
+          timeout: 30_000,
+          interval: 300,
+        },
+      )
       .toBe("written");
     await sink.close();
     expect((await streamContents(servers, stream)).map((m) => m.data)).toEqual(["before", "after"]);

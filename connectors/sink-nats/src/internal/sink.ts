@@ -1,12 +1,6 @@
-import {
-  type RecordFailure,
-  type SinkContext,
-  type SinkInstance,
-  type SinkRecord,
-  type WriteOutcome,
-} from "@pulsar-connect/core";
 import { type JetStreamClient, jetstream } from "@nats-io/jetstream";
-import { headers as natsHeaders, type MsgHdrs, type NatsConnection } from "@nats-io/transport-node";
+import { type MsgHdrs, type NatsConnection, headers as natsHeaders } from "@nats-io/transport-node";
+import type { RecordFailure, SinkContext, SinkInstance, SinkRecord, WriteOutcome } from "@pulsar-connect/core";
 import { connectNats, toNatsError } from "@pulsar-connect/nats-common";
 import type { NatsSinkConfig } from "../definition.ts";
 

@@ -1,5 +1,5 @@
-import { ConnectorError, type Logger, sensitive, z } from "@pulsar-connect/core";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
+import { ConnectorError, type Logger, sensitive, z } from "@pulsar-connect/core";
 
 /** The zod shape of the connection fields. */
 export type NatsConnectionFields = {
@@ -80,7 +80,8 @@ export async function connectNats(
     for await (const status of connection.status()) {
       if (status.type === "disconnect" || status.type === "reconnecting" || status.type === "error") {
         last = `${status.type}${"error" in status && status.error ? `: ${(status.error as Error).message}` : ""}`;
-        if (status.type === "disconnect") logger.warn({ servers: config.servers }, "NATS connection lost; reconnecting");
+        if (status.type === "disconnect")
+          logger.warn({ servers: config.servers }, "NATS connection lost; reconnecting");
       } else if (status.type === "reconnect") {
         last = "connected";
         logger.info({ servers: config.servers }, "NATS connection back");
