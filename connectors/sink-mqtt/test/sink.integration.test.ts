@@ -1,4 +1,4 @@
-import { ConnectorError, loadConfig } from "@pulsar-connect/core";
+import { type ConnectorError, loadConfig } from "@pulsar-connect/core";
 import { privateServer } from "@pulsar-connect/services/private-server";
 import { createSinkContext, makeSinkRecords } from "@pulsar-connect/testkit";
 import { describe, expect, it } from "vitest";
@@ -23,7 +23,9 @@ describe("MQTT sink against Mosquitto", () => {
       const topic = uniqueName("qos");
       const subscriber = await collect(brokerUrl(), topic, { protocolVersion });
       const sink = await openSink({ brokerUrl: brokerUrl(), topic, qos, protocolVersion });
-      expect(await sink.write(makeSinkRecords([{ value: "a", key: "k", properties: { p: "1" } }, { value: "b" }]))).toBeUndefined();
+      expect(
+        await sink.write(makeSinkRecords([{ value: "a", key: "k", properties: { p: "1" } }, { value: "b" }])),
+      ).toBeUndefined();
       await sink.close();
       await expect.poll(() => subscriber.messages.map((m) => m.payload.toString())).toEqual(["a", "b"]);
       if (protocolVersion === 5) {
@@ -43,24 +45,40 @@ describe("MQTT sink against Mosquitto", () => {
     await late.client.endAsync();
   });
 
-  it("fails writes with a retryable error while the broker is down, and publishes again after", { timeout: 60_000 }, async () => {
+  it("fails writes with a retryable error while the broker is down, and publishes again after", {
+    timeout: 60_000,
+  }, async () => {
     const { url } = ownBroker.endpoint();
     const topic = uniqueName("recover");
     const sink = await openSink({ brokerUrl: url, topic, qos: 1 });
     await sink.write(makeSinkRecords([{ value: "before" }]));
     await ownBroker.kill();
     await expect
-      .poll(() => sink.write(makeSinkRecords([{ value: "during" }])).then(() => "written", (e: ConnectorError) => `${e.code} ${e.retryable}`), {
-        timeout: 10_000,
-      })
+      .poll(
+        () =>
+          sink.write(makeSinkRecords([{ value: "during" }])).then(
+            () => "written",
+            (e: ConnectorError) => `${e.code} ${e.retryable}`,
+          ),
+        {
+          timeout: 10_000,
+        },
+      )
       .toBe("CONNECTION_FAILED true");
     await ownBroker.start();
     const subscriber = await collect(url, topic);
     await expect
-      .poll(() => sink.write(makeSinkRecords([{ value: "after" }])).then(() => "written", (e: Error) => e.message), {
-        timeout: 30_000,
-        interval: 300,
-      })
+      .poll(
+        () =>
+          sink.write(makeSinkRecords([{ value: "after" }])).then(
+            () => "written",
+            (e: Error) => e.message,
+          ),
+        {
+          timeout: 30_000,
+          interval: 300,
+        },
+      )
       .toBe("written");
     await sink.close();
     await expect.poll(() => subscriber.messages.map((m) => m.payload.toString())).toContain("after");

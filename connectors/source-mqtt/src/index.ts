@@ -1,39 +1,5 @@
-import { defineSource, type SourceDefinition, type SourceRecord, z } from "@pulsar-connect/core";
+import { mqttSource } from "./definition.ts";
 
-/** The config schema type (spelled out: published declarations are not inferred). */
-export type MqttConfigSchema = z.ZodObject<
-  { message: z.ZodDefault<z.ZodString>; count: z.ZodDefault<z.ZodNumber> },
-  z.core.$strip
->;
-
-const config: MqttConfigSchema = z.object({
-  message: z.string().default("hello").describe("Text of each record"),
-  count: z.number().int().min(0).default(10).describe("Records to produce before the source ends (0 = unbounded)"),
-});
-
-/** The mqtt source. */
-const mqttSource: SourceDefinition<MqttConfigSchema> = defineSource({
-  name: "mqtt",
-  description: "Reads records from Mqtt",
-  config,
-  async open(settings, context) {
-    // Connect to the external system here. partitionId + sequence let EFFECTIVELY_ONCE deduplicate.
-    const partitionId = `mqtt-${context.name}-${context.instanceId}`;
-    let sent = 0;
-    return {
-      async read({ maxRecords, signal }) {
-        if (settings.count > 0 && sent >= settings.count) return null;
-        if (signal.aborted) return [];
-        const n = Math.min(maxRecords, settings.count > 0 ? settings.count - sent : maxRecords);
-        const records: SourceRecord[] = [];
-        for (let i = 0; i < n; i++, sent++) {
-          records.push({ value: `${settings.message} ${sent}`, partitionId, sequence: BigInt(sent) });
-        }
-        return records;
-      },
-      async close() {},
-    };
-  },
-});
+export { type MqttSourceConfig, mqttSourceConfig } from "./definition.ts";
 
 export default mqttSource;

@@ -11,7 +11,10 @@ import mqtt, { type IClientPublishOptions, type MqttClient } from "mqtt";
 import type { MqttSinkConfig } from "../definition.ts";
 
 /** Publish options of a record: MQTT 5 carries its properties as user properties and its key as `pulsar-key`. */
-export function publishOptions(record: SinkRecord, config: Pick<MqttSinkConfig, "qos" | "retain" | "protocolVersion">): IClientPublishOptions {
+export function publishOptions(
+  record: SinkRecord,
+  config: Pick<MqttSinkConfig, "qos" | "retain" | "protocolVersion">,
+): IClientPublishOptions {
   const options: IClientPublishOptions = { qos: config.qos, retain: config.retain };
   if (config.protocolVersion === 5) {
     const userProperties: Record<string, string> = { ...record.properties };
@@ -46,7 +49,13 @@ export class MqttSink implements SinkInstance {
   }
 
   static async open(config: MqttSinkConfig, context: SinkContext): Promise<MqttSink> {
-    const clientId = clientIdFor(["pulsar-connect", context.tenant, context.namespace, context.name, context.instanceId]);
+    const clientId = clientIdFor([
+      "pulsar-connect",
+      context.tenant,
+      context.namespace,
+      context.name,
+      context.instanceId,
+    ]);
     try {
       const client = await mqtt.connectAsync(config.brokerUrl, {
         ...mqttClientOptions(config, clientId),
