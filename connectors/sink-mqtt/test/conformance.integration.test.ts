@@ -23,10 +23,21 @@ describeSinkConformance("mqtt", {
   },
   value: (id) => ({ id }),
   duplicatesVisible: true,
-  readBack: async (configs) =>
-    (collectors.get(configs.topic as string)?.messages ?? []).map(
-      (packet) => (JSON.parse(packet.payload.toString()) as { id: number }).id,
-    ),
+  readBack: async (configs) => {
+    const messages = collectors.get(configs.topic as string)?.messages ?? [];
+    // Delivery to the subscriber trails the broker's acknowledgement: wait until no message arrived for 300 ms.
+    let seen = -1;
+    let stableSince = Date.now();
+    const deadline = Date.now() + 10_000;
+    while (Date.now() < deadline && Date.now() - stableSince < 300) {
+      if (messages.length !== seen) {
+        seen = messages.length;
+        stableSince = Date.now();
+      }
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    return messages.map((packet) => (JSON.parse(packet.payload.toString()) as { id: number }).id);
+  },
   pulsar: pulsarEndpoints(),
   connectorModule: join(import.meta.dirname, "../src/index.ts"),
 });

@@ -50,7 +50,7 @@ describe("MQTT sink against Mosquitto", () => {
   }, async () => {
     const { url } = ownBroker.endpoint();
     const topic = uniqueName("recover");
-    const sink = await openSink({ brokerUrl: url, topic, qos: 1 });
+    const sink = await openSink({ brokerUrl: url, topic, qos: 1, publishTimeoutMs: 2_000 });
     await sink.write(makeSinkRecords([{ value: "before" }]));
     await ownBroker.kill();
     await expect

@@ -1,6 +1,12 @@
 import { AckPolicy, type Consumer, DeliverPolicy, type JsMsg, jetstream, jetstreamManager } from "@nats-io/jetstream";
 import type { MsgHdrs, NatsConnection, Subscription } from "@nats-io/transport-node";
-import type { ReadOptions, SourceContext, SourceInstance, SourceRecord } from "@pulsar-connect/core";
+import {
+  ConnectorError,
+  type ReadOptions,
+  type SourceContext,
+  type SourceInstance,
+  type SourceRecord,
+} from "@pulsar-connect/core";
 import { connectNats, toNatsError } from "@pulsar-connect/nats-common";
 import type { NatsSourceConfig } from "../definition.ts";
 
@@ -26,21 +32,28 @@ export class NatsSource implements SourceInstance {
   private readonly config: NatsSourceConfig;
   private readonly connection: NatsConnection;
   private readonly describe: () => string;
+  private readonly connected: () => boolean;
   private consumer: Consumer | undefined;
   private subscription: Subscription | undefined;
   private readonly coreBuffer: SourceRecord[] = [];
   private wake: (() => void) | undefined;
 
-  private constructor(config: NatsSourceConfig, connection: NatsConnection, describe: () => string) {
+  private constructor(
+    config: NatsSourceConfig,
+    connection: NatsConnection,
+    describe: () => string,
+    connected: () => boolean,
+  ) {
     this.config = config;
     this.connection = connection;
     this.describe = describe;
+    this.connected = connected;
   }
 
   static async open(config: NatsSourceConfig, context: SourceContext): Promise<NatsSource> {
     const name = `pulsar-connect ${context.tenant}/${context.namespace}/${context.name}[${context.instanceId}]`;
-    const { connection, describe } = await connectNats(config, name, context.logger);
-    const source = new NatsSource(config, connection, describe);
+    const { connection, describe, connected } = await connectNats(config, name, context.logger);
+    const source = new NatsSource(config, connection, describe, connected);
     try {
       if (config.mode === "jetstream") await source.bindConsumer();
       else {
@@ -122,6 +135,10 @@ export class NatsSource implements SourceInstance {
 
   private async pull(consumer: Consumer, maxRecords: number, signal: AbortSignal): Promise<SourceRecord[]> {
     const records: SourceRecord[] = [];
+    if (!this.connected()) {
+      throw new ConnectorError("CONNECTION_FAILED", `cannot pull: ${this.describe()}`, { retryable: true });
+    }
+    let watchdog: NodeJS.Timeout | undefined;
     try {
       const messages = await consumer.fetch({
         max_messages: Math.max(1, Math.min(maxRecords, this.config.batchSize)),
@@ -129,11 +146,18 @@ export class NatsSource implements SourceInstance {
       });
       const stop = () => messages.stop();
       signal.addEventListener("abort", stop);
+      // A pull whose connection drops may never end by itself: stop it a while after it should have expired.
+      let stalled = false;
+      watchdog = setTimeout(() => {
+        stalled = true;
+        messages.stop();
+      }, MIN_EXPIRES_MS + 5_000);
       try {
         for await (const message of messages) records.push(this.toRecord(message));
       } finally {
         signal.removeEventListener("abort", stop);
       }
+      if (stalled && records.length === 0) throw new Error("the pull request got no answer");
     } catch (error) {
       // Messages delivered before the failure stay unacked: JetStream redelivers them after ackWaitMs.
       for (const record of records) await record.fail?.(error as Error);

@@ -59,7 +59,7 @@ export async function connectNats(
   config: NatsConnectionConfig,
   clientName: string,
   logger: Logger,
-): Promise<{ connection: NatsConnection; describe(): string }> {
+): Promise<{ connection: NatsConnection; describe(): string; connected(): boolean }> {
   let last = "connected";
   let connection: NatsConnection;
   try {
@@ -88,7 +88,7 @@ export async function connectNats(
       }
     }
   })().catch(() => {});
-  return { connection, describe: () => `NATS at ${config.servers}: ${last}` };
+  return { connection, describe: () => `NATS at ${config.servers}: ${last}`, connected: () => last === "connected" };
 }
 
 /** A ConnectorError for a NATS failure: authorization and missing streams are permanent, the rest retryable. */
