@@ -165,6 +165,8 @@ export class NatsSource implements SourceInstance {
         error,
         `cannot pull from ${this.config.stream}/${this.config.durableName} (${this.describe()})`,
       );
+    } finally {
+      clearTimeout(watchdog);
     }
     return records;
   }
