@@ -15,3 +15,4 @@ export {
   type TestContextHandle,
   type TestContextOptions,
 } from "./context.ts";
+export { describeSourceKill, type SourceKillOptions } from "./source-kill.ts";

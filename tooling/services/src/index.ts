@@ -3,8 +3,12 @@ export type {
   CassandraEndpoint,
   KafkaEndpoint,
   MariadbEndpoint,
+  MosquittoEndpoint,
+  NatsEndpoint,
   PostgresEndpoint,
   PulsarEndpoint,
+  RabbitmqEndpoint,
+  RedisEndpoint,
   S3proxyEndpoint,
   ServiceEndpoints,
 } from "./internal/endpoints.ts";

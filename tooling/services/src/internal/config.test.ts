@@ -123,7 +123,7 @@ describe("service names", () => {
   });
 
   it("names the unknown ones", () => {
-    expect(() => parseServiceNames(["pulsar", "redis"])).toThrow(/"redis"/);
+    expect(() => parseServiceNames(["pulsar", "mongodb"])).toThrow(/"mongodb"/);
   });
 
   it("collects the union of the workspace's test/services.json files", () => {

@@ -9,9 +9,15 @@ export const SERVICE_NAMES = [
   "postgres-logical",
   "mariadb",
   "s3proxy",
+  "redis",
+  "rabbitmq",
+  "nats",
+  "mosquitto",
 ] as const;
 export type ServiceName = (typeof SERVICE_NAMES)[number];
 export type JvmServiceName = "pulsar" | "kafka" | "cassandra" | "s3proxy";
+/** Servers run from their Debian package's binary in a folder of their own. */
+export type DaemonServiceName = "redis" | "rabbitmq" | "nats" | "mosquitto";
 
 /** Servers bind and advertise an IPv4 literal: `localhost` may resolve to ::1. */
 export const HOST = "127.0.0.1";
@@ -70,9 +76,13 @@ export interface CassandraPorts {
 export interface DatabasePorts {
   port: number;
 }
-
 export interface S3proxyPorts {
   port: number;
+}
+export interface RabbitmqPorts {
+  port: number;
+  /** Erlang distribution port (rabbitmqctl talks to the node through it). */
+  dist: number;
 }
 
 export interface ServicePorts {
@@ -83,6 +93,10 @@ export interface ServicePorts {
   "postgres-logical": DatabasePorts;
   mariadb: DatabasePorts;
   s3proxy: S3proxyPorts;
+  redis: DatabasePorts;
+  rabbitmq: RabbitmqPorts;
+  nats: DatabasePorts;
+  mosquitto: DatabasePorts;
 }
 
 export function servicePorts<N extends ServiceName>(name: N, env: NodeJS.ProcessEnv = process.env): ServicePorts[N] {
@@ -104,6 +118,13 @@ export function servicePorts<N extends ServiceName>(name: N, env: NodeJS.Process
     "postgres-logical": () => ({ port: portFromEnv(env, "PG_LOGICAL_PORT", 7532) }),
     mariadb: () => ({ port: portFromEnv(env, "MARIADB_PORT", 3306) }),
     s3proxy: () => ({ port: portFromEnv(env, "S3PROXY_PORT", 7600) }),
+    redis: () => ({ port: portFromEnv(env, "REDIS_PORT", 6379) }),
+    rabbitmq: () => ({
+      port: portFromEnv(env, "RABBITMQ_PORT", 5672),
+      dist: portFromEnv(env, "RABBITMQ_DIST_PORT", 25672),
+    }),
+    nats: () => ({ port: portFromEnv(env, "NATS_PORT", 4222) }),
+    mosquitto: () => ({ port: portFromEnv(env, "MQTT_PORT", 1883) }),
   } satisfies { [K in ServiceName]: () => ServicePorts[K] };
   return all[name]() as ServicePorts[N];
 }

@@ -51,6 +51,36 @@ export interface S3proxyEndpoint {
   secretAccessKey: string;
 }
 
+export interface RedisEndpoint {
+  host: string;
+  port: number;
+  /** redis://host:port */
+  url: string;
+}
+
+export interface RabbitmqEndpoint {
+  host: string;
+  port: number;
+  username: string;
+  password: string;
+  /** amqp://user:password@host:port */
+  url: string;
+}
+
+export interface NatsEndpoint {
+  host: string;
+  port: number;
+  /** nats://host:port */
+  servers: string;
+}
+
+export interface MosquittoEndpoint {
+  host: string;
+  port: number;
+  /** mqtt://host:port */
+  url: string;
+}
+
 export interface ServiceEndpoints {
   pulsar: PulsarEndpoint;
   kafka: KafkaEndpoint;
@@ -59,6 +89,10 @@ export interface ServiceEndpoints {
   "postgres-logical": PostgresEndpoint;
   mariadb: MariadbEndpoint;
   s3proxy: S3proxyEndpoint;
+  redis: RedisEndpoint;
+  rabbitmq: RabbitmqEndpoint;
+  nats: NatsEndpoint;
+  mosquitto: MosquittoEndpoint;
 }
 
 export type AnyEndpoint = ServiceEndpoints[ServiceName];

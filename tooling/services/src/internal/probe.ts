@@ -60,3 +60,34 @@ export async function waitUntil(check: () => Promise<boolean>, options: WaitOpti
     await sleep(options.intervalMs ?? 1_000);
   }
 }
+
+/**
+ * Connects, writes `greeting` (if any) and resolves true once the bytes received satisfy `answered`; false on
+ * error, close or timeout. Probes speak each server's protocol instead of trusting an open port.
+ */
+export function tcpExchange(
+  host: string,
+  port: number,
+  greeting: Buffer | undefined,
+  answered: (received: Buffer) => boolean,
+  timeoutMs = 2_000,
+): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect({ host, port });
+    let received = Buffer.alloc(0);
+    const done = (ok: boolean) => {
+      socket.destroy();
+      resolve(ok);
+    };
+    socket.setTimeout(timeoutMs, () => done(false));
+    socket.once("connect", () => {
+      if (greeting) socket.write(greeting);
+    });
+    socket.on("data", (chunk: Buffer) => {
+      received = Buffer.concat([received, chunk]);
+      if (answered(received)) done(true);
+    });
+    socket.once("error", () => done(false));
+    socket.once("close", () => done(false));
+  });
+}

@@ -1,5 +1,13 @@
 import { cassandraServer } from "./cassandra.ts";
-import { type JvmServiceName, SERVICE_NAMES, type ServiceName, type ServicePorts, servicePorts } from "./config.ts";
+import {
+  type DaemonServiceName,
+  type JvmServiceName,
+  SERVICE_NAMES,
+  type ServiceName,
+  type ServicePorts,
+  servicePorts,
+} from "./config.ts";
+import { type DaemonServer, startDaemon } from "./daemon.ts";
 import {
   mariadbEndpoint,
   mariadbHealthy,
@@ -13,6 +21,7 @@ import {
 import type { ServiceEndpoints } from "./endpoints.ts";
 import { type JvmServer, startJvm } from "./jvm.ts";
 import { kafkaServer } from "./kafka.ts";
+import { mosquittoServer, natsServer, rabbitmqServer, redisServer } from "./messaging.ts";
 import { postgresLogicalHealthy, stopPostgresLogical, upPostgresLogical } from "./postgres-logical.ts";
 import { waitUntil } from "./probe.ts";
 import { isAlive, listenerPid, peakRssMb, rssMb, stopProcess } from "./proc.ts";
@@ -29,6 +38,17 @@ const jvmServers: { [N in JvmServiceName]: JvmServer<N> } = {
 
 function isJvm(name: ServiceName): name is JvmServiceName {
   return name in jvmServers;
+}
+
+const daemonServers: { [N in DaemonServiceName]: DaemonServer<N> } = {
+  redis: redisServer,
+  rabbitmq: rabbitmqServer,
+  nats: natsServer,
+  mosquitto: mosquittoServer,
+};
+
+function isDaemon(name: ServiceName): name is DaemonServiceName {
+  return name in daemonServers;
 }
 
 /** Long enough for a concurrent caller to finish a cold start of the slowest server. */
@@ -91,7 +111,35 @@ async function upJvm<N extends JvmServiceName>(server: JvmServer<N>): Promise<Up
   });
 }
 
+async function upDaemon<N extends DaemonServiceName>(server: DaemonServer<N>): Promise<UpResult<N>> {
+  const begun = Date.now();
+  const ports = servicePorts(server.name);
+  return withServiceLock(server.name, LOCK_TIMEOUT_MS, async () => {
+    const result = (action: UpAction, pid?: number): UpResult<N> => ({
+      name: server.name,
+      action,
+      ms: Date.now() - begun,
+      endpoint: server.endpoint(ports),
+      ...(pid === undefined ? {} : { pid }),
+    });
+    const state = ourLiveState(server.name);
+    if (state) {
+      const running = state.ports as unknown as ServicePorts[N];
+      const check = await waitUntil(() => server.healthy(running), { timeoutMs: 10_000, intervalMs: 500 });
+      if (check.ready) return { ...result("reused", state.pid), endpoint: server.endpoint(running) };
+      await stopProcess(state.pid, state.marker);
+    }
+    clearState(server.name);
+    if (await server.healthy(ports).catch(() => false)) return result("external");
+    const started = await startDaemon(server, ports);
+    return result("started", started.pid);
+  });
+}
+
 async function upOne<N extends ServiceName>(name: N): Promise<UpResult<N>> {
+  if (isDaemon(name)) {
+    return (await upDaemon(daemonServers[name] as DaemonServer<DaemonServiceName>)) as unknown as UpResult<N>;
+  }
   if (isJvm(name)) return (await upJvm(jvmServers[name] as JvmServer<JvmServiceName>)) as unknown as UpResult<N>;
   const begun = Date.now();
   return withServiceLock(name, LOCK_TIMEOUT_MS, async () => {
@@ -190,6 +238,7 @@ export interface ServiceStatus {
 async function healthyOn(name: ServiceName, ports: Record<string, number>): Promise<boolean> {
   try {
     if (isJvm(name)) return await (jvmServers[name] as JvmServer<JvmServiceName>).healthy(ports as never);
+    if (isDaemon(name)) return await (daemonServers[name] as DaemonServer<DaemonServiceName>).healthy(ports as never);
     const port = ports.port ?? 0;
     if (name === "postgres-logical") return await postgresLogicalHealthy(port);
     return name === "postgres" ? await postgresHealthy(port) : await mariadbHealthy(port);

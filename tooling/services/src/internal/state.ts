@@ -11,8 +11,8 @@ export interface ServiceState {
   pid: number;
   /** Text in the process command line that proves the pid is still ours. */
   marker?: string;
-  /** How to stop it: a JVM we spawned, or a system database we started through its Debian tooling. */
-  managedBy: "jvm" | "pg_ctlcluster" | "pg_ctl" | "mariadbd";
+  /** How to stop it: a JVM or Debian-packaged binary we spawned, or a system database started by its Debian tooling. */
+  managedBy: "jvm" | "pg_ctlcluster" | "pg_ctl" | "mariadbd" | "daemon";
   ports: Record<string, number>;
   startedAt: string;
   readyAt?: string;

@@ -1,0 +1,5 @@
+import { mqttSink } from "./definition.ts";
+
+export { type MqttSinkConfig, mqttSinkConfig } from "./definition.ts";
+
+export default mqttSink;

@@ -1,0 +1,43 @@
+import { type ConfigSchema, defineSink, type SinkDefinition, z } from "@pulsar-connect/core";
+import { checkNatsConnection, type NatsConnectionConfig, natsConnectionFields } from "@pulsar-connect/nats-common";
+import { NatsSink } from "./internal/sink.ts";
+
+// Strict: a misspelt field is refused, not ignored.
+const schema = z
+  .strictObject({
+    ...natsConnectionFields,
+    subject: z
+      .string()
+      .min(1, "must name the subject")
+      .regex(/^[^\s*>]+$/, "must be a subject without wildcards")
+      .describe("Subject to publish to"),
+    mode: z
+      .enum(["jetstream", "core"])
+      .default("jetstream")
+      .describe("jetstream: wait for the stream's ack, message id = Pulsar message id; core: fire and forget"),
+    maxInFlight: z.number().int().positive().default(256).describe("JetStream publishes awaiting their ack at once"),
+  })
+  .superRefine((config, ctx) => checkNatsConnection(config, ctx));
+
+/** The validated NATS sink config. */
+export interface NatsSinkConfig extends NatsConnectionConfig {
+  subject: string;
+  mode: "jetstream" | "core";
+  maxInFlight: number;
+}
+
+// The interface above must stay the schema's output type.
+const sameShape: (config: z.output<typeof schema>) => NatsSinkConfig = (config) => config;
+void sameShape;
+
+/** Config schema of the NATS sink. */
+export const natsSinkConfig: ConfigSchema = schema;
+
+/** The NATS sink. */
+export const natsSink: SinkDefinition = defineSink({
+  name: "nats",
+  description: "Publishes records to NATS: JetStream with acks and message ids, or core NATS",
+  config: schema,
+  batchSize: 500,
+  open: (config, context) => NatsSink.open(config, context),
+});

@@ -1,0 +1,5 @@
+import { natsSink } from "./definition.ts";
+
+export { type NatsSinkConfig, natsSinkConfig } from "./definition.ts";
+
+export default natsSink;

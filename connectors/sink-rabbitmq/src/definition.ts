@@ -1,0 +1,78 @@
+import { type ConfigSchema, defineSink, type SinkDefinition, z } from "@pulsar-connect/core";
+import {
+  type QueueType,
+  queueTypeField,
+  type RabbitmqConnectionConfig,
+  rabbitmqConnectionFields,
+} from "@pulsar-connect/rabbitmq-common";
+import { RabbitmqSink } from "./internal/sink.ts";
+
+// Strict: a misspelt field is refused, not ignored.
+const schema = z
+  .strictObject({
+    ...rabbitmqConnectionFields,
+    exchangeName: z.string().min(1, "must name the exchange to publish to").describe("Exchange to publish to"),
+    exchangeType: z
+      .enum(["direct", "fanout", "topic", "headers"])
+      .optional()
+      .describe("Type of the exchange, declared durable when missing: topic by default, direct with queueName"),
+    routingKey: z.string().default("").describe("Routing key when the record has no `routingKey` property"),
+    queueName: z
+      .string()
+      .default("")
+      .describe("When set: a durable queue declared and bound to a direct exchange with routingKey"),
+    queueType: queueTypeField,
+    deliveryMode: z
+      .enum(["persistent", "transient"])
+      .default("persistent")
+      .describe("persistent: the broker writes messages to disk before it confirms them"),
+    maxInFlight: z
+      .number()
+      .int()
+      .positive()
+      .default(1000)
+      .describe("Published messages awaiting their confirm before publishing pauses"),
+  })
+  .superRefine((config, ctx) => {
+    if (config.queueName === "" && config.queueType !== undefined) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["queueType"],
+        message: "needs queueName: the sink declares no queue without it",
+      });
+    }
+    if (config.queueName !== "" && config.exchangeType !== undefined && config.exchangeType !== "direct") {
+      ctx.addIssue({
+        code: "custom",
+        path: ["exchangeType"],
+        message: "must be direct (or left out) when queueName is set: the queue is bound with routingKey",
+      });
+    }
+  });
+
+/** The validated RabbitMQ sink config. */
+export interface RabbitmqSinkConfig extends RabbitmqConnectionConfig {
+  exchangeName: string;
+  exchangeType?: "direct" | "fanout" | "topic" | "headers" | undefined;
+  routingKey: string;
+  queueName: string;
+  queueType?: QueueType | undefined;
+  deliveryMode: "persistent" | "transient";
+  maxInFlight: number;
+}
+
+// The interface above must stay the schema's output type.
+const sameShape: (config: z.output<typeof schema>) => RabbitmqSinkConfig = (config) => config;
+void sameShape;
+
+/** Config schema of the RabbitMQ sink. */
+export const rabbitmqSinkConfig: ConfigSchema = schema;
+
+/** The RabbitMQ sink: publishes each record's bytes and waits for the broker's confirm. */
+export const rabbitmqSink: SinkDefinition = defineSink({
+  name: "rabbitmq",
+  description: "Publishes records to a RabbitMQ exchange, with publisher confirms",
+  config: schema,
+  batchSize: 500,
+  open: (config, context) => RabbitmqSink.open(config, context),
+});

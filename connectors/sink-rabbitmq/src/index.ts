@@ -1,0 +1,5 @@
+import { rabbitmqSink } from "./definition.ts";
+
+export { type RabbitmqSinkConfig, rabbitmqSinkConfig } from "./definition.ts";
+
+export default rabbitmqSink;

@@ -1,0 +1,5 @@
+import { redisSink } from "./definition.ts";
+
+export { type RedisSinkConfig, redisSinkConfig } from "./definition.ts";
+
+export default redisSink;

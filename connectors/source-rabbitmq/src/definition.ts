@@ -1,0 +1,64 @@
+import { type ConfigSchema, defineSource, type SourceDefinition, z } from "@pulsar-connect/core";
+import {
+  type QueueType,
+  queueTypeField,
+  type RabbitmqConnectionConfig,
+  rabbitmqConnectionFields,
+} from "@pulsar-connect/rabbitmq-common";
+import { RabbitmqSource } from "./internal/source.ts";
+
+// Strict: a misspelt field is refused, not ignored.
+const schema = z
+  .strictObject({
+    ...rabbitmqConnectionFields,
+    queueName: z.string().min(1, "must name the queue to consume").describe("Queue to consume"),
+    prefetchCount: z
+      .number()
+      .int()
+      .nonnegative()
+      .max(65_535)
+      .default(0)
+      .describe("Unacknowledged messages the broker delivers ahead, 0 = unlimited (set a bound: they wait in memory)"),
+    prefetchGlobal: z
+      .boolean()
+      .default(false)
+      .describe("Apply prefetchCount to the whole channel instead of the consumer"),
+    passive: z
+      .boolean()
+      .default(false)
+      .describe("Only check that the queue exists (keeps its settings) instead of declaring it durable"),
+    queueType: queueTypeField,
+  })
+  .superRefine((config, ctx) => {
+    if (config.passive && config.queueType !== undefined) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["queueType"],
+        message: "has no effect with passive: the queue is not declared",
+      });
+    }
+  });
+
+/** The validated RabbitMQ source config. */
+export interface RabbitmqSourceConfig extends RabbitmqConnectionConfig {
+  queueName: string;
+  prefetchCount: number;
+  prefetchGlobal: boolean;
+  passive: boolean;
+  queueType?: QueueType | undefined;
+}
+
+// The interface above must stay the schema's output type.
+const sameShape: (config: z.output<typeof schema>) => RabbitmqSourceConfig = (config) => config;
+void sameShape;
+
+/** Config schema of the RabbitMQ source. */
+export const rabbitmqSourceConfig: ConfigSchema = schema;
+
+/** The RabbitMQ source: consumes a queue with manual acks, each sent once Pulsar stored the message. */
+export const rabbitmqSource: SourceDefinition = defineSource({
+  name: "rabbitmq",
+  description: "Consumes a RabbitMQ queue; each message is acked after Pulsar stored it",
+  config: schema,
+  open: (config, context) => RabbitmqSource.open(config, context),
+});

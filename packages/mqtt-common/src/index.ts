@@ -1,0 +1,8 @@
+export {
+  clientIdFor,
+  type MqttConnectionConfig,
+  type MqttConnectionFields,
+  mqttClientOptions,
+  mqttConnectionFields,
+  toMqttError,
+} from "./internal/connection.ts";

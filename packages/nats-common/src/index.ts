@@ -1,0 +1,9 @@
+export {
+  checkNatsConnection,
+  connectNats,
+  type NatsConnectionConfig,
+  type NatsConnectionFields,
+  natsConnectionFields,
+  serverList,
+  toNatsError,
+} from "./internal/connection.ts";

@@ -1,0 +1,7 @@
+export { createRedisClient, ensureConnected, redisAddress, toRedisError, toReplyError } from "./internal/client.ts";
+export {
+  checkRedisConnection,
+  type RedisConnectionConfig,
+  type RedisConnectionFields,
+  redisConnectionFields,
+} from "./internal/fields.ts";
