@@ -105,7 +105,10 @@ export function decodeKeyValue(
   schema: KeyValueSchema,
 ): { key: unknown; value: unknown } {
   if (schema.encoding === "SEPARATED") {
-    return { key: keyBytes === undefined ? null : decodeValue(keyBytes, schema.key), value: decodeValue(data, schema.value) };
+    return {
+      key: keyBytes === undefined ? null : decodeValue(keyBytes, schema.key),
+      value: decodeValue(data, schema.value),
+    };
   }
   const bytes = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
   const keyPart = inlinePart(bytes, 0);
