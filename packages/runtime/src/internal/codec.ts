@@ -18,6 +18,15 @@ export interface EncodedRecord {
  */
 export function encodeRecord(value: unknown, schema?: RecordSchema): EncodedRecord {
   if (schema?.type !== "KEY_VALUE") return { payload: encodeValue(value, schema) };
+  for (const [part, partSchema] of [
+    ["key", schema.key],
+    ["value", schema.value],
+  ] as const) {
+    // The broker registers JSON and AVRO parts of a KeyValue schema only with their record definition.
+    if ((partSchema.type === "JSON" || partSchema.type === "AVRO") && !partSchema.definition) {
+      throw invalidKeyValue(`the ${part} schema of a KeyValue record is ${partSchema.type} without a definition`);
+    }
+  }
   const pair = keyValueOf(value);
   const key = pair.key === undefined || pair.key === null ? undefined : encodeValue(pair.key, schema.key);
   const payload = pair.value === undefined || pair.value === null ? undefined : encodeValue(pair.value, schema.value);

@@ -66,7 +66,7 @@ describe("value codec", () => {
 });
 
 describe("KeyValue codec", () => {
-  const json = { type: "JSON" } as const;
+  const json = { type: "JSON", definition: '{"type":"record","name":"R","fields":[]}' } as const;
 
   it("puts a SEPARATED key in the message key bytes and the value in the payload", () => {
     const schema = { type: "KEY_VALUE", key: json, value: json, encoding: "SEPARATED" } as const;
@@ -96,6 +96,13 @@ describe("KeyValue codec", () => {
     const schema = { type: "KEY_VALUE", key: json, value: json, encoding: "SEPARATED" } as const;
     expect(() => encodeRecord("plain", schema)).toThrow("{ key, value }");
     expect(() => encodeRecord({ key: 1, value: null }, schema)).toThrow("needs a value");
+  });
+
+  it("refuses a JSON or AVRO part without a definition (the broker would not register it)", () => {
+    const schema = { type: "KEY_VALUE", key: { type: "STRING" }, value: { type: "JSON" }, encoding: "INLINE" } as const;
+    expect(() => encodeRecord({ key: "k", value: {} }, schema)).toThrow(
+      "the value schema of a KeyValue record is JSON without a definition",
+    );
   });
 });
 
