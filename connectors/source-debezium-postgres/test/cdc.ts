@@ -124,6 +124,17 @@ export interface ChangeEvent {
   ts_ms: number;
 }
 
+/** The change event of a record: the value part of its KeyValue<JSON key, JSON event>. */
 export function eventOf(record: SourceRecord): ChangeEvent {
-  return JSON.parse(record.value as string) as ChangeEvent;
+  return JSON.parse(eventText(record)) as ChangeEvent;
+}
+
+/** The change event as the JSON text the source sends. */
+export function eventText(record: SourceRecord): string {
+  return (record.value as { value: string }).value;
+}
+
+/** The key part of a record's KeyValue (JSON text of the key columns), null for a table without a key. */
+export function keyOf(record: SourceRecord): string | null {
+  return (record.value as { key: string | null }).key;
 }

@@ -71,11 +71,15 @@ export {
   readConnectorManifest,
 } from "./manifest.ts";
 export type {
+  KeyValue,
+  KeyValueEncoding,
+  KeyValueSchema,
   PulsarPosition,
   RecordFailure,
   RecordSchema,
   SchemaType,
   SinkRecord,
   SourceRecord,
+  ValueSchema,
   WriteOutcome,
 } from "./records.ts";

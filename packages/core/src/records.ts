@@ -1,12 +1,43 @@
 /** Schema of a record's value, as Pulsar names it. */
 export type SchemaType = "BYTES" | "STRING" | "JSON" | "AVRO";
 
-/** Schema information attached to a record or topic. */
-export interface RecordSchema {
+/** Schema of a plain value (not a key/value pair). */
+export interface ValueSchema {
   /** Schema type. */
   type: SchemaType;
   /** The schema definition (Avro/JSON schema text) for JSON and AVRO. */
   definition?: string;
+}
+
+/**
+ * Where a KeyValue record puts its key: INLINE writes key and value into the payload (each length-prefixed),
+ * SEPARATED writes the key into the message key (as bytes, so consumers can route and compact by it) and the value
+ * into the payload.
+ */
+export type KeyValueEncoding = "INLINE" | "SEPARATED";
+
+/** Schema of a key/value pair: the record's value is `{ key, value }`, each encoded by its own schema. */
+export interface KeyValueSchema {
+  type: "KEY_VALUE";
+  /** Schema of the key. */
+  key: ValueSchema;
+  /** Schema of the value. */
+  value: ValueSchema;
+  encoding: KeyValueEncoding;
+  /** A key/value pair has no definition of its own: its parts have. */
+  definition?: undefined;
+}
+
+/** Schema information attached to a record or topic. */
+export type RecordSchema = ValueSchema | KeyValueSchema;
+
+/**
+ * The value of a record whose schema is a {@link KeyValueSchema}. An undefined or null key sends no message key
+ * (SEPARATED) or an absent key (INLINE).
+ */
+export interface KeyValue<K = unknown, V = unknown> {
+  key: K;
+  value: V;
 }
 
 /** Position of a message in a Pulsar topic. */
@@ -25,7 +56,7 @@ export interface PulsarPosition {
 export interface SourceRecord<T = unknown> {
   /** The payload. Strings and bytes are sent as they are; other values as JSON. */
   value: T;
-  /** Message key. */
+  /** Message key. A record with a SEPARATED {@link KeyValueSchema} has its key in `value.key` instead. */
   key?: string;
   /** Message properties. */
   properties?: Record<string, string>;
@@ -37,7 +68,7 @@ export interface SourceRecord<T = unknown> {
   sequence?: bigint;
   /** Send this record to another topic than the configured output topic. */
   destinationTopic?: string;
-  /** Schema of the value. */
+  /** Schema of the value. With a {@link KeyValueSchema}, `value` is a {@link KeyValue}. */
   schema?: RecordSchema;
   /** Called by the runtime once the guarantee is met (after the send receipt, or at once for ATMOST_ONCE). */
   ack?(): void | Promise<void>;
@@ -47,7 +78,10 @@ export interface SourceRecord<T = unknown> {
 
 /** A message read from a Pulsar input topic, handed to a sink. */
 export interface SinkRecord<T = unknown> {
-  /** The decoded value (bytes, string, or parsed JSON/Avro object, according to the topic schema). */
+  /**
+   * The decoded value (bytes, string, or parsed JSON/Avro object, according to the topic schema); a {@link KeyValue}
+   * of the decoded key and value for a topic with a KeyValue schema.
+   */
   value: T;
   /** The raw payload bytes. */
   data: Uint8Array;

@@ -9,6 +9,7 @@ import {
 import { configWarnings } from "./config-fields.ts";
 import {
   inputSchema,
+  keyValueRecordSchema,
   sinkConsumerSettings,
   sourceOutputSchema,
   sourcePendingLimit,
@@ -220,6 +221,25 @@ describe("upstream fields that work", () => {
     expect(() =>
       sourceOutputSchema(resolvedSource({ schemaType: "AVRO" }), { type: "JSON", definition: "{}" }),
     ).toThrow("schemaType AVRO: the connector's records carry a JSON schema, so they cannot be written as AVRO");
+  });
+
+  it("registers a KeyValue record schema without schemaType, and reads the topic schema back into it", () => {
+    const definition = '{"type":"record","name":"Key","fields":[{"name":"id","type":"int"}]}';
+    const recordSchema = {
+      type: "KEY_VALUE",
+      key: { type: "JSON", definition },
+      value: { type: "STRING" },
+      encoding: "SEPARATED",
+    } as const;
+    const info = sourceOutputSchema(resolvedSource({}), recordSchema);
+    expect(info).toMatchObject({
+      type: "KEY_VALUE",
+      properties: { "key.schema.type": "JSON", "value.schema.type": "STRING", "kv.encoding.type": "SEPARATED" },
+    });
+    expect(keyValueRecordSchema(info?.schema as Uint8Array, info?.properties ?? {})).toEqual(recordSchema);
+    expect(() => sourceOutputSchema(resolvedSource({ schemaType: "JSON" }), recordSchema)).toThrow(
+      "schemaType JSON: the connector's records carry a KEY_VALUE schema",
+    );
   });
 });
 

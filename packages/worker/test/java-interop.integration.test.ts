@@ -322,6 +322,11 @@ describe("Java interop through a worker process", () => {
         case "JSON":
         case "AVRO":
           return { id: i, name: `name-${i}` };
+        // KeyValue<STRING, INT32>: the key decoded, the INT32 value handed over as its 4 bytes.
+        case "KV_INLINE":
+          return { key: `kvkey-${i}`, value: { bytes: 4, crc32: zlib.crc32(int32(i)) } };
+        case "KV_SEPARATED":
+          return { key: `k${i % 5}`, value: { bytes: 4, crc32: zlib.crc32(int32(i)) } };
         default:
           return { bytes: data.length, crc32: zlib.crc32(data) };
       }
@@ -348,9 +353,9 @@ describe("Java interop through a worker process", () => {
           crc32: line.crc32,
         };
         const want = {
-          // No schema for a topic without one, nor for KeyValue (core's record schemas have no KeyValue yet: the sink
-          // gets the payload as bytes, and the key as sent, base64 under SEPARATED).
-          schemaType: cell.schema === "BYTES" || cell.schema.startsWith("KV_") ? undefined : cell.schema,
+          // No schema for a topic without one; KeyValue topics hand over { key, value } (and the message key as
+          // sent, base64 under SEPARATED).
+          schemaType: cell.schema === "BYTES" ? undefined : cell.schema.startsWith("KV_") ? "KEY_VALUE" : cell.schema,
           key,
           properties: { i: String(i) },
           eventTime: 1000 + i,

@@ -1,5 +1,6 @@
 import {
   ConnectorError,
+  type KeyValueSchema,
   type Logger,
   type ReadOptions,
   type SourceContext,
@@ -22,7 +23,15 @@ import {
 import { FlushTracker, type TransactionMark } from "./flush-tracker.ts";
 import { splitList } from "./lists.ts";
 import { formatLsn, type Lsn, laterLsn, parseLsn } from "./lsn.ts";
-import { decodePgOutput, type PgOutputMessage, pgTimeToUnixMs, type Relation, type TupleValue } from "./pgoutput.ts";
+import {
+  decodePgOutput,
+  type PgOutputMessage,
+  pgTimeToUnixMs,
+  type Relation,
+  type RelationColumn,
+  type TupleValue,
+} from "./pgoutput.ts";
+import { changeEventSchema, HEARTBEAT_SCHEMA } from "./record-schema.ts";
 import { ReplicationStream } from "./replication-stream.ts";
 import { SnapshotReader, type SnapshotRow, type TableProgress } from "./snapshot.ts";
 import { convertValue, SESSION_OPTIONS } from "./values.ts";
@@ -137,6 +146,8 @@ export class PostgresCdcSource implements SourceInstance {
   private onlySnapshot = false;
   private tables = new Map<number, TableInfo>();
   private readonly relations = new Map<number, Relation>();
+  /** The topic schema of each column list (a relation's, or a snapshot batch's), computed once per list. */
+  private readonly schemas = new WeakMap<readonly RelationColumn[], KeyValueSchema>();
   private tracker: FlushTracker | undefined;
   private transaction: OpenTransaction | undefined;
   private lastCommitLsn: Lsn | null = null;
@@ -477,7 +488,7 @@ export class PostgresCdcSource implements SourceInstance {
     const after = newTuple ? rowOf(relation.columns, newTuple, this.settings) : null;
     const keyColumns = this.keyColumns(relation);
     const value = changeEvent(op, before, after, this.sourceInfo(relation, transaction, lsn), this.settings);
-    this.push(relation, transaction, lsn, value, keyOf(after ?? before, keyColumns));
+    this.push(relation, transaction, lsn, value, keyOf(after ?? before, keyColumns), keyColumns);
   }
 
   private truncate(relationId: number, lsn: Lsn): void {
@@ -486,7 +497,7 @@ export class PostgresCdcSource implements SourceInstance {
     if (!relation || !transaction) return;
     if (!this.filter.includes(relation.schema, relation.table) || this.skipped.has("t")) return;
     const value = changeEvent("t", null, null, this.sourceInfo(relation, transaction, lsn), this.settings);
-    this.push(relation, transaction, lsn, value, undefined);
+    this.push(relation, transaction, lsn, value, undefined, this.keyColumns(relation));
   }
 
   private sourceInfo(relation: Relation, transaction: OpenTransaction, lsn: Lsn) {
@@ -508,6 +519,7 @@ export class PostgresCdcSource implements SourceInstance {
     _lsn: Lsn,
     value: string,
     key: string | undefined,
+    keyColumns: readonly string[],
   ): void {
     const tracker = this.tracker as FlushTracker;
     const { partitionId, sequence } = streamingSequence(this.slot, transaction.commitLsn, transaction.index);
@@ -515,10 +527,11 @@ export class PostgresCdcSource implements SourceInstance {
     const mark = transaction.mark;
     tracker.handOut(mark);
     let settled = false;
+    const topic = tableTopic(this.settings.serverName, relation.schema, relation.table);
     const record: SourceRecord = {
-      value,
-      schema: { type: "JSON" },
-      destinationTopic: tableTopic(this.settings.serverName, relation.schema, relation.table),
+      value: { key: key ?? null, value },
+      schema: this.schemaOf(topic, relation.columns, keyColumns),
+      destinationTopic: topic,
       eventTime: transaction.commitTimeMs,
       partitionId,
       sequence,
@@ -528,7 +541,6 @@ export class PostgresCdcSource implements SourceInstance {
         tracker.ack(mark);
       },
     };
-    if (key !== undefined) record.key = key;
     this.buffer.push(record);
     if (this.buffered() >= this.config["max.queue.size"]) this.stream?.pause();
     this.wake();
@@ -553,6 +565,15 @@ export class PostgresCdcSource implements SourceInstance {
     }
   }
 
+  private schemaOf(topic: string, columns: readonly RelationColumn[], keyColumns: readonly string[]): KeyValueSchema {
+    let schema = this.schemas.get(columns);
+    if (!schema) {
+      schema = changeEventSchema(topic, columns, keyColumns, this.settings.values);
+      this.schemas.set(columns, schema);
+    }
+    return schema;
+  }
+
   private async heartbeat(): Promise<void> {
     if (this.closed || this.failure) return;
     const action = this.config["heartbeat.action.query"];
@@ -567,9 +588,8 @@ export class PostgresCdcSource implements SourceInstance {
     this.lastHeartbeat = position;
     const serverName = this.settings.serverName;
     this.buffer.push({
-      value: JSON.stringify({ ts_ms: Date.now() }),
-      key: JSON.stringify({ serverName }),
-      schema: { type: "JSON" },
+      value: { key: JSON.stringify({ serverName }), value: JSON.stringify({ ts_ms: Date.now() }) },
+      schema: HEARTBEAT_SCHEMA,
       destinationTopic: `${this.config["topic.heartbeat.prefix"]}.${serverName}`,
       partitionId: `${this.slot}:heartbeat`,
       sequence: position,
@@ -606,18 +626,16 @@ export class PostgresCdcSource implements SourceInstance {
       },
       this.settings,
     );
-    const record: SourceRecord = {
-      value,
-      schema: { type: "JSON" },
-      destinationTopic: tableTopic(this.settings.serverName, table.schema, table.table),
+    const topic = tableTopic(this.settings.serverName, table.schema, table.table);
+    return {
+      value: { key: keyOf(after, table.primaryKey) ?? null, value },
+      schema: this.schemaOf(topic, row.columns, table.primaryKey),
+      destinationTopic: topic,
       eventTime: this.snapshotStarted,
       partitionId: `${this.slot}:snapshot`,
       sequence: BigInt(row.ordinal),
       ack: () => snapshot.ack(table, row.ordinal),
     };
-    const key = keyOf(after, table.primaryKey);
-    if (key !== undefined) record.key = key;
-    return record;
   }
 
   async read({ maxRecords, signal }: ReadOptions): Promise<SourceRecord[] | null> {

@@ -82,6 +82,42 @@ function timePrecision(typeModifier: number): number {
   return typeModifier < 0 ? 6 : typeModifier;
 }
 
+/**
+ * The Avro type that describes what {@link convertValue} makes of a column (the field types of the topic schema):
+ * the JSON number kinds by their width, bytes for base64-encoded binary and precise decimals, text otherwise.
+ */
+export function avroTypeOf(typeOid: number, typeModifier: number, options: ValueOptions): unknown {
+  const element = ARRAY_ELEMENT[typeOid];
+  if (element !== undefined) return { type: "array", items: ["null", avroTypeOf(element, -1, options)] };
+  switch (typeOid) {
+    case OID.bool:
+      return "boolean";
+    case OID.int2:
+    case OID.int4:
+    case OID.date:
+      return "int";
+    case OID.int8:
+    case OID.oid:
+    case OID.timestamp:
+    case OID.interval:
+      return "long";
+    case OID.float4:
+      return "float";
+    case OID.float8:
+      return "double";
+    case OID.numeric:
+      return options.decimal === "double" ? "double" : options.decimal === "string" ? "string" : "bytes";
+    case OID.bytea:
+      return options.binary === "bytes" ? "bytes" : "string";
+    case OID.time:
+      return options.time === "connect" || (options.time === "adaptive" && timePrecision(typeModifier) <= 3)
+        ? "int"
+        : "long";
+    default:
+      return "string";
+  }
+}
+
 /** Converts one column's text value. `typeModifier` is the column's atttypmod. */
 export function convertValue(text: string, typeOid: number, typeModifier: number, options: ValueOptions): unknown {
   const element = ARRAY_ELEMENT[typeOid];

@@ -26,6 +26,7 @@ public class Interop {
         case "matrix-produce" -> matrixProduce(client, java.util.Arrays.copyOfRange(args, 2, args.length));
         case "matrix-consume" -> matrixConsume(client, java.util.Arrays.copyOfRange(args, 2, args.length));
         case "records-consume" -> recordsConsume(client, java.util.Arrays.copyOfRange(args, 2, args.length));
+        case "key-value-consume" -> keyValueConsume(client, args[2], Integer.parseInt(args[3]));
         case "produce-avro-versions" -> produceAvroVersions(client, args[2], java.util.Arrays.copyOfRange(args, 3, args.length));
         default -> throw new IllegalArgumentException(mode);
       }
@@ -258,6 +259,42 @@ public class Interop {
         }
       }
     });
+  }
+
+  // Reads `count` messages of a KeyValue topic with AUTO_CONSUME and prints one line per message: the key and value
+  // schema types and the encoding of the schema the message was read with, the message key as sent, whether it is
+  // base64, the key decoded from the key bytes, then the decoded key and value as JSON.
+  static void keyValueConsume(PulsarClient client, String topic, int count) throws Exception {
+    try (Consumer<org.apache.pulsar.client.api.schema.GenericRecord> consumer =
+        client.newConsumer(org.apache.pulsar.client.api.Schema.AUTO_CONSUME()).topic(topic)
+            .subscriptionName("java-key-value").subscriptionInitialPosition(SubscriptionInitialPosition.Earliest)
+            .subscribe()) {
+      for (int i = 0; i < count; i++) {
+        Message<org.apache.pulsar.client.api.schema.GenericRecord> m = consumer.receive(30, TimeUnit.SECONDS);
+        if (m == null) throw new IllegalStateException("no message " + i + " of " + count + " on " + topic);
+        org.apache.pulsar.common.schema.SchemaInfo info = m.getReaderSchema().orElseThrow().getSchemaInfo();
+        org.apache.pulsar.common.schema.KeyValue<org.apache.pulsar.common.schema.SchemaInfo,
+            org.apache.pulsar.common.schema.SchemaInfo> parts =
+            org.apache.pulsar.client.impl.schema.KeyValueSchemaInfo.decodeKeyValueSchemaInfo(info);
+        org.apache.pulsar.common.schema.KeyValue<?, ?> kv =
+            (org.apache.pulsar.common.schema.KeyValue<?, ?>) m.getValue().getNativeObject();
+        System.out.println("RESULT\tkv\t" + m.getValue().getSchemaType() + "\t" + parts.getKey().getType() + "\t"
+            + parts.getValue().getType() + "\t"
+            + org.apache.pulsar.client.impl.schema.KeyValueSchemaInfo.decodeKeyValueEncodingType(info) + "\t"
+            + m.getKey() + "\t" + m.hasBase64EncodedKey() + "\t"
+            + (m.hasKey() ? new String(m.getKeyBytes(), StandardCharsets.UTF_8) : "") + "\t"
+            + nativeJson(kv.getKey()) + "\t" + nativeJson(kv.getValue()));
+        consumer.acknowledge(m);
+      }
+    }
+  }
+
+  static String nativeJson(Object part) {
+    if (part == null) return "null";
+    if (part instanceof org.apache.pulsar.client.api.schema.GenericRecord record) {
+      return String.valueOf(record.getNativeObject());
+    }
+    return String.valueOf(part);
   }
 
   static String render(Message<org.apache.pulsar.client.api.schema.GenericRecord> m) {

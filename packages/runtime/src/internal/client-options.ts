@@ -1,5 +1,5 @@
-import { ConnectorError, type RecordSchema } from "@pulsar-connect/core";
-import { compressionUnavailable, type SchemaInfo } from "@pulsar-connect/pulsar-client";
+import { ConnectorError, type KeyValueSchema, type RecordSchema, type ValueSchema } from "@pulsar-connect/core";
+import { compressionUnavailable, keyValueSchema, type SchemaInfo } from "@pulsar-connect/pulsar-client";
 import type { ResolvedSinkConfig, ResolvedSourceConfig } from "../config.ts";
 import { type DeclarableSchemaType, declaredSchemaType } from "../config-fields.ts";
 
@@ -64,12 +64,14 @@ export function sourceSchemaType(config: ResolvedSourceConfig): "STRING" | "JSON
 /**
  * The producer schema of a source whose config declares `schemaType` (registered on the topic by the producer).
  * JSON and AVRO need the definition, which comes from the records: the first record's schema must be of that type.
+ * Records with a KeyValue schema always register it: without it, consumers could not tell key from value.
  */
 export function sourceOutputSchema(
   config: ResolvedSourceConfig,
   recordSchema: RecordSchema | undefined,
 ): SchemaInfo | undefined {
   const type = sourceSchemaType(config);
+  if (type === undefined && recordSchema?.type === "KEY_VALUE") return keyValueSchemaInfo(recordSchema);
   if (type === undefined) return undefined;
   if (type === "STRING") return { type: "STRING" };
   if (recordSchema?.type === type && recordSchema.definition) return { type, schema: recordSchema.definition };
@@ -79,6 +81,37 @@ export function sourceOutputSchema(
       `${recordSchema?.type === type ? " without a definition" : ""}, so they cannot be written as ${type}`,
     { retryable: false },
   );
+}
+
+/** The topic schema of a KeyValue record schema, laid out as the Java client registers it. */
+export function keyValueSchemaInfo(schema: KeyValueSchema): SchemaInfo {
+  const part = (value: ValueSchema): SchemaInfo =>
+    value.definition === undefined ? { type: value.type } : { type: value.type, schema: value.definition };
+  return keyValueSchema(part(schema.key), part(schema.value), schema.encoding);
+}
+
+/**
+ * The record schema of a KeyValue topic schema (its schema data holds the two length-prefixed definitions, its
+ * properties their types and the encoding). A part of a type the codec does not decode is handed over as bytes.
+ */
+export function keyValueRecordSchema(data: Uint8Array, properties: Record<string, string>): KeyValueSchema {
+  const bytes = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+  const keyLength = bytes.length >= 4 ? bytes.readInt32BE(0) : -1;
+  const valueStart = 4 + Math.max(keyLength, 0);
+  const valueLength = bytes.length >= valueStart + 4 ? bytes.readInt32BE(valueStart) : -1;
+  const part = (prefix: string, definition: Buffer): ValueSchema => {
+    const declared = properties[`${prefix}.schema.type`];
+    const type = declared === "STRING" || declared === "JSON" || declared === "AVRO" ? declared : "BYTES";
+    const schema: ValueSchema = { type };
+    if (type !== "BYTES" && type !== "STRING" && definition.length > 0) schema.definition = definition.toString("utf8");
+    return schema;
+  };
+  return {
+    type: "KEY_VALUE",
+    key: part("key", bytes.subarray(4, 4 + Math.max(keyLength, 0))),
+    value: part("value", bytes.subarray(valueStart + 4, valueStart + 4 + Math.max(valueLength, 0))),
+    encoding: properties["kv.encoding.type"] === "SEPARATED" ? "SEPARATED" : "INLINE",
+  };
 }
 
 /** Consumer settings a sink's `inputSpecs` select. */

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { Backoff } from "./backoff.ts";
-import { decodeValue, encodeValue } from "./codec.ts";
+import { decodeKeyValue, decodeValue, encodeRecord, encodeValue } from "./codec.ts";
 import { secretResolver } from "./context.ts";
 import { PositionIndex } from "./positions.ts";
 
@@ -62,6 +62,47 @@ describe("value codec", () => {
     expect(decodeValue(new TextEncoder().encode(' {"a":1}'))).toEqual({ a: 1 });
     const raw = new TextEncoder().encode("{not json");
     expect(decodeValue(raw)).toBe(raw);
+  });
+});
+
+describe("KeyValue codec", () => {
+  const json = { type: "JSON", definition: '{"type":"record","name":"R","fields":[]}' } as const;
+
+  it("puts a SEPARATED key in the message key bytes and the value in the payload", () => {
+    const schema = { type: "KEY_VALUE", key: json, value: json, encoding: "SEPARATED" } as const;
+    const encoded = encodeRecord({ key: { id: 1 }, value: { op: "c" } }, schema);
+    expect(Buffer.from(encoded.keyBytes ?? []).toString()).toBe('{"id":1}');
+    expect(Buffer.from(encoded.payload).toString()).toBe('{"op":"c"}');
+    expect(decodeKeyValue(encoded.payload, encoded.keyBytes, schema)).toEqual({ key: { id: 1 }, value: { op: "c" } });
+    // Text already in JSON form is sent as it is, and a null key sends no key.
+    const keyless = encodeRecord({ key: null, value: '{"op":"d"}' }, schema);
+    expect(keyless.keyBytes).toBeUndefined();
+    expect(decodeKeyValue(keyless.payload, undefined, schema)).toEqual({ key: null, value: { op: "d" } });
+  });
+
+  it("writes INLINE pairs length-prefixed, -1 for a null part, and reads them back", () => {
+    const schema = { type: "KEY_VALUE", key: { type: "STRING" }, value: json, encoding: "INLINE" } as const;
+    const encoded = encodeRecord({ key: "k1", value: { a: 1 } }, schema);
+    expect(encoded.keyBytes).toBeUndefined();
+    expect([...encoded.payload]).toEqual([0, 0, 0, 2, 0x6b, 0x31, 0, 0, 0, 7, ...Buffer.from('{"a":1}')]);
+    expect(decodeKeyValue(encoded.payload, undefined, schema)).toEqual({ key: "k1", value: { a: 1 } });
+    const nullKey = encodeRecord({ key: null, value: { a: 2 } }, schema);
+    expect([...nullKey.payload.subarray(0, 4)]).toEqual([0xff, 0xff, 0xff, 0xff]);
+    expect(decodeKeyValue(nullKey.payload, undefined, schema)).toEqual({ key: null, value: { a: 2 } });
+    expect(() => decodeKeyValue(new Uint8Array([0, 0, 0, 9, 1]), undefined, schema)).toThrow("shorter");
+  });
+
+  it("refuses a value that is not a { key, value } pair, and a SEPARATED pair without a value", () => {
+    const schema = { type: "KEY_VALUE", key: json, value: json, encoding: "SEPARATED" } as const;
+    expect(() => encodeRecord("plain", schema)).toThrow("{ key, value }");
+    expect(() => encodeRecord({ key: 1, value: null }, schema)).toThrow("needs a value");
+  });
+
+  it("refuses a JSON or AVRO part without a definition (the broker would not register it)", () => {
+    const schema = { type: "KEY_VALUE", key: { type: "STRING" }, value: { type: "JSON" }, encoding: "INLINE" } as const;
+    expect(() => encodeRecord({ key: "k", value: {} }, schema)).toThrow(
+      "the value schema of a KeyValue record is JSON without a definition",
+    );
   });
 });
 

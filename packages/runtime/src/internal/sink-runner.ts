@@ -22,8 +22,8 @@ import type { DeclarableSchemaType } from "../config-fields.ts";
 import type { SinkInstanceStatusData } from "../stats.ts";
 import { hasTransformFunction, transformFunctionConfigOf } from "../transform-function.ts";
 import { Backoff, sleep } from "./backoff.ts";
-import { inputSchema, sinkConsumerSettings } from "./client-options.ts";
-import { decodeValue } from "./codec.ts";
+import { inputSchema, keyValueRecordSchema, sinkConsumerSettings } from "./client-options.ts";
+import { decodeKeyValue, decodeValue } from "./codec.ts";
 import { secretResolver } from "./context.ts";
 import { DeadLetterPublisher } from "./dead-letter.ts";
 import { type GuaranteePolicy, guaranteePolicy, refusalAction } from "./guarantee-policy.ts";
@@ -409,6 +409,7 @@ export class SinkRunner extends RunnerBase {
       return this.latestSchemaOf(message.topic);
     }
     const info = await client.getSchema(message.topic, message.schemaVersion);
+    if (info?.type === "KEY_VALUE") return keyValueRecordSchema(info.schema, info.properties);
     if (info?.type === "STRING" || info?.type === "JSON" || info?.type === "AVRO" || info?.type === "BYTES") {
       const schema: RecordSchema = { type: info.type };
       if (info.schema.length > 0) schema.definition = info.schema.toString("utf8");
@@ -445,7 +446,10 @@ export class SinkRunner extends RunnerBase {
     };
     const schema = await this.schemaOf(message);
     const record: SinkRecord = {
-      value: decodeValue(message.data, schema),
+      value:
+        schema?.type === "KEY_VALUE"
+          ? decodeKeyValue(message.data, message.keyBytes, schema)
+          : decodeValue(message.data, schema),
       data: message.data,
       properties: message.properties,
       publishTime: message.publishTime,

@@ -20,7 +20,7 @@ import {
   sourcePendingLimit,
   sourceProducerSettings,
 } from "./client-options.ts";
-import { encodeValue } from "./codec.ts";
+import { type EncodedRecord, encodeRecord } from "./codec.ts";
 import { secretResolver } from "./context.ts";
 import { guaranteePolicy, type SourceGuarantee } from "./guarantee-policy.ts";
 import { adminOf, type ProducerLike, type PulsarConnections, topicPath } from "./pulsar.ts";
@@ -368,9 +368,17 @@ export class SourceRunner extends RunnerBase {
       this.fail(error);
       return;
     }
-    let value: Uint8Array;
+    let encoded: EncodedRecord;
     try {
-      value = encodeValue(record.value, record.schema);
+      encoded = encodeRecord(record.value, record.schema);
+      const separated = record.schema?.type === "KEY_VALUE" && record.schema.encoding === "SEPARATED";
+      if (separated && record.key !== undefined) {
+        throw new ConnectorError(
+          "INVALID_RECORD",
+          "a record with a SEPARATED KeyValue schema carries its key in value.key; it cannot also set key",
+          { retryable: false },
+        );
+      }
     } catch (error) {
       this.inFlight += 1;
       this.laneHost.refused(
@@ -379,8 +387,9 @@ export class SourceRunner extends RunnerBase {
       );
       return;
     }
-    const message: OutgoingRecord["message"] = { value };
-    if (record.key !== undefined) message.key = record.key;
+    const message: OutgoingRecord["message"] = { value: encoded.payload };
+    if (encoded.keyBytes !== undefined) message.keyBytes = encoded.keyBytes;
+    else if (record.key !== undefined) message.key = record.key;
     if (record.properties) message.properties = record.properties;
     if (record.eventTime !== undefined) message.eventTime = record.eventTime;
     this.inFlight += 1;
