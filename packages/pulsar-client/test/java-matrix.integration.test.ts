@@ -192,7 +192,8 @@ describe("interop matrix with the Java client", () => {
       const lastPerKey = new Map<string, number>();
       const versions = new Set<string>();
       for (let n = 0; n < cell.count; n++) {
-        const m = await consumer.receive(20_000);
+        // Eight cells are read at once; on a loaded machine a dispatch can take a while.
+        const m = await consumer.receive(60_000);
         const i = Number(m.properties.i);
         seen.add(i);
         const key = cell.schema === "KV_SEPARATED" ? m.keyBytes?.toString() : m.key;
