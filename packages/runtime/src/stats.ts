@@ -15,6 +15,8 @@ export interface SinkInstanceStatusData {
   numSinkExceptions: number;
   latestSinkExceptions: ExceptionInformation[];
   numWrittenToSink: number;
+  /** Records sent to the dead-letter topic (not part of upstream's shape). */
+  numDeadLettered?: number;
   lastReceivedTime: number;
   workerId: string;
   /** Messages waiting in the subscription while nothing gets written. */
@@ -34,6 +36,8 @@ export interface SourceInstanceStatusData {
   numSourceExceptions: number;
   latestSourceExceptions: ExceptionInformation[];
   numWritten: number;
+  /** Records given up under ATMOST_ONCE because their send failed (not part of upstream's shape). */
+  numDropped?: number;
   lastReceivedTime: number;
   workerId: string;
   stalled: boolean;

@@ -396,7 +396,13 @@ describe("worker admin API", () => {
     });
     await until(() => created.length === 1);
     (created[0] as StandInInstance).stats.received = 7;
+    (created[0] as StandInInstance).stats.dropped = 2;
     const metrics = await call("GET", "/metrics");
+    expect(metrics.text).toContain(
+      'pulsar_source_dropped_total{tenant="public",namespace="public/default",name="src1",instance_id="0",cluster="standalone",fqfn="public/default/src1"} 2',
+    );
+    expect(metrics.text).toContain("# TYPE pulsar_sink_dead_lettered_total counter");
+    expect((await call("GET", "/admin/v3/sources/public/default/src1/0/status")).json).toMatchObject({ numDropped: 2 });
     expect(metrics.text).toContain(
       'pulsar_source_received_total{tenant="public",namespace="public/default",name="src1",instance_id="0",cluster="standalone",fqfn="public/default/src1"} 7',
     );

@@ -13,6 +13,8 @@ function instance(received: number, written: number): InstanceMetrics {
       written,
       connectorExceptions: 0,
       systemExceptions: 0,
+      deadLettered: 0,
+      dropped: 0,
       lastReceivedTime: 0,
       userMetrics: new Map(),
     } as InstanceMetrics["counters"],

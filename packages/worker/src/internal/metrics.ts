@@ -64,6 +64,9 @@ function pickTotals(counters: Totals): Totals {
   };
 }
 
+/** Counters of ours, beyond Pulsar IO's set; upstream has `_1min` windows for its own counters only. */
+const ownCounters = new Set(["pulsar_sink_dead_lettered_total", "pulsar_source_dropped_total"]);
+
 /** Prometheus text exposition of every instance, with Pulsar IO's metric names and labels. */
 export function renderMetrics(
   instances: InstanceMetrics[],
@@ -94,12 +97,27 @@ export function renderMetrics(
       [`pulsar_${kind}_system_exceptions_total`, "System exceptions", "counter", (c) => c.systemExceptions],
       [`pulsar_${kind}_last_invocation`, "Epoch ms of the last record received", "gauge", (c) => c.lastReceivedTime],
     ];
+    if (kind === "sink") {
+      families.push([
+        "pulsar_sink_dead_lettered_total",
+        "Records sent to the dead-letter topic",
+        "counter",
+        (c) => c.deadLettered,
+      ]);
+    } else {
+      families.push([
+        "pulsar_source_dropped_total",
+        "Records given up under ATMOST_ONCE because their send failed",
+        "counter",
+        (c) => c.dropped,
+      ]);
+    }
     for (const [metric, help, type, value] of families) {
       lines.push(`# HELP ${metric} ${help}`, `# TYPE ${metric} ${type}`);
       for (const instance of own) {
         lines.push(`${metric}${labels(identity(instance, cluster))} ${value(instance.counters)}`);
       }
-      if (type !== "counter") continue;
+      if (type !== "counter" || ownCounters.has(metric)) continue;
       const minute = `${metric}_1min`;
       lines.push(`# HELP ${minute} ${help} in the current one-minute window`, `# TYPE ${minute} gauge`);
       for (const instance of own) {

@@ -30,6 +30,10 @@ interface Totals {
   written: number;
   connectorExceptions: number;
   systemExceptions: number;
+  /** Sink records sent to the dead-letter topic. */
+  deadLettered: number;
+  /** Source records given up under ATMOST_ONCE because their send failed. */
+  dropped: number;
   lastReceivedTime: number;
 }
 
@@ -62,6 +66,8 @@ export class InstanceSlot {
     written: 0,
     connectorExceptions: 0,
     systemExceptions: 0,
+    deadLettered: 0,
+    dropped: 0,
     lastReceivedTime: 0,
   };
   private latestConnectorExceptions: ExceptionInformation[] = [];
@@ -235,6 +241,8 @@ export class InstanceSlot {
     this.totals.written += stats.written;
     this.totals.connectorExceptions += stats.connectorExceptions;
     this.totals.systemExceptions += stats.systemExceptions;
+    this.totals.deadLettered += stats.deadLettered;
+    this.totals.dropped += stats.dropped;
     this.totals.lastReceivedTime = Math.max(this.totals.lastReceivedTime, stats.lastReceivedTime);
     try {
       const last = instance.status() as Partial<SinkInstanceStatusData & SourceInstanceStatusData>;
@@ -267,6 +275,8 @@ export class InstanceSlot {
       written: this.totals.written + (live?.written ?? 0),
       connectorExceptions: this.totals.connectorExceptions + (live?.connectorExceptions ?? 0),
       systemExceptions: this.totals.systemExceptions + (live?.systemExceptions ?? 0),
+      deadLettered: this.totals.deadLettered + (live?.deadLettered ?? 0),
+      dropped: this.totals.dropped + (live?.dropped ?? 0),
       lastReceivedTime: Math.max(this.totals.lastReceivedTime, live?.lastReceivedTime ?? 0),
       userMetrics: live?.userMetrics ?? new Map(),
     };
@@ -320,6 +330,7 @@ export class InstanceSlot {
         numSinkExceptions: counters.connectorExceptions,
         latestSinkExceptions: scrubbed(live?.latestSinkExceptions, this.latestConnectorExceptions),
         numWrittenToSink: counters.written,
+        numDeadLettered: counters.deadLettered,
       };
     }
     return {
@@ -328,6 +339,7 @@ export class InstanceSlot {
       numSourceExceptions: counters.connectorExceptions,
       latestSourceExceptions: scrubbed(live?.latestSourceExceptions, this.latestConnectorExceptions),
       numWritten: counters.written,
+      numDropped: counters.dropped,
     };
   }
 }
