@@ -27,6 +27,7 @@ export {
   type PulsarClientErrorCode,
   type PulsarClientErrorOptions,
 } from "./errors.ts";
+export { Backoff, sleep } from "./internal/backoff.ts";
 export { type CompressionType, compressionUnavailable } from "./internal/compression.ts";
 export { type HashingScheme, javaStringHashCode, keyHash, murmur3_32, partitionForKey } from "./internal/hash.ts";
 export { Message } from "./message.ts";

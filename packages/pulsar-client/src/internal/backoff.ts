@@ -1,23 +1,39 @@
+/** Capped exponential backoff with +-10% jitter. */
 export class Backoff {
-  private current: number;
+  private attempt = 0;
   private readonly initialMs: number;
   private readonly maxMs: number;
+
   constructor(initialMs = 100, maxMs = 30_000) {
     this.initialMs = initialMs;
     this.maxMs = maxMs;
-    this.current = initialMs;
   }
+
   next(): number {
-    const delay = this.current;
-    this.current = Math.min(this.current * 2, this.maxMs);
-    // +-10% jitter so reconnecting clients spread out
-    return Math.round(delay * (0.9 + Math.random() * 0.2));
+    const base = Math.min(this.maxMs, this.initialMs * 2 ** this.attempt);
+    this.attempt += 1;
+    return Math.round(base * (0.9 + Math.random() * 0.2));
   }
+
   reset(): void {
-    this.current = this.initialMs;
+    this.attempt = 0;
+  }
+
+  get attempts(): number {
+    return this.attempt;
   }
 }
 
-export function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
+/** Resolves after `ms`, or at once when `signal` aborts. */
+export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal?.aborted) return resolve();
+    const timer = setTimeout(done, ms);
+    function done() {
+      clearTimeout(timer);
+      signal?.removeEventListener("abort", done);
+      resolve();
+    }
+    signal?.addEventListener("abort", done, { once: true });
+  });
 }
