@@ -8,10 +8,12 @@ export interface ReceivedRequest {
   headers: IncomingHttpHeaders;
   body: Buffer;
   status: number;
+  /** When it arrived (epoch ms). */
+  at: number;
 }
 
 /** How the receiver answers a request: a status and headers. */
-export type Answer = { status: number; headers?: Record<string, string> };
+export type Answer = { status: number; headers?: Record<string, string>; body?: string };
 
 /**
  * A real HTTP server (Node's own) that the sink posts to: it keeps every request and answers 200, or what the
@@ -34,12 +36,18 @@ export class Receiver {
       request.on("data", (chunk: Buffer) => chunks.push(chunk));
       request.on("end", () => {
         const path = new URL(request.url ?? "/", "http://x").pathname;
-        const received: ReceivedRequest = { path, headers: request.headers, body: Buffer.concat(chunks), status: 200 };
+        const received: ReceivedRequest = {
+          path,
+          headers: request.headers,
+          body: Buffer.concat(chunks),
+          status: 200,
+          at: Date.now(),
+        };
         const nth = receiver.requests.filter((r) => r.path === path).length;
         const answer = receiver.answers.get(path)?.(received, nth) ?? { status: 200 };
         received.status = answer.status;
         receiver.requests.push(received);
-        response.writeHead(answer.status, answer.headers).end(answer.status < 300 ? "ok" : `status ${answer.status}`);
+        response.writeHead(answer.status, answer.headers).end(answer.body ?? (answer.status < 300 ? "ok" : ""));
       });
     });
     await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));

@@ -6,7 +6,7 @@ import {
   validateHeaderValue,
 } from "node:http";
 import { Agent as HttpsAgent, request as httpsRequest } from "node:https";
-import { ConnectorError } from "@pulsar-connect/core";
+import { ConnectorError, REDACTED } from "@pulsar-connect/core";
 
 /** What the receiver answered to one request. */
 export interface HttpAnswer {
@@ -142,10 +142,13 @@ export type Verdict =
   | { kind: "unauthorized"; error: ConnectorError };
 
 /** Sorts an answer: 2xx written; 408, 429, 5xx and redirects retried; 401/403 end the instance; other 4xx refused. */
-export function verdictOf(answer: HttpAnswer, target: string): Verdict {
+export function verdictOf(answer: HttpAnswer, target: string, secrets: readonly string[] = []): Verdict {
   const { status } = answer;
   if (status >= 200 && status < 300) return { kind: "written" };
-  const detail = answer.bodyStart.trim() ? `: ${answer.bodyStart.trim().slice(0, 200)}` : "";
+  // A receiver may echo the request back: secret header values never reach a message, a log or the status.
+  let start = answer.bodyStart.trim().slice(0, 200);
+  for (const secret of secrets) if (secret.length > 0) start = start.replaceAll(secret, REDACTED);
+  const detail = start ? `: ${start}` : "";
   const what = `${target} answered ${status}${detail}`;
   if (status === 401 || status === 403) {
     return { kind: "unauthorized", error: new ConnectorError("AUTH_FAILED", what, { retryable: false }) };
@@ -180,11 +183,11 @@ export function checkHeader(name: string, value: string): void {
   } catch {
     throw refuse("is not a valid header name");
   }
+  const cannot = "cannot carry its value (only Latin-1 text without control characters can be sent)";
   try {
     validateHeaderValue(name, value);
   } catch {
-    throw refuse("cannot carry its value (control characters)");
+    throw refuse(cannot);
   }
-  // Node passes 0x80-0xff, which a receiver reads as Latin-1; anything beyond cannot be sent faithfully.
-  if (/[^\t\x20-\x7e\x80-\xff]/.test(value)) throw refuse("cannot carry its value (characters outside Latin-1)");
+  if (/[^\t\x20-\x7e\x80-\xff]/.test(value)) throw refuse(cannot);
 }

@@ -56,6 +56,7 @@ export class HttpSink implements SinkInstance {
   private readonly context: SinkContext;
   private readonly poster: HttpPoster;
   private readonly fixedHeaders: Record<string, string>;
+  private readonly secretValues: string[];
   /** No request before this time: a Retry-After asked for it. */
   private notBefore = 0;
 
@@ -65,6 +66,7 @@ export class HttpSink implements SinkInstance {
     this.poster = new HttpPoster(config.url, config.requestTimeoutMs);
     const contentType =
       config.contentType ?? (config.bodyFormat === "raw" ? "application/octet-stream" : "application/json");
+    this.secretValues = Object.values(config.secretHeaders ?? {});
     this.fixedHeaders = { ...config.headers, ...config.secretHeaders, "Content-Type": contentType };
     if (config.requestMode === "jsonArray") {
       this.batching = {
@@ -186,7 +188,7 @@ export class HttpSink implements SinkInstance {
   private async send(post: HttpPost): Promise<Verdict> {
     let verdict: Verdict;
     try {
-      verdict = verdictOf(await this.poster.post(post, this.context.signal), this.poster.target);
+      verdict = verdictOf(await this.poster.post(post, this.context.signal), this.poster.target, this.secretValues);
     } catch (error) {
       return { kind: "retry", error: error as ConnectorError };
     }
