@@ -17,6 +17,13 @@ interface Exchange {
   timer?: NodeJS.Timeout;
 }
 
+/** An answer given without reading the body. */
+interface Refusal {
+  status: number;
+  message: string;
+  headers?: Record<string, string>;
+}
+
 /** How long an empty read waits for a request before it returns nothing. */
 const IDLE_READ_MS = 1000;
 
@@ -107,25 +114,33 @@ export class HttpSource implements SourceInstance {
     return this.queue.splice(0, Math.max(1, maxRecords));
   }
 
-  private handle(request: IncomingMessage, response: ServerResponse): void {
-    const refuse = (status: number, message: string, headers: Record<string, string> = {}) => {
-      request.resume();
-      reply(response, status, message, headers);
-    };
+  /** Why a request is answered before its body is read, or undefined when it is read. */
+  private refusalOf(request: IncomingMessage): Refusal | undefined {
     const path = new URL(request.url ?? "/", "http://localhost").pathname;
-    if (path !== this.config.path) return refuse(404, "no webhook at this path");
-    if (request.method !== "POST") return refuse(405, "only POST is accepted", { Allow: "POST" });
-    if (this.stopping) return refuse(503, "stopping", { "Retry-After": "1" });
-    if (
-      this.config.bearerToken !== undefined &&
-      !sameSecret(request.headers.authorization, `Bearer ${this.config.bearerToken}`)
-    ) {
-      return refuse(401, "missing or wrong bearer token", { "WWW-Authenticate": "Bearer" });
+    if (path !== this.config.path) return { status: 404, message: "no webhook at this path" };
+    if (request.method !== "POST") return { status: 405, message: "only POST is accepted", headers: { Allow: "POST" } };
+    if (this.stopping) return { status: 503, message: "stopping", headers: { "Retry-After": "1" } };
+    const token = this.config.bearerToken;
+    if (token !== undefined && !sameSecret(request.headers.authorization, `Bearer ${token}`)) {
+      return { status: 401, message: "missing or wrong bearer token", headers: { "WWW-Authenticate": "Bearer" } };
     }
-    const declared = Number(request.headers["content-length"] ?? 0);
-    if (declared > this.config.maxBodyBytes) return tooLarge(request, response, this.config.maxBodyBytes);
+    if (Number(request.headers["content-length"] ?? 0) > this.config.maxBodyBytes) return { status: 413, message: "" };
     if (this.unanswered.size >= this.config.maxPendingRequests) {
-      return refuse(503, "too many requests waiting for Pulsar", { "Retry-After": "1" });
+      return { status: 503, message: "too many requests waiting for Pulsar", headers: { "Retry-After": "1" } };
+    }
+    return undefined;
+  }
+
+  private handle(request: IncomingMessage, response: ServerResponse): void {
+    const refusal = this.refusalOf(request);
+    if (refusal?.status === 413) {
+      tooLarge(request, response, this.config.maxBodyBytes);
+      return;
+    }
+    if (refusal) {
+      request.resume();
+      reply(response, refusal.status, refusal.message, refusal.headers ?? {});
+      return;
     }
     const exchange: Exchange = { response, answered: false };
     this.unanswered.add(exchange);
@@ -159,11 +174,15 @@ export class HttpSource implements SourceInstance {
     if (config.signatureHeader !== undefined && config.signatureSecret !== undefined) {
       const header = request.headers[config.signatureHeader.toLowerCase()];
       if (!signatureMatches(headerText(header), body, config.signatureSecret, config.signaturePrefix)) {
-        return this.answer(exchange, 401, `missing or wrong signature in ${config.signatureHeader}`);
+        this.answer(exchange, 401, `missing or wrong signature in ${config.signatureHeader}`);
+        return;
       }
     }
     const parsed = bodyValue(body, config.bodyFormat);
-    if ("refused" in parsed) return this.answer(exchange, 400, parsed.refused);
+    if ("refused" in parsed) {
+      this.answer(exchange, 400, parsed.refused);
+      return;
+    }
     const properties: Record<string, string> = {};
     for (const name of config.headerProperties) {
       const value = headerText(request.headers[name.toLowerCase()]);
