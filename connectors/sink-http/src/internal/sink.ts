@@ -10,14 +10,17 @@ import {
 import type { HttpSinkConfig } from "../definition.ts";
 import { checkHeader, type HttpPost, HttpPoster, type Verdict, verdictOf } from "./requests.ts";
 
-/** JSON text of a record value as upstream sends it: bytes as base64, bigints as digits, nothing as null. */
+/** `JSON.rawJSON` (Node 21+; not in TypeScript's lib yet): writes 64-bit integers as numbers, without rounding. */
+const rawJson = (JSON as unknown as { rawJSON(text: string): unknown }).rawJSON;
+
+/** JSON text of a record value as upstream sends it: bytes as base64, 64-bit integers as numbers, nothing as null. */
 export function jsonBody(value: unknown): string {
   const text = JSON.stringify(value, function (this: Record<string, unknown>, key, converted: unknown) {
     const original = this[key];
     if (original instanceof Uint8Array) {
       return Buffer.from(original.buffer, original.byteOffset, original.byteLength).toString("base64");
     }
-    return typeof converted === "bigint" ? converted.toString() : converted;
+    return typeof converted === "bigint" ? rawJson(converted.toString()) : converted;
   });
   return text ?? "null";
 }
