@@ -27,6 +27,8 @@ describe("http sink config", () => {
       "configs.headers.bad header",
       "configs.url",
     ]);
+    const framing = parseConfig(definition.config, { headers: { "Content-Length": "1" } });
+    expect(framing.ok ? [] : framing.issues.map((issue) => issue.path)).toEqual(["configs.headers.Content-Length"]);
     const raw = parseConfig(definition.config, { requestMode: "jsonArray", bodyFormat: "raw" });
     expect(raw.ok ? [] : raw.issues.map((issue) => issue.path)).toEqual(["configs.bodyFormat"]);
   });

@@ -77,6 +77,17 @@ const schema = z
     if (config.bodyFormat === "raw" && config.requestMode === "jsonArray") {
       ctx.addIssue({ code: "custom", path: ["bodyFormat"], message: "raw bodies are sent per record only" });
     }
+    // The sink frames each request itself; a header that changes the framing would corrupt it.
+    for (const [field, map] of [
+      ["headers", config.headers],
+      ["secretHeaders", config.secretHeaders ?? {}],
+    ] as const) {
+      for (const name of Object.keys(map)) {
+        if (["content-length", "transfer-encoding", "connection"].includes(name.toLowerCase())) {
+          ctx.addIssue({ code: "custom", path: [field, name], message: "is set by the sink itself" });
+        }
+      }
+    }
     for (const name of Object.keys(config.secretHeaders ?? {})) {
       if (Object.keys(config.headers).some((plain) => plain.toLowerCase() === name.toLowerCase())) {
         ctx.addIssue({ code: "custom", path: ["secretHeaders"], message: `${name} is also set in headers` });
