@@ -1,4 +1,5 @@
 import { createHmac } from "node:crypto";
+import { request } from "node:http";
 import { loadConfig, type SourceRecord } from "@pulsar-connect/core";
 import { PulsarClient } from "@pulsar-connect/pulsar-client";
 import { createInstance, resolveSourceConfig } from "@pulsar-connect/runtime";
@@ -37,6 +38,20 @@ async function postAndDrain(opened: Awaited<ReturnType<typeof openSource>>, body
   const deadline = Date.now() + 10_000;
   while (status === undefined && Date.now() < deadline) records.push(...(await opened.drain()));
   return { status: await answer, records };
+}
+
+/** A POST whose body goes in chunks (no Content-Length): the size limit must hold while it streams. */
+function postChunked(url: string, chunks: string[]): Promise<number | string> {
+  return new Promise((resolve) => {
+    const outgoing = request(url, { method: "POST", agent: false });
+    outgoing.once("error", () => resolve("connection closed"));
+    outgoing.once("response", (response) => {
+      response.resume();
+      resolve(response.statusCode ?? 0);
+    });
+    for (const chunk of chunks) outgoing.write(chunk);
+    outgoing.end();
+  });
 }
 
 const text = (record: SourceRecord | undefined) =>
@@ -116,6 +131,9 @@ describe("HTTP source", () => {
       expect([get.status, get.headers.get("allow")]).toEqual([405, "POST"]);
       expect(await postOnce(opened.url, JSON.stringify({ pad: "x".repeat(100) }))).toBe(413);
       expect(await postOnce(opened.url, "{not json")).toBe(400);
+      expect(
+        await postChunked(opened.url, ["{", `"pad": "${"x".repeat(40)}",`, `"more": "${"y".repeat(40)}"}`]),
+      ).toSatisfy((status) => status === 413 || status === "connection closed");
       const ok = await postAndDrain(opened, '{"id": 1}');
       expect(ok.status).toBe(204);
       expect(ok.records.map(text)).toEqual(['{"id": 1}']);
@@ -175,6 +193,31 @@ describe("HTTP source", () => {
     opened.handle.abort.abort();
     await opened.source.close();
     expect(await waiting).toBe(503);
+  });
+
+  it("answers 503 with Retry-After beyond maxPendingRequests", async () => {
+    const opened = await openSource({ maxPendingRequests: 1 });
+    try {
+      const first = postOnce(opened.url, "first");
+      let records: SourceRecord[] = [];
+      await expect
+        .poll(async () => {
+          records = records.concat(
+            (await opened.source.read({ maxRecords: 10, signal: opened.handle.abort.signal })) ?? [],
+          );
+          return records.length;
+        })
+        .toBe(1);
+      // The first one waits for its receipt: no room for another.
+      const second = await fetch(opened.url, { method: "POST", body: "second" });
+      expect([second.status, second.headers.get("retry-after")]).toEqual([503, "1"]);
+      expect(text(records[0])).toBe("first");
+      await records[0]?.ack?.();
+      expect(await first).toBe(204);
+    } finally {
+      opened.handle.abort.abort();
+      await opened.source.close();
+    }
   });
 
   it("refuses EFFECTIVELY_ONCE and parallelism above 1 when it opens", async () => {
