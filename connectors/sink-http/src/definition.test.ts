@@ -29,6 +29,8 @@ describe("http sink config", () => {
     ]);
     const framing = parseConfig(definition.config, { headers: { "Content-Length": "1" } });
     expect(framing.ok ? [] : framing.issues.map((issue) => issue.path)).toEqual(["configs.headers.Content-Length"]);
+    const twice = parseConfig(definition.config, { headers: { "content-type": "text/csv" }, contentType: "a/b" });
+    expect(twice.ok ? [] : twice.issues.map((issue) => issue.path)).toEqual(["configs.contentType"]);
     const raw = parseConfig(definition.config, { requestMode: "jsonArray", bodyFormat: "raw" });
     expect(raw.ok ? [] : raw.issues.map((issue) => issue.path)).toEqual(["configs.bodyFormat"]);
   });

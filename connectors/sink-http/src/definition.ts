@@ -46,7 +46,9 @@ const schema = z
     contentType: z
       .string()
       .optional()
-      .describe("Content-Type of the requests; default application/json (json), application/octet-stream (raw)"),
+      .describe(
+        "Content-Type of the requests (or a Content-Type in headers); default application/json (json), application/octet-stream (raw)",
+      ),
     batchMaxRecords: z.number().int().positive().default(100).describe("jsonArray: most records in one request"),
     batchMaxBytes: z
       .number()
@@ -87,6 +89,12 @@ const schema = z
           ctx.addIssue({ code: "custom", path: [field, name], message: "is set by the sink itself" });
         }
       }
+    }
+    if (
+      config.contentType !== undefined &&
+      Object.keys(config.headers).some((n) => n.toLowerCase() === "content-type")
+    ) {
+      ctx.addIssue({ code: "custom", path: ["contentType"], message: "is also set as a Content-Type header" });
     }
     for (const name of Object.keys(config.secretHeaders ?? {})) {
       if (Object.keys(config.headers).some((plain) => plain.toLowerCase() === name.toLowerCase())) {

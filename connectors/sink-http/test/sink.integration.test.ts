@@ -70,7 +70,7 @@ describe("HTTP sink against a real HTTP server", () => {
     const path = `/${uniqueName("per-record")}`;
     const sink = await openSink({
       url: `${receiver.url}${path}`,
-      headers: { "X-Team": "data" },
+      headers: { "X-Team": "data", "content-type": "application/vnd.orders+json" },
       secretHeaders: JSON.stringify({ Authorization: "Bearer t0ken" }),
     });
     const records = makeSinkRecords<unknown>([
@@ -83,7 +83,7 @@ describe("HTTP sink against a real HTTP server", () => {
     const got = receiver.accepted(path);
     expect(got.map((request) => request.body.toString())).toEqual(['{"id":1}', '"plain text"', '"AQL/"']);
     expect(got[0]?.headers).toMatchObject({
-      "content-type": "application/json",
+      "content-type": "application/vnd.orders+json",
       "x-team": "data",
       authorization: "Bearer t0ken",
       pulsartopic: records[0]?.topicName,

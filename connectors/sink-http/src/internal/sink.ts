@@ -70,7 +70,11 @@ export class HttpSink implements SinkInstance {
     const contentType =
       config.contentType ?? (config.bodyFormat === "raw" ? "application/octet-stream" : "application/json");
     this.secretValues = Object.values(config.secretHeaders ?? {});
-    this.fixedHeaders = { ...config.headers, ...config.secretHeaders, "Content-Type": contentType };
+    this.fixedHeaders = { ...config.headers, ...config.secretHeaders };
+    // A Content-Type among the configured headers is kept (the config refuses it together with contentType).
+    if (!Object.keys(this.fixedHeaders).some((name) => name.toLowerCase() === "content-type")) {
+      this.fixedHeaders["Content-Type"] = contentType;
+    }
     if (config.requestMode === "jsonArray") {
       this.batching = {
         maxRecords: config.batchMaxRecords,
