@@ -1,0 +1,5 @@
+import { httpSource } from "./definition.ts";
+
+export { type HttpSourceConfig, httpSourceConfig } from "./definition.ts";
+
+export default httpSource;
