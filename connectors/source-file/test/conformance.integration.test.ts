@@ -27,6 +27,7 @@ describeSourceConformance("file", {
       jsonLines(Array.from({ length: count }, (_, i) => first + i)),
     );
   },
+  effectivelyOnce: true,
 });
 
 describeSourceKill("file", {
@@ -37,6 +38,6 @@ describeSourceKill("file", {
   },
   // Every file removed: the source removes a file only once every line of it has its receipt.
   drained: async (configs) => visibleFiles(configs.inputDirectory as string).length === 0,
-  guarantees: ["ATLEAST_ONCE"],
+  guarantees: ["ATLEAST_ONCE", "EFFECTIVELY_ONCE"],
   pulsar: pulsarEndpoints(),
 });

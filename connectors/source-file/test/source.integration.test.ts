@@ -180,16 +180,37 @@ describe("file source on real directories", () => {
     await expect.poll(() => readdirSync(dir), { timeout: 5_000 }).toEqual([]);
   });
 
-  it("refuses EFFECTIVELY_ONCE and a missing directory before reading anything", async () => {
+  it("refuses numWorkers above 1 under EFFECTIVELY_ONCE, and a missing directory, before reading anything", async () => {
     const dir = freshDirectory();
     await expect(
-      openSource({ inputDirectory: dir }, { processingGuarantee: "EFFECTIVELY_ONCE" }),
-    ).rejects.toMatchObject({
-      code: "UNSUPPORTED",
-    });
+      openSource({ inputDirectory: dir, numWorkers: 2 }, { processingGuarantee: "EFFECTIVELY_ONCE" }),
+    ).rejects.toMatchObject({ code: "INVALID_CONFIG", issues: [{ path: "configs.numWorkers" }] });
     await expect(openSource({ inputDirectory: join(dir, "missing") })).rejects.toMatchObject({
       code: "INVALID_CONFIG",
       issues: [{ path: "configs.inputDirectory", message: "does not exist" }],
     });
+  });
+
+  it("under EFFECTIVELY_ONCE gives each file the next ordinal, starts a file only once the one before is stored, and gives a file read again its sequence ids again", async () => {
+    const dir = freshDirectory();
+    dropFile(dir, "a.txt", "a1\na2\n");
+    dropFile(dir, "b.txt", "b1\n");
+    const { source, handle } = await openSource({ inputDirectory: dir }, { processingGuarantee: "EFFECTIVELY_ONCE" });
+    const first = await readRecords(source, handle.abort.signal, 3, 1_500);
+    expect(first.map(text)).toEqual(["a1", "a2"]);
+    const sequences = first.map((r) => r.sequence);
+    expect(sequences).toEqual([(1n << 36n) | 1n, (1n << 36n) | 2n]);
+    await first[0]?.ack?.();
+    await first[1]?.fail?.(new Error("not stored"));
+    const again = await readRecords(source, handle.abort.signal, 2);
+    expect(again.map((r) => [text(r), r.sequence])).toEqual([
+      ["a1", sequences[0]],
+      ["a2", sequences[1]],
+    ]);
+    await ackAll(again);
+    const next = await readRecords(source, handle.abort.signal, 1);
+    expect(next.map((r) => [text(r), r.sequence, r.partitionId])).toEqual([
+      ["b1", (2n << 36n) | 1n, first[0]?.partitionId],
+    ]);
   });
 });

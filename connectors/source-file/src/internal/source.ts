@@ -24,12 +24,24 @@ interface Listed {
 
 const signature = (file: Listed) => `${file.size}:${file.mtimeMs}`;
 const markerKey = (path: string) => `file-source/done/${path}`;
+/** The file this instance reads (or read last), with its ordinal; the next file gets the ordinal after it. */
+const CURRENT_KEY = "file-source/current";
+/** Sequence id = ordinal << LINE_BITS | line number: room for 2^36 lines per file and 2^27 files. */
+const LINE_BITS = 36n;
+
+interface Current {
+  path: string;
+  signature: string;
+  ordinal: string;
+}
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
 /** One file being read: its lines come out in order, its records' acks are counted until all are in. */
 class FileWork {
   readonly file: Listed;
+  /** Place of the file in this instance's sequence of files: the high bits of its records' sequence ids. */
+  readonly ordinal: bigint;
   private readonly splitter = new LineSplitter();
   private readonly stream: Readable;
   private readonly chunks: AsyncIterator<Buffer>;
@@ -40,8 +52,9 @@ class FileWork {
   settled = 0;
   failed = false;
 
-  constructor(file: Listed, gzip: boolean) {
+  constructor(file: Listed, gzip: boolean, ordinal: bigint) {
     this.file = file;
+    this.ordinal = ordinal;
     // Only the bytes present at listing time: what is appended later is not read, and the file is not removed.
     const raw = createReadStream(file.path, { start: 0, end: Math.max(0, file.size - 1), highWaterMark: 64 * 1024 });
     this.stream = gzip ? raw.pipe(createGunzip()) : raw;
@@ -137,9 +150,15 @@ export class FileSource implements SourceInstance {
   private readonly completions = new Set<Promise<void>>();
   private nextListing = 0;
   private closed = false;
+  private readonly effectivelyOnce: boolean;
+  private readonly partitionId: string;
+  private current: Current | undefined;
 
-  private constructor(config: FileSourceConfig, context: SourceContext, root: string) {
+  private constructor(config: FileSourceConfig, context: SourceContext, root: string, current: Current | undefined) {
     this.config = config;
+    this.effectivelyOnce = context.processingGuarantee === "EFFECTIVELY_ONCE";
+    this.partitionId = `file:${context.name}:${context.instanceId}`;
+    this.current = current;
     this.logger = context.logger;
     this.state = context.state;
     this.root = root;
@@ -148,12 +167,12 @@ export class FileSource implements SourceInstance {
   }
 
   static async open(config: FileSourceConfig, context: SourceContext): Promise<FileSource> {
-    if (context.processingGuarantee === "EFFECTIVELY_ONCE") {
-      throw new ConnectorError(
-        "UNSUPPORTED",
-        "the file source does not support EFFECTIVELY_ONCE (a file read again after a crash is sent again); use ATLEAST_ONCE",
-        { retryable: false },
-      );
+    if (context.processingGuarantee === "EFFECTIVELY_ONCE" && config.numWorkers > 1) {
+      const message = "must be 1 under EFFECTIVELY_ONCE (files are sent one after another, in one sequence)";
+      throw new ConnectorError("INVALID_CONFIG", `numWorkers ${message}`, {
+        retryable: false,
+        issues: [{ path: "configs.numWorkers", message }],
+      });
     }
     const root = resolve(config.inputDirectory);
     const problem = await FileSource.directoryProblem(root, config.keepFile);
@@ -164,7 +183,9 @@ export class FileSource implements SourceInstance {
         issues: [{ path: "configs.inputDirectory", message }],
       });
     }
-    return new FileSource(config, context, root);
+    const stored = await context.state.get(CURRENT_KEY);
+    const current = stored === undefined ? undefined : (JSON.parse(decoder.decode(stored)) as Current);
+    return new FileSource(config, context, root, current);
   }
 
   private static async directoryProblem(root: string, keepFile: boolean): Promise<string | undefined> {
@@ -204,8 +225,17 @@ export class FileSource implements SourceInstance {
     }
   }
 
+  private isCurrent(file: Listed): boolean {
+    return this.current !== undefined && this.current.path === file.path && this.current.signature === signature(file);
+  }
+
   private async startWorkers(): Promise<void> {
+    // The file interrupted by a crash (or by a failed record) goes first, under its ordinal: sequence ids never go back.
+    const resumed = this.queue.findIndex((file) => this.isCurrent(file));
+    if (resumed > 0) this.queue.unshift(...this.queue.splice(resumed, 1));
     while (this.reading.length < this.config.numWorkers && this.queue.length > 0) {
+      // Under EFFECTIVELY_ONCE a file starts only once every record of the one before is stored.
+      if (this.effectivelyOnce && this.inProcess.size > 0) return;
       const file = this.queue.shift() as Listed;
       let kind: boolean | "zip";
       try {
@@ -221,7 +251,17 @@ export class FileSource implements SourceInstance {
         this.logger.warn({ file: file.path }, "zip archives are not read (gzip files are); the file is left in place");
         continue;
       }
-      const work = new FileWork(file, kind);
+      let ordinal: bigint;
+      if (this.isCurrent(file)) {
+        ordinal = BigInt((this.current as Current).ordinal);
+      } else {
+        ordinal = BigInt(this.current?.ordinal ?? "0") + 1n;
+        const current: Current = { path: file.path, signature: signature(file), ordinal: String(ordinal) };
+        // Stored before the first line is sent, so that a restart gives this file the same sequence ids.
+        await this.state.put(CURRENT_KEY, encoder.encode(JSON.stringify(current)));
+        this.current = current;
+      }
+      const work = new FileWork(file, kind, ordinal);
       this.reading.push(work);
       this.inProcess.set(file.path, work);
     }
@@ -268,6 +308,8 @@ export class FileSource implements SourceInstance {
     return {
       value: new Uint8Array(line.bytes.buffer, line.bytes.byteOffset, line.bytes.byteLength),
       key: `${name}_${line.number}`,
+      partitionId: this.partitionId,
+      sequence: (work.ordinal << LINE_BITS) | BigInt(line.number),
       properties: {
         "file.name": name,
         "file.path": work.file.path,
@@ -283,6 +325,7 @@ export class FileSource implements SourceInstance {
     work.close();
     if (work.failed) {
       this.inProcess.delete(work.file.path);
+      this.queue.unshift(work.file);
       this.logger.warn({ file: work.file.path }, "a record of the file was not stored; the file is read again");
       return;
     }
