@@ -131,6 +131,21 @@ describe("file source on real directories", () => {
     expect((await readRecords(source, handle.abort.signal, 2)).map(text)).toEqual(["zipped 1", "zipped 2"]);
   });
 
+  it("leaves a corrupt gzip file in place after the lines it could read, without reading it over and over", async () => {
+    const dir = freshDirectory();
+    const whole = gzipSync(`${"line\n".repeat(20_000)}`);
+    // The start of a gzip stream that breaks off: the first lines decompress, then the stream fails.
+    dropFile(dir, "broken.gz", Buffer.concat([whole.subarray(0, 2_000), Buffer.alloc(64, 0xff)]));
+    const { source, handle } = await openSource({ inputDirectory: dir });
+    const records = await readRecords(source, handle.abort.signal, 100_000, 1_500);
+    expect(records.length).toBeGreaterThan(0);
+    expect(records.length).toBeLessThan(20_000);
+    await ackAll(records);
+    expect(await readRecords(source, handle.abort.signal, 1, 1_500).then((r) => r.length)).toBe(0);
+    expect(visibleFiles(dir)).toEqual(["broken.gz"]);
+    expect(handle.logger.lines.some((entry) => /cannot read the file/.test(entry.message))).toBe(true);
+  });
+
   it("applies fileFilter, hidden files, minimumSize, maximumSize, recurse and pathFilter as upstream", async () => {
     const dir = freshDirectory();
     mkdirSync(join(dir, "keep", "deep"), { recursive: true });

@@ -51,6 +51,8 @@ class FileWork {
   emitted = 0;
   settled = 0;
   failed = false;
+  /** Reading failed (a corrupt gzip stream, an I/O error): the file is left alone until it changes. */
+  unreadable = false;
 
   constructor(file: Listed, gzip: boolean, ordinal: bigint) {
     this.file = file;
@@ -279,9 +281,9 @@ export class FileSource implements SourceInstance {
       } catch (error) {
         this.logger.error(
           { file: work.file.path, error: (error as Error).message },
-          "cannot read file; it is read again later",
+          "cannot read the file; it is left in place and read again once it changes",
         );
-        work.failed = true;
+        work.unreadable = true;
         work.done = true;
         work.close();
       }
@@ -323,6 +325,11 @@ export class FileSource implements SourceInstance {
   /** Every record of the file is settled: remove it, or leave it to be read again when one failed. */
   private settle(work: FileWork): void {
     work.close();
+    if (work.unreadable) {
+      this.inProcess.delete(work.file.path);
+      this.skipped.set(work.file.path, signature(work.file));
+      return;
+    }
     if (work.failed) {
       this.inProcess.delete(work.file.path);
       this.queue.unshift(work.file);
