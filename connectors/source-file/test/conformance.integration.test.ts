@@ -33,8 +33,12 @@ describeSourceConformance("file", {
 describeSourceKill("file", {
   connectorModule: join(import.meta.dirname, "../src/index.ts"),
   config,
+  // Five files, so the kill lands in one of several and the restart must resume it before the later ones.
   seed: async (configs, ids) => {
-    dropFile(configs.inputDirectory as string, "kill.jsonl", jsonLines(ids));
+    for (let part = 0; part < 5; part++) {
+      const share = ids.filter((id) => id % 5 === part);
+      dropFile(configs.inputDirectory as string, `kill-${part}.jsonl`, jsonLines(share));
+    }
   },
   // Every file removed: the source removes a file only once every line of it has its receipt.
   drained: async (configs) => visibleFiles(configs.inputDirectory as string).length === 0,
