@@ -33,4 +33,10 @@ describe("line splitting", () => {
     expect(split([])).toEqual([]);
     expect(split(["x\n"])).toEqual([["x", 1, 0]]);
   });
+
+  it("refuses a line longer than its bound instead of holding it", () => {
+    const splitter = new LineSplitter(10);
+    expect(splitter.push(Buffer.from("short\n0123456789")).map((line) => line.bytes.toString())).toEqual(["short"]);
+    expect(() => splitter.push(Buffer.from("X"))).toThrow(/line 2 is longer than 10 bytes/);
+  });
 });

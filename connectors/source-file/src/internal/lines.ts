@@ -5,11 +5,15 @@ export interface Line {
   offset: number;
 }
 
+/** Pulsar's default maximum message size: a longer line could not be sent, and holding it would use unbounded memory. */
+export const MAX_LINE_BYTES: number = 5 * 1024 * 1024;
+
 /**
  * Splits a byte stream into lines ending in \n, \r\n or \r (as upstream reads files). Fed chunk by chunk, it holds
  * only the unfinished last line; a last line without a line end comes out at `end()`.
  */
 export class LineSplitter {
+  private readonly maxLineBytes: number;
   private rest: Buffer[] = [];
   private restLength = 0;
   /** A chunk ended in \r: a \n at the start of the next chunk belongs to the same line end. */
@@ -17,6 +21,10 @@ export class LineSplitter {
   private nextNumber = 1;
   /** Offset in the (decompressed) stream of the first byte not yet in a line. */
   private lineStart = 0;
+
+  constructor(maxLineBytes: number = MAX_LINE_BYTES) {
+    this.maxLineBytes = maxLineBytes;
+  }
 
   push(chunk: Buffer): Line[] {
     const lines: Line[] = [];
@@ -49,6 +57,9 @@ export class LineSplitter {
     if (from < chunk.length) {
       this.rest.push(Buffer.from(chunk.subarray(from)));
       this.restLength += chunk.length - from;
+      if (this.restLength > this.maxLineBytes) {
+        throw new Error(`line ${this.nextNumber} is longer than ${this.maxLineBytes} bytes`);
+      }
     }
     return lines;
   }
