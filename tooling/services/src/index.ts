@@ -1,6 +1,7 @@
 export { HOST, isServiceName, parseServiceNames, SERVICE_NAMES, type ServiceName } from "./internal/config.ts";
 export type {
   CassandraEndpoint,
+  InfluxdbEndpoint,
   KafkaEndpoint,
   MariadbEndpoint,
   MosquittoEndpoint,

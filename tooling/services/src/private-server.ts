@@ -1,4 +1,4 @@
-// A Redis, RabbitMQ, NATS or Mosquitto server of one test file, which the test may kill and start again: the shared
+// A Redis, RabbitMQ, NATS, Mosquitto or InfluxDB server of one test file, which the test may kill and start again: the shared
 // servers must never be restarted. Same binaries and configuration as tooling/services, in a temporary folder on
 // free ports; a restart keeps the data of the run before.
 import { mkdtempSync, rmSync } from "node:fs";
@@ -9,6 +9,7 @@ import { afterAll, beforeAll } from "vitest";
 import type { DaemonServiceName, ServicePorts } from "./internal/config.ts";
 import { type DaemonServer, startDaemon } from "./internal/daemon.ts";
 import type { ServiceEndpoints } from "./internal/endpoints.ts";
+import { influxdbServer } from "./internal/influxdb.ts";
 import { mosquittoServer, natsServer, rabbitmqServer, redisServer } from "./internal/messaging.ts";
 import { isAlive, stopProcess } from "./internal/proc.ts";
 
@@ -17,6 +18,7 @@ const servers: { [N in DaemonServiceName]: DaemonServer<N> } = {
   rabbitmq: rabbitmqServer,
   nats: natsServer,
   mosquitto: mosquittoServer,
+  influxdb: influxdbServer,
 };
 
 export interface PrivateServer<N extends DaemonServiceName> {
@@ -51,7 +53,13 @@ export function privateServer<N extends DaemonServiceName>(name: N): PrivateServ
   const start = async (keepData: boolean) => {
     if (ports === undefined) {
       const port = await freePort();
-      ports = (name === "rabbitmq" ? { port, dist: await freePort() } : { port }) as ServicePorts[N];
+      ports = (
+        name === "rabbitmq"
+          ? { port, dist: await freePort() }
+          : name === "influxdb"
+            ? { port, rpc: await freePort() }
+            : { port }
+      ) as ServicePorts[N];
     }
     const state = await startDaemon(server, ports, { dir, keepData, record: false });
     pid = state.pid;

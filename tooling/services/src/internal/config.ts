@@ -13,11 +13,12 @@ export const SERVICE_NAMES = [
   "rabbitmq",
   "nats",
   "mosquitto",
+  "influxdb",
 ] as const;
 export type ServiceName = (typeof SERVICE_NAMES)[number];
 export type JvmServiceName = "pulsar" | "kafka" | "cassandra" | "s3proxy";
 /** Servers run from their Debian package's binary in a folder of their own. */
-export type DaemonServiceName = "redis" | "rabbitmq" | "nats" | "mosquitto";
+export type DaemonServiceName = "redis" | "rabbitmq" | "nats" | "mosquitto" | "influxdb";
 
 /** Servers bind and advertise an IPv4 literal: `localhost` may resolve to ::1. */
 export const HOST = "127.0.0.1";
@@ -85,6 +86,13 @@ export interface RabbitmqPorts {
   dist: number;
 }
 
+export interface InfluxdbPorts {
+  /** HTTP API. */
+  port: number;
+  /** Backup/restore RPC service (influxd always binds it). */
+  rpc: number;
+}
+
 export interface ServicePorts {
   pulsar: PulsarPorts;
   kafka: KafkaPorts;
@@ -97,6 +105,7 @@ export interface ServicePorts {
   rabbitmq: RabbitmqPorts;
   nats: DatabasePorts;
   mosquitto: DatabasePorts;
+  influxdb: InfluxdbPorts;
 }
 
 export function servicePorts<N extends ServiceName>(name: N, env: NodeJS.ProcessEnv = process.env): ServicePorts[N] {
@@ -125,6 +134,10 @@ export function servicePorts<N extends ServiceName>(name: N, env: NodeJS.Process
     }),
     nats: () => ({ port: portFromEnv(env, "NATS_PORT", 4222) }),
     mosquitto: () => ({ port: portFromEnv(env, "MQTT_PORT", 1883) }),
+    influxdb: () => ({
+      port: portFromEnv(env, "INFLUXDB_PORT", 8086),
+      rpc: portFromEnv(env, "INFLUXDB_RPC_PORT", 8088),
+    }),
   } satisfies { [K in ServiceName]: () => ServicePorts[K] };
   return all[name]() as ServicePorts[N];
 }

@@ -81,6 +81,13 @@ export interface MosquittoEndpoint {
   url: string;
 }
 
+export interface InfluxdbEndpoint {
+  host: string;
+  port: number;
+  /** http://host:port (the 1.x HTTP API: /ping, /write, /query) */
+  url: string;
+}
+
 export interface ServiceEndpoints {
   pulsar: PulsarEndpoint;
   kafka: KafkaEndpoint;
@@ -93,6 +100,7 @@ export interface ServiceEndpoints {
   rabbitmq: RabbitmqEndpoint;
   nats: NatsEndpoint;
   mosquitto: MosquittoEndpoint;
+  influxdb: InfluxdbEndpoint;
 }
 
 export type AnyEndpoint = ServiceEndpoints[ServiceName];

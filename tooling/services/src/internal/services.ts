@@ -19,6 +19,7 @@ import {
   upPostgres,
 } from "./databases.ts";
 import type { ServiceEndpoints } from "./endpoints.ts";
+import { influxdbServer } from "./influxdb.ts";
 import { type JvmServer, startJvm } from "./jvm.ts";
 import { kafkaServer } from "./kafka.ts";
 import { mosquittoServer, natsServer, rabbitmqServer, redisServer } from "./messaging.ts";
@@ -45,6 +46,7 @@ const daemonServers: { [N in DaemonServiceName]: DaemonServer<N> } = {
   rabbitmq: rabbitmqServer,
   nats: natsServer,
   mosquitto: mosquittoServer,
+  influxdb: influxdbServer,
 };
 
 function isDaemon(name: ServiceName): name is DaemonServiceName {

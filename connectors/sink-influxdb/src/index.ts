@@ -1,0 +1,5 @@
+import { influxdbSink } from "./definition.ts";
+
+export { type InfluxdbSinkConfig, influxdbSinkConfig } from "./definition.ts";
+
+export default influxdbSink;
