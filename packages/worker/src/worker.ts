@@ -20,6 +20,7 @@ import {
   type Authentication,
   authenticationFromPlugin,
   isPulsarClientError,
+  PulsarAdmin,
   PulsarClient,
   type PulsarClientOptions,
   tokenAuthentication,
@@ -52,6 +53,7 @@ import { pino } from "pino";
 import { WorkerError } from "./errors.ts";
 import { archiveKind, fetchArchive, uploadArchive } from "./internal/archive-fetch.ts";
 import { Authenticator, type AuthOptions, type Principal } from "./internal/auth.ts";
+import { WorkerConsole } from "./internal/console/index.ts";
 import { readBody, readSubmission, type Submission, sendJson, sendNoContent, sendText } from "./internal/http.ts";
 import { MinuteWindows, renderMetrics } from "./internal/metrics.ts";
 import { ConnectorPackages, type InstalledPackage } from "./internal/packages.ts";
@@ -324,6 +326,7 @@ export class Worker {
   private ready = false;
   /** Secret values of a submission, hidden from the answer to that request even when the submission is refused. */
   private readonly submittedSecrets: WeakMap<IncomingMessage, string[]> = new WeakMap();
+  private console: WorkerConsole | undefined;
 
   private constructor(options: WorkerOptions, scrubber: SecretScrubber, logger: Logger) {
     this.options = options;
@@ -1349,6 +1352,7 @@ export class Worker {
       // An open endpoint shows counters only: exception text can hold record values of any tenant.
       return sendText(response, 200, this.metrics(!open || !this.auth.enabled), "text/plain; version=0.0.4");
     }
+    if (!url.pathname.startsWith("/admin/")) return this.webConsole().handle(request, response, url);
     const match = /^\/admin\/v3\/(sinks|sink|sources|source)(?:\/(.*))?$/.exec(url.pathname);
     if (!match) throw new WorkerError("NOT_FOUND", `No such endpoint: ${method} ${url.pathname}`);
     const kind: Kind = match[1]?.startsWith("sink") ? "sink" : "source";
@@ -1522,6 +1526,46 @@ export class Worker {
       const value = field.startsWith("inputs.") ? (inputs[Number(field.slice(7))] as string) : String(config[field]);
       this.auth.authorizeReference(principal, tenant, field, value);
     }
+  }
+
+  /** The web console; it sees the connectors through this view only. */
+  private webConsole(): WorkerConsole {
+    this.console ??= new WorkerConsole({
+      authenticate: (header) => this.auth.authenticate(header),
+      mayManage: (principal, tenant) => {
+        try {
+          this.auth.authorizeTenant(principal, tenant);
+          return true;
+        } catch {
+          return false;
+        }
+      },
+      ready: () => this.ready,
+      connectors: () =>
+        [...this.components.values()].map((component) => ({
+          kind: component.kind,
+          config: component.config,
+          desired: [...component.desired],
+          instances: component.slots.map((slot) => ({
+            instanceId: slot.instanceId,
+            status: slot.status(),
+            counters: slot.counters(),
+          })),
+        })),
+      pulsar: async () => (await this.pulsarClient()) as unknown as PulsarClient,
+      subscriptionBacklog: async (topic, subscription) => {
+        const admin = new PulsarAdmin({
+          serviceUrl: this.options.pulsarAdminUrl ?? "http://127.0.0.1:8080",
+          timeoutMs: 5_000,
+          ...(this.pulsarAuthentication ? { authentication: this.pulsarAuthentication } : {}),
+        });
+        const stats = (await admin.getTopicStats(topic)) as {
+          subscriptions?: Record<string, { msgBacklog?: number }>;
+        };
+        return stats.subscriptions?.[subscription]?.msgBacklog ?? 0;
+      },
+    });
+    return this.console;
   }
 
   private noRoute(method: string, pathname: string): WorkerError {
