@@ -47,7 +47,7 @@ export function RateChart({ points }: { points: RatePoint[] }) {
       <svg viewBox={`0 0 ${width} ${height}`} role="img" aria-label="Records in and out per second">
         {[0, 0.5, 1].map((f) => (
           <g key={f}>
-            <line class="grid" x1={pad.left} x2={width - pad.right} y1={y(max * f)} y2={y(max * f)} />
+            <line class="gridline" x1={pad.left} x2={width - pad.right} y1={y(max * f)} y2={y(max * f)} />
             <text class="axis" x={pad.left - 6} y={y(max * f) + 4} text-anchor="end">
               {max * f >= 100 ? (max * f).toFixed(0) : (max * f).toFixed(1)}
             </text>
