@@ -30,8 +30,8 @@ export function Sparkline({
 
 /** Records in and out per second over the history kept in the page, with a time axis in minutes. */
 export function RateChart({ points }: { points: RatePoint[] }) {
-  const width = 720;
-  const height = 180;
+  const width = 1200;
+  const height = 200;
   const pad = { left: 56, right: 12, top: 10, bottom: 24 };
   const now = points.at(-1)?.at ?? Date.now();
   const from = Math.min(points[0]?.at ?? now, now - 60_000);

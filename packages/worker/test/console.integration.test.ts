@@ -135,6 +135,11 @@ describe("the web console in Chromium", { timeout: 300_000 }, () => {
     );
     const written = page.locator(".stats div", { hasText: "Written" }).locator("dd");
     await expect.poll(() => written.textContent(), { timeout: 60_000 }).toBe("20");
+    const instanceWritten = page.locator("[data-instance='0'] td").nth(3);
+    await expect.poll(() => instanceWritten.textContent(), { timeout: 30_000 }).toBe("20");
+    await expect
+      .poll(() => page.locator(".stats div", { hasText: "Backlog" }).locator("dd").textContent(), { timeout: 30_000 })
+      .toBe("0");
     await shot("03-connector");
     await page.getByRole("link", { name: "Connectors", exact: true }).first().click();
     const row = page.locator(`tr[data-connector='public/default/${name}']`);

@@ -243,7 +243,7 @@ export function ConnectorPage({ kind, tenant, namespace, name }: Props) {
                   <span class={`state ${s.running ? "running" : "failing"}`}>
                     {s.running ? "running" : "not running"}
                   </span>
-                  {s.state ? <span class="muted"> {s.state}</span> : null}
+                  {s.state && s.state !== "running" ? <span class="muted"> {s.state}</span> : null}
                 </td>
                 <td class="num">{count(s.numRestarts)}</td>
                 <td class="num">{count(s.numReadFromPulsar ?? s.numReceivedFromSource)}</td>

@@ -139,13 +139,17 @@ export function ConnectorsPage() {
                       {c.running}/{c.instances}
                     </span>
                   </td>
-                  <td class="num rate">
-                    <Sparkline points={points} pick={(p) => p.inPerSec} label={`received per second, ${c.name}`} />
-                    <span class="figure">{rate(latest?.inPerSec)}</span>
+                  <td class="num">
+                    <div class="rate">
+                      <Sparkline points={points} pick={(p) => p.inPerSec} label={`received per second, ${c.name}`} />
+                      <span class="figure">{rate(latest?.inPerSec)}</span>
+                    </div>
                   </td>
-                  <td class="num rate">
-                    <Sparkline points={points} pick={(p) => p.outPerSec} label={`written per second, ${c.name}`} />
-                    <span class="figure">{rate(latest?.outPerSec)}</span>
+                  <td class="num">
+                    <div class="rate">
+                      <Sparkline points={points} pick={(p) => p.outPerSec} label={`written per second, ${c.name}`} />
+                      <span class="figure">{rate(latest?.outPerSec)}</span>
+                    </div>
                   </td>
                   <td class="num">{c.kind === "sink" ? count(c.backlog) : "n/a"}</td>
                   <td class="error-cell">

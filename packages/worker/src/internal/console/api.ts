@@ -163,9 +163,12 @@ export class ConsoleApi {
     const key = `${config.tenant}/${config.namespace}/${config.name}`;
     const cached = this.backlogs.get(key);
     if (cached && Date.now() - cached.at < BACKLOG_TTL_MS) return cached.value;
-    const value = Promise.all(
-      config.inputs.map((topic) => this.host.subscriptionBacklog(topic, config.sourceSubscriptionName)),
-    )
+    // A topic nobody has written to yet does not exist: its backlog is 0. Other failures leave it unknown (null).
+    const backlogOf = (topic: string) =>
+      this.host
+        .subscriptionBacklog(topic, config.sourceSubscriptionName)
+        .catch((error: Error) => (/HTTP 404/.test(error.message) ? 0 : Promise.reject(error)));
+    const value = Promise.all(config.inputs.map(backlogOf))
       .then((counts) => counts.reduce((sum, count) => sum + count, 0))
       .catch(() => null);
     this.backlogs.set(key, { at: Date.now(), value });
