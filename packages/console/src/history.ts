@@ -22,6 +22,8 @@ export function record(at: number, connectors: ConnectorSummary[]): void {
   for (const connector of connectors) {
     const key = keyOf(connector);
     const previous = last.get(key);
+    // Polls closer than a second apart give noisy rates: keep the older baseline until a second has passed.
+    if (previous && at - previous.at < 1000 && at >= previous.at) continue;
     last.set(key, { at, received: connector.received, written: connector.written });
     if (!previous || at <= previous.at) continue;
     const seconds = (at - previous.at) / 1000;

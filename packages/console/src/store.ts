@@ -13,9 +13,16 @@ interface Snapshot {
 
 let snapshot: Snapshot | null = null;
 let timer: ReturnType<typeof setTimeout> | undefined;
+/** True while a request is out: one polling loop at a time, however many pages subscribe. */
+let polling = false;
+/** Set when a refresh is asked for during a request: the next one starts right after it. */
+let again = false;
 const subscribers = new Set<(value: Snapshot) => void>();
 
 async function poll(): Promise<void> {
+  if (polling) return;
+  polling = true;
+  timer = undefined;
   try {
     const answer = await call<{ at: number; connectors: ConnectorSummary[] }>("GET", "/console/api/v1/connectors");
     record(answer.at, answer.connectors);
@@ -27,13 +34,19 @@ async function poll(): Promise<void> {
       error: error instanceof ApiError || error instanceof Error ? error.message : String(error),
     };
   }
+  polling = false;
   for (const subscriber of subscribers) subscriber(snapshot);
-  if (subscribers.size > 0) timer = setTimeout(() => void poll(), POLL_MS);
-  else timer = undefined;
+  const delay = again ? 0 : POLL_MS;
+  again = false;
+  if (subscribers.size > 0) timer = setTimeout(() => void poll(), delay);
 }
 
 /** Asks for the list now instead of at the next tick (after an action). */
 export function refreshNow(): void {
+  if (polling) {
+    again = true;
+    return;
+  }
   if (timer !== undefined) clearTimeout(timer);
   void poll();
 }
@@ -43,7 +56,7 @@ export function useConnectors(): Snapshot | null {
   const [value, setValue] = useState<Snapshot | null>(snapshot);
   useEffect(() => {
     subscribers.add(setValue);
-    if (timer === undefined) void poll();
+    if (timer === undefined && !polling) void poll();
     return () => {
       subscribers.delete(setValue);
     };

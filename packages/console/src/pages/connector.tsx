@@ -249,30 +249,32 @@ export function ConnectorPage({ kind, tenant, namespace, name }: Props) {
                 <td class="num">{count(s.numReadFromPulsar ?? s.numReceivedFromSource)}</td>
                 <td class="num">{count(s.numWrittenToSink ?? s.numWritten)}</td>
                 <td class="error-cell">{s.error || <span class="muted">none</span>}</td>
-                <td class="row-actions">
-                  <button
-                    type="button"
-                    disabled={busy}
-                    onClick={() => act(`Start ${instanceId}`, `${base}/${instanceId}/start`)}
-                  >
-                    Start
-                  </button>
-                  <button
-                    type="button"
-                    class="secondary"
-                    disabled={busy}
-                    onClick={() => act(`Stop ${instanceId}`, `${base}/${instanceId}/stop`)}
-                  >
-                    Stop
-                  </button>
-                  <button
-                    type="button"
-                    class="secondary"
-                    disabled={busy}
-                    onClick={() => act(`Restart ${instanceId}`, `${base}/${instanceId}/restart`)}
-                  >
-                    Restart
-                  </button>
+                <td>
+                  <div class="row-actions">
+                    <button
+                      type="button"
+                      disabled={busy}
+                      onClick={() => act(`Start ${instanceId}`, `${base}/${instanceId}/start`)}
+                    >
+                      Start
+                    </button>
+                    <button
+                      type="button"
+                      class="secondary"
+                      disabled={busy}
+                      onClick={() => act(`Stop ${instanceId}`, `${base}/${instanceId}/stop`)}
+                    >
+                      Stop
+                    </button>
+                    <button
+                      type="button"
+                      class="secondary"
+                      disabled={busy}
+                      onClick={() => act(`Restart ${instanceId}`, `${base}/${instanceId}/restart`)}
+                    >
+                      Restart
+                    </button>
+                  </div>
                 </td>
               </tr>
             ))}

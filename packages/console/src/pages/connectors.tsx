@@ -123,7 +123,7 @@ export function ConnectorsPage() {
               return (
                 <tr key={keyOf(c)} data-connector={`${c.tenant}/${c.namespace}/${c.name}`}>
                   <th scope="row">
-                    <a href={detailPath(c)} onClick={linkClick}>
+                    <a href={detailPath(c)} onClick={linkClick} title={`${c.tenant}/${c.namespace}/${c.name}`}>
                       <span class="muted">
                         {c.tenant}/{c.namespace}/
                       </span>
