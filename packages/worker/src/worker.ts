@@ -54,6 +54,7 @@ import { WorkerError } from "./errors.ts";
 import { archiveKind, fetchArchive, uploadArchive } from "./internal/archive-fetch.ts";
 import { Authenticator, type AuthOptions, type Principal } from "./internal/auth.ts";
 import { WorkerConsole } from "./internal/console/index.ts";
+import { ConnectorLogs } from "./internal/console/logs.ts";
 import { readBody, readSubmission, type Submission, sendJson, sendNoContent, sendText } from "./internal/http.ts";
 import { MinuteWindows, renderMetrics } from "./internal/metrics.ts";
 import { ConnectorPackages, type InstalledPackage } from "./internal/packages.ts";
@@ -327,6 +328,7 @@ export class Worker {
   /** Secret values of a submission, hidden from the answer to that request even when the submission is refused. */
   private readonly submittedSecrets: WeakMap<IncomingMessage, string[]> = new WeakMap();
   private console: WorkerConsole | undefined;
+  private connectorLogs: ConnectorLogs | undefined;
 
   private constructor(options: WorkerOptions, scrubber: SecretScrubber, logger: Logger) {
     this.options = options;
@@ -352,11 +354,19 @@ export class Worker {
     ];
     scrubber.addPermanent(secretsOfAuth);
     const destination = options.logDestination ?? process.stdout;
+    // The console shows each connector's latest lines: only from the worker's own logger, whose lines it can read.
+    const connectorLogs = options.logger ? undefined : new ConnectorLogs();
     const logger: Logger =
       options.logger ??
       (pino(
         { level: options.logLevel ?? "info", base: { service: "pulsar-connect-worker" } },
-        { write: (line: string) => destination.write(scrubber.scrub(line)) },
+        {
+          write: (line: string) => {
+            const clean = scrubber.scrub(line);
+            connectorLogs?.add(clean);
+            destination.write(clean);
+          },
+        },
       ) as unknown as Logger);
     const max = options.maxParallelism;
     if (max !== undefined && (!Number.isInteger(max) || max < 1)) {
@@ -417,6 +427,7 @@ export class Worker {
       );
     }
     const worker = new Worker(options, scrubber, logger);
+    worker.connectorLogs = connectorLogs;
     worker.pulsarAuthentication = pulsarAuthentication;
     if (options.fileDirs !== undefined) {
       // Connectors read the allowed folders from the environment of the process they run in.
@@ -1552,6 +1563,7 @@ export class Worker {
             counters: slot.counters(),
           })),
         })),
+      logs: () => this.connectorLogs,
       pulsar: async () => (await this.pulsarClient()) as unknown as PulsarClient,
       subscriptionBacklog: async (topic, subscription) => {
         const admin = new PulsarAdmin({

@@ -226,6 +226,21 @@ describe("console API", { timeout: 120_000 }, () => {
     expect(victim.status).toBe(404);
   });
 
+  it("gives a connector's latest log lines to roles of its tenant, after a given line", async () => {
+    const path = `${API}/logs/sink/public/default/${run}-dl`;
+    expect((await http(worker.url, "GET", path, undefined, as(OTHER_ONLY))).status).toBe(403);
+    expect((await http(worker.url, "GET", `${path}?after=-1`, undefined, as(ADMIN))).status).toBe(400);
+    const first = await http(worker.url, "GET", path, undefined, as(PUBLIC_ONLY));
+    expect(first.json.available).toBe(true);
+    const stop = first.json.lines.find((line: { message: string }) => line.message === "connector stop");
+    expect(stop).toMatchObject({ level: "info", fields: { action: "stop" } });
+    const last = first.json.lines.at(-1).seq;
+    expect((await http(worker.url, "GET", `${path}?after=${last}`, undefined, as(ADMIN))).json.lines).toEqual([]);
+    await http(worker.url, "POST", `/admin/v3/sinks/public/default/${run}-plain/restart`, undefined, as(ADMIN));
+    // Lines of another connector do not show here.
+    expect((await http(worker.url, "GET", `${path}?after=${last}`, undefined, as(ADMIN))).json.lines).toEqual([]);
+  });
+
   it("keeps the admin API's own answers for paths under /admin/ and serves the console elsewhere", async () => {
     const unknown = await http(worker.url, "GET", "/admin/v3/nothing", undefined, as(ADMIN));
     expect(unknown.status).toBe(404);

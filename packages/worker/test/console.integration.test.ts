@@ -158,6 +158,8 @@ describe("the web console in Chromium", { timeout: 300_000 }, () => {
     await expect.poll(() => state.textContent(), { timeout: 60_000 }).toBe("not running");
     await page.locator("[data-instance='0']").getByRole("button", { name: "Start", exact: true }).click();
     await expect.poll(() => state.textContent(), { timeout: 60_000 }).toBe("running");
+    // The worker's log lines of this connector follow live.
+    await expect.poll(() => page.locator(".logs").textContent(), { timeout: 30_000 }).toContain("connector start");
   });
 
   it("peeks at a poison record in the dead-letter topic with its reason, and replays it", async () => {

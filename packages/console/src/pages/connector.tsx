@@ -6,6 +6,7 @@ import { historyOf } from "../history.ts";
 import { linkClick, navigate } from "../router.ts";
 import { POLL_MS, refreshNow, useConnectors } from "../store.ts";
 import { detailPath } from "./connectors.tsx";
+import { LogLines } from "./log-lines.tsx";
 
 interface Props {
   kind: Kind;
@@ -333,6 +334,8 @@ export function ConnectorPage({ kind, tenant, namespace, name }: Props) {
           </ol>
         )}
       </section>
+
+      <LogLines kind={kind} tenant={tenant} namespace={namespace} name={name} />
 
       <section aria-labelledby="config">
         <h2 id="config">Config</h2>

@@ -5,6 +5,7 @@ import type { Principal } from "../auth.ts";
 import { readBody, sendJson } from "../http.ts";
 import type { InstanceStatus, SlotCounters } from "../supervisor.ts";
 import { type DeadLetterClient, deadLetterTopicsOf, peekDeadLetters, replayDeadLetters } from "./dlq.ts";
+import type { ConnectorLogs } from "./logs.ts";
 
 /** One connector as the worker holds it, for the console's views. */
 export interface ConsoleConnector {
@@ -20,6 +21,8 @@ export interface ConsoleHost {
   /** Whether the principal may manage connectors of `tenant`. */
   mayManage(principal: Principal, tenant: string): boolean;
   ready(): boolean;
+  /** The connectors' latest log lines; undefined when the worker logs through a logger it was given. */
+  logs(): ConnectorLogs | undefined;
   connectors(): ConsoleConnector[];
   /** The worker's Pulsar client, for dead-letter topics. */
   pulsar(): Promise<DeadLetterClient>;
@@ -66,14 +69,22 @@ export class ConsoleApi {
         connectors: await Promise.all(visible.map((c) => this.summary(c))),
       });
     }
+    if (method === "GET" && segments[0] === "logs" && segments.length === 5) {
+      const [, kind, tenant, namespace, name] = segments as [string, string, string, string, string];
+      if (kind !== "sink" && kind !== "source")
+        throw new WorkerError("NOT_FOUND", `No such endpoint: ${method} ${url.pathname}`);
+      this.authorize(principal, tenant);
+      const after = Number(url.searchParams.get("after") ?? "0");
+      if (!Number.isInteger(after) || after < 0) throw new WorkerError("BAD_REQUEST", "after must be a whole number");
+      const logs = this.host.logs();
+      return sendJson(response, 200, {
+        available: logs !== undefined,
+        lines: logs?.since(kind, `${tenant}/${namespace}/${name}`, after) ?? [],
+      });
+    }
     if (segments[0] === "deadletters" && segments.length >= 4) {
       const [, tenant, namespace, name, action] = segments as [string, string, string, string, string?];
-      if (!this.host.mayManage(principal, tenant)) {
-        throw new WorkerError(
-          "FORBIDDEN",
-          `Role '${principal.role}' is not authorized to manage connectors of tenant '${tenant}'`,
-        );
-      }
+      this.authorize(principal, tenant);
       const sink = this.host
         .connectors()
         .find(
@@ -114,6 +125,15 @@ export class ConsoleApi {
       }
     }
     throw new WorkerError("NOT_FOUND", `No such endpoint: ${method} ${url.pathname}`);
+  }
+
+  private authorize(principal: Principal, tenant: string): void {
+    if (!this.host.mayManage(principal, tenant)) {
+      throw new WorkerError(
+        "FORBIDDEN",
+        `Role '${principal.role}' is not authorized to manage connectors of tenant '${tenant}'`,
+      );
+    }
   }
 
   private async summary(connector: ConsoleConnector): Promise<unknown> {
