@@ -176,7 +176,14 @@ export function ConnectorPage({ kind, tenant, namespace, name }: Props) {
         {notice ?? "\u00a0"}
       </p>
       {confirming ? (
-        <div class="confirm" role="alertdialog" aria-labelledby="confirm-title">
+        <div
+          class="confirm"
+          role="alertdialog"
+          aria-labelledby="confirm-title"
+          onKeyDown={(event) => {
+            if (event.key === "Escape") setConfirming(false);
+          }}
+        >
           <p id="confirm-title">
             Delete {kind}{" "}
             <strong>
@@ -254,7 +261,7 @@ export function ConnectorPage({ kind, tenant, namespace, name }: Props) {
                   <div class="row-actions">
                     <button
                       type="button"
-                      disabled={busy}
+                      disabled={busy || s.running}
                       onClick={() => act(`Start ${instanceId}`, `${base}/${instanceId}/start`)}
                     >
                       Start
