@@ -8,7 +8,7 @@ import Database from "better-sqlite3";
 import { type Browser, chromium, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { Worker } from "../src/index.ts";
-import { http, testWorkerOptions, until } from "./helpers.ts";
+import { http, testWorkerOptions } from "./helpers.ts";
 
 // The web console in Debian's headless Chromium against a real worker (with token auth) and Pulsar: log in, create
 // a jdbc-sqlite sink through the generated form, watch its counts, stop and start it, peek and replay its
@@ -160,6 +160,19 @@ describe("the web console in Chromium", { timeout: 300_000 }, () => {
     await expect.poll(() => state.textContent(), { timeout: 60_000 }).toBe("running");
     // The worker's log lines of this connector follow live.
     await expect.poll(() => page.locator(".logs").textContent(), { timeout: 30_000 }).toContain("connector start");
+  });
+
+  it("updates the parallelism", async () => {
+    await page.getByRole("spinbutton", { name: "Parallelism" }).fill("2");
+    await page.getByRole("button", { name: "Update" }).click();
+    await expect.poll(() => page.locator("[data-instance]").count(), { timeout: 60_000 }).toBe(2);
+    await expect
+      .poll(() => page.locator("[data-instance='1'] .state").textContent(), { timeout: 60_000 })
+      .toBe("running");
+    const stored = await http(worker.url, "GET", `/admin/v3/sinks/public/default/${name}`, undefined, {
+      authorization: `Bearer ${TOKEN}`,
+    });
+    expect(stored.json.parallelism).toBe(2);
   });
 
   it("peeks at a poison record in the dead-letter topic with its reason, and replays it", async () => {
