@@ -1,5 +1,5 @@
 import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
-import { createServer, request as httpRequest, type Server } from "node:http";
+import { Agent, createServer, request as httpRequest, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -110,6 +110,28 @@ describe("console static files", () => {
     const post = await get("/", "POST");
     expect(post.status).toBe(405);
     expect(post.headers.allow).toBe("GET, HEAD");
+  });
+
+  it("reads away a request body, so that the next request on a kept-alive connection is served", async () => {
+    const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+    const call = (method: string, path: string, body?: string) =>
+      new Promise<number>((done, fail) => {
+        // No content-length: Node's client then frames the body as it does for each method (chunked or not).
+        const req = httpRequest(`${url}${path}`, { method, agent }, (res) => {
+          res.resume();
+          res.on("end", () => done(res.statusCode ?? 0));
+        });
+        req.on("error", fail);
+        req.end(body);
+      });
+    try {
+      for (const method of ["OPTIONS", "POST", "DELETE", "GET"]) {
+        await call(method, "/some/route", "x".repeat(300)).catch(() => 0);
+        expect(await call("GET", "/assets/index-abc123.css"), method).toBe(200);
+      }
+    } finally {
+      agent.destroy();
+    }
   });
 
   it("says the console is not built when its folder has no index.html", async () => {

@@ -66,9 +66,15 @@ export class ConsoleFiles {
 
   async serve(request: IncomingMessage, response: ServerResponse, pathname: string): Promise<void> {
     const method = request.method ?? "GET";
+    await discardBody(request, response);
     if (method !== "GET" && method !== "HEAD") {
-      response.writeHead(405, { allow: "GET, HEAD", "content-type": "text/plain; charset=utf-8" });
-      response.end("Method not allowed\n");
+      send(
+        request,
+        response,
+        405,
+        { allow: "GET, HEAD", "content-type": "text/plain; charset=utf-8" },
+        Buffer.from("Method not allowed\n"),
+      );
       return;
     }
     if (!this.built) {
@@ -155,6 +161,26 @@ export class ConsoleFiles {
     };
     this.cache.set(real, entry);
     return entry;
+  }
+}
+
+/** Largest request body read and thrown away; beyond it the connection is closed after the answer. */
+const MAX_DISCARDED_BODY = 64 * 1024;
+
+/**
+ * Reads and drops a request body (no file request needs one), so that its bytes are not parsed as the next request
+ * of a kept-alive connection.
+ */
+async function discardBody(request: IncomingMessage, response: ServerResponse): Promise<void> {
+  if (request.headers["transfer-encoding"] === undefined && Number(request.headers["content-length"] ?? 0) <= 0) return;
+  let size = 0;
+  for await (const chunk of request) {
+    size += (chunk as Buffer).length;
+    if (size > MAX_DISCARDED_BODY) {
+      response.setHeader("connection", "close");
+      request.pause();
+      return;
+    }
   }
 }
 
