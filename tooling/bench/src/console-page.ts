@@ -5,7 +5,7 @@ import { spawnSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
-import { cpus, tmpdir } from "node:os";
+import { cpus, loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { CHROMIUM_ARGS, chromiumExecutable } from "@pulsar-connect/services/browser";
 import { Worker } from "@pulsar-connect/worker";
@@ -119,6 +119,7 @@ async function main(): Promise<void> {
       date: new Date().toISOString(),
       revision: revision(),
       cores: cpus().length,
+      loadAverage1m: Number((loadavg()[0] as number).toFixed(1)),
       node: process.version,
       runs: RUNS,
       jsGzipBytes: weight.js,
@@ -147,7 +148,7 @@ async function main(): Promise<void> {
       [
         "# Web console: page weight and time to first render",
         "",
-        `${figures.date}, ${figures.cores} cores (shared), Node ${figures.node}, revision ${figures.revision}; Debian chromium headless,`,
+        `${figures.date}, ${figures.cores} cores (shared, load average ${figures.loadAverage1m} at the end), Node ${figures.node}, revision ${figures.revision}; Debian chromium headless,`,
         `median of ${RUNS} loads with the browser cache disabled, worker on the same machine (no network latency).`,
         "The reference is the login form as plain HTML (no script, no CSS) from a bare Node HTTP server, in the same run.",
         "The connector-table time is taken by the driver (wall clock, includes its round trips to the browser).",
