@@ -56,7 +56,7 @@ beforeAll(async () => {
   client = new PulsarClient({ serviceUrl });
   browser = await chromium.launch({ executablePath: chromiumExecutable(), args: [...CHROMIUM_ARGS] });
   page = await browser.newPage({ viewport: { width: 1440, height: 900 } });
-}, 120_000);
+}, 600_000); // a fresh machine installs chromium (apt-get) here first
 
 afterAll(async () => {
   await browser?.close();
