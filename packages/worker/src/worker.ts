@@ -20,6 +20,7 @@ import {
   type Authentication,
   authenticationFromPlugin,
   isPulsarClientError,
+  PulsarAdmin,
   PulsarClient,
   type PulsarClientOptions,
   tokenAuthentication,
@@ -52,6 +53,8 @@ import { pino } from "pino";
 import { WorkerError } from "./errors.ts";
 import { archiveKind, fetchArchive, uploadArchive } from "./internal/archive-fetch.ts";
 import { Authenticator, type AuthOptions, type Principal } from "./internal/auth.ts";
+import { WorkerConsole } from "./internal/console/index.ts";
+import { ConnectorLogs } from "./internal/console/logs.ts";
 import { readBody, readSubmission, type Submission, sendJson, sendNoContent, sendText } from "./internal/http.ts";
 import { MinuteWindows, renderMetrics } from "./internal/metrics.ts";
 import { ConnectorPackages, type InstalledPackage } from "./internal/packages.ts";
@@ -324,6 +327,8 @@ export class Worker {
   private ready = false;
   /** Secret values of a submission, hidden from the answer to that request even when the submission is refused. */
   private readonly submittedSecrets: WeakMap<IncomingMessage, string[]> = new WeakMap();
+  private console: WorkerConsole | undefined;
+  private connectorLogs: ConnectorLogs | undefined;
 
   private constructor(options: WorkerOptions, scrubber: SecretScrubber, logger: Logger) {
     this.options = options;
@@ -349,11 +354,19 @@ export class Worker {
     ];
     scrubber.addPermanent(secretsOfAuth);
     const destination = options.logDestination ?? process.stdout;
+    // The console shows each connector's latest lines: only from the worker's own logger, whose lines it can read.
+    const connectorLogs = options.logger ? undefined : new ConnectorLogs();
     const logger: Logger =
       options.logger ??
       (pino(
         { level: options.logLevel ?? "info", base: { service: "pulsar-connect-worker" } },
-        { write: (line: string) => destination.write(scrubber.scrub(line)) },
+        {
+          write: (line: string) => {
+            const clean = scrubber.scrub(line);
+            connectorLogs?.add(clean);
+            destination.write(clean);
+          },
+        },
       ) as unknown as Logger);
     const max = options.maxParallelism;
     if (max !== undefined && (!Number.isInteger(max) || max < 1)) {
@@ -414,6 +427,7 @@ export class Worker {
       );
     }
     const worker = new Worker(options, scrubber, logger);
+    worker.connectorLogs = connectorLogs;
     worker.pulsarAuthentication = pulsarAuthentication;
     if (options.fileDirs !== undefined) {
       // Connectors read the allowed folders from the environment of the process they run in.
@@ -1349,6 +1363,7 @@ export class Worker {
       // An open endpoint shows counters only: exception text can hold record values of any tenant.
       return sendText(response, 200, this.metrics(!open || !this.auth.enabled), "text/plain; version=0.0.4");
     }
+    if (!url.pathname.startsWith("/admin/")) return this.webConsole().handle(request, response, url);
     const match = /^\/admin\/v3\/(sinks|sink|sources|source)(?:\/(.*))?$/.exec(url.pathname);
     if (!match) throw new WorkerError("NOT_FOUND", `No such endpoint: ${method} ${url.pathname}`);
     const kind: Kind = match[1]?.startsWith("sink") ? "sink" : "source";
@@ -1522,6 +1537,47 @@ export class Worker {
       const value = field.startsWith("inputs.") ? (inputs[Number(field.slice(7))] as string) : String(config[field]);
       this.auth.authorizeReference(principal, tenant, field, value);
     }
+  }
+
+  /** The web console; it sees the connectors through this view only. */
+  private webConsole(): WorkerConsole {
+    this.console ??= new WorkerConsole({
+      authenticate: (header) => this.auth.authenticate(header),
+      mayManage: (principal, tenant) => {
+        try {
+          this.auth.authorizeTenant(principal, tenant);
+          return true;
+        } catch {
+          return false;
+        }
+      },
+      ready: () => this.ready,
+      connectors: () =>
+        [...this.components.values()].map((component) => ({
+          kind: component.kind,
+          config: component.config,
+          desired: [...component.desired],
+          instances: component.slots.map((slot) => ({
+            instanceId: slot.instanceId,
+            status: slot.status(),
+            counters: slot.counters(),
+          })),
+        })),
+      logs: () => this.connectorLogs,
+      pulsar: async () => (await this.pulsarClient()) as unknown as PulsarClient,
+      subscriptionBacklog: async (topic, subscription) => {
+        const admin = new PulsarAdmin({
+          serviceUrl: this.options.pulsarAdminUrl ?? "http://127.0.0.1:8080",
+          timeoutMs: 5_000,
+          ...(this.pulsarAuthentication ? { authentication: this.pulsarAuthentication } : {}),
+        });
+        const stats = (await admin.getTopicStats(topic)) as {
+          subscriptions?: Record<string, { msgBacklog?: number }>;
+        };
+        return stats.subscriptions?.[subscription]?.msgBacklog ?? 0;
+      },
+    });
+    return this.console;
   }
 
   private noRoute(method: string, pathname: string): WorkerError {

@@ -22,7 +22,7 @@ function run(command: string, args: readonly string[], what: string): void {
   }
 }
 
-function aptInstall(pkg: string, what: string, runningOn: string): void {
+export function aptInstall(pkg: string, what: string, runningOn: string): void {
   if (!isRoot()) {
     throw new ServicesError(
       "NOT_INSTALLED",

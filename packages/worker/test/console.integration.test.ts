@@ -1,0 +1,223 @@
+import { spawnSync } from "node:child_process";
+import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { PulsarClient } from "@pulsar-connect/pulsar-client";
+import { CHROMIUM_ARGS, chromiumExecutable } from "@pulsar-connect/services/browser";
+import Database from "better-sqlite3";
+import { type Browser, chromium, type Page } from "playwright-core";
+import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { Worker } from "../src/index.ts";
+import { http, testWorkerOptions } from "./helpers.ts";
+
+// The web console in Debian's headless Chromium against a real worker (with token auth) and Pulsar: log in, create
+// a jdbc-sqlite sink through the generated form, watch its counts, stop and start it, peek and replay its
+// dead-letter topic, delete it. Screenshots of the main pages go to .run/console-screenshots/.
+const services = inject("services");
+const serviceUrl = services.pulsar?.serviceUrl ?? "pulsar://127.0.0.1:6650";
+const adminUrl = services.pulsar?.webServiceUrl ?? "http://127.0.0.1:8080";
+const run = `c${Date.now().toString(36)}`;
+const TOKEN = `console-token-${run}`;
+const repoRoot = join(import.meta.dirname, "..", "..", "..");
+const screenshots = join(repoRoot, ".run", "console-screenshots");
+
+let worker: Worker;
+let dataDir: string;
+let dbFile: string;
+let browser: Browser;
+let page: Page;
+let client: PulsarClient;
+const logs: string[] = [];
+
+async function shot(name: string): Promise<void> {
+  await page.screenshot({ path: join(screenshots, `${name}.png`), fullPage: true });
+}
+
+beforeAll(async () => {
+  // The test builds the console from its sources, so it checks what the worker package would ship.
+  const vite = join(repoRoot, "packages", "console", "node_modules", "vite", "bin", "vite.js");
+  const built = spawnSync(process.execPath, [vite, "build", "--logLevel", "warn"], {
+    cwd: join(repoRoot, "packages", "console"),
+    encoding: "utf8",
+  });
+  if (built.status !== 0) throw new Error(`console build failed: ${built.stderr}${built.stdout}`);
+  mkdirSync(screenshots, { recursive: true });
+  dataDir = mkdtempSync(join(tmpdir(), "pulsar-connect-console-"));
+  dbFile = join(dataDir, "orders.db");
+  const db = new Database(dbFile);
+  db.exec("CREATE TABLE orders (id INTEGER PRIMARY KEY, item TEXT)");
+  db.close();
+  worker = await Worker.start({
+    ...testWorkerOptions({ dataDir, hostDir: join(import.meta.dirname, ".."), serviceUrl, adminUrl, logs }),
+    preferSource: true,
+    auth: { tokens: [{ token: TOKEN, role: "admin" }], superUserRoles: ["admin"] },
+    fileDirs: [dataDir],
+  });
+  client = new PulsarClient({ serviceUrl });
+  browser = await chromium.launch({ executablePath: chromiumExecutable(), args: [...CHROMIUM_ARGS] });
+  page = await browser.newPage({ viewport: { width: 1440, height: 900 } });
+}, 600_000); // a fresh machine installs chromium (apt-get) here first
+
+afterAll(async () => {
+  await browser?.close();
+  await client?.close();
+  await worker?.close();
+  if (dataDir) rmSync(dataDir, { recursive: true, force: true });
+});
+
+async function publish(topic: string, values: Array<string | Uint8Array>): Promise<void> {
+  const producer = await client.createProducer({ topic: `persistent://public/default/${topic}` });
+  for (const value of values) await producer.send({ value: typeof value === "string" ? Buffer.from(value) : value });
+  await producer.close();
+}
+
+describe("the web console in Chromium", { timeout: 300_000 }, () => {
+  const name = `${run}-orders`;
+  const input = `${run}-orders-in`;
+  const deadLetters = `persistent://public/default/${run}-orders-dlq`;
+
+  it("refuses a wrong token, then logs in with the right one", async () => {
+    await page.goto(worker.url);
+    await page.getByLabel("Token").fill("not-the-token");
+    await page.getByRole("button", { name: "Log in" }).click();
+    await expect.poll(() => page.locator("#login-error").textContent()).toContain("Authentication failed");
+    await shot("01-login-refused");
+    await page.getByLabel("Token").fill(TOKEN);
+    await page.getByRole("button", { name: "Log in" }).click();
+    await page.getByRole("heading", { name: "Connectors" }).waitFor();
+    await expect.poll(() => page.locator("main").textContent()).toContain("No connectors yet");
+  });
+
+  it("creates a sink through the form, showing the worker's field error next to its field", async () => {
+    await page.getByRole("link", { name: "New sink" }).click();
+    await page.getByLabel("Connector type").selectOption("jdbc-sqlite");
+    await page.locator("#f-configs-jdbcUrl").waitFor();
+    await page.getByLabel("Name", { exact: true }).fill(name);
+    await page.getByLabel("Input topics (comma-separated)").fill(input);
+    await page.getByLabel("Max message retries").fill("1");
+    await page.getByLabel("Dead-letter topic").fill(deadLetters);
+    await page.locator("#f-configs-jdbcUrl").fill(`jdbc:sqlite:${dbFile}`);
+    // The password field is a secret: the form must not show it in clear.
+    expect(await page.locator("#f-configs-password").getAttribute("type")).toBe("password");
+    // tableName left empty: the worker refuses the config and names the field.
+    await page.getByRole("button", { name: "Validate" }).click();
+    const fieldError = page.locator("#f-configs-tableName-error");
+    await fieldError.waitFor();
+    expect(await fieldError.textContent()).toMatch(/\S/);
+    expect(await page.locator("#f-configs-tableName").getAttribute("aria-invalid")).toBe("true");
+    expect(await page.locator("#f-configs-tableName").getAttribute("aria-describedby")).toContain(
+      "f-configs-tableName-error",
+    );
+    // The error sits in the field's own block, right under its input.
+    const sameField = await fieldError.evaluate(
+      (element) => element.parentElement?.querySelector("#f-configs-tableName") !== null,
+    );
+    expect(sameField).toBe(true);
+    await shot("02-form-field-error");
+    await page.locator("#f-configs-tableName").fill("orders");
+    await page.getByRole("button", { name: "Validate" }).click();
+    await expect.poll(() => page.locator("[role=status]").textContent()).toContain("Valid");
+    await page.getByRole("button", { name: "Create sink" }).click();
+    await page.getByRole("heading", { name: new RegExp(name) }).waitFor();
+    const stored = await http(worker.url, "GET", `/admin/v3/sinks/public/default/${name}`, undefined, {
+      authorization: `Bearer ${TOKEN}`,
+    });
+    expect(stored.json).toMatchObject({ inputs: [`persistent://public/default/${input}`], maxMessageRetries: 1 });
+  });
+
+  it("shows the records it writes, in the detail page and in the list", async () => {
+    await expect
+      .poll(() => page.locator("[data-instance='0'] .state").textContent(), { timeout: 60_000 })
+      .toBe("running");
+    await publish(
+      input,
+      Array.from({ length: 20 }, (_, i) => JSON.stringify({ id: i, item: `item-${i}` })),
+    );
+    const written = page.locator(".stats div", { hasText: "Written" }).locator("dd");
+    await expect.poll(() => written.textContent(), { timeout: 60_000 }).toBe("20");
+    const instanceWritten = page.locator("[data-instance='0'] td").nth(3);
+    await expect.poll(() => instanceWritten.textContent(), { timeout: 30_000 }).toBe("20");
+    await expect
+      .poll(() => page.locator(".stats div", { hasText: "Backlog" }).locator("dd").textContent(), { timeout: 30_000 })
+      .toBe("0");
+    await shot("03-connector");
+    await page.getByRole("link", { name: "Connectors", exact: true }).first().click();
+    const row = page.locator(`tr[data-connector='public/default/${name}']`);
+    await row.waitFor();
+    expect(await row.locator("td").nth(0).textContent()).toBe("sink");
+    expect(await row.locator("td").nth(1).textContent()).toBe("jdbc-sqlite");
+    expect(await row.locator("td").nth(3).textContent()).toContain("1/1");
+    await shot("04-connectors");
+  });
+
+  it("stops and starts an instance", async () => {
+    await page.locator(`tr[data-connector='public/default/${name}'] a`).click();
+    const state = page.locator("[data-instance='0'] .state");
+    await expect.poll(() => state.textContent(), { timeout: 60_000 }).toBe("running");
+    await page.locator("[data-instance='0']").getByRole("button", { name: "Stop", exact: true }).click();
+    await expect.poll(() => state.textContent(), { timeout: 60_000 }).toBe("not running");
+    await page.locator("[data-instance='0']").getByRole("button", { name: "Start", exact: true }).click();
+    await expect.poll(() => state.textContent(), { timeout: 60_000 }).toBe("running");
+    // The worker's log lines of this connector follow live.
+    await expect.poll(() => page.locator(".logs").textContent(), { timeout: 30_000 }).toContain("connector start");
+  });
+
+  it("updates the parallelism", async () => {
+    await page.getByRole("spinbutton", { name: "Parallelism" }).fill("2");
+    await page.getByRole("button", { name: "Update" }).click();
+    await expect.poll(() => page.locator("[data-instance]").count(), { timeout: 60_000 }).toBe(2);
+    await expect
+      .poll(() => page.locator("[data-instance='1'] .state").textContent(), { timeout: 60_000 })
+      .toBe("running");
+    const stored = await http(worker.url, "GET", `/admin/v3/sinks/public/default/${name}`, undefined, {
+      authorization: `Bearer ${TOKEN}`,
+    });
+    expect(stored.json.parallelism).toBe(2);
+  });
+
+  it("peeks at a poison record in the dead-letter topic with its reason, and replays it", async () => {
+    // An empty value fails the record (nullValueAction FAIL): after its retry it goes to the dead-letter topic.
+    await publish(input, [new Uint8Array(0)]);
+    await page.getByRole("link", { name: "Dead letters" }).click();
+    const count = page.locator("[data-testid=dlq-count]");
+    await expect
+      .poll(
+        async () => {
+          await page.getByRole("button", { name: "Refresh" }).click();
+          return count.textContent();
+        },
+        { timeout: 90_000, interval: 2_000 },
+      )
+      .toContain("1 record");
+    const reason = await page.locator("td.reason").first().textContent();
+    expect(reason).toMatch(/\S/);
+    await shot("05-dead-letters");
+    await page.locator("tbody input[type=checkbox]").first().check();
+    await page.getByRole("button", { name: /Replay selected/ }).click();
+    await expect.poll(() => page.locator("[role=status], [role=alert]").first().textContent()).toContain("Replayed 1");
+    // The replayed record fails again, so a second copy lands in the dead-letter topic.
+    await expect
+      .poll(
+        async () => {
+          await page.getByRole("button", { name: "Refresh" }).click();
+          return count.textContent();
+        },
+        { timeout: 90_000, interval: 2_000 },
+      )
+      .toContain("2 record");
+  });
+
+  it("deletes the sink after a confirmation", async () => {
+    await page.getByRole("link", { name: `public/default/${name}` }).click();
+    await page.getByRole("button", { name: "Delete" }).click();
+    await page.getByRole("alertdialog").waitFor();
+    await shot("06-delete-confirmation");
+    await page.getByRole("button", { name: "Yes, delete" }).click();
+    await page.getByRole("heading", { name: "Connectors" }).waitFor();
+    await expect.poll(() => page.locator(`tr[data-connector='public/default/${name}']`).count()).toBe(0);
+    const gone = await http(worker.url, "GET", `/admin/v3/sinks/public/default/${name}`, undefined, {
+      authorization: `Bearer ${TOKEN}`,
+    });
+    expect(gone.status).toBe(404);
+  });
+});
