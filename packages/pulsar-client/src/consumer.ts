@@ -766,7 +766,10 @@ class PartitionConsumer implements ConsumerHandler {
   private async ackWithReceipt(ids: MessageIdDataPb[], ackType: number): Promise<void> {
     const conn = this.conn;
     if (!conn || this.state !== "ready") {
-      throw new PulsarClientError("CONNECTION_FAILED", `not acknowledged: the consumer of ${this.topic} is not connected`);
+      throw new PulsarClientError(
+        "CONNECTION_FAILED",
+        `not acknowledged: the consumer of ${this.topic} is not connected`,
+      );
     }
     const requestId = conn.newRequestId();
     const resp = await conn.request(

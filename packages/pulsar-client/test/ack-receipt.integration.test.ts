@@ -3,8 +3,8 @@
 // Apache Pulsar's Java client, with its own ack receipt on, is the oracle of what the subscription still holds.
 import { afterAll, describe, expect, it } from "vitest";
 import type { Message } from "../src/index.ts";
-import { interop } from "./java-helper.ts";
 import { newAdmin, newClient, subscriptionBacklog, uniqueName, uniqueTopic, waitFor } from "./helpers.ts";
+import { interop } from "./java-helper.ts";
 
 const client = newClient();
 const admin = newAdmin();

@@ -22,6 +22,12 @@ export interface SinkGuarantee {
    * messages are all written or dead-lettered, so no ack ever covers a message that is neither.
    */
   readonly ackMode: "individual" | "cumulative";
+  /**
+   * Whether acknowledgements wait for the broker's answer (`ackReceiptEnabled`). With `ackWhen: "received"` only the
+   * messages of entries the broker confirmed as acknowledged are written: an ack lost in a crash, or refused while
+   * disconnected, must not leave a written message for the broker to deliver again.
+   */
+  readonly awaitsAckReceipt: boolean;
   /** Whether failed writes are retried (retryable batch failures and retryable per-record failures, in order). */
   readonly retriesWrites: boolean;
   /**
@@ -76,6 +82,7 @@ const ATMOST_ONCE: GuaranteePolicy = {
   sink: {
     ackWhen: "received",
     ackMode: "individual",
+    awaitsAckReceipt: true,
     retriesWrites: false,
     refusedWithoutDeadLetter: "drop",
     redeliversBeforeDeadLetter: false,
@@ -96,6 +103,7 @@ const ATLEAST_ONCE: GuaranteePolicy = {
   sink: {
     ackWhen: "written",
     ackMode: "individual",
+    awaitsAckReceipt: false,
     retriesWrites: true,
     refusedWithoutDeadLetter: "redeliver",
     redeliversBeforeDeadLetter: true,
@@ -116,6 +124,7 @@ const EFFECTIVELY_ONCE: GuaranteePolicy = {
   sink: {
     ackWhen: "written",
     ackMode: "cumulative",
+    awaitsAckReceipt: false,
     retriesWrites: true,
     refusedWithoutDeadLetter: "fail-instance",
     redeliversBeforeDeadLetter: false,
@@ -137,6 +146,7 @@ const MANUAL: GuaranteePolicy = {
   sink: {
     ackWhen: "connector",
     ackMode: "individual",
+    awaitsAckReceipt: false,
     retriesWrites: true,
     refusedWithoutDeadLetter: "drop",
     redeliversBeforeDeadLetter: false,
