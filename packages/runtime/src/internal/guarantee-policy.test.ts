@@ -24,11 +24,11 @@ describe("guarantee policies", () => {
     expect(action("EFFECTIVELY_ONCE", 2, 0)).toBe("dead-letter");
   });
 
-  it("acks cumulatively and resumes from stored positions only under EFFECTIVELY_ONCE", () => {
+  it("acks cumulatively only under EFFECTIVELY_ONCE, and waits for the broker's ack receipt only under ATMOST_ONCE", () => {
     for (const guarantee of PROCESSING_GUARANTEES) {
       const { sink } = guaranteePolicy(guarantee);
       expect(sink.ackMode === "cumulative").toBe(guarantee === "EFFECTIVELY_ONCE");
-      expect(sink.resumesFromStoredPositions).toBe(guarantee === "EFFECTIVELY_ONCE");
+      expect(sink.awaitsAckReceipt).toBe(guarantee === "ATMOST_ONCE");
     }
     expect(guaranteePolicy("EFFECTIVELY_ONCE").source.requiresSequence).toBe(true);
     expect(guaranteePolicy("ATMOST_ONCE").source.ackWhen).toBe("read");

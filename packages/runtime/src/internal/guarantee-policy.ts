@@ -10,7 +10,12 @@ export interface GuaranteePolicy {
   readonly source: SourceGuarantee;
 }
 
-/** Pulsar -> sink. */
+/**
+ * Pulsar -> sink. Under every guarantee, a sink that stores positions with its data (they are written under
+ * EFFECTIVELY_ONCE) has them read at start and whenever the instance becomes the active consumer of a Failover
+ * subscription, and the records they cover are skipped: a change of guarantee never writes again what an earlier
+ * EFFECTIVELY_ONCE instance wrote but had not acknowledged yet.
+ */
 export interface SinkGuarantee {
   /**
    * When the runtime acknowledges a message: `received` before the write (a failed write loses it), `written` once
@@ -41,11 +46,6 @@ export interface SinkGuarantee {
    * subscriptions); otherwise it is dead-lettered at once, since a cumulative ack cannot skip it.
    */
   readonly redeliversBeforeDeadLetter: boolean;
-  /**
-   * Whether the sink's stored positions (written in the same transaction as the data) decide what is already
-   * written: read at start and again whenever the instance becomes the active consumer of a Failover subscription.
-   */
-  readonly resumesFromStoredPositions: boolean;
   /** What a restart resumes from, for the documentation and status. */
   readonly restartResumesFrom: string;
 }
@@ -86,8 +86,8 @@ const ATMOST_ONCE: GuaranteePolicy = {
     retriesWrites: false,
     refusedWithoutDeadLetter: "drop",
     redeliversBeforeDeadLetter: false,
-    resumesFromStoredPositions: false,
-    restartResumesFrom: "the messages not yet received: everything received was acknowledged before its write",
+    restartResumesFrom:
+      "the messages not yet received: everything written was acknowledged, as the broker confirmed, before its write",
   },
   source: {
     ackWhen: "read",
@@ -107,7 +107,6 @@ const ATLEAST_ONCE: GuaranteePolicy = {
     retriesWrites: true,
     refusedWithoutDeadLetter: "redeliver",
     redeliversBeforeDeadLetter: true,
-    resumesFromStoredPositions: false,
     restartResumesFrom: "every unacknowledged message: those written but not yet acknowledged are written again",
   },
   source: {
@@ -128,7 +127,6 @@ const EFFECTIVELY_ONCE: GuaranteePolicy = {
     retriesWrites: true,
     refusedWithoutDeadLetter: "fail-instance",
     redeliversBeforeDeadLetter: false,
-    resumesFromStoredPositions: true,
     restartResumesFrom:
       "the last cumulative ack; messages at or before the position the sink stored with its data are skipped",
   },
@@ -150,7 +148,6 @@ const MANUAL: GuaranteePolicy = {
     retriesWrites: true,
     refusedWithoutDeadLetter: "drop",
     redeliversBeforeDeadLetter: false,
-    resumesFromStoredPositions: false,
     restartResumesFrom: "every message the connector did not acknowledge",
   },
   source: {
