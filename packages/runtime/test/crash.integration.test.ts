@@ -279,56 +279,79 @@ describe("sink killed, then restarted under another guarantee", () => {
   }
 });
 
+/**
+ * Runs the counting source under EFFECTIVELY_ONCE until it kills itself at send `killAtSend` with the receipt pending,
+ * then again under `restartAs` (it starts over at id 0 each time: only what the topic holds keeps a record from
+ * being published twice), and returns how often each id is in the topic.
+ */
+async function crashSource(label: string, killAtSend: number, restartAs: Guarantee) {
+  const namespace = `public/crash-src-${label}-${run}`;
+  expect((await admin("PUT", `/admin/v2/namespaces/${namespace}`)).status).toBeLessThan(300);
+  expect((await admin("POST", `/admin/v2/namespaces/${namespace}/deduplication`, true)).status).toBeLessThan(300);
+  const topic = `persistent://${namespace}/crash-source`;
+  const settings = { kind: "source", guarantee: "EFFECTIVELY_ONCE", topic, name: "crash-source", count: TOTAL };
+
+  const msgIn = async () => {
+    const response = await admin("GET", `/admin/v2/persistent/${namespace}/crash-source/stats`);
+    if (response.status !== 200) return 0;
+    return ((await response.json()) as { msgInCounter?: number }).msgInCounter ?? 0;
+  };
+  const first = startChild({ ...settings, killAtSend });
+  expect(await first.exit, "the first process dies by SIGKILL at its kill point").toEqual({
+    code: null,
+    signal: "SIGKILL",
+  });
+  expect(first.output.some((line) => /^killing at send \d+ with its receipt pending$/.test(line))).toBe(true);
+  const atKill = await msgIn();
+  expect(atKill, "records published before the kill").toBeGreaterThan(0);
+  expect(atKill, "the kill lands before the end of the stream").toBeLessThan(TOTAL);
+
+  const second = startChild({ ...settings, guarantee: restartAs });
+  expect((await second.exit).code).toBe(0);
+
+  const consumer = await client.subscribe({
+    topic,
+    subscription: "verify",
+    subscriptionType: "Exclusive",
+    subscriptionInitialPosition: "Earliest",
+  });
+  const seen = new Map<number, number>();
+  let received = 0;
+  // The broker's counter says how many messages the topic holds; read exactly those.
+  const stored = await msgIn();
+  while (received < stored) {
+    const message = await consumer.receive();
+    received += 1;
+    const { id } = JSON.parse(Buffer.from(message.data).toString()) as { id: number };
+    seen.set(id, (seen.get(id) ?? 0) + 1);
+    await consumer.acknowledge(message);
+  }
+  await consumer.close();
+  report[`source ${label}`] = { killAtSend, atKill, stored, received, distinct: seen.size };
+  return { stored, seen };
+}
+
 describe("source process killed mid-stream under EFFECTIVELY_ONCE with deduplication on", () => {
   const killAtSend = between(TOTAL / 10, TOTAL / 2);
   it(`stores each of ${TOTAL} sequences exactly once when killed at send ${killAtSend} with its receipt pending (PC_CRASH_SEED=${seed})`, {
     timeout: 180_000,
   }, async () => {
-    const namespace = `public/crash-src-${run}`;
-    expect((await admin("PUT", `/admin/v2/namespaces/${namespace}`)).status).toBeLessThan(300);
-    expect((await admin("POST", `/admin/v2/namespaces/${namespace}/deduplication`, true)).status).toBeLessThan(300);
-    const topic = `persistent://${namespace}/crash-source`;
-    const settings = { kind: "source", guarantee: "EFFECTIVELY_ONCE", topic, name: "crash-source", count: TOTAL };
-
-    const msgIn = async () => {
-      const response = await admin("GET", `/admin/v2/persistent/${namespace}/crash-source/stats`);
-      if (response.status !== 200) return 0;
-      return ((await response.json()) as { msgInCounter?: number }).msgInCounter ?? 0;
-    };
-    const first = startChild({ ...settings, killAtSend });
-    expect(await first.exit, "the first process dies by SIGKILL at its kill point").toEqual({
-      code: null,
-      signal: "SIGKILL",
-    });
-    expect(first.output.some((line) => /^killing at send \d+ with its receipt pending$/.test(line))).toBe(true);
-    const atKill = await msgIn();
-    expect(atKill, "records published before the kill").toBeGreaterThan(0);
-    expect(atKill, "the kill lands before the end of the stream").toBeLessThan(TOTAL);
-
-    const second = startChild(settings);
-    expect((await second.exit).code).toBe(0);
-
-    const consumer = await client.subscribe({
-      topic,
-      subscription: "verify",
-      subscriptionType: "Exclusive",
-      subscriptionInitialPosition: "Earliest",
-    });
-    const seen = new Map<number, number>();
-    let received = 0;
-    // The broker's counter says how many messages the topic holds; read exactly those.
-    const stored = await msgIn();
-    while (received < stored) {
-      const message = await consumer.receive();
-      received += 1;
-      const { id } = JSON.parse(Buffer.from(message.data).toString()) as { id: number };
-      seen.set(id, (seen.get(id) ?? 0) + 1);
-      await consumer.acknowledge(message);
-    }
-    await consumer.close();
-    report.source = { killAtSend, atKill, stored, received, distinct: seen.size };
+    const { stored, seen } = await crashSource("eo", killAtSend, "EFFECTIVELY_ONCE");
     expect(stored).toBe(TOTAL);
     expect([...seen].filter(([, n]) => n !== 1)).toEqual([]);
     expect(seen.size).toBe(TOTAL);
   });
+
+  // A change of guarantee: the restarted instance no longer deduplicates, yet what the topic holds is not sent again.
+  for (const restartAs of ["ATMOST_ONCE", "ATLEAST_ONCE"] as const) {
+    const killAt = between(TOTAL / 10, TOTAL / 2);
+    it(`then restarted under ${restartAs}: each of ${TOTAL} ids once, killed at send ${killAt} (PC_CRASH_SEED=${seed})`, {
+      timeout: 180_000,
+    }, async () => {
+      const { stored, seen } = await crashSource(restartAs.toLowerCase().replace("_", "-"), killAt, restartAs);
+      expect([...seen].filter(([, n]) => n !== 1)).toEqual([]);
+      expect(seen.size).toBe(TOTAL);
+      expect(stored).toBe(TOTAL);
+    });
+  }
 });

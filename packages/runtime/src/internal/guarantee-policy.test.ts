@@ -31,6 +31,12 @@ describe("guarantee policies", () => {
       expect(sink.awaitsAckReceipt).toBe(guarantee === "ATMOST_ONCE");
     }
     expect(guaranteePolicy("EFFECTIVELY_ONCE").source.requiresSequence).toBe(true);
+    // What an EFFECTIVELY_ONCE instance put in the topic is not sent again after a change to these guarantees.
+    for (const guarantee of PROCESSING_GUARANTEES) {
+      expect(guaranteePolicy(guarantee).source.skipsSequencesTheTopicHolds).toBe(
+        guarantee === "ATMOST_ONCE" || guarantee === "ATLEAST_ONCE",
+      );
+    }
     expect(guaranteePolicy("ATMOST_ONCE").source.ackWhen).toBe("read");
   });
 

@@ -73,6 +73,13 @@ export interface SourceGuarantee {
    * `sequenceId = sequence`, and broker deduplication verified on before the instance starts.
    */
   readonly requiresSequence: boolean;
+  /**
+   * Whether records that carry `partitionId` and `sequence` anyway are first checked against the last sequence the
+   * broker stored for a producer of that name (an earlier EFFECTIVELY_ONCE instance, with deduplication on): those
+   * the topic holds are acknowledged without a send, so a change of guarantee never publishes them twice. Under
+   * EFFECTIVELY_ONCE the producers named after the partitionId do this themselves.
+   */
+  readonly skipsSequencesTheTopicHolds: boolean;
   /** What a restart resumes from, for the documentation and status. */
   readonly restartResumesFrom: string;
 }
@@ -94,6 +101,7 @@ const ATMOST_ONCE: GuaranteePolicy = {
     retriesPassingSendFailures: false,
     permanentFailureEndsInstance: false,
     requiresSequence: false,
+    skipsSequencesTheTopicHolds: true,
     restartResumesFrom: "the source's own position after the last record read",
   },
 };
@@ -114,6 +122,7 @@ const ATLEAST_ONCE: GuaranteePolicy = {
     retriesPassingSendFailures: true,
     permanentFailureEndsInstance: true,
     requiresSequence: false,
+    skipsSequencesTheTopicHolds: true,
     restartResumesFrom: "the source's position after the last record whose send was confirmed",
   },
 };
@@ -135,6 +144,7 @@ const EFFECTIVELY_ONCE: GuaranteePolicy = {
     retriesPassingSendFailures: true,
     permanentFailureEndsInstance: true,
     requiresSequence: true,
+    skipsSequencesTheTopicHolds: false,
     restartResumesFrom: "the source's position; the broker drops a sequence at or below the last one it stored",
   },
 };
@@ -155,6 +165,7 @@ const MANUAL: GuaranteePolicy = {
     retriesPassingSendFailures: true,
     permanentFailureEndsInstance: false,
     requiresSequence: false,
+    skipsSequencesTheTopicHolds: false,
     restartResumesFrom: "whatever the connector acknowledged to its source",
   },
 };
