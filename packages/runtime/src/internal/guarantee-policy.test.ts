@@ -29,6 +29,8 @@ describe("guarantee policies", () => {
       const { sink } = guaranteePolicy(guarantee);
       expect(sink.ackMode === "cumulative").toBe(guarantee === "EFFECTIVELY_ONCE");
       expect(sink.awaitsAckReceipt).toBe(guarantee === "ATMOST_ONCE");
+      // ATMOST_ONCE too: a change from EFFECTIVELY_ONCE must not write again what the stored positions cover.
+      expect(sink.resumesFromStoredPositions).toBe(guarantee === "EFFECTIVELY_ONCE" || guarantee === "ATMOST_ONCE");
     }
     expect(guaranteePolicy("EFFECTIVELY_ONCE").source.requiresSequence).toBe(true);
     // What an EFFECTIVELY_ONCE instance put in the topic is not sent again after a change to these guarantees.

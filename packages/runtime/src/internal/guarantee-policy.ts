@@ -10,12 +10,7 @@ export interface GuaranteePolicy {
   readonly source: SourceGuarantee;
 }
 
-/**
- * Pulsar -> sink. Under every guarantee, a sink that stores positions with its data (they are written under
- * EFFECTIVELY_ONCE) has them read at start and whenever the instance becomes the active consumer of a Failover
- * subscription, and the records they cover are skipped: a change of guarantee never writes again what an earlier
- * EFFECTIVELY_ONCE instance wrote but had not acknowledged yet.
- */
+/** Pulsar -> sink. */
 export interface SinkGuarantee {
   /**
    * When the runtime acknowledges a message: `received` before the write (a failed write loses it), `written` once
@@ -46,6 +41,14 @@ export interface SinkGuarantee {
    * subscriptions); otherwise it is dead-lettered at once, since a cumulative ack cannot skip it.
    */
   readonly redeliversBeforeDeadLetter: boolean;
+  /**
+   * Whether the positions a sink stores with its data (written under EFFECTIVELY_ONCE) decide what is already
+   * written: read at start and again whenever the instance becomes the active consumer of a Failover subscription,
+   * and the records they cover are skipped. Under ATMOST_ONCE too, so that a change from EFFECTIVELY_ONCE never
+   * writes again what was written but not yet acknowledged (skipping can only lose, which ATMOST_ONCE allows); not
+   * under ATLEAST_ONCE, where a position stored past a record redelivered later must not make it lost.
+   */
+  readonly resumesFromStoredPositions: boolean;
   /** What a restart resumes from, for the documentation and status. */
   readonly restartResumesFrom: string;
 }
@@ -93,8 +96,9 @@ const ATMOST_ONCE: GuaranteePolicy = {
     retriesWrites: false,
     refusedWithoutDeadLetter: "drop",
     redeliversBeforeDeadLetter: false,
+    resumesFromStoredPositions: true,
     restartResumesFrom:
-      "the messages not yet received: everything written was acknowledged, as the broker confirmed, before its write",
+      "the messages not yet received (everything written was acknowledged, as the broker confirmed, before its write); messages at or before the positions a sink stored are skipped",
   },
   source: {
     ackWhen: "read",
@@ -115,6 +119,7 @@ const ATLEAST_ONCE: GuaranteePolicy = {
     retriesWrites: true,
     refusedWithoutDeadLetter: "redeliver",
     redeliversBeforeDeadLetter: true,
+    resumesFromStoredPositions: false,
     restartResumesFrom: "every unacknowledged message: those written but not yet acknowledged are written again",
   },
   source: {
@@ -136,6 +141,7 @@ const EFFECTIVELY_ONCE: GuaranteePolicy = {
     retriesWrites: true,
     refusedWithoutDeadLetter: "fail-instance",
     redeliversBeforeDeadLetter: false,
+    resumesFromStoredPositions: true,
     restartResumesFrom:
       "the last cumulative ack; messages at or before the position the sink stored with its data are skipped",
   },
@@ -158,6 +164,7 @@ const MANUAL: GuaranteePolicy = {
     retriesWrites: true,
     refusedWithoutDeadLetter: "drop",
     redeliversBeforeDeadLetter: false,
+    resumesFromStoredPositions: false,
     restartResumesFrom: "every message the connector did not acknowledge",
   },
   source: {

@@ -192,8 +192,8 @@ export class SinkRunner extends RunnerBase {
       };
       this.state = "opening connector";
       this.sink = await definition.open(connectorConfig, context);
-      // Under every guarantee: what an earlier EFFECTIVELY_ONCE instance stored is not written again.
-      if (definition.storesPositions) await this.loadPositions(this.sink);
+      if (definition.storesPositions && this.policy.sink.resumesFromStoredPositions)
+        await this.loadPositions(this.sink);
     });
     this.stallTimer = setInterval(() => void this.checkStalled(), STALL_CHECK_MS);
     this.stallTimer.unref();
@@ -489,11 +489,8 @@ export class SinkRunner extends RunnerBase {
         continue;
       }
       // Written before a restart or by the previous active consumer, in the same transaction as its position.
-      if (this.positions?.covers(entry.record.position)) {
-        entry.done = true;
-        // Nobody else acknowledges it for a MANUAL connector, which never sees it.
-        if (policy.ackWhen === "connector") await this.ackOne(message);
-      } else if (this.transform) {
+      if (this.positions?.covers(entry.record.position)) entry.done = true;
+      else if (this.transform) {
         try {
           const transformed = await this.transform.apply(entry.record);
           if (transformed === undefined) {
