@@ -52,6 +52,14 @@ export interface ConsumerOptions {
   maxPrefetchBytes?: number;
   /** Redeliver messages not acknowledged within this time; 0 disables (default). */
   ackTimeoutMs?: number;
+  /**
+   * Whether `acknowledge` and `acknowledgeCumulative` wait for the broker's answer (Java `isAckReceiptEnabled`):
+   * the ack carries a `request_id` and the promise resolves on `ACK_RESPONSE`, or rejects when the broker refuses it,
+   * the connection is down (nothing is sent: the message comes again after the reconnect) or it drops before the
+   * answer. The broker acknowledges whole entries: acking a message of a batch whose other messages are not
+   * acknowledged yet sends nothing and resolves at once, as in the Java client. Default false (fire-and-forget).
+   */
+  ackReceiptEnabled?: boolean;
   /** Delay before negatively acknowledged messages are redelivered. Default 60000. */
   negativeAckRedeliveryDelayMs?: number;
   deadLetterPolicy?: DeadLetterPolicy;
@@ -728,6 +736,7 @@ class PartitionConsumer implements ConsumerHandler {
     const ids = this.chunkIds.get(key) ?? [{ ledgerId: id.ledgerId, entryId: id.entryId }];
     this.chunkIds.delete(key);
     if (txn) return this.ackWithTxn(ids, 0, txn);
+    if (this.opts.ackReceiptEnabled) return this.ackWithReceipt(ids, 0);
     this.sendAck(ids, 0);
   }
 
@@ -746,7 +755,30 @@ class PartitionConsumer implements ConsumerHandler {
       target = { ledgerId: id.ledgerId, entryId: id.entryId - 1n };
     }
     if (txn) return this.ackWithTxn([target], 1, txn);
+    if (this.opts.ackReceiptEnabled) return this.ackWithReceipt([target], 1);
     this.sendAck([target], 1);
+  }
+
+  /**
+   * Sends an acknowledgement with a `request_id` and waits for the broker's answer. While disconnected nothing is
+   * held: the caller learns the message is not acknowledged, and the broker delivers it again after the reconnect.
+   */
+  private async ackWithReceipt(ids: MessageIdDataPb[], ackType: number): Promise<void> {
+    const conn = this.conn;
+    if (!conn || this.state !== "ready") {
+      throw new PulsarClientError(
+        "CONNECTION_FAILED",
+        `not acknowledged: the consumer of ${this.topic} is not connected`,
+      );
+    }
+    const requestId = conn.newRequestId();
+    const resp = await conn.request(
+      { type: CommandType.ACK, ack: { consumerId: this.consumerId, ackType, messageId: ids, requestId } },
+      requestId,
+      "acknowledge",
+    );
+    const r = resp.ackResponse;
+    if (r?.error !== undefined) throw serverError(r.error, r.message, "acknowledge");
   }
 
   private async ackWithTxn(ids: MessageIdDataPb[], ackType: number, txn: Transaction): Promise<void> {
@@ -1032,6 +1064,12 @@ export class Consumer implements AsyncIterable<Message> {
       maxPendingChunkedMessage: positiveOption(options, "maxPendingChunkedMessage", 10),
       expireTimeOfIncompleteChunkedMessageMs: Math.max(0, options.expireTimeOfIncompleteChunkedMessageMs ?? 60_000),
     };
+    if (options.ackReceiptEnabled !== undefined && typeof options.ackReceiptEnabled !== "boolean") {
+      throw new PulsarClientError(
+        "INVALID_CONFIG",
+        `ackReceiptEnabled must be a boolean, got ${String(options.ackReceiptEnabled)}`,
+      );
+    }
     if (options.maxUncompressedMessageSize !== undefined) positiveOption(options, "maxUncompressedMessageSize", 0);
     const names = await subscribedNames(ctx, options);
     if (names.length === 0 && options.topicsPattern === undefined) {

@@ -21,6 +21,7 @@ public class Interop {
         case "produce" -> produce(client, args[2], Integer.parseInt(args[3]));
         case "route" -> route(client, args[2], args);
         case "consume" -> consume(client, args[2], Integer.parseInt(args[3]));
+        case "drain-with-receipts" -> drainWithReceipts(client, args[2], args[3], Integer.parseInt(args[4]));
         case "produce-chunked" -> produceChunked(client, args[2], Integer.parseInt(args[3]));
         case "produce-large" -> produceLarge(client, args[2], Integer.parseInt(args[3]));
         case "matrix-produce" -> matrixProduce(client, java.util.Arrays.copyOfRange(args, 2, args.length));
@@ -339,6 +340,20 @@ public class Interop {
             + java.util.Base64.getEncoder().encodeToString(m.getMessageId().toByteArray()) + "\t"
             + m.getValue().length + "\t" + crc32(m.getValue()));
         consumer.acknowledge(m);
+      }
+    }
+  }
+
+  // Reads what subscription <sub> still has (until nothing comes for <quietMs>), acknowledging each message with the
+  // ack receipt on: every acknowledge returns once the broker answered.
+  static void drainWithReceipts(PulsarClient client, String topic, String sub, int quietMs) throws Exception {
+    try (Consumer<byte[]> consumer = client.newConsumer().topic(topic).subscriptionName(sub)
+        .subscriptionInitialPosition(SubscriptionInitialPosition.Earliest).isAckReceiptEnabled(true).subscribe()) {
+      for (;;) {
+        Message<byte[]> m = consumer.receive(quietMs, TimeUnit.MILLISECONDS);
+        if (m == null) break;
+        consumer.acknowledge(m);
+        System.out.println("RESULT\tmsg\t" + new String(m.getValue(), StandardCharsets.UTF_8));
       }
     }
   }

@@ -24,13 +24,21 @@ describe("guarantee policies", () => {
     expect(action("EFFECTIVELY_ONCE", 2, 0)).toBe("dead-letter");
   });
 
-  it("acks cumulatively and resumes from stored positions only under EFFECTIVELY_ONCE", () => {
+  it("acks cumulatively only under EFFECTIVELY_ONCE, and waits for the broker's ack receipt only under ATMOST_ONCE", () => {
     for (const guarantee of PROCESSING_GUARANTEES) {
       const { sink } = guaranteePolicy(guarantee);
       expect(sink.ackMode === "cumulative").toBe(guarantee === "EFFECTIVELY_ONCE");
-      expect(sink.resumesFromStoredPositions).toBe(guarantee === "EFFECTIVELY_ONCE");
+      expect(sink.awaitsAckReceipt).toBe(guarantee === "ATMOST_ONCE");
+      // ATMOST_ONCE too: a change from EFFECTIVELY_ONCE must not write again what the stored positions cover.
+      expect(sink.resumesFromStoredPositions).toBe(guarantee === "EFFECTIVELY_ONCE" || guarantee === "ATMOST_ONCE");
     }
     expect(guaranteePolicy("EFFECTIVELY_ONCE").source.requiresSequence).toBe(true);
+    // What an EFFECTIVELY_ONCE instance put in the topic is not sent again after a change to these guarantees.
+    for (const guarantee of PROCESSING_GUARANTEES) {
+      expect(guaranteePolicy(guarantee).source.skipsSequencesTheTopicHolds).toBe(
+        guarantee === "ATMOST_ONCE" || guarantee === "ATLEAST_ONCE",
+      );
+    }
     expect(guaranteePolicy("ATMOST_ONCE").source.ackWhen).toBe("read");
   });
 

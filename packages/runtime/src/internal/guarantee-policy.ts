@@ -22,6 +22,12 @@ export interface SinkGuarantee {
    * messages are all written or dead-lettered, so no ack ever covers a message that is neither.
    */
   readonly ackMode: "individual" | "cumulative";
+  /**
+   * Whether acknowledgements wait for the broker's answer (`ackReceiptEnabled`). With `ackWhen: "received"` only the
+   * messages of entries the broker confirmed as acknowledged are written: an ack lost in a crash, or refused while
+   * disconnected, must not leave a written message for the broker to deliver again.
+   */
+  readonly awaitsAckReceipt: boolean;
   /** Whether failed writes are retried (retryable batch failures and retryable per-record failures, in order). */
   readonly retriesWrites: boolean;
   /**
@@ -36,8 +42,11 @@ export interface SinkGuarantee {
    */
   readonly redeliversBeforeDeadLetter: boolean;
   /**
-   * Whether the sink's stored positions (written in the same transaction as the data) decide what is already
-   * written: read at start and again whenever the instance becomes the active consumer of a Failover subscription.
+   * Whether the positions a sink stores with its data (written under EFFECTIVELY_ONCE) decide what is already
+   * written: read at start and again whenever the instance becomes the active consumer of a Failover subscription,
+   * and the records they cover are skipped. Under ATMOST_ONCE too, so that a change from EFFECTIVELY_ONCE never
+   * writes again what was written but not yet acknowledged (skipping can only lose, which ATMOST_ONCE allows); not
+   * under ATLEAST_ONCE, where a position stored past a record redelivered later must not make it lost.
    */
   readonly resumesFromStoredPositions: boolean;
   /** What a restart resumes from, for the documentation and status. */
@@ -67,6 +76,13 @@ export interface SourceGuarantee {
    * `sequenceId = sequence`, and broker deduplication verified on before the instance starts.
    */
   readonly requiresSequence: boolean;
+  /**
+   * Whether records that carry `partitionId` and `sequence` anyway are first checked against the last sequence the
+   * broker stored for a producer of that name (an earlier EFFECTIVELY_ONCE instance, with deduplication on): those
+   * the topic holds are acknowledged without a send, so a change of guarantee never publishes them twice. Under
+   * EFFECTIVELY_ONCE the producers named after the partitionId do this themselves.
+   */
+  readonly skipsSequencesTheTopicHolds: boolean;
   /** What a restart resumes from, for the documentation and status. */
   readonly restartResumesFrom: string;
 }
@@ -76,17 +92,20 @@ const ATMOST_ONCE: GuaranteePolicy = {
   sink: {
     ackWhen: "received",
     ackMode: "individual",
+    awaitsAckReceipt: true,
     retriesWrites: false,
     refusedWithoutDeadLetter: "drop",
     redeliversBeforeDeadLetter: false,
-    resumesFromStoredPositions: false,
-    restartResumesFrom: "the messages not yet received: everything received was acknowledged before its write",
+    resumesFromStoredPositions: true,
+    restartResumesFrom:
+      "the messages not yet received (everything written was acknowledged, as the broker confirmed, before its write); messages at or before the positions a sink stored are skipped",
   },
   source: {
     ackWhen: "read",
     retriesPassingSendFailures: false,
     permanentFailureEndsInstance: false,
     requiresSequence: false,
+    skipsSequencesTheTopicHolds: true,
     restartResumesFrom: "the source's own position after the last record read",
   },
 };
@@ -96,6 +115,7 @@ const ATLEAST_ONCE: GuaranteePolicy = {
   sink: {
     ackWhen: "written",
     ackMode: "individual",
+    awaitsAckReceipt: false,
     retriesWrites: true,
     refusedWithoutDeadLetter: "redeliver",
     redeliversBeforeDeadLetter: true,
@@ -107,6 +127,7 @@ const ATLEAST_ONCE: GuaranteePolicy = {
     retriesPassingSendFailures: true,
     permanentFailureEndsInstance: true,
     requiresSequence: false,
+    skipsSequencesTheTopicHolds: true,
     restartResumesFrom: "the source's position after the last record whose send was confirmed",
   },
 };
@@ -116,6 +137,7 @@ const EFFECTIVELY_ONCE: GuaranteePolicy = {
   sink: {
     ackWhen: "written",
     ackMode: "cumulative",
+    awaitsAckReceipt: false,
     retriesWrites: true,
     refusedWithoutDeadLetter: "fail-instance",
     redeliversBeforeDeadLetter: false,
@@ -128,6 +150,7 @@ const EFFECTIVELY_ONCE: GuaranteePolicy = {
     retriesPassingSendFailures: true,
     permanentFailureEndsInstance: true,
     requiresSequence: true,
+    skipsSequencesTheTopicHolds: false,
     restartResumesFrom: "the source's position; the broker drops a sequence at or below the last one it stored",
   },
 };
@@ -137,6 +160,7 @@ const MANUAL: GuaranteePolicy = {
   sink: {
     ackWhen: "connector",
     ackMode: "individual",
+    awaitsAckReceipt: false,
     retriesWrites: true,
     refusedWithoutDeadLetter: "drop",
     redeliversBeforeDeadLetter: false,
@@ -148,6 +172,7 @@ const MANUAL: GuaranteePolicy = {
     retriesPassingSendFailures: true,
     permanentFailureEndsInstance: false,
     requiresSequence: false,
+    skipsSequencesTheTopicHolds: false,
     restartResumesFrom: "whatever the connector acknowledged to its source",
   },
 };

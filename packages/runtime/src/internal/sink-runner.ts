@@ -56,6 +56,11 @@ function isInsideEntry(message: MessageLike): boolean {
   return batchIndex >= 0 && batchSize !== undefined && batchIndex < batchSize - 1;
 }
 
+/** The broker entry a message belongs to (all messages of a producer batch share it). */
+function entryOf(message: MessageLike): string {
+  return `${message.topic}:${message.messageId.ledgerId}:${message.messageId.entryId}`;
+}
+
 /** Authentication and authorization failures concern the connector's credentials, never one record. */
 function isAuthFailure(error: ConnectorError): boolean {
   return error.code === "AUTH_FAILED";
@@ -131,6 +136,7 @@ export class SinkRunner extends RunnerBase {
         subscriptionInitialPosition: config.sourceSubscriptionPosition,
         consumerName: `${config.tenant}/${config.namespace}/${config.name}:${this.instanceId}`,
         receiverQueueSize: inputSettings.receiverQueueSize ?? Math.max(1000, this.batchSize * 2),
+        ackReceiptEnabled: this.policy.sink.awaitsAckReceipt,
         onActiveConsumerChange: ({ topic, active }) => {
           if (!active) {
             // The new active consumer of this topic (partition) receives these messages again: writing them here
@@ -508,9 +514,7 @@ export class SinkRunner extends RunnerBase {
     }
 
     if (policy.ackWhen === "received") {
-      await Promise.all(messages.map((message) => consumer.acknowledge(message).catch(() => {})));
-      this.stats.acked += messages.length;
-      await this.writeOnce(sink, entries);
+      await this.writeOnce(sink, await this.acknowledgeBeforeWrite(entries));
       return;
     }
 
@@ -579,6 +583,31 @@ export class SinkRunner extends RunnerBase {
       this.state = `retrying ${retry.length} record(s) in ${delay} ms (attempt ${backoff.attempts}): ${retryError?.message}`;
       await sleep(delay, this.abort.signal);
     }
+  }
+
+  /**
+   * Acknowledges a batch before its write and returns what may be written: the messages of the entries whose
+   * acknowledgement the broker confirmed (with `awaitsAckReceipt`). The broker forgets an entry only once all of it is
+   * acknowledged, so a batch that ends inside an entry (its rest did not come in time) does not write that part: it
+   * is acknowledged (the rest will complete the entry) unless the instance stops, when the whole entry comes again.
+   */
+  private async acknowledgeBeforeWrite(entries: Entry[]): Promise<Entry[]> {
+    const consumer = this.consumer;
+    if (!consumer) return [];
+    const last = entries.at(-1)?.message;
+    const partial = last && isInsideEntry(last) ? entryOf(last) : undefined;
+    const whole = entries.filter((entry) => entryOf(entry.message) !== partial);
+    if (!this.stopping) {
+      for (const entry of entries.slice(whole.length)) void consumer.acknowledge(entry.message).catch(() => {});
+    }
+    const results = await Promise.allSettled(whole.map((entry) => consumer.acknowledge(entry.message)));
+    const refused = new Set<string>();
+    for (const [index, result] of results.entries()) {
+      if (result.status === "fulfilled") this.stats.acked += 1;
+      else refused.add(entryOf((whole[index] as Entry).message));
+    }
+    // An entry is acknowledged only if the ack of every message of it went through (the last one is what is sent).
+    return whole.filter((entry) => !refused.has(entryOf(entry.message)));
   }
 
   /** ATMOST_ONCE: one write, failures counted; every message was acknowledged before. */

@@ -26,6 +26,7 @@ import { guaranteePolicy, type SourceGuarantee } from "./guarantee-policy.ts";
 import { adminOf, type ProducerLike, type PulsarConnections, topicPath } from "./pulsar.ts";
 import { RunnerBase } from "./runner-base.ts";
 import { type LaneHost, type OutgoingRecord, OutputLane } from "./source-lane.ts";
+import { StoredSequences } from "./stored-sequences.ts";
 
 export interface SourceRunnerOptions {
   config: ResolvedSourceConfig;
@@ -64,6 +65,9 @@ export class SourceRunner extends RunnerBase {
   private order = 0;
   private wakeLoop: (() => void) | undefined;
   private readonly checkedTopics = new Set<string>();
+  private readonly storedSequences = new StoredSequences((topic, producerName, record) =>
+    this.options.pulsar.client.createProducer(this.lookupProducerOptions(topic, producerName, record)),
+  );
 
   constructor(options: SourceRunnerOptions) {
     super(options.instanceId, options.logger);
@@ -280,13 +284,19 @@ export class SourceRunner extends RunnerBase {
           break;
         }
         if (records.length > 0 && this.waitingLanes.size === 0) this.state = "running";
+        const fresh = this.policy.skipsSequencesTheTopicHolds ? await this.notInTopic(records) : records;
+        if (fresh === undefined) break;
         if (this.policy.ackWhen === "read") {
           if (!(await this.ackBeforeSend(records, backoff))) continue;
           // Committed at the source: the whole batch goes, even when a stop comes now (the drain flushes it).
-          for (const record of records) this.send(record);
+          for (const record of fresh) this.send(record);
           continue;
         }
-        for (const record of records) {
+        if (fresh.length < records.length) {
+          const sending = new Set(fresh);
+          for (const record of records) if (!sending.has(record)) void this.ackHeld(record);
+        }
+        for (const record of fresh) {
           // A refused record stops the instance: nothing read after it is sent (it stays unacked at the source).
           if (this.stopping) break;
           this.send(record);
@@ -346,6 +356,55 @@ export class SourceRunner extends RunnerBase {
     }
   }
 
+  /**
+   * The records the topic does not hold yet (see {@link StoredSequences}); undefined when the instance stopped while
+   * the broker could not be asked. A failed look-up is tried again with backoff: skipping it could publish twice.
+   */
+  private async notInTopic(records: SourceRecord[]): Promise<SourceRecord[] | undefined> {
+    const backoff = new Backoff(200, 10_000);
+    const fresh: SourceRecord[] = [];
+    for (const record of records) {
+      for (;;) {
+        try {
+          if (!(await this.storedSequences.holds(this.topicOf(record), record))) fresh.push(record);
+          break;
+        } catch (error) {
+          const wrapped = toConnectorError(error, "CONNECTION_FAILED");
+          this.stats.recordSystemException(wrapped);
+          const delay = backoff.next();
+          this.state = `asking the broker which sequences ${this.topicOf(record)} holds, again in ${delay} ms: ${wrapped.message}`;
+          await sleep(delay, this.abort.signal);
+          if (this.stopping) return undefined;
+        }
+      }
+    }
+    if (backoff.attempts > 0) this.state = "running";
+    return fresh;
+  }
+
+  /** Acknowledges a record the topic holds already (an earlier instance sent it): delivered, nothing to send. */
+  private async ackHeld(record: SourceRecord): Promise<void> {
+    try {
+      await record.ack?.();
+    } catch (error) {
+      this.stats.recordConnectorException(error);
+    }
+  }
+
+  /** A producer named after a partitionId, only to learn the last sequence the broker stored for it. */
+  private lookupProducerOptions(topic: string, producerName: string, record: SourceRecord): ProducerOptions {
+    const options: ProducerOptions = { ...sourceProducerSettings(this.options.config), topic, producerName };
+    const schema = sourceOutputSchema(this.options.config, record.schema);
+    if (schema) options.schema = schema;
+    return options;
+  }
+
+  private topicOf(record: SourceRecord): string {
+    return record.destinationTopic
+      ? qualifyTopic(record.destinationTopic, this.options.config.tenant, this.options.config.namespace)
+      : this.options.config.topicName;
+  }
+
   private settle(): void {
     this.inFlight -= 1;
     this.wakeLoop?.();
@@ -354,9 +413,7 @@ export class SourceRunner extends RunnerBase {
   private send(record: SourceRecord): void {
     this.stats.received += 1;
     this.stats.lastReceivedTime = Date.now();
-    const topic = record.destinationTopic
-      ? qualifyTopic(record.destinationTopic, this.options.config.tenant, this.options.config.namespace)
-      : this.options.config.topicName;
+    const topic = this.topicOf(record);
     const effectivelyOnce = this.policy.requiresSequence;
     if (effectivelyOnce && (record.partitionId === undefined || record.sequence === undefined)) {
       const error = new ConnectorError(

@@ -20,6 +20,9 @@ function pgClient(target: PgTarget, database: string): pg.Client {
 
 async function withPg<T>(target: PgTarget, database: string, fn: (client: pg.Client) => Promise<T>): Promise<T> {
   const client = pgClient(target, database);
+  // A session ended underneath (a db-connections-killed of this or another run on the shared database) makes the
+  // pending query reject; without a listener the client's 'error' event would end the harness.
+  client.on("error", () => {});
   await client.connect();
   try {
     return await fn(client);
@@ -47,11 +50,21 @@ export async function createPgTable(target: PgTarget, table: string): Promise<vo
   });
 }
 
+/** Read again after a failure (a session killed, the database blocked for a while by another run), up to a minute. */
 export async function pgRowsPerId(target: PgTarget, table: string): Promise<Map<number, number>> {
-  return withPg(target, PG_DATABASE, async (client) => {
-    const result = await client.query<{ id: string; n: string }>(`SELECT id, count(*) AS n FROM ${table} GROUP BY id`);
-    return new Map(result.rows.map((row) => [Number(row.id), Number(row.n)]));
-  });
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await withPg(target, PG_DATABASE, async (client) => {
+        const result = await client.query<{ id: string; n: string }>(
+          `SELECT id, count(*) AS n FROM ${table} GROUP BY id`,
+        );
+        return new Map(result.rows.map((row) => [Number(row.id), Number(row.n)]));
+      });
+    } catch (error) {
+      if (attempt >= 30) throw error;
+      await new Promise((resolve) => setTimeout(resolve, 2000));
+    }
+  }
 }
 
 export async function dropPgTable(target: PgTarget, table: string): Promise<void> {
