@@ -443,7 +443,7 @@ class JdbcWriter {
       for (const unit of units) {
         if (mode === "all-or-nothing") {
           try {
-            await connection.execute(unit.sql, unit.params);
+            if (!(await this.bulkWrite(connection, unit))) await connection.execute(unit.sql, unit.params);
           } catch (error) {
             if (this.dialect.classifyError(error) === "record") throw new RecordRefused(error);
             throw error;
@@ -475,6 +475,24 @@ class JdbcWriter {
       throw error;
     }
     return failures;
+  }
+
+  /**
+   * Hands a multi-row INSERT or UPSERT to the dialect's bulk write (PostgreSQL COPY); false when it is not used.
+   * Only on the all-or-nothing path: a refused row then aborts the attempt, and the retry finds it statement by
+   * statement.
+   */
+  private async bulkWrite(connection: SqlConnection, unit: StatementUnit): Promise<boolean> {
+    const first = unit.rows[0];
+    if (this.dialect.bulkWrite === undefined || first === undefined || unit.rows.length < 2) return false;
+    if (first.mutation !== "INSERT" && first.mutation !== "UPSERT") return false;
+    return this.dialect.bulkWrite(connection, {
+      table: (this.table as Table).quotedName,
+      columns: first.columns,
+      types: first.types,
+      values: unit.rows.map((row) => row.values),
+      ...(first.mutation === "UPSERT" ? { upsert: { keys: first.keys, updates: first.updates } } : {}),
+    });
   }
 
   /** Runs a statement; when the database refuses it, runs its rows one by one and records which were refused. */

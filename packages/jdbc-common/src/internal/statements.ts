@@ -3,9 +3,33 @@ import type { PreparedRow } from "./rows.ts";
 
 /** One statement to run and the rows it writes. */
 export interface StatementUnit {
-  sql: string;
-  params: unknown[];
-  rows: PreparedRow[];
+  readonly sql: string;
+  readonly params: unknown[];
+  readonly rows: PreparedRow[];
+}
+
+/** A statement built when it is first asked for: a dialect's bulk write may make it unneeded. */
+class PlannedStatement implements StatementUnit {
+  readonly rows: PreparedRow[];
+  private readonly tableName: string;
+  private readonly dialect: SqlDialect;
+  private built: StatementUnit | undefined;
+
+  constructor(rows: PreparedRow[], tableName: string, dialect: SqlDialect) {
+    this.rows = rows;
+    this.tableName = tableName;
+    this.dialect = dialect;
+  }
+
+  get sql(): string {
+    this.built ??= buildStatement(this.rows, this.tableName, this.dialect);
+    return this.built.sql;
+  }
+
+  get params(): unknown[] {
+    this.built ??= buildStatement(this.rows, this.tableName, this.dialect);
+    return this.built.params;
+  }
 }
 
 /**
@@ -22,7 +46,7 @@ export function planStatements(
   let group: PreparedRow[] = [];
   let upsertKeys = new Set<string>();
   const flush = () => {
-    if (group.length > 0) units.push(buildStatement(group, tableName, dialect));
+    if (group.length > 0) units.push(new PlannedStatement(group, tableName, dialect));
     group = [];
     upsertKeys = new Set();
   };
