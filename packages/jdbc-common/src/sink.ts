@@ -341,11 +341,12 @@ class JdbcWriter {
     );
   }
 
-  private plan(rows: readonly PreparedRow[]): StatementUnit[] {
+  /** Statements of at most `batchSize` rows; with `bulk`, groups as large as the dialect's bulk write takes. */
+  private plan(rows: readonly PreparedRow[], bulk = false): StatementUnit[] {
     const table = this.table;
     if (table === undefined) throw new ConnectorError("INTERNAL", "the table was not described");
     const perStatement = this.config.batchSize > 0 ? this.config.batchSize : Number.POSITIVE_INFINITY;
-    return planStatements(rows, table.quotedName, this.dialect, perStatement);
+    return planStatements(rows, table.quotedName, this.dialect, perStatement, bulk);
   }
 
   /**
@@ -360,7 +361,7 @@ class JdbcWriter {
     rows: readonly PreparedRow[],
     mode: "all-or-nothing" | "per-record" | "savepoints",
   ): Promise<RecordFailure[]> {
-    if (!this.ordered) return this.attempt(connection, this.plan(rows), lastPositions(records), mode);
+    if (!this.ordered) return this.attempt(connection, rows, lastPositions(records), mode);
     let stored: ReadonlyMap<string, PulsarPosition> = new Map();
     for (let round = 0; ; round += 1) {
       const open = records.filter((record) => !coveredBy(stored, record.position));
@@ -369,7 +370,7 @@ class JdbcWriter {
         return record !== undefined && !coveredBy(stored, record.position);
       });
       try {
-        return await this.attempt(connection, this.plan(kept), lastPositions(open), mode, firstPositions(open));
+        return await this.attempt(connection, kept, lastPositions(open), mode, firstPositions(open));
       } catch (error) {
         if (!(error instanceof AlreadyStored) || round >= MAX_FENCE_ROUNDS) throw error;
         stored = error.stored;
@@ -430,7 +431,7 @@ class JdbcWriter {
    */
   private async attempt(
     connection: SqlConnection,
-    units: readonly StatementUnit[],
+    rows: readonly PreparedRow[],
     positions: readonly PulsarPosition[],
     mode: "all-or-nothing" | "per-record" | "savepoints",
     fence?: readonly PulsarPosition[],
@@ -440,10 +441,15 @@ class JdbcWriter {
     if (transactional) await connection.execute("BEGIN");
     try {
       if (fence) await this.fence(connection, fence);
-      for (const unit of units) {
+      const bulk = mode === "all-or-nothing" && this.dialect.bulkWrite !== undefined;
+      for (const unit of this.plan(rows, bulk)) {
         if (mode === "all-or-nothing") {
           try {
-            if (!(await this.bulkWrite(connection, unit))) await connection.execute(unit.sql, unit.params);
+            if (!(await this.bulkWrite(connection, unit))) {
+              for (const statement of bulk ? this.plan(unit.rows) : [unit]) {
+                await connection.execute(statement.sql, statement.params);
+              }
+            }
           } catch (error) {
             if (this.dialect.classifyError(error) === "record") throw new RecordRefused(error);
             throw error;

@@ -149,7 +149,22 @@ export class BinaryRows {
     const start = this.offset;
     this.offset += 4;
     if (version !== undefined) this.buffer[this.offset++] = version;
-    this.offset += this.buffer.write(value, this.offset, "utf8");
+    // Short ASCII text byte by byte: cheaper than a call into the UTF-8 encoder per value.
+    let ascii = value.length <= 64;
+    if (ascii) {
+      const buffer = this.buffer;
+      let at = this.offset;
+      for (let i = 0; i < value.length; i++) {
+        const code = value.charCodeAt(i);
+        if (code >= 0x80) {
+          ascii = false;
+          break;
+        }
+        buffer[at++] = code;
+      }
+      if (ascii) this.offset = at;
+    }
+    if (!ascii) this.offset += this.buffer.write(value, this.offset, "utf8");
     this.buffer.writeInt32BE(this.offset - start - 4, start);
     return true;
   }

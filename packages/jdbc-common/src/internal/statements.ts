@@ -34,13 +34,16 @@ class PlannedStatement implements StatementUnit {
 
 /**
  * Groups consecutive rows of the same shape into multi-row statements, keeping the record order between groups.
- * A statement carries at most `rowsPerStatement` rows and never more bind parameters than the dialect allows.
+ * A statement carries at most `rowsPerStatement` rows and never more bind parameters than the dialect allows;
+ * with `bulk`, INSERT and UPSERT groups have no size limit (for {@link SqlDialect.bulkWrite}, which takes any number
+ * of rows; the statements of a group it declines are planned again without `bulk`).
  */
 export function planStatements(
   rows: readonly PreparedRow[],
   tableName: string,
   dialect: SqlDialect,
   rowsPerStatement: number,
+  bulk = false,
 ): StatementUnit[] {
   const units: StatementUnit[] = [];
   let group: PreparedRow[] = [];
@@ -53,7 +56,10 @@ export function planStatements(
   for (const row of rows) {
     const first = group[0];
     const perRow = Math.max(1, row.mutation === "DELETE" ? row.keys.length : row.values.length);
-    const limit = Math.max(1, Math.min(rowsPerStatement, Math.floor(dialect.maxParameters / perRow)));
+    const unbounded = bulk && (row.mutation === "INSERT" || row.mutation === "UPSERT");
+    const limit = unbounded
+      ? Number.POSITIVE_INFINITY
+      : Math.max(1, Math.min(rowsPerStatement, Math.floor(dialect.maxParameters / perRow)));
     if (first !== undefined && (first.signature !== row.signature || group.length >= limit)) flush();
     if (row.mutation === "UPDATE") {
       units.push(buildStatement([row], tableName, dialect));
