@@ -17,7 +17,9 @@ import pg from "pg";
 import { revision } from "./common.ts";
 
 const COUNT = Number(process.env.BENCH_COUNT ?? 100_000);
-const BATCH = 1000;
+/** BENCH_DATABASES=PostgreSQL,SQLite runs only those (for profiling one). */
+const DATABASES = new Set((process.env.BENCH_DATABASES ?? "PostgreSQL,MariaDB,SQLite").split(","));
+const BATCH = Number(process.env.BENCH_BATCH ?? 1000);
 const run = Date.now().toString(36);
 const PG = { host: "127.0.0.1", port: 5432, user: "postgres", database: "test" };
 const MARIADB = { host: "127.0.0.1", port: 3306, user: "root", password: "", database: "test" };
@@ -88,7 +90,7 @@ const rows: Row[] = [];
 const rate = (seconds: number) => Math.round(COUNT / seconds);
 
 // PostgreSQL
-{
+if (DATABASES.has("PostgreSQL")) {
   const db = new pg.Client(PG);
   await db.connect();
   const table = (name: string) => `bench_sw_${name}_${run}`;
@@ -128,7 +130,7 @@ const rate = (seconds: number) => Math.round(COUNT / seconds);
 }
 
 // MariaDB
-{
+if (DATABASES.has("MariaDB")) {
   const db = await mysql.createConnection({
     ...MARIADB,
     infileStreamFactory: (path: string) => createReadStream(path),
@@ -166,7 +168,7 @@ const rate = (seconds: number) => Math.round(COUNT / seconds);
 }
 
 // SQLite
-{
+if (DATABASES.has("SQLite")) {
   const ceilingFile = join(dir, "ceiling.db");
   const ceilingDb = new Database(ceilingFile);
   ceilingDb.exec(`CREATE TABLE orders (${COLUMNS})`);
@@ -210,6 +212,10 @@ const summary = {
   batch: BATCH,
   results,
 };
+if (DATABASES.size < 3) {
+  process.stdout.write(`${JSON.stringify(rows)}\n`);
+  process.exit(0);
+}
 const out = join(import.meta.dirname, "../results");
 mkdirSync(out, { recursive: true });
 writeFileSync(join(out, "jdbc-sink-write.json"), `${JSON.stringify(summary, null, 2)}\n`);
