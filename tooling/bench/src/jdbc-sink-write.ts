@@ -1,6 +1,7 @@
-// The three JDBC sinks' write() alone (no Pulsar): the same order records, in batches of 1000 as the runtime hands
-// them, INSERT at ATLEAST_ONCE and EFFECTIVELY_ONCE, each against its database's own ingest ceiling measured in the
-// same run: PostgreSQL psql \copy (CSV), MariaDB LOAD DATA LOCAL INFILE, SQLite one transaction of prepared inserts.
+// The three JDBC sinks' write() alone (no Pulsar): the same order records, in batches as the runtime hands them
+// (BENCH_BATCH, default 10,000: the JDBC sinks' batchSize), INSERT at ATLEAST_ONCE and EFFECTIVELY_ONCE, each
+// against its database's own ingest ceiling measured in the same run: PostgreSQL psql \copy (CSV), MariaDB
+// LOAD DATA LOCAL INFILE, SQLite one transaction of prepared inserts.
 // Usage: pnpm --filter @pulsar-connect/bench jdbc-sink-write   (needs PostgreSQL, MariaDB and psql)
 import { execFileSync } from "node:child_process";
 import { createReadStream, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
@@ -19,7 +20,7 @@ import { revision } from "./common.ts";
 const COUNT = Number(process.env.BENCH_COUNT ?? 100_000);
 /** BENCH_DATABASES=PostgreSQL,SQLite runs only those (for profiling one). */
 const DATABASES = new Set((process.env.BENCH_DATABASES ?? "PostgreSQL,MariaDB,SQLite").split(","));
-const BATCH = Number(process.env.BENCH_BATCH ?? 1000);
+const BATCH = Number(process.env.BENCH_BATCH ?? 10_000);
 const run = Date.now().toString(36);
 const PG = { host: "127.0.0.1", port: 5432, user: "postgres", database: "test" };
 const MARIADB = { host: "127.0.0.1", port: 3306, user: "root", password: "", database: "test" };
