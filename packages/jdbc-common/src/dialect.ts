@@ -77,12 +77,32 @@ export interface SqlDialect {
    * the columns' {@link TableColumn.type}. Returns undefined when these columns do not allow it.
    */
   columnarInsert?(table: string, columns: readonly string[], types: readonly string[]): string | undefined;
+  /**
+   * Optional: writes the rows of one multi-row INSERT or UPSERT by a faster way than the statement (PostgreSQL
+   * `COPY`), inside the transaction under way. Resolves false, having sent nothing, when these rows or values do not
+   * allow it: the statement is run instead. Errors are those of a statement ({@link SqlDialect.classifyError}).
+   */
+  bulkWrite?(connection: SqlConnection, rows: BulkRows): Promise<boolean>;
   /** The clause appended to a multi-row INSERT to make it an upsert (arguments already quoted). */
   upsertClause(keyColumns: readonly string[], updateColumns: readonly string[]): string;
   /** Converts a record field value to what the driver binds for `column` (JSON text for objects, etc.). */
   toParameter(value: unknown, column: TableColumn | undefined): unknown;
   /** What an error thrown by the driver means. */
   classifyError(error: unknown): SqlErrorKind;
+}
+
+/** Rows of one shape for {@link SqlDialect.bulkWrite}. */
+export interface BulkRows {
+  /** Quoted, schema-qualified table name. */
+  table: string;
+  /** Quoted column names. */
+  columns: readonly string[];
+  /** The columns' {@link TableColumn.type}, aligned with `columns`. */
+  types: readonly string[];
+  /** Values as {@link SqlDialect.toParameter} made them, one array per row, aligned with `columns`. */
+  values: ReadonlyArray<readonly unknown[]>;
+  /** Present for an upsert: key columns and the columns updated on conflict (quoted). */
+  upsert?: { keys: readonly string[]; updates: readonly string[] };
 }
 
 /** The `INSERT ... ON CONFLICT (...) DO UPDATE` upsert clause of PostgreSQL and SQLite. */

@@ -10,6 +10,7 @@ export {
   transactionSize,
 } from "./config.ts";
 export {
+  type BulkRows,
   jsonParameter,
   onConflictUpsertClause,
   onDuplicateKeyUpsertClause,

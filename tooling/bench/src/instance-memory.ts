@@ -2,21 +2,29 @@
 // instance processes, with 1 instance and with 1 + N instances; the cost per instance is the difference over N.
 // Each runtime runs in a fresh worker process, started by this script with `--serve <runtime>`, from the built
 // packages as they ship (`pnpm build` first); BENCH_FROM=source runs them from TypeScript sources instead.
-// Usage: pnpm --filter @pulsar-connect/bench instance-memory   (needs `pnpm services up pulsar`)
+// BENCH_KIND=sink measures jdbc-postgres sink instances (reading an empty topic) instead of data-generator sources;
+// BENCH_RUNTIMES=in-process limits the runtimes. The worker alone, before any instance, is measured too (idle).
+// Usage: pnpm --filter @pulsar-connect/bench instance-memory   (needs `pnpm services up pulsar`; sinks PostgreSQL)
 import { type ChildProcess, spawn } from "node:child_process";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { cpus, tmpdir } from "node:os";
 import { join } from "node:path";
 import { Worker } from "@pulsar-connect/worker";
+import pg from "pg";
 import { revision } from "./common.ts";
 
 const SERVICE_URL = process.env.PULSAR_SERVICE_URL ?? "pulsar://127.0.0.1:6650";
 const ADMIN_URL = process.env.PULSAR_ADMIN_URL ?? "http://127.0.0.1:8080";
 const EXTRA = Number(process.env.BENCH_INSTANCES ?? 8);
 const SETTLE_MS = Number(process.env.BENCH_SETTLE_MS ?? 5_000);
-const RUNTIMES = ["in-process", "process"] as const;
+const ALL_RUNTIMES = ["in-process", "process"] as const;
+type Runtime = (typeof ALL_RUNTIMES)[number];
+const RUNTIMES: readonly Runtime[] = ALL_RUNTIMES.filter((runtime) =>
+  (process.env.BENCH_RUNTIMES ?? ALL_RUNTIMES.join(",")).split(",").includes(runtime),
+);
 const FROM_SOURCE = process.env.BENCH_FROM === "source";
-type Runtime = (typeof RUNTIMES)[number];
+const KIND: "source" | "sink" = process.env.BENCH_KIND === "sink" ? "sink" : "source";
+const PG_TABLE = `bench_memory_${Date.now().toString(36)}`;
 
 if (process.argv[2] === "--serve") {
   const dataDir = mkdtempSync(join(tmpdir(), "pc-bench-memory-"));
@@ -80,14 +88,22 @@ async function settledMemoryMb(pid: number): Promise<Memory> {
 }
 
 async function post(url: string, name: string, runtime: Runtime): Promise<void> {
-  const response = await fetch(`${url}/admin/v3/sources/public/default/${name}`, {
+  const body =
+    KIND === "source"
+      ? {
+          archive: "builtin://data-generator",
+          topicName: `bench-memory-${runtime}`,
+          configs: { recordType: "orders", ratePerSecond: 10 },
+        }
+      : {
+          archive: "builtin://jdbc-postgres",
+          inputs: [`bench-memory-sink-${runtime}-${name}`],
+          configs: { jdbcUrl: "jdbc:postgresql://127.0.0.1:5432/test", userName: "postgres", tableName: PG_TABLE },
+        };
+  const response = await fetch(`${url}/admin/v3/${KIND}s/public/default/${name}`, {
     method: "POST",
     headers: { "content-type": "application/json" },
-    body: JSON.stringify({
-      archive: "builtin://data-generator",
-      topicName: `bench-memory-${runtime}`,
-      configs: { recordType: "orders", ratePerSecond: 10 },
-    }),
+    body: JSON.stringify(body),
   });
   if (response.status >= 300) throw new Error(`create ${name}: ${response.status} ${await response.text()}`);
 }
@@ -97,7 +113,7 @@ async function running(url: string, names: string[]): Promise<void> {
   for (;;) {
     const states = await Promise.all(
       names.map(async (name) => {
-        const response = await fetch(`${url}/admin/v3/sources/public/default/${name}/status`);
+        const response = await fetch(`${url}/admin/v3/${KIND}s/public/default/${name}/status`);
         return ((await response.json()) as { numRunning?: number }).numRunning === 1;
       }),
     );
@@ -108,6 +124,7 @@ async function running(url: string, names: string[]): Promise<void> {
 }
 
 interface Figures {
+  idle: Memory;
   one: Memory;
   many: Memory;
   perInstance: Memory;
@@ -131,15 +148,16 @@ async function measure(runtime: Runtime): Promise<Figures> {
     });
     const run = `${runtime.replace("-", "")}${Date.now().toString(36)}`;
     const names = Array.from({ length: EXTRA + 1 }, (_, i) => `${run}-${i}`);
+    const idle = await settledMemoryMb(child.pid as number);
     await post(url, names[0] as string, runtime);
     await running(url, names.slice(0, 1));
     const one = await settledMemoryMb(child.pid as number);
     for (const name of names.slice(1)) await post(url, name, runtime);
     await running(url, names);
     const many = await settledMemoryMb(child.pid as number);
-    for (const name of names) await fetch(`${url}/admin/v3/sources/public/default/${name}`, { method: "DELETE" });
+    for (const name of names) await fetch(`${url}/admin/v3/${KIND}s/public/default/${name}`, { method: "DELETE" });
     const per = (key: keyof Memory) => Math.round(((many[key] - one[key]) / EXTRA) * 10) / 10;
-    return { one, many, perInstance: { rss: per("rss"), pss: per("pss") } };
+    return { idle, one, many, perInstance: { rss: per("rss"), pss: per("pss") } };
   } finally {
     const exited = new Promise((done) => child.once("exit", done));
     child.kill("SIGTERM");
@@ -148,11 +166,16 @@ async function measure(runtime: Runtime): Promise<Figures> {
 }
 
 async function main(): Promise<void> {
+  const pgClient = KIND === "sink" ? new pg.Client({ host: "127.0.0.1", user: "postgres", database: "test" }) : null;
+  await pgClient?.connect();
+  await pgClient?.query(`CREATE TABLE ${PG_TABLE} (orderId BIGINT, status TEXT)`);
   const figures: Record<string, Figures> = {};
   for (const runtime of RUNTIMES) {
     figures[runtime] = await measure(runtime);
     console.log(runtime, figures[runtime]);
   }
+  await pgClient?.query(`DROP TABLE ${PG_TABLE}`);
+  await pgClient?.end();
   const ratioOf = (key: keyof Memory) =>
     Math.round(
       ((figures.process?.perInstance[key] ?? Number.NaN) / (figures["in-process"]?.perInstance[key] ?? Number.NaN)) *
@@ -165,34 +188,37 @@ async function main(): Promise<void> {
     node: process.version,
     cores: cpus().length,
     extraInstances: EXTRA,
-    connector: "data-generator (orders, 10 records/s)",
+    connector:
+      KIND === "source" ? "data-generator (orders, 10 records/s)" : "jdbc-postgres (an empty input topic each)",
     loadedFrom: FROM_SOURCE ? "TypeScript sources" : "built packages (dist)",
     figures,
     ratioProcessToInProcess: ratio,
   };
   const dir = join(import.meta.dirname, "../results");
   mkdirSync(dir, { recursive: true });
-  const base = FROM_SOURCE ? "instance-memory-from-source" : "instance-memory";
+  const base = `instance-memory${KIND === "sink" ? "-sinks" : ""}${FROM_SOURCE ? "-from-source" : ""}`;
   writeFileSync(join(dir, `${base}.json`), `${JSON.stringify(summary, null, 2)}\n`);
   const rows = RUNTIMES.map((runtime) => {
     const entry = figures[runtime];
-    return `| ${runtime} | ${entry?.one.rss} / ${entry?.one.pss} | ${entry?.many.rss} / ${entry?.many.pss} | ${entry?.perInstance.rss} / ${entry?.perInstance.pss} |`;
+    return `| ${runtime} | ${entry?.idle.rss} / ${entry?.idle.pss} | ${entry?.one.rss} / ${entry?.one.pss} | ${entry?.many.rss} / ${entry?.many.pss} | ${entry?.perInstance.rss} / ${entry?.perInstance.pss} |`;
   });
   writeFileSync(
     join(dir, `${base}.md`),
     [
       "# Memory per connector instance: in-process vs process runtime",
       "",
-      `${summary.date}, ${summary.cores} cores, Node ${summary.node}, revision ${summary.revision}, ${summary.loadedFrom}; a data-generator source`,
-      `(orders, 10 records/s) per instance; memory of the worker and all its instance processes, median of 5 samples`,
+      `${summary.date}, ${summary.cores} cores (shared with other people's builds and tests), Node ${summary.node}, revision ${summary.revision}, ${summary.loadedFrom};`,
+      `${summary.connector} per instance; memory of the worker and all its instance processes, median of 5 samples`,
       `after ${SETTLE_MS / 1000} s. RSS counts pages shared between processes (the Node binary) in every process; PSS`,
       "divides them among the processes that share them, so PSS is what one more instance process costs the host.",
       "",
-      `| runtime | 1 instance, RSS / PSS (MB) | ${EXTRA + 1} instances, RSS / PSS (MB) | per extra instance, RSS / PSS (MB) |`,
-      "| --- | ---: | ---: | ---: |",
+      `| runtime | worker idle, RSS / PSS (MB) | 1 instance, RSS / PSS (MB) | ${EXTRA + 1} instances, RSS / PSS (MB) | per extra instance, RSS / PSS (MB) |`,
+      "| --- | ---: | ---: | ---: | ---: |",
       ...rows,
       "",
-      `Ratio process / in-process per extra instance: ${ratio.rss} (RSS), ${ratio.pss} (PSS).`,
+      RUNTIMES.length === 2
+        ? `Ratio process / in-process per extra instance: ${ratio.rss} (RSS), ${ratio.pss} (PSS).`
+        : "Worker idle: the worker process before any instance is created.",
       "",
     ].join("\n"),
   );

@@ -1,4 +1,5 @@
 import {
+  type BulkRows,
   type DatabaseUrl,
   jsonParameter,
   onConflictUpsertClause,
@@ -11,6 +12,7 @@ import {
   tlsConnectionOptions,
 } from "@pulsar-connect/jdbc-common";
 import pg from "pg";
+import { COPY_MIN_ROWS, CopyFromStdin, encodeBinaryRows } from "./copy.ts";
 
 const SCHEMES = new Set(["postgresql", "postgres", "pgsql"]);
 const NETWORK_ERRORS = new Set([
@@ -35,9 +37,67 @@ class PgConnection implements SqlConnection {
     return { rows: result.rows as Array<Record<string, unknown>>, affectedRows: result.rowCount ?? 0 };
   }
 
+  /** Runs a query holding `COPY ... FROM STDIN`, sending `data` as its input. */
+  async copy(text: string, data: readonly Buffer[]): Promise<void> {
+    const query = new CopyFromStdin(text, data);
+    this.client.query(query);
+    await query.done;
+  }
+
+  /** The name of this connection's staging table for upserts of these columns. */
+  stageFor(shape: string): string {
+    let name = this.stages.get(shape);
+    if (name === undefined) {
+      name = `pg_temp.pulsar_connect_stage_${this.stages.size + 1}`;
+      this.stages.set(shape, name);
+    }
+    return name;
+  }
+
+  private readonly stages = new Map<string, string>();
+
   async close(): Promise<void> {
     await this.client.end().catch(() => undefined);
   }
+}
+
+/**
+ * INSERT: `COPY` into the table. UPSERT: `COPY` into a temporary table of the same column types, then one
+ * `INSERT ... SELECT ... ON CONFLICT`, all in one query. The staging table is emptied at every commit (and a
+ * rollback undoes its rows); it is created again when the transaction that created it was rolled back.
+ */
+async function copyRows(connection: SqlConnection, rows: BulkRows): Promise<boolean> {
+  if (!(connection instanceof PgConnection) || rows.values.length < COPY_MIN_ROWS) return false;
+  const data = encodeBinaryRows(rows);
+  if (data === undefined) return false;
+  const columns = rows.columns.join(", ");
+  if (rows.upsert === undefined) {
+    await connection.copy(`COPY ${rows.table} (${columns}) FROM STDIN (FORMAT binary)`, data);
+    return true;
+  }
+  const stage = connection.stageFor(`${rows.table}|${columns}|${rows.types.join(",")}`);
+  await connection.copy(
+    `CREATE TEMP TABLE IF NOT EXISTS ${stage} ON COMMIT DELETE ROWS AS SELECT ${columns} FROM ${rows.table} WITH NO DATA;` +
+      `COPY ${stage} (${columns}) FROM STDIN (FORMAT binary);` +
+      // Taking the rows out as they are read leaves the table empty for the next upsert in this transaction.
+      `WITH staged AS (DELETE FROM ${stage} RETURNING ${columns}) ` +
+      `INSERT INTO ${rows.table} (${columns}) SELECT ${columns} FROM staged` +
+      onConflictUpsertClause(rows.upsert.keys, rows.upsert.updates),
+    data,
+  );
+  return true;
+}
+
+/**
+ * A column type without its length or precision, for the arrays of a columnar insert: an explicit cast to
+ * `varchar(5)` would cut a longer value silently, where storing into the column refuses it (and rounds numerics the
+ * same way). `character` and `bit` alone would mean a length of 1, hence their unbounded names.
+ */
+function withoutLength(type: string): string {
+  const base = type.replace(/\(\d+(,\s*\d+)?\)/g, "");
+  if (base === "character") return "bpchar";
+  if (base === "bit") return "varbit";
+  return base;
 }
 
 /** PostgreSQL through node-postgres: one connection per instance, upserts with ON CONFLICT, savepoints to isolate records. */
@@ -121,11 +181,13 @@ export const postgresDialect: SqlDialect = {
   columnarInsert(table: string, columns: readonly string[], types: readonly string[]): string | undefined {
     // unnest flattens arrays of arrays, so array columns keep the VALUES form.
     if (types.some((type) => type.endsWith("]"))) return undefined;
-    const arrays = types.map((type, index) => `$${index + 1}::${type}[]`);
+    const arrays = types.map((type, index) => `$${index + 1}::${withoutLength(type)}[]`);
     return `INSERT INTO ${table} (${columns.join(", ")}) SELECT * FROM unnest(${arrays.join(", ")})`;
   },
 
   upsertClause: onConflictUpsertClause,
+
+  bulkWrite: copyRows,
 
   toParameter(value: unknown, column: TableColumn | undefined): unknown {
     if (typeof value === "bigint") return value.toString();

@@ -34,7 +34,7 @@ const column = (name: string, primaryKeyPosition = 0): TableColumn => ({
 const table = new Table({ name: "people" }, [column("id", 1), column("name"), column("City")], dialect);
 const schema = jdbcSinkConfigSchema({ urlExample: "", checkUrl: () => undefined });
 
-function plan(records: SinkRecord[], configs: Record<string, unknown> = {}, rowsPerStatement = 100) {
+function plan(records: SinkRecord[], configs: Record<string, unknown> = {}, rowsPerStatement = 100, bulk = false) {
   const config = schema.parse({ jdbcUrl: "test://x", tableName: "people", ...configs });
   const { rows, problems } = prepareRows(records, {
     config,
@@ -43,10 +43,23 @@ function plan(records: SinkRecord[], configs: Record<string, unknown> = {}, rows
     keyColumns: table.primaryKey(),
     nonKeyColumns: undefined,
   });
-  return { units: planStatements(rows, table.quotedName, dialect, rowsPerStatement), problems };
+  return { units: planStatements(rows, table.quotedName, dialect, rowsPerStatement, bulk), problems };
 }
 
 describe("statement planning", () => {
+  it("for a bulk write, groups INSERT and UPSERT rows past the statement limits, still split by shape and repeated upsert key", () => {
+    const inserts = makeSinkRecords<Record<string, unknown>>([
+      ...Array.from({ length: 7 }, (_, i) => ({ value: { id: i, city: "Oslo" } })),
+      { value: { id: 7, name: "other shape" } },
+    ]);
+    expect(plan(inserts, {}, 3, true).units.map((unit) => unit.rows.length)).toEqual([7, 1]);
+    expect(plan(inserts, {}, 3).units.map((unit) => unit.rows.length)).toEqual([3, 3, 1, 1]);
+    const upserts = makeSinkRecords([1, 2, 3, 4, 2, 5, 6].map((id) => ({ value: { id, city: "Oslo" } })));
+    expect(plan(upserts, { insertMode: "UPSERT" }, 2, true).units.map((unit) => unit.rows.length)).toEqual([4, 3]);
+    const updates = makeSinkRecords([1, 2].map((id) => ({ value: { id, city: "Oslo" } })));
+    expect(plan(updates, { insertMode: "UPDATE" }, 100, true).units.map((unit) => unit.rows.length)).toEqual([1, 1]);
+  });
+
   it("puts consecutive rows of one shape into one multi-row INSERT, within the parameter limit", () => {
     const records = makeSinkRecords(Array.from({ length: 7 }, (_, i) => ({ value: { id: i, city: "Oslo" } })));
     const { units } = plan(records);

@@ -3,33 +3,63 @@ import type { PreparedRow } from "./rows.ts";
 
 /** One statement to run and the rows it writes. */
 export interface StatementUnit {
-  sql: string;
-  params: unknown[];
-  rows: PreparedRow[];
+  readonly sql: string;
+  readonly params: unknown[];
+  readonly rows: PreparedRow[];
+}
+
+/** A statement built when it is first asked for: a dialect's bulk write may make it unneeded. */
+class PlannedStatement implements StatementUnit {
+  readonly rows: PreparedRow[];
+  private readonly tableName: string;
+  private readonly dialect: SqlDialect;
+  private built: StatementUnit | undefined;
+
+  constructor(rows: PreparedRow[], tableName: string, dialect: SqlDialect) {
+    this.rows = rows;
+    this.tableName = tableName;
+    this.dialect = dialect;
+  }
+
+  get sql(): string {
+    this.built ??= buildStatement(this.rows, this.tableName, this.dialect);
+    return this.built.sql;
+  }
+
+  get params(): unknown[] {
+    this.built ??= buildStatement(this.rows, this.tableName, this.dialect);
+    return this.built.params;
+  }
 }
 
 /**
  * Groups consecutive rows of the same shape into multi-row statements, keeping the record order between groups.
- * A statement carries at most `rowsPerStatement` rows and never more bind parameters than the dialect allows.
+ * A statement carries at most `rowsPerStatement` rows and never more bind parameters than the dialect allows;
+ * with `bulk`, INSERT and UPSERT groups have no size limit (for {@link SqlDialect.bulkWrite}, which takes any number
+ * of rows; the statements of a group it declines are planned again without `bulk`).
  */
 export function planStatements(
   rows: readonly PreparedRow[],
   tableName: string,
   dialect: SqlDialect,
   rowsPerStatement: number,
+  bulk = false,
 ): StatementUnit[] {
   const units: StatementUnit[] = [];
   let group: PreparedRow[] = [];
   let upsertKeys = new Set<string>();
   const flush = () => {
-    if (group.length > 0) units.push(buildStatement(group, tableName, dialect));
+    if (group.length > 0) units.push(new PlannedStatement(group, tableName, dialect));
     group = [];
     upsertKeys = new Set();
   };
   for (const row of rows) {
     const first = group[0];
     const perRow = Math.max(1, row.mutation === "DELETE" ? row.keys.length : row.values.length);
-    const limit = Math.max(1, Math.min(rowsPerStatement, Math.floor(dialect.maxParameters / perRow)));
+    const unbounded = bulk && (row.mutation === "INSERT" || row.mutation === "UPSERT");
+    const limit = unbounded
+      ? Number.POSITIVE_INFINITY
+      : Math.max(1, Math.min(rowsPerStatement, Math.floor(dialect.maxParameters / perRow)));
     if (first !== undefined && (first.signature !== row.signature || group.length >= limit)) flush();
     if (row.mutation === "UPDATE") {
       units.push(buildStatement([row], tableName, dialect));

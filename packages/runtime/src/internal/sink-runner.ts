@@ -264,9 +264,13 @@ export class SinkRunner extends RunnerBase {
   /**
    * Waits, after a first message arrived, until the buffer holds a full batch (by count, or by the sink's byte
    * limit) or the linger time is over. Woken by every received message, so a batch that fills up early goes at once.
+   * Unless the sink asks for a wait of its own (`batching.maxWaitMs`), the batch also goes as soon as a turn of the
+   * event loop brings no new message: under light load a record is not held for the linger time, and while messages
+   * keep coming the batch grows until it is full or the linger time is over.
    */
   private async lingerForFullBatch(): Promise<void> {
-    const lingerMs = this.sink?.batching?.maxWaitMs ?? this.options.lingerMs ?? 2;
+    const sinkWaitMs = this.sink?.batching?.maxWaitMs;
+    const lingerMs = sinkWaitMs ?? this.options.lingerMs ?? 2;
     const maxBytes = this.sink?.batching?.maxBytes ?? Number.POSITIVE_INFINITY;
     let scanned = 0;
     let bytes = 0;
@@ -282,6 +286,13 @@ export class SinkRunner extends RunnerBase {
       return this.buffer.length >= this.batchSize || bytes >= maxBytes;
     };
     if (this.buffer.length === 0 || this.stopping || full()) return;
+    if (sinkWaitMs === undefined) {
+      const until = performance.now() + lingerMs;
+      for (let seen = this.buffer.length; ; seen = this.buffer.length) {
+        await new Promise<void>((resolve) => setImmediate(resolve));
+        if (this.buffer.length <= seen || this.stopping || full() || performance.now() >= until) return;
+      }
+    }
     let expired = false;
     let timer: NodeJS.Timeout | undefined;
     const expiry = new Promise<void>((resolve) => {

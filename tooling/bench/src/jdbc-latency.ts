@@ -1,0 +1,170 @@
+// End-to-end latency, source -> Pulsar -> jdbc-postgres, one source and one sink instance in this process: a source
+// stamps each record when it hands it to the runtime; the table stamps each row when it is inserted
+// (clock_timestamp(), inside the transaction, before its commit). p50, p99, p99.9 at each rate, for the batching
+// as it is (a batch goes when no more messages are arriving) and as it was (wait up to 2 ms for 1000 records).
+// Usage: pnpm --filter @pulsar-connect/bench jdbc-latency   (BENCH_LATENCY_SECONDS=60, BENCH_LATENCY_RATES=1000,10000)
+import { execFileSync } from "node:child_process";
+import { mkdirSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { defineSource, type SinkDefinition, type SourceRecord, z } from "@pulsar-connect/core";
+import { PulsarClient } from "@pulsar-connect/pulsar-client";
+import { createInstance, resolveSinkConfig, resolveSourceConfig } from "@pulsar-connect/runtime";
+import jdbcPostgres from "@pulsar-connect/sink-jdbc-postgres";
+import pg from "pg";
+import { revision } from "./common.ts";
+
+const SERVICE_URL = process.env.PULSAR_SERVICE_URL ?? "pulsar://127.0.0.1:6650";
+const ADMIN_URL = process.env.PULSAR_ADMIN_URL ?? "http://127.0.0.1:8080";
+const PG = { host: "127.0.0.1", port: 5432, user: "postgres", database: "test" };
+const SECONDS = Number(process.env.BENCH_LATENCY_SECONDS ?? 60);
+const RATES = (process.env.BENCH_LATENCY_RATES ?? "1000,10000").split(",").map(Number);
+const GUARANTEE = "ATLEAST_ONCE";
+const run = Date.now().toString(36);
+const namespace = `public/bench-latency-${run}`;
+
+type Batching = "adaptive" | "fixed-linger";
+
+/** The sink as it batched before: wait up to 2 ms for a full batch of 1000. */
+const fixedLinger: SinkDefinition = {
+  ...(jdbcPostgres as unknown as SinkDefinition),
+  batchSize: 1000,
+  async open(config, context) {
+    const inner = await (jdbcPostgres as unknown as SinkDefinition).open(config, context);
+    return { ...inner, batching: { maxWaitMs: 2 } };
+  },
+} as SinkDefinition;
+
+function stampedSource(rate: number) {
+  return defineSource({
+    name: "stamped",
+    description: "records stamped with the time they are generated",
+    config: z.object({}),
+    async open() {
+      const total = rate * SECONDS;
+      const started = performance.now();
+      let next = 0;
+      return {
+        async read({ maxRecords }) {
+          if (next >= total) return null;
+          const due = Math.min(total, Math.floor(((performance.now() - started) * rate) / 1000) + 1);
+          if (due <= next) {
+            await new Promise((resolve) => setTimeout(resolve, 1));
+            return [];
+          }
+          const records: SourceRecord[] = [];
+          const sentAt = Date.now();
+          for (; next < due && records.length < maxRecords; next++) {
+            records.push({ value: { id: next, sentAt }, partitionId: "stamped-0", sequence: BigInt(next) });
+          }
+          return records;
+        },
+        async close() {},
+      };
+    },
+  });
+}
+
+async function rowCount(db: pg.Client, table: string): Promise<number> {
+  return Number((await db.query(`SELECT count(*) AS n FROM ${table}`)).rows[0]?.n ?? 0);
+}
+
+async function measure(db: pg.Client, rate: number, batching: Batching) {
+  const id = `latency-${rate}-${batching}-${run}`;
+  const topic = `persistent://${namespace}/${id}`;
+  const table = `bench_${id.replaceAll("-", "_")}`;
+  await db.query(`CREATE TABLE ${table} (id BIGINT, sentat BIGINT, written_at TIMESTAMPTZ DEFAULT clock_timestamp())`);
+  const client = new PulsarClient({ serviceUrl: SERVICE_URL });
+  const pulsar = { client, adminUrl: ADMIN_URL };
+  const sinkConfig = resolveSinkConfig({
+    name: `${id}-sink`,
+    archive: "builtin://jdbc-postgres",
+    inputs: [topic],
+    sourceSubscriptionPosition: "Earliest",
+    processingGuarantees: GUARANTEE,
+    configs: { jdbcUrl: `jdbc:postgresql://${PG.host}:${PG.port}/${PG.database}`, userName: PG.user, tableName: table },
+  });
+  const sourceConfig = resolveSourceConfig({
+    name: `${id}-source`,
+    archive: "builtin://stamped",
+    topicName: topic,
+    processingGuarantees: GUARANTEE,
+    configs: {},
+  });
+  if (!sinkConfig.ok || !sourceConfig.ok) throw new Error("invalid config");
+  const definition = batching === "adaptive" ? (jdbcPostgres as unknown as SinkDefinition) : fixedLinger;
+  const sink = createInstance({ kind: "sink", config: sinkConfig.value, definition, instanceId: 0, pulsar });
+  await sink.start();
+  const source = createInstance({
+    kind: "source",
+    config: sourceConfig.value,
+    definition: stampedSource(rate),
+    instanceId: 0,
+    pulsar,
+  });
+  await source.start();
+  await source.done;
+  const total = rate * SECONDS;
+  const deadline = Date.now() + 120_000;
+  while ((await rowCount(db, table)) < total && Date.now() < deadline) {
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  await sink.stop();
+  await client.close();
+  const latency = "extract(epoch FROM written_at) * 1000 - sentat";
+  const { rows } = await db.query(
+    `SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY ${latency}) AS p50,
+            percentile_cont(0.99) WITHIN GROUP (ORDER BY ${latency}) AS p99,
+            percentile_cont(0.999) WITHIN GROUP (ORDER BY ${latency}) AS p999,
+            count(*) AS n FROM ${table}`,
+  );
+  await db.query(`DROP TABLE ${table}`);
+  const n = Number(rows[0]?.n);
+  if (n !== total) throw new Error(`${id}: ${n} rows of ${total}`);
+  const ms = (value: unknown) => Number(Number(value).toFixed(1));
+  return { rate, batching, p50Ms: ms(rows[0]?.p50), p99Ms: ms(rows[0]?.p99), p999Ms: ms(rows[0]?.p999) };
+}
+
+const db = new pg.Client(PG);
+await db.connect();
+const response = await fetch(`${ADMIN_URL}/admin/v2/namespaces/${namespace}`, { method: "PUT" });
+if (response.status >= 300 && response.status !== 409) throw new Error(`namespace: ${response.status}`);
+const results: Array<Awaited<ReturnType<typeof measure>>> = [];
+for (const rate of RATES) {
+  for (const batching of ["fixed-linger", "adaptive"] as const) {
+    const result = await measure(db, rate, batching);
+    results.push(result);
+    process.stderr.write(`${JSON.stringify(result)}\n`);
+  }
+}
+await db.end();
+
+const withRatio = results.map((r) => {
+  const reference = results.find((other) => other.rate === r.rate && other.batching === "fixed-linger");
+  return { ...r, p99RatioToFixedLinger: reference ? Number((r.p99Ms / reference.p99Ms).toFixed(2)) : null };
+});
+const summary = {
+  date: new Date().toISOString(),
+  revision: revision(),
+  machine: `${execFileSync("nproc").toString().trim()} cores shared with other users, Node ${process.version}`,
+  guarantee: GUARANTEE,
+  seconds: SECONDS,
+  results: withRatio,
+};
+const dir = join(import.meta.dirname, "../results");
+mkdirSync(dir, { recursive: true });
+writeFileSync(join(dir, "jdbc-latency.json"), `${JSON.stringify(summary, null, 2)}\n`);
+writeFileSync(
+  join(dir, "jdbc-latency.md"),
+  "# End-to-end latency: source -> Pulsar -> jdbc-postgres\n\n" +
+    `${summary.date} (${summary.revision}), ${summary.machine}, ${GUARANTEE}, ${SECONDS} s per rate, one source and one ` +
+    "sink instance in one process. The machine was shared with other people's builds and tests during the run. " +
+    "Latency: from the source handing a record to the runtime to its row inserted (clock_timestamp(), before the " +
+    "commit). `fixed-linger` is the batching as it was (wait up to 2 ms for 1000 records), measured in the same run " +
+    "as the reference; `adaptive` goes as soon as no more messages are arriving, up to 10,000 records.\n\n" +
+    "| rate/s | batching | p50 ms | p99 ms | p99.9 ms | p99 ratio to fixed-linger |\n| ---: | --- | ---: | ---: | ---: | ---: |\n" +
+    withRatio
+      .map((r) => `| ${r.rate} | ${r.batching} | ${r.p50Ms} | ${r.p99Ms} | ${r.p999Ms} | ${r.p99RatioToFixedLinger} |`)
+      .join("\n") +
+    "\n",
+);
+process.stdout.write(`${JSON.stringify(summary)}\n`);
