@@ -354,6 +354,19 @@ async function rowsPerId(p: Pipeline): Promise<Map<number, number>> {
     : sqliteRowsPerId(sqlitePath(runDir, p.table), p.table);
 }
 
+/** The oracle's read: the database may be refusing connections for a while (a db fault of another run). */
+async function finalRowsPerId(p: Pipeline): Promise<Map<number, number>> {
+  const deadline = Date.now() + 90_000;
+  for (;;) {
+    try {
+      return await rowsPerId(p);
+    } catch (error) {
+      if (Date.now() > deadline) throw error;
+      await new Promise((resolve) => setTimeout(resolve, 2_000));
+    }
+  }
+}
+
 function distinctIds(rows: Map<number, number>): number {
   let n = 0;
   for (const id of rows.keys()) if (id >= 1 && id <= records) n++;
@@ -447,7 +460,7 @@ async function main(): Promise<number> {
   const verdicts: Verdict[] = [];
   const traces: string[] = [];
   for (const p of state) {
-    const rows = await rowsPerId(p);
+    const rows = await finalRowsPerId(p);
     const verdict = judge({
       id: p.spec.id,
       guarantees: p.guarantees,

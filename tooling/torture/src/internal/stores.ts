@@ -20,6 +20,9 @@ function pgClient(target: PgTarget, database: string): pg.Client {
 
 async function withPg<T>(target: PgTarget, database: string, fn: (client: pg.Client) => Promise<T>): Promise<T> {
   const client = pgClient(target, database);
+  // A database fault (of this run, or of another run on the same server) may end the session: the pending query
+  // then rejects, and the client's 'error' event, unheard, would end the harness.
+  client.on("error", () => {});
   await client.connect();
   try {
     return await fn(client);
