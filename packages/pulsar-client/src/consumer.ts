@@ -70,6 +70,11 @@ export interface ConsumerOptions {
   priorityLevel?: number;
   schema?: SchemaInfo;
   properties?: Record<string, string>;
+  /**
+   * Called when the broker makes this consumer the active one of a topic partition (Failover, Exclusive), or another
+   * consumer. A consumer that stops being the active one drops the messages it prefetched from that partition and
+   * has not handed out yet: the broker sends everything unacknowledged to the new active consumer.
+   */
   onActiveConsumerChange?: (event: ActiveConsumerChangeEvent) => void;
   /** How often partitioned topics are checked for added partitions; 0 disables. Default 60000. */
   autoUpdatePartitionsIntervalMs?: number;
@@ -390,6 +395,14 @@ class PartitionConsumer implements ConsumerHandler {
 
   onActiveConsumerChange(active: boolean): void {
     this.active = active;
+    if (!active) {
+      // The broker rewinds to the first unacknowledged message for the new active consumer: handing out what this
+      // one prefetched before would give the same messages to two consumers (and to an application that tracks
+      // positions, messages past a range the other consumer has not written yet). The permits go back to the
+      // broker, for when this consumer is the active one again.
+      this.chunkedInProgress.clear();
+      this.addPermits(this.parent.dropQueued(this.index));
+    }
     this.opts.onActiveConsumerChange?.({ topic: this.topic, active });
   }
 

@@ -56,6 +56,44 @@ describe("subscriptions", () => {
     await standby.close();
   });
 
+  it("a failover consumer that loses a partition hands out nothing it prefetched from it", async () => {
+    const topic = uniqueTopic("failover-moved");
+    await admin.createPartitionedTopic(topic, 2);
+    const mk = (name: string) =>
+      client.subscribe({
+        topic,
+        subscription: "fo",
+        subscriptionType: "Failover",
+        consumerName: name,
+        subscriptionInitialPosition: "Earliest",
+      });
+    const a = await mk("a");
+    const producer = await client.createProducer({ topic, batchingEnabled: false });
+    await Promise.all(
+      Array.from({ length: 40 }, (_, i) => producer.send({ value: Buffer.from(`m-${i}`), partition: i % 2 })),
+    );
+    await producer.close();
+    // Both partitions prefetched by "a", none handed out; then "b" joins and gets partition 1 (index % consumers).
+    const first = await a.receive(10_000);
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    const b = await mk("b");
+    await waitFor(() => a.isActive(`${topic}-partition-1`) === false, 10_000, "a to lose partition 1");
+    const fromA = [first];
+    for (;;) {
+      const m = await a.receive(1_000).catch(() => undefined);
+      if (!m) break;
+      fromA.push(m);
+    }
+    // What "a" had handed out before the switch aside, it only hands out partition 0; "b" gets all of partition 1.
+    const partition1 = fromA.filter((m) => m.topic.endsWith("-partition-1") && m !== first);
+    expect(partition1.map((m) => m.data.toString())).toEqual([]);
+    const fromB = new Set<string>();
+    while (fromB.size < 20) fromB.add((await b.receive(10_000)).data.toString());
+    expect([...fromB].every((v) => Number(v.slice(2)) % 2 === 1)).toBe(true);
+    await a.close();
+    await b.close();
+  });
+
   it("shared consumers split the messages", async () => {
     const topic = uniqueTopic("shared");
     const opts = { topic, subscription: "sh", subscriptionType: "Shared" as const, receiverQueueSize: 5 };

@@ -318,6 +318,99 @@ describe("EFFECTIVELY_ONCE with parallelism > 1", () => {
   });
 });
 
+describe("EFFECTIVELY_ONCE when the active consumer moves to another instance", () => {
+  it("the instance that lost a partition writes nothing it had prefetched from it, so nothing is skipped", async () => {
+    const name = unique("sink");
+    const base = unique("moved");
+    const topic = `persistent://public/default/${base}`;
+    const partition1 = `${topic}-partition-1`;
+    await admin("PUT", `/admin/v2/persistent/public/default/${base}/partitions`, 2);
+    const total = 6000;
+    const producer = await client.createProducer({ topic, batchingEnabled: false });
+    await Promise.all(
+      Array.from({ length: total }, (_, id) =>
+        producer.send({ value: Buffer.from(JSON.stringify({ id })), partition: id % 2 }),
+      ),
+    );
+    await producer.close();
+    // One store for both instances, fenced like the SQL sinks: a record at or before the stored position of its
+    // topic was written by the other instance; the rest is written and the position moves to the last one.
+    const positions = new Map<string, PulsarPosition>();
+    const rows: number[] = [];
+    const covered = (position: PulsarPosition) => {
+      const stored = positions.get(position.topic);
+      if (!stored) return false;
+      if (stored.ledgerId !== position.ledgerId) return stored.ledgerId > position.ledgerId;
+      if (stored.entryId !== position.entryId) return stored.entryId > position.entryId;
+      return stored.batchIndex >= position.batchIndex;
+    };
+    const opened: Array<() => void> = [];
+    const gates = [0, 1].map(() => new Promise<void>((resolve) => opened.push(resolve)));
+    const definition = (instanceId: number) =>
+      scriptedSink(async (records) => {
+        await gates[instanceId];
+        for (const record of records) {
+          if (covered(record.position)) continue;
+          rows.push(record.value.id);
+          positions.set(record.position.topic, record.position);
+        }
+        return { failed: [] };
+      }, positions);
+    const clients = [new PulsarClient({ serviceUrl: SERVICE_URL }), new PulsarClient({ serviceUrl: SERVICE_URL })];
+    const extra = { processingGuarantees: "EFFECTIVELY_ONCE", parallelism: 2 };
+    const [first, second] = [0, 1].map((instanceId) =>
+      sinkInstance(topic, definition(instanceId), extra, {
+        instanceId,
+        client: clients[instanceId] as PulsarClient,
+        name,
+      }),
+    ) as [ReturnType<typeof sinkInstance>, ReturnType<typeof sinkInstance>];
+    const subscription = first.config.sourceSubscriptionName;
+    // Instance 0 alone owns both partitions; its first write hangs while its buffer and receiver queues fill up.
+    await first.instance.start();
+    let read = -1;
+    await waitFor(async () => {
+      const before = read;
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      read = (first.instance.status() as SinkInstanceStatusData).numReadFromPulsar;
+      return read > 1000 && read === before;
+    }, "instance 0 to prefetch");
+    // Failover on a partitioned topic: partition i goes to consumer i % 2 in name order, so instance 1 takes
+    // partition 1 over. The broker tells both about it when it rewinds, a second later.
+    await second.instance.start();
+    const activeOf = async (partitionTopic: string) =>
+      (
+        (await admin("GET", statsPath(partitionTopic))) as {
+          subscriptions: Record<string, { activeConsumerName?: string }>;
+        }
+      ).subscriptions[subscription]?.activeConsumerName;
+    await waitFor(async () => (await activeOf(partition1))?.endsWith(":1") === true, "instance 1 to own partition 1");
+    await waitFor(
+      () => (second.instance.status() as SinkInstanceStatusData).numReadFromPulsar > 0,
+      "instance 1 to receive partition 1",
+    );
+    // Instance 0 writes what it still holds first: none of partition 1 may be among it.
+    opened[0]?.();
+    let written = -1;
+    await waitFor(async () => {
+      const before = written;
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      written = rows.length;
+      return written === before;
+    }, "instance 0 to write what it holds");
+    opened[1]?.();
+    await waitFor(() => new Set(rows).size === total, "every record written", 60_000).catch(() => {});
+    const missing = Array.from({ length: total }, (_, id) => id).filter((id) => !rows.includes(id));
+    expect({ missing: missing.length, firstMissing: missing.slice(0, 5), written: rows.length }).toEqual({
+      missing: 0,
+      firstMissing: [],
+      written: total,
+    });
+    await Promise.all([first.instance.stop(), second.instance.stop()]);
+    await Promise.all(clients.map((c) => c.close()));
+  });
+});
+
 describe("EFFECTIVELY_ONCE on a partitioned topic with parallelism 3", () => {
   it("after an instance dies holding committed but unacknowledged rows, the others write nothing twice", async () => {
     const name = unique("sink");

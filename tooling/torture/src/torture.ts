@@ -3,7 +3,7 @@
 // per pipeline. The same seed prints and runs the same schedule.
 //   pnpm torture --seed N --minutes M [--pipelines pg-eo,pg-al,sqlite-am,...] [--actions a,b,...] [--dry-run]
 import { spawnSync } from "node:child_process";
-import { mkdirSync, rmSync } from "node:fs";
+import { mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { PulsarClient } from "@pulsar-connect/pulsar-client";
@@ -35,6 +35,7 @@ import {
   sqliteRowsPerId,
   unblockPg,
 } from "./internal/stores.ts";
+import { type ExecutedStep, scanTopic, traceViolations } from "./internal/trace.ts";
 import { AdminError, Worker } from "./internal/worker.ts";
 
 const root = join(import.meta.dirname, "../../..");
@@ -201,6 +202,9 @@ function sourceCall(p: Pipeline, verb: "create" | "update"): AdminCall {
 
 const notes: string[] = [];
 const violations: string[] = [];
+/** The steps as they ran, for tracing a violation to the faults around it. */
+const executed: ExecutedStep[] = [];
+let origin = 0;
 
 /** An operator retries while the worker does not answer; a refusal, or no answer for a minute, is a finding. */
 async function admin(call: AdminCall): Promise<void> {
@@ -388,11 +392,12 @@ async function main(): Promise<number> {
   }
   say(`${state.length} pipelines created`);
 
-  const origin = Date.now();
+  origin = Date.now();
   for (const step of schedule) {
     const wait = origin + step.at * 1000 - Date.now();
     if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
     say(`${describeStep(step)}${Date.now() - origin > step.at * 1000 + 2000 ? "  (late)" : ""}`);
+    const start = Date.now();
     try {
       await execute(step);
     } catch (error) {
@@ -400,6 +405,7 @@ async function main(): Promise<number> {
       violations.push(message);
       say(`  ! ${message}`);
     }
+    executed.push({ line: describeStep(step), start, end: Date.now() });
   }
   const remaining = origin + seconds * 1000 - Date.now();
   if (remaining > 0) await new Promise((resolve) => setTimeout(resolve, remaining));
@@ -439,16 +445,30 @@ async function main(): Promise<number> {
   await waitFor("every connector the user left running is still running", allRunning, 30_000);
 
   const verdicts: Verdict[] = [];
+  const traces: string[] = [];
   for (const p of state) {
+    const rows = await rowsPerId(p);
     const verdict = judge({
       id: p.spec.id,
       guarantees: p.guarantees,
       expected: records,
-      rows: await rowsPerId(p),
+      rows,
       notRunning: down.get(p.spec.id) ?? [],
     });
     verdicts.push(verdict);
     violations.push(...verdict.violations);
+    const lossForbidden = !p.guarantees.includes("ATMOST_ONCE") && verdict.lost > 0;
+    const duplicationForbidden = !p.guarantees.includes("ATLEAST_ONCE") && verdict.duplicated > 0;
+    if (lossForbidden || duplicationForbidden) {
+      try {
+        const topic = await scanTopic(broker.serviceUrl, p.topic);
+        const steps = executed;
+        const input = { expected: records, rows, topic, steps, origin, lossForbidden, duplicationForbidden };
+        traces.push(`${p.spec.id} (${p.topic}):`, ...traceViolations(input));
+      } catch (error) {
+        traces.push(`${p.spec.id}: could not read ${p.topic}: ${error instanceof Error ? error.message : error}`);
+      }
+    }
   }
 
   process.stdout.write(
@@ -461,6 +481,10 @@ async function main(): Promise<number> {
     );
   }
   for (const note of notes) say(`note: ${note}`);
+  if (traces.length > 0) {
+    process.stdout.write(`\n  where the violations happened (trace.txt in the run folder):\n${traces.join("\n")}\n`);
+    writeFileSync(join(runDir, "trace.txt"), `${traces.join("\n")}\n`);
+  }
   const commit = spawnSync("git", ["-C", root, "rev-parse", "--short", "HEAD"], { encoding: "utf8" }).stdout.trim();
   const result: RunResult = {
     seed,

@@ -97,6 +97,8 @@ export class SinkRunner extends RunnerBase {
   private readonly deadLetters: DeadLetterPublisher;
   /** Set when this instance (re)became the active consumer: another instance may have written since. */
   private positionsStale = false;
+  /** Topics (partitions) another consumer of the subscription is the active one of. */
+  private readonly inactiveTopics = new Set<string>();
   private declaredSchemas = new Map<string, DeclarableSchemaType>();
   private transform: RecordTransform | undefined;
 
@@ -139,13 +141,16 @@ export class SinkRunner extends RunnerBase {
         ackReceiptEnabled: this.policy.sink.awaitsAckReceipt,
         onActiveConsumerChange: ({ topic, active }) => {
           if (!active) {
-            // The new active consumer of this topic (partition) receives these messages again: writing them here
-            // too would duplicate them.
+            // The new active consumer of this topic (partition) receives these messages again, from the first one
+            // not acknowledged. Writing any of them here would duplicate it, or, past a message dropped here, store
+            // a position beyond records nobody wrote yet (the other instance then skips them).
+            this.inactiveTopics.add(topic);
             const kept = this.buffer.filter((message) => message.topic !== topic);
             this.buffer.splice(0, this.buffer.length, ...kept);
             this.wakePump?.();
             return;
           }
+          this.inactiveTopics.delete(topic);
           if (this.positions) this.positionsStale = true;
         },
       };
@@ -345,6 +350,8 @@ export class SinkRunner extends RunnerBase {
       }
       try {
         const message = await consumer.receive();
+        // Received just before this instance stopped being the active consumer of its topic (see above).
+        if (this.inactiveTopics.has(message.topic)) continue;
         this.buffer.push(message);
         this.stats.received += 1;
         this.stats.lastReceivedTime = Date.now();

@@ -27,6 +27,9 @@ const DURABLE_SETTINGS: Readonly<Record<string, string>> = {
   // The worker's EFFECTIVELY_ONCE producers are named after the generator's partitions; keep their
   // deduplication state across the run's broker restarts.
   brokerDeduplicationProducerInactivityTimeoutMinutes: "360",
+  // Acknowledged messages stay, so that a record missing from a table can be looked for in its topic (trace.ts).
+  defaultRetentionTimeInMinutes: "-1",
+  defaultRetentionSizeInMB: "-1",
 };
 
 export function durableConfig(base: string): string {
