@@ -83,17 +83,8 @@ const files: Record<string, string> = {
     null,
     2,
   )}\n`,
-  "tsconfig.json": `${JSON.stringify({ extends: "@pulsar-connect/tsconfig/library.json", include: ["src", "test"] }, null, 2)}\n`,
-  "tsdown.config.ts": `import { defineConfig } from "tsdown";
-
-export default defineConfig({
-  entry: ["src/index.ts"],
-  format: "esm",
-  dts: true,
-  unbundle: true,
-  clean: true,
-});
-`,
+  "tsconfig.json": `${JSON.stringify({ extends: "@pulsar-connect/tsconfig/connector.json" })}\n`,
+  "tsdown.config.ts": 'export { default } from "@pulsar-connect/tsconfig/tsdown";\n',
   "src/index.ts": kind === "sink" ? sinkSource() : sourceSource(),
   "src/index.test.ts": kind === "sink" ? sinkTest() : sourceTest(),
   "test/conformance.integration.test.ts": kind === "sink" ? sinkIntegrationTest() : sourceIntegrationTest(),
