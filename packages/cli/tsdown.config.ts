@@ -1,9 +1,3 @@
-import { defineConfig } from "tsdown";
+import { packageBuild } from "@pulsar-connect/tsconfig/tsdown";
 
-export default defineConfig({
-  entry: ["src/index.ts", "src/main.ts"],
-  format: "esm",
-  dts: true,
-  unbundle: true,
-  clean: true,
-});
+export default packageBuild(["src/index.ts", "src/main.ts"]);

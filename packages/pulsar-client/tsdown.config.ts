@@ -1,11 +1,4 @@
-import { defineConfig } from "tsdown";
+import { packageBuild } from "@pulsar-connect/tsconfig/tsdown";
 
-export default defineConfig({
-  entry: ["src/index.ts"],
-  format: "esm",
-  dts: true,
-  unbundle: true,
-  clean: true,
-  // Emit .js/.d.ts so the files match the exports map (the package is "type": "module").
-  fixedExtension: false,
-});
+// Emit .js/.d.ts so the files match the exports map (the package is "type": "module").
+export default packageBuild(["src/index.ts"], { fixedExtension: false });

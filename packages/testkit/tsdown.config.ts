@@ -1,9 +1,4 @@
-import { defineConfig } from "tsdown";
+import { packageBuild } from "@pulsar-connect/tsconfig/tsdown";
 
-export default defineConfig({
-  entry: ["src/index.ts", "src/sink-process.ts", "src/source-process.ts"],
-  format: "esm",
-  dts: true,
-  unbundle: true,
-  clean: true,
-});
+// The child processes of the crash harness are started by path, so they are entries of their own.
+export default packageBuild(["src/index.ts", "src/sink-process.ts", "src/source-process.ts"]);

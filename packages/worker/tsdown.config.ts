@@ -1,10 +1,4 @@
-import { defineConfig } from "tsdown";
+import { packageBuild } from "@pulsar-connect/tsconfig/tsdown";
 
-export default defineConfig({
-  // The instance process entry is forked by path, so it is built as an entry of its own.
-  entry: ["src/index.ts", "src/internal/process-runtime/child.ts"],
-  format: "esm",
-  dts: true,
-  unbundle: true,
-  clean: true,
-});
+// The instance process entry is forked by path, so it is built as an entry of its own.
+export default packageBuild(["src/index.ts", "src/internal/process-runtime/child.ts"]);

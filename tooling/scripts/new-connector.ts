@@ -69,6 +69,7 @@ const files: Record<string, string> = {
       peerDependencies: { "@pulsar-connect/core": "workspace:^" },
       devDependencies: {
         "@pulsar-connect/core": "workspace:*",
+        "@pulsar-connect/test-support": "workspace:*",
         "@pulsar-connect/testkit": "workspace:*",
         "@pulsar-connect/tsconfig": "workspace:*",
         "@types/node": "catalog:",
@@ -82,19 +83,12 @@ const files: Record<string, string> = {
     null,
     2,
   )}\n`,
-  "tsconfig.json": `${JSON.stringify({ extends: "@pulsar-connect/tsconfig/library.json", include: ["src", "test"] }, null, 2)}\n`,
-  "tsdown.config.ts": `import { defineConfig } from "tsdown";
-
-export default defineConfig({
-  entry: ["src/index.ts"],
-  format: "esm",
-  dts: true,
-  unbundle: true,
-  clean: true,
-});
-`,
+  "tsconfig.json": `${JSON.stringify({ extends: "@pulsar-connect/tsconfig/connector.json" })}\n`,
+  "tsdown.config.ts": 'export { default } from "@pulsar-connect/tsconfig/tsdown";\n',
   "src/index.ts": kind === "sink" ? sinkSource() : sourceSource(),
   "src/index.test.ts": kind === "sink" ? sinkTest() : sourceTest(),
+  "test/conformance.integration.test.ts": kind === "sink" ? sinkIntegrationTest() : sourceIntegrationTest(),
+  "test/services.json": `${JSON.stringify(["pulsar"])}\n`,
   "README.md": readme(),
 };
 
@@ -128,39 +122,47 @@ function fail(message: string): never {
 }
 
 function sinkSource(): string {
-  return `import { ConnectorError, defineSink, type SinkDefinition, sensitive, z } from "@pulsar-connect/core";
+  return `import { appendFile, mkdir, open } from "node:fs/promises";
+import { dirname } from "node:path";
+import { ConnectorError, confinedHostPath, defineSink, type SinkDefinition, z } from "@pulsar-connect/core";
 
-/** The config schema type (spelled out: published declarations are not inferred). */
-export type ${title}ConfigSchema = z.ZodObject<
-  { endpoint: z.ZodString; token: z.ZodDefault<z.ZodString>; batchSize: z.ZodDefault<z.ZodNumber> },
-  z.core.$strip
->;
-
-const config: ${title}ConfigSchema = z.object({
-  endpoint: z.string().min(1, "must not be empty").describe("Where ${title} listens"),
-  token: sensitive(z.string().default("")).describe("Access token; redacted wherever config is shown"),
-  batchSize: z.number().int().positive().default(100).describe("Records per write"),
+// A working skeleton: it appends each record as a line of JSON to a file, so that it passes the conformance suite
+// before it talks to ${title}. Replace the file with the system. Wrap passwords, tokens and keys in sensitive(...).
+const config = z.strictObject({
+  path: z.string().min(1, "must name a file").describe("File the records are appended to, one JSON line each"),
 });
 
+/** The validated config of the ${name} sink. */
+export type ${title}SinkConfig = z.output<typeof config>;
+
 /** The ${name} sink. */
-const ${lowerFirst(title)}Sink: SinkDefinition<${title}ConfigSchema> = defineSink({
+const ${lowerFirst(title)}Sink: SinkDefinition = defineSink({
   name: "${name}",
   description: "${description}",
   config,
   batchSize: 100,
   async open(settings, context) {
-    // Connect to settings.endpoint here. Throw a retryable ConnectorError("CONNECTION_FAILED", ...) when it is down.
-    if (settings.endpoint === "unreachable") {
-      throw new ConnectorError("CONNECTION_FAILED", \`cannot reach \${settings.endpoint}\`, { retryable: true });
-    }
+    const path = confinedHostPath(settings.path, "path");
+    // Connect here. An unreachable system is a retryable ConnectorError("CONNECTION_FAILED"): the runtime retries.
+    const file = await mkdir(dirname(path), { recursive: true })
+      .then(() => open(path, "a"))
+      .catch((error: unknown) => {
+        throw new ConnectorError("CONNECTION_FAILED", \`cannot open \${settings.path}\`, { retryable: true, cause: error });
+      });
     return {
       async write(records) {
-        // Resolve once every record is durable. Return { failed: [{ index, error }] } for single bad records
-        // (a non-retryable ConnectorError("INVALID_RECORD") sends them to the dead-letter topic), and throw
-        // for failures of the whole batch: the runtime acks, retries or dead-letters accordingly.
+        // Resolve once every record is durable; throw when the batch as a whole failed (the runtime retries it).
+        // Return { failed: [{ index, error }] } for single records that can never be written.
+        const lines = records.map((record) =>
+          JSON.stringify({ messageId: record.messageId, value: new TextDecoder().decode(record.data) }),
+        );
+        await appendFile(file, \`\${lines.join("\\n")}\\n\`);
+        await file.sync();
         context.recordMetric("written", records.length);
       },
-      async close() {},
+      async close() {
+        await file.close();
+      },
     };
   },
 });
@@ -170,10 +172,15 @@ export default ${lowerFirst(title)}Sink;
 }
 
 function sinkTest(): string {
-  return `import { ConnectorError, isSinkDefinition, loadConfig, parseConfig, REDACTED, redactConfig } from "@pulsar-connect/core";
+  return `import { mkdtempSync, readFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { ConnectorError, isSinkDefinition, loadConfig, parseConfig } from "@pulsar-connect/core";
 import { createSinkContext, makeSinkRecords } from "@pulsar-connect/testkit";
 import { describe, expect, it } from "vitest";
 import definition from "./index.ts";
+
+const dir = mkdtempSync(join(tmpdir(), "${folder}-"));
 
 describe("${name} sink", () => {
   it("is a sink definition named ${name}", () => {
@@ -181,26 +188,27 @@ describe("${name} sink", () => {
     expect(definition.name).toBe("${name}");
   });
 
-  it("refuses invalid config with field-level issues and redacts the token", () => {
-    const result = parseConfig(definition.config, { batchSize: 0 });
-    expect(result.ok ? [] : result.issues.map((issue) => issue.path).sort()).toEqual(["configs.batchSize", "configs.endpoint"]);
-    const config = loadConfig(definition.config, { endpoint: "local", token: "secret" });
-    expect((redactConfig(definition.config, config) as { token: string }).token).toBe(REDACTED);
+  it("refuses invalid config with field-level issues", () => {
+    const result = parseConfig(definition.config, { path: "", unknownField: 1 });
+    expect(result.ok ? [] : result.issues.map((issue) => issue.path).sort()).toEqual(["configs", "configs.path"]);
   });
 
   it("writes a batch", async () => {
+    const path = join(dir, "batch.jsonl");
     const handle = createSinkContext({ name: "${name}-test" });
-    const sink = await definition.open(loadConfig(definition.config, { endpoint: "local" }), handle.context);
+    const sink = await definition.open(loadConfig(definition.config, { path }), handle.context);
     await sink.write(makeSinkRecords([{ value: { id: 1 } }, { value: { id: 2 } }]));
     await sink.close();
+    const values = readFileSync(path, "utf8").trim().split("\\n").map((line) => JSON.parse(JSON.parse(line).value));
+    expect(values).toEqual([{ id: 1 }, { id: 2 }]);
     expect(handle.metrics).toEqual([{ name: "written", value: 2 }]);
   });
 
-  it("reports an unreachable endpoint as a retryable error", async () => {
+  it("reports a target it cannot open as a retryable error", async () => {
     const handle = createSinkContext();
-    const error = await definition.open(loadConfig(definition.config, { endpoint: "unreachable" }), handle.context).catch(
-      (failure: unknown) => failure,
-    );
+    const error = await definition
+      .open(loadConfig(definition.config, { path: join("/dev/null", "not-a-dir", "out.jsonl") }), handle.context)
+      .catch((failure: unknown) => failure);
     expect(error).toBeInstanceOf(ConnectorError);
     expect(error).toMatchObject({ code: "CONNECTION_FAILED", retryable: true });
   });
@@ -208,22 +216,53 @@ describe("${name} sink", () => {
 `;
 }
 
+function sinkIntegrationTest(): string {
+  return `import { existsSync, mkdtempSync, readFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { pulsarEndpoints, uniqueName } from "@pulsar-connect/test-support";
+import { describeSinkConformance } from "@pulsar-connect/testkit";
+import definition from "../src/index.ts";
+
+// The conformance suite against a real Pulsar (listed in services.json): config checks, open/close, and the runtime
+// tests (injected failures, restart, SIGKILL between write and acknowledgement) that read the target back.
+const dir = mkdtempSync(join(tmpdir(), "${folder}-"));
+
+describeSinkConformance("${name}", {
+  definition,
+  connectorModule: join(import.meta.dirname, "../src/index.ts"),
+  pulsar: pulsarEndpoints(),
+  config: () => ({ path: join(dir, \`\${uniqueName("out")}.jsonl\`) }),
+  invalidConfig: { configs: { path: "" }, paths: ["configs.path"] },
+  value: (id) => ({ id }),
+  readBack: async (configs) => {
+    const path = configs.path as string;
+    if (!existsSync(path)) return [];
+    return readFileSync(path, "utf8")
+      .split("\\n")
+      .filter((line) => line !== "")
+      .map((line) => (JSON.parse((JSON.parse(line) as { value: string }).value) as { id: number }).id);
+  },
+  duplicatesVisible: true,
+});
+`;
+}
+
 function sourceSource(): string {
   return `import { defineSource, type SourceDefinition, type SourceRecord, z } from "@pulsar-connect/core";
 
-/** The config schema type (spelled out: published declarations are not inferred). */
-export type ${title}ConfigSchema = z.ZodObject<
-  { message: z.ZodDefault<z.ZodString>; count: z.ZodDefault<z.ZodNumber> },
-  z.core.$strip
->;
-
-const config: ${title}ConfigSchema = z.object({
+// A working skeleton: it generates \`count\` JSON records, so that it passes the conformance suite before it talks to
+// ${title}. Replace the generator with reads from the system. Wrap passwords, tokens and keys in sensitive(...).
+const config = z.strictObject({
   message: z.string().default("hello").describe("Text of each record"),
   count: z.number().int().min(0).default(10).describe("Records to produce before the source ends (0 = unbounded)"),
 });
 
+/** The validated config of the ${name} source. */
+export type ${title}SourceConfig = z.output<typeof config>;
+
 /** The ${name} source. */
-const ${lowerFirst(title)}Source: SourceDefinition<${title}ConfigSchema> = defineSource({
+const ${lowerFirst(title)}Source: SourceDefinition = defineSource({
   name: "${name}",
   description: "${description}",
   config,
@@ -238,7 +277,11 @@ const ${lowerFirst(title)}Source: SourceDefinition<${title}ConfigSchema> = defin
         const n = Math.min(maxRecords, settings.count > 0 ? settings.count - sent : maxRecords);
         const records: SourceRecord[] = [];
         for (let i = 0; i < n; i++, sent++) {
-          records.push({ value: \`\${settings.message} \${sent}\`, partitionId, sequence: BigInt(sent) });
+          records.push({
+            value: JSON.stringify({ id: sent, message: settings.message }),
+            partitionId,
+            sequence: BigInt(sent),
+          });
         }
         return records;
       },
@@ -277,6 +320,45 @@ describe("${name} source", () => {
     expect([...(first ?? []), ...(second ?? [])].map((record) => record.sequence)).toEqual([0n, 1n, 2n, 3n, 4n]);
     expect(await source.read({ maxRecords: 3, signal })).toBeNull();
     await source.close();
+  });
+});
+`;
+}
+
+function sourceIntegrationTest(): string {
+  return `import { join } from "node:path";
+import { pulsarEndpoints, uniqueName } from "@pulsar-connect/test-support";
+import { createDedupNamespace, describeSourceConformance, exited, startSourceProcess, storedIds } from "@pulsar-connect/testkit";
+import { describe, expect, it } from "vitest";
+import definition from "../src/index.ts";
+
+const pulsar = pulsarEndpoints();
+
+describeSourceConformance("${name}", {
+  definition,
+  config: () => ({ count: 20 }),
+  invalidConfig: { configs: { count: -1 }, paths: ["configs.count"] },
+  effectivelyOnce: true,
+});
+
+describe("${name} source through the runtime into Pulsar", () => {
+  it("stores every record exactly once (EFFECTIVELY_ONCE)", { timeout: 120_000 }, async () => {
+    const count = 500;
+    const namespace = await createDedupNamespace(pulsar.adminUrl, uniqueName("${folder}"));
+    const topic = \`persistent://\${namespace}/out\`;
+    const child = startSourceProcess({
+      connectorModule: join(import.meta.dirname, "../src/index.ts"),
+      configs: { count },
+      secrets: {},
+      ...pulsar,
+      topic,
+      name: uniqueName("${name}"),
+      guarantee: "EFFECTIVELY_ONCE",
+    });
+    expect(await exited(child), "the instance ends once the source is exhausted").toEqual({ code: 0, signal: null });
+    const { seen, repeated } = await storedIds(pulsar, topic);
+    expect(seen.size).toBe(count);
+    expect(repeated).toBe(0);
   });
 });
 `;

@@ -50,23 +50,7 @@ const schema = z
   });
 
 /** The validated Aerospike sink config. */
-export interface AerospikeSinkConfig {
-  seedHosts: string;
-  keyspace: string;
-  columnName?: string | undefined;
-  keySet?: string | undefined;
-  mode: "string" | "structured";
-  keyField?: string | undefined;
-  userName?: string | undefined;
-  password?: string | undefined;
-  maxConcurrentRequests: number;
-  timeoutMs: number;
-  retries: number;
-}
-
-// The interface above must stay the schema's output type.
-const sameShape: (config: z.output<typeof schema>) => AerospikeSinkConfig = (config) => config;
-void sameShape;
+export type AerospikeSinkConfig = z.output<typeof schema>;
 
 /** Config schema of the Aerospike sink. */
 export const aerospikeSinkConfig: ConfigSchema = schema;

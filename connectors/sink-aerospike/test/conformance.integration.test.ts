@@ -1,9 +1,9 @@
 import { join } from "node:path";
+import { pulsarEndpoints } from "@pulsar-connect/test-support";
 import { describeSinkConformance } from "@pulsar-connect/testkit";
 import { afterAll, beforeAll } from "vitest";
 import definition from "../src/index.ts";
 import { AerospikeTestDouble } from "./aerospike-test-double.ts";
-import { pulsarEndpoints } from "./pulsar.ts";
 
 // Against the Aerospike test double (no real server can be obtained here), through the real `aerospike` client.
 const double = new AerospikeTestDouble({ namespace: "test" });

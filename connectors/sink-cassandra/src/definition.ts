@@ -76,26 +76,7 @@ const schema = z
   });
 
 /** The validated Cassandra sink config. */
-export interface CassandraSinkConfig {
-  roots: string;
-  keyspace: string;
-  columnFamily: string;
-  keyname?: string | undefined;
-  columnName?: string | undefined;
-  mode: "string" | "structured";
-  userName?: string | undefined;
-  password?: string | undefined;
-  localDc: string;
-  consistencyLevel: (typeof CONSISTENCY_LEVELS)[number];
-  maxConcurrentRequests: number;
-  retries: number;
-  retryBackoffMs: number;
-  requestTimeoutMs: number;
-}
-
-// The interface above must stay the schema's output type.
-const sameShape: (config: z.output<typeof schema>) => CassandraSinkConfig = (config) => config;
-void sameShape;
+export type CassandraSinkConfig = z.output<typeof schema>;
 
 /** Config schema of the Cassandra sink. */
 export const cassandraSinkConfig: ConfigSchema = schema;

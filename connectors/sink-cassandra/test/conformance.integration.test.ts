@@ -1,9 +1,9 @@
 import { join } from "node:path";
+import { pulsarEndpoints } from "@pulsar-connect/test-support";
 import { describeSinkConformance } from "@pulsar-connect/testkit";
 import cassandra from "cassandra-driver";
 import { afterAll, beforeAll, inject } from "vitest";
 import definition from "../src/index.ts";
-import { pulsarEndpoints } from "./pulsar.ts";
 
 const services = inject("services" as never) as {
   cassandra?: { contactPoints: string[]; localDataCenter: string };

@@ -6,7 +6,7 @@ import {
   type SinkDefinition,
   z,
 } from "@pulsar-connect/core";
-import { checkSecurity, kafkaSecurityFields, type SecurityConfig } from "@pulsar-connect/kafka-common";
+import { checkSecurity, kafkaSecurityFields } from "@pulsar-connect/kafka-common";
 import { KafkaSink } from "./internal/sink.ts";
 
 /** Kafka producer properties this connector understands, and what each one sets. */
@@ -101,22 +101,7 @@ export function isIdempotent(config: {
 }
 
 /** The validated Kafka sink config. */
-export interface KafkaSinkConfig extends SecurityConfig {
-  bootstrapServers: string;
-  topic: string;
-  acks: "all" | "1" | "0";
-  enableIdempotence: boolean;
-  batchSize: number;
-  maxRequestSize: number;
-  keySerializerClass?: string | undefined;
-  valueSerializerClass?: string | undefined;
-  copyHeadersEnabled: boolean;
-  producerConfigProperties?: Record<string, string | number | boolean> | null | undefined;
-}
-
-// The interface above must stay the schema's output type.
-const sameShape: (config: z.output<typeof schema>) => KafkaSinkConfig = (config) => config;
-void sameShape;
+export type KafkaSinkConfig = z.output<typeof schema>;
 
 /** Config schema of the Kafka sink. */
 export const kafkaSinkConfig: ConfigSchema = schema;

@@ -1,8 +1,8 @@
 import { join } from "node:path";
 import { kafkaBrokers, testKafka, uniqueName } from "@pulsar-connect/kafka-common/testing";
+import { pulsarEndpoints } from "@pulsar-connect/test-support";
 import { describeSinkConformance } from "@pulsar-connect/testkit";
 import definition from "../src/index.ts";
-import { pulsarEndpoints } from "./pulsar.ts";
 
 const kafka = testKafka("sink-kafka-test");
 

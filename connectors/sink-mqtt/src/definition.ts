@@ -1,5 +1,5 @@
 import { type ConfigSchema, defineSink, type SinkDefinition, z } from "@pulsar-connect/core";
-import { type MqttConnectionConfig, mqttConnectionFields } from "@pulsar-connect/mqtt-common";
+import { mqttConnectionFields } from "@pulsar-connect/mqtt-common";
 import { MqttSink } from "./internal/sink.ts";
 
 // Strict: a misspelt field is refused, not ignored.
@@ -24,16 +24,7 @@ const schema = z.strictObject({
 });
 
 /** The validated MQTT sink config. */
-export interface MqttSinkConfig extends MqttConnectionConfig {
-  topic: string;
-  qos: 0 | 1 | 2;
-  retain: boolean;
-  publishTimeoutMs: number;
-}
-
-// The interface above must stay the schema's output type.
-const sameShape: (config: z.output<typeof schema>) => MqttSinkConfig = (config) => config;
-void sameShape;
+export type MqttSinkConfig = z.output<typeof schema>;
 
 /** Config schema of the MQTT sink. */
 export const mqttSinkConfig: ConfigSchema = schema;

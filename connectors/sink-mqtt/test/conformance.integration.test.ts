@@ -1,9 +1,10 @@
 import { join } from "node:path";
+import { pulsarEndpoints, uniqueName } from "@pulsar-connect/test-support";
+import { brokerUrl, collect } from "@pulsar-connect/test-support/mqtt";
 import { describeSinkConformance } from "@pulsar-connect/testkit";
 import type mqtt from "mqtt";
 import { afterAll } from "vitest";
 import definition from "../src/index.ts";
-import { brokerUrl, collect, pulsarEndpoints, uniqueName } from "./mqtt.ts";
 
 const collectors = new Map<string, { messages: mqtt.IPublishPacket[]; client: mqtt.MqttClient }>();
 afterAll(async () => {

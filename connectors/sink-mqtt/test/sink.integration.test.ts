@@ -1,9 +1,10 @@
 import { type ConnectorError, loadConfig } from "@pulsar-connect/core";
 import { privateServer } from "@pulsar-connect/services/private-server";
+import { uniqueName } from "@pulsar-connect/test-support";
+import { brokerUrl, collect } from "@pulsar-connect/test-support/mqtt";
 import { createSinkContext, makeSinkRecords } from "@pulsar-connect/testkit";
 import { describe, expect, it } from "vitest";
 import definition from "../src/index.ts";
-import { brokerUrl, collect, uniqueName } from "./mqtt.ts";
 
 const ownBroker = privateServer("mosquitto");
 

@@ -1,5 +1,5 @@
 import { type ConfigSchema, defineSink, type SinkDefinition, z } from "@pulsar-connect/core";
-import { checkNatsConnection, type NatsConnectionConfig, natsConnectionFields } from "@pulsar-connect/nats-common";
+import { checkNatsConnection, natsConnectionFields } from "@pulsar-connect/nats-common";
 import { NatsSink } from "./internal/sink.ts";
 
 // Strict: a misspelt field is refused, not ignored.
@@ -20,15 +20,7 @@ const schema = z
   .superRefine((config, ctx) => checkNatsConnection(config, ctx));
 
 /** The validated NATS sink config. */
-export interface NatsSinkConfig extends NatsConnectionConfig {
-  subject: string;
-  mode: "jetstream" | "core";
-  maxInFlight: number;
-}
-
-// The interface above must stay the schema's output type.
-const sameShape: (config: z.output<typeof schema>) => NatsSinkConfig = (config) => config;
-void sameShape;
+export type NatsSinkConfig = z.output<typeof schema>;
 
 /** Config schema of the NATS sink. */
 export const natsSinkConfig: ConfigSchema = schema;

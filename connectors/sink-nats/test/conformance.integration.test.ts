@@ -1,7 +1,8 @@
 import { join } from "node:path";
+import { pulsarEndpoints, uniqueName } from "@pulsar-connect/test-support";
+import { createStream, natsServers, streamContents } from "@pulsar-connect/test-support/nats";
 import { describeSinkConformance } from "@pulsar-connect/testkit";
 import definition from "../src/index.ts";
-import { createStream, natsServers, pulsarEndpoints, streamContents, uniqueName } from "./nats.ts";
 
 describeSinkConformance("nats", {
   definition,

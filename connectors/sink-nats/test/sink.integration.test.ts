@@ -1,9 +1,10 @@
 import { ConnectorError, loadConfig } from "@pulsar-connect/core";
 import { privateServer } from "@pulsar-connect/services/private-server";
+import { uniqueName } from "@pulsar-connect/test-support";
+import { createStream, natsServers, streamContents, withNats } from "@pulsar-connect/test-support/nats";
 import { createSinkContext, makeSinkRecords } from "@pulsar-connect/testkit";
 import { describe, expect, it } from "vitest";
 import definition from "../src/index.ts";
-import { createStream, natsServers, streamContents, uniqueName, withNats } from "./nats.ts";
 
 const ownNats = privateServer("nats");
 

@@ -1,10 +1,5 @@
 import { type ConfigSchema, defineSink, type SinkDefinition, z } from "@pulsar-connect/core";
-import {
-  type QueueType,
-  queueTypeField,
-  type RabbitmqConnectionConfig,
-  rabbitmqConnectionFields,
-} from "@pulsar-connect/rabbitmq-common";
+import { queueTypeField, rabbitmqConnectionFields } from "@pulsar-connect/rabbitmq-common";
 import { RabbitmqSink } from "./internal/sink.ts";
 
 // Strict: a misspelt field is refused, not ignored.
@@ -51,19 +46,7 @@ const schema = z
   });
 
 /** The validated RabbitMQ sink config. */
-export interface RabbitmqSinkConfig extends RabbitmqConnectionConfig {
-  exchangeName: string;
-  exchangeType?: "direct" | "fanout" | "topic" | "headers" | undefined;
-  routingKey: string;
-  queueName: string;
-  queueType?: QueueType | undefined;
-  deliveryMode: "persistent" | "transient";
-  maxInFlight: number;
-}
-
-// The interface above must stay the schema's output type.
-const sameShape: (config: z.output<typeof schema>) => RabbitmqSinkConfig = (config) => config;
-void sameShape;
+export type RabbitmqSinkConfig = z.output<typeof schema>;
 
 /** Config schema of the RabbitMQ sink. */
 export const rabbitmqSinkConfig: ConfigSchema = schema;

@@ -1,7 +1,8 @@
 import { join } from "node:path";
+import { pulsarEndpoints, uniqueName } from "@pulsar-connect/test-support";
+import { peekQueue, rabbitmq } from "@pulsar-connect/test-support/rabbitmq";
 import { describeSinkConformance } from "@pulsar-connect/testkit";
 import definition from "../src/index.ts";
-import { peekQueue, pulsarEndpoints, rabbitmq, uniqueName } from "./rabbitmq.ts";
 
 describeSinkConformance("rabbitmq", {
   definition,

@@ -1,10 +1,11 @@
 import { ConnectorError, loadConfig } from "@pulsar-connect/core";
 import { privateServer } from "@pulsar-connect/services/private-server";
+import { uniqueName } from "@pulsar-connect/test-support";
+import { peekQueue, rabbitmq } from "@pulsar-connect/test-support/rabbitmq";
 import { createSinkContext, makeSinkRecords } from "@pulsar-connect/testkit";
 import amqp from "amqplib";
 import { describe, expect, it } from "vitest";
 import definition from "../src/index.ts";
-import { peekQueue, rabbitmq, uniqueName } from "./rabbitmq.ts";
 
 const ownBroker = privateServer("rabbitmq");
 

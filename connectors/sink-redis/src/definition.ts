@@ -1,5 +1,5 @@
 import { type ConfigSchema, compatOnly, defineSink, type SinkDefinition, z } from "@pulsar-connect/core";
-import { checkRedisConnection, type RedisConnectionConfig, redisConnectionFields } from "@pulsar-connect/redis-common";
+import { checkRedisConnection, redisConnectionFields } from "@pulsar-connect/redis-common";
 import { RedisSink } from "./internal/sink.ts";
 
 // Strict: a misspelt field is refused, not ignored.
@@ -46,19 +46,7 @@ const schema = z
   });
 
 /** The validated Redis sink config. */
-export interface RedisSinkConfig extends RedisConnectionConfig {
-  operationTimeout: number;
-  batchTimeMs?: number | undefined;
-  batchSize: number;
-  mode: "keyValue" | "hash";
-  hashName?: string | undefined;
-  keyPrefix: string;
-  missingKey: "empty" | "messageId" | "refuse";
-}
-
-// The interface above must stay the schema's output type.
-const sameShape: (config: z.output<typeof schema>) => RedisSinkConfig = (config) => config;
-void sameShape;
+export type RedisSinkConfig = z.output<typeof schema>;
 
 /** Config schema of the Redis sink. */
 export const redisSinkConfig: ConfigSchema = schema;

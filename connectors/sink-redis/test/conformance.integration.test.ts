@@ -1,8 +1,9 @@
 import { join } from "node:path";
+import { pulsarEndpoints, uniqueName } from "@pulsar-connect/test-support";
+import { redisHosts, testRedis } from "@pulsar-connect/test-support/redis";
 import { describeSinkConformance } from "@pulsar-connect/testkit";
 import { afterAll } from "vitest";
 import definition from "../src/index.ts";
-import { pulsarEndpoints, redisHosts, testRedis, uniqueName } from "./redis.ts";
 
 const redis = testRedis();
 afterAll(() => redis.quit());

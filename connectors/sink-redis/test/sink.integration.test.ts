@@ -1,9 +1,10 @@
 import { ConnectorError, loadConfig } from "@pulsar-connect/core";
 import { privateServer } from "@pulsar-connect/services/private-server";
+import { uniqueName } from "@pulsar-connect/test-support";
+import { redisHosts, testRedis } from "@pulsar-connect/test-support/redis";
 import { createSinkContext, makeSinkRecords } from "@pulsar-connect/testkit";
 import { afterAll, describe, expect, it } from "vitest";
 import definition from "../src/index.ts";
-import { redisHosts, testRedis, uniqueName } from "./redis.ts";
 
 const ownRedis = privateServer("redis");
 const redis = testRedis();

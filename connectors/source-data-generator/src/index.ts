@@ -1,18 +1,7 @@
 import { defineSource, type SourceDefinition, type SourceRecord, z } from "@pulsar-connect/core";
 import { type Order, order, type Person, person, type RecordType, SCHEMAS } from "./internal/records.ts";
 
-/** The config schema type of the data generator (spelled out so that declarations need no inference). */
-export type DataGeneratorConfigSchema = z.ZodObject<
-  {
-    recordType: z.ZodDefault<z.ZodEnum<{ people: "people"; orders: "orders" }>>;
-    ratePerSecond: z.ZodDefault<z.ZodNumber>;
-    maxRecords: z.ZodDefault<z.ZodNumber>;
-    partitions: z.ZodDefault<z.ZodNumber>;
-  },
-  z.core.$strip
->;
-
-const config: DataGeneratorConfigSchema = z.object({
+const config = z.object({
   recordType: z
     .enum(["people", "orders"])
     .default("people")
@@ -36,6 +25,12 @@ const config: DataGeneratorConfigSchema = z.object({
     .default(1)
     .describe("Partitions per instance, each with its own partitionId and monotonic sequence (for EFFECTIVELY_ONCE)"),
 });
+
+/** The config schema of the data generator. */
+export type DataGeneratorConfigSchema = typeof config;
+
+/** The validated config of the data generator. */
+export type DataGeneratorConfig = z.output<typeof config>;
 
 /** Key of an instance's position in the connector's state store. */
 function positionKey(instanceId: number): string {

@@ -166,47 +166,7 @@ const schema = z
   });
 
 /** The validated config (Debezium's field names). */
-export interface PostgresCdcConfig {
-  "database.hostname": string;
-  "database.port": number;
-  "database.user": string;
-  "database.password": string;
-  "database.dbname": string;
-  "database.sslmode": "disable" | "require" | "verify-ca" | "verify-full";
-  "topic.prefix"?: string | undefined;
-  "database.server.name"?: string | undefined;
-  "plugin.name": "pgoutput";
-  "slot.name": string;
-  "slot.drop.on.stop": boolean;
-  "publication.name": string;
-  "publication.autocreate.mode": "all_tables" | "disabled" | "filtered";
-  "schema.include.list"?: string | undefined;
-  "schema.exclude.list"?: string | undefined;
-  "table.include.list"?: string | undefined;
-  "table.exclude.list"?: string | undefined;
-  "snapshot.mode": "initial" | "initial_only" | "no_data" | "never";
-  "snapshot.fetch.size": number;
-  "heartbeat.interval.ms": number;
-  "heartbeat.action.query"?: string | undefined;
-  "topic.heartbeat.prefix": string;
-  "status.update.interval.ms": number;
-  "max.queue.size": number;
-  "poll.interval.ms": number;
-  "decimal.handling.mode": "precise" | "double" | "string";
-  "time.precision.mode": "adaptive" | "adaptive_time_microseconds" | "connect";
-  "binary.handling.mode": "bytes" | "base64" | "base64-url-safe" | "hex";
-  "skipped.operations": string;
-  "unavailable.value.placeholder": string;
-  "tombstones.on.delete": boolean;
-  "key.converter"?: string | undefined;
-  "value.converter"?: string | undefined;
-  "offset.storage.topic"?: string | undefined;
-  "json-with-envelope": boolean;
-}
-
-// The interface above must stay the schema's output type.
-const sameShape: (config: z.output<typeof schema>) => PostgresCdcConfig = (config) => config;
-void sameShape;
+export type PostgresCdcConfig = z.output<typeof schema>;
 
 /** Config schema of the PostgreSQL change-data-capture source. */
 export const postgresCdcConfig: ConfigSchema = schema;

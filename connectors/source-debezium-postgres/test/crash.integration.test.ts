@@ -2,108 +2,46 @@
 // whose receipt is pending: in the middle of one large transaction, and in the middle of the initial snapshot. It is
 // started again on the same slot and state. What reaches Pulsar must match the guarantee, row by row.
 // PC_CRASH_SEED=<n> replays a run (the seed is printed).
-import { type ChildProcess, spawn } from "node:child_process";
 import { join } from "node:path";
-import { PulsarClient } from "@pulsar-connect/pulsar-client";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { PulsarAdmin } from "@pulsar-connect/pulsar-client";
+import {
+  crashSeed,
+  createDedupNamespace,
+  exited,
+  killPoint,
+  type SourceProcessSettings,
+  startSourceProcess,
+  storedCount,
+  storedIds,
+} from "@pulsar-connect/testkit";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { cdcConfig, dropReplicationObjects, pulsarEndpoints, sql, uniqueName } from "./cdc.ts";
 
 const LARGE_TRANSACTION = 100_000;
 const SNAPSHOT_ROWS = 30_000;
-const seed = Number(process.env.PC_CRASH_SEED ?? Math.floor(Math.random() * 2 ** 31));
-/** A send number between 10% and 50% of `total`, from the seed. */
-const killPoint = (total: number, salt: number) =>
-  Math.floor(total / 10 + (((seed ^ (salt * 0x9e3779b9)) >>> 0) % Math.floor((total * 4) / 10)));
+const seed = crashSeed();
 
 const { serviceUrl, adminUrl } = pulsarEndpoints();
 const run = Date.now().toString(36);
 const created: Array<Record<string, unknown>> = [];
-let client: PulsarClient;
 let db: Awaited<ReturnType<typeof sql>>;
 
 beforeAll(async () => {
   process.stdout.write(`postgres cdc crash tests: kill points from PC_CRASH_SEED=${seed}\n`);
-  client = new PulsarClient({ serviceUrl });
   db = await sql();
 });
 
 afterAll(async () => {
-  await client?.close();
   await dropReplicationObjects(created);
   await db?.end();
 });
 
-async function admin(method: string, path: string, body?: unknown): Promise<number> {
-  const init: RequestInit = { method, headers: { "content-type": "application/json" } };
-  if (body !== undefined) init.body = JSON.stringify(body);
-  return (await fetch(`${adminUrl}${path}`, init)).status;
-}
-
 async function namespace(deduplication: boolean): Promise<string> {
-  const name = `public/cdc-crash-${uniqueName(run)}`.replaceAll("_", "-");
-  expect(await admin("PUT", `/admin/v2/namespaces/${name}`)).toBeLessThan(300);
-  if (deduplication) expect(await admin("POST", `/admin/v2/namespaces/${name}/deduplication`, true)).toBeLessThan(300);
-  return name;
-}
-
-function startChild(settings: Record<string, unknown>): ChildProcess {
-  const child = spawn(
-    process.execPath,
-    ["--conditions=@pulsar-connect/source", join(import.meta.dirname, "fixtures/source-child.ts")],
-    {
-      env: { ...process.env, PC_CDC_CHILD: JSON.stringify({ serviceUrl, adminUrl, ...settings }) },
-      stdio: ["ignore", "pipe", "pipe"],
-    },
-  );
-  child.stderr?.on("data", (chunk: Buffer) => {
-    const text = chunk.toString();
-    if (!text.includes("Timeout") && !text.includes("trace-warnings")) process.stderr.write(`[child] ${text}`);
-  });
-  return child;
-}
-
-function exited(child: ChildProcess): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
-  if (child.exitCode !== null || child.signalCode !== null) {
-    return Promise.resolve({ code: child.exitCode, signal: child.signalCode });
-  }
-  return new Promise((resolve) => child.once("exit", (code, signal) => resolve({ code, signal })));
-}
-
-async function waitFor(check: () => Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (await check()) return;
-    await new Promise((resolve) => setTimeout(resolve, 250));
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
-
-async function storedCount(topic: string): Promise<number> {
-  const response = await fetch(`${adminUrl}/admin/v2/persistent/${topic.replace("persistent://", "")}/stats`);
-  if (response.status !== 200) return 0;
-  return ((await response.json()) as { msgInCounter?: number }).msgInCounter ?? 0;
-}
-
-/** How often each row id is stored in the table's topic (reads exactly as many messages as the broker holds). */
-async function idsIn(topic: string): Promise<{ received: number; distinct: number; repeated: number }> {
-  const stored = await storedCount(topic);
-  const consumer = await client.subscribe({
-    topic,
-    subscription: `verify-${run}`,
-    subscriptionType: "Exclusive",
-    subscriptionInitialPosition: "Earliest",
-  });
-  const seen = new Map<number, number>();
-  let received = 0;
-  while (received < stored) {
-    const message = await consumer.receive();
-    received += 1;
-    const event = JSON.parse(Buffer.from(message.data).toString()) as { after: { id: number } };
-    seen.set(event.after.id, (seen.get(event.after.id) ?? 0) + 1);
-    await consumer.acknowledge(message);
-  }
-  await consumer.close();
-  return { received, distinct: seen.size, repeated: [...seen.values()].filter((n) => n > 1).length };
+  const name = `cdc-crash-${uniqueName(run)}`;
+  if (deduplication) return createDedupNamespace(adminUrl, name);
+  const namespace = `public/${name.replace(/[^a-zA-Z0-9-]/g, "-")}`;
+  await new PulsarAdmin({ serviceUrl: adminUrl }).createNamespace(namespace);
+  return namespace;
 }
 
 async function slotActive(slot: string): Promise<boolean> {
@@ -131,11 +69,30 @@ async function killAndRestart(scenario: Scenario) {
   created.push(configs);
   const topic = `persistent://${ns}/cdctest.public.${table}`;
   const total = scenario.before + scenario.during;
-  const settings = { guarantee: scenario.guarantee, namespace: ns, name: `cdc-${table}`.replaceAll("_", "-"), configs };
-  const killAtSend = killPoint(total, scenario.salt);
-  const first = startChild({ ...settings, killAtSend });
+  const [tenant, nsName] = ns.split("/") as [string, string];
+  const name = `cdc-${table}`.replaceAll("_", "-");
+  const settings: SourceProcessSettings = {
+    connectorModule: join(import.meta.dirname, "../src/index.ts"),
+    serviceUrl,
+    adminUrl,
+    secrets: {},
+    guarantee: scenario.guarantee,
+    tenant,
+    namespace: nsName,
+    topic: `persistent://${ns}/${name}-unused`,
+    name,
+    configs,
+  };
+  const killAtSend = killPoint(seed, total, scenario.salt);
+  const first = startSourceProcess({ ...settings, killAtSend });
   if (scenario.during > 0) {
-    await waitFor(() => slotActive(configs["slot.name"] as string), 60_000, "the first process to stream");
+    await vi.waitFor(
+      async () => expect(await slotActive(configs["slot.name"] as string), "the first process streams").toBe(true),
+      {
+        timeout: 60_000,
+        interval: 250,
+      },
+    );
     await db.query(
       `INSERT INTO ${table} SELECT g, md5(g::text) FROM generate_series($1::int + 1, $1::int + $2::int) g`,
       [scenario.before, scenario.during],
@@ -145,28 +102,38 @@ async function killAndRestart(scenario: Scenario) {
     code: null,
     signal: "SIGKILL",
   });
-  const atKill = await storedCount(topic);
+  const atKill = await storedCount(adminUrl, topic);
   expect(atKill, "the kill lands before the end").toBeLessThan(total);
-  const second = startChild(settings);
-  await waitFor(() => slotActive(configs["slot.name"] as string), 60_000, "the restarted process to stream");
+  const second = startSourceProcess(settings);
+  await vi.waitFor(
+    async () => expect(await slotActive(configs["slot.name"] as string), "the restarted process streams").toBe(true),
+    {
+      timeout: 60_000,
+      interval: 250,
+    },
+  );
   // One more row after the restart: the stream goes on where it stopped.
   await db.query(`INSERT INTO ${table} VALUES ($1, 'after')`, [total + 1]);
   const end = (await db.query<{ lsn: string }>("SELECT pg_current_wal_lsn()::text AS lsn")).rows[0]?.lsn;
   // Everything is in Pulsar once the slot confirmed the last insert: it confirms only what Pulsar acknowledged.
-  await waitFor(
-    async () =>
-      (
-        await db.query("SELECT 1 FROM pg_replication_slots WHERE slot_name = $1 AND confirmed_flush_lsn >= $2", [
-          configs["slot.name"],
-          end,
-        ])
-      ).rowCount === 1,
-    300_000,
-    "the slot to confirm the last row",
+  await vi.waitFor(
+    async () => {
+      const confirmed = await db.query(
+        "SELECT 1 FROM pg_replication_slots WHERE slot_name = $1 AND confirmed_flush_lsn >= $2",
+        [configs["slot.name"], end],
+      );
+      expect(confirmed.rowCount, "the slot confirmed the last row").toBe(1);
+    },
+    { timeout: 300_000, interval: 250 },
   );
   second.kill("SIGTERM");
   expect((await exited(second)).code).toBe(0);
-  return { killAtSend, atKill, total: total + 1, ...(await idsIn(topic)) };
+  const { received, seen, repeated } = await storedIds(
+    { serviceUrl, adminUrl },
+    topic,
+    (event) => (event as { after: { id: number } }).after.id,
+  );
+  return { killAtSend, atKill, total: total + 1, received, distinct: seen.size, repeated };
 }
 
 describe("PostgreSQL source killed by SIGKILL (runtime in a child process, real PostgreSQL and Pulsar)", () => {

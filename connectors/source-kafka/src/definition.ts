@@ -6,7 +6,7 @@ import {
   type SourceDefinition,
   z,
 } from "@pulsar-connect/core";
-import { checkSecurity, kafkaSecurityFields, type SecurityConfig } from "@pulsar-connect/kafka-common";
+import { checkSecurity, kafkaSecurityFields } from "@pulsar-connect/kafka-common";
 import { KafkaSource } from "./internal/source.ts";
 
 const positiveInt = z.number().int().positive();
@@ -124,29 +124,7 @@ const schema = z
   });
 
 /** The validated Kafka source config. */
-export interface KafkaSourceConfig extends SecurityConfig {
-  bootstrapServers: string;
-  groupId: string;
-  topic: string;
-  fetchMinBytes: number;
-  autoCommitEnabled: boolean;
-  autoCommitIntervalMs: number;
-  offsetCommitIntervalMs: number;
-  sessionTimeoutMs: number;
-  heartbeatIntervalMs: number;
-  autoOffsetReset: "earliest" | "latest";
-  keyDeserializationClass?: string | undefined;
-  valueDeserializationClass?: string | undefined;
-  consumerConfigProperties?: Record<string, string | number | boolean> | null | undefined;
-  copyHeadersEnabled: boolean;
-  headerValueEncoding: "base64" | "utf8";
-  maxBufferedRecords: number;
-  idleReadTimeoutMs: number;
-}
-
-// The interface above must stay the schema's output type.
-const sameShape: (config: z.output<typeof schema>) => KafkaSourceConfig = (config) => config;
-void sameShape;
+export type KafkaSourceConfig = z.output<typeof schema>;
 
 /** Config schema of the Kafka source. */
 export const kafkaSourceConfig: ConfigSchema = schema;

@@ -7,7 +7,7 @@ import { createInstance, resolveSourceConfig } from "@pulsar-connect/runtime";
 import { privatePulsarBroker } from "@pulsar-connect/services/private-pulsar";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import definition from "../src/index.ts";
-import { committed } from "./pulsar.ts";
+import { committed } from "./kafka-to-pulsar.ts";
 
 const TOTAL = 20_000;
 const broker = privatePulsarBroker("pc-kafka-pulsar-kill-");

@@ -2,13 +2,12 @@
 // EFFECTIVELY_ONCE the new records must not pass for records stored before the recreation.
 import { defaultPartitioner, kafkaBrokers, uniqueName } from "@pulsar-connect/kafka-common/testing";
 import { createInstance, resolveSourceConfig } from "@pulsar-connect/runtime";
+import { createTestNamespace, idsIn } from "@pulsar-connect/test-support";
 import { describe, expect, it } from "vitest";
 import definition from "../src/index.ts";
-import { committed, idsIn, kafkaToPulsar, pulsarAdmin } from "./pulsar.ts";
+import { committed, kafkaToPulsar } from "./kafka-to-pulsar.ts";
 
 const { kafka, kafkaAdmin, adminUrl, client } = kafkaToPulsar("recreated-topic");
-const admin = pulsarAdmin(adminUrl);
-const run = Date.now().toString(36);
 
 async function waitFor(check: () => Promise<boolean>, what: string, timeoutMs = 60_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
@@ -28,9 +27,7 @@ async function produce(topic: string, ids: number[]): Promise<void> {
 
 describe("Kafka topic deleted and created again", () => {
   it("EFFECTIVELY_ONCE: records of the new topic reach Pulsar although their offsets were used before", async () => {
-    const namespace = `public/kafka-recreated-${run}`;
-    await admin("PUT", `/admin/v2/namespaces/${namespace}`);
-    await admin("POST", `/admin/v2/namespaces/${namespace}/deduplication`, true);
+    const namespace = await createTestNamespace("kafka-recreated", { deduplication: true });
     const pulsarTopic = `persistent://${namespace}/out`;
     const kafkaTopic = uniqueName("recreated");
     const groupId = uniqueName("recreated-g");

@@ -3,20 +3,17 @@
 // again) and under ATLEAST_ONCE (instead of reading it again forever), and nothing behind it reaches Pulsar.
 import { defaultPartitioner, kafkaBrokers, uniqueName } from "@pulsar-connect/kafka-common/testing";
 import { createInstance, resolveSourceConfig } from "@pulsar-connect/runtime";
+import { createTestNamespace, idsIn } from "@pulsar-connect/test-support";
 import { describe, expect, it } from "vitest";
 import definition from "../src/index.ts";
-import { idsIn, kafkaToPulsar, pulsarAdmin } from "./pulsar.ts";
+import { kafkaToPulsar } from "./kafka-to-pulsar.ts";
 
 const { kafka, kafkaAdmin, adminUrl, client } = kafkaToPulsar("refused-record");
-const admin = pulsarAdmin(adminUrl);
-const run = Date.now().toString(36);
 
 describe("a Kafka record larger than Pulsar accepts", () => {
   for (const guarantee of ["EFFECTIVELY_ONCE", "ATLEAST_ONCE"] as const) {
     it(`${guarantee}: ends the instance visibly, every time it is read, and nothing behind it is sent`, async () => {
-      const namespace = `public/kafka-refused-${guarantee.toLowerCase()}-${run}`;
-      await admin("PUT", `/admin/v2/namespaces/${namespace}`);
-      await admin("POST", `/admin/v2/namespaces/${namespace}/deduplication`, true);
+      const namespace = await createTestNamespace("kafka-refused", { deduplication: true });
       const pulsarTopic = `persistent://${namespace}/out`;
       const kafkaTopic = uniqueName("refused");
       await kafkaAdmin.createTopics({

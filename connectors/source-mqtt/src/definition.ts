@@ -1,5 +1,5 @@
 import { type ConfigSchema, defineSource, type SourceDefinition, z } from "@pulsar-connect/core";
-import { type MqttConnectionConfig, mqttConnectionFields } from "@pulsar-connect/mqtt-common";
+import { mqttConnectionFields } from "@pulsar-connect/mqtt-common";
 import { MqttSource } from "./internal/source.ts";
 
 // Strict: a misspelt field is refused, not ignored.
@@ -46,16 +46,7 @@ const schema = z
   });
 
 /** The validated MQTT source config. */
-export interface MqttSourceConfig extends MqttConnectionConfig {
-  topics: string;
-  qos: 0 | 1 | 2;
-  cleanSession: boolean;
-  sessionExpirySec?: number | undefined;
-}
-
-// The interface above must stay the schema's output type.
-const sameShape: (config: z.output<typeof schema>) => MqttSourceConfig = (config) => config;
-void sameShape;
+export type MqttSourceConfig = z.output<typeof schema>;
 
 /** Config schema of the MQTT source. */
 export const mqttSourceConfig: ConfigSchema = schema;

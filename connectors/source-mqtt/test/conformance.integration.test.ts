@@ -1,8 +1,9 @@
 import { join } from "node:path";
+import { pulsarEndpoints, uniqueName } from "@pulsar-connect/test-support";
+import { brokerUrl } from "@pulsar-connect/test-support/mqtt";
 import { describeSourceConformance, describeSourceKill } from "@pulsar-connect/testkit";
 import mqtt from "mqtt";
 import definition from "../src/index.ts";
-import { brokerUrl, pulsarEndpoints, uniqueName } from "./mqtt.ts";
 
 let seeded = 0;
 

@@ -1,5 +1,5 @@
 import { type ConfigSchema, defineSource, type SourceDefinition, z } from "@pulsar-connect/core";
-import { checkNatsConnection, type NatsConnectionConfig, natsConnectionFields } from "@pulsar-connect/nats-common";
+import { checkNatsConnection, natsConnectionFields } from "@pulsar-connect/nats-common";
 import { NatsSource } from "./internal/source.ts";
 
 // Strict: a misspelt field is refused, not ignored.
@@ -76,22 +76,7 @@ const schema = z
   });
 
 /** The validated NATS source config. */
-export interface NatsSourceConfig extends NatsConnectionConfig {
-  mode: "jetstream" | "core";
-  stream?: string | undefined;
-  durableName?: string | undefined;
-  subject?: string | undefined;
-  queueGroup?: string | undefined;
-  deliverPolicy: "all" | "new" | "last";
-  ackWaitMs: number;
-  maxAckPending: number;
-  batchSize: number;
-  ordered: boolean;
-}
-
-// The interface above must stay the schema's output type.
-const sameShape: (config: z.output<typeof schema>) => NatsSourceConfig = (config) => config;
-void sameShape;
+export type NatsSourceConfig = z.output<typeof schema>;
 
 /** Config schema of the NATS source. */
 export const natsSourceConfig: ConfigSchema = schema;

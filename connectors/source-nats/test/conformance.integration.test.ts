@@ -1,8 +1,9 @@
 import { join } from "node:path";
 import { jetstream, jetstreamManager } from "@nats-io/jetstream";
+import { pulsarEndpoints, uniqueName } from "@pulsar-connect/test-support";
+import { createStream, natsServers, withNats } from "@pulsar-connect/test-support/nats";
 import { describeSourceConformance, describeSourceKill } from "@pulsar-connect/testkit";
 import definition from "../src/index.ts";
-import { createStream, natsServers, pulsarEndpoints, uniqueName, withNats } from "./nats.ts";
 
 let seeded = 0;
 

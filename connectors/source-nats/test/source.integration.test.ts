@@ -1,10 +1,11 @@
 import { jetstream } from "@nats-io/jetstream";
 import { loadConfig, type SourceInstance, type SourceRecord } from "@pulsar-connect/core";
 import { privateServer } from "@pulsar-connect/services/private-server";
+import { uniqueName } from "@pulsar-connect/test-support";
+import { createStream, natsServers, withNats } from "@pulsar-connect/test-support/nats";
 import { createSourceContext } from "@pulsar-connect/testkit";
 import { describe, expect, it } from "vitest";
 import definition from "../src/index.ts";
-import { createStream, natsServers, uniqueName, withNats } from "./nats.ts";
 
 const ownNats = privateServer("nats");
 

@@ -1,10 +1,5 @@
 import { type ConfigSchema, defineSource, type SourceDefinition, z } from "@pulsar-connect/core";
-import {
-  type QueueType,
-  queueTypeField,
-  type RabbitmqConnectionConfig,
-  rabbitmqConnectionFields,
-} from "@pulsar-connect/rabbitmq-common";
+import { queueTypeField, rabbitmqConnectionFields } from "@pulsar-connect/rabbitmq-common";
 import { RabbitmqSource } from "./internal/source.ts";
 
 // Strict: a misspelt field is refused, not ignored.
@@ -40,17 +35,7 @@ const schema = z
   });
 
 /** The validated RabbitMQ source config. */
-export interface RabbitmqSourceConfig extends RabbitmqConnectionConfig {
-  queueName: string;
-  prefetchCount: number;
-  prefetchGlobal: boolean;
-  passive: boolean;
-  queueType?: QueueType | undefined;
-}
-
-// The interface above must stay the schema's output type.
-const sameShape: (config: z.output<typeof schema>) => RabbitmqSourceConfig = (config) => config;
-void sameShape;
+export type RabbitmqSourceConfig = z.output<typeof schema>;
 
 /** Config schema of the RabbitMQ source. */
 export const rabbitmqSourceConfig: ConfigSchema = schema;

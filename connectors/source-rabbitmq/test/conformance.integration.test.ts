@@ -1,8 +1,9 @@
 import { join } from "node:path";
+import { pulsarEndpoints, uniqueName } from "@pulsar-connect/test-support";
+import { rabbitmq } from "@pulsar-connect/test-support/rabbitmq";
 import { describeSourceConformance, describeSourceKill } from "@pulsar-connect/testkit";
 import amqp from "amqplib";
 import definition from "../src/index.ts";
-import { pulsarEndpoints, rabbitmq, uniqueName } from "./rabbitmq.ts";
 
 let seeded = 0;
 

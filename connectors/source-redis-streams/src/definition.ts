@@ -1,5 +1,5 @@
 import { type ConfigSchema, defineSource, type SourceDefinition, z } from "@pulsar-connect/core";
-import { checkRedisConnection, type RedisConnectionConfig, redisConnectionFields } from "@pulsar-connect/redis-common";
+import { checkRedisConnection, redisConnectionFields } from "@pulsar-connect/redis-common";
 import { RedisStreamSource } from "./internal/source.ts";
 
 const streamId = /^(\$|0|\d+(-\d+)?)$/;
@@ -43,22 +43,7 @@ const schema = z
   .superRefine((config, ctx) => checkRedisConnection(config, ctx));
 
 /** The validated Redis Streams source config. */
-export interface RedisStreamSourceConfig extends RedisConnectionConfig {
-  streamKey: string;
-  consumerGroup: string;
-  consumerName?: string | undefined;
-  startId: string;
-  createGroup: boolean;
-  batchSize: number;
-  blockMs: number;
-  claimIdleMs: number;
-  valueField?: string | undefined;
-  keyField?: string | undefined;
-}
-
-// The interface above must stay the schema's output type.
-const sameShape: (config: z.output<typeof schema>) => RedisStreamSourceConfig = (config) => config;
-void sameShape;
+export type RedisStreamSourceConfig = z.output<typeof schema>;
 
 /** Config schema of the Redis Streams source. */
 export const redisStreamSourceConfig: ConfigSchema = schema;

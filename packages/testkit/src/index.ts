@@ -15,4 +15,14 @@ export {
   type TestContextHandle,
   type TestContextOptions,
 } from "./context.ts";
+export {
+  crashSeed,
+  createDedupNamespace,
+  exited,
+  killPoint,
+  type SourceProcessSettings,
+  startSourceProcess,
+  storedCount,
+  storedIds,
+} from "./crash.ts";
 export { describeSourceKill, type SourceKillOptions } from "./source-kill.ts";

@@ -6,6 +6,7 @@ import { writeSync } from "node:fs";
 import type { LogFields, Logger, SourceDefinition } from "@pulsar-connect/core";
 import { PulsarClient } from "@pulsar-connect/pulsar-client";
 import { createInstance, resolveSourceConfig } from "@pulsar-connect/runtime";
+import { killingClient } from "@pulsar-connect/runtime/testing";
 
 /** What the parent passes to a source process. */
 export interface SourceProcessSettings {
@@ -15,38 +16,13 @@ export interface SourceProcessSettings {
   secrets: Record<string, string>;
   serviceUrl: string;
   adminUrl: string;
+  /** The output topic; sources that choose their topics per record (CDC) write under `tenant`/`namespace`. */
   topic: string;
+  tenant?: string;
+  namespace?: string;
   name: string;
   guarantee: "ATMOST_ONCE" | "ATLEAST_ONCE" | "EFFECTIVELY_ONCE";
   killAtSend?: number;
-}
-
-type Producer = Awaited<ReturnType<PulsarClient["createProducer"]>>;
-
-/** The producer, except that from send number `killAtSend` on the process SIGKILLs itself with that receipt pending. */
-function killingProducer(producer: Producer, killAtSend: number, counter: { sends: number }): Producer {
-  const send: Producer["send"] = (message) => {
-    counter.sends += 1;
-    const receipt = producer.send(message);
-    if (counter.sends >= killAtSend) {
-      let settled = false;
-      receipt.then(
-        () => (settled = true),
-        () => (settled = true),
-      );
-      // One turn later the message is in the producer's batch or on the wire; should its receipt be in already, the
-      // next send becomes the kill point.
-      setImmediate(() => {
-        if (settled) return;
-        writeSync(1, `killing at send ${counter.sends} with its receipt pending\n`);
-        process.kill(process.pid, "SIGKILL");
-      });
-    }
-    return receipt;
-  };
-  return new Proxy(producer, {
-    get: (target, property) => (property === "send" ? send : Reflect.get(target, property, target)),
-  });
 }
 
 const raw = process.env.PC_SOURCE_PROCESS;
@@ -56,6 +32,8 @@ const definition = ((await import(settings.connectorModule)) as { default: Sourc
 
 const resolved = resolveSourceConfig({
   name: settings.name,
+  ...(settings.tenant === undefined ? {} : { tenant: settings.tenant }),
+  ...(settings.namespace === undefined ? {} : { namespace: settings.namespace }),
   archive: `builtin://${definition.name}`,
   topicName: settings.topic,
   processingGuarantees: settings.guarantee,
@@ -80,22 +58,13 @@ const stderrLogger = (bindings: LogFields): Logger => {
   };
 };
 const client = new PulsarClient({ serviceUrl: settings.serviceUrl });
-const counter = { sends: 0 };
-const killAtSend = settings.killAtSend;
-const pulsarClient =
-  killAtSend === undefined
-    ? client
-    : ({
-        subscribe: client.subscribe.bind(client),
-        createProducer: async (options: Parameters<PulsarClient["createProducer"]>[0]) =>
-          killingProducer(await client.createProducer(options), killAtSend, counter),
-      } as unknown as PulsarClient);
+const pulsarClient = settings.killAtSend === undefined ? client : killingClient(client, settings.killAtSend);
 const instance = createInstance({
   kind: "source",
   config: resolved.value,
   definition,
   instanceId: 0,
-  pulsar: { client: pulsarClient as never, adminUrl: settings.adminUrl },
+  pulsar: { client: pulsarClient, adminUrl: settings.adminUrl },
   logger: stderrLogger({}),
 });
 process.once("SIGTERM", () => {

@@ -120,6 +120,4 @@ export const transformsConfig: z.ZodObject<{ steps: z.ZodArray<z.ZodType<Step>> 
 });
 
 /** The function's config, validated. */
-export interface TransformsConfig {
-  steps: Step[];
-}
+export type TransformsConfig = z.output<typeof transformsConfig>;

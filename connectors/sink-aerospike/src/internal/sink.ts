@@ -113,7 +113,7 @@ function recordObject(record: SinkRecord): Record<string, unknown> {
 /** Key and bins of the Aerospike record for a message, per the configured mode. */
 export function toAerospikeRecord(
   record: SinkRecord,
-  config: Pick<AerospikeSinkConfig, "mode" | "columnName" | "keyField">,
+  config: Pick<AerospikeSinkConfig, "mode"> & Partial<Pick<AerospikeSinkConfig, "columnName" | "keyField">>,
 ): { key: string; bins: Record<string, BinValue> } {
   if (config.mode === "string") {
     const text = typeof record.value === "string" ? record.value : decoder.decode(record.data);

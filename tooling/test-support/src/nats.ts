@@ -1,30 +1,10 @@
 import { jetstreamManager } from "@nats-io/jetstream";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
-import { inject } from "vitest";
-
-const services = () =>
-  inject("services" as never) as {
-    pulsar?: { serviceUrl: string; webServiceUrl: string };
-    nats?: { servers: string };
-  };
-
-/** Endpoints of the Pulsar broker that tooling/services started for this project. */
-export function pulsarEndpoints(): { serviceUrl: string; adminUrl: string } {
-  const pulsar = services().pulsar;
-  return {
-    serviceUrl: pulsar?.serviceUrl ?? "pulsar://127.0.0.1:6650",
-    adminUrl: pulsar?.webServiceUrl ?? "http://127.0.0.1:8080",
-  };
-}
+import { endpointOf } from "./endpoints.ts";
 
 /** The NATS server (JetStream on) that tooling/services started (or found) for this project. */
 export function natsServers(): string {
-  return services().nats?.servers ?? "nats://127.0.0.1:4222";
-}
-
-/** A name nobody else uses (letters, digits and dashes: valid for streams, consumers and subjects). */
-export function uniqueName(prefix: string): string {
-  return `${prefix}-${process.pid}-${Date.now().toString(36)}-${Math.floor(Math.random() * 1e6)}`;
+  return endpointOf("nats").servers;
 }
 
 export async function withNats<T>(servers: string, use: (connection: NatsConnection) => Promise<T>): Promise<T> {

@@ -1,0 +1,2 @@
+export { endpointOf, pulsarEndpoints, services, uniqueName } from "./endpoints.ts";
+export { createTestNamespace, idsIn, testAdmin } from "./pulsar.ts";
