@@ -13,6 +13,10 @@ export interface PulsarAdminOptions {
 }
 
 /** Small typed wrapper over Pulsar's admin REST API (v2), built on the platform fetch. */
+const COMPACTION_STATES = ["NOT_RUN", "RUNNING", "SUCCESS", "ERROR"] as const;
+/** Upstream's `LongRunningProcessStatus` of a topic's compaction. */
+export type CompactionState = (typeof COMPACTION_STATES)[number];
+
 export class PulsarAdmin {
   private readonly base: string;
   private readonly options: PulsarAdminOptions;
@@ -172,6 +176,23 @@ export class PulsarAdmin {
   /** Sets the backlog size (bytes) at which the broker compacts a topic on its own. */
   async setCompactionThreshold(topic: string, bytes: number): Promise<void> {
     await this.request("POST", `${this.topicPath(topic)}/compactionThreshold`, bytes);
+  }
+
+  /** Starts compaction of a topic now (the broker compacts one topic at a time: 409 while one runs). */
+  async triggerCompaction(topic: string): Promise<void> {
+    await this.request("PUT", `${this.topicPath(topic)}/compaction`);
+  }
+
+  /** State of the last compaction the broker ran on a topic, with the error when it failed. */
+  async compactionStatus(topic: string): Promise<{ status: CompactionState; lastError?: string }> {
+    const answer = (await this.request("GET", `${this.topicPath(topic)}/compaction`)) as {
+      status?: string;
+      lastError?: string;
+    };
+    const status = (COMPACTION_STATES as readonly string[]).includes(answer?.status ?? "")
+      ? (answer.status as CompactionState)
+      : "ERROR";
+    return answer?.lastError ? { status, lastError: answer.lastError } : { status };
   }
 
   /** Id of the last message of a topic, or undefined when the topic does not exist. */

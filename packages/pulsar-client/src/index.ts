@@ -1,4 +1,4 @@
-export { PulsarAdmin, type PulsarAdminOptions } from "./admin.ts";
+export { type CompactionState, PulsarAdmin, type PulsarAdminOptions } from "./admin.ts";
 export {
   type Authentication,
   type OAuth2ClientCredentialsOptions,

@@ -489,9 +489,11 @@ export class PartitionProducer implements ProducerHandler {
 
   private compressInto(m: MessageMetadataPb, raw: Buffer): Buffer {
     const type = this.opts.compressionType;
+    // Set without compression too, as the Java client does: the broker's compaction takes a key whose message has
+    // uncompressed size 0 as deleted, and without the field it measures the whole entry instead.
+    m.uncompressedSize = raw.length;
     if (type === "NONE") return raw;
     m.compression = COMPRESSION_CODES[type];
-    m.uncompressedSize = raw.length;
     return compress(type, raw);
   }
 

@@ -1,20 +1,11 @@
 import { readFileSync } from "node:fs";
 import { link, mkdir, open, readdir, readFile, rename, rm } from "node:fs/promises";
 import { join, resolve } from "node:path";
-import type { ResolvedSinkConfig, ResolvedSourceConfig } from "@pulsar-connect/runtime";
 import { WorkerError } from "../errors.ts";
+import { type ConnectorStore, type StoredConnector, storeKey } from "./connector-store.ts";
 
-/** What the worker persists per connector: its config and the desired state of each instance. */
-export type StoredConnector = (
-  | { kind: "sink"; config: ResolvedSinkConfig; stoppedInstances: number[] }
-  | { kind: "source"; config: ResolvedSourceConfig; stoppedInstances: number[] }
-) & {
-  /** The installed connector package it runs (uploaded or fetched), by the sha512 integrity of its tarball. */
-  package?: { integrity: string };
-};
-
-function fileName(kind: string, tenant: string, namespace: string, name: string): string {
-  return `${kind}~${encodeURIComponent(tenant)}~${encodeURIComponent(namespace)}~${encodeURIComponent(name)}.json`;
+function fileName(kind: StoredConnector["kind"], tenant: string, namespace: string, name: string): string {
+  return `${storeKey(kind, tenant, namespace, name)}.json`;
 }
 
 /** Who holds a data folder: a process id is reused (containers restart as the same PID), the stamp is not. */
@@ -122,7 +113,7 @@ async function syncDir(dir: string): Promise<void> {
 }
 
 /** A folder of JSON files, one per connector, each replaced atomically (write to a temp file, then rename). */
-export class FileStore {
+export class FileStore implements ConnectorStore {
   private readonly dir: string;
   private readonly lockFile: string;
   private sequence = 0;
@@ -237,7 +228,7 @@ export class FileStore {
     }
   }
 
-  async remove(kind: string, tenant: string, namespace: string, name: string): Promise<void> {
+  async remove(kind: StoredConnector["kind"], tenant: string, namespace: string, name: string): Promise<void> {
     await rm(join(this.dir, fileName(kind, tenant, namespace, name)), { force: true });
     await syncDir(this.dir);
   }

@@ -5,6 +5,7 @@ import type {
   SinkInstanceStatusData,
   SourceInstanceStatusData,
 } from "@pulsar-connect/runtime";
+import { type InstanceStatus, upstreamInstanceStatus } from "./status.ts";
 
 /** Backoff of restarts after a failure: 1 s, 2 s, 4 s ... capped, reset after a stable run. */
 export interface BackoffPolicy {
@@ -41,8 +42,6 @@ interface Totals {
 export interface SlotCounters extends Totals {
   userMetrics: Map<string, { count: number; sum: number }>;
 }
-
-export type InstanceStatus = SinkInstanceStatusData | SourceInstanceStatusData;
 
 /**
  * Supervises one instance id of a connector: starts it, restarts it with capped exponential backoff when it
@@ -312,35 +311,26 @@ export class InstanceSlot {
     const error = this.scrub(running ? (live?.error ?? "") : live?.error || this.lastError);
     const scrubbed = (list: ExceptionInformation[] | undefined, fallback: ExceptionInformation[]) =>
       (list ?? fallback).map((entry) => ({ ...entry, exceptionString: this.scrub(entry.exceptionString) }));
-    const common = {
+    return upstreamInstanceStatus(this.kind, {
       running,
       error,
       numRestarts: this.numRestarts,
-      numSystemExceptions: counters.systemExceptions,
+      received: counters.received,
+      written: counters.written,
+      connectorExceptions: counters.connectorExceptions,
+      systemExceptions: counters.systemExceptions,
+      deadLettered: counters.deadLettered,
+      dropped: counters.dropped,
+      latestConnectorExceptions: scrubbed(
+        live?.latestSinkExceptions ?? live?.latestSourceExceptions,
+        this.latestConnectorExceptions,
+      ),
       latestSystemExceptions: scrubbed(live?.latestSystemExceptions, this.latestSystemExceptions),
       lastReceivedTime: counters.lastReceivedTime,
       workerId: this.workerId,
       stalled: live?.stalled ?? false,
       state: this.scrub(this.describe(live?.state)),
-    };
-    if (this.kind === "sink") {
-      return {
-        ...common,
-        numReadFromPulsar: counters.received,
-        numSinkExceptions: counters.connectorExceptions,
-        latestSinkExceptions: scrubbed(live?.latestSinkExceptions, this.latestConnectorExceptions),
-        numWrittenToSink: counters.written,
-        numDeadLettered: counters.deadLettered,
-      };
-    }
-    return {
-      ...common,
-      numReceivedFromSource: counters.received,
-      numSourceExceptions: counters.connectorExceptions,
-      latestSourceExceptions: scrubbed(live?.latestSourceExceptions, this.latestConnectorExceptions),
-      numWritten: counters.written,
-      numDropped: counters.dropped,
-    };
+    });
   }
 }
 

@@ -3,7 +3,8 @@ import type { ResolvedSinkConfig, ResolvedSourceConfig } from "@pulsar-connect/r
 import { WorkerError } from "../../errors.ts";
 import type { Principal } from "../auth.ts";
 import { readBody, sendJson } from "../http.ts";
-import type { InstanceStatus, SlotCounters } from "../supervisor.ts";
+import type { InstanceStatus } from "../status.ts";
+import type { SlotCounters } from "../supervisor.ts";
 import { type DeadLetterClient, deadLetterTopicsOf, peekDeadLetters, replayDeadLetters } from "./dlq.ts";
 import type { ConnectorLogs } from "./logs.ts";
 

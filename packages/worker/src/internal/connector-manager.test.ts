@@ -1,0 +1,212 @@
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import type { Logger } from "@pulsar-connect/core";
+import {
+  ConnectorCatalog,
+  type ConnectorInstance,
+  InstanceStats,
+  type SinkInstanceOptions,
+  type SinkInstanceStatusData,
+  type SourceInstanceOptions,
+} from "@pulsar-connect/runtime";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { fixtureHost } from "../../test/fixtures/host.ts";
+import { ConnectorManager } from "./connector-manager.ts";
+import { ConnectorPackages } from "./packages.ts";
+import { SecretScrubber } from "./redact.ts";
+import type { InstanceRef, Scheduler } from "./scheduler.ts";
+import { StandaloneScheduler } from "./scheduler.ts";
+import { FileStore } from "./store.ts";
+
+// Instances are stand-ins (no broker): these tests check which instances the manager runs where the scheduler
+// places them, the seam cluster mode builds on. A real broker runs the same manager in test/*.integration.test.ts.
+class StandInInstance implements ConnectorInstance {
+  readonly kind: "sink" | "source";
+  readonly instanceId: number;
+  readonly stats: InstanceStats = new InstanceStats();
+  readonly done: Promise<void>;
+  stopped = false;
+  private finish!: () => void;
+
+  constructor(options: SinkInstanceOptions | SourceInstanceOptions) {
+    this.kind = options.kind;
+    this.instanceId = options.instanceId;
+    this.done = new Promise<void>((resolve) => {
+      this.finish = resolve;
+    });
+  }
+
+  async start(): Promise<void> {}
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.finish();
+  }
+
+  status(): SinkInstanceStatusData {
+    return {
+      running: !this.stopped,
+      error: "",
+      numRestarts: 0,
+      numReadFromPulsar: 0,
+      numSystemExceptions: 0,
+      latestSystemExceptions: [],
+      numSinkExceptions: 0,
+      latestSinkExceptions: [],
+      numWrittenToSink: 0,
+      lastReceivedTime: 0,
+      workerId: "",
+      stalled: false,
+      state: "",
+    };
+  }
+}
+
+/** Places the instance ids in `here` on this worker, the others elsewhere; `move` changes that and notifies. */
+class MovableScheduler implements Scheduler {
+  here: Set<number>;
+  private readonly listeners = new Set<() => void>();
+
+  constructor(here: number[]) {
+    this.here = new Set(here);
+  }
+
+  runsHere(instance: InstanceRef): boolean {
+    return this.here.has(instance.instanceId);
+  }
+
+  onChange(listener: () => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  move(here: number[]): void {
+    this.here = new Set(here);
+    for (const listener of this.listeners) listener();
+  }
+}
+
+const silent: Logger = {
+  debug: () => undefined,
+  info: () => undefined,
+  warn: () => undefined,
+  error: () => undefined,
+  child: () => silent,
+};
+
+let dataDir: string;
+let store: FileStore;
+let created: StandInInstance[];
+let manager: ConnectorManager | undefined;
+const PATH = { tenant: "public", namespace: "default", name: "placed" };
+
+async function newManager(scheduler: Scheduler): Promise<ConnectorManager> {
+  const catalog = await ConnectorCatalog.discover({ hostDirs: [fixtureHost()] });
+  store = new FileStore(dataDir);
+  await store.init();
+  manager = new ConnectorManager({
+    options: {
+      createPulsarClient: () => ({}) as never,
+      createInstance: (options) => {
+        const instance = new StandInInstance(options);
+        created.push(instance);
+        return instance;
+      },
+      backoff: { initialMs: 50, maxMs: 200, stableMs: 60_000 },
+    },
+    logger: silent,
+    scrubber: new SecretScrubber(),
+    store,
+    packages: new ConnectorPackages({ root: join(dataDir, "packages"), maxBytes: 1024 * 1024 }),
+    scheduler,
+    catalog,
+    pulsarAuthentication: undefined,
+  });
+  await manager.restore();
+  return manager;
+}
+
+async function createSink(parallelism: number): Promise<void> {
+  await manager?.create("sink", PATH, {
+    config: { archive: "builtin://test-file", inputs: ["in"], parallelism, configs: { path: "/tmp/never-written" } },
+  });
+}
+
+/** Instance ids that run now (started and not stopped). */
+function running(): number[] {
+  return created
+    .filter((instance) => !instance.stopped)
+    .map((instance) => instance.instanceId)
+    .sort();
+}
+
+async function until(check: () => boolean, timeoutMs = 5_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error("condition not met in time");
+    await new Promise((done) => setTimeout(done, 20));
+  }
+}
+
+beforeEach(() => {
+  dataDir = mkdtempSync(join(tmpdir(), "pulsar-connect-manager-"));
+  created = [];
+});
+
+afterEach(async () => {
+  await manager?.stopInstances();
+  manager = undefined;
+  await store.release();
+  rmSync(dataDir, { recursive: true, force: true });
+});
+
+describe("the connector manager and its scheduler", () => {
+  it("standalone runs every instance", async () => {
+    await newManager(new StandaloneScheduler());
+    await createSink(3);
+    await until(() => running().length === 3);
+    expect(running()).toEqual([0, 1, 2]);
+  });
+
+  it("runs only the instances placed here, and still reports every instance", async () => {
+    await newManager(new MovableScheduler([0, 2]));
+    await createSink(3);
+    await until(() => running().length === 2);
+    expect(running()).toEqual([0, 2]);
+    const status = manager?.status("sink", PATH, undefined) as { numInstances: number; numRunning: number };
+    expect(status.numInstances).toBe(3);
+    expect(status.numRunning).toBe(2);
+  });
+
+  it("a placement change stops what moved away and starts what arrived, keeping what the user stopped stopped", async () => {
+    const scheduler = new MovableScheduler([0]);
+    await newManager(scheduler);
+    await createSink(3);
+    await until(() => running().length === 1);
+    await manager?.control("sink", PATH, "stop", "2");
+    scheduler.move([1, 2]);
+    // Instance 0 moved away, 1 arrived; 2 arrived but its desired state is stopped.
+    await until(() => running().join() === "1");
+    await manager?.control("sink", PATH, "start", "2");
+    await until(() => running().join() === "1,2");
+    // Started or restarted elsewhere: stored as running, but not run here.
+    await manager?.control("sink", PATH, "restart", "0");
+    await manager?.control("sink", PATH, "start", "0");
+    expect(running()).toEqual([1, 2]);
+    const stored = await store.loadAll();
+    expect(stored.entries[0]?.stoppedInstances).toEqual([]);
+  });
+
+  it("restores stored connectors only where the scheduler places them", async () => {
+    await newManager(new StandaloneScheduler());
+    await createSink(2);
+    await until(() => running().length === 2);
+    await manager?.stopInstances();
+    await store.release();
+    created = [];
+    await newManager(new MovableScheduler([1]));
+    await until(() => running().length === 1);
+    expect(running()).toEqual([1]);
+  });
+});
