@@ -61,17 +61,7 @@ const schema = z
   });
 
 /** The validated file sink config. */
-export interface FileSinkConfig {
-  directory: string;
-  fileNamePattern: string;
-  format: "json" | "string";
-  rollSizeBytes: number;
-  rollIntervalMs: number;
-}
-
-// The interface above must stay the schema's output type.
-const sameShape: (config: z.output<typeof schema>) => FileSinkConfig = (config) => config;
-void sameShape;
+export type FileSinkConfig = z.output<typeof schema>;
 
 /** Config schema of the file sink. */
 export const fileSinkConfig: ConfigSchema = schema;

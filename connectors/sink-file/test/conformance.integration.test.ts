@@ -1,8 +1,9 @@
 import { join } from "node:path";
+import { pulsarEndpoints } from "@pulsar-connect/test-support";
 import { describeSinkConformance } from "@pulsar-connect/testkit";
 import { afterAll } from "vitest";
 import definition from "../src/index.ts";
-import { finishedContents, freshDirectory, pulsarEndpoints, removeDirectories } from "./files.ts";
+import { finishedContents, freshDirectory, removeDirectories } from "./files.ts";
 
 afterAll(removeDirectories);
 

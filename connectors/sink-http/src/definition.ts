@@ -104,23 +104,7 @@ const schema = z
   });
 
 /** The validated HTTP sink config. */
-export interface HttpSinkConfig {
-  url: string;
-  headers: Record<string, string>;
-  secretHeaders?: Record<string, string> | undefined;
-  requestMode: "perRecord" | "jsonArray";
-  bodyFormat: "json" | "raw";
-  contentType?: string | undefined;
-  batchMaxRecords: number;
-  batchMaxBytes: number;
-  batchLingerMs: number;
-  requestTimeoutMs: number;
-  maxRetryAfterMs: number;
-}
-
-// The interface above must stay the schema's output type.
-const sameShape: (config: z.output<typeof schema>) => HttpSinkConfig = (config) => config;
-void sameShape;
+export type HttpSinkConfig = z.output<typeof schema>;
 
 /** Config schema of the HTTP sink. */
 export const httpSinkConfig: ConfigSchema = schema;

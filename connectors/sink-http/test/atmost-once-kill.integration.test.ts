@@ -3,9 +3,11 @@ import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
 import { PulsarClient } from "@pulsar-connect/pulsar-client";
 import { createInstance, resolveSinkConfig } from "@pulsar-connect/runtime";
+import { pulsarEndpoints, testAdmin, uniqueName } from "@pulsar-connect/test-support";
+import { exited } from "@pulsar-connect/testkit";
 import { afterAll, expect, it } from "vitest";
 import definition from "../src/index.ts";
-import { pulsarEndpoints, Receiver, uniqueName } from "./receiver.ts";
+import { Receiver } from "./receiver.ts";
 
 const receiver = await Receiver.start();
 const pulsar = pulsarEndpoints();
@@ -22,8 +24,9 @@ const idsAt = (path: string) =>
 
 /** Backlog of the topic's one subscription (the sink's). */
 async function backlog(topic: string): Promise<number> {
-  const response = await fetch(`${pulsar.adminUrl}/admin/v2/persistent/${topic.replace("persistent://", "")}/stats`);
-  const stats = (await response.json()) as { subscriptions?: Record<string, { msgBacklog?: number }> };
+  const stats = (await testAdmin().getTopicStats(topic)) as {
+    subscriptions?: Record<string, { msgBacklog?: number }>;
+  };
   const subscriptions = Object.values(stats.subscriptions ?? {});
   return subscriptions.length === 1 ? (subscriptions[0]?.msgBacklog ?? -1) : -1;
 }
@@ -62,7 +65,7 @@ it("never POSTs a record twice when its process is SIGKILLed mid-stream (ATMOST_
       stdio: ["ignore", "ignore", "inherit"],
     });
     const limit = setTimeout(() => child.kill("SIGTERM"), 90_000);
-    const exit = await new Promise((resolve) => child.once("exit", (code, signal) => resolve({ code, signal })));
+    const exit = await exited(child);
     clearTimeout(limit);
     expect(exit, "the first instance dies by SIGKILL at its kill point").toEqual({ code: null, signal: "SIGKILL" });
     const atKill = idsAt(path).length;

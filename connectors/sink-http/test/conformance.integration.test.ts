@@ -1,8 +1,9 @@
 import { join } from "node:path";
+import { pulsarEndpoints, uniqueName } from "@pulsar-connect/test-support";
 import { describeSinkConformance } from "@pulsar-connect/testkit";
 import { afterAll } from "vitest";
 import definition from "../src/index.ts";
-import { pulsarEndpoints, Receiver, uniqueName } from "./receiver.ts";
+import { Receiver } from "./receiver.ts";
 
 const receiver = await Receiver.start();
 afterAll(() => receiver.close());

@@ -1,6 +1,5 @@
 import { createServer, type IncomingHttpHeaders, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
-import { inject } from "vitest";
 
 /** One request the receiver got, and the status it answered. */
 export interface ReceivedRequest {
@@ -73,20 +72,4 @@ export class Receiver {
     this.server.closeAllConnections();
     await new Promise<void>((resolve) => this.server.close(() => resolve()));
   }
-}
-
-const services = () => inject("services" as never) as { pulsar?: { serviceUrl: string; webServiceUrl: string } };
-
-/** Endpoints of the Pulsar broker that tooling/services started for this project. */
-export function pulsarEndpoints(): { serviceUrl: string; adminUrl: string } {
-  const pulsar = services().pulsar;
-  return {
-    serviceUrl: pulsar?.serviceUrl ?? "pulsar://127.0.0.1:6650",
-    adminUrl: pulsar?.webServiceUrl ?? "http://127.0.0.1:8080",
-  };
-}
-
-/** A name nobody else uses. */
-export function uniqueName(prefix: string): string {
-  return `${prefix}-${process.pid}-${Date.now().toString(36)}-${Math.floor(Math.random() * 1e6)}`;
 }

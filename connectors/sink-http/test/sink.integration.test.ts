@@ -1,10 +1,11 @@
 import { ConnectorError, loadConfig } from "@pulsar-connect/core";
 import { PulsarClient } from "@pulsar-connect/pulsar-client";
 import { createInstance, resolveSinkConfig } from "@pulsar-connect/runtime";
+import { pulsarEndpoints, uniqueName } from "@pulsar-connect/test-support";
 import { createSinkContext, MemoryLogger, makeSinkRecords } from "@pulsar-connect/testkit";
 import { afterAll, describe, expect, it } from "vitest";
 import definition from "../src/index.ts";
-import { pulsarEndpoints, Receiver, uniqueName } from "./receiver.ts";
+import { Receiver } from "./receiver.ts";
 
 const receiver = await Receiver.start();
 const pulsar = pulsarEndpoints();

@@ -77,26 +77,7 @@ const schema = z
   });
 
 /** The validated InfluxDB sink config. */
-export interface InfluxdbSinkConfig {
-  influxdbUrl: string;
-  username?: string | undefined;
-  password?: string | undefined;
-  database: string;
-  consistencyLevel: (typeof consistencyLevels)[number];
-  logLevel?: "NONE" | "BASIC" | "HEADERS" | "FULL" | undefined;
-  retentionPolicy: string;
-  gzipEnable: boolean;
-  batchTimeMs?: number | undefined;
-  batchSize: number;
-  timestampField?: string | undefined;
-  precision: "ns" | "us" | "ms" | "s";
-  createDatabase: boolean;
-  writeTimeoutMs: number;
-}
-
-// The interface above must stay the schema's output type.
-const sameShape: (config: z.output<typeof schema>) => InfluxdbSinkConfig = (config) => config;
-void sameShape;
+export type InfluxdbSinkConfig = z.output<typeof schema>;
 
 /** Config schema of the InfluxDB sink. */
 export const influxdbSinkConfig: ConfigSchema = schema;

@@ -1,11 +1,14 @@
 import { join } from "node:path";
+import { endpointOf, pulsarEndpoints } from "@pulsar-connect/test-support";
 import { describeSinkConformance } from "@pulsar-connect/testkit";
 import definition from "../src/index.ts";
-import { influxdbUrl, pulsarEndpoints, query, uniqueDatabase } from "./influx.ts";
+import { query, uniqueDatabase } from "./influx.ts";
+
+const influxdbUrl = endpointOf("influxdb").url;
 
 describeSinkConformance("influxdb", {
   definition,
-  config: () => ({ influxdbUrl: influxdbUrl(), database: uniqueDatabase("conformance") }),
+  config: () => ({ influxdbUrl, database: uniqueDatabase("conformance") }),
   invalidConfig: {
     configs: { influxdbUrl: "ftp://host", database: "", username: "u", consistencyLevel: "SOME" },
     paths: ["configs.database", "configs.consistencyLevel"],

@@ -1,28 +1,8 @@
-import { inject } from "vitest";
+import { endpointOf, uniqueName } from "@pulsar-connect/test-support";
 
-const services = () =>
-  inject("services" as never) as {
-    pulsar?: { serviceUrl: string; webServiceUrl: string };
-    influxdb?: { url: string };
-  };
-
-/** Endpoints of the Pulsar broker that tooling/services started for this project. */
-export function pulsarEndpoints(): { serviceUrl: string; adminUrl: string } {
-  const pulsar = services().pulsar;
-  return {
-    serviceUrl: pulsar?.serviceUrl ?? "pulsar://127.0.0.1:6650",
-    adminUrl: pulsar?.webServiceUrl ?? "http://127.0.0.1:8080",
-  };
-}
-
-/** HTTP API of the InfluxDB that tooling/services started (or found) for this project. */
-export function influxdbUrl(): string {
-  return services().influxdb?.url ?? "http://127.0.0.1:8086";
-}
-
-/** A database name nobody else uses. */
+/** A database name nobody else uses (underscores: InfluxQL needs no quoting for it). */
 export function uniqueDatabase(prefix: string): string {
-  return `${prefix}_${process.pid}_${Date.now().toString(36)}_${Math.floor(Math.random() * 1e6)}`;
+  return uniqueName(prefix).replaceAll("-", "_");
 }
 
 export interface Series {
@@ -33,7 +13,7 @@ export interface Series {
 }
 
 /** Runs an InfluxQL query and returns its series (none when the measurement is empty or missing). */
-export async function query(database: string, q: string, url: string = influxdbUrl()): Promise<Series[]> {
+export async function query(database: string, q: string, url: string = endpointOf("influxdb").url): Promise<Series[]> {
   const target = new URL("/query", url);
   target.searchParams.set("db", database);
   target.searchParams.set("q", q);

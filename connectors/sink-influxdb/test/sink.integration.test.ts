@@ -2,10 +2,13 @@ import { type ConnectorError, compatWarnings, loadConfig } from "@pulsar-connect
 import { PulsarClient } from "@pulsar-connect/pulsar-client";
 import { createInstance, resolveSinkConfig } from "@pulsar-connect/runtime";
 import { privateServer } from "@pulsar-connect/services/private-server";
+import { endpointOf, pulsarEndpoints } from "@pulsar-connect/test-support";
 import { createSinkContext, makeSinkRecords } from "@pulsar-connect/testkit";
 import { describe, expect, it } from "vitest";
 import definition from "../src/index.ts";
-import { influxdbUrl, pulsarEndpoints, query, rows, uniqueDatabase } from "./influx.ts";
+import { query, rows, uniqueDatabase } from "./influx.ts";
+
+const influxdbUrl = endpointOf("influxdb").url;
 
 const ownInflux = privateServer("influxdb");
 
@@ -20,7 +23,7 @@ const raw = (text: string) => ({ value: text });
 describe("InfluxDB sink against a real server", () => {
   it("round-trips names and tag values with commas, spaces, equals signs, quotes and backslashes", async () => {
     const database = uniqueDatabase("escaping");
-    const { sink } = await openSink({ influxdbUrl: influxdbUrl(), database });
+    const { sink } = await openSink({ influxdbUrl, database });
     const measurement = 'load, avg="1m"\\x';
     const tags = { "host name": "a,b=c d", 'q"uote': 'x\\y"z', "=": "," };
     const text = 'say "hi", a=b \\ back\\\\slash\nnew line';
@@ -40,7 +43,7 @@ describe("InfluxDB sink against a real server", () => {
 
   it("writes integers as integer fields and floats (even 2.0) as float fields, with 64-bit integers intact", async () => {
     const database = uniqueDatabase("types");
-    const { sink } = await openSink({ influxdbUrl: influxdbUrl(), database, timestampField: "t", precision: "s" });
+    const { sink } = await openSink({ influxdbUrl, database, timestampField: "t", precision: "s" });
     await sink.write(
       makeSinkRecords([raw('{"measurement":"m","t":1700000000,"i":9223372036854775807,"f":2.0,"e":1e3,"b":true}')]),
     );
@@ -53,7 +56,7 @@ describe("InfluxDB sink against a real server", () => {
       b: "boolean",
     });
     // The JSON answer would round the integer; its text shows every digit.
-    const url = new URL("/query", influxdbUrl());
+    const url = new URL("/query", influxdbUrl);
     url.searchParams.set("db", database);
     url.searchParams.set("q", 'SELECT "i" FROM "m"');
     url.searchParams.set("epoch", "s");
@@ -63,7 +66,7 @@ describe("InfluxDB sink against a real server", () => {
   it("sends gzip when asked, and a record written again with its own time replaces itself", async () => {
     const database = uniqueDatabase("gzip");
     const { sink } = await openSink({
-      influxdbUrl: influxdbUrl(),
+      influxdbUrl,
       database,
       gzipEnable: true,
       timestampField: "at",
@@ -81,7 +84,7 @@ describe("InfluxDB sink against a real server", () => {
 
   it("refuses exactly the records the server or the mapping refuse, and writes the rest of the batch", async () => {
     const database = uniqueDatabase("refused");
-    const { sink } = await openSink({ influxdbUrl: influxdbUrl(), database, batchSize: 50 });
+    const { sink } = await openSink({ influxdbUrl, database, batchSize: 50 });
     const values: unknown[] = Array.from({ length: 40 }, (_, id) => ({ measurement: "r", id, v: 1.5 }));
     values[7] = { measurement: "r", id: 7, v: "text" }; // field type conflict with the float v
     values[21] = { id: 21 }; // no measurement
@@ -135,7 +138,7 @@ describe("InfluxDB sink against a real server", () => {
         processingGuarantees: "ATLEAST_ONCE",
         maxMessageRetries: 1,
         deadLetterTopic,
-        configs: { influxdbUrl: influxdbUrl(), database },
+        configs: { influxdbUrl, database },
         secrets: {},
       });
       if (!resolved.ok) throw new Error(JSON.stringify(resolved.issues));
@@ -198,7 +201,7 @@ describe("InfluxDB sink against a real server", () => {
 
   it("accepts logLevel and batchTimeMs with a warning saying they have no effect", () => {
     const warnings = compatWarnings(definition.config, {
-      influxdbUrl: influxdbUrl(),
+      influxdbUrl,
       database: "d",
       logLevel: "FULL",
       batchTimeMs: 5,

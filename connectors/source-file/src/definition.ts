@@ -91,25 +91,7 @@ const schema = z
   });
 
 /** The validated file source config. */
-export interface FileSourceConfig {
-  inputDirectory: string;
-  recurse: boolean;
-  keepFile: boolean;
-  fileFilter: string;
-  pathFilter?: string | undefined;
-  minimumFileAge: number;
-  maximumFileAge?: number | undefined;
-  minimumSize: number;
-  maximumSize?: number | undefined;
-  ignoreHiddenFiles: boolean;
-  pollingInterval: number;
-  numWorkers: number;
-  processedFileSuffix?: string | undefined;
-}
-
-// The interface above must stay the schema's output type.
-const sameShape: (config: z.output<typeof schema>) => FileSourceConfig = (config) => config;
-void sameShape;
+export type FileSourceConfig = z.output<typeof schema>;
 
 /** Config schema of the file source. */
 export const fileSourceConfig: ConfigSchema = schema;

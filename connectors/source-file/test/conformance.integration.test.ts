@@ -1,8 +1,9 @@
 import { join } from "node:path";
+import { pulsarEndpoints } from "@pulsar-connect/test-support";
 import { describeSourceConformance, describeSourceKill } from "@pulsar-connect/testkit";
 import { afterAll } from "vitest";
 import definition from "../src/index.ts";
-import { dropFile, freshDirectory, jsonLines, pulsarEndpoints, removeDirectories, visibleFiles } from "./files.ts";
+import { dropFile, freshDirectory, jsonLines, removeDirectories, visibleFiles } from "./files.ts";
 
 afterAll(removeDirectories);
 

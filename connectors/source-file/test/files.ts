@@ -1,16 +1,6 @@
 import { mkdtempSync, readdirSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { inject } from "vitest";
-
-/** Endpoints of the Pulsar broker that tooling/services started for this project. */
-export function pulsarEndpoints(): { serviceUrl: string; adminUrl: string } {
-  const pulsar = (inject("services" as never) as { pulsar?: { serviceUrl: string; webServiceUrl: string } }).pulsar;
-  return {
-    serviceUrl: pulsar?.serviceUrl ?? "pulsar://127.0.0.1:6650",
-    adminUrl: pulsar?.webServiceUrl ?? "http://127.0.0.1:8080",
-  };
-}
 
 const created: string[] = [];
 

@@ -70,26 +70,7 @@ const schema = z
   });
 
 /** The validated HTTP source config. */
-export interface HttpSourceConfig {
-  host: string;
-  port: number;
-  path: string;
-  maxBodyBytes: number;
-  bodyFormat: "bytes" | "string" | "json";
-  headerProperties: string[];
-  keyHeader?: string | undefined;
-  signatureHeader?: string | undefined;
-  signatureSecret?: string | undefined;
-  signatureAlgorithm: "sha256";
-  signaturePrefix: string;
-  bearerToken?: string | undefined;
-  maxPendingRequests: number;
-  receiptTimeoutMs: number;
-}
-
-// The interface above must stay the schema's output type.
-const sameShape: (config: z.output<typeof schema>) => HttpSourceConfig = (config) => config;
-void sameShape;
+export type HttpSourceConfig = z.output<typeof schema>;
 
 /** Config schema of the HTTP source. */
 export const httpSourceConfig: ConfigSchema = schema;

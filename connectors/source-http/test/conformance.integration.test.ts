@@ -1,7 +1,8 @@
 import { join } from "node:path";
+import { pulsarEndpoints } from "@pulsar-connect/test-support";
 import { describeSourceConformance, describeSourceKill } from "@pulsar-connect/testkit";
 import definition from "../src/index.ts";
-import { freePort, pulsarEndpoints, WebhookClient } from "./webhook-client.ts";
+import { freePort, WebhookClient } from "./webhook-client.ts";
 
 /** One sender per source port: seeding queues requests that it retries until the source answers them 2xx. */
 const clients = new Map<number, WebhookClient>();

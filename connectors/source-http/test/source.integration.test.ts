@@ -3,10 +3,11 @@ import { request } from "node:http";
 import { loadConfig, type SourceRecord } from "@pulsar-connect/core";
 import { PulsarClient } from "@pulsar-connect/pulsar-client";
 import { createInstance, resolveSourceConfig } from "@pulsar-connect/runtime";
+import { pulsarEndpoints, uniqueName } from "@pulsar-connect/test-support";
 import { createSourceContext } from "@pulsar-connect/testkit";
 import { afterAll, describe, expect, it } from "vitest";
 import definition from "../src/index.ts";
-import { freePort, postOnce, pulsarEndpoints, uniqueName } from "./webhook-client.ts";
+import { freePort, postOnce } from "./webhook-client.ts";
 
 const pulsar = pulsarEndpoints();
 const client = new PulsarClient({ serviceUrl: pulsar.serviceUrl });

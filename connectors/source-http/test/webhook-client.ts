@@ -1,6 +1,5 @@
 import { request } from "node:http";
 import { createServer } from "node:net";
-import { inject } from "vitest";
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -97,20 +96,4 @@ export async function freePort(): Promise<number> {
   const { port } = server.address() as { port: number };
   await new Promise((resolve) => server.close(resolve));
   return port;
-}
-
-const services = () => inject("services" as never) as { pulsar?: { serviceUrl: string; webServiceUrl: string } };
-
-/** Endpoints of the Pulsar broker that tooling/services started for this project. */
-export function pulsarEndpoints(): { serviceUrl: string; adminUrl: string } {
-  const pulsar = services().pulsar;
-  return {
-    serviceUrl: pulsar?.serviceUrl ?? "pulsar://127.0.0.1:6650",
-    adminUrl: pulsar?.webServiceUrl ?? "http://127.0.0.1:8080",
-  };
-}
-
-/** A name nobody else uses. */
-export function uniqueName(prefix: string): string {
-  return `${prefix}-${process.pid}-${Date.now().toString(36)}-${Math.floor(Math.random() * 1e6)}`;
 }
