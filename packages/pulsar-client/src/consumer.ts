@@ -172,6 +172,8 @@ class PartitionConsumer implements ConsumerHandler {
   private ackTimer: NodeJS.Timeout | undefined;
   private readonly backoff = new Backoff(100, 10_000);
   private reconnecting = false;
+  /** Acknowledgements waiting for the broker's receipt; abandoned when this consumer's session with the broker ends. */
+  private readonly receiptWaits = new Set<(error: PulsarClientError) => void>();
   private seeking = false;
   /** Non-durable positioning: where (re)subscription starts and what is filtered out client-side. */
   private startId: MessageId | undefined;
@@ -366,6 +368,7 @@ class PartitionConsumer implements ConsumerHandler {
     this.reconnecting = true;
     this.state = "connecting";
     this.conn = undefined;
+    this.abandonReceipts();
     this.parent.dropQueued(this.index);
     void (async () => {
       while (this.state === "connecting" && !this.ctx.closed) {
@@ -785,11 +788,17 @@ class PartitionConsumer implements ConsumerHandler {
       );
     }
     const requestId = conn.newRequestId();
-    const resp = await conn.request(
+    const answer = conn.request(
       { type: CommandType.ACK, ack: { consumerId: this.consumerId, ackType, messageId: ids, requestId } },
       requestId,
       "acknowledge",
     );
+    // A broker that closed this consumer (topic unload) drops its acks without an answer: the wait ends with the
+    // session, not with the request timeout.
+    const resp = await new Promise<Awaited<typeof answer>>((resolve, reject) => {
+      this.receiptWaits.add(reject);
+      answer.then(resolve, reject).finally(() => this.receiptWaits.delete(reject));
+    });
     const r = resp.ackResponse;
     if (r?.error !== undefined) throw serverError(r.error, r.message, "acknowledge");
   }
@@ -1010,8 +1019,18 @@ class PartitionConsumer implements ConsumerHandler {
     if (this.state === "closed") return;
     this.state = "closing";
     this.stopTimers();
+    this.abandonReceipts();
     await this.closeOnBroker();
     this.state = "closed";
+  }
+
+  private abandonReceipts(): void {
+    const error = new PulsarClientError(
+      "CONNECTION_FAILED",
+      `acknowledgement not confirmed: the consumer of ${this.topic} lost its session before the broker answered`,
+    );
+    for (const reject of this.receiptWaits) reject(error);
+    this.receiptWaits.clear();
   }
 }
 

@@ -224,6 +224,47 @@ describe("sink instances", () => {
     }
   });
 
+  it("under ATMOST_ONCE writes nothing twice when the topic is unloaded while batches wait in the runner", async () => {
+    const topic = `persistent://public/default/${unique("unload-am")}`;
+    const { definition, written } = memorySink();
+    let writes = 0;
+    // Slow writes keep the runner's buffer full, so an unload finds received, not yet acknowledged messages there
+    // that the broker then delivers again.
+    const slow = {
+      ...definition,
+      batchSize: 10,
+      async open(config: never, context: never) {
+        const sink = await definition.open(config, context);
+        return {
+          ...sink,
+          async write(records: SinkRecord[]) {
+            writes++;
+            await new Promise((resolve) => setTimeout(resolve, 150));
+            return sink.write(records);
+          },
+        };
+      },
+    } as typeof definition;
+    const { instance } = sinkInstance(topic, slow, { processingGuarantees: "ATMOST_ONCE" });
+    await instance.start();
+    const ids = Array.from({ length: 300 }, (_, id) => id);
+    // Entries of five messages: more entries than one write takes, some of them split between writes.
+    const producer = await client.createProducer({ topic, batchingMaxMessages: 5 });
+    await Promise.all(ids.map((id) => producer.send({ value: Buffer.from(JSON.stringify({ id })) })));
+    await producer.close();
+    const path = `/admin/v2/persistent/${topic.replace("persistent://", "")}/unload`;
+    for (const after of [2, 6, 10]) {
+      await waitFor(() => writes >= after, `write ${after}`);
+      await admin("PUT", path);
+    }
+    await waitFor(() => new Set(written.map((record) => record.value.id)).size >= ids.length - 60, "most records");
+    await new Promise((resolve) => setTimeout(resolve, 3000));
+    await instance.stop();
+    const seen = new Map<number, number>();
+    for (const record of written) seen.set(record.value.id, (seen.get(record.value.id) ?? 0) + 1);
+    expect([...seen].filter(([, count]) => count > 1)).toEqual([]);
+  });
+
   it("retries an unreachable target with backoff, says why in its status, and loses nothing", async () => {
     const topic = `persistent://public/default/${unique("retry")}`;
     let down = true;

@@ -49,6 +49,8 @@ export interface SinkRunnerOptions {
 }
 
 const STALL_CHECK_MS = 10_000;
+/** Confirmed entries an ATMOST_ONCE runner remembers: far more than it and its consumer's queue can hold at once. */
+const CONFIRMED_ENTRIES_KEPT = 100_000;
 const STALL_AFTER_MS = 30_000;
 
 function isInsideEntry(message: MessageLike): boolean {
@@ -99,6 +101,12 @@ export class SinkRunner extends RunnerBase {
   private positionsStale = false;
   /** Topics (partitions) another consumer of the subscription is the active one of. */
   private readonly inactiveTopics = new Set<string>();
+  /**
+   * ATMOST_ONCE: broker entries whose acknowledgement the broker confirmed and that went to the sink. A reconnect or
+   * unload makes the broker deliver again what this runner still buffers unacknowledged, behind the copies it holds;
+   * a copy of an entry listed here was written already (the broker confirms an ack of a deleted position too).
+   */
+  private readonly confirmedEntries = new Map<string, true>();
   private declaredSchemas = new Map<string, DeclarableSchemaType>();
   private transform: RecordTransform | undefined;
 
@@ -387,7 +395,13 @@ export class SinkRunner extends RunnerBase {
   private async completeEntry(batch: MessageLike[]): Promise<void> {
     let last = batch.at(-1);
     const deadline = Date.now() + 1000;
-    while (last && isInsideEntry(last) && !this.stopping && Date.now() < deadline) {
+    while (
+      last &&
+      isInsideEntry(last) &&
+      !this.stopping &&
+      !this.inactiveTopics.has(last.topic) &&
+      Date.now() < deadline
+    ) {
       const next = this.buffer[0];
       if (!next) {
         this.wakePump?.();
@@ -609,9 +623,15 @@ export class SinkRunner extends RunnerBase {
    * acknowledged, so a batch that ends inside an entry (its rest did not come in time) does not write that part: it
    * is acknowledged (the rest will complete the entry) unless the instance stops, when the whole entry comes again.
    */
-  private async acknowledgeBeforeWrite(entries: Entry[]): Promise<Entry[]> {
+  private async acknowledgeBeforeWrite(received: Entry[]): Promise<Entry[]> {
     const consumer = this.consumer;
     if (!consumer) return [];
+    const entries: Entry[] = [];
+    for (const entry of received) {
+      if (!this.confirmedEntries.has(entryOf(entry.message))) entries.push(entry);
+      // Delivered again after it was written: acknowledged once more so the client stops tracking it.
+      else void consumer.acknowledge(entry.message).catch(() => {});
+    }
     const last = entries.at(-1)?.message;
     const partial = last && isInsideEntry(last) ? entryOf(last) : undefined;
     const whole = entries.filter((entry) => entryOf(entry.message) !== partial);
@@ -625,7 +645,17 @@ export class SinkRunner extends RunnerBase {
       else refused.add(entryOf((whole[index] as Entry).message));
     }
     // An entry is acknowledged only if the ack of every message of it went through (the last one is what is sent).
-    return whole.filter((entry) => !refused.has(entryOf(entry.message)));
+    // A topic handed to another consumer meanwhile is left out: the broker told this one before it answered an ack
+    // made after its rewind, so the new active consumer may be delivered the same messages.
+    const confirmed = whole.filter(
+      (entry) => !refused.has(entryOf(entry.message)) && !this.inactiveTopics.has(entry.message.topic),
+    );
+    for (const entry of confirmed) this.confirmedEntries.set(entryOf(entry.message), true);
+    for (const key of this.confirmedEntries.keys()) {
+      if (this.confirmedEntries.size <= CONFIRMED_ENTRIES_KEPT) break;
+      this.confirmedEntries.delete(key);
+    }
+    return confirmed;
   }
 
   /** ATMOST_ONCE: one write, failures counted; every message was acknowledged before. */
