@@ -101,7 +101,9 @@ export function jdbcSinkConfigSchema(options: JdbcSinkConfigOptions): JdbcSinkCo
       ).describe("Upstream flush interval (ms)"),
       batchSize: integer()
         .default(200)
-        .describe("Rows per multi-row statement (<= 0: as many as the driver's parameter limit allows)"),
+        .describe(
+          "Rows per multi-row statement (<= 0: as many as the driver's parameter limit allows); PostgreSQL's binary COPY takes a whole batch in one statement",
+        ),
       useTransactions: z
         .boolean()
         .default(true)
