@@ -716,9 +716,31 @@ export class PostgresCdcSource implements SourceInstance {
     if (this.closed) return;
     if (this.snapshot) await this.saveSnapshotProgress();
     this.reportStatus();
+    await this.untilServerConfirmed();
     this.closed = true;
     this.wake();
     await this.release();
+  }
+
+  /**
+   * Waits (a few seconds at most) until the slot shows the position just reported: the status message is only sent,
+   * and a source opened right after this one reads the slot's position, which the server may not have taken yet.
+   */
+  private async untilServerConfirmed(): Promise<void> {
+    const confirmed = this.tracker?.confirmed;
+    if (confirmed === undefined || confirmed === 0n || !this.stream || this.onlySnapshot) return;
+    const deadline = Date.now() + 5_000;
+    while (Date.now() < deadline) {
+      const result = await this.query
+        .query<{ confirmed: string | null }>(
+          "SELECT confirmed_flush_lsn::text AS confirmed FROM pg_replication_slots WHERE slot_name = $1",
+          [this.slot],
+        )
+        .catch(() => undefined);
+      const shown = result?.rows[0]?.confirmed;
+      if (!result || shown === undefined || (shown !== null && parseLsn(shown) >= confirmed)) return;
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
   }
 
   private async release(): Promise<void> {
