@@ -98,7 +98,9 @@ describe("exclusive producers", () => {
 
   it("ExclusiveWithFencing takes the topic over: the old producer's sends fail and it never writes again", async () => {
     const topic = uniqueTopic("fenced");
-    const old = await client.createProducer({ topic, accessMode: "Exclusive", batchingEnabled: false });
+    // Each holder on a client (connection) of its own, as two workers would be.
+    const oldClient = newClient();
+    const old = await oldClient.createProducer({ topic, accessMode: "Exclusive", batchingEnabled: false });
     await old.send({ value: "old-1" });
     const fencing = await client.createProducer({ topic, accessMode: "ExclusiveWithFencing", batchingEnabled: false });
     await fencing.send({ value: "new-1" });
@@ -108,7 +110,11 @@ describe("exclusive producers", () => {
     const later = await old.send({ value: "old-3" }).catch((caught: unknown) => caught);
     expect(isPulsarClientError(later)).toBe(true);
     // A plain Exclusive producer cannot come back either while the fencing one holds the topic.
-    const again = await client.createProducer({ topic, accessMode: "Exclusive" }).catch((caught: unknown) => caught);
+    const againClient = newClient();
+    const again = await againClient
+      .createProducer({ topic, accessMode: "Exclusive" })
+      .catch((caught: unknown) => caught);
+    await againClient.close();
     expect(isPulsarClientError(again)).toBe(true);
     expect(["PRODUCER_BUSY", "PRODUCER_FENCED"]).toContain((again as PulsarClientError).code);
     await fencing.send({ value: "new-2" });
@@ -119,5 +125,6 @@ describe("exclusive producers", () => {
     await reader.close();
     await fencing.close();
     await old.close().catch(() => undefined);
+    await oldClient.close();
   });
 });
