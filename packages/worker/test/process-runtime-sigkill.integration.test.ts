@@ -153,6 +153,9 @@ describe("an instance process killed with SIGKILL mid-stream", () => {
     const label = `sink:public/default/${name}:0`;
     for (const share of [0.2, 0.4]) {
       await rowsReach(count * share);
+      // After the first kill the worker starts a new instance process; on a loaded machine the lookup may come
+      // before it shows in the process table.
+      await until(() => instanceProcesses(label).length > 0, 30_000, "the sink's instance process");
       const [pid] = instanceProcesses(label);
       expect(pid, "the sink runs in an instance process").toBeDefined();
       process.kill(pid as number, "SIGKILL");
