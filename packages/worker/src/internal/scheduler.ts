@@ -28,3 +28,28 @@ export class StandaloneScheduler implements Scheduler {
     return () => undefined;
   }
 }
+
+/** A worker as upstream's `/admin/v2/worker/cluster` lists it. */
+export interface WorkerInfo {
+  workerId: string;
+  workerHostname: string;
+  port: number;
+}
+
+/**
+ * What the scheduler knows of the cluster, as the `/admin/v2/worker/*` endpoints and `pulsar-connect cluster status`
+ * show it. A standalone worker is a cluster of one that leads itself.
+ */
+export interface ClusterView {
+  /** The workers that are members now, this one included. */
+  workers(): WorkerInfo[];
+  /** The worker that assigns instances, when one is known. */
+  leader(): WorkerInfo | undefined;
+  /** workerId -> the instances it runs, each as `tenant/namespace/name:instanceId`. */
+  assignments(): Record<string, string[]>;
+}
+
+/** `tenant/namespace/name:instanceId`, as upstream names an assigned instance. */
+export function instanceName(instance: InstanceRef): string {
+  return `${instance.tenant}/${instance.namespace}/${instance.name}:${instance.instanceId}`;
+}
