@@ -22,6 +22,31 @@ export interface SinkBatching {
   maxWaitMs?: number;
 }
 
+/**
+ * A setting a sink declares either once for all its instances (`T`), or as a function of an instance's parsed config,
+ * so that a config field of the connector can decide it.
+ */
+// Method shorthand keeps the parameter bivariant: a definition typed with its own config stays a `SinkDefinition`.
+export type SinkSetting<C, T> = T | { derive(config: C): T }["derive"];
+
+/**
+ * How the runtime retries a write that failed with a retryable error (a rejected `write()`, or records reported as
+ * failed with a retryable `ConnectorError`), with its one exponential backoff. Fields left out take the runtime's
+ * settings.
+ */
+export interface WriteRetries {
+  /**
+   * Retries in a row before the records count as not written and are settled per guarantee (redelivered,
+   * dead-lettered, or the instance fails); a write that stores any record starts the count again. A whole number,
+   * or `Infinity` (retry until the instance stops). The runtime's default is `Infinity`.
+   */
+  maxRetries?: number;
+  /** Delay before the first retry in ms (default 200); it doubles per retry, with ±10 % jitter. */
+  initialBackoffMs?: number;
+  /** Upper bound of the delay in ms (default 30,000). */
+  maxBackoffMs?: number;
+}
+
 /** A running sink instance, created by {@link SinkSpec.open}. */
 export interface SinkInstance {
   /** Grouping of records into writes this instance asks for; the runtime's defaults otherwise. */
@@ -71,6 +96,25 @@ export interface SinkSpec<S extends ConfigSchema> {
   storesPositions?: boolean;
   /** Preferred batch size (records per `write`). */
   batchSize?: number;
+  /**
+   * How many `write()` calls of one instance may be in flight at once: a positive whole number, or a function of the
+   * instance's parsed config (e.g. `(config) => config.maxConcurrentRequests`). Default 1: each write waits for the
+   * one before, as the runtime always did. This is the connector's only concurrency control: a sink keeps no limiter
+   * of its own, and each `write()` should put one request at a time to the external system, so that `maxInFlight`
+   * bounds the requests in flight.
+   *
+   * The runtime keeps acknowledgement exact: under ATLEAST_ONCE a record is acked only once its own write resolved,
+   * whichever batch finishes first. EFFECTIVELY_ONCE (cumulative acks, positions stored with each batch),
+   * `retainOrdering` and `retainKeyOrdering` write one batch at a time whatever is declared here, and say so in the
+   * instance's log. Under ATMOST_ONCE the acks still precede the writes, in order.
+   */
+  maxInFlight?: SinkSetting<z.output<S>, number>;
+  /**
+   * How the runtime retries this sink's retryable write failures, for one instance: fixed, or a function of the
+   * parsed config (a connector's `retries` field maps here). Which errors are retryable is still each error's
+   * `retryable` flag. Fields left out take the runtime's settings; ATMOST_ONCE never retries a write.
+   */
+  writeRetries?: SinkSetting<z.output<S>, WriteRetries>;
   /** The sink honours `SinkRecord.destinationTopic` (set by a transform function) to route a record. */
   routesByDestination?: boolean;
   /** Opens an instance with validated config. */

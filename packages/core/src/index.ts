@@ -31,11 +31,13 @@ export {
   type SinkBatching,
   type SinkDefinition,
   type SinkInstance,
+  type SinkSetting,
   type SinkSpec,
   SOURCE_BRAND,
   type SourceDefinition,
   type SourceInstance,
   type SourceSpec,
+  type WriteRetries,
 } from "./define.ts";
 export {
   ConnectorError,

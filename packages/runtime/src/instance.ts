@@ -7,6 +7,7 @@ import {
   type SourceDefinition,
   type StateStore,
   silentLogger,
+  type WriteRetries,
 } from "@pulsar-connect/core";
 import { PulsarAdmin, PulsarClientError, topicsPatternMatcher } from "@pulsar-connect/pulsar-client";
 import { isValidTopicName, qualifyTopic, type ResolvedSinkConfig, type ResolvedSourceConfig } from "./config.ts";
@@ -68,6 +69,11 @@ export interface SinkInstanceOptions extends InstanceOptionsBase {
   definition: SinkDefinition;
   /** The function `config.transformFunction` names, when it names one. */
   transformFunction?: FunctionDefinition | undefined;
+  /**
+   * The host's retries of retryable write failures (default: until the instance stops, backoff 200 ms doubling to
+   * 30 s). Fields the sink derives from its own config (`writeRetries` of its definition) take precedence.
+   */
+  writeRetries?: WriteRetries | undefined;
 }
 
 /** Options of a source instance. */
@@ -125,6 +131,7 @@ export function createInstance(options: SinkInstanceOptions | SourceInstanceOpti
     };
     if (options.batchSize !== undefined) sinkOptions.batchSize = options.batchSize;
     if (options.transformFunction !== undefined) sinkOptions.transformFunction = options.transformFunction;
+    if (options.writeRetries !== undefined) sinkOptions.writeRetries = options.writeRetries;
     return closingLogTopic(new SinkRunner(sinkOptions));
   }
   const sourceOptions: ConstructorParameters<typeof SourceRunner>[0] = {

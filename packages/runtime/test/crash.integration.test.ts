@@ -250,6 +250,48 @@ describe("sink process killed mid-stream", () => {
   });
 });
 
+// Two writes in flight (the sink's maxInFlight): the first batch's write is held while every later batch is written
+// and acknowledged, then the process dies before the first batch is stored. Its messages must still be unacknowledged.
+describe("ATLEAST_ONCE sink with writes finishing out of order, killed before the first write stored", () => {
+  it("loses nothing and writes nothing twice after the restart", { timeout: 180_000 }, async () => {
+    const total = 400;
+    const batchSize = 20;
+    const slug = `out-of-order-${run}`;
+    const topic = `persistent://public/default/crash-sink-${slug}`;
+    const dbPath = join(workDir, `${slug}.db`);
+    const producer = await client.createProducer({ topic, batchingEnabled: false });
+    await Promise.all(
+      Array.from({ length: total }, (_, id) => producer.send({ value: Buffer.from(JSON.stringify({ id })) })),
+    );
+    await producer.close();
+    const settings = { kind: "sink", guarantee: "ATLEAST_ONCE", topic, name: `crash-${slug}`, dbPath, batchSize };
+
+    const first = startChild({ ...settings, holdFirstWrite: true });
+    expect(await first.exit, "the first process dies by SIGKILL in its first write").toEqual({
+      code: null,
+      signal: "SIGKILL",
+    });
+    expect(first.output).toContain(
+      `killing in the first write (${batchSize} records), ${batchSize} messages unacknowledged`,
+    );
+    const atKill = storedIds(dbPath);
+    expect(atKill.size, "every later batch stored before the kill").toBe(total - batchSize);
+    expect(await backlogOf(topic), "only the first batch unacknowledged at the kill").toBe(batchSize);
+
+    const second = startChild(settings);
+    await waitFor(async () => (await backlogOf(topic)) === 0, 120_000, "the restarted sink to drain the topic");
+    await waitFor(() => storedIds(dbPath).size >= total, 60_000, "every id stored");
+    second.process.kill("SIGTERM");
+    expect((await second.exit).code).toBe(0);
+    const ids = storedIds(dbPath);
+    expect(Array.from({ length: total }, (_, id) => id).filter((id) => !ids.has(id))).toEqual([]);
+    expect(
+      [...ids].filter(([, n]) => n !== 1),
+      "the acknowledged batches do not come again",
+    ).toEqual([]);
+  });
+});
+
 // A guarantee change restarts the instance under the new guarantee; a SIGKILL first leaves the most behind (a batch
 // committed with its position but not acknowledged). No id may come twice unless ATLEAST_ONCE was involved (as the
 // torture oracle says); EFFECTIVELY_ONCE -> ATLEAST_ONCE writes the unacknowledged batch again by design.

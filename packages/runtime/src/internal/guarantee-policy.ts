@@ -31,6 +31,11 @@ export interface SinkGuarantee {
   /** Whether failed writes are retried (retryable batch failures and retryable per-record failures, in order). */
   readonly retriesWrites: boolean;
   /**
+   * Why batches are written one at a time whatever the sink's `maxInFlight`, or undefined when up to `maxInFlight`
+   * writes may run at once (each batch is then acknowledged after its own write, whichever finishes first).
+   */
+  readonly serialWritesReason: string | undefined;
+  /**
    * What a record the sink refuses (or that cannot be decoded) leads to when no dead-letter topic is configured
    * (`maxMessageRetries` unset or 0, as upstream): `redeliver` negative-acks it; `fail-instance` ends the
    * instance with the reason, and the restart resumes after the last cumulative ack; `drop` counts it.
@@ -94,6 +99,7 @@ const ATMOST_ONCE: GuaranteePolicy = {
     ackMode: "individual",
     awaitsAckReceipt: true,
     retriesWrites: false,
+    serialWritesReason: undefined,
     refusedWithoutDeadLetter: "drop",
     redeliversBeforeDeadLetter: false,
     resumesFromStoredPositions: true,
@@ -117,6 +123,7 @@ const ATLEAST_ONCE: GuaranteePolicy = {
     ackMode: "individual",
     awaitsAckReceipt: false,
     retriesWrites: true,
+    serialWritesReason: undefined,
     refusedWithoutDeadLetter: "redeliver",
     redeliversBeforeDeadLetter: true,
     resumesFromStoredPositions: false,
@@ -139,6 +146,8 @@ const EFFECTIVELY_ONCE: GuaranteePolicy = {
     ackMode: "cumulative",
     awaitsAckReceipt: false,
     retriesWrites: true,
+    serialWritesReason:
+      "EFFECTIVELY_ONCE acknowledges cumulatively and a sink may store its position with each batch: a later batch written first would cover an earlier one not yet written",
     refusedWithoutDeadLetter: "fail-instance",
     redeliversBeforeDeadLetter: false,
     resumesFromStoredPositions: true,
@@ -162,6 +171,7 @@ const MANUAL: GuaranteePolicy = {
     ackMode: "individual",
     awaitsAckReceipt: false,
     retriesWrites: true,
+    serialWritesReason: undefined,
     refusedWithoutDeadLetter: "drop",
     redeliversBeforeDeadLetter: false,
     resumesFromStoredPositions: false,

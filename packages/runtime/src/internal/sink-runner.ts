@@ -15,6 +15,7 @@ import {
   sinkSubscriptionType,
   toConnectorError,
   type WriteOutcome,
+  type WriteRetries,
 } from "@pulsar-connect/core";
 import { type ConsumerOptions, MessageId } from "@pulsar-connect/pulsar-client";
 import { qualifyTopic, type ResolvedSinkConfig } from "../config.ts";
@@ -46,6 +47,51 @@ export interface SinkRunnerOptions {
   lingerMs?: number;
   /** The transform function (`transformFunction`), applied to each record before the sink. */
   transformFunction?: FunctionDefinition;
+  /** The host's retries of retryable write failures; what the sink derives from its config takes precedence. */
+  writeRetries?: WriteRetries;
+}
+
+/** Retries when neither the sink nor the host says otherwise: until the instance stops, as before the setting. */
+const DEFAULT_WRITE_RETRIES: Readonly<Required<WriteRetries>> = {
+  maxRetries: Number.POSITIVE_INFINITY,
+  initialBackoffMs: 200,
+  maxBackoffMs: 30_000,
+};
+
+/** A sink's setting for one instance: fixed, or derived from the instance's parsed config. */
+function settingOf<T>(setting: T | ((config: never) => T) | undefined, config: unknown): T | undefined {
+  return typeof setting === "function" ? (setting as (config: unknown) => T)(config) : setting;
+}
+
+function invalidSetting(sink: string, field: string, value: unknown, rule: string): ConnectorError {
+  return new ConnectorError("INVALID_CONFIG", `sink ${sink} declares ${field} ${String(value)}: ${rule}`, {
+    retryable: false,
+  });
+}
+
+/** The retries of one batch: consecutive retries with the runtime's backoff, up to the instance's limit. */
+class BatchRetries {
+  readonly backoff: Backoff;
+  readonly limit: number;
+
+  constructor(settings: Required<WriteRetries>) {
+    this.backoff = new Backoff(settings.initialBackoffMs, settings.maxBackoffMs);
+    this.limit = settings.maxRetries;
+  }
+
+  get exhausted(): boolean {
+    return this.backoff.attempts >= this.limit;
+  }
+
+  /** The failure that ends the retries: settled like a record the sink refused. */
+  givenUp(error: ConnectorError): ConnectorError {
+    const retries = this.backoff.attempts;
+    return new ConnectorError(
+      error.code,
+      `${error.message} (gave up after ${retries} ${retries === 1 ? "retry" : "retries"})`,
+      { cause: error, retryable: false },
+    );
+  }
 }
 
 const STALL_CHECK_MS = 10_000;
@@ -80,6 +126,12 @@ interface Entry {
   written: boolean;
 }
 
+/** A batch ready to be written: decoded and transformed (under ATMOST_ONCE, acknowledged already). */
+interface PreparedBatch {
+  sink: SinkInstance;
+  entries: Entry[];
+}
+
 /** Runs one sink instance: Pulsar consumer -> batches -> sink.write, acking per the processing guarantee. */
 export class SinkRunner extends RunnerBase {
   readonly kind = "sink" as const;
@@ -109,6 +161,9 @@ export class SinkRunner extends RunnerBase {
   private readonly confirmedEntries = new Map<string, true>();
   private declaredSchemas = new Map<string, DeclarableSchemaType>();
   private transform: RecordTransform | undefined;
+  /** Writes that may run at once: the sink's maxInFlight, unless the guarantee or ordering needs one at a time. */
+  private maxInFlight = 1;
+  private writeRetries: Required<WriteRetries> = DEFAULT_WRITE_RETRIES;
 
   constructor(options: SinkRunnerOptions) {
     super(options.instanceId, options.logger);
@@ -134,6 +189,8 @@ export class SinkRunner extends RunnerBase {
     const { config, definition } = this.options;
     await this.opening(async () => {
       const connectorConfig = loadConfig(definition.config, config.configs, secretResolver(config.secrets));
+      this.maxInFlight = this.inFlightLimit(definition, connectorConfig);
+      this.writeRetries = this.retriesOf(definition, connectorConfig);
       this.transform = this.transformOf(config, definition);
       const subscriptionType = sinkSubscriptionType(config);
       const inputSettings = sinkConsumerSettings(config, (topic) =>
@@ -212,6 +269,57 @@ export class SinkRunner extends RunnerBase {
     this.stallTimer.unref();
     void this.pump();
     void this.loop();
+  }
+
+  /** How many writes may run at once; a guarantee or an ordering setting that needs order gets one, with a warning. */
+  private inFlightLimit(definition: SinkDefinition, connectorConfig: unknown): number {
+    const declared = settingOf(definition.maxInFlight, connectorConfig) ?? 1;
+    if (!Number.isInteger(declared) || declared < 1) {
+      throw invalidSetting(definition.name, "maxInFlight", declared, "it must be a positive whole number");
+    }
+    if (declared === 1) return 1;
+    const { config } = this.options;
+    const reason =
+      this.policy.sink.serialWritesReason ??
+      (config.retainOrdering || config.retainKeyOrdering
+        ? `${config.retainOrdering ? "retainOrdering" : "retainKeyOrdering"} asks for records to reach the sink in order`
+        : undefined);
+    if (reason === undefined) return declared;
+    this.logger.warn(
+      { maxInFlight: declared },
+      `writing one batch at a time instead of the sink's ${declared}: ${reason}`,
+    );
+    return 1;
+  }
+
+  /** The instance's write retries: the sink's (from its config) over the host's over the defaults. */
+  private retriesOf(definition: SinkDefinition, connectorConfig: unknown): Required<WriteRetries> {
+    const declared = settingOf(definition.writeRetries, connectorConfig) ?? {};
+    const settings = { ...DEFAULT_WRITE_RETRIES };
+    for (const source of [this.options.writeRetries ?? {}, declared]) {
+      for (const key of ["maxRetries", "initialBackoffMs", "maxBackoffMs"] as const) {
+        if (source[key] !== undefined) settings[key] = source[key];
+      }
+    }
+    const { maxRetries, initialBackoffMs, maxBackoffMs } = settings;
+    if (!(Number.isInteger(maxRetries) || maxRetries === Number.POSITIVE_INFINITY) || maxRetries < 0) {
+      throw invalidSetting(definition.name, "writeRetries.maxRetries", maxRetries, "it must be a whole number >= 0");
+    }
+    for (const [field, value] of [
+      ["initialBackoffMs", initialBackoffMs],
+      ["maxBackoffMs", maxBackoffMs],
+    ] as const) {
+      if (!Number.isFinite(value) || value <= 0) {
+        throw invalidSetting(definition.name, `writeRetries.${field}`, value, "it must be a positive number of ms");
+      }
+    }
+    if (!this.policy.sink.retriesWrites && definition.writeRetries !== undefined && maxRetries > 0) {
+      this.logger.warn(
+        { maxRetries },
+        `${this.policy.guarantee} never retries a write (its messages were acknowledged before it): the sink's retry settings do not apply`,
+      );
+    }
+    return settings;
   }
 
   /** The configured transform function with its config validated, before anything connects. */
@@ -415,17 +523,40 @@ export class SinkRunner extends RunnerBase {
     }
   }
 
+  /**
+   * Takes batches in order and writes up to `maxInFlight` of them at once. Each batch is prepared (decoded,
+   * transformed, and under ATMOST_ONCE acknowledged) in order before its write starts; each is acknowledged after its
+   * own write, whichever finishes first. The instance ends once every write in flight settled.
+   */
   private async loop(): Promise<void> {
+    const writing = new Set<Promise<void>>();
     try {
       while (!this.stopping) {
+        if (writing.size >= this.maxInFlight) {
+          await Promise.race(writing);
+          continue;
+        }
         const batch = await this.nextBatch();
         if (batch.length === 0) continue;
-        await this.process(batch);
+        const prepared = await this.prepare(batch);
+        if (prepared === undefined) continue;
+        const write: Promise<void> = this.settle(prepared).then(
+          () => {
+            writing.delete(write);
+          },
+          (error: unknown) => {
+            writing.delete(write);
+            this.stats.recordSystemException(error);
+            this.fail(error);
+          },
+        );
+        writing.add(write);
       }
     } catch (error) {
       this.stats.recordSystemException(error);
-      this.fatalError ??= error;
+      this.fail(error);
     }
+    await Promise.all(writing);
     await this.finish();
   }
 
@@ -502,10 +633,14 @@ export class SinkRunner extends RunnerBase {
     return record;
   }
 
-  private async process(messages: MessageLike[]): Promise<void> {
+  /**
+   * Decodes and transforms a batch, in the order batches are taken; under ATMOST_ONCE also acknowledges it, so that
+   * acknowledgements keep the order of the messages whatever the writes do. Undefined when the instance closed.
+   */
+  private async prepare(messages: MessageLike[]): Promise<PreparedBatch | undefined> {
     const consumer = this.consumer;
     const sink = this.sink;
-    if (!consumer || !sink) return;
+    if (!consumer || !sink) return undefined;
     const policy = this.policy.sink;
     if (this.positionsStale) await this.loadPositions(sink);
     const entries: Entry[] = [];
@@ -545,11 +680,16 @@ export class SinkRunner extends RunnerBase {
       }
     }
 
-    if (policy.ackWhen === "received") {
-      await this.writeOnce(sink, await this.acknowledgeBeforeWrite(entries));
+    if (policy.ackWhen === "received") return { sink, entries: await this.acknowledgeBeforeWrite(entries) };
+    return { sink, entries };
+  }
+
+  /** Writes a prepared batch and settles it per the guarantee; several may run at once (see `loop`). */
+  private async settle({ sink, entries }: PreparedBatch): Promise<void> {
+    if (this.policy.sink.ackWhen === "received") {
+      await this.writeOnce(sink, entries);
       return;
     }
-
     // Undecodable messages split the batch: what comes before one is written, then it is settled, then the rest.
     let from = 0;
     while (from < entries.length && !this.stopping) {
@@ -574,11 +714,12 @@ export class SinkRunner extends RunnerBase {
   private async writeSettled(sink: SinkInstance, entries: Entry[]): Promise<void> {
     const policy = this.policy.sink;
     let pending = entries;
-    const backoff = new Backoff(200, 30_000);
+    const retries = new BatchRetries(this.writeRetries);
     while (pending.length > 0 && !this.stopping) {
       const outcome = await this.writeWithRetry(
         sink,
         pending.map((entry) => entry.record as SinkRecord),
+        retries,
       );
       if (outcome === undefined) break; // stopping: what is not written stays unacknowledged
       const failed = new Map(outcome.failed.map((failure) => [failure.index, toConnectorError(failure.error)]));
@@ -611,8 +752,14 @@ export class SinkRunner extends RunnerBase {
       pending = retry;
       if (progress) continue;
       this.stats.recordConnectorException(retryError);
-      const delay = backoff.next();
-      this.state = `retrying ${retry.length} record(s) in ${delay} ms (attempt ${backoff.attempts}): ${retryError?.message}`;
+      if (retries.exhausted) {
+        // Out of retries: the records go the way of records the sink refused (per the guarantee).
+        for (const entry of retry) entry.refusal = retries.givenUp(retryError as ConnectorError);
+        await this.refuse(retry);
+        break;
+      }
+      const delay = retries.backoff.next();
+      this.state = `retrying ${retry.length} record(s) in ${delay} ms (attempt ${retries.backoff.attempts}): ${retryError?.message}`;
       await sleep(delay, this.abort.signal);
     }
   }
@@ -770,13 +917,19 @@ export class SinkRunner extends RunnerBase {
    * so one poison record does not hold back the others. An authentication or authorization failure is not about
    * a record: it ends the instance. Resolves undefined when stopped before success.
    */
-  private async writeWithRetry(sink: SinkInstance, records: SinkRecord[]): Promise<WriteOutcome | undefined> {
-    const backoff = new Backoff(200, 30_000);
+  private async writeWithRetry(
+    sink: SinkInstance,
+    records: SinkRecord[],
+    retries: BatchRetries,
+  ): Promise<WriteOutcome | undefined> {
+    const backoff = retries.backoff;
     for (;;) {
       try {
-        const outcome = await sink.write(records);
+        const outcome = (await sink.write(records)) ?? { failed: [] };
         if (backoff.attempts > 0) this.state = "running";
-        return outcome ?? { failed: [] };
+        // A write that stored something starts the count of retries in a row again.
+        if (outcome.failed.length < records.length) backoff.reset();
+        return outcome;
       } catch (error) {
         const wrapped = toConnectorError(error, "WRITE_FAILED");
         this.stats.recordConnectorException(wrapped);
@@ -786,9 +939,13 @@ export class SinkRunner extends RunnerBase {
         }
         if (!wrapped.retryable || !this.policy.sink.retriesWrites) {
           if (records.length === 1) return { failed: [{ index: 0, error: wrapped }] };
-          return this.writeOneByOne(sink, records);
+          return this.writeOneByOne(sink, records, retries);
         }
         if (this.stopping) return undefined;
+        if (retries.exhausted) {
+          const givenUp = retries.givenUp(wrapped);
+          return { failed: records.map((_record, index) => ({ index, error: givenUp })) };
+        }
         const delay = backoff.next();
         this.state = `retrying write in ${delay} ms (attempt ${backoff.attempts}): ${wrapped.message}`;
         this.logger.warn(
@@ -801,10 +958,14 @@ export class SinkRunner extends RunnerBase {
     }
   }
 
-  private async writeOneByOne(sink: SinkInstance, records: SinkRecord[]): Promise<WriteOutcome | undefined> {
+  private async writeOneByOne(
+    sink: SinkInstance,
+    records: SinkRecord[],
+    retries: BatchRetries,
+  ): Promise<WriteOutcome | undefined> {
     const failed: WriteOutcome["failed"] = [];
     for (const [index, record] of records.entries()) {
-      const outcome = await this.writeWithRetry(sink, [record]);
+      const outcome = await this.writeWithRetry(sink, [record], retries);
       if (outcome === undefined) return undefined;
       const failure = outcome.failed[0];
       if (failure === undefined) continue;

@@ -1,0 +1,307 @@
+// Concurrent writes and write retries owned by the runtime, against the real broker: a sink's maxInFlight bounds the
+// write() calls in flight, acks under ATLEAST_ONCE follow each batch's own write when writes finish out of order,
+// the guarantees that need order write one batch at a time, and retryable failures are retried with the runtime's
+// backoff up to the retry setting, after which the records are settled per guarantee.
+import {
+  ConnectorError,
+  defineSink,
+  type LogFields,
+  type Logger,
+  type SinkRecord,
+  type WriteRetries,
+  z,
+} from "@pulsar-connect/core";
+import { PulsarClient } from "@pulsar-connect/pulsar-client";
+import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { createInstance, resolveSinkConfig } from "../src/index.ts";
+import { pulsarAdmin, uniqueNames, waitFor } from "./helpers.ts";
+
+const services = inject("services");
+const SERVICE_URL = services.pulsar?.serviceUrl ?? "pulsar://127.0.0.1:6650";
+const ADMIN_URL = services.pulsar?.webServiceUrl ?? "http://127.0.0.1:8080";
+const admin = pulsarAdmin(ADMIN_URL);
+const unique = uniqueNames();
+let client: PulsarClient;
+
+beforeAll(() => {
+  client = new PulsarClient({ serviceUrl: SERVICE_URL });
+});
+afterAll(async () => {
+  await client.close();
+});
+
+const statsPath = (topic: string) => `/admin/v2/persistent/${topic.replace("persistent://", "")}/stats`;
+
+async function backlog(topic: string, subscription: string): Promise<number | undefined> {
+  const stats = (await admin("GET", statsPath(topic)).catch(() => undefined)) as
+    | { subscriptions: Record<string, { msgBacklog: number }> }
+    | undefined;
+  return stats?.subscriptions[subscription]?.msgBacklog;
+}
+
+async function published(topic: string): Promise<number> {
+  const stats = (await admin("GET", statsPath(topic)).catch(() => undefined)) as { msgInCounter?: number } | undefined;
+  return stats?.msgInCounter ?? 0;
+}
+
+/** Publishes `{ id }` for ids 0..count-1, one message per entry (so the batch size bounds each write). */
+async function produce(topic: string, count: number): Promise<void> {
+  const producer = await client.createProducer({ topic, batchingEnabled: false });
+  await Promise.all(
+    Array.from({ length: count }, (_, id) => producer.send({ value: Buffer.from(JSON.stringify({ id })) })),
+  );
+  await producer.close();
+}
+
+/** A logger that keeps the warnings. */
+function warningsLogger(): { logger: Logger; warnings: string[] } {
+  const warnings: string[] = [];
+  const make = (): Logger => ({
+    debug: () => {},
+    info: () => {},
+    warn: (fields: LogFields | string, message?: string) => {
+      warnings.push(typeof fields === "string" ? fields : `${message ?? ""} ${JSON.stringify(fields)}`);
+    },
+    error: () => {},
+    child: () => make(),
+  });
+  return { logger: make(), warnings };
+}
+
+type Write = (records: Array<SinkRecord<{ id: number }>>) => Promise<void>;
+
+const sinkConfig = z.object({ writers: z.number().int().positive().default(1) });
+
+/** A sink whose writes run the test's function; its maxInFlight comes from `configs.writers`. */
+function scriptedSink(write: Write, declared: { writeRetries?: WriteRetries } = {}) {
+  return defineSink({
+    name: "scripted",
+    description: "writes through the test's function",
+    config: sinkConfig,
+    maxInFlight: (config) => config.writers,
+    ...declared,
+    async open() {
+      return {
+        write: (records: SinkRecord[]) => write(records as Array<SinkRecord<{ id: number }>>),
+        async close() {},
+      };
+    },
+  });
+}
+
+function sinkInstance(
+  topic: string,
+  definition: ReturnType<typeof scriptedSink>,
+  extra: Record<string, unknown> = {},
+  options: { logger?: Logger; writeRetries?: WriteRetries; batchSize?: number } = {},
+) {
+  const resolved = resolveSinkConfig({
+    name: unique("sink"),
+    archive: "builtin://scripted",
+    inputs: [topic],
+    sourceSubscriptionPosition: "Earliest",
+    negativeAckRedeliveryDelayMs: 100,
+    ...extra,
+  });
+  if (!resolved.ok) throw new Error(JSON.stringify(resolved.issues));
+  const instance = createInstance({
+    kind: "sink",
+    config: resolved.value,
+    definition,
+    instanceId: 0,
+    pulsar: { client, adminUrl: ADMIN_URL },
+    batchSize: options.batchSize ?? 10,
+    ...(options.logger ? { logger: options.logger } : {}),
+    ...(options.writeRetries ? { writeRetries: options.writeRetries } : {}),
+  });
+  return { instance, config: resolved.value };
+}
+
+/** A write that holds each call until `target` calls are in flight (or 2 s passed), recording the peak. */
+function concurrencyProbe(target: number) {
+  const seen = { active: 0, peak: 0, written: new Set<number>() };
+  let release: () => void = () => {};
+  let reached = new Promise<void>((resolve) => {
+    release = resolve;
+  });
+  const write: Write = async (records) => {
+    seen.active += 1;
+    seen.peak = Math.max(seen.peak, seen.active);
+    if (seen.active >= target) {
+      release();
+      reached = new Promise<void>((resolve) => {
+        release = resolve;
+      });
+    } else {
+      await Promise.race([reached, new Promise((resolve) => setTimeout(resolve, 2000))]);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    for (const record of records) seen.written.add(record.value.id);
+    seen.active -= 1;
+  };
+  return { seen, write };
+}
+
+describe("maxInFlight", () => {
+  it("runs as many writes at once as the sink's config asks for, and never more", async () => {
+    const topic = `persistent://public/default/${unique("inflight")}`;
+    const { seen, write } = concurrencyProbe(3);
+    const { instance, config } = sinkInstance(topic, scriptedSink(write), { configs: { writers: 3 } });
+    await produce(topic, 300);
+    await instance.start();
+    await waitFor(() => seen.written.size === 300, "all 300 records written", 60_000);
+    await waitFor(async () => (await backlog(topic, config.sourceSubscriptionName)) === 0, "every record acked");
+    await instance.stop();
+    expect(seen.peak).toBe(3);
+  });
+
+  it.each([
+    ["EFFECTIVELY_ONCE", { processingGuarantees: "EFFECTIVELY_ONCE" }, /EFFECTIVELY_ONCE/],
+    ["retainOrdering", { retainOrdering: true }, /retainOrdering/],
+  ])("%s writes one batch at a time whatever the sink declares, and says why", async (_label, extra, reason) => {
+    const topic = `persistent://public/default/${unique("serial")}`;
+    const { seen, write } = concurrencyProbe(3);
+    const { logger, warnings } = warningsLogger();
+    const { instance, config } = sinkInstance(
+      topic,
+      scriptedSink(write),
+      { configs: { writers: 3 }, ...extra },
+      { logger },
+    );
+    await produce(topic, 60);
+    await instance.start();
+    await waitFor(() => seen.written.size === 60, "all 60 records written", 60_000);
+    await waitFor(async () => (await backlog(topic, config.sourceSubscriptionName)) === 0, "every record acked");
+    await instance.stop();
+    expect(seen.peak).toBe(1);
+    expect(warnings.some((warning) => reason.test(warning) && /one batch at a time/.test(warning))).toBe(true);
+  });
+
+  it("refuses to start when the sink derives a maxInFlight that is not a positive whole number", async () => {
+    const topic = `persistent://public/default/${unique("badinflight")}`;
+    const definition = defineSink({
+      name: "scripted",
+      description: "declares a bad maxInFlight",
+      config: z.object({}),
+      maxInFlight: () => 0,
+      async open() {
+        return { async write() {}, async close() {} };
+      },
+    });
+    const { instance } = sinkInstance(topic, definition as unknown as ReturnType<typeof scriptedSink>);
+    await expect(instance.start()).rejects.toThrow(/maxInFlight/);
+  });
+});
+
+describe("ATLEAST_ONCE acknowledgement with writes finishing out of order", () => {
+  it("acks each batch once its own write resolved: a held first batch stays unacked while later ones are acked", async () => {
+    const topic = `persistent://public/default/${unique("outoforder")}`;
+    const written = new Set<number>();
+    let firstBatch: number[] = [];
+    let releaseFirst: () => void = () => {};
+    const firstHeld = new Promise<void>((resolve) => {
+      releaseFirst = resolve;
+    });
+    let calls = 0;
+    const definition = scriptedSink(async (records) => {
+      calls += 1;
+      if (calls === 1) {
+        firstBatch = records.map((record) => record.value.id);
+        await firstHeld;
+      }
+      for (const record of records) written.add(record.value.id);
+    });
+    const { instance, config } = sinkInstance(topic, definition, { configs: { writers: 2 } });
+    const subscription = config.sourceSubscriptionName;
+    await produce(topic, 100);
+    await instance.start();
+    await waitFor(() => written.size === 100 - firstBatch.length && firstBatch.length > 0, "every later batch");
+    // The later batches' acks land; the first batch's messages stay in the backlog however long we wait.
+    await waitFor(async () => (await backlog(topic, subscription)) === firstBatch.length, "the later batches acked");
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    expect(await backlog(topic, subscription)).toBe(firstBatch.length);
+    expect(firstBatch.every((id) => !written.has(id))).toBe(true);
+    releaseFirst();
+    await waitFor(async () => (await backlog(topic, subscription)) === 0, "the first batch acked after its write");
+    expect(written.size).toBe(100);
+    await instance.stop();
+  });
+});
+
+describe("write retries", () => {
+  it("retries a retryable failure with the runtime's backoff, then succeeds", async () => {
+    const topic = `persistent://public/default/${unique("retry")}`;
+    const calls: number[] = [];
+    const written: number[] = [];
+    const definition = scriptedSink(
+      async (records) => {
+        calls.push(performance.now());
+        if (calls.length <= 2) throw new ConnectorError("CONNECTION_FAILED", "target unreachable");
+        written.push(...records.map((record) => record.value.id));
+      },
+      { writeRetries: { maxRetries: 5, initialBackoffMs: 300 } },
+    );
+    const { instance, config } = sinkInstance(topic, definition);
+    await produce(topic, 1);
+    await instance.start();
+    await waitFor(() => written.length === 1, "the record written on the third attempt");
+    await waitFor(async () => (await backlog(topic, config.sourceSubscriptionName)) === 0, "the record acked");
+    await instance.stop();
+    expect(calls).toHaveLength(3);
+    const [first, second, third] = calls as [number, number, number];
+    // 300 ms then 600 ms, each with at most 10 % jitter below.
+    expect(second - first).toBeGreaterThanOrEqual(265);
+    expect(third - second).toBeGreaterThanOrEqual(535);
+    expect(instance.stats.connectorExceptions).toBe(2);
+  });
+
+  it("after the sink's retries, redelivers and then dead-letters the record (ATLEAST_ONCE)", async () => {
+    const topic = `persistent://public/default/${unique("exhaust")}`;
+    let calls = 0;
+    const definition = scriptedSink(
+      async () => {
+        calls += 1;
+        throw new ConnectorError("CONNECTION_FAILED", "target unreachable");
+      },
+      { writeRetries: { maxRetries: 2, initialBackoffMs: 20 } },
+    );
+    const dlq = `persistent://public/default/${unique("exhaust-dlq")}`;
+    const { instance, config } = sinkInstance(topic, definition, { maxMessageRetries: 1, deadLetterTopic: dlq });
+    await produce(topic, 1);
+    await instance.start();
+    await waitFor(async () => (await published(dlq)) === 1, "the record dead-lettered");
+    await waitFor(async () => (await backlog(topic, config.sourceSubscriptionName)) === 0, "the record acked");
+    // Two deliveries (the first and one redelivery), each written once and retried twice.
+    expect(calls).toBe(6);
+    await instance.stop();
+    const consumer = await client.subscribe({
+      topic: dlq,
+      subscription: "check",
+      subscriptionType: "Exclusive",
+      subscriptionInitialPosition: "Earliest",
+    });
+    const message = await consumer.receive();
+    expect(message.properties.__pulsar_connect_error).toMatch(/target unreachable.*after 2 retries/);
+    await consumer.close();
+  });
+
+  it("takes the runtime's retry setting when the sink declares none; exhausted under EFFECTIVELY_ONCE, the instance fails", async () => {
+    const topic = `persistent://public/default/${unique("hostretries")}`;
+    let calls = 0;
+    const definition = scriptedSink(async () => {
+      calls += 1;
+      throw new ConnectorError("CONNECTION_FAILED", "target unreachable");
+    });
+    const { instance, config } = sinkInstance(
+      topic,
+      definition,
+      { processingGuarantees: "EFFECTIVELY_ONCE" },
+      { writeRetries: { maxRetries: 1, initialBackoffMs: 20 } },
+    );
+    await produce(topic, 3);
+    await instance.start();
+    await expect(instance.done).rejects.toThrow(/target unreachable.*after 1 retry\b/);
+    expect(calls).toBe(2);
+    expect(await backlog(topic, config.sourceSubscriptionName)).toBe(3);
+  });
+});
