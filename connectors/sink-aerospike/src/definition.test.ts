@@ -13,6 +13,13 @@ describe("Aerospike sink config", () => {
     expect(result.ok && result.value).toMatchObject({ maxConcurrentRequests: 100, timeoutMs: 100, retries: 1 });
   });
 
+  it("gives the runtime its writes in flight from maxConcurrentRequests; retries stay the client's", () => {
+    const result = parseConfig(definition.config, { ...base, maxConcurrentRequests: 9 });
+    if (!result.ok) throw new Error(JSON.stringify(result.issues));
+    expect(typeof definition.maxInFlight === "function" && definition.maxInFlight(result.value)).toBe(9);
+    expect(definition.writeRetries).toBeUndefined();
+  });
+
   it("requires the port in every seed host, like upstream", () => {
     const result = parseConfig(definition.config, { ...base, seedHosts: "a:3000,b" });
     expect(!result.ok && result.issues[0]?.path).toBe("configs.seedHosts");

@@ -32,7 +32,12 @@ const schema = z
     keyField: optionalText.describe("Structured mode: field used as the record key when the message has no key"),
     userName: optionalText.describe("User name (set together with password)"),
     password: sensitive(optionalText).describe("Password (set together with userName)"),
-    maxConcurrentRequests: z.number().int().positive().default(100).describe("Writes in flight at once"),
+    maxConcurrentRequests: z
+      .number()
+      .int()
+      .positive()
+      .default(100)
+      .describe("Puts in flight at once (the runtime's writes in flight; one put each at a time)"),
     timeoutMs: z.number().int().positive().default(100).describe("Total timeout of one write (ms)"),
     retries: z.number().int().min(0).default(1).describe("Retries of a write by the client (maxRetries)"),
   })
@@ -55,11 +60,13 @@ export type AerospikeSinkConfig = z.output<typeof schema>;
 /** Config schema of the Aerospike sink. */
 export const aerospikeSinkConfig: ConfigSchema = schema;
 
-/** The Aerospike sink: one record per message, bounded concurrency. */
+/** The Aerospike sink: one record per message; the runtime runs `maxConcurrentRequests` writes at once. */
 export const aerospikeSink: SinkDefinition = defineSink({
   name: "aerospike",
   description: "Writes records to an Aerospike namespace",
   config: schema,
-  batchSize: 500,
+  // Puts of a write go one after another; small writes keep maxConcurrentRequests of them busy.
+  batchSize: 16,
+  maxInFlight: (config) => config.maxConcurrentRequests,
   open: (config, context) => AerospikeSink.open(config, context),
 });

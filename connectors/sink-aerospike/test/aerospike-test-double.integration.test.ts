@@ -86,20 +86,31 @@ describe("Aerospike sink through the real client against the Aerospike test doub
     expect(e2.bins).toEqual({ id: "e2", big: 9007199254740991 });
   });
 
-  it("writes 2000 records in writes of 500 with maxConcurrentRequests 8", async () => {
+  it("writes 2000 records with 8 writes of 16 in flight (maxConcurrentRequests 8, as the runtime runs them)", async () => {
     const before = await double.count();
     const sink = await openSink({ columnName: "v", keySet: "bulk", maxConcurrentRequests: 8, timeoutMs: 2000 });
+    const total = 2000;
+    let next = 0;
     try {
-      for (let batch = 0; batch < 4; batch++) {
-        const records = makeSinkRecords(
-          Array.from({ length: 500 }, (_, i) => ({ value: `v${batch * 500 + i}`, key: `k${batch * 500 + i}` })),
-        );
-        expect(await sink.write(records)).toBeUndefined();
-      }
+      await Promise.all(
+        Array.from({ length: 8 }, async () => {
+          while (next < total) {
+            const first = next;
+            next += 16;
+            const records = makeSinkRecords(
+              Array.from({ length: Math.min(16, total - first) }, (_, i) => ({
+                value: `v${first + i}`,
+                key: `k${first + i}`,
+              })),
+            );
+            expect(await sink.write(records)).toBeUndefined();
+          }
+        }),
+      );
     } finally {
       await sink.close();
     }
-    expect((await double.count()) - before).toBe(2000);
+    expect((await double.count()) - before).toBe(total);
     expect((await reader.get(new Aerospike.Key("test", "bulk", "k1999"))).bins).toEqual({ v: "v1999" });
   });
 

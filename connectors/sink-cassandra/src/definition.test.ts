@@ -17,6 +17,23 @@ describe("Cassandra sink config", () => {
     });
   });
 
+  it("gives the runtime its writes in flight and its retries from maxConcurrentRequests, retries and retryBackoffMs", () => {
+    const result = parseConfig(definition.config, {
+      ...base,
+      maxConcurrentRequests: 7,
+      retries: 2,
+      retryBackoffMs: 50,
+    });
+    if (!result.ok) throw new Error(JSON.stringify(result.issues));
+    const { maxInFlight, writeRetries } = definition;
+    expect(typeof maxInFlight === "function" && maxInFlight(result.value)).toBe(7);
+    expect(typeof writeRetries === "function" && writeRetries(result.value)).toEqual({
+      maxRetries: 2,
+      initialBackoffMs: 50,
+      maxBackoffMs: 5000,
+    });
+  });
+
   it("requires keyname and columnName in string mode only", () => {
     const string = parseConfig(definition.config, { roots: "h", keyspace: "ks", columnFamily: "t" });
     expect(!string.ok && string.issues.map((issue) => issue.path)).toEqual(["configs.keyname", "configs.columnName"]);

@@ -56,8 +56,15 @@ const schema = z
     ).describe("Password (set together with userName)"),
     localDc: z.string().min(1).default("datacenter1").describe("Local data center of the load balancing policy"),
     consistencyLevel: z.enum(CONSISTENCY_LEVELS).default("LOCAL_ONE").describe("Consistency level of each write"),
-    maxConcurrentRequests: positiveInt.default(64).describe("Writes in flight at once, per instance"),
-    retries: z.number().int().min(0).default(3).describe("Retries of a write that failed with a transient error"),
+    maxConcurrentRequests: positiveInt
+      .default(64)
+      .describe("Inserts in flight at once, per instance (the runtime's writes in flight; one insert each at a time)"),
+    retries: z
+      .number()
+      .int()
+      .min(0)
+      .default(3)
+      .describe("Retries in a row of a transient failure, by the runtime; then the records go per the guarantee"),
     retryBackoffMs: positiveInt.default(100).describe("First retry delay (ms); doubles per retry, capped at 5 s"),
     requestTimeoutMs: positiveInt.default(12000).describe("Client-side timeout of one write (ms)"),
   })
@@ -81,11 +88,21 @@ export type CassandraSinkConfig = z.output<typeof schema>;
 /** Config schema of the Cassandra sink. */
 export const cassandraSinkConfig: ConfigSchema = schema;
 
-/** The Cassandra sink: prepared inserts, bounded concurrency, transient errors retried with backoff. */
+/**
+ * The Cassandra sink: prepared inserts. The runtime runs `maxConcurrentRequests` writes at once and retries transient
+ * errors `retries` times with its backoff from `retryBackoffMs`.
+ */
 export const cassandraSink: SinkDefinition = defineSink({
   name: "cassandra",
   description: "Writes records to a Cassandra table",
   config: schema,
-  batchSize: 1000,
-  open: (config, context) => CassandraSink.open(config, context),
+  // Inserts of a write go one after another; small writes keep maxConcurrentRequests of them busy.
+  batchSize: 16,
+  maxInFlight: (config) => config.maxConcurrentRequests,
+  writeRetries: (config) => ({
+    maxRetries: config.retries,
+    initialBackoffMs: config.retryBackoffMs,
+    maxBackoffMs: 5000,
+  }),
+  open: (config) => CassandraSink.open(config),
 });

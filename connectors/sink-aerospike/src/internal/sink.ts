@@ -8,7 +8,6 @@ import {
 } from "@pulsar-connect/core";
 import Aerospike from "aerospike";
 import type { AerospikeSinkConfig } from "../definition.ts";
-import { Limiter } from "./limiter.ts";
 
 const { status } = Aerospike;
 
@@ -144,17 +143,18 @@ export function toAerospikeRecord(
   return { key: String(keyValue), bins };
 }
 
-/** Writes messages as Aerospike records through the `aerospike` client. */
+/**
+ * Writes messages as Aerospike records through the `aerospike` client, one put at a time per write: the runtime runs
+ * up to `maxConcurrentRequests` writes at once.
+ */
 export class AerospikeSink implements SinkInstance {
   private readonly config: AerospikeSinkConfig;
   private readonly client: Aerospike.Client;
-  private readonly limiter: Limiter;
   private readonly policy: InstanceType<typeof Aerospike.WritePolicy>;
 
   private constructor(config: AerospikeSinkConfig, client: Aerospike.Client) {
     this.config = config;
     this.client = client;
-    this.limiter = new Limiter(config.maxConcurrentRequests);
     this.policy = new Aerospike.WritePolicy({ totalTimeout: config.timeoutMs, maxRetries: config.retries });
   }
 
@@ -187,19 +187,21 @@ export class AerospikeSink implements SinkInstance {
 
   async write(records: SinkRecord[]): Promise<WriteOutcome | undefined> {
     const failed: RecordFailure[] = [];
-    await Promise.all(
-      records.map(async (record, index) => {
-        try {
-          const { key, bins } = toAerospikeRecord(record, this.config);
-          const asKey = new Aerospike.Key(this.config.keyspace, this.config.keySet ?? null, key);
-          await this.limiter.run(() => this.client.put(asKey, bins as Aerospike.AerospikeBins, undefined, this.policy));
-        } catch (error) {
-          failed.push({ index, error: toWriteError(error) });
-        }
-      }),
-    );
+    for (const [index, record] of records.entries()) {
+      try {
+        const { key, bins } = toAerospikeRecord(record, this.config);
+        const asKey = new Aerospike.Key(this.config.keyspace, this.config.keySet ?? null, key);
+        await this.client.put(asKey, bins as Aerospike.AerospikeBins, undefined, this.policy);
+      } catch (error) {
+        const wrapped = toWriteError(error);
+        failed.push({ index, error: wrapped });
+        if (!wrapped.retryable) continue;
+        // The cluster is struggling: the rest waits for the runtime's retry instead of adding to the load.
+        for (let rest = index + 1; rest < records.length; rest++) failed.push({ index: rest, error: wrapped });
+        break;
+      }
+    }
     if (failed.length === 0) return undefined;
-    failed.sort((a, b) => a.index - b.index);
     if (failed.length === records.length) throw failed[0]?.error;
     return { failed };
   }

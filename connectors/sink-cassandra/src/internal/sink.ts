@@ -1,15 +1,12 @@
 import {
   ConnectorError,
-  type Logger,
   type RecordFailure,
-  type SinkContext,
   type SinkInstance,
   type SinkRecord,
   type WriteOutcome,
 } from "@pulsar-connect/core";
 import cassandra from "cassandra-driver";
 import type { CassandraSinkConfig } from "../definition.ts";
-import { backoffDelay, Limiter } from "./limiter.ts";
 import { type Column, insertStatement, type Row, recordObject, structuredRow, valueText } from "./rows.ts";
 
 const { Client, auth, errors, types } = cassandra;
@@ -64,21 +61,20 @@ export function contactPoints(roots: string): string[] {
     .map((root) => (/:\d+$/.test(root) ? root : `${root}:9042`));
 }
 
-/** Writes records to one Cassandra table through prepared INSERTs, a bounded number at a time. */
+/**
+ * Writes records to one Cassandra table through prepared INSERTs, one at a time per write: the runtime runs up to
+ * `maxConcurrentRequests` writes at once and retries the transient failures.
+ */
 export class CassandraSink implements SinkInstance {
   private readonly config: CassandraSinkConfig;
-  private readonly logger: Logger;
   private readonly client: InstanceType<typeof Client>;
-  private readonly limiter: Limiter;
   private readonly keyspace: string;
   private readonly table: string;
   private columns: Column[] = [];
   private closed = false;
 
-  private constructor(config: CassandraSinkConfig, context: SinkContext) {
+  private constructor(config: CassandraSinkConfig) {
     this.config = config;
-    this.logger = context.logger;
-    this.limiter = new Limiter(config.maxConcurrentRequests);
     this.keyspace = config.keyspace.toLowerCase();
     this.table = config.columnFamily.toLowerCase();
     const options: ConstructorParameters<typeof Client>[0] = {
@@ -100,8 +96,8 @@ export class CassandraSink implements SinkInstance {
     this.client = new Client(options);
   }
 
-  static async open(config: CassandraSinkConfig, context: SinkContext): Promise<CassandraSink> {
-    const sink = new CassandraSink(config, context);
+  static async open(config: CassandraSinkConfig): Promise<CassandraSink> {
+    const sink = new CassandraSink(config);
     try {
       await sink.client.connect();
       await sink.loadColumns();
@@ -152,34 +148,23 @@ export class CassandraSink implements SinkInstance {
     };
   }
 
-  private async insert(row: Row): Promise<void> {
-    const query = insertStatement(this.keyspace, this.table, row.columns);
-    for (let attempt = 0; ; attempt++) {
-      try {
-        await this.limiter.run(() => this.client.execute(query, row.values));
-        return;
-      } catch (error) {
-        if (attempt >= this.config.retries || !isTransient(error) || this.closed) throw toWriteError(error);
-        this.logger.debug({ attempt: attempt + 1, error: (error as Error).message }, "Cassandra write retried");
-        await new Promise((resolve) => setTimeout(resolve, backoffDelay(attempt + 1, this.config.retryBackoffMs)));
-      }
-    }
-  }
-
   async write(records: SinkRecord[]): Promise<WriteOutcome | undefined> {
     if (this.closed) throw new ConnectorError("CLOSED", "Cassandra sink is closed", { retryable: false });
     const failed: RecordFailure[] = [];
-    await Promise.all(
-      records.map(async (record, index) => {
-        try {
-          await this.insert(this.row(record));
-        } catch (error) {
-          failed.push({ index, error: toWriteError(error) });
-        }
-      }),
-    );
+    for (const [index, record] of records.entries()) {
+      try {
+        const row = this.row(record);
+        await this.client.execute(insertStatement(this.keyspace, this.table, row.columns), row.values);
+      } catch (error) {
+        const wrapped = toWriteError(error);
+        failed.push({ index, error: wrapped });
+        if (!wrapped.retryable) continue;
+        // Cassandra is struggling: the rest waits for the runtime's retry instead of adding to the load.
+        for (let rest = index + 1; rest < records.length; rest++) failed.push({ index: rest, error: wrapped });
+        break;
+      }
+    }
     if (failed.length === 0) return;
-    failed.sort((a, b) => a.index - b.index);
     if (failed.length === records.length) throw failed[0]?.error;
     return { failed };
   }
