@@ -271,12 +271,17 @@ describe("ATLEAST_ONCE sink with writes finishing out of order, killed before th
       code: null,
       signal: "SIGKILL",
     });
-    expect(first.output).toContain(
-      `killing in the first write (${batchSize} records), ${batchSize} messages unacknowledged`,
-    );
+    // The first batch may be short (a batch goes once a turn of the event loop brings no new message).
+    const killLine = first.output
+      .map((line) => /^killing in the first write \((\d+) records\), (\d+) messages unacknowledged$/.exec(line))
+      .find((match) => match !== null);
+    const held = Number(killLine?.[1]);
+    expect(held, "records of the held first write").toBeGreaterThan(0);
+    expect(held).toBeLessThanOrEqual(batchSize);
+    expect(Number(killLine?.[2]), "messages unacknowledged at the kill: the first batch's alone").toBe(held);
     const atKill = storedIds(dbPath);
-    expect(atKill.size, "every later batch stored before the kill").toBe(total - batchSize);
-    expect(await backlogOf(topic), "only the first batch unacknowledged at the kill").toBe(batchSize);
+    expect(atKill.size, "every later batch stored before the kill").toBe(total - held);
+    expect(await backlogOf(topic), "only the first batch unacknowledged after the kill").toBe(held);
 
     const second = startChild(settings);
     await waitFor(async () => (await backlogOf(topic)) === 0, 120_000, "the restarted sink to drain the topic");

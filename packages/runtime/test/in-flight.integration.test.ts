@@ -8,6 +8,7 @@ import {
   type LogFields,
   type Logger,
   type SinkRecord,
+  type WriteOutcome,
   type WriteRetries,
   z,
 } from "@pulsar-connect/core";
@@ -68,7 +69,8 @@ function warningsLogger(): { logger: Logger; warnings: string[] } {
   return { logger: make(), warnings };
 }
 
-type Write = (records: Array<SinkRecord<{ id: number }>>) => Promise<void>;
+/** A test's write: resolves with nothing, or with per-record failures. */
+type Write = (records: Array<SinkRecord<{ id: number }>>) => Promise<unknown>;
 
 const sinkConfig = z.object({ writers: z.number().int().positive().default(1) });
 
@@ -82,7 +84,8 @@ function scriptedSink(write: Write, declared: { writeRetries?: WriteRetries } = 
     ...declared,
     async open() {
       return {
-        write: (records: SinkRecord[]) => write(records as Array<SinkRecord<{ id: number }>>),
+        write: async (records: SinkRecord[]) =>
+          (await write(records as Array<SinkRecord<{ id: number }>>)) as WriteOutcome | undefined,
         async close() {},
       };
     },
@@ -283,6 +286,36 @@ describe("write retries", () => {
     const message = await consumer.receive();
     expect(message.properties.__pulsar_connect_error).toMatch(/target unreachable.*after 2 retries/);
     await consumer.close();
+  });
+
+  it("a record the sink keeps reporting as retryable is dead-lettered after the retries; the others are written", async () => {
+    const topic = `persistent://public/default/${unique("recordexhaust")}`;
+    const written = new Set<number>();
+    let refusals = 0;
+    const definition = scriptedSink(
+      async (records) => {
+        const failed: Array<{ index: number; error: Error }> = [];
+        for (const [index, record] of records.entries()) {
+          if (record.value.id === 3) {
+            refusals += 1;
+            failed.push({ index, error: new ConnectorError("WRITE_FAILED", "hot partition", { retryable: true }) });
+          } else written.add(record.value.id);
+        }
+        return { failed };
+      },
+      { writeRetries: { maxRetries: 1, initialBackoffMs: 20 } },
+    );
+    const dlq = `persistent://public/default/${unique("recordexhaust-dlq")}`;
+    const { instance, config } = sinkInstance(topic, definition, { maxMessageRetries: 1, deadLetterTopic: dlq });
+    await produce(topic, 6);
+    await instance.start();
+    await waitFor(async () => (await published(dlq)) === 1, "record 3 dead-lettered");
+    await waitFor(async () => (await backlog(topic, config.sourceSubscriptionName)) === 0, "every record acked");
+    expect([...written].sort()).toEqual([0, 1, 2, 4, 5]);
+    // Per delivery: once with the batch, again at once after the others went through, then one retry after backoff.
+    expect(refusals).toBeLessThanOrEqual(6);
+    expect(refusals).toBeGreaterThanOrEqual(4);
+    await instance.stop();
   });
 
   it("takes the runtime's retry setting when the sink declares none; exhausted under EFFECTIVELY_ONCE, the instance fails", async () => {
