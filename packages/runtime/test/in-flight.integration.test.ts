@@ -146,17 +146,23 @@ function concurrencyProbe(target: number) {
 }
 
 describe("maxInFlight", () => {
-  it("runs as many writes at once as the sink's config asks for, and never more", async () => {
-    const topic = `persistent://public/default/${unique("inflight")}`;
-    const { seen, write } = concurrencyProbe(3);
-    const { instance, config } = sinkInstance(topic, scriptedSink(write), { configs: { writers: 3 } });
-    await produce(topic, 300);
-    await instance.start();
-    await waitFor(() => seen.written.size === 300, "all 300 records written", 60_000);
-    await waitFor(async () => (await backlog(topic, config.sourceSubscriptionName)) === 0, "every record acked");
-    await instance.stop();
-    expect(seen.peak).toBe(3);
-  });
+  it.each(["ATLEAST_ONCE", "ATMOST_ONCE"])(
+    "runs as many writes at once as the sink's config asks for, and never more (%s)",
+    async (guarantee) => {
+      const topic = `persistent://public/default/${unique("inflight")}`;
+      const { seen, write } = concurrencyProbe(3);
+      const { instance, config } = sinkInstance(topic, scriptedSink(write), {
+        configs: { writers: 3 },
+        processingGuarantees: guarantee,
+      });
+      await produce(topic, 300);
+      await instance.start();
+      await waitFor(() => seen.written.size === 300, "all 300 records written", 60_000);
+      await waitFor(async () => (await backlog(topic, config.sourceSubscriptionName)) === 0, "every record acked");
+      await instance.stop();
+      expect(seen.peak).toBe(3);
+    },
+  );
 
   it.each([
     ["EFFECTIVELY_ONCE", { processingGuarantees: "EFFECTIVELY_ONCE" }, /EFFECTIVELY_ONCE/],
