@@ -188,27 +188,46 @@ describe.each(cases)(
         JSON.stringify({ name: "host", private: true, dependencies: { [packageName]: "0.0.0" } }),
       );
       symlinkSync(dir(), join(host, "node_modules", packageName), "dir");
-      const script = join(host, "discover.mjs");
-      const runtime = pathToFileURL(join(workspace, "packages/runtime/src/index.ts")).href;
-      writeFileSync(
-        script,
-        `import { ConnectorCatalog } from ${JSON.stringify(runtime)};
+      const result = await nodeScript(
+        `import { ConnectorCatalog } from ${moduleOf("packages/runtime/src/index.ts")};
 const catalog = await ConnectorCatalog.discover({ hostDirs: [${JSON.stringify(host)}] });
 const found = catalog.get(${JSON.stringify(c.kind)}, ${JSON.stringify(NAME)});
 console.log(JSON.stringify({
   found: found && { packageName: found.packageName, entry: found.entryModule },
   problems: catalog.problems,
-}));
-`,
+}));`,
       );
-      const output = await run(process.execPath, ["--conditions=@pulsar-connect/source", script], host);
-      const result = JSON.parse(output.trim().split("\n").at(-1) ?? "{}");
       expect(result.problems).toEqual([]);
       expect(result.found).toMatchObject({ packageName, entry: join(realpathSync(dir()), "dist/index.mjs") });
+    });
+
+    it("accepts the config of the create example in its README", async () => {
+      const readme = readFileSync(join(dir(), "README.md"), "utf8");
+      const example = new RegExp(`--${c.kind}-config '([^']*)'`).exec(readme)?.[1];
+      expect(example, "the README shows a create command with its config").toBeDefined();
+      const result = await nodeScript(
+        `import { parseConfig } from ${moduleOf("packages/core/src/index.ts")};
+import definition from ${moduleOf(`connectors/${c.folder}/src/index.ts`)};
+console.log(JSON.stringify(parseConfig(definition.config, ${JSON.stringify(JSON.parse(example ?? "null"))})));`,
+      );
+      expect(result.ok ? [] : result.issues).toEqual([]);
     });
   },
   300_000,
 );
+
+/** file: URL of a module of the workspace copy, as a string literal for an import. */
+function moduleOf(path: string): string {
+  return JSON.stringify(pathToFileURL(join(workspace, path)).href);
+}
+
+/** Runs an ES module in the workspace copy (sources through the export condition); the JSON it prints last. */
+async function nodeScript(code: string): Promise<Record<string, unknown>> {
+  const script = join(workspace, `script-${createHash("sha256").update(code).digest("hex").slice(0, 12)}.mjs`);
+  writeFileSync(script, `${code}\n`);
+  const output = await run(process.execPath, ["--conditions=@pulsar-connect/source", script], workspace);
+  return JSON.parse(output.trim().split("\n").at(-1) ?? "{}");
+}
 
 /** Copies the root files and the workspace packages the connector needs (by their workspace dependencies). */
 function copyWorkspace(into: string): void {
