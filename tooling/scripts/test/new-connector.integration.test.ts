@@ -1,7 +1,8 @@
 // `pnpm new:connector` must emit a connector that passes CI unchanged. For every kind it offers, this runs the real
 // command in a throwaway copy of the workspace (the root files and the packages a connector and its tests need), then
 // what CI runs on a connector: a frozen install, biome, tsc, check:connectors, build + publint, and the connector's
-// own unit, conformance and integration tests against the shared Pulsar. Finally the runtime must discover it.
+// own unit, conformance and integration tests against the shared Pulsar. Then the runtime must discover it, and its
+// README's create example must pass its config validation.
 // The copy lives in the system's temp folder: nothing is written inside this checkout, so a concurrent
 // `pnpm install --frozen-lockfile` or `pnpm lint` here never sees a half-made package.
 import { execFile } from "node:child_process";
@@ -77,7 +78,7 @@ beforeAll(async () => {
   removeAbandonedCopies();
   workspace = mkdtempSync(join(tmpdir(), `${TEMP_PREFIX}${process.pid}-`));
   copyWorkspace(workspace);
-  await run("pnpm", ["install", "--frozen-lockfile", "--prefer-offline"], workspace);
+  await run("pnpm", ["install", "--frozen-lockfile"], workspace);
 }, 300_000);
 
 afterAll(() => {
@@ -320,6 +321,8 @@ function childEnv(): NodeJS.ProcessEnv {
   const copy: NodeJS.ProcessEnv = {
     ...process.env,
     CI: "true",
+    // Installs take what the pnpm store and metadata cache hold, and ask the registry only for what they lack.
+    npm_config_prefer_offline: "true",
     PC_SERVICES_RUN: runRoot(),
     PC_SERVICES_JARS: jarsRoot(),
   };
