@@ -204,15 +204,16 @@ export default ${variable};
 }
 
 function sinkTest(t: TemplateValues): string {
-  return `import { mkdtempSync, readFileSync } from "node:fs";
+  return `import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { ConnectorError, isSinkDefinition, loadConfig, parseConfig } from "@pulsar-connect/core";
 import { createSinkContext, makeSinkRecords } from "@pulsar-connect/testkit";
-import { describe, expect, it } from "vitest";
+import { afterAll, describe, expect, it } from "vitest";
 import definition from "./index.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "${t.folder}-"));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 describe("${t.name} sink", () => {
   it("is a sink definition named ${t.name}", () => {
@@ -252,16 +253,18 @@ describe("${t.name} sink", () => {
 }
 
 function sinkIntegrationTest(t: TemplateValues): string {
-  return `import { existsSync, mkdtempSync, readFileSync } from "node:fs";
+  return `import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pulsarEndpoints, uniqueName } from "@pulsar-connect/test-support";
 import { describeSinkConformance } from "@pulsar-connect/testkit";
+import { afterAll } from "vitest";
 import definition from "../src/index.ts";
 
 // The conformance suite against a real Pulsar (listed in services.json): config checks, open/close, and the runtime
 // tests (injected failures, restart, SIGKILL between write and acknowledgement) that read the target back.
 const dir = mkdtempSync(join(tmpdir(), "${t.folder}-"));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 describeSinkConformance("${t.name}", {
   definition,

@@ -149,6 +149,9 @@ describe.each(cases)(
 
     it("passes its own unit, conformance and integration tests against the shared Pulsar", async () => {
       const results = join(workspace, `${c.folder}.results.json`);
+      // A temp folder of their own shows whether the connector's tests clean up after themselves.
+      const temp = join(workspace, `tmp-${c.folder}`);
+      mkdirSync(temp);
       await run(
         "pnpm",
         [
@@ -164,6 +167,7 @@ describe.each(cases)(
           `--outputFile.json=${results}`,
         ],
         workspace,
+        { TMPDIR: temp },
       );
       const report = JSON.parse(readFileSync(results, "utf8")) as {
         numFailedTests: number;
@@ -178,6 +182,7 @@ describe.each(cases)(
       const names = conformance?.assertionResults.map((test) => test.fullName) ?? [];
       expect(names.some((name) => name.includes(`${NAME}: ${c.kind} conformance`))).toBe(true);
       expect(conformance?.assertionResults.every((test) => test.status === "passed")).toBe(true);
+      expect(readdirSync(temp).filter((entry) => entry.startsWith(c.folder))).toEqual([]);
     });
 
     it("is found by the runtime's manifest discovery, from its built package", async () => {
@@ -331,9 +336,10 @@ function childEnv(): NodeJS.ProcessEnv {
 }
 
 /** Runs a command to completion; its stdout when it exits 0, else an error carrying the end of its output. */
-function run(command: string, args: string[], cwd: string): Promise<string> {
+function run(command: string, args: string[], cwd: string, extraEnv: NodeJS.ProcessEnv = {}): Promise<string> {
   return new Promise((resolve, reject) => {
-    execFile(command, args, { cwd, env, maxBuffer: 64 * 1024 * 1024 }, (error, stdout, stderr) => {
+    const options = { cwd, env: { ...env, ...extraEnv }, maxBuffer: 64 * 1024 * 1024 };
+    execFile(command, args, options, (error, stdout, stderr) => {
       if (!error) {
         resolve(stdout);
         return;
