@@ -1,4 +1,12 @@
-export { HOST, isServiceName, parseServiceNames, SERVICE_NAMES, type ServiceName } from "./internal/config.ts";
+export {
+  HOST,
+  isServiceName,
+  jarsRoot,
+  parseServiceNames,
+  runRoot,
+  SERVICE_NAMES,
+  type ServiceName,
+} from "./internal/config.ts";
 export type {
   CassandraEndpoint,
   InfluxdbEndpoint,
