@@ -49,8 +49,6 @@ export interface ClusterView {
   leader(): WorkerInfo | undefined;
   /** workerId -> the instances it runs, each as `tenant/namespace/name:instanceId`. */
   assignments(): Record<string, string[]>;
-  /** This worker, as `workers()` lists it; without it the worker compares its own `host:port` id. */
-  self?(): WorkerInfo;
   /** Spreads the instances evenly over the workers again (leader only); without it rebalance is refused. */
   rebalance?(): Promise<void>;
   /** Moves every instance off `workerId` (leader only); without it drain is refused. */

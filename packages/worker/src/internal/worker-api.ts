@@ -114,8 +114,9 @@ export class WorkerApi {
     }
   }
 
-  private self(): WorkerInfo | { workerId: string } {
-    return this.cluster.self?.() ?? { workerId: this.manager.workerId };
+  /** This worker's id (`host:port`), as the cluster view lists its members. */
+  private selfId(): string {
+    return this.manager.workerId;
   }
 
   private leader(): WorkerInfo {
@@ -126,13 +127,13 @@ export class WorkerApi {
 
   private isLeader(): boolean {
     const leader = this.cluster.leader();
-    return leader !== undefined && leader.workerId === this.self().workerId;
+    return leader !== undefined && leader.workerId === this.selfId();
   }
 
   /** The worker a drain is about: `?workerId=` or, when absent, this one (as upstream). */
   private drainTarget(url: URL): string {
     const given = url.searchParams.get("workerId");
-    return given === null || given === "" ? this.self().workerId : given;
+    return given === null || given === "" ? this.selfId() : given;
   }
 
   /**
@@ -194,7 +195,7 @@ export class WorkerApi {
         },
       },
       {
-        dimensions: { system: "worker", cluster: this.clusterName, workerId: this.self().workerId },
+        dimensions: { system: "worker", cluster: this.clusterName, workerId: this.selfId() },
         metrics: {
           worker_instances_assigned: here.length,
           worker_instances_running: running,
