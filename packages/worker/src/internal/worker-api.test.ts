@@ -31,7 +31,7 @@ async function serve(view: ClusterView): Promise<string> {
     cluster: view,
     clusterName: "test",
   });
-  server = createServer((request, response) => {
+  const listening = createServer((request, response) => {
     const url = new URL(request.url ?? "/", "http://worker.local");
     const match = /^\/admin\/v2\/(worker|worker-stats)(\/.*)?$/.exec(url.pathname);
     const principal = { role: "anonymous", superUser: true };
@@ -45,8 +45,9 @@ async function serve(view: ClusterView): Promise<string> {
         sendJson(response, known?.status ?? 500, { reason: (error as Error).message });
       });
   });
-  await new Promise<void>((done) => server?.listen(0, "127.0.0.1", done));
-  return `http://127.0.0.1:${(server?.address() as AddressInfo).port}`;
+  server = listening;
+  await new Promise<void>((done) => listening.listen(0, "127.0.0.1", done));
+  return `http://127.0.0.1:${(listening.address() as AddressInfo).port}`;
 }
 
 function view(leader: WorkerInfo | undefined, extra: Partial<ClusterView> = {}): ClusterView {
