@@ -145,9 +145,13 @@ describe.runIf(runs)("read verbs print what pulsar-admin prints", { timeout: 300
     ["sources", "list"],
     ["sources", "available-sources"],
     ["sources", "status", "--name", source],
+    ["functions-worker", "get-cluster"],
+    ["functions-worker", "get-cluster-leader"],
+    ["functions-worker", "get-function-assignments"],
+    ["functions-worker", "function-stats"],
   ];
 
-  it("get, list, available-*, status (all instances and one): the same bytes as pulsar-admin", async () => {
+  it("get, list, available-*, status (all instances and one), functions-worker: the same bytes as pulsar-admin", async () => {
     // Counters must not move between the two runs: the sink is stopped, the source has emitted all it has.
     expect((await ours(["sinks", "stop", "--name", sink])).code).toBe(0);
     await until(async () => {

@@ -28,7 +28,7 @@ import { WorkerConsole } from "./internal/console/index.ts";
 import { ConnectorLogs } from "./internal/console/logs.ts";
 import { ConnectorPackages } from "./internal/packages.ts";
 import { SecretScrubber } from "./internal/redact.ts";
-import { type Scheduler, StandaloneScheduler } from "./internal/scheduler.ts";
+import { clusterViewOf, type Scheduler, StandaloneClusterView, StandaloneScheduler } from "./internal/scheduler.ts";
 import { FileStore } from "./internal/store.ts";
 import type { BackoffPolicy } from "./internal/supervisor.ts";
 
@@ -347,6 +347,7 @@ export class Worker {
       manager,
       ready: () => this.ready,
       webConsole: this.webConsole(manager),
+      cluster: clusterViewOf(this.scheduler, () => new StandaloneClusterView(() => this.url, manager)),
     });
     this.routes = routes;
     await this.store.init();

@@ -121,6 +121,31 @@ describe.runIf(runs)("Apache Pulsar's pulsar-admin against the worker", { timeou
     expect(config).toMatchObject({ processingGuarantees: "EFFECTIVELY_ONCE", parallelism: 2 });
   });
 
+  it("functions-worker: cluster, leader, assignments, function stats, monitoring metrics; rebalance refused", async () => {
+    const self = `{\n  "workerId" : "${worker.workerId}",\n  "workerHostname" : "127.0.0.1",\n  "port" : ${new URL(worker.url).port}\n}\n`;
+    const cluster = await pulsarAdmin("functions-worker", "get-cluster");
+    expect(cluster.stdout).toBe(self);
+    expect((await pulsarAdmin("functions-worker", "get-cluster-leader")).stdout).toBe(self);
+    // pulsar-admin prints a map as `key    [values]`.
+    const assignments = await pulsarAdmin("functions-worker", "get-function-assignments");
+    expect(assignments.stdout).toBe(`${worker.workerId}    [public/default/${name}:0, public/default/${name}:1]\n`);
+    const stats = await pulsarAdmin("functions-worker", "function-stats");
+    expect(stats.code, stats.stderr).toBe(0);
+    // One JSON document per instance, each read by Java into WorkerFunctionInstanceStats and printed back.
+    const documents = stats.stdout.split(/\n(?=\{)/).map((text) => JSON.parse(text));
+    expect(documents.map((entry) => entry.name)).toEqual([`public/default/${name}:0`, `public/default/${name}:1`]);
+    expect(documents[0].metrics).toMatchObject({ receivedTotal: 0, "1min": { processedSuccessfullyTotal: 0 } });
+    const metrics = await pulsarAdmin("functions-worker", "monitoring-metrics");
+    expect(metrics.code, metrics.stderr).toBe(0);
+    expect(JSON.parse(metrics.stdout)[1]).toEqual({
+      metrics: { worker_instances_assigned: 2, worker_instances_running: expect.any(Number), worker_members: 1 },
+      dimensions: { system: "worker", cluster: "standalone", workerId: worker.workerId },
+    });
+    const rebalance = await pulsarAdmin("functions-worker", "rebalance");
+    expect(rebalance.code).not.toBe(0);
+    expect(rebalance.stderr).toContain("Too few workers (need at least 2)");
+  });
+
   it("creates a sink from a --sink-config-file in YAML, as pulsar-admin reads it", async () => {
     const yaml = join(dataDir, "sink.yaml");
     const yamlName = `${run}-yaml`;
@@ -209,6 +234,9 @@ describe.runIf(runs)("Apache Pulsar's pulsar-admin against the worker", { timeou
       const reload = await pulsarAdminAt(secured.url, token("ops"), ["sinks", "reload"]);
       expect(reload.code).not.toBe(0);
       expect(reload.stdout + reload.stderr).toContain("not a superuser");
+      const cluster = await pulsarAdminAt(secured.url, token("ops"), ["functions-worker", "get-cluster"]);
+      expect(cluster.code).not.toBe(0);
+      expect(cluster.stdout + cluster.stderr).toContain("not a superuser");
     } finally {
       await secured.close();
     }

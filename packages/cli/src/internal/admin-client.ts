@@ -10,7 +10,7 @@ function exchange(
   url: URL,
   init: { method: string; headers: Record<string, string>; body?: string | Buffer },
   connection: AdminConnection,
-): Promise<{ status: number; text: string }> {
+): Promise<{ status: number; text: string; location?: string }> {
   return new Promise((resolve, reject) => {
     const certificate = connection.authentication?.tlsCertificate;
     const options = {
@@ -29,9 +29,14 @@ function exchange(
     const request = (url.protocol === "https:" ? httpsRequest : httpRequest)(url, options, (response) => {
       const chunks: Buffer[] = [];
       response.on("data", (chunk: Buffer) => chunks.push(chunk));
-      response.on("end", () =>
-        resolve({ status: response.statusCode ?? 0, text: Buffer.concat(chunks).toString("utf8") }),
-      );
+      response.on("end", () => {
+        const location = response.headers.location;
+        resolve({
+          status: response.statusCode ?? 0,
+          text: Buffer.concat(chunks).toString("utf8"),
+          ...(location ? { location } : {}),
+        });
+      });
       response.on("error", reject);
     });
     request.on("timeout", () => request.destroy(Object.assign(new Error("request timed out"), { code: "ETIMEDOUT" })));
@@ -76,13 +81,18 @@ export class AdminClient {
     } catch (error) {
       throw new CliError("USAGE", `The admin URL ${this.baseUrl} is not a URL`, { cause: error });
     }
-    let response: { status: number; text: string };
+    let response: { status: number; text: string; location?: string };
     try {
       if (this.connection.token) headers.authorization = `Bearer ${this.connection.token}`;
       else if (this.connection.authentication?.bearerToken) {
         headers.authorization = `Bearer ${await this.connection.authentication.bearerToken()}`;
       }
       response = await exchange(url, init, this.connection);
+      // Leader-only operations (rebalance, drain) sent to another worker of a cluster answer 307 to the leader.
+      for (let hop = 0; hop < 3 && (response.status === 307 || response.status === 308) && response.location; hop++) {
+        url = new URL(response.location, url);
+        response = await exchange(url, init, this.connection);
+      }
     } catch (error) {
       const failure = error as { code?: string; message?: string };
       if (failure.code === "AUTHENTICATION") {
@@ -125,7 +135,7 @@ export class AdminClient {
         });
       case 403:
         throw new CliError("FORBIDDEN", reason, {
-          hint: "Use a token whose role has the permission (a superuser role for reload).",
+          hint: "Use a token whose role has the permission (a superuser role for reload, functions-worker and cluster).",
         });
       case 404:
         throw new CliError("NOT_FOUND", reason, {
@@ -138,6 +148,11 @@ export class AdminClient {
       default:
         throw new CliError("FAILED", `The worker answered ${response.status}: ${reason}`);
     }
+  }
+
+  /** A call to the worker's functions-worker API: `path` below `/admin/v2/` (`worker/cluster`, `worker-stats/metrics`). */
+  worker(method: "GET" | "PUT", path: string): Promise<unknown> {
+    return this.request(method, `/admin/v2/${path}`);
   }
 
   builtins(kind: Kind): Promise<unknown> {

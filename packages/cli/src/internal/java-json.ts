@@ -20,7 +20,12 @@ export type JavaType =
   | { fields: JavaField[] };
 
 /** A field: its name, type, and optionally the value its class gives it and the JSON name Jackson reads it from. */
-export type JavaField = [name: string, type: JavaType, options?: { initial?: unknown; jsonName?: string }];
+export type JavaField = [
+  name: string,
+  type: JavaType,
+  /** `always`: printed as null when absent, as a class annotated `@JsonInclude(ALWAYS)` does under Jackson. */
+  options?: { initial?: unknown; jsonName?: string; always?: boolean },
+];
 
 const PRIMITIVE_DEFAULTS: Record<string, unknown> = { "boolean!": false, "int!": 0, "long!": 0 };
 
@@ -52,6 +57,7 @@ function bind(value: unknown, type: JavaType): JavaValue | undefined {
       const json = (value as Record<string, unknown>)[options?.jsonName ?? name];
       const bound = bind(json === undefined ? options?.initial : json, fieldType);
       if (bound !== undefined) out.set(name, bound);
+      else if (options?.always) out.set(name, null);
     }
     return out;
   }

@@ -5,6 +5,7 @@ import { type AdminConnection, adminConnectionOf, type ConnectionFlags } from ".
 import { isRemoteArchive, localTarball } from "./archive.ts";
 import { buildConfig } from "./config-build.ts";
 import { identityFlags, sinkConfigFlags, sourceConfigFlags } from "./flags.ts";
+import { clusterGroup, functionsWorkerGroup } from "./functions-worker.ts";
 import { localrun } from "./localrun.ts";
 import { type CliIo, json, table } from "./output.ts";
 import { availableOutput, configOutput, listOutput, statusOutput } from "./pulsar-admin-output.ts";
@@ -454,6 +455,8 @@ export function buildProgram(io: CliIo, afterAction: (code: number) => void): Co
     });
   program.addCommand(connectorGroup("sink", io, afterAction));
   program.addCommand(connectorGroup("source", io, afterAction));
+  program.addCommand(functionsWorkerGroup(io, (command) => globalsOf(command, io)));
+  program.addCommand(clusterGroup(io, (command) => globalsOf(command, io)));
   program.addCommand(
     new Command("worker")
       .description("Run a worker: the admin API, the connector store and the instances (JSON logs on stdout)")

@@ -15,6 +15,8 @@ import {
 import type { WorkerConsole } from "./console/index.ts";
 import { readBody, readSubmission, type Submission, sendJson, sendNoContent, sendText } from "./http.ts";
 import { type SecretScrubber, secretValues } from "./redact.ts";
+import type { ClusterView } from "./scheduler.ts";
+import { WorkerApi } from "./worker-api.ts";
 
 function isPlainObject(value: unknown): value is Record<string, unknown> {
   return value !== null && typeof value === "object" && !Array.isArray(value);
@@ -31,6 +33,8 @@ export interface AdminRoutesSettings {
   ready: () => boolean;
   /** The web console, which answers every path outside `/admin/`, `/health` and `/metrics`. */
   webConsole: WorkerConsole;
+  /** What the scheduler knows of the cluster, for `/admin/v2/worker/*`. */
+  cluster: ClusterView;
 }
 
 /**
@@ -46,6 +50,7 @@ export class AdminRoutes {
   private readonly manager: ConnectorManager;
   private readonly ready: () => boolean;
   private readonly webConsole: WorkerConsole;
+  private readonly workerApi: WorkerApi;
   /** Secret values of a submission, hidden from the answer to that request even when the submission is refused. */
   private readonly submittedSecrets: WeakMap<IncomingMessage, string[]> = new WeakMap();
 
@@ -57,6 +62,12 @@ export class AdminRoutes {
     this.manager = settings.manager;
     this.ready = settings.ready;
     this.webConsole = settings.webConsole;
+    this.workerApi = new WorkerApi({
+      auth: settings.auth,
+      manager: settings.manager,
+      cluster: settings.cluster,
+      clusterName: settings.options.cluster ?? "standalone",
+    });
   }
 
   /** Whether a principal may install connector packages here. */
@@ -129,6 +140,15 @@ export class AdminRoutes {
       return sendText(response, 200, this.manager.metrics(!open || !this.auth.enabled), "text/plain; version=0.0.4");
     }
     if (!url.pathname.startsWith("/admin/")) return this.webConsole.handle(request, response, url);
+    const worker = /^\/admin\/v2\/(worker|worker-stats)(\/.*)?$/.exec(url.pathname);
+    if (worker) {
+      const principal = this.auth.authenticate(request.headers.authorization);
+      if (!this.ready())
+        throw new WorkerError("NOT_READY", "Worker is initializing: restoring stored connectors; retry shortly");
+      const resource = worker[1] as "worker" | "worker-stats";
+      if (await this.workerApi.handle(method, resource, worker[2] ?? "", url, principal, response)) return;
+      throw this.noRoute(method, url.pathname);
+    }
     const match = /^\/admin\/v3\/(sinks|sink|sources|source)(?:\/(.*))?$/.exec(url.pathname);
     if (!match) throw new WorkerError("NOT_FOUND", `No such endpoint: ${method} ${url.pathname}`);
     const kind: Kind = match[1]?.startsWith("sink") ? "sink" : "source";

@@ -42,14 +42,14 @@ import { archiveKind, fetchArchive, uploadArchive } from "./archive-fetch.ts";
 import type { ConnectorStore, StoredConnector } from "./connector-store.ts";
 import type { ConsoleConnector } from "./console/index.ts";
 import type { Submission } from "./http.ts";
-import { MinuteWindows, renderMetrics } from "./metrics.ts";
+import { type MinuteTotals, MinuteWindows, renderMetrics } from "./metrics.ts";
 import type { ConnectorPackages, InstalledPackage } from "./packages.ts";
 import type { PulsarAuthSettings } from "./process-runtime/protocol.ts";
 import { createProcessInstance, runtimeIssues, runtimeOf } from "./process-runtime/runtime-choice.ts";
 import { publicConfig, redactText, type SecretScrubber, secretValues } from "./redact.ts";
 import type { InstanceRef, Scheduler } from "./scheduler.ts";
 import { type ConnectorStatus, type InstanceStatus, upstreamConnectorStatus } from "./status.ts";
-import { DEFAULT_BACKOFF, DEFAULT_STOP_TIMEOUT_MS, InstanceSlot } from "./supervisor.ts";
+import { DEFAULT_BACKOFF, DEFAULT_STOP_TIMEOUT_MS, InstanceSlot, type SlotCounters } from "./supervisor.ts";
 
 export type Kind = "sink" | "source";
 export type ResolvedConfig = ResolvedSinkConfig | ResolvedSourceConfig;
@@ -1054,6 +1054,30 @@ export class ConnectorManager {
     return this.pulsarClient();
   }
 
+  /** The instances this worker runs now: started and supervised here, those waiting to restart included. */
+  instancesHere(): InstanceRef[] {
+    return this.countersHere().map((entry) => entry.instance);
+  }
+
+  /** Counters of the instances this worker runs, and their gain in the current one-minute window of `/metrics`. */
+  countersHere(): InstanceCounters[] {
+    return [...this.components.values()].flatMap((component) => {
+      const { tenant, namespace, name } = component.config;
+      return component.slots
+        .filter((slot) => slot.desired === "running")
+        .map((slot) => {
+          const counters = slot.counters();
+          const key = `${component.kind}:${tenant}/${namespace}/${name}:${slot.instanceId}`;
+          return {
+            instance: { kind: component.kind, tenant, namespace, name, instanceId: slot.instanceId },
+            counters,
+            lastMinute: this.minuteWindows.sinceWindowStart(key, counters),
+            running: slot.status().running,
+          };
+        });
+    });
+  }
+
   metrics(withExceptions: boolean): string {
     const instances = [...this.components.values()].flatMap((component) =>
       component.slots.map((slot) => ({
@@ -1068,6 +1092,15 @@ export class ConnectorManager {
     );
     return renderMetrics(instances, this.options.cluster ?? "standalone", this.minuteWindows);
   }
+}
+
+/** An instance's counters, as `/admin/v2/worker-stats/functionsmetrics` reports them. */
+export interface InstanceCounters {
+  instance: InstanceRef;
+  counters: SlotCounters;
+  lastMinute: MinuteTotals;
+  /** Whether the instance is up now (not starting or waiting to restart). */
+  running: boolean;
 }
 
 export function stringOrUndefined(value: unknown): string | undefined {

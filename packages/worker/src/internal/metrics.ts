@@ -22,7 +22,9 @@ function labels(values: Record<string, string>): string {
     .join(",")}}`;
 }
 
-type Totals = Pick<SlotCounters, "received" | "written" | "connectorExceptions" | "systemExceptions">;
+/** The counters that have a one-minute window. */
+export type MinuteTotals = Pick<SlotCounters, "received" | "written" | "connectorExceptions" | "systemExceptions">;
+type Totals = MinuteTotals;
 
 /**
  * The `_1min` counters of Pulsar IO: what each counter gained since the current one-minute window began. A window
