@@ -145,17 +145,19 @@ interface Followed {
   instances: Map<number, Series>;
 }
 
-/** The gain of one instance since its baseline; undefined on its first tick (nothing to compare with yet). */
-function gainOf(series: Series, counters: SampledCounters): Baseline | undefined {
+/**
+ * The gain of one instance since the previous tick. An instance seen for the first time counts from zero: it is new
+ * (created, scaled up) or the worker just started, and its counters start at zero in both cases.
+ */
+function gainOf(series: Series, counters: SampledCounters): Baseline {
   const now: Baseline = {
     received: counters.received,
     written: counters.written,
     errors: counters.connectorExceptions + counters.systemExceptions,
     latency: [...counters.writeLatency],
   };
-  const before = series.baseline;
+  const before = series.baseline ?? { received: 0, written: 0, errors: 0, latency: [] };
   series.baseline = now;
-  if (!before) return undefined;
   // The live instance's histogram starts from zero after a restart: all of it is new then.
   const restarted = now.latency.some((count, bucket) => count < (before.latency[bucket] ?? 0));
   return {
@@ -238,7 +240,6 @@ export class ConnectorHistory {
           followed.instances.set(instanceId, series);
         }
         const gain = gainOf(series, counters);
-        if (!gain) continue;
         gained = true;
         series.ring.push(sampleOf(at, seconds, gain));
         total.received += gain.received;
