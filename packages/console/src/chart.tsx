@@ -16,7 +16,9 @@ function pathOf(
       continue;
     }
     const gap = previous === undefined || sample.at - previous.at > sample.seconds * 1000 * 2.5;
-    out += `${gap ? "M" : "L"}${x(sample.at).toFixed(1)},${y(value).toFixed(1)}`;
+    const point = `${x(sample.at).toFixed(1)},${y(value).toFixed(1)}`;
+    // A line starts with a zero-length segment: with round caps, a lone sample still shows as a dot.
+    out += gap ? `M${point}L${point}` : `L${point}`;
     previous = sample;
   }
   return out;
@@ -58,9 +60,12 @@ export interface Line {
   pick: (s: Sample) => number | null;
 }
 
+/** Time spans a chart shows: the shortest that holds the samples, up to the hour the worker keeps. */
+const SPANS_MIN = [5, 15, 30, 60];
+
 /**
- * Values over the last hour, from the worker's samples: a fixed time axis (an hour ago to now) and a fixed size, so
- * new samples move the lines, never the page.
+ * Values over the last hour (or the last minutes, while the worker has fewer samples), from the worker's samples: a
+ * fixed size, so new samples move the lines, never the page.
  */
 export function TimeChart({
   title,
@@ -78,15 +83,18 @@ export function TimeChart({
   const width = 600;
   const height = 200;
   const pad = { left: 60, right: 12, top: 10, bottom: 24 };
-  const from = now - HOUR_MS;
+  const oldest = samples.find((s) => s.at >= now - HOUR_MS)?.at ?? now;
+  const spanMin = SPANS_MIN.find((minutes) => now - oldest <= minutes * 60_000) ?? 60;
+  const spanMs = spanMin * 60_000;
+  const from = now - spanMs;
   const shown = samples.filter((s) => s.at >= from);
   const values = shown.flatMap((s) => lines.map((line) => line.pick(s) ?? 0));
   const max = niceMax(Math.max(0, ...values));
-  const x = (at: number) => pad.left + ((at - from) / HOUR_MS) * (width - pad.left - pad.right);
+  const x = (at: number) => pad.left + ((at - from) / spanMs) * (width - pad.left - pad.right);
   const y = (value: number) => pad.top + (1 - value / max) * (height - pad.top - pad.bottom);
-  const ticks = [0, 15, 30, 45, 60];
+  const ticks = [0, 0.25, 0.5, 0.75, 1];
   return (
-    <figure class="chart" data-chart={title}>
+    <figure class="chart" data-chart={title} data-span-min={spanMin}>
       <figcaption>
         <strong>{title}</strong>{" "}
         {lines.map((line) => (
@@ -98,7 +106,7 @@ export function TimeChart({
           {shown.length === 0 ? "· waiting for the first sample (every 10 s)" : `· ${shown.length} samples`}
         </span>
       </figcaption>
-      <svg viewBox={`0 0 ${width} ${height}`} role="img" aria-label={`${title}, last hour`}>
+      <svg viewBox={`0 0 ${width} ${height}`} role="img" aria-label={`${title}, last ${spanMin} minutes`}>
         {[0, 0.5, 1].map((f) => (
           <g key={f}>
             <line class="gridline" x1={pad.left} x2={width - pad.right} y1={y(max * f)} y2={y(max * f)} />
@@ -107,15 +115,15 @@ export function TimeChart({
             </text>
           </g>
         ))}
-        {ticks.map((minutes) => (
+        {ticks.map((f) => (
           <text
-            key={minutes}
+            key={f}
             class="axis"
-            x={x(from + minutes * 60_000)}
+            x={x(from + f * spanMs)}
             y={height - 6}
-            text-anchor={minutes === 0 ? "start" : minutes === 60 ? "end" : "middle"}
+            text-anchor={f === 0 ? "start" : f === 1 ? "end" : "middle"}
           >
-            {minutes === 60 ? "now" : `-${60 - minutes} min`}
+            {f === 1 ? "now" : `-${Number(((1 - f) * spanMin).toFixed(1))} min`}
           </text>
         ))}
         {lines.map((line) => (
