@@ -70,15 +70,16 @@ afterAll(async () => {
 /** Starts summing the page's layout shifts (not caused by input); `read` gives the sum so far. */
 async function watchLayoutShift(): Promise<{ read: () => Promise<number> }> {
   await page.evaluate(() => {
-    const w = window as unknown as { __shift: number };
+    // Runs in the page, where globalThis is the window.
+    const w = globalThis as unknown as { __shift: number };
     w.__shift = 0;
     new PerformanceObserver((list) => {
-      for (const entry of list.getEntries() as Array<PerformanceEntry & { value: number; hadRecentInput: boolean }>) {
+      for (const entry of list.getEntries() as unknown as Array<{ value: number; hadRecentInput: boolean }>) {
         if (!entry.hadRecentInput) w.__shift += entry.value;
       }
-    }).observe({ type: "layout-shift" });
+    }).observe({ type: "layout-shift" } as never);
   });
-  return { read: () => page.evaluate(() => (window as unknown as { __shift: number }).__shift) };
+  return { read: () => page.evaluate(() => (globalThis as unknown as { __shift: number }).__shift) };
 }
 
 /** The requests the page makes from now on (paths only), to tell pushed updates from polled ones. */
@@ -201,7 +202,7 @@ describe("the web console in Chromium", { timeout: 300_000 }, () => {
   it("shows counts the worker pushes, without reload or polling, and without layout shift", async () => {
     const requests = watchRequests();
     await page.evaluate(() => {
-      (window as unknown as { __sameDocument: boolean }).__sameDocument = true;
+      (globalThis as unknown as { __sameDocument: boolean }).__sameDocument = true;
     });
     const shift = await watchLayoutShift();
     // The list while the worker pushes new counts and new samples (a sample every 10 s).
@@ -223,7 +224,9 @@ describe("the web console in Chromium", { timeout: 300_000 }, () => {
     await expect.poll(() => written.textContent(), { timeout: 30_000 }).toBe("30");
     await page.waitForTimeout(12_000);
     expect(await pageShift.read()).toBeLessThan(0.01);
-    expect(await page.evaluate(() => (window as unknown as { __sameDocument?: boolean }).__sameDocument)).toBe(true);
+    expect(await page.evaluate(() => (globalThis as unknown as { __sameDocument?: boolean }).__sameDocument)).toBe(
+      true,
+    );
     const api = requests.filter((path) => path.startsWith("/console/api/") || path.startsWith("/admin/"));
     expect(api.filter((path) => !path.startsWith("/console/api/v1/events/"))).toEqual([
       `/admin/v3/sinks/public/default/${name}`,
@@ -239,17 +242,19 @@ describe("the web console in Chromium", { timeout: 300_000 }, () => {
     const link = page.locator(`tr[data-connector='public/default/${name}'] a`);
     await link.waitFor();
     // From the top of the document, as after loading the page.
-    await page.evaluate(() => (document.activeElement as HTMLElement | null)?.blur());
+    await page
+      .locator("body")
+      .evaluate((body) => (body.ownerDocument.activeElement as { blur(): void } | null)?.blur());
     let reached = false;
     for (let presses = 0; presses < 30 && !reached; presses += 1) {
       await page.keyboard.press("Tab");
-      reached = await link.evaluate((element) => element === document.activeElement);
+      reached = await link.evaluate((element) => element === element.ownerDocument.activeElement);
     }
     expect(reached).toBe(true);
     await page.keyboard.press("Enter");
     await page.getByRole("heading", { name: new RegExp(name) }).waitFor();
     // The page puts the focus on its heading, so the next Tab starts from the top of the page's content.
-    expect(await page.evaluate(() => document.activeElement?.tagName)).toBe("H1");
+    expect(await page.locator("h1").evaluate((element) => element === element.ownerDocument.activeElement)).toBe(true);
   });
 
   it("stops and starts an instance", async () => {

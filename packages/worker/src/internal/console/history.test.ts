@@ -11,7 +11,7 @@ import {
 } from "./history.ts";
 
 function counters(received: number, written: number, latency: LatencyHistogram = new LatencyHistogram()) {
-  return { received, written, connectorExceptions: 0, systemExceptions: 0, writeLatency: latency.counts };
+  return { received, written, connectorExceptions: 0, systemExceptions: 0, writeLatency: latency };
 }
 
 describe("SampleRing", () => {

@@ -154,7 +154,7 @@ function gainOf(series: Series, counters: SampledCounters): Baseline {
     received: counters.received,
     written: counters.written,
     errors: counters.connectorExceptions + counters.systemExceptions,
-    latency: [...counters.writeLatency],
+    latency: [...counters.writeLatency.counts],
   };
   const before = series.baseline ?? { received: 0, written: 0, errors: 0, latency: [] };
   series.baseline = now;
