@@ -62,6 +62,8 @@ export interface Line {
 
 /** Time spans a chart shows: the shortest that holds the samples, up to the hour the worker keeps. */
 const SPANS_MIN = [5, 15, 30, 60];
+/** Minutes between the time axis' labels, per span. */
+const TICK_MIN: Record<number, number> = { 5: 1, 15: 5, 30: 10, 60: 15 };
 
 /**
  * Values over the last hour (or the last minutes, while the worker has fewer samples), from the worker's samples: a
@@ -92,7 +94,8 @@ export function TimeChart({
   const max = niceMax(Math.max(0, ...values));
   const x = (at: number) => pad.left + ((at - from) / spanMs) * (width - pad.left - pad.right);
   const y = (value: number) => pad.top + (1 - value / max) * (height - pad.top - pad.bottom);
-  const ticks = [0, 0.25, 0.5, 0.75, 1];
+  const step = TICK_MIN[spanMin] ?? 15;
+  const ticks = Array.from({ length: spanMin / step + 1 }, (_, i) => (i * step) / spanMin);
   return (
     <figure class="chart" data-chart={title} data-span-min={spanMin}>
       <figcaption>
@@ -123,12 +126,29 @@ export function TimeChart({
             y={height - 6}
             text-anchor={f === 0 ? "start" : f === 1 ? "end" : "middle"}
           >
-            {f === 1 ? "now" : `-${Number(((1 - f) * spanMin).toFixed(1))} min`}
+            {f === 1 ? "now" : `-${Math.round((1 - f) * spanMin)} min`}
           </text>
         ))}
         {lines.map((line) => (
           <path key={line.label} class={line.className} d={pathOf(shown, line.pick, x, y)} />
         ))}
+        {/* Few samples (a new connector, a short span): each one marked, so a lone value is seen. */}
+        {shown.length <= 40
+          ? lines.map((line) =>
+              shown.map((sample) => {
+                const value = line.pick(sample);
+                return value === null || !Number.isFinite(value) ? null : (
+                  <circle
+                    key={`${line.label}-${sample.at}`}
+                    class={`dot ${line.className}`}
+                    cx={x(sample.at)}
+                    cy={y(value)}
+                    r={3}
+                  />
+                );
+              }),
+            )
+          : null}
       </svg>
     </figure>
   );
