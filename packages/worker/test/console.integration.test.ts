@@ -223,7 +223,17 @@ describe("the web console in Chromium", { timeout: 300_000 }, () => {
     // The count moves while nothing asks for it: the connector's event stream brings it.
     await expect.poll(() => written.textContent(), { timeout: 30_000 }).toBe("30");
     await page.waitForTimeout(12_000);
-    expect(await pageShift.read()).toBeLessThan(0.01);
+    const measured = await pageShift.read();
+    expect(measured).toBeLessThan(0.01);
+    // Control: the same measure does see a shift in this page (a block pushed in above the content).
+    await page.locator("main").evaluate((main) => {
+      const block = main.ownerDocument.createElement("div");
+      block.id = "shift-control";
+      block.style.height = "200px";
+      main.prepend(block);
+    });
+    await expect.poll(() => pageShift.read(), { timeout: 10_000 }).toBeGreaterThan(measured + 0.01);
+    await page.locator("#shift-control").evaluate((block) => block.remove());
     expect(await page.evaluate(() => (globalThis as unknown as { __sameDocument?: boolean }).__sameDocument)).toBe(
       true,
     );
