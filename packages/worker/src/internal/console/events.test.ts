@@ -149,6 +149,20 @@ describe("console event streams", () => {
     expect(other.status).toBe(401);
   });
 
+  it("serves the sampled history to a role that may manage the connector, and to nobody else", async () => {
+    const path = "/console/api/v1/history/sink/public/default/orders";
+    expect((await fetch(`${worker?.url}${path}`)).status).toBe(401);
+    const answer = await fetch(`${worker?.url}${path}`, { headers: auth });
+    expect(answer.status).toBe(200);
+    const body = (await answer.json()) as { intervalMs: number; capacity: number; total: unknown[] };
+    expect(body).toMatchObject({ intervalMs: 10_000, capacity: 360 });
+    expect(Array.isArray(body.total)).toBe(true);
+    const list = await fetch(`${worker?.url}/console/api/v1/history`, { headers: auth });
+    expect(Object.keys(((await list.json()) as { connectors: object }).connectors)).toEqual([
+      "sink:public/default/orders",
+    ]);
+  });
+
   it("pushes the connector list again when a count moves, without being asked", async () => {
     const stream = follow("/console/api/v1/events/connectors");
     expect((await stream.opened).headers.get("content-type")).toContain("text/event-stream");
