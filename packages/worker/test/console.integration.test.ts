@@ -7,7 +7,7 @@ import { CHROMIUM_ARGS, chromiumExecutable } from "@pulsar-connect/services/brow
 import Database from "better-sqlite3";
 import { type Browser, chromium, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
-import { Worker } from "../src/index.ts";
+import { Worker, type WorkerOptions } from "../src/index.ts";
 import { http, testWorkerOptions } from "./helpers.ts";
 
 // The web console in Debian's headless Chromium against a real worker (with token auth) and Pulsar: log in, create
@@ -24,6 +24,7 @@ const repoRoot = join(import.meta.dirname, "..", "..", "..");
 const screenshots = join(repoRoot, ".run", "console-screenshots");
 
 let worker: Worker;
+let workerOptions: WorkerOptions;
 let dataDir: string;
 let dbFile: string;
 let browser: Browser;
@@ -49,12 +50,13 @@ beforeAll(async () => {
   const db = new Database(dbFile);
   db.exec("CREATE TABLE orders (id INTEGER PRIMARY KEY, item TEXT)");
   db.close();
-  worker = await Worker.start({
+  workerOptions = {
     ...testWorkerOptions({ dataDir, hostDir: join(import.meta.dirname, ".."), serviceUrl, adminUrl, logs }),
     preferSource: true,
     auth: { tokens: [{ token: TOKEN, role: "admin" }], superUserRoles: ["admin"] },
     fileDirs: [dataDir],
-  });
+  };
+  worker = await Worker.start(workerOptions);
   client = new PulsarClient({ serviceUrl });
   browser = await chromium.launch({ executablePath: chromiumExecutable(), args: [...CHROMIUM_ARGS] });
   page = await browser.newPage({ viewport: { width: 1440, height: 900 } });
@@ -265,6 +267,26 @@ describe("the web console in Chromium", { timeout: 300_000 }, () => {
     await page.getByRole("heading", { name: new RegExp(name) }).waitFor();
     // The page puts the focus on its heading, so the next Tab starts from the top of the page's content.
     expect(await page.locator("h1").evaluate((element) => element === element.ownerDocument.activeElement)).toBe(true);
+  });
+
+  it("connects again when the worker restarts, and goes on showing what it pushes", async () => {
+    const state = page.locator(".stream-state");
+    await expect.poll(() => state.getAttribute("data-stream"), { timeout: 15_000 }).toBe("live");
+    const port = Number(new URL(worker.url).port);
+    await worker.close();
+    await expect.poll(() => state.getAttribute("data-stream"), { timeout: 15_000 }).not.toBe("live");
+    expect(await state.textContent()).toMatch(/reconnecting|Connecting/);
+    // The same address again, as a restarted worker behind the same URL.
+    worker = await Worker.start({ ...workerOptions, port });
+    await expect.poll(() => state.getAttribute("data-stream"), { timeout: 30_000 }).toBe("live");
+    // The new worker process counts from zero; the page shows its counts, not the old ones.
+    const written = page.locator(".stats div", { hasText: "Written" }).locator("dd");
+    await expect.poll(() => written.textContent(), { timeout: 60_000 }).toBe("0");
+    await publish(
+      input,
+      Array.from({ length: 5 }, (_, i) => JSON.stringify({ id: 300 + i, item: `after-restart-${i}` })),
+    );
+    await expect.poll(() => written.textContent(), { timeout: 60_000 }).toBe("5");
   });
 
   it("stops and starts an instance", async () => {

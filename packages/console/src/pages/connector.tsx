@@ -1,6 +1,6 @@
 import { useEffect, useRef, useState } from "preact/hooks";
 import { ApiError, type ConnectorStatus, type ConnectorSummary, call, connectorPath, type Kind } from "../api.ts";
-import { TimeChart } from "../chart.tsx";
+import { Sparkline, TimeChart } from "../chart.tsx";
 import { follow, type StreamState } from "../events.ts";
 import { count, latency, rate, time } from "../format.ts";
 import { inPerSec, merge, outPerSec, type Sample } from "../history.ts";
@@ -29,6 +29,10 @@ interface Live {
   lines: LogLine[];
   logsAvailable: boolean;
 }
+
+/** The rate of a sample, or undefined before the first one. */
+const perSecond = (sample: Sample | undefined, pick: (s: Sample) => number) =>
+  sample === undefined ? undefined : pick(sample);
 
 const EMPTY: Live = {
   state: "connecting",
@@ -316,6 +320,9 @@ export function ConnectorPage({ kind, tenant, namespace, name }: Props) {
               <th scope="col" class="num">
                 Written
               </th>
+              <th scope="col" class="num">
+                Written/s
+              </th>
               <th scope="col">Error</th>
               <th scope="col">Actions</th>
             </tr>
@@ -333,6 +340,16 @@ export function ConnectorPage({ kind, tenant, namespace, name }: Props) {
                 <td class="num">{count(s.numRestarts)}</td>
                 <td class="num">{count(s.numReadFromPulsar ?? s.numReceivedFromSource)}</td>
                 <td class="num">{count(s.numWrittenToSink ?? s.numWritten)}</td>
+                <td class="num">
+                  <div class="rate">
+                    <Sparkline
+                      samples={live.instances[instanceId] ?? []}
+                      pick={outPerSec}
+                      label={`written per second, instance ${instanceId}`}
+                    />
+                    <span class="figure">{rate(perSecond(live.instances[instanceId]?.at(-1), outPerSec))}</span>
+                  </div>
+                </td>
                 <td class="error-cell">{s.error || <span class="muted">none</span>}</td>
                 <td>
                   <div class="row-actions">
