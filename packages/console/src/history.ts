@@ -1,42 +1,43 @@
 import type { ConnectorSummary } from "./api.ts";
 
-/** One point of a connector's throughput: records per second between two polls. */
-export interface RatePoint {
+/** One interval of a connector as the worker samples it (every 10 s, kept for an hour). */
+export interface Sample {
   at: number;
-  inPerSec: number;
-  outPerSec: number;
+  seconds: number;
+  received: number;
+  written: number;
+  errors: number;
+  p50Ms: number | null;
+  p99Ms: number | null;
 }
 
-const KEEP_MS = 60 * 60 * 1000;
-const last = new Map<string, { at: number; received: number; written: number }>();
-const series = new Map<string, RatePoint[]>();
+export const inPerSec = (s: Sample) => s.received / s.seconds;
+export const outPerSec = (s: Sample) => s.written / s.seconds;
+
+/** The worker keeps an hour; the page keeps no more than it. */
+export const HOUR_MS = 60 * 60 * 1000;
 
 export const keyOf = (c: Pick<ConnectorSummary, "kind" | "tenant" | "namespace" | "name">) =>
   `${c.kind}:${c.tenant}/${c.namespace}/${c.name}`;
 
-/**
- * Adds a poll of the connector list to the history kept in the page (the last hour); rates are counter gains over
- * the time between polls. A counter that went down (a worker restart) starts a new baseline.
- */
-export function record(at: number, connectors: ConnectorSummary[]): void {
-  for (const connector of connectors) {
-    const key = keyOf(connector);
-    const previous = last.get(key);
-    // Polls closer than a second apart give noisy rates: keep the older baseline until a second has passed.
-    if (previous && at - previous.at < 1000 && at >= previous.at) continue;
-    last.set(key, { at, received: connector.received, written: connector.written });
-    if (!previous || at <= previous.at) continue;
-    const seconds = (at - previous.at) / 1000;
-    const gainIn = connector.received - previous.received;
-    const gainOut = connector.written - previous.written;
-    if (gainIn < 0 || gainOut < 0) continue;
-    const points = series.get(key) ?? [];
-    points.push({ at, inPerSec: gainIn / seconds, outPerSec: gainOut / seconds });
-    while (points.length > 0 && (points[0] as RatePoint).at < at - KEEP_MS) points.shift();
-    series.set(key, points);
+/** Adds samples the worker sent to what the page has, by time: a sample sent twice (after a reconnect) counts once. */
+export function merge(old: Sample[], fresh: Sample[], now = Date.now()): Sample[] {
+  const last = old.at(-1)?.at ?? 0;
+  const added = fresh.filter((sample) => sample.at > last);
+  const all = added.length > 0 ? [...old, ...added] : old;
+  const from = now - HOUR_MS;
+  return all[0] && all[0].at < from ? all.filter((sample) => sample.at >= from) : all;
+}
+
+const series = new Map<string, Sample[]>();
+
+/** The list's samples of each connector (the last ten minutes), fed by its event stream. */
+export function addSamples(connectors: Record<string, Sample[]>): void {
+  for (const [key, fresh] of Object.entries(connectors)) {
+    series.set(key, merge(series.get(key) ?? [], fresh).slice(-60));
   }
 }
 
-export function historyOf(key: string): RatePoint[] {
+export function historyOf(key: string): Sample[] {
   return series.get(key) ?? [];
 }

@@ -1,6 +1,7 @@
 import { render } from "preact";
 import { useEffect, useState } from "preact/hooks";
 import { currentToken, onTokenChange, setToken } from "./api.ts";
+import { ClusterPage } from "./pages/cluster.tsx";
 import { ConnectorPage } from "./pages/connector.tsx";
 import { ConnectorsPage } from "./pages/connectors.tsx";
 import { DeadLettersPage } from "./pages/dead-letters.tsx";
@@ -25,6 +26,7 @@ function Routes() {
     if (extra === undefined) return <ConnectorPage kind={kind} tenant={tenant} namespace={namespace} name={name} />;
   }
   if (parts.length === 0) return <ConnectorsPage />;
+  if (first === "cluster" && parts.length === 1) return <ClusterPage />;
   return (
     <main id="main" tabIndex={-1}>
       <h1>Not found</h1>
@@ -61,6 +63,9 @@ function App() {
           </a>
           <a href="/new/source" onClick={linkClick}>
             New source
+          </a>
+          <a href="/cluster" onClick={linkClick}>
+            Cluster
           </a>
         </nav>
         <button type="button" class="secondary" onClick={() => setToken(null)}>

@@ -1,64 +1,79 @@
 import { useEffect, useState } from "preact/hooks";
-import { ApiError, type ConnectorSummary, call } from "./api.ts";
-import { record } from "./history.ts";
+import { ApiError, type ConnectorSummary, call, currentToken, onTokenChange } from "./api.ts";
+import { follow, type StreamState } from "./events.ts";
+import { addSamples, type Sample } from "./history.ts";
 
-/** How often the console asks the worker for the connector list (and so the rate resolution of the charts). */
-export const POLL_MS = 2_000;
-
-interface Snapshot {
+export interface Snapshot {
   at: number;
   connectors: ConnectorSummary[];
   error: string | null;
+  /** The event stream's state: "live" while the worker pushes updates. */
+  stream: StreamState;
 }
 
 let snapshot: Snapshot | null = null;
-let timer: ReturnType<typeof setTimeout> | undefined;
-/** True while a request is out: one polling loop at a time, however many pages subscribe. */
-let polling = false;
-/** Set when a refresh is asked for during a request: the next one starts right after it. */
-let again = false;
+let stop: (() => void) | undefined;
 const subscribers = new Set<(value: Snapshot) => void>();
 
-async function poll(): Promise<void> {
-  if (polling) return;
-  polling = true;
-  timer = undefined;
-  try {
-    const answer = await call<{ at: number; connectors: ConnectorSummary[] }>("GET", "/console/api/v1/connectors");
-    record(answer.at, answer.connectors);
-    snapshot = { at: answer.at, connectors: answer.connectors, error: null };
-  } catch (error) {
-    snapshot = {
-      at: Date.now(),
-      connectors: snapshot?.connectors ?? [],
-      error: error instanceof ApiError || error instanceof Error ? error.message : String(error),
-    };
-  }
-  polling = false;
-  for (const subscriber of subscribers) subscriber(snapshot);
-  const delay = again ? 0 : POLL_MS;
-  again = false;
-  if (subscribers.size > 0) timer = setTimeout(() => void poll(), delay);
+// What one login saw is not shown to the next (the stream itself ends with the token, see events.ts).
+onTokenChange(() => {
+  if (currentToken() === null) snapshot = null;
+});
+
+function publish(next: Snapshot): void {
+  snapshot = next;
+  for (const subscriber of subscribers) subscriber(next);
 }
 
-/** Asks for the list now instead of at the next tick (after an action). */
+/** Follows the worker's connector list stream while a page shows the list; one stream however many pages do. */
+function start(): void {
+  if (stop) return;
+  stop = follow(
+    "/console/api/v1/events/connectors",
+    {
+      connectors: (data: { at: number; connectors: ConnectorSummary[] }) =>
+        publish({ at: data.at, connectors: data.connectors, error: null, stream: "live" }),
+      samples: (data: { connectors: Record<string, Sample[]> }) => {
+        addSamples(data.connectors);
+        if (snapshot) publish({ ...snapshot });
+      },
+    },
+    (state, reason) => {
+      if (snapshot || state === "retrying") {
+        publish({
+          at: snapshot?.at ?? Date.now(),
+          connectors: snapshot?.connectors ?? [],
+          error: state === "retrying" ? (reason ?? "connection lost") : (snapshot?.error ?? null),
+          stream: state,
+        });
+      }
+    },
+  );
+}
+
+/** Asks for the list now (after an action), besides what the stream pushes. */
 export function refreshNow(): void {
-  if (polling) {
-    again = true;
-    return;
-  }
-  if (timer !== undefined) clearTimeout(timer);
-  void poll();
+  call<{ at: number; connectors: ConnectorSummary[] }>("GET", "/console/api/v1/connectors").then(
+    (answer) =>
+      publish({ at: answer.at, connectors: answer.connectors, error: null, stream: snapshot?.stream ?? "live" }),
+    (error: unknown) => {
+      if (snapshot) publish({ ...snapshot, error: error instanceof ApiError ? error.message : String(error) });
+    },
+  );
 }
 
-/** The connector list, polled while a page uses it. */
+/** The connector list, pushed by the worker while a page uses it. */
 export function useConnectors(): Snapshot | null {
   const [value, setValue] = useState<Snapshot | null>(snapshot);
   useEffect(() => {
     subscribers.add(setValue);
-    if (timer === undefined && !polling) void poll();
+    start();
     return () => {
       subscribers.delete(setValue);
+      if (subscribers.size === 0) {
+        stop?.();
+        stop = undefined;
+      }
     };
   }, []);
   return value;

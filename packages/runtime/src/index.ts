@@ -52,6 +52,8 @@ export { PulsarStateStore, type PulsarStateStoreOptions, stateTopic } from "./st
 export {
   type ExceptionInformation,
   InstanceStats,
+  LATENCY_BUCKET_BOUNDS_MS,
+  LatencyHistogram,
   type SinkInstanceStatusData,
   type SourceInstanceStatusData,
 } from "./stats.ts";

@@ -46,6 +46,23 @@ export interface SourceInstanceStatusData {
 
 const KEEP = 10;
 
+/**
+ * Upper bounds (ms) of the write-latency buckets: powers of two from 1 ms to about 65 s; one more bucket holds the
+ * slower writes. Fixed bounds keep the histogram a few numbers, cheap to copy between processes and to subtract.
+ */
+export const LATENCY_BUCKET_BOUNDS_MS: readonly number[] = Array.from({ length: 17 }, (_, i) => 2 ** i);
+
+/** Counts of measured durations per bucket of {@link LATENCY_BUCKET_BOUNDS_MS}; they only grow. */
+export class LatencyHistogram {
+  readonly counts: number[] = new Array<number>(LATENCY_BUCKET_BOUNDS_MS.length + 1).fill(0);
+
+  record(ms: number): void {
+    let bucket = 0;
+    while (bucket < LATENCY_BUCKET_BOUNDS_MS.length && ms > (LATENCY_BUCKET_BOUNDS_MS[bucket] as number)) bucket += 1;
+    this.counts[bucket] = (this.counts[bucket] as number) + 1;
+  }
+}
+
 /** Counters of one instance; the worker turns them into status and Prometheus metrics. */
 export class InstanceStats {
   received = 0;
@@ -62,6 +79,11 @@ export class InstanceStats {
   readonly latestConnectorExceptions: ExceptionInformation[] = [];
   readonly latestSystemExceptions: ExceptionInformation[] = [];
   readonly userMetrics: Map<string, { count: number; sum: number }> = new Map();
+  /**
+   * How long writes take: each `sink.write` call of a sink, and for a source the time from a record handed over to
+   * its storage in Pulsar.
+   */
+  readonly writeLatency: LatencyHistogram = new LatencyHistogram();
 
   recordConnectorException(error: unknown): void {
     this.connectorExceptions += 1;

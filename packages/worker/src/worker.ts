@@ -190,6 +190,7 @@ export class Worker {
   private readonly scheduler: Scheduler = new StandaloneScheduler();
   private manager: ConnectorManager | undefined;
   private routes: AdminRoutes | undefined;
+  private console: WorkerConsole | undefined;
   private server: Server | undefined;
   /** From `pulsarAuthPlugin`/`pulsarAuthParams`, or the fixed `pulsarAuthToken`. */
   private pulsarAuthentication: Authentication | undefined;
@@ -381,7 +382,8 @@ export class Worker {
 
   /** The web console; it sees the connectors through this view only. */
   private webConsole(manager: ConnectorManager): WorkerConsole {
-    return new WorkerConsole({
+    this.console?.close();
+    this.console = new WorkerConsole({
       authenticate: (header) => this.auth.authenticate(header),
       mayManage: (principal, tenant) => {
         try {
@@ -407,6 +409,7 @@ export class Worker {
         return stats.subscriptions?.[subscription]?.msgBacklog ?? 0;
       },
     });
+    return this.console;
   }
 
   /** The HTTP entry point: every request of the admin API goes through the routes. */
@@ -427,6 +430,8 @@ export class Worker {
   async close(): Promise<void> {
     if (this.closing) return;
     this.closing = true;
+    // The console's event streams never end on their own: without this, the server would wait for them.
+    this.console?.close();
     const server = this.server;
     const closed = server
       ? new Promise<void>((done) => {

@@ -7,12 +7,14 @@ import { CHROMIUM_ARGS, chromiumExecutable } from "@pulsar-connect/services/brow
 import Database from "better-sqlite3";
 import { type Browser, chromium, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
-import { Worker } from "../src/index.ts";
+import { Worker, type WorkerOptions } from "../src/index.ts";
 import { http, testWorkerOptions } from "./helpers.ts";
 
 // The web console in Debian's headless Chromium against a real worker (with token auth) and Pulsar: log in, create
-// a jdbc-sqlite sink through the generated form, watch its counts, stop and start it, peek and replay its
-// dead-letter topic, delete it. Screenshots of the main pages go to .run/console-screenshots/.
+// a jdbc-sqlite sink through the generated form, watch its counts and charts move as the worker pushes them (no
+// reload, no polling, no layout shift), reach it from the list with the keyboard, stop and start it, peek and replay
+// its dead-letter topic, see the cluster page, delete it, log out. Screenshots of the main pages go to
+// .run/console-screenshots/.
 const services = inject("services");
 const serviceUrl = services.pulsar?.serviceUrl ?? "pulsar://127.0.0.1:6650";
 const adminUrl = services.pulsar?.webServiceUrl ?? "http://127.0.0.1:8080";
@@ -22,6 +24,7 @@ const repoRoot = join(import.meta.dirname, "..", "..", "..");
 const screenshots = join(repoRoot, ".run", "console-screenshots");
 
 let worker: Worker;
+let workerOptions: WorkerOptions;
 let dataDir: string;
 let dbFile: string;
 let browser: Browser;
@@ -47,12 +50,13 @@ beforeAll(async () => {
   const db = new Database(dbFile);
   db.exec("CREATE TABLE orders (id INTEGER PRIMARY KEY, item TEXT)");
   db.close();
-  worker = await Worker.start({
+  workerOptions = {
     ...testWorkerOptions({ dataDir, hostDir: join(import.meta.dirname, ".."), serviceUrl, adminUrl, logs }),
     preferSource: true,
     auth: { tokens: [{ token: TOKEN, role: "admin" }], superUserRoles: ["admin"] },
     fileDirs: [dataDir],
-  });
+  };
+  worker = await Worker.start(workerOptions);
   client = new PulsarClient({ serviceUrl });
   browser = await chromium.launch({ executablePath: chromiumExecutable(), args: [...CHROMIUM_ARGS] });
   page = await browser.newPage({ viewport: { width: 1440, height: 900 } });
@@ -64,6 +68,28 @@ afterAll(async () => {
   await worker?.close();
   if (dataDir) rmSync(dataDir, { recursive: true, force: true });
 });
+
+/** Starts summing the page's layout shifts (not caused by input); `read` gives the sum so far. */
+async function watchLayoutShift(): Promise<{ read: () => Promise<number> }> {
+  await page.evaluate(() => {
+    // Runs in the page, where globalThis is the window.
+    const w = globalThis as unknown as { __shift: number };
+    w.__shift = 0;
+    new PerformanceObserver((list) => {
+      for (const entry of list.getEntries() as unknown as Array<{ value: number; hadRecentInput: boolean }>) {
+        if (!entry.hadRecentInput) w.__shift += entry.value;
+      }
+    }).observe({ type: "layout-shift" } as never);
+  });
+  return { read: () => page.evaluate(() => (globalThis as unknown as { __shift: number }).__shift) };
+}
+
+/** The requests the page makes from now on (paths only), to tell pushed updates from polled ones. */
+function watchRequests(): string[] {
+  const paths: string[] = [];
+  page.on("request", (request) => paths.push(new URL(request.url()).pathname));
+  return paths;
+}
 
 async function publish(topic: string, values: Array<string | Uint8Array>): Promise<void> {
   const producer = await client.createProducer({ topic: `persistent://public/default/${topic}` });
@@ -150,8 +176,121 @@ describe("the web console in Chromium", { timeout: 300_000 }, () => {
     await shot("04-connectors");
   });
 
-  it("stops and starts an instance", async () => {
+  it("draws the worker's samples in hour charts and sparklines, and adds new ones as they come", async () => {
     await page.locator(`tr[data-connector='public/default/${name}'] a`).click();
+    const throughput = page.locator(".chart[data-chart='Records per second']");
+    const latency = page.locator(".chart[data-chart='Write latency']");
+    const samplesOf = async () => Number(await throughput.locator("[data-samples]").getAttribute("data-samples"));
+    // The worker samples every 10 s: the interval with the 20 writes is there within two.
+    await expect.poll(samplesOf, { timeout: 40_000 }).toBeGreaterThan(0);
+    await expect.poll(() => throughput.locator("path.out").getAttribute("d"), { timeout: 40_000 }).toMatch(/^M\d/);
+    // The interval that held the sink's writes has their latency.
+    await expect.poll(() => latency.locator("path.in").getAttribute("d"), { timeout: 40_000 }).toMatch(/^M\d/);
+    const history = await http(worker.url, "GET", `/console/api/v1/history/sink/public/default/${name}`, undefined, {
+      authorization: `Bearer ${TOKEN}`,
+    });
+    const total = history.json.total as Array<{ written: number; p50Ms: number | null }>;
+    expect(total.reduce((sum, sample) => sum + sample.written, 0)).toBe(20);
+    expect(total.some((sample) => sample.p50Ms !== null)).toBe(true);
+    const before = await samplesOf();
+    await expect.poll(samplesOf, { timeout: 40_000 }).toBeGreaterThan(before);
+    await shot("07-connector-charts");
+    await page.getByRole("link", { name: "Connectors", exact: true }).first().click();
+    const spark = page.locator(`tr[data-connector='public/default/${name}'] svg.spark`).nth(1);
+    await expect.poll(() => spark.locator("path").getAttribute("d"), { timeout: 40_000 }).toMatch(/^M\d.*L/);
+    await shot("04-connectors-sparklines");
+  });
+
+  it("shows counts the worker pushes, without reload or polling, and without layout shift", async () => {
+    const requests = watchRequests();
+    await page.evaluate(() => {
+      (globalThis as unknown as { __sameDocument: boolean }).__sameDocument = true;
+    });
+    const shift = await watchLayoutShift();
+    // The list while the worker pushes new counts and new samples (a sample every 10 s).
+    await publish(
+      input,
+      Array.from({ length: 5 }, (_, i) => JSON.stringify({ id: 100 + i, item: `late-${i}` })),
+    );
+    await page.waitForTimeout(12_000);
+    expect(await shift.read()).toBeLessThan(0.01);
+    await page.locator(`tr[data-connector='public/default/${name}'] a`).click();
+    const written = page.locator(".stats div", { hasText: "Written" }).locator("dd");
+    await expect.poll(() => written.textContent(), { timeout: 30_000 }).toBe("25");
+    const pageShift = await watchLayoutShift();
+    await publish(
+      input,
+      Array.from({ length: 5 }, (_, i) => JSON.stringify({ id: 200 + i, item: `later-${i}` })),
+    );
+    // The count moves while nothing asks for it: the connector's event stream brings it.
+    await expect.poll(() => written.textContent(), { timeout: 30_000 }).toBe("30");
+    await page.waitForTimeout(12_000);
+    const measured = await pageShift.read();
+    expect(measured).toBeLessThan(0.01);
+    // Control: the same measure does see a shift in this page (a block pushed in above the content).
+    await page.locator("main").evaluate((main) => {
+      const block = main.ownerDocument.createElement("div");
+      block.id = "shift-control";
+      block.style.height = "200px";
+      main.prepend(block);
+    });
+    await expect.poll(() => pageShift.read(), { timeout: 10_000 }).toBeGreaterThan(measured + 0.01);
+    await page.locator("#shift-control").evaluate((block) => block.remove());
+    expect(await page.evaluate(() => (globalThis as unknown as { __sameDocument?: boolean }).__sameDocument)).toBe(
+      true,
+    );
+    const api = requests.filter((path) => path.startsWith("/console/api/") || path.startsWith("/admin/"));
+    expect(api.filter((path) => !path.startsWith("/console/api/v1/events/"))).toEqual([
+      `/admin/v3/sinks/public/default/${name}`,
+    ]);
+    expect(api.filter((path) => path.startsWith("/console/api/v1/events/"))).toEqual([
+      `/console/api/v1/events/connector/sink/public/default/${name}`,
+    ]);
+    page.removeAllListeners("request");
+  });
+
+  it("reaches a connector from the list with the keyboard alone", async () => {
+    await page.getByRole("link", { name: "Connectors", exact: true }).first().click();
+    const link = page.locator(`tr[data-connector='public/default/${name}'] a`);
+    await link.waitFor();
+    // From the top of the document, as after loading the page.
+    await page
+      .locator("body")
+      .evaluate((body) => (body.ownerDocument.activeElement as { blur(): void } | null)?.blur());
+    let reached = false;
+    for (let presses = 0; presses < 30 && !reached; presses += 1) {
+      await page.keyboard.press("Tab");
+      reached = await link.evaluate((element) => element === element.ownerDocument.activeElement);
+    }
+    expect(reached).toBe(true);
+    await page.keyboard.press("Enter");
+    await page.getByRole("heading", { name: new RegExp(name) }).waitFor();
+    // The page puts the focus on its heading, so the next Tab starts from the top of the page's content.
+    expect(await page.locator("h1").evaluate((element) => element === element.ownerDocument.activeElement)).toBe(true);
+  });
+
+  it("connects again when the worker restarts, and goes on showing what it pushes", async () => {
+    const state = page.locator(".stream-state");
+    await expect.poll(() => state.getAttribute("data-stream"), { timeout: 15_000 }).toBe("live");
+    const port = Number(new URL(worker.url).port);
+    await worker.close();
+    await expect.poll(() => state.getAttribute("data-stream"), { timeout: 15_000 }).not.toBe("live");
+    expect(await state.textContent()).toMatch(/reconnecting|Connecting/);
+    // The same address again, as a restarted worker behind the same URL.
+    worker = await Worker.start({ ...workerOptions, port });
+    await expect.poll(() => state.getAttribute("data-stream"), { timeout: 30_000 }).toBe("live");
+    // The new worker process counts from zero; the page shows its counts, not the old ones.
+    const written = page.locator(".stats div", { hasText: "Written" }).locator("dd");
+    await expect.poll(() => written.textContent(), { timeout: 60_000 }).toBe("0");
+    await publish(
+      input,
+      Array.from({ length: 5 }, (_, i) => JSON.stringify({ id: 300 + i, item: `after-restart-${i}` })),
+    );
+    await expect.poll(() => written.textContent(), { timeout: 60_000 }).toBe("5");
+  });
+
+  it("stops and starts an instance", async () => {
+    await page.getByRole("heading", { name: new RegExp(name) }).waitFor();
     const state = page.locator("[data-instance='0'] .state");
     await expect.poll(() => state.textContent(), { timeout: 60_000 }).toBe("running");
     await page.locator("[data-instance='0']").getByRole("button", { name: "Stop", exact: true }).click();
@@ -173,6 +312,33 @@ describe("the web console in Chromium", { timeout: 300_000 }, () => {
       authorization: `Bearer ${TOKEN}`,
     });
     expect(stored.json.parallelism).toBe(2);
+  });
+
+  it("shows the cluster: workers, leader and what runs where, or that this worker does not tell", async () => {
+    const cluster = await http(worker.url, "GET", "/admin/v2/worker/cluster", undefined, {
+      authorization: `Bearer ${TOKEN}`,
+    });
+    await page.getByRole("link", { name: "Cluster", exact: true }).click();
+    await page.getByRole("heading", { name: "Cluster", exact: true }).waitFor();
+    if (cluster.status === 404) {
+      // Until this worker has the endpoints, the page must say so instead of showing an empty cluster.
+      await expect
+        .poll(() => page.locator("[data-testid=cluster-unavailable]").textContent(), { timeout: 15_000 })
+        .toContain("Not available from this worker");
+    } else {
+      expect(cluster.status).toBe(200);
+      const workers = cluster.json as Array<{ workerId: string }>;
+      const row = page.locator(`tr[data-worker='${workers[0]?.workerId}']`);
+      await row.waitFor({ timeout: 15_000 });
+      // This worker runs both instances of the sink.
+      await expect
+        .poll(() => row.locator(".instances-list li").allTextContents(), { timeout: 30_000 })
+        .toEqual([`public/default/${name}:0`, `public/default/${name}:1`]);
+      expect(await page.locator("[data-testid=cluster-leader]").textContent()).toMatch(/\S/);
+    }
+    await shot("08-cluster");
+    await page.getByRole("link", { name: "Connectors", exact: true }).first().click();
+    await page.locator(`tr[data-connector='public/default/${name}'] a`).click();
   });
 
   it("peeks at a poison record in the dead-letter topic with its reason, and replays it", async () => {
@@ -219,5 +385,16 @@ describe("the web console in Chromium", { timeout: 300_000 }, () => {
       authorization: `Bearer ${TOKEN}`,
     });
     expect(gone.status).toBe(404);
+  });
+
+  it("ends the page's event stream on logout", async () => {
+    await expect.poll(() => page.locator("main").textContent()).toContain("live");
+    const ended = page.waitForEvent("requestfailed", {
+      predicate: (request) => new URL(request.url()).pathname === "/console/api/v1/events/connectors",
+      timeout: 15_000,
+    });
+    await page.getByRole("button", { name: "Log out" }).click();
+    await page.getByLabel("Token").waitFor();
+    expect((await ended).failure()?.errorText).toMatch(/ABORTED/);
   });
 });

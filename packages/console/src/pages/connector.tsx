@@ -1,12 +1,13 @@
 import { useEffect, useRef, useState } from "preact/hooks";
-import { ApiError, type ConnectorStatus, call, connectorPath, type Kind } from "../api.ts";
-import { RateChart } from "../chart.tsx";
-import { count, time } from "../format.ts";
-import { historyOf } from "../history.ts";
+import { ApiError, type ConnectorStatus, type ConnectorSummary, call, connectorPath, type Kind } from "../api.ts";
+import { Sparkline, TimeChart } from "../chart.tsx";
+import { follow, type StreamState } from "../events.ts";
+import { count, latency, rate, time } from "../format.ts";
+import { inPerSec, merge, outPerSec, type Sample } from "../history.ts";
 import { linkClick, navigate } from "../router.ts";
-import { POLL_MS, refreshNow, useConnectors } from "../store.ts";
+import { refreshNow } from "../store.ts";
 import { detailPath } from "./connectors.tsx";
-import { LogLines } from "./log-lines.tsx";
+import { KEEP_LOG_LINES, type LogLine, LogLines } from "./log-lines.tsx";
 
 interface Props {
   kind: Kind;
@@ -17,14 +18,78 @@ interface Props {
 
 const GUARANTEES = ["ATLEAST_ONCE", "ATMOST_ONCE", "EFFECTIVELY_ONCE"];
 
+/** What the connector's event stream has brought so far. */
+interface Live {
+  state: StreamState;
+  reason: string | null;
+  summary: ConnectorSummary | null | undefined;
+  status: ConnectorStatus | null | undefined;
+  total: Sample[];
+  instances: Record<number, Sample[]>;
+  lines: LogLine[];
+  logsAvailable: boolean;
+}
+
+/** The rate of a sample, or undefined before the first one. */
+const perSecond = (sample: Sample | undefined, pick: (s: Sample) => number) =>
+  sample === undefined ? undefined : pick(sample);
+
+const EMPTY: Live = {
+  state: "connecting",
+  reason: null,
+  summary: undefined,
+  status: undefined,
+  total: [],
+  instances: {},
+  lines: [],
+  logsAvailable: true,
+};
+
+/** One event stream for the page: summary, instance status, samples and log lines, pushed by the worker. */
+function useConnectorStream(kind: Kind, tenant: string, namespace: string, name: string): Live {
+  const [live, setLive] = useState<Live>(EMPTY);
+  useEffect(() => {
+    setLive(EMPTY);
+    const path = `/console/api/v1/events/connector/${kind}/${[tenant, namespace, name].map(encodeURIComponent).join("/")}`;
+    return follow(
+      path,
+      {
+        summary: (data: { connector: ConnectorSummary | null }) =>
+          setLive((old) => ({ ...old, summary: data.connector })),
+        status: (data: ConnectorStatus | null) => setLive((old) => ({ ...old, status: data })),
+        samples: (data: { total: Sample[]; instances: Array<{ instanceId: number; samples: Sample[] }> }) =>
+          setLive((old) => {
+            const instances = { ...old.instances };
+            for (const entry of data.instances) {
+              instances[entry.instanceId] = merge(instances[entry.instanceId] ?? [], entry.samples);
+            }
+            return { ...old, total: merge(old.total, data.total), instances };
+          }),
+        logs: (data: { available: boolean; lines: LogLine[] }) =>
+          setLive((old) => {
+            const last = old.lines.at(-1)?.seq ?? 0;
+            const fresh = data.lines.filter((line) => line.seq > last);
+            return {
+              ...old,
+              logsAvailable: data.available,
+              lines: fresh.length > 0 ? [...old.lines, ...fresh].slice(-KEEP_LOG_LINES) : old.lines,
+            };
+          }),
+      },
+      (state, reason) => setLive((old) => ({ ...old, state, reason: reason ?? null })),
+    );
+  }, [kind, tenant, namespace, name]);
+  return live;
+}
+
 export function ConnectorPage({ kind, tenant, namespace, name }: Props) {
   const base = connectorPath(kind, tenant, namespace, name);
-  const snapshot = useConnectors();
-  const summary = snapshot?.connectors.find(
-    (c) => c.kind === kind && c.tenant === tenant && c.namespace === namespace && c.name === name,
-  );
+  const live = useConnectorStream(kind, tenant, namespace, name);
+  const summary = live.summary ?? undefined;
+  const [polled, setPolled] = useState<{ status: ConnectorStatus | null; at: number } | null>(null);
+  // An action's own answer shows at once; the stream's next push replaces it.
+  const status = polled && polled.at > Date.now() - 2_000 ? polled.status : (live.status ?? null);
   const [config, setConfig] = useState<Record<string, unknown> | null>(null);
-  const [status, setStatus] = useState<ConnectorStatus | null>(null);
   const [problem, setProblem] = useState<string | null>(null);
   const [notice, setNotice] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
@@ -49,24 +114,6 @@ export function ConnectorPage({ kind, tenant, namespace, name }: Props) {
     void loadConfig();
     heading.current?.focus();
   }, [base]);
-  useEffect(() => {
-    let stop = false;
-    let timer: ReturnType<typeof setTimeout>;
-    const tick = async () => {
-      try {
-        const got = await call<ConnectorStatus>("GET", `${base}/status`);
-        if (!stop) setStatus(got);
-      } catch (error) {
-        if (!stop && error instanceof ApiError && error.status === 404) setStatus(null);
-      }
-      if (!stop) timer = setTimeout(tick, POLL_MS);
-    };
-    void tick();
-    return () => {
-      stop = true;
-      clearTimeout(timer);
-    };
-  }, [base]);
 
   const act = async (what: string, path: string, method = "POST", body?: unknown) => {
     setBusy(true);
@@ -75,7 +122,11 @@ export function ConnectorPage({ kind, tenant, namespace, name }: Props) {
       await call(method, path, body);
       setNotice(`${what}: done`);
       refreshNow();
-      setStatus(await call<ConnectorStatus>("GET", `${base}/status`));
+      try {
+        setPolled({ status: await call<ConnectorStatus>("GET", `${base}/status`), at: Date.now() });
+      } catch (error) {
+        if (!(error instanceof ApiError && error.status === 404)) throw error;
+      }
     } catch (error) {
       setNotice(`${what}: ${(error as Error).message}`);
     } finally {
@@ -125,7 +176,7 @@ export function ConnectorPage({ kind, tenant, namespace, name }: Props) {
     )
     .sort((a, b) => b.timestampMs - a.timestampMs)
     .slice(0, 10);
-  const key = `${kind}:${tenant}/${namespace}/${name}`;
+  const now = live.total.at(-1)?.at ?? Date.now();
 
   return (
     <main id="main" tabIndex={-1}>
@@ -175,6 +226,15 @@ export function ConnectorPage({ kind, tenant, namespace, name }: Props) {
       <p class="notice" aria-live="polite">
         {notice ?? "\u00a0"}
       </p>
+      <p class="stream-state muted" data-stream={live.state}>
+        {live.summary === null
+          ? "This connector does not exist (any more) on this worker."
+          : live.state === "live"
+            ? "Live: the worker pushes updates."
+            : live.state === "retrying"
+              ? `Live updates interrupted (${live.reason ?? "connection lost"}); reconnecting…`
+              : "Connecting…"}
+      </p>
       {confirming ? (
         <div
           class="confirm"
@@ -220,7 +280,28 @@ export function ConnectorPage({ kind, tenant, namespace, name }: Props) {
             <dd class="num">{kind === "sink" ? count(summary?.backlog) : "n/a"}</dd>
           </div>
         </dl>
-        <RateChart points={historyOf(key)} />
+        <div class="charts">
+          <TimeChart
+            title="Records per second"
+            samples={live.total}
+            now={now}
+            format={rate}
+            lines={[
+              { label: "received/s", className: "in", pick: inPerSec },
+              { label: "written/s", className: "out", pick: outPerSec },
+            ]}
+          />
+          <TimeChart
+            title="Write latency"
+            samples={live.total}
+            now={now}
+            format={latency}
+            lines={[
+              { label: "p50", className: "in", pick: (s) => s.p50Ms },
+              { label: "p99", className: "out", pick: (s) => s.p99Ms },
+            ]}
+          />
+        </div>
       </section>
 
       <section aria-labelledby="instances">
@@ -239,6 +320,9 @@ export function ConnectorPage({ kind, tenant, namespace, name }: Props) {
               <th scope="col" class="num">
                 Written
               </th>
+              <th scope="col" class="num">
+                Written/s
+              </th>
               <th scope="col">Error</th>
               <th scope="col">Actions</th>
             </tr>
@@ -256,6 +340,16 @@ export function ConnectorPage({ kind, tenant, namespace, name }: Props) {
                 <td class="num">{count(s.numRestarts)}</td>
                 <td class="num">{count(s.numReadFromPulsar ?? s.numReceivedFromSource)}</td>
                 <td class="num">{count(s.numWrittenToSink ?? s.numWritten)}</td>
+                <td class="num">
+                  <div class="rate">
+                    <Sparkline
+                      samples={live.instances[instanceId] ?? []}
+                      pick={outPerSec}
+                      label={`written per second, instance ${instanceId}`}
+                    />
+                    <span class="figure">{rate(perSecond(live.instances[instanceId]?.at(-1), outPerSec))}</span>
+                  </div>
+                </td>
                 <td class="error-cell">{s.error || <span class="muted">none</span>}</td>
                 <td>
                   <div class="row-actions">
@@ -342,7 +436,7 @@ export function ConnectorPage({ kind, tenant, namespace, name }: Props) {
         )}
       </section>
 
-      <LogLines kind={kind} tenant={tenant} namespace={namespace} name={name} />
+      <LogLines lines={live.lines} available={live.logsAvailable} />
 
       <section aria-labelledby="config">
         <h2 id="config">Config</h2>

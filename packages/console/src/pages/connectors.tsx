@@ -2,7 +2,7 @@ import { useState } from "preact/hooks";
 import type { ConnectorSummary } from "../api.ts";
 import { Sparkline } from "../chart.tsx";
 import { ago, count, rate } from "../format.ts";
-import { historyOf, keyOf } from "../history.ts";
+import { historyOf, inPerSec, keyOf, outPerSec } from "../history.ts";
 import { linkClick } from "../router.ts";
 import { useConnectors } from "../store.ts";
 
@@ -46,8 +46,8 @@ export function ConnectorsPage() {
           {snapshot === null
             ? "Loading…"
             : snapshot.error
-              ? `Update failed: ${snapshot.error}`
-              : `${all.length} on this worker`}
+              ? `Live updates interrupted (${snapshot.error}); reconnecting…`
+              : `${all.length} on this worker · live`}
         </p>
       </div>
       <form class="filters" onSubmit={(event) => event.preventDefault()} aria-label="Filters">
@@ -93,7 +93,7 @@ export function ConnectorsPage() {
       </form>
       <div class="table-wrap">
         <table class="connectors">
-          <caption class="sr-only">Connectors, updated every two seconds</caption>
+          <caption class="sr-only">Connectors, updated live by the worker</caption>
           <thead>
             <tr>
               <th scope="col">Name</th>
@@ -117,8 +117,8 @@ export function ConnectorsPage() {
           </thead>
           <tbody>
             {shown.map((c) => {
-              const points = historyOf(keyOf(c));
-              const latest = points.at(-1);
+              const samples = historyOf(keyOf(c));
+              const latest = samples.at(-1);
               const s = stateOf(c);
               return (
                 <tr key={keyOf(c)} data-connector={`${c.tenant}/${c.namespace}/${c.name}`}>
@@ -141,14 +141,14 @@ export function ConnectorsPage() {
                   </td>
                   <td class="num">
                     <div class="rate">
-                      <Sparkline points={points} pick={(p) => p.inPerSec} label={`received per second, ${c.name}`} />
-                      <span class="figure">{rate(latest?.inPerSec)}</span>
+                      <Sparkline samples={samples} pick={inPerSec} label={`received per second, ${c.name}`} />
+                      <span class="figure">{rate(latest && inPerSec(latest))}</span>
                     </div>
                   </td>
                   <td class="num">
                     <div class="rate">
-                      <Sparkline points={points} pick={(p) => p.outPerSec} label={`written per second, ${c.name}`} />
-                      <span class="figure">{rate(latest?.outPerSec)}</span>
+                      <Sparkline samples={samples} pick={outPerSec} label={`written per second, ${c.name}`} />
+                      <span class="figure">{rate(latest && outPerSec(latest))}</span>
                     </div>
                   </td>
                   <td class="num">{c.kind === "sink" ? count(c.backlog) : "n/a"}</td>

@@ -811,7 +811,9 @@ export class SinkRunner extends RunnerBase {
     for (const entry of entries) if (entry.refusal) this.stats.recordConnectorException(entry.refusal);
     if (records.length === 0) return;
     try {
+      const began = performance.now();
       const outcome = await sink.write(records);
+      this.stats.writeLatency.record(performance.now() - began);
       this.stats.written += records.length - (outcome ? outcome.failed.length : 0);
       for (const failure of outcome?.failed ?? []) this.stats.recordConnectorException(failure.error);
       this.stats.lastWrittenTime = Date.now();
@@ -925,7 +927,9 @@ export class SinkRunner extends RunnerBase {
     const backoff = retries.backoff;
     for (;;) {
       try {
+        const began = performance.now();
         const outcome = (await sink.write(records)) ?? { failed: [] };
+        this.stats.writeLatency.record(performance.now() - began);
         if (backoff.attempts > 0) this.state = "running";
         // A write that stored something starts the count of retries in a row again.
         if (outcome.failed.length < records.length) backoff.reset();

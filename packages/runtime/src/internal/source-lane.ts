@@ -13,6 +13,8 @@ export interface OutgoingRecord {
   readonly message: ProducerMessage & { value: Uint8Array };
   /** The source's sequence id under EFFECTIVELY_ONCE; undefined otherwise. */
   readonly sequence: bigint | undefined;
+  /** `performance.now()` when the source handed the record over, for the write latency. */
+  readonly submittedAt?: number;
 }
 
 /** What a lane asks of the instance that owns it. */

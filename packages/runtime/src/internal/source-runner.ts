@@ -191,8 +191,11 @@ export class SourceRunner extends RunnerBase {
       signal: this.abort.signal,
       retriesPassingFailures: this.policy.retriesPassingSendFailures,
       openProducer: (lane) => this.openProducer(lane),
-      stored: (entry) => {
+      stored: (entry, alreadyStored) => {
         this.stats.written += 1;
+        if (!alreadyStored && entry.submittedAt !== undefined) {
+          this.stats.writeLatency.record(performance.now() - entry.submittedAt);
+        }
         if (this.policy.ackWhen === "sent") {
           void Promise.resolve(entry.record.ack?.())
             .catch((error: unknown) => this.stats.recordConnectorException(error))
@@ -457,6 +460,7 @@ export class SourceRunner extends RunnerBase {
       order: this.order++,
       message,
       sequence: effectivelyOnce ? (record.sequence as bigint) : undefined,
+      submittedAt: performance.now(),
     });
   }
 

@@ -17,6 +17,7 @@ function instance(received: number, written: number): InstanceMetrics {
       dropped: 0,
       lastReceivedTime: 0,
       userMetrics: new Map(),
+      writeLatency: { counts: [] },
     } as InstanceMetrics["counters"],
     recentExceptions: { connector: [], system: [] },
   };

@@ -41,7 +41,14 @@ interface Totals {
 /** Counters of a slot for the metrics endpoint: previous runs plus the live instance. */
 export interface SlotCounters extends Totals {
   userMetrics: Map<string, { count: number; sum: number }>;
+  /**
+   * Write-latency histogram counts of the live instance (runtime's LATENCY_BUCKET_BOUNDS_MS); they start again from
+   * zero when the instance restarts.
+   */
+  writeLatency: { readonly counts: readonly number[] };
 }
+
+const NO_LATENCY = { counts: [] as readonly number[] };
 
 /**
  * Supervises one instance id of a connector: starts it, restarts it with capped exponential backoff when it
@@ -278,6 +285,7 @@ export class InstanceSlot {
       dropped: this.totals.dropped + (live?.dropped ?? 0),
       lastReceivedTime: Math.max(this.totals.lastReceivedTime, live?.lastReceivedTime ?? 0),
       userMetrics: live?.userMetrics ?? new Map(),
+      writeLatency: live?.writeLatency ?? NO_LATENCY,
     };
   }
 

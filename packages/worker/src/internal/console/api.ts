@@ -6,7 +6,9 @@ import { readBody, sendJson } from "../http.ts";
 import type { InstanceStatus } from "../status.ts";
 import type { SlotCounters } from "../supervisor.ts";
 import { type DeadLetterClient, deadLetterTopicsOf, peekDeadLetters, replayDeadLetters } from "./dlq.ts";
+import { ConnectorHistory, type HistorySample } from "./history.ts";
 import type { ConnectorLogs } from "./logs.ts";
+import { SseStream } from "./sse.ts";
 
 /** One connector as the worker holds it, for the console's views. */
 export interface ConsoleConnector {
@@ -33,14 +35,54 @@ export interface ConsoleHost {
 
 const PEEK_LIMIT_MAX = 200;
 const BACKLOG_TTL_MS = 5_000;
+/** How often an event stream looks for news to send. */
+const PUSH_MS = 1_000;
+/** A stream with nothing to say sends a comment this often, so that proxies keep the connection. */
+const KEEP_ALIVE_MS = 15_000;
+/** Samples of each connector the list's sparklines get (ten minutes of 10-second samples). */
+const LIST_SAMPLES = 60;
+
+type ConnectorKey = { kind: "sink" | "source"; tenant: string; namespace: string; name: string };
+
+const keyOf = (c: ConnectorKey) => `${c.kind}:${c.tenant}/${c.namespace}/${c.name}`;
+const keyOfConnector = (c: ConsoleConnector) =>
+  keyOf({ kind: c.kind, tenant: c.config.tenant, namespace: c.config.namespace, name: c.config.name });
+
+/** Samples newer than `after` (epoch ms): what a stream has not sent yet. */
+const newer = (samples: HistorySample[], after: number) => samples.filter((sample) => sample.at > after);
 
 /** The console's JSON API under `/console/api/v1/`: views over several admin endpoints and the dead-letter topics. */
 export class ConsoleApi {
   private readonly host: ConsoleHost;
   private readonly backlogs = new Map<string, { at: number; value: Promise<number | null> }>();
+  private readonly history: ConnectorHistory;
+  private readonly streams = new Set<SseStream>();
+  private closed = false;
 
-  constructor(host: ConsoleHost) {
+  constructor(host: ConsoleHost, options: { historyIntervalMs?: number } = {}) {
     this.host = host;
+    const historyOptions = options.historyIntervalMs === undefined ? {} : { intervalMs: options.historyIntervalMs };
+    this.history = new ConnectorHistory(
+      () =>
+        host.connectors().map((connector) => ({
+          key: keyOfConnector(connector),
+          instances: connector.instances.map(({ instanceId, counters }) => ({ instanceId, counters })),
+        })),
+      historyOptions,
+    );
+    this.history.start();
+  }
+
+  /** Ends every event stream and the sampling: an open stream must not hold the worker's shutdown. */
+  close(): void {
+    this.closed = true;
+    this.history.stop();
+    for (const stream of this.streams) stream.end();
+  }
+
+  /** How many event streams are open (for the worker's tests and diagnostics). */
+  get openStreams(): number {
+    return this.streams.size;
   }
 
   async handle(request: IncomingMessage, response: ServerResponse, url: URL): Promise<void> {
@@ -69,6 +111,26 @@ export class ConsoleApi {
         at: Date.now(),
         connectors: await Promise.all(visible.map((c) => this.summary(c))),
       });
+    }
+    if (method === "GET" && segments.length === 1 && segments[0] === "history") {
+      const visible = this.host.connectors().filter((c) => this.host.mayManage(principal, c.config.tenant));
+      return sendJson(response, 200, {
+        intervalMs: this.history.intervalMs,
+        connectors: Object.fromEntries(
+          visible.map((c) => [keyOfConnector(c), this.history.totalOf(keyOfConnector(c), LIST_SAMPLES)]),
+        ),
+      });
+    }
+    if (method === "GET" && segments[0] === "history" && segments.length === 5) {
+      const connector = this.connectorAt(principal, segments, method, url);
+      return sendJson(response, 200, this.fullHistory(keyOf(connector)));
+    }
+    if (method === "GET" && segments[0] === "events" && segments.length === 2 && segments[1] === "connectors") {
+      return this.stream(request, response, undefined);
+    }
+    if (method === "GET" && segments[0] === "events" && segments[1] === "connector" && segments.length === 6) {
+      const connector = this.connectorAt(principal, segments.slice(1), method, url);
+      return this.stream(request, response, connector);
     }
     if (method === "GET" && segments[0] === "logs" && segments.length === 5) {
       const [, kind, tenant, namespace, name] = segments as [string, string, string, string, string];
@@ -126,6 +188,171 @@ export class ConsoleApi {
       }
     }
     throw new WorkerError("NOT_FOUND", `No such endpoint: ${method} ${url.pathname}`);
+  }
+
+  /** `<kind>/<tenant>/<namespace>/<name>` after the first segment, checked against the principal's tenants. */
+  private connectorAt(principal: Principal, segments: string[], method: string, url: URL): ConnectorKey {
+    const [, kind, tenant, namespace, name] = segments as [string, string, string, string, string];
+    if (kind !== "sink" && kind !== "source")
+      throw new WorkerError("NOT_FOUND", `No such endpoint: ${method} ${url.pathname}`);
+    this.authorize(principal, tenant);
+    return { kind, tenant, namespace, name };
+  }
+
+  private fullHistory(key: string): unknown {
+    return {
+      intervalMs: this.history.intervalMs,
+      capacity: this.history.capacity,
+      total: this.history.totalOf(key),
+      instances: this.history.instancesOf(key),
+    };
+  }
+
+  /**
+   * An event stream: the connector list (`view` undefined) or one connector's summary, status, samples and log
+   * lines. Each push re-checks the token, so a token the worker stops accepting ends the stream.
+   */
+  private async stream(request: IncomingMessage, response: ServerResponse, view: ConnectorKey | undefined) {
+    if (this.closed) throw new WorkerError("NOT_READY", "Worker is shutting down");
+    const header = request.headers.authorization;
+    const stream = new SseStream(request, response);
+    this.streams.add(stream);
+    try {
+      if (view) await this.feedConnector(stream, header, view);
+      else await this.feedList(stream, header);
+    } finally {
+      this.streams.delete(stream);
+      stream.end();
+    }
+  }
+
+  private stillAllowed(stream: SseStream, header: string | undefined): Principal | undefined {
+    try {
+      return this.host.authenticate(header);
+    } catch (error) {
+      stream.send("refused", { reason: (error as Error).message });
+      return undefined;
+    }
+  }
+
+  private async feedList(stream: SseStream, header: string | undefined): Promise<void> {
+    let sentList = "";
+    let sentVersion = -1;
+    const sentAt = new Map<string, number>();
+    let quietSince = Date.now();
+    while (stream.isOpen) {
+      const principal = this.stillAllowed(stream, header);
+      if (!principal) return;
+      const visible = this.host.connectors().filter((c) => this.host.mayManage(principal, c.config.tenant));
+      const summaries = await Promise.all(visible.map((c) => this.summary(c)));
+      if (!stream.isOpen) return;
+      const text = JSON.stringify(summaries);
+      if (text !== sentList) {
+        stream.send("connectors", { at: Date.now(), connectors: summaries });
+        sentList = text;
+        quietSince = Date.now();
+      }
+      if (this.history.version !== sentVersion) {
+        sentVersion = this.history.version;
+        const connectors: Record<string, HistorySample[]> = {};
+        for (const connector of visible) {
+          const key = keyOfConnector(connector);
+          const fresh = newer(this.history.totalOf(key, LIST_SAMPLES), sentAt.get(key) ?? 0);
+          if (fresh.length === 0) continue;
+          connectors[key] = fresh;
+          sentAt.set(key, (fresh.at(-1) as HistorySample).at);
+        }
+        if (Object.keys(connectors).length > 0) {
+          stream.send("samples", { intervalMs: this.history.intervalMs, connectors });
+          quietSince = Date.now();
+        }
+      }
+      if (Date.now() - quietSince >= KEEP_ALIVE_MS) {
+        stream.keepAlive();
+        quietSince = Date.now();
+      }
+      await stream.pause(PUSH_MS);
+    }
+  }
+
+  private async feedConnector(stream: SseStream, header: string | undefined, view: ConnectorKey): Promise<void> {
+    const key = keyOf(view);
+    const fqfn = `${view.tenant}/${view.namespace}/${view.name}`;
+    let sentSummary = "";
+    let sentStatus = "";
+    let sentVersion = -1;
+    let sentTotalAt = 0;
+    const sentInstanceAt = new Map<number, number>();
+    let logSeq = 0;
+    let logsAnnounced = false;
+    let quietSince = Date.now();
+    while (stream.isOpen) {
+      const principal = this.stillAllowed(stream, header);
+      if (!principal) return;
+      if (!this.host.mayManage(principal, view.tenant)) {
+        stream.send("refused", { reason: `Role '${principal.role}' may no longer manage tenant '${view.tenant}'` });
+        return;
+      }
+      let sent = false;
+      const connector = this.host.connectors().find((c) => keyOfConnector(c) === key);
+      const summary = connector ? await this.summary(connector) : null;
+      if (!stream.isOpen) return;
+      const summaryText = JSON.stringify(summary);
+      if (summaryText !== sentSummary) {
+        stream.send("summary", { at: Date.now(), connector: summary });
+        sentSummary = summaryText;
+        sent = true;
+      }
+      const status = connector
+        ? {
+            numInstances: connector.instances.length,
+            numRunning: connector.instances.filter((instance) => instance.status.running).length,
+            instances: connector.instances.map(({ instanceId, status }) => ({ instanceId, status })),
+          }
+        : null;
+      const statusText = JSON.stringify(status);
+      if (statusText !== sentStatus) {
+        stream.send("status", status);
+        sentStatus = statusText;
+        sent = true;
+      }
+      if (this.history.version !== sentVersion) {
+        sentVersion = this.history.version;
+        const total = newer(this.history.totalOf(key), sentTotalAt);
+        const instances = this.history
+          .instancesOf(key)
+          .map(({ instanceId, samples }) => ({
+            instanceId,
+            samples: newer(samples, sentInstanceAt.get(instanceId) ?? 0),
+          }))
+          .filter((entry) => entry.samples.length > 0);
+        if (total.length > 0 || instances.length > 0 || sentTotalAt === 0) {
+          stream.send("samples", {
+            intervalMs: this.history.intervalMs,
+            capacity: this.history.capacity,
+            total,
+            instances,
+          });
+          sent = true;
+        }
+        sentTotalAt = total.at(-1)?.at ?? sentTotalAt;
+        for (const entry of instances) sentInstanceAt.set(entry.instanceId, (entry.samples.at(-1) as HistorySample).at);
+      }
+      const logs = this.host.logs();
+      const lines = logs?.since(view.kind, fqfn, logSeq) ?? [];
+      if (lines.length > 0 || !logsAnnounced) {
+        stream.send("logs", { available: logs !== undefined, lines });
+        logSeq = lines.at(-1)?.seq ?? logSeq;
+        logsAnnounced = true;
+        sent = true;
+      }
+      if (sent) quietSince = Date.now();
+      else if (Date.now() - quietSince >= KEEP_ALIVE_MS) {
+        stream.keepAlive();
+        quietSince = Date.now();
+      }
+      await stream.pause(PUSH_MS);
+    }
   }
 
   private authorize(principal: Principal, tenant: string): void {

@@ -14,6 +14,11 @@ export class WorkerConsole {
     this.files = new ConsoleFiles(dir);
   }
 
+  /** Ends the console's event streams and its sampling; called first when the worker shuts down. */
+  close(): void {
+    this.api.close();
+  }
+
   /** Answers a request outside `/admin/`, `/health` and `/metrics`. */
   handle(request: IncomingMessage, response: ServerResponse, url: URL): Promise<void> {
     if (url.pathname.startsWith("/console/api/v1/")) return this.api.handle(request, response, url);

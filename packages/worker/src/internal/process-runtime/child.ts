@@ -77,6 +77,7 @@ function statsOf(running: ConnectorInstance): StatsSnapshot {
     latestConnectorExceptions: [...stats.latestConnectorExceptions],
     latestSystemExceptions: [...stats.latestSystemExceptions],
     userMetrics: [...stats.userMetrics.entries()],
+    writeLatency: [...stats.writeLatency.counts],
   };
 }
 

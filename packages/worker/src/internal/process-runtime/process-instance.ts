@@ -183,6 +183,7 @@ export class ProcessInstance implements ConnectorInstance {
     stats.latestSystemExceptions.splice(0, Infinity, ...snapshot.latestSystemExceptions);
     stats.userMetrics.clear();
     for (const [name, value] of snapshot.userMetrics) stats.userMetrics.set(name, value);
+    stats.writeLatency.counts.splice(0, Infinity, ...snapshot.writeLatency);
   }
 
   private checkHeartbeat(timeoutMs: number, everyMs: number): void {

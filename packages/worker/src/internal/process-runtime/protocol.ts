@@ -47,6 +47,8 @@ export interface StatsSnapshot {
   latestConnectorExceptions: ExceptionInformation[];
   latestSystemExceptions: ExceptionInformation[];
   userMetrics: Array<[string, { count: number; sum: number }]>;
+  /** The instance's write-latency histogram counts (runtime's LATENCY_BUCKET_BOUNDS_MS). */
+  writeLatency: number[];
 }
 
 export type LogLevel = "debug" | "info" | "warn" | "error";
