@@ -158,7 +158,7 @@ describe("Cassandra sink against a real Cassandra 5.0", () => {
 
   // A transient failure says nothing against the record: once the retries are used up the instance fails (and is
   // restarted with the record), the record never goes to the dead-letter topic, even with one configured.
-  it.each(["EFFECTIVELY_ONCE", "ATLEAST_ONCE"])(
+  it.each(["EFFECTIVELY_ONCE", "ATLEAST_ONCE"] as const)(
     "through the runtime, retries an unavailable consistency level `retries` times from retryBackoffMs, then fails the instance without dead-lettering (%s)",
     async (guarantee) => {
       const topic = `persistent://public/default/${uniqueName("cassandra-retries")}`;
