@@ -64,7 +64,7 @@ const schema = z
       .int()
       .min(0)
       .default(3)
-      .describe("Retries in a row of a transient failure, by the runtime; then the records go per the guarantee"),
+      .describe("Retries in a row of a transient failure, by the runtime; then the instance fails and restarts"),
     retryBackoffMs: positiveInt.default(100).describe("First retry delay (ms); doubles per retry, capped at 5 s"),
     requestTimeoutMs: positiveInt.default(12000).describe("Client-side timeout of one write (ms)"),
   })

@@ -36,9 +36,10 @@ export type SinkSetting<C, T> = T | { derive(config: C): T }["derive"];
  */
 export interface WriteRetries {
   /**
-   * Retries in a row before the records count as not written and are settled per guarantee (redelivered,
-   * dead-lettered, or the instance fails); a write that stores any record starts the count again. A whole number,
-   * or `Infinity` (retry until the instance stops). The runtime's default is `Infinity`.
+   * Retries in a row before the instance fails with the reason (its records stay unacknowledged and come again after
+   * the restart; a passing failure never dead-letters or passes over a record); a write that stores any record starts
+   * the count again. A whole number, or `Infinity` (retry until the instance stops). The runtime's default is
+   * `Infinity`.
    */
   maxRetries?: number;
   /** Delay before the first retry in ms (default 200); it doubles per retry, with ±10 % jitter. */
@@ -104,9 +105,9 @@ export interface SinkSpec<S extends ConfigSchema> {
    * bounds the requests in flight.
    *
    * The runtime keeps acknowledgement exact: under ATLEAST_ONCE a record is acked only once its own write resolved,
-   * whichever batch finishes first. EFFECTIVELY_ONCE (cumulative acks, positions stored with each batch),
-   * `retainOrdering` and `retainKeyOrdering` write one batch at a time whatever is declared here, and say so in the
-   * instance's log. Under ATMOST_ONCE the acks still precede the writes, in order.
+   * whichever batch finishes first. A sink that `storesPositions` (under every guarantee), EFFECTIVELY_ONCE
+   * (cumulative acks), `retainOrdering` and `retainKeyOrdering` write one batch at a time whatever is declared here,
+   * and say so in the instance's log. Under ATMOST_ONCE the acks still precede the writes, in order.
    */
   maxInFlight?: SinkSetting<z.output<S>, number>;
   /**

@@ -70,8 +70,9 @@ export interface SinkInstanceOptions extends InstanceOptionsBase {
   /** The function `config.transformFunction` names, when it names one. */
   transformFunction?: FunctionDefinition | undefined;
   /**
-   * The host's retries of retryable write failures (default: until the instance stops, backoff 200 ms doubling to
-   * 30 s). Fields the sink derives from its own config (`writeRetries` of its definition) take precedence.
+   * The embedding host's retries of retryable write failures (default: until the instance stops, backoff 200 ms
+   * doubling to 30 s); once used up the instance fails. Fields the sink derives from its own config (`writeRetries` of
+   * its definition) take precedence. The worker and `localrun` do not set it.
    */
   writeRetries?: WriteRetries | undefined;
 }

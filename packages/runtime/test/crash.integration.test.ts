@@ -250,8 +250,9 @@ describe("sink process killed mid-stream", () => {
   });
 });
 
-// Two writes in flight (the sink's maxInFlight): the first batch's write is held while every later batch is written
-// and acknowledged, then the process dies before the first batch is stored. Its messages must still be unacknowledged.
+// Two writes in flight (the sink's maxInFlight, declared by a sink that stores no positions): the first batch's write
+// is held while every later batch is written and acknowledged, then the process dies before the first batch is
+// stored. Its messages must still be unacknowledged.
 describe("ATLEAST_ONCE sink with writes finishing out of order, killed before the first write stored", () => {
   it("loses nothing and writes nothing twice after the restart", { timeout: 180_000 }, async () => {
     const total = 400;
@@ -266,7 +267,7 @@ describe("ATLEAST_ONCE sink with writes finishing out of order, killed before th
     await producer.close();
     const settings = { kind: "sink", guarantee: "ATLEAST_ONCE", topic, name: `crash-${slug}`, dbPath, batchSize };
 
-    const first = startChild({ ...settings, holdFirstWrite: true });
+    const first = startChild({ ...settings, holdFirstWrite: "positionless" });
     expect(await first.exit, "the first process dies by SIGKILL in its first write").toEqual({
       code: null,
       signal: "SIGKILL",
@@ -294,6 +295,42 @@ describe("ATLEAST_ONCE sink with writes finishing out of order, killed before th
       [...ids].filter(([, n]) => n !== 1),
       "the acknowledged batches do not come again",
     ).toEqual([]);
+  });
+});
+
+// A sink that stores its position with every write declares two writes in flight under ATLEAST_ONCE; the runtime
+// writes one batch at a time all the same. Were a later batch stored while the first one was held, its position would
+// cover the first batch, and an EFFECTIVELY_ONCE restart would skip that batch for good.
+describe("ATLEAST_ONCE sink that stores positions, killed in its first write, restarted under EFFECTIVELY_ONCE", () => {
+  it("writes the held batch after the restart: no position covered it", { timeout: 180_000 }, async () => {
+    const total = 200;
+    const slug = `storing-held-${run}`;
+    const topic = `persistent://public/default/crash-sink-${slug}`;
+    const dbPath = join(workDir, `${slug}.db`);
+    const producer = await client.createProducer({ topic, batchingEnabled: false });
+    await Promise.all(
+      Array.from({ length: total }, (_, id) => producer.send({ value: Buffer.from(JSON.stringify({ id })) })),
+    );
+    await producer.close();
+    const settings = { kind: "sink", topic, name: `crash-${slug}`, dbPath, batchSize: 20 };
+
+    const first = startChild({ ...settings, guarantee: "ATLEAST_ONCE", holdFirstWrite: "storing", holdMaxMs: 5000 });
+    expect(await first.exit, "the first process dies by SIGKILL in its first write").toEqual({
+      code: null,
+      signal: "SIGKILL",
+    });
+    expect(storedIds(dbPath).size, "no later batch stored while the first was held").toBe(0);
+
+    const second = startChild({ ...settings, guarantee: "EFFECTIVELY_ONCE" });
+    await waitFor(async () => (await backlogOf(topic)) === 0, 120_000, "the restarted sink to drain the topic");
+    second.process.kill("SIGTERM");
+    expect((await second.exit).code).toBe(0);
+    const ids = storedIds(dbPath);
+    expect(
+      Array.from({ length: total }, (_, id) => id).filter((id) => !ids.has(id)),
+      "missing after the EFFECTIVELY_ONCE restart",
+    ).toEqual([]);
+    expect([...ids].filter(([, n]) => n !== 1)).toEqual([]);
   });
 });
 

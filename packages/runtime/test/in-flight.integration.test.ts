@@ -1,12 +1,13 @@
 // Concurrent writes and write retries owned by the runtime, against the real broker: a sink's maxInFlight bounds the
 // write() calls in flight, acks under ATLEAST_ONCE follow each batch's own write when writes finish out of order,
 // the guarantees that need order write one batch at a time, and retryable failures are retried with the runtime's
-// backoff up to the retry setting, after which the records are settled per guarantee.
+// backoff up to the retry setting, after which the instance fails (the records stay unacknowledged, never refused).
 import {
   ConnectorError,
   defineSink,
   type LogFields,
   type Logger,
+  type PulsarPosition,
   type SinkRecord,
   type WriteOutcome,
   type WriteRetries,
@@ -69,23 +70,64 @@ function warningsLogger(): { logger: Logger; warnings: string[] } {
   return { logger: make(), warnings };
 }
 
+/** Publishes `{ id }` for ids 0..count-1 under one key, one message per entry. */
+async function produceKeyed(topic: string, count: number, key: string): Promise<void> {
+  const producer = await client.createProducer({ topic, batchingEnabled: false });
+  for (let id = 0; id < count; id += 1) await producer.send({ key, value: Buffer.from(JSON.stringify({ id })) });
+  await producer.close();
+}
+
+/** Resolves with the instance's failure, or with "still running" when it has not failed within `ms`. */
+async function failureWithin(done: Promise<void>, ms: number): Promise<string> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<string>((resolve) => {
+    timer = setTimeout(() => resolve("still running"), ms);
+  });
+  try {
+    return await Promise.race([
+      done.then(
+        () => "stopped without failing",
+        (error: unknown) => (error as Error).message,
+      ),
+      timeout,
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 /** A test's write: resolves with nothing, or with per-record failures. */
 type Write = (records: Array<SinkRecord<{ id: number }>>) => Promise<unknown>;
 
 const sinkConfig = z.object({ writers: z.number().int().positive().default(1) });
 
-/** A sink whose writes run the test's function; its maxInFlight comes from `configs.writers`. */
-function scriptedSink(write: Write, declared: { writeRetries?: WriteRetries } = {}) {
+/**
+ * A sink whose writes run the test's function; its maxInFlight comes from `configs.writers`. With `positions` it
+ * stores the last position of each topic with every write that resolves (as JDBC sinks do), under every guarantee.
+ */
+function scriptedSink(
+  write: Write,
+  declared: { writeRetries?: WriteRetries } = {},
+  positions?: Map<string, PulsarPosition>,
+) {
   return defineSink({
     name: "scripted",
     description: "writes through the test's function",
     config: sinkConfig,
     maxInFlight: (config) => config.writers,
     ...declared,
+    ...(positions ? { storesPositions: true } : {}),
     async open() {
       return {
-        write: async (records: SinkRecord[]) =>
-          (await write(records as Array<SinkRecord<{ id: number }>>)) as WriteOutcome | undefined,
+        write: async (records: SinkRecord[]) => {
+          const outcome = (await write(records as Array<SinkRecord<{ id: number }>>)) as WriteOutcome | undefined;
+          const failed = new Set(outcome?.failed.map((failure) => failure.index));
+          for (const [index, record] of records.entries()) {
+            if (!failed.has(index)) positions?.set(record.position.topic, record.position);
+          }
+          return outcome;
+        },
+        ...(positions ? { storedPositions: async () => [...positions.values()] } : {}),
         async close() {},
       };
     },
@@ -167,6 +209,7 @@ describe("maxInFlight", () => {
   it.each([
     ["EFFECTIVELY_ONCE", { processingGuarantees: "EFFECTIVELY_ONCE" }, /EFFECTIVELY_ONCE/],
     ["retainOrdering", { retainOrdering: true }, /retainOrdering/],
+    ["retainKeyOrdering", { retainKeyOrdering: true }, /retainKeyOrdering/],
   ])("%s writes one batch at a time whatever the sink declares, and says why", async (_label, extra, reason) => {
     const topic = `persistent://public/default/${unique("serial")}`;
     const { seen, write } = concurrencyProbe(3);
@@ -264,37 +307,39 @@ describe("write retries", () => {
     expect(instance.stats.connectorExceptions).toBe(2);
   });
 
-  it("after the sink's retries, redelivers and then dead-letters the record (ATLEAST_ONCE)", async () => {
-    const topic = `persistent://public/default/${unique("exhaust")}`;
-    let calls = 0;
-    const definition = scriptedSink(
-      async () => {
-        calls += 1;
-        throw new ConnectorError("CONNECTION_FAILED", "target unreachable");
-      },
-      { writeRetries: { maxRetries: 2, initialBackoffMs: 20 } },
-    );
-    const dlq = `persistent://public/default/${unique("exhaust-dlq")}`;
-    const { instance, config } = sinkInstance(topic, definition, { maxMessageRetries: 1, deadLetterTopic: dlq });
-    await produce(topic, 1);
-    await instance.start();
-    await waitFor(async () => (await published(dlq)) === 1, "the record dead-lettered");
-    await waitFor(async () => (await backlog(topic, config.sourceSubscriptionName)) === 0, "the record acked");
-    // Two deliveries (the first and one redelivery), each written once and retried twice.
-    expect(calls).toBe(6);
-    await instance.stop();
-    const consumer = await client.subscribe({
-      topic: dlq,
-      subscription: "check",
-      subscriptionType: "Exclusive",
-      subscriptionInitialPosition: "Earliest",
-    });
-    const message = await consumer.receive();
-    expect(message.properties.__pulsar_connect_error).toMatch(/target unreachable.*after 2 retries/);
-    await consumer.close();
-  });
+  it.each([
+    ["ATLEAST_ONCE", 1],
+    ["EFFECTIVELY_ONCE", 1],
+    ["ATLEAST_ONCE", 0],
+  ])(
+    "after the sink's retries the instance fails with the reason; nothing is dead-lettered or acked (%s, maxMessageRetries %d)",
+    async (guarantee, maxMessageRetries) => {
+      const topic = `persistent://public/default/${unique("exhaust")}`;
+      let calls = 0;
+      const definition = scriptedSink(
+        async () => {
+          calls += 1;
+          throw new ConnectorError("CONNECTION_FAILED", "target unreachable");
+        },
+        { writeRetries: { maxRetries: 2, initialBackoffMs: 20 } },
+      );
+      const dlq = `persistent://public/default/${unique("exhaust-dlq")}`;
+      const { instance, config } = sinkInstance(topic, definition, {
+        processingGuarantees: guarantee,
+        maxMessageRetries,
+        ...(maxMessageRetries > 0 ? { deadLetterTopic: dlq } : {}),
+      });
+      await produce(topic, 1);
+      await instance.start();
+      expect(await failureWithin(instance.done, 20_000)).toMatch(/gave up after 2 retries: target unreachable/);
+      // One write and two retries; the record was neither redelivered nor passed over.
+      expect(calls).toBe(3);
+      expect(await published(dlq)).toBe(0);
+      expect(await backlog(topic, config.sourceSubscriptionName)).toBe(1);
+    },
+  );
 
-  it("a record the sink keeps reporting as retryable is dead-lettered after the retries; the others are written", async () => {
+  it("a record the sink keeps reporting as retryable fails the instance after the retries; the others are written and acked", async () => {
     const topic = `persistent://public/default/${unique("recordexhaust")}`;
     const written = new Set<number>();
     let refusals = 0;
@@ -315,13 +360,33 @@ describe("write retries", () => {
     const { instance, config } = sinkInstance(topic, definition, { maxMessageRetries: 1, deadLetterTopic: dlq });
     await produce(topic, 6);
     await instance.start();
-    await waitFor(async () => (await published(dlq)) === 1, "record 3 dead-lettered");
-    await waitFor(async () => (await backlog(topic, config.sourceSubscriptionName)) === 0, "every record acked");
+    expect(await failureWithin(instance.done, 20_000)).toMatch(/gave up after 1 retry: hot partition/);
     expect([...written].sort()).toEqual([0, 1, 2, 4, 5]);
-    // Per delivery: once with the batch, again at once after the others went through, then one retry after backoff.
-    expect(refusals).toBeLessThanOrEqual(6);
-    expect(refusals).toBeGreaterThanOrEqual(4);
-    await instance.stop();
+    // Once with the batch, again at once after the others went through, then one retry after the backoff.
+    expect(refusals).toBe(3);
+    expect(await published(dlq)).toBe(0);
+    await waitFor(async () => (await backlog(topic, config.sourceSubscriptionName)) === 1, "all but record 3 acked");
+  });
+
+  it("MANUAL: after the retries the instance fails instead of leaving the records unsettled", async () => {
+    const topic = `persistent://public/default/${unique("manualexhaust")}`;
+    let calls = 0;
+    const definition = scriptedSink(
+      async () => {
+        calls += 1;
+        throw new ConnectorError("CONNECTION_FAILED", "target unreachable");
+      },
+      { writeRetries: { maxRetries: 0 } },
+    );
+    const { instance, config } = sinkInstance(topic, definition, {
+      processingGuarantees: "MANUAL",
+      configs: { writers: 2 },
+    });
+    await produce(topic, 3);
+    await instance.start();
+    expect(await failureWithin(instance.done, 20_000)).toMatch(/gave up after 0 retries: target unreachable/);
+    expect(calls).toBeGreaterThanOrEqual(1);
+    expect(await backlog(topic, config.sourceSubscriptionName)).toBe(3);
   });
 
   it("takes the runtime's retry setting when the sink declares none; exhausted under EFFECTIVELY_ONCE, the instance fails", async () => {
@@ -339,8 +404,172 @@ describe("write retries", () => {
     );
     await produce(topic, 3);
     await instance.start();
-    await expect(instance.done).rejects.toThrow(/target unreachable.*after 1 retry\b/);
+    await expect(instance.done).rejects.toThrow(/gave up after 1 retry: target unreachable/);
     expect(calls).toBe(2);
     expect(await backlog(topic, config.sourceSubscriptionName)).toBe(3);
+  });
+});
+
+describe("sinks that store positions with their writes", () => {
+  it("write one batch at a time under ATLEAST_ONCE whatever they declare, and say why", async () => {
+    const topic = `persistent://public/default/${unique("storing")}`;
+    const { seen, write } = concurrencyProbe(3);
+    const { logger, warnings } = warningsLogger();
+    const { instance, config } = sinkInstance(
+      topic,
+      scriptedSink(write, {}, new Map()),
+      { configs: { writers: 3 } },
+      { logger },
+    );
+    await produce(topic, 60);
+    await instance.start();
+    await waitFor(() => seen.written.size === 60, "all 60 records written", 60_000);
+    await waitFor(async () => (await backlog(topic, config.sourceSubscriptionName)) === 0, "every record acked");
+    await instance.stop();
+    expect(seen.peak).toBe(1);
+    expect(warnings.some((w) => /stores its position/.test(w) && /one batch at a time/.test(w))).toBe(true);
+  });
+
+  it("a batch given up under ATLEAST_ONCE is not passed over: an EFFECTIVELY_ONCE restart still writes it", async () => {
+    const topic = `persistent://public/default/${unique("givenup")}`;
+    const positions = new Map<string, PulsarPosition>();
+    const written = new Set<number>();
+    // First run: the batch holding ids 0-9 meets an outage that outlasts the retries; later batches would go through.
+    const first = sinkInstance(
+      topic,
+      scriptedSink(
+        async (records) => {
+          if (records.some((record) => record.value.id < 10)) {
+            throw new ConnectorError("CONNECTION_FAILED", "target unreachable");
+          }
+          for (const record of records) written.add(record.value.id);
+        },
+        { writeRetries: { maxRetries: 0 } },
+        positions,
+      ),
+    );
+    await produce(topic, 30);
+    let failure: string | undefined;
+    first.instance.done.catch((error: Error) => {
+      failure = error.message;
+    });
+    await first.instance.start();
+    await waitFor(() => failure !== undefined || written.size === 20, "the first run failed or wrote the rest");
+    await first.instance.stop();
+    const second = sinkInstance(
+      topic,
+      scriptedSink(
+        async (records) => {
+          for (const record of records) written.add(record.value.id);
+        },
+        {},
+        positions,
+      ),
+      { processingGuarantees: "EFFECTIVELY_ONCE", sourceSubscriptionName: first.config.sourceSubscriptionName },
+    );
+    await second.instance.start();
+    await waitFor(
+      async () => (await backlog(topic, first.config.sourceSubscriptionName)) === 0,
+      "the restart drained the topic",
+    );
+    await second.instance.stop();
+    expect(Array.from({ length: 30 }, (_, id) => id).filter((id) => !written.has(id))).toEqual([]);
+    expect(failure).toMatch(/gave up after 0 retries: target unreachable/);
+  });
+});
+
+describe("retainKeyOrdering with bounded retries", () => {
+  it("keeps the key's order when a write runs out of retries: the instance fails and the restart writes in order", async () => {
+    const topic = `persistent://public/default/${unique("keyorder")}`;
+    const order: number[] = [];
+    let calls = 0;
+    const definition = scriptedSink(
+      async (records) => {
+        calls += 1;
+        if (calls <= 2) throw new ConnectorError("CONNECTION_FAILED", "target unreachable");
+        order.push(...records.map((record) => record.value.id));
+      },
+      { writeRetries: { maxRetries: 1, initialBackoffMs: 20 } },
+    );
+    const extra = { retainKeyOrdering: true, configs: { writers: 3 } };
+    await produceKeyed(topic, 5, "K");
+    const first = sinkInstance(topic, definition, extra, { batchSize: 1 });
+    let failure: string | undefined;
+    first.instance.done.catch((error: Error) => {
+      failure = error.message;
+    });
+    await first.instance.start();
+    await waitFor(() => failure !== undefined || order.length === 5, "the first run failed or wrote everything");
+    await first.instance.stop();
+    const second = sinkInstance(
+      topic,
+      definition,
+      { ...extra, sourceSubscriptionName: first.config.sourceSubscriptionName },
+      { batchSize: 1 },
+    );
+    await second.instance.start();
+    await waitFor(
+      async () => (await backlog(topic, first.config.sourceSubscriptionName)) === 0,
+      "the restart drained the topic",
+    );
+    await second.instance.stop();
+    expect(order).toEqual([0, 1, 2, 3, 4]);
+    expect(failure).toMatch(/gave up after 1 retry/);
+  });
+});
+
+describe("MANUAL with writes in flight", () => {
+  it("runs the sink's maxInFlight writes at once; the connector acks each record after its own write", async () => {
+    const topic = `persistent://public/default/${unique("manual")}`;
+    const { seen, write } = concurrencyProbe(3);
+    const definition = scriptedSink(async (records) => {
+      await write(records);
+      for (const record of records) record.ack?.();
+    });
+    const { instance, config } = sinkInstance(topic, definition, {
+      processingGuarantees: "MANUAL",
+      configs: { writers: 3 },
+    });
+    await produce(topic, 120);
+    await instance.start();
+    await waitFor(() => seen.written.size === 120, "all 120 records written", 60_000);
+    await waitFor(async () => (await backlog(topic, config.sourceSubscriptionName)) === 0, "every record acked");
+    await instance.stop();
+    expect(seen.peak).toBe(3);
+  });
+});
+
+describe("stop with writes in flight", () => {
+  it("waits for every write in flight and acks only what they wrote", async () => {
+    const topic = `persistent://public/default/${unique("stopheld")}`;
+    const written = new Set<number>();
+    let calls = 0;
+    let release: () => void = () => {};
+    const released = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    const definition = scriptedSink(async (records) => {
+      calls += 1;
+      await released;
+      for (const record of records) written.add(record.value.id);
+    });
+    const { instance, config } = sinkInstance(topic, definition, { configs: { writers: 3 } });
+    await produce(topic, 100);
+    await instance.start();
+    await waitFor(() => calls === 3, "three writes held");
+    let stopped = false;
+    const stopping = instance.stop().then(() => {
+      stopped = true;
+    });
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    expect(stopped, "the stop waits for the writes in flight").toBe(false);
+    release();
+    await stopping;
+    expect(calls).toBe(3);
+    expect(written.size).toBeGreaterThan(0);
+    await waitFor(
+      async () => (await backlog(topic, config.sourceSubscriptionName)) === 100 - written.size,
+      "exactly the held writes acked",
+    );
   });
 });

@@ -83,13 +83,17 @@ class BatchRetries {
     return this.backoff.attempts >= this.limit;
   }
 
-  /** The failure that ends the retries: settled like a record the sink refused. */
+  /**
+   * The failure that ends the instance once the retries are used up. A passing failure says nothing against the
+   * records: they are never refused (redelivered past, dead-lettered, dropped), the instance fails instead and its
+   * restart, with the supervisor's backoff, brings them again in order.
+   */
   givenUp(error: ConnectorError): ConnectorError {
     const retries = this.backoff.attempts;
     return new ConnectorError(
       error.code,
-      `${error.message} (gave up after ${retries} ${retries === 1 ? "retry" : "retries"})`,
-      { cause: error, retryable: false },
+      `gave up after ${retries} ${retries === 1 ? "retry" : "retries"}: ${error.message}`,
+      { cause: error, retryable: true },
     );
   }
 }
@@ -271,7 +275,10 @@ export class SinkRunner extends RunnerBase {
     void this.loop();
   }
 
-  /** How many writes may run at once; a guarantee or an ordering setting that needs order gets one, with a warning. */
+  /**
+   * How many writes may run at once; a sink that stores positions, a guarantee or an ordering setting that needs
+   * order gets one, with a warning.
+   */
   private inFlightLimit(definition: SinkDefinition, connectorConfig: unknown): number {
     const declared = settingOf(definition.maxInFlight, connectorConfig) ?? 1;
     if (!Number.isInteger(declared) || declared < 1) {
@@ -280,6 +287,9 @@ export class SinkRunner extends RunnerBase {
     if (declared === 1) return 1;
     const { config } = this.options;
     const reason =
+      (definition.storesPositions
+        ? "the sink stores its position with each write: a later batch stored first would mark an earlier one not yet written as done (EFFECTIVELY_ONCE, now or after a change of guarantee, would skip it)"
+        : undefined) ??
       this.policy.sink.serialWritesReason ??
       (config.retainOrdering || config.retainKeyOrdering
         ? `${config.retainOrdering ? "retainOrdering" : "retainKeyOrdering"} asks for records to reach the sink in order`
@@ -753,9 +763,8 @@ export class SinkRunner extends RunnerBase {
       if (progress) continue;
       this.stats.recordConnectorException(retryError);
       if (retries.exhausted) {
-        // Out of retries: the records go the way of records the sink refused (per the guarantee).
-        for (const entry of retry) entry.refusal = retries.givenUp(retryError as ConnectorError);
-        await this.refuse(retry);
+        // Out of retries: the instance fails and the records stay unacknowledged (see BatchRetries.givenUp).
+        this.fail(retries.givenUp(retryError as ConnectorError));
         break;
       }
       const delay = retries.backoff.next();
@@ -914,10 +923,11 @@ export class SinkRunner extends RunnerBase {
   }
 
   /**
-   * Writes a batch until it is durable. Retryable failures are retried with capped backoff for as long as the
-   * instance runs (status says why); a non-retryable failure of the whole batch is narrowed down record by record
-   * so one poison record does not hold back the others. An authentication or authorization failure is not about
-   * a record: it ends the instance. Resolves undefined when stopped before success.
+   * Writes a batch until it is durable. Retryable failures are retried with capped backoff up to the instance's
+   * write retries (status says why), after which the instance fails; a non-retryable failure of the whole batch is
+   * narrowed down record by record so one poison record does not hold back the others. An authentication or
+   * authorization failure is not about a record: it ends the instance. Resolves undefined when stopped (or failed)
+   * before success.
    */
   private async writeWithRetry(
     sink: SinkInstance,
@@ -947,8 +957,8 @@ export class SinkRunner extends RunnerBase {
         }
         if (this.stopping) return undefined;
         if (retries.exhausted) {
-          const givenUp = retries.givenUp(wrapped);
-          return { failed: records.map((_record, index) => ({ index, error: givenUp })) };
+          this.fail(retries.givenUp(wrapped));
+          return undefined;
         }
         const delay = backoff.next();
         this.state = `retrying write in ${delay} ms (attempt ${backoff.attempts}): ${wrapped.message}`;
