@@ -170,9 +170,10 @@ describe("the web console in Chromium", { timeout: 300_000 }, () => {
     await page.getByRole("link", { name: "Connectors", exact: true }).first().click();
     const row = page.locator(`tr[data-connector='public/default/${name}']`);
     await row.waitFor();
-    expect(await row.locator("td").nth(0).textContent()).toBe("sink");
-    expect(await row.locator("td").nth(1).textContent()).toBe("jdbc-sqlite");
-    expect(await row.locator("td").nth(3).textContent()).toContain("1/1");
+    // The row may first show the list as the page had it, before the next pushed update.
+    await expect.poll(() => row.locator("td").nth(0).textContent(), { timeout: 30_000 }).toBe("sink");
+    await expect.poll(() => row.locator("td").nth(1).textContent(), { timeout: 30_000 }).toBe("jdbc-sqlite");
+    await expect.poll(() => row.locator("td").nth(3).textContent(), { timeout: 30_000 }).toContain("1/1");
     await shot("04-connectors");
   });
 
