@@ -1,5 +1,4 @@
 import { type ConfigSchema, defineSink, type SinkDefinition, sensitive, z } from "@pulsar-connect/core";
-import { CassandraSink } from "./internal/sink.ts";
 
 /** Consistency levels a write may ask for. */
 export const CONSISTENCY_LEVELS = [
@@ -87,5 +86,6 @@ export const cassandraSink: SinkDefinition = defineSink({
   description: "Writes records to a Cassandra table",
   config: schema,
   batchSize: 1000,
-  open: (config, context) => CassandraSink.open(config, context),
+  // The implementation (and its client library) loads with the first instance, not with discovery.
+  open: async (config, context) => (await import("./internal/sink.ts")).CassandraSink.open(config, context),
 });
