@@ -36,6 +36,12 @@ export interface ProducerOptions {
   batchingMaxMessages?: number;
   batchingMaxBytes?: number;
   batchingMaxPublishDelayMs?: number;
+  /**
+   * Also send the open batch as soon as a turn of the event loop adds nothing to it (false): messages sent together
+   * still share a batch, but a message is not held for `batchingMaxPublishDelayMs` when no more are coming, so the
+   * batching delay follows the rate instead of being added to every message at low rates.
+   */
+  batchingFlushWhenIdle?: boolean;
   /** "KEY_BASED" puts only messages with the same key in a batch (needed for Key_Shared consumers). */
   batchingType?: "DEFAULT" | "KEY_BASED";
   compressionType?: CompressionType;
@@ -205,6 +211,7 @@ export class PartitionProducer implements ProducerHandler {
   private batch: BatchItem[] = [];
   private batchBytes = 0;
   private batchTimer: NodeJS.Timeout | undefined;
+  private idleFlush: NodeJS.Immediate | undefined;
   private timeoutTimer: NodeJS.Timeout | undefined;
   private readonly backoff = new Backoff(100, 10_000);
   private readonly userProvidedName: boolean;
@@ -590,11 +597,19 @@ export class PartitionProducer implements ProducerHandler {
       this.batchBytes += value.length;
       if (this.batch.length >= this.opts.batchingMaxMessages || this.batchBytes >= this.opts.batchingMaxBytes) {
         this.flushBatch();
-      } else if (!this.batchTimer) {
-        this.batchTimer = setTimeout(() => {
-          this.batchTimer = undefined;
-          this.flushBatch();
-        }, this.opts.batchingMaxPublishDelayMs);
+      } else {
+        if (!this.batchTimer) {
+          this.batchTimer = setTimeout(() => {
+            this.batchTimer = undefined;
+            this.flushBatch();
+          }, this.opts.batchingMaxPublishDelayMs);
+        }
+        if (this.opts.batchingFlushWhenIdle && !this.idleFlush) {
+          this.idleFlush = setImmediate(() => {
+            this.idleFlush = undefined;
+            this.flushBatch();
+          });
+        }
       }
       return;
     }
@@ -752,6 +767,7 @@ export class PartitionProducer implements ProducerHandler {
     }
     this.state = "closing";
     if (this.batchTimer) clearTimeout(this.batchTimer);
+    if (this.idleFlush) clearImmediate(this.idleFlush);
     if (this.timeoutTimer) clearInterval(this.timeoutTimer);
     const conn = this.conn;
     if (conn && !conn.closed) {

@@ -5,6 +5,7 @@
 // Usage: pnpm --filter @pulsar-connect/bench jdbc-latency   (BENCH_LATENCY_SECONDS=60, BENCH_LATENCY_RATES=1000,10000)
 import { execFileSync } from "node:child_process";
 import { mkdirSync, writeFileSync } from "node:fs";
+import { loadavg } from "node:os";
 import { join } from "node:path";
 import { defineSource, type SinkDefinition, type SourceRecord, z } from "@pulsar-connect/core";
 import { PulsarClient } from "@pulsar-connect/pulsar-client";
@@ -24,15 +25,34 @@ const namespace = `public/bench-latency-${run}`;
 
 type Batching = "adaptive" | "fixed-linger";
 
-/** The sink as it batched before: wait up to 2 ms for a full batch of 1000. */
-const fixedLinger: SinkDefinition = {
-  ...(jdbcPostgres as unknown as SinkDefinition),
-  batchSize: 1000,
-  async open(config, context) {
-    const inner = await (jdbcPostgres as unknown as SinkDefinition).open(config, context);
-    return { ...inner, batching: { maxWaitMs: 2 } };
-  },
-} as SinkDefinition;
+/**
+ * The jdbc-postgres sink with two more stamps in each row, for the breakdown of the latency: `publishedAt`, when the
+ * producer sent the record's batch to the broker (its publish time), and `handedAt`, when the runtime handed the
+ * record's batch to the sink's write. `fixedLinger` is the batching as it was: wait up to 2 ms for a full batch of 1000.
+ */
+function stampingSink(fixedLinger: boolean): SinkDefinition {
+  const base = jdbcPostgres as unknown as SinkDefinition;
+  return {
+    ...base,
+    ...(fixedLinger ? { batchSize: 1000 } : {}),
+    async open(config, context) {
+      const inner = await base.open(config, context);
+      return {
+        ...inner,
+        ...(fixedLinger ? { batching: { maxWaitMs: 2 } } : {}),
+        write(records) {
+          const handedAt = Date.now();
+          return inner.write(
+            records.map((record) => ({
+              ...record,
+              value: { ...(record.value as object), publishedAt: record.publishTime, handedAt },
+            })),
+          );
+        },
+      };
+    },
+  } as SinkDefinition;
+}
 
 function stampedSource(rate: number) {
   return defineSource({
@@ -72,7 +92,9 @@ async function measure(db: pg.Client, rate: number, batching: Batching) {
   const id = `latency-${rate}-${batching}-${run}`;
   const topic = `persistent://${namespace}/${id}`;
   const table = `bench_${id.replaceAll("-", "_")}`;
-  await db.query(`CREATE TABLE ${table} (id BIGINT, sentat BIGINT, written_at TIMESTAMPTZ DEFAULT clock_timestamp())`);
+  await db.query(
+    `CREATE TABLE ${table} (id BIGINT, sentat BIGINT, publishedat BIGINT, handedat BIGINT, written_at TIMESTAMPTZ DEFAULT clock_timestamp())`,
+  );
   const client = new PulsarClient({ serviceUrl: SERVICE_URL });
   const pulsar = { client, adminUrl: ADMIN_URL };
   const sinkConfig = resolveSinkConfig({
@@ -91,7 +113,7 @@ async function measure(db: pg.Client, rate: number, batching: Batching) {
     configs: {},
   });
   if (!sinkConfig.ok || !sourceConfig.ok) throw new Error("invalid config");
-  const definition = batching === "adaptive" ? (jdbcPostgres as unknown as SinkDefinition) : fixedLinger;
+  const definition = stampingSink(batching === "fixed-linger");
   const sink = createInstance({ kind: "sink", config: sinkConfig.value, definition, instanceId: 0, pulsar });
   await sink.start();
   const source = createInstance({
@@ -110,18 +132,44 @@ async function measure(db: pg.Client, rate: number, batching: Batching) {
   }
   await sink.stop();
   await client.close();
-  const latency = "extract(epoch FROM written_at) * 1000 - sentat";
+  const writtenAt = "extract(epoch FROM written_at) * 1000";
+  const latency = `${writtenAt} - sentat`;
   const { rows } = await db.query(
     `SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY ${latency}) AS p50,
             percentile_cont(0.99) WITHIN GROUP (ORDER BY ${latency}) AS p99,
             percentile_cont(0.999) WITHIN GROUP (ORDER BY ${latency}) AS p999,
             count(*) AS n FROM ${table}`,
   );
+  // Where the time goes, per stage (p50 / p99 of each): source hand-off and producer batching (sentAt ->
+  // publishedAt), broker, consumer and the sink's batch wait (publishedAt -> handedAt), INSERT (handedAt -> written).
+  const stages = {
+    producer: "publishedat - sentat",
+    brokerToSink: "handedat - publishedat",
+    insert: `${writtenAt} - handedat`,
+  };
+  const breakdown: Record<string, { p50Ms: number; p99Ms: number }> = {};
+  for (const [stage, expression] of Object.entries(stages)) {
+    const row = (
+      await db.query(
+        `SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY ${expression}) AS p50,
+                percentile_cont(0.99) WITHIN GROUP (ORDER BY ${expression}) AS p99 FROM ${table}`,
+      )
+    ).rows[0] as { p50: unknown; p99: unknown } | undefined;
+    breakdown[stage] = { p50Ms: Number(Number(row?.p50).toFixed(1)), p99Ms: Number(Number(row?.p99).toFixed(1)) };
+  }
   await db.query(`DROP TABLE ${table}`);
   const n = Number(rows[0]?.n);
   if (n !== total) throw new Error(`${id}: ${n} rows of ${total}`);
   const ms = (value: unknown) => Number(Number(value).toFixed(1));
-  return { rate, batching, p50Ms: ms(rows[0]?.p50), p99Ms: ms(rows[0]?.p99), p999Ms: ms(rows[0]?.p999) };
+  return {
+    rate,
+    batching,
+    p50Ms: ms(rows[0]?.p50),
+    p99Ms: ms(rows[0]?.p99),
+    p999Ms: ms(rows[0]?.p999),
+    breakdown,
+    load1: Math.round((loadavg()[0] ?? 0) * 10) / 10,
+  };
 }
 
 const db = new pg.Client(PG);
