@@ -240,6 +240,8 @@ async function main(): Promise<void> {
       `${summary.connector} per instance; memory of the worker and all its instance processes, median of 5 samples`,
       `after ${SETTLE_MS / 1000} s. RSS counts pages shared between processes (the Node binary) in every process; PSS`,
       "divides them among the processes that share them, so PSS is what one more instance process costs the host.",
+      "The worker runs from plain JavaScript; before revision bcad40e it ran this TypeScript file (type stripping,",
+      "about 20 MB, and pg loaded in the worker), so idle figures from before then are not comparable.",
       "",
       `| runtime | worker idle, RSS / PSS (MB) | 1 instance, RSS / PSS (MB) | ${EXTRA + 1} instances, RSS / PSS (MB) | per extra instance, RSS / PSS (MB) |`,
       "| --- | ---: | ---: | ---: | ---: |",
