@@ -39,7 +39,8 @@ export interface ProducerOptions {
   /**
    * Also send the open batch as soon as a turn of the event loop adds nothing to it (false): messages sent together
    * still share a batch, but a message is not held for `batchingMaxPublishDelayMs` when no more are coming, so the
-   * batching delay follows the rate instead of being added to every message at low rates.
+   * batching delay follows the rate instead of being added to every message at low rates. While two sends already
+   * wait for their receipt, the batch waits for one of them (or the delay) and keeps growing.
    */
   batchingFlushWhenIdle?: boolean;
   /** "KEY_BASED" puts only messages with the same key in a batch (needed for Key_Shared consumers). */
@@ -133,6 +134,9 @@ interface BatchItem {
 }
 
 type State = "connecting" | "ready" | "closing" | "closed";
+
+/** Sends in flight up to which an idle producer (batchingFlushWhenIdle) sends its open batch at once. */
+const IDLE_FLUSH_WINDOW = 2;
 
 type ResolvedProducerOptions = Required<
   Pick<
@@ -407,6 +411,8 @@ export class PartitionProducer implements ProducerHandler {
     });
     if (head.highestSequenceId > this.lastSequenceId) this.lastSequenceId = head.highestSequenceId;
     this.slots.release(head.numMessages);
+    // A batch held back while the window of sends in flight was full goes now that one came back.
+    if (this.opts.batchingFlushWhenIdle && this.batch.length > 0) this.scheduleIdleFlush();
     if (this.pending.length === 0 && this.batch.length === 0) this.notifyDrained();
   }
 
@@ -604,12 +610,7 @@ export class PartitionProducer implements ProducerHandler {
             this.flushBatch();
           }, this.opts.batchingMaxPublishDelayMs);
         }
-        if (this.opts.batchingFlushWhenIdle && !this.idleFlush) {
-          this.idleFlush = setImmediate(() => {
-            this.idleFlush = undefined;
-            this.flushBatch();
-          });
-        }
+        if (this.opts.batchingFlushWhenIdle) this.scheduleIdleFlush();
       }
       return;
     }
@@ -696,6 +697,19 @@ export class PartitionProducer implements ProducerHandler {
     if (this.txnPartitionsAdded.has(txn)) return;
     await txn.addPartition(this.topic);
     this.txnPartitionsAdded.add(txn);
+  }
+
+  /**
+   * Sends the open batch once this turn of the event loop has added what it had, unless IDLE_FLUSH_WINDOW sends are
+   * still waiting for their receipt: then the batch keeps growing until a receipt comes back (or the publish delay
+   * ends), so that at high rates batches grow with the broker's round trip instead of each turn making an entry.
+   */
+  private scheduleIdleFlush(): void {
+    if (this.idleFlush) return;
+    this.idleFlush = setImmediate(() => {
+      this.idleFlush = undefined;
+      if (this.pending.length < IDLE_FLUSH_WINDOW) this.flushBatch();
+    });
   }
 
   /** Turns the open batch into one SEND. */
