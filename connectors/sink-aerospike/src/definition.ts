@@ -1,5 +1,4 @@
 import { type ConfigSchema, defineSink, type SinkDefinition, sensitive, z } from "@pulsar-connect/core";
-import { AerospikeSink } from "./internal/sink.ts";
 
 const optionalText = z
   .string()
@@ -68,5 +67,6 @@ export const aerospikeSink: SinkDefinition = defineSink({
   // Puts of a write go one after another; small writes keep maxConcurrentRequests of them busy.
   batchSize: 16,
   maxInFlight: (config) => config.maxConcurrentRequests,
-  open: (config, context) => AerospikeSink.open(config, context),
+  // The implementation (and its client library) loads with the first instance, not with discovery.
+  open: async (config, context) => (await import("./internal/sink.ts")).AerospikeSink.open(config, context),
 });

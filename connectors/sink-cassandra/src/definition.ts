@@ -1,5 +1,4 @@
 import { type ConfigSchema, defineSink, type SinkDefinition, sensitive, z } from "@pulsar-connect/core";
-import { CassandraSink } from "./internal/sink.ts";
 
 /** Consistency levels a write may ask for. */
 export const CONSISTENCY_LEVELS = [
@@ -104,5 +103,6 @@ export const cassandraSink: SinkDefinition = defineSink({
     initialBackoffMs: config.retryBackoffMs,
     maxBackoffMs: 5000,
   }),
-  open: (config) => CassandraSink.open(config),
+  // The implementation (and its client library) loads with the first instance, not with discovery.
+  open: async (config) => (await import("./internal/sink.ts")).CassandraSink.open(config),
 });

@@ -9,14 +9,12 @@ import {
   z,
 } from "@pulsar-connect/core";
 import { type ObjectCompression, zstdUnavailable } from "./internal/codecs.ts";
-import { type AvroCodec, avroFormat } from "./internal/formats/avro.ts";
+import type { AvroCodec } from "./internal/formats/avro.ts";
 import { bytesFormat, parseSeparator } from "./internal/formats/bytes.ts";
 import type { MetadataOptions, ObjectFormat } from "./internal/formats/format.ts";
 import { jsonFormat } from "./internal/formats/json.ts";
-import { type ParquetCodec, parquetFormat } from "./internal/formats/parquet.ts";
+import type { ParquetCodec } from "./internal/formats/parquet.ts";
 import type { Partitioning } from "./internal/objects.ts";
-import { CloudStorageSink } from "./internal/sink.ts";
-import { ObjectStore } from "./internal/store.ts";
 import { parseDuration, parseTimePattern } from "./internal/time-pattern.ts";
 
 const CANNED_ACLS = [
@@ -245,7 +243,8 @@ const CONTENT_TYPES: Record<Config["formatType"], string> = {
   bytes: "application/octet-stream",
 };
 
-function formatOf(config: Config): ObjectFormat<unknown> {
+/** The format of the output files; Avro and Parquet load their libraries only when chosen. */
+async function formatOf(config: Config): Promise<ObjectFormat<unknown>> {
   const metadata: MetadataOptions = {
     withMetadata: config.withMetadata,
     useHumanReadableMessageId: config.useHumanReadableMessageId,
@@ -256,9 +255,15 @@ function formatOf(config: Config): ObjectFormat<unknown> {
   const compression = config.compression as ObjectCompression;
   switch (config.formatType) {
     case "avro":
-      return avroFormat({ ...metadata, codec: config.avroCodec as AvroCodec }) as ObjectFormat<unknown>;
+      return (await import("./internal/formats/avro.ts")).avroFormat({
+        ...metadata,
+        codec: config.avroCodec as AvroCodec,
+      }) as ObjectFormat<unknown>;
     case "parquet":
-      return parquetFormat({ ...metadata, codec: config.parquetCodec as ParquetCodec }) as ObjectFormat<unknown>;
+      return (await import("./internal/formats/parquet.ts")).parquetFormat({
+        ...metadata,
+        codec: config.parquetCodec as ParquetCodec,
+      }) as ObjectFormat<unknown>;
     case "bytes":
       return bytesFormat({
         separator: parseSeparator(config.bytesFormatTypeSeparator) as Uint8Array,
@@ -306,6 +311,11 @@ export const cloudStorageSink: SinkDefinition = defineSink({
         );
       }
     }
+    // The S3 client and the sink load with the first instance, not with discovery.
+    const [{ ObjectStore }, { CloudStorageSink }] = await Promise.all([
+      import("./internal/store.ts"),
+      import("./internal/sink.ts"),
+    ]);
     const store = new ObjectStore({
       bucket: config.bucket,
       region: config.region,
@@ -323,7 +333,7 @@ export const cloudStorageSink: SinkDefinition = defineSink({
     }
     return new CloudStorageSink(
       store,
-      formatOf(config),
+      await formatOf(config),
       {
         layout: {
           pathPrefix: config.pathPrefix,

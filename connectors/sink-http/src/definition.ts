@@ -1,5 +1,4 @@
 import { type ConfigSchema, defineSink, type SinkDefinition, sensitive, z } from "@pulsar-connect/core";
-import { HttpSink } from "./internal/sink.ts";
 
 /** A header map; from a secret it arrives as JSON text, so that form is accepted too. */
 const headerMap = z.preprocess(
@@ -115,5 +114,6 @@ export const httpSink: SinkDefinition = defineSink({
   description: "Sends records to an HTTP endpoint as POST requests (webhook)",
   config: schema,
   batchSize: 100,
-  open: (config, context) => HttpSink.open(config, context),
+  // The implementation (and its client library) loads with the first instance, not with discovery.
+  open: async (config, context) => (await import("./internal/sink.ts")).HttpSink.open(config, context),
 });

@@ -1,5 +1,4 @@
 import { type ConfigSchema, compatOnly, defineSink, type SinkDefinition, sensitive, z } from "@pulsar-connect/core";
-import { InfluxdbSink } from "./internal/sink.ts";
 
 const consistencyLevels = ["ALL", "ANY", "ONE", "QUORUM", "all", "any", "one", "quorum"] as const;
 
@@ -88,5 +87,6 @@ export const influxdbSink: SinkDefinition = defineSink({
   description: "Writes records to InfluxDB 1.x as points in line protocol, batched over HTTP",
   config: schema,
   batchSize: 200,
-  open: (config, context) => InfluxdbSink.open(config, context),
+  // The implementation (and its client library) loads with the first instance, not with discovery.
+  open: async (config, context) => (await import("./internal/sink.ts")).InfluxdbSink.open(config, context),
 });

@@ -7,7 +7,6 @@ import {
   z,
 } from "@pulsar-connect/core";
 import { checkSecurity, kafkaSecurityFields } from "@pulsar-connect/kafka-common";
-import { KafkaSink } from "./internal/sink.ts";
 
 /** Kafka producer properties this connector understands, and what each one sets. */
 export const SUPPORTED_PRODUCER_PROPERTIES: Readonly<Record<string, string>> = {
@@ -112,5 +111,6 @@ export const kafkaSink: SinkDefinition = defineSink({
   description: "Writes records to a Kafka topic",
   config: schema,
   batchSize: 1000,
-  open: (config, context) => KafkaSink.open(config, context),
+  // The implementation (and its client library) loads with the first instance, not with discovery.
+  open: async (config, context) => (await import("./internal/sink.ts")).KafkaSink.open(config, context),
 });

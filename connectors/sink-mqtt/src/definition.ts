@@ -1,6 +1,5 @@
 import { type ConfigSchema, defineSink, type SinkDefinition, z } from "@pulsar-connect/core";
 import { mqttConnectionFields } from "@pulsar-connect/mqtt-common";
-import { MqttSink } from "./internal/sink.ts";
 
 // Strict: a misspelt field is refused, not ignored.
 const schema = z.strictObject({
@@ -35,5 +34,6 @@ export const mqttSink: SinkDefinition = defineSink({
   description: "Publishes records to an MQTT broker with QoS 0, 1 or 2",
   config: schema,
   batchSize: 200,
-  open: (config, context) => MqttSink.open(config, context),
+  // The implementation (and its client library) loads with the first instance, not with discovery.
+  open: async (config, context) => (await import("./internal/sink.ts")).MqttSink.open(config, context),
 });

@@ -1,6 +1,5 @@
 import { type ConfigSchema, defineSink, type SinkDefinition, z } from "@pulsar-connect/core";
 import { checkNatsConnection, natsConnectionFields } from "@pulsar-connect/nats-common";
-import { NatsSink } from "./internal/sink.ts";
 
 // Strict: a misspelt field is refused, not ignored.
 const schema = z
@@ -31,5 +30,6 @@ export const natsSink: SinkDefinition = defineSink({
   description: "Publishes records to NATS: JetStream with acks and message ids, or core NATS",
   config: schema,
   batchSize: 500,
-  open: (config, context) => NatsSink.open(config, context),
+  // The implementation (and its client library) loads with the first instance, not with discovery.
+  open: async (config, context) => (await import("./internal/sink.ts")).NatsSink.open(config, context),
 });

@@ -1,6 +1,5 @@
 import { type ConfigSchema, defineSink, type SinkDefinition, z } from "@pulsar-connect/core";
 import { queueTypeField, rabbitmqConnectionFields } from "@pulsar-connect/rabbitmq-common";
-import { RabbitmqSink } from "./internal/sink.ts";
 
 // Strict: a misspelt field is refused, not ignored.
 const schema = z
@@ -57,5 +56,6 @@ export const rabbitmqSink: SinkDefinition = defineSink({
   description: "Publishes records to a RabbitMQ exchange, with publisher confirms",
   config: schema,
   batchSize: 500,
-  open: (config, context) => RabbitmqSink.open(config, context),
+  // The implementation (and its client library) loads with the first instance, not with discovery.
+  open: async (config, context) => (await import("./internal/sink.ts")).RabbitmqSink.open(config, context),
 });

@@ -1,6 +1,5 @@
 import { type ConfigSchema, compatOnly, defineSink, type SinkDefinition, z } from "@pulsar-connect/core";
 import { checkRedisConnection, redisConnectionFields } from "@pulsar-connect/redis-common";
-import { RedisSink } from "./internal/sink.ts";
 
 // Strict: a misspelt field is refused, not ignored.
 const schema = z
@@ -57,5 +56,6 @@ export const redisSink: SinkDefinition = defineSink({
   description: "Writes records to Redis as keys or hash fields, pipelined",
   config: schema,
   batchSize: 200,
-  open: (config, context) => RedisSink.open(config, context),
+  // The implementation (and its client library) loads with the first instance, not with discovery.
+  open: async (config, context) => (await import("./internal/sink.ts")).RedisSink.open(config, context),
 });

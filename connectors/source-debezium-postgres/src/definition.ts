@@ -1,6 +1,5 @@
 import { type ConfigSchema, compatOnly, defineSource, type SourceDefinition, sensitive, z } from "@pulsar-connect/core";
 import { splitList } from "./internal/lists.ts";
-import { PostgresCdcSource } from "./internal/source.ts";
 
 const count = (min: number) => z.coerce.number().int().min(min);
 const flag = z.union([z.boolean(), z.enum(["true", "false"]).transform((value) => value === "true")]);
@@ -176,5 +175,6 @@ export const postgresCdcSource: SourceDefinition = defineSource({
   name: "debezium-postgres",
   description: "Streams PostgreSQL row changes (logical replication, pgoutput) into Pulsar as Debezium change events",
   config: schema,
-  open: (config, context) => PostgresCdcSource.open(config, context),
+  // The implementation (and its client library) loads with the first instance, not with discovery.
+  open: async (config, context) => (await import("./internal/source.ts")).PostgresCdcSource.open(config, context),
 });

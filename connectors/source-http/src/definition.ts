@@ -1,5 +1,4 @@
 import { type ConfigSchema, defineSource, type SourceDefinition, sensitive, z } from "@pulsar-connect/core";
-import { HttpSource } from "./internal/source.ts";
 
 const headerName = z.string().regex(/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/, "must be a valid header name");
 
@@ -80,5 +79,6 @@ export const httpSource: SourceDefinition = defineSource({
   name: "http",
   description: "Receives HTTP POST requests (webhooks); each body becomes a record, answered once Pulsar stored it",
   config: schema,
-  open: (config, context) => HttpSource.open(config, context),
+  // The implementation (and its client library) loads with the first instance, not with discovery.
+  open: async (config, context) => (await import("./internal/source.ts")).HttpSource.open(config, context),
 });

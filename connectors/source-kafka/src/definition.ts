@@ -7,7 +7,6 @@ import {
   z,
 } from "@pulsar-connect/core";
 import { checkSecurity, kafkaSecurityFields } from "@pulsar-connect/kafka-common";
-import { KafkaSource } from "./internal/source.ts";
 
 const positiveInt = z.number().int().positive();
 
@@ -134,5 +133,6 @@ export const kafkaSource: SourceDefinition = defineSource({
   name: "kafka",
   description: "Reads records from a Kafka topic, committing offsets only after Pulsar has them",
   config: schema,
-  open: (config, context) => KafkaSource.open(config, context),
+  // The implementation (and its client library) loads with the first instance, not with discovery.
+  open: async (config, context) => (await import("./internal/source.ts")).KafkaSource.open(config, context),
 });

@@ -1,6 +1,5 @@
 import { type ConfigSchema, defineSource, type SourceDefinition, z } from "@pulsar-connect/core";
 import { mqttConnectionFields } from "@pulsar-connect/mqtt-common";
-import { MqttSource } from "./internal/source.ts";
 
 // Strict: a misspelt field is refused, not ignored.
 const schema = z
@@ -56,5 +55,6 @@ export const mqttSource: SourceDefinition = defineSource({
   name: "mqtt",
   description: "Subscribes to MQTT topics; QoS 1/2 messages are acknowledged after Pulsar stored them",
   config: schema,
-  open: (config, context) => MqttSource.open(config, context),
+  // The implementation (and its client library) loads with the first instance, not with discovery.
+  open: async (config, context) => (await import("./internal/source.ts")).MqttSource.open(config, context),
 });

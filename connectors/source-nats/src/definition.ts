@@ -1,6 +1,5 @@
 import { type ConfigSchema, defineSource, type SourceDefinition, z } from "@pulsar-connect/core";
 import { checkNatsConnection, natsConnectionFields } from "@pulsar-connect/nats-common";
-import { NatsSource } from "./internal/source.ts";
 
 // Strict: a misspelt field is refused, not ignored.
 const schema = z
@@ -86,5 +85,6 @@ export const natsSource: SourceDefinition = defineSource({
   name: "nats",
   description: "Reads NATS: a JetStream durable consumer acked after the Pulsar receipt, or a core subscription",
   config: schema,
-  open: (config, context) => NatsSource.open(config, context),
+  // The implementation (and its client library) loads with the first instance, not with discovery.
+  open: async (config, context) => (await import("./internal/source.ts")).NatsSource.open(config, context),
 });

@@ -1,6 +1,5 @@
 import { type ConfigSchema, defineSource, type SourceDefinition, z } from "@pulsar-connect/core";
 import { queueTypeField, rabbitmqConnectionFields } from "@pulsar-connect/rabbitmq-common";
-import { RabbitmqSource } from "./internal/source.ts";
 
 // Strict: a misspelt field is refused, not ignored.
 const schema = z
@@ -45,5 +44,6 @@ export const rabbitmqSource: SourceDefinition = defineSource({
   name: "rabbitmq",
   description: "Consumes a RabbitMQ queue; each message is acked after Pulsar stored it",
   config: schema,
-  open: (config, context) => RabbitmqSource.open(config, context),
+  // The implementation (and its client library) loads with the first instance, not with discovery.
+  open: async (config, context) => (await import("./internal/source.ts")).RabbitmqSource.open(config, context),
 });

@@ -1,6 +1,5 @@
 import { type ConfigSchema, defineSource, type SourceDefinition, z } from "@pulsar-connect/core";
 import { checkRedisConnection, redisConnectionFields } from "@pulsar-connect/redis-common";
-import { RedisStreamSource } from "./internal/source.ts";
 
 const streamId = /^(\$|0|\d+(-\d+)?)$/;
 
@@ -53,5 +52,6 @@ export const redisStreamSource: SourceDefinition = defineSource({
   name: "redis-streams",
   description: "Reads a Redis stream through a consumer group; each entry is XACKed after Pulsar stored it",
   config: schema,
-  open: (config, context) => RedisStreamSource.open(config, context),
+  // The implementation (and its client library) loads with the first instance, not with discovery.
+  open: async (config, context) => (await import("./internal/source.ts")).RedisStreamSource.open(config, context),
 });

@@ -1,4 +1,5 @@
-import { RE2JS } from "re2js";
+import { createRequire } from "node:module";
+import type { RE2JS } from "re2js";
 import { PulsarClientError, toPulsarClientError } from "./errors.ts";
 import { Backoff, sleep } from "./internal/backoff.ts";
 import { parseBatch } from "./internal/batch.ts";
@@ -1421,10 +1422,14 @@ export class Consumer implements AsyncIterable<Message> {
  * A `topicsPattern` given as a string matches the whole topic name, without its `persistent://` scheme, as the Java
  * client does; RE2 matches in linear time, so a pattern from an untrusted config cannot freeze the event loop.
  */
+// RE2 (about 260 kB of code) loads with the first topicsPattern, not with every client.
+let re2: typeof RE2JS | undefined;
+
 export function topicsPatternMatcher(pattern: string): { test(topic: string): boolean } {
   let compiled: RE2JS;
   try {
-    compiled = RE2JS.compile(withoutScheme(pattern));
+    re2 ??= (createRequire(import.meta.url)("re2js") as typeof import("re2js")).RE2JS;
+    compiled = re2.compile(withoutScheme(pattern));
   } catch (err) {
     throw new PulsarClientError(
       "INVALID_CONFIG",

@@ -36,6 +36,13 @@ export interface ProducerOptions {
   batchingMaxMessages?: number;
   batchingMaxBytes?: number;
   batchingMaxPublishDelayMs?: number;
+  /**
+   * Also send the open batch as soon as a turn of the event loop adds nothing to it (false): messages sent together
+   * still share a batch, but a message is not held for `batchingMaxPublishDelayMs` when no more are coming, so the
+   * batching delay follows the rate instead of being added to every message at low rates. While two sends already
+   * wait for their receipt, the batch waits for one of them (or the delay) and keeps growing.
+   */
+  batchingFlushWhenIdle?: boolean;
   /** "KEY_BASED" puts only messages with the same key in a batch (needed for Key_Shared consumers). */
   batchingType?: "DEFAULT" | "KEY_BASED";
   compressionType?: CompressionType;
@@ -128,6 +135,9 @@ interface BatchItem {
 
 type State = "connecting" | "ready" | "closing" | "closed";
 
+/** Sends in flight up to which an idle producer (batchingFlushWhenIdle) sends its open batch at once. */
+const IDLE_FLUSH_WINDOW = 2;
+
 type ResolvedProducerOptions = Required<
   Pick<
     ProducerOptions,
@@ -205,6 +215,7 @@ export class PartitionProducer implements ProducerHandler {
   private batch: BatchItem[] = [];
   private batchBytes = 0;
   private batchTimer: NodeJS.Timeout | undefined;
+  private idleFlush: NodeJS.Immediate | undefined;
   private timeoutTimer: NodeJS.Timeout | undefined;
   private readonly backoff = new Backoff(100, 10_000);
   private readonly userProvidedName: boolean;
@@ -400,6 +411,8 @@ export class PartitionProducer implements ProducerHandler {
     });
     if (head.highestSequenceId > this.lastSequenceId) this.lastSequenceId = head.highestSequenceId;
     this.slots.release(head.numMessages);
+    // A batch held back while the window of sends in flight was full goes now that one came back.
+    if (this.opts.batchingFlushWhenIdle && this.batch.length > 0) this.scheduleIdleFlush();
     if (this.pending.length === 0 && this.batch.length === 0) this.notifyDrained();
   }
 
@@ -590,11 +603,14 @@ export class PartitionProducer implements ProducerHandler {
       this.batchBytes += value.length;
       if (this.batch.length >= this.opts.batchingMaxMessages || this.batchBytes >= this.opts.batchingMaxBytes) {
         this.flushBatch();
-      } else if (!this.batchTimer) {
-        this.batchTimer = setTimeout(() => {
-          this.batchTimer = undefined;
-          this.flushBatch();
-        }, this.opts.batchingMaxPublishDelayMs);
+      } else {
+        if (!this.batchTimer) {
+          this.batchTimer = setTimeout(() => {
+            this.batchTimer = undefined;
+            this.flushBatch();
+          }, this.opts.batchingMaxPublishDelayMs);
+        }
+        if (this.opts.batchingFlushWhenIdle) this.scheduleIdleFlush();
       }
       return;
     }
@@ -683,6 +699,19 @@ export class PartitionProducer implements ProducerHandler {
     this.txnPartitionsAdded.add(txn);
   }
 
+  /**
+   * Sends the open batch once this turn of the event loop has added what it had, unless IDLE_FLUSH_WINDOW sends are
+   * still waiting for their receipt: then the batch keeps growing until a receipt comes back (or the publish delay
+   * ends), so that at high rates batches grow with the broker's round trip instead of each turn making an entry.
+   */
+  private scheduleIdleFlush(): void {
+    if (this.idleFlush) return;
+    this.idleFlush = setImmediate(() => {
+      this.idleFlush = undefined;
+      if (this.pending.length < IDLE_FLUSH_WINDOW) this.flushBatch();
+    });
+  }
+
   /** Turns the open batch into one SEND. */
   flushBatch(): void {
     if (this.batchTimer) {
@@ -752,6 +781,7 @@ export class PartitionProducer implements ProducerHandler {
     }
     this.state = "closing";
     if (this.batchTimer) clearTimeout(this.batchTimer);
+    if (this.idleFlush) clearImmediate(this.idleFlush);
     if (this.timeoutTimer) clearInterval(this.timeoutTimer);
     const conn = this.conn;
     if (conn && !conn.closed) {

@@ -90,6 +90,29 @@ describe("produce and consume", () => {
     await consumer.close();
   });
 
+  it("batchingFlushWhenIdle: messages sent in one turn share a batch that goes without waiting for the delay", async () => {
+    const topic = uniqueTopic("idle-flush");
+    // A publish delay far beyond the test's patience: a receipt can only come from the idle flush.
+    const producer = await client.createProducer({
+      topic,
+      batchingMaxPublishDelayMs: 600_000,
+      batchingFlushWhenIdle: true,
+    });
+    const within = <T>(promise: Promise<T>) =>
+      Promise.race([
+        promise,
+        new Promise<never>((_, reject) => setTimeout(() => reject(new Error("no receipt within 30 s")), 30_000)),
+      ]);
+    const together = await within(
+      Promise.all([1, 2, 3, 4, 5].map((n) => producer.send({ value: Buffer.from(`m${n}`) }))),
+    );
+    expect(new Set(together.map((id) => `${id.ledgerId}:${id.entryId}`)).size).toBe(1);
+    expect(together.map((id) => id.batchIndex)).toEqual([0, 1, 2, 3, 4]);
+    const alone = await within(producer.send({ value: Buffer.from("alone") }));
+    expect(alone.entryId).toBeGreaterThan(together[0]?.entryId ?? 0n);
+    await producer.close();
+  }, 90_000);
+
   it("exclusive access mode refuses a second producer; delayed delivery waits", async () => {
     const topic = uniqueTopic("access");
     const p1 = await client.createProducer({ topic, accessMode: "Exclusive" });

@@ -178,6 +178,7 @@ describe("upstream fields that work", () => {
     expect(sourceProducerSettings(resolvedSource({}))).toEqual({
       batchingEnabled: true,
       batchingMaxPublishDelayMs: 5,
+      batchingFlushWhenIdle: true,
       batchingMaxMessages: 1000,
       batchingType: "DEFAULT",
       compressionType: "LZ4",
@@ -199,6 +200,7 @@ describe("upstream fields that work", () => {
     expect(sourceProducerSettings(config)).toEqual({
       batchingEnabled: false,
       batchingMaxPublishDelayMs: 10,
+      batchingFlushWhenIdle: false,
       batchingMaxMessages: 7,
       batchingMaxBytes: 4096,
       batchingType: "KEY_BASED",

@@ -1,11 +1,19 @@
+import { createRequire } from "node:module";
 import {
   DEFAULT_PROCESSING_GUARANTEE,
   type FieldIssue,
   isProcessingGuarantee,
   type ProcessingGuarantee,
 } from "@pulsar-connect/core";
-import { RE2JS } from "re2js";
+import type { RE2JS } from "re2js";
 import { checkSinkFields, checkSourceFields } from "./config-fields.ts";
+
+// RE2 (about 260 kB of code) loads with the first topicsPattern to check, not with every worker.
+let re2Class: typeof RE2JS | undefined;
+function re2(): typeof RE2JS {
+  re2Class ??= (createRequire(import.meta.url)("re2js") as typeof import("re2js")).RE2JS;
+  return re2Class;
+}
 
 /** Per-input consumer settings (upstream ConsumerConfig). */
 export interface ConsumerConfig {
@@ -187,7 +195,7 @@ export function checkTopicsPattern(pattern: unknown): { namespace: string; tenan
   const prefix = /^(?:persistent:\/\/)?([-=:.\w]+)\/([-=:.\w]+)\//.exec(pattern);
   if (!prefix) return { problem: "must start with [persistent://]tenant/namespace/" };
   try {
-    RE2JS.compile(pattern);
+    re2().compile(pattern);
   } catch (error) {
     return {
       problem: `is not a supported regular expression (RE2 syntax, no backreferences or lookaround): ${(error as Error).message}`,

@@ -1,5 +1,5 @@
 import { existsSync } from "node:fs";
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import type { IncomingMessage, Server, ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { delimiter, dirname, join, resolve } from "node:path";
 import { HOST_FILE_DIRS_ENV, type Logger } from "@pulsar-connect/core";
@@ -31,6 +31,10 @@ import { SecretScrubber } from "./internal/redact.ts";
 import { clusterViewOf, type Scheduler, StandaloneClusterView, StandaloneScheduler } from "./internal/scheduler.ts";
 import { FileStore } from "./internal/store.ts";
 import type { BackoffPolicy } from "./internal/supervisor.ts";
+
+// An ES import of node:http reads every export, WebSocket included, which loads Node's bundled fetch/WebSocket
+// implementation (about 1 MB of source kept in the heap); the CommonJS view only loads what is used.
+const { createServer } = process.getBuiltinModule("node:http");
 
 /** The Pulsar client the worker shares between its instances. */
 export type PulsarClientHandle = InstancePulsar["client"] & { close?(): Promise<void> };

@@ -1,15 +1,14 @@
 // Memory cost of one more connector instance in each runtime: resident memory (RSS) of a worker and all its
 // instance processes, with 1 instance and with 1 + N instances; the cost per instance is the difference over N.
-// Each runtime runs in a fresh worker process, started by this script with `--serve <runtime>`, from the built
+// Each runtime runs in a fresh worker process, started by this script (plain JavaScript, SERVE_SCRIPT), from the built
 // packages as they ship (`pnpm build` first); BENCH_FROM=source runs them from TypeScript sources instead.
 // BENCH_KIND=sink measures jdbc-postgres sink instances (reading an empty topic) instead of data-generator sources;
 // BENCH_RUNTIMES=in-process limits the runtimes. The worker alone, before any instance, is measured too (idle).
 // Usage: pnpm --filter @pulsar-connect/bench instance-memory   (needs `pnpm services up pulsar`; sinks PostgreSQL)
 import { type ChildProcess, spawn } from "node:child_process";
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { cpus, tmpdir } from "node:os";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { cpus, loadavg } from "node:os";
 import { join } from "node:path";
-import { Worker } from "@pulsar-connect/worker";
 import pg from "pg";
 import { revision } from "./common.ts";
 
@@ -26,28 +25,35 @@ const FROM_SOURCE = process.env.BENCH_FROM === "source";
 const KIND: "source" | "sink" = process.env.BENCH_KIND === "sink" ? "sink" : "source";
 const PG_TABLE = `bench_memory_${Date.now().toString(36)}`;
 
-if (process.argv[2] === "--serve") {
-  const dataDir = mkdtempSync(join(tmpdir(), "pc-bench-memory-"));
-  const worker = await Worker.start({
-    port: 0,
-    dataDir,
-    hostDirs: [join(import.meta.dirname, "..")],
-    preferSource: FROM_SOURCE,
-    pulsarServiceUrl: SERVICE_URL,
-    pulsarAdminUrl: ADMIN_URL,
-    runtime: process.argv[3] as Runtime,
-    logDestination: { write: () => true },
+// The worker process runs this plain JavaScript (no TypeScript to strip, nothing of this script loaded) so that it
+// holds what a worker started from the built packages holds; argv: runtime, preferSource ("1"), Pulsar URLs.
+const SERVE_SCRIPT = `
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { Worker } from "@pulsar-connect/worker";
+const [runtime, preferSource, serviceUrl, adminUrl, hostDir] = process.argv.slice(1);
+const dataDir = mkdtempSync(join(tmpdir(), "pc-bench-memory-"));
+const worker = await Worker.start({
+  port: 0,
+  dataDir,
+  hostDirs: [hostDir],
+  preferSource: preferSource === "1",
+  pulsarServiceUrl: serviceUrl,
+  pulsarAdminUrl: adminUrl,
+  runtime,
+  logDestination: { write: () => true },
+});
+process.stdout.write("listening " + worker.url + "\\n");
+process.on("SIGTERM", () => {
+  void worker.close().then(() => {
+    rmSync(dataDir, { recursive: true, force: true });
+    process.exit(0);
   });
-  process.stdout.write(`listening ${worker.url}\n`);
-  process.on("SIGTERM", () => {
-    void worker.close().then(() => {
-      rmSync(dataDir, { recursive: true, force: true });
-      process.exit(0);
-    });
-  });
-} else {
-  await main();
-}
+});
+`;
+
+await main();
 
 interface Memory {
   /** Resident set: counts the pages processes share (the Node binary) once per process. */
@@ -133,8 +139,18 @@ interface Figures {
 async function measure(runtime: Runtime): Promise<Figures> {
   const child: ChildProcess = spawn(
     process.execPath,
-    [...(FROM_SOURCE ? ["--conditions=@pulsar-connect/source"] : []), import.meta.filename, "--serve", runtime],
-    { stdio: ["ignore", "pipe", "inherit"] },
+    [
+      ...(FROM_SOURCE ? ["--conditions=@pulsar-connect/source"] : []),
+      "--input-type=module",
+      "--eval",
+      SERVE_SCRIPT,
+      runtime,
+      FROM_SOURCE ? "1" : "0",
+      SERVICE_URL,
+      ADMIN_URL,
+      join(import.meta.dirname, ".."),
+    ],
+    { stdio: ["ignore", "pipe", "inherit"], cwd: join(import.meta.dirname, "..") },
   );
   try {
     const url = await new Promise<string>((resolve, reject) => {
@@ -165,10 +181,21 @@ async function measure(runtime: Runtime): Promise<Figures> {
   }
 }
 
+function idleRatioToBare(figures: Record<string, Figures>, bare: Memory): number {
+  const idle = Object.values(figures)[0]?.idle.rss ?? Number.NaN;
+  return Math.round((idle / bare.rss) * 100) / 100;
+}
+
 async function main(): Promise<void> {
   const pgClient = KIND === "sink" ? new pg.Client({ host: "127.0.0.1", user: "postgres", database: "test" }) : null;
   await pgClient?.connect();
   await pgClient?.query(`CREATE TABLE ${PG_TABLE} (orderId BIGINT, status TEXT)`);
+  const loadBefore = loadavg()[0] ?? 0;
+  // The floor, measured in the same run: a Node process that does nothing but keep its event loop alive.
+  const bare = spawn(process.execPath, ["-e", "setInterval(() => {}, 1000)"], { stdio: "ignore" });
+  const bareNode = await settledMemoryMb(bare.pid as number);
+  bare.kill();
+  console.log("bare node", bareNode);
   const figures: Record<string, Figures> = {};
   for (const runtime of RUNTIMES) {
     figures[runtime] = await measure(runtime);
@@ -191,6 +218,8 @@ async function main(): Promise<void> {
     connector:
       KIND === "source" ? "data-generator (orders, 10 records/s)" : "jdbc-postgres (an empty input topic each)",
     loadedFrom: FROM_SOURCE ? "TypeScript sources" : "built packages (dist)",
+    loadAverage: { before: Math.round(loadBefore * 10) / 10, after: Math.round((loadavg()[0] ?? 0) * 10) / 10 },
+    bareNode,
     figures,
     ratioProcessToInProcess: ratio,
   };
@@ -211,10 +240,15 @@ async function main(): Promise<void> {
       `${summary.connector} per instance; memory of the worker and all its instance processes, median of 5 samples`,
       `after ${SETTLE_MS / 1000} s. RSS counts pages shared between processes (the Node binary) in every process; PSS`,
       "divides them among the processes that share them, so PSS is what one more instance process costs the host.",
+      "The worker runs from plain JavaScript; before revision bcad40e it ran this TypeScript file (type stripping,",
+      "about 20 MB, and pg loaded in the worker), so idle figures from before then are not comparable.",
       "",
       `| runtime | worker idle, RSS / PSS (MB) | 1 instance, RSS / PSS (MB) | ${EXTRA + 1} instances, RSS / PSS (MB) | per extra instance, RSS / PSS (MB) |`,
       "| --- | ---: | ---: | ---: | ---: |",
       ...rows,
+      "",
+      `Floor in the same run: a bare \`node -e 'setInterval(() => {}, 1000)'\` holds ${bareNode.rss} / ${bareNode.pss} MB (RSS / PSS);`,
+      `the worker idle is ${idleRatioToBare(figures, bareNode)} times that (RSS). Load average (1 min) ${summary.loadAverage.before} before, ${summary.loadAverage.after} after.`,
       "",
       RUNTIMES.length === 2
         ? `Ratio process / in-process per extra instance: ${ratio.rss} (RSS), ${ratio.pss} (PSS).`

@@ -4,7 +4,9 @@
 // Usage: pnpm --filter @pulsar-connect/bench jdbc-soak   (BENCH_SOAK_SECONDS=1800, BENCH_SOAK_RATE=5000)
 import { execFileSync } from "node:child_process";
 import { mkdirSync, writeFileSync } from "node:fs";
+import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
+import { writeHeapSnapshot } from "node:v8";
 import { PulsarClient } from "@pulsar-connect/pulsar-client";
 import { createInstance, resolveSinkConfig, resolveSourceConfig } from "@pulsar-connect/runtime";
 import jdbcPostgres from "@pulsar-connect/sink-jdbc-postgres";
@@ -23,6 +25,8 @@ const PG = {
 const SECONDS = Number(process.env.BENCH_SOAK_SECONDS ?? 1800);
 const RATE = Number(process.env.BENCH_SOAK_RATE ?? 5000);
 const SAMPLE_MS = 10_000;
+// Seconds at which to write a heap snapshot (to the temporary folder), to compare what the heap holds over time.
+const SNAPSHOT_AT = (process.env.BENCH_SOAK_SNAPSHOTS ?? "").split(",").filter(Boolean).map(Number);
 const TOTAL = SECONDS * RATE;
 const run = Date.now().toString(36);
 const namespace = `public/bench-soak-${run}`;
@@ -96,7 +100,22 @@ await sink.start();
 const started = performance.now();
 await source.start();
 
-const samples: Array<{ seconds: number; rows: number; rowsPerSecond: number; rssMb: number }> = [];
+interface Sample {
+  seconds: number;
+  rows: number;
+  rowsPerSecond: number;
+  rssMb: number;
+  /** What the JS heap holds after a full collection (with --expose-gc): the figure that grows when something leaks. */
+  liveHeapMb: number | null;
+  heapTotalMb: number;
+  externalMb: number;
+  arrayBuffersMb: number;
+  load1: number;
+}
+const samples: Sample[] = [];
+const mb = (bytes: number) => Math.round((bytes / 2 ** 20) * 10) / 10;
+const collect = (globalThis as { gc?: () => void }).gc;
+const pendingSnapshots = [...SNAPSHOT_AT].sort((a, b) => a - b);
 let lastRows = 0;
 let lastAt = started;
 const deadline = started + SECONDS * 1000 + 600_000;
@@ -104,12 +123,27 @@ while (performance.now() < deadline) {
   await new Promise((resolve) => setTimeout(resolve, SAMPLE_MS));
   const now = performance.now();
   const rows = await rowCount(db);
+  const seconds = Math.round((now - started) / 1000);
+  const rssMb = Math.round(process.memoryUsage.rss() / 2 ** 20);
+  collect?.();
+  const memory = process.memoryUsage();
   samples.push({
-    seconds: Math.round((now - started) / 1000),
+    seconds,
     rows,
     rowsPerSecond: Math.round(((rows - lastRows) * 1000) / (now - lastAt)),
-    rssMb: Math.round(process.memoryUsage.rss() / 2 ** 20),
+    rssMb,
+    liveHeapMb: collect ? mb(memory.heapUsed) : null,
+    heapTotalMb: mb(memory.heapTotal),
+    externalMb: mb(memory.external),
+    arrayBuffersMb: mb(memory.arrayBuffers),
+    load1: Math.round((loadavg()[0] ?? 0) * 10) / 10,
   });
+  if (pendingSnapshots.length > 0 && seconds >= (pendingSnapshots[0] as number)) {
+    pendingSnapshots.shift();
+    process.stderr.write(
+      `heap snapshot: ${writeHeapSnapshot(join(tmpdir(), `soak-${run}-${seconds}s.heapsnapshot`))}\n`,
+    );
+  }
   process.stderr.write(`${JSON.stringify(samples.at(-1))}\n`);
   lastRows = rows;
   lastAt = now;
@@ -155,6 +189,16 @@ const summary = {
   rssSlopeMbPerMinute: Number((slope(steady.map((s) => ({ x: s.seconds / 60, y: s.rssMb }))) || 0).toFixed(2)),
   rssMbFirst: steady[0]?.rssMb ?? null,
   rssMbLast: steady.at(-1)?.rssMb ?? null,
+  liveHeapSlopeMbPerMinute: collect
+    ? Number((slope(steady.map((s) => ({ x: s.seconds / 60, y: s.liveHeapMb ?? 0 }))) || 0).toFixed(3))
+    : null,
+  liveHeapMbFirst: steady[0]?.liveHeapMb ?? null,
+  liveHeapMbLast: steady.at(-1)?.liveHeapMb ?? null,
+  loadAverage: {
+    min: Math.min(...samples.map((s) => s.load1)),
+    median: [...samples.map((s) => s.load1)].sort((a, b) => a - b)[Math.floor(samples.length / 2)] ?? null,
+    max: Math.max(...samples.map((s) => s.load1)),
+  },
   samples,
 };
 const dir = join(import.meta.dirname, "../results");
@@ -172,7 +216,10 @@ writeFileSync(
     `| ratio to the target rate (same run) | ${summary.ratioToTargetRate} |\n` +
     `| throughput slope, rows/s per minute | ${summary.throughputSlopeRowsPerSecondPerMinute} |\n` +
     `| RSS first / last steady sample, MB | ${summary.rssMbFirst} / ${summary.rssMbLast} |\n` +
-    `| RSS slope, MB per minute | ${summary.rssSlopeMbPerMinute} |\n\n` +
+    `| RSS slope, MB per minute | ${summary.rssSlopeMbPerMinute} |\n` +
+    `| live JS heap (after a full GC) first / last steady sample, MB | ${summary.liveHeapMbFirst} / ${summary.liveHeapMbLast} |\n` +
+    `| live JS heap slope, MB per minute | ${summary.liveHeapSlopeMbPerMinute} |\n` +
+    `| load average (1 min) min / median / max over the run | ${summary.loadAverage.min} / ${summary.loadAverage.median} / ${summary.loadAverage.max} |\n\n` +
     "Samples every 10 s are in jdbc-soak.json.\n",
 );
 process.stdout.write(`${JSON.stringify({ ...summary, samples: samples.length })}\n`);

@@ -10,7 +10,7 @@ import {
   type TableColumn,
   tlsConnectionOptions,
 } from "@pulsar-connect/jdbc-common";
-import mysql from "mysql2/promise";
+import type mysql from "mysql2/promise";
 
 const SCHEMES = new Set(["mariadb", "mysql"]);
 const CONNECTION_CODES = new Set([
@@ -79,7 +79,9 @@ export const mariadbDialect: SqlDialect = {
 
   async connect(config, url): Promise<SqlConnection> {
     const tls = mariadbTls(url);
-    const connection = await mysql.createConnection({
+    // The driver loads with the first connection: a worker that only lists this connector does not hold it.
+    const { default: driver } = await import("mysql2/promise");
+    const connection = await driver.createConnection({
       ...(tls
         ? {
             ssl: {

@@ -11,7 +11,7 @@ import {
   type TableColumn,
   tlsConnectionOptions,
 } from "@pulsar-connect/jdbc-common";
-import pg from "pg";
+import type pg from "pg";
 import { COPY_MIN_ROWS, CopyFromStdin, encodeBinaryRows } from "./copy.ts";
 
 const SCHEMES = new Set(["postgresql", "postgres", "pgsql"]);
@@ -123,7 +123,9 @@ export const postgresDialect: SqlDialect = {
 
   async connect(config, url): Promise<SqlConnection> {
     const tls = postgresTls(url);
-    const client = new pg.Client({
+    // The driver loads with the first connection: a worker that only lists this connector does not hold it.
+    const { default: driver } = await import("pg");
+    const client = new driver.Client({
       host: url.host,
       port: url.port ?? 5432,
       database: url.database,

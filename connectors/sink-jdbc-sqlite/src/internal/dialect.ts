@@ -9,7 +9,7 @@ import {
   type SqlResult,
   type TableColumn,
 } from "@pulsar-connect/jdbc-common";
-import Database from "better-sqlite3";
+import type Database from "better-sqlite3";
 
 /** Errors that say the database file itself is unusable, rather than the data or the statement. */
 const FILE_ERRORS = [
@@ -81,7 +81,9 @@ export const sqliteDialect: SqlDialect = {
     // A database file only inside the folders the operator allows: a tenant must not open another one's files.
     const path =
       url.path === ":memory:" || url.path === undefined ? ":memory:" : confinedHostPath(url.path, "configs.jdbcUrl");
-    const db = new Database(path, { timeout: 5_000 });
+    // The driver loads with the first connection: a worker that only lists this connector does not hold it.
+    const { default: Driver } = await import("better-sqlite3");
+    const db = new Driver(path, { timeout: 5_000 });
     try {
       db.pragma("journal_mode = WAL");
       db.defaultSafeIntegers(true);

@@ -7,6 +7,11 @@ import { type DeclarableSchemaType, declaredSchemaType } from "../config-fields.
 export interface SourceProducerSettings {
   batchingEnabled: boolean;
   batchingMaxPublishDelayMs: number;
+  /**
+   * Send the open batch when the source has nothing more to add in this turn of the event loop: on unless the config
+   * names a publish delay, which is then honoured as given.
+   */
+  batchingFlushWhenIdle: boolean;
   batchingMaxMessages: number;
   batchingMaxBytes?: number;
   batchingType: "DEFAULT" | "KEY_BASED";
@@ -21,9 +26,11 @@ export function sourceProducerSettings(config: ResolvedSourceConfig): SourceProd
   const producer = config.producerConfig ?? {};
   const batching = producer.batchingConfig ?? {};
   const builder = batching.batchBuilder ?? producer.batchBuilder ?? config.batchBuilder ?? "DEFAULT";
+  const publishDelayMs = batching.batchingMaxPublishDelayMs ?? producer.batchingMaxPublishDelayMs;
   const settings: SourceProducerSettings = {
     batchingEnabled: batching.enabled ?? true,
-    batchingMaxPublishDelayMs: batching.batchingMaxPublishDelayMs ?? producer.batchingMaxPublishDelayMs ?? 5,
+    batchingMaxPublishDelayMs: publishDelayMs ?? 5,
+    batchingFlushWhenIdle: publishDelayMs === undefined,
     batchingMaxMessages: batching.batchingMaxMessages ?? producer.batchingMaxMessages ?? 1000,
     batchingType: String(builder).toUpperCase() === "KEY_BASED" ? "KEY_BASED" : "DEFAULT",
     compressionType: (producer.compressionType?.toUpperCase() as SourceProducerSettings["compressionType"]) ?? "LZ4",

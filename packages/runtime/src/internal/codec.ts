@@ -1,5 +1,6 @@
+import { createRequire } from "node:module";
 import { ConnectorError, type KeyValueSchema, type RecordSchema, type ValueSchema } from "@pulsar-connect/core";
-import avro from "avsc";
+import type avro from "avsc";
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
@@ -65,11 +66,14 @@ export function encodeValue(value: unknown, schema?: RecordSchema): Uint8Array {
   return encoder.encode(JSON.stringify(value, (_key, v) => (typeof v === "bigint" ? v.toString() : v)));
 }
 
+// The Avro library (several MB resident) loads with the first Avro schema, not with every worker and instance.
+let avroLibrary: typeof avro | undefined;
 const avroTypes = new Map<string, avro.Type>();
 function avroType(definition: string): avro.Type {
   let type = avroTypes.get(definition);
   if (!type) {
-    type = avro.Type.forSchema(JSON.parse(definition) as avro.Schema);
+    avroLibrary ??= createRequire(import.meta.url)("avsc") as typeof avro;
+    type = avroLibrary.Type.forSchema(JSON.parse(definition) as avro.Schema);
     avroTypes.set(definition, type);
   }
   return type;
