@@ -85,3 +85,4 @@ export type {
   ValueSchema,
   WriteOutcome,
 } from "./records.ts";
+export { writeEach } from "./write-each.ts";

@@ -1,10 +1,10 @@
 import {
   ConnectorError,
-  type RecordFailure,
   type SinkContext,
   type SinkInstance,
   type SinkRecord,
   type WriteOutcome,
+  writeEach,
 } from "@pulsar-connect/core";
 import Aerospike from "aerospike";
 import type { AerospikeSinkConfig } from "../definition.ts";
@@ -186,24 +186,15 @@ export class AerospikeSink implements SinkInstance {
   }
 
   async write(records: SinkRecord[]): Promise<WriteOutcome | undefined> {
-    const failed: RecordFailure[] = [];
-    for (const [index, record] of records.entries()) {
-      try {
+    return writeEach(
+      records,
+      (record) => {
         const { key, bins } = toAerospikeRecord(record, this.config);
         const asKey = new Aerospike.Key(this.config.keyspace, this.config.keySet ?? null, key);
-        await this.client.put(asKey, bins as Aerospike.AerospikeBins, undefined, this.policy);
-      } catch (error) {
-        const wrapped = toWriteError(error);
-        failed.push({ index, error: wrapped });
-        if (!wrapped.retryable) continue;
-        // The cluster is struggling: the rest waits for the runtime's retry instead of adding to the load.
-        for (let rest = index + 1; rest < records.length; rest++) failed.push({ index: rest, error: wrapped });
-        break;
-      }
-    }
-    if (failed.length === 0) return undefined;
-    if (failed.length === records.length) throw failed[0]?.error;
-    return { failed };
+        return this.client.put(asKey, bins as Aerospike.AerospikeBins, undefined, this.policy);
+      },
+      toWriteError,
+    );
   }
 
   async close(): Promise<void> {

@@ -1,10 +1,4 @@
-import {
-  ConnectorError,
-  type RecordFailure,
-  type SinkInstance,
-  type SinkRecord,
-  type WriteOutcome,
-} from "@pulsar-connect/core";
+import { ConnectorError, type SinkInstance, type SinkRecord, type WriteOutcome, writeEach } from "@pulsar-connect/core";
 import cassandra from "cassandra-driver";
 import type { CassandraSinkConfig } from "../definition.ts";
 import { type Column, insertStatement, type Row, recordObject, structuredRow, valueText } from "./rows.ts";
@@ -150,23 +144,14 @@ export class CassandraSink implements SinkInstance {
 
   async write(records: SinkRecord[]): Promise<WriteOutcome | undefined> {
     if (this.closed) throw new ConnectorError("CLOSED", "Cassandra sink is closed", { retryable: false });
-    const failed: RecordFailure[] = [];
-    for (const [index, record] of records.entries()) {
-      try {
+    return writeEach(
+      records,
+      (record) => {
         const row = this.row(record);
-        await this.client.execute(insertStatement(this.keyspace, this.table, row.columns), row.values);
-      } catch (error) {
-        const wrapped = toWriteError(error);
-        failed.push({ index, error: wrapped });
-        if (!wrapped.retryable) continue;
-        // Cassandra is struggling: the rest waits for the runtime's retry instead of adding to the load.
-        for (let rest = index + 1; rest < records.length; rest++) failed.push({ index: rest, error: wrapped });
-        break;
-      }
-    }
-    if (failed.length === 0) return;
-    if (failed.length === records.length) throw failed[0]?.error;
-    return { failed };
+        return this.client.execute(insertStatement(this.keyspace, this.table, row.columns), row.values);
+      },
+      toWriteError,
+    );
   }
 
   async close(): Promise<void> {
