@@ -39,6 +39,9 @@ import {
 import { WorkerError } from "../errors.ts";
 import type { PulsarClientHandle, WorkerOptions } from "../worker.ts";
 import { archiveKind, fetchArchive, uploadArchive } from "./archive-fetch.ts";
+import { type Demand, ramBytes } from "./cluster/assignment.ts";
+import { instanceKey } from "./cluster/cluster-scheduler.ts";
+import type { StoreChange } from "./cluster/cluster-store.ts";
 import type { ConnectorStore, StoredConnector } from "./connector-store.ts";
 import type { ConsoleConnector } from "./console/index.ts";
 import type { Submission } from "./http.ts";
@@ -103,6 +106,18 @@ function pulsarTlsOf(options: WorkerOptions): PulsarClientOptions["tls"] {
   }
   if (options.pulsarTlsAllowInsecureConnection === true) tls.rejectUnauthorized = false;
   return tls;
+}
+
+/** Options of a Pulsar client of the worker's own (the cluster's, or the one its instances share). */
+export function workerClientOptions(
+  options: WorkerOptions,
+  authentication: Authentication | undefined,
+): PulsarClientOptions {
+  const clientOptions: PulsarClientOptions = { serviceUrl: options.pulsarServiceUrl ?? "pulsar://127.0.0.1:6650" };
+  const tls = pulsarTlsOf(options);
+  if (tls) clientOptions.tls = tls;
+  if (authentication) clientOptions.authentication = authentication;
+  return clientOptions;
 }
 
 function stableJson(value: unknown): string {
@@ -724,6 +739,122 @@ export class ConnectorManager {
 
   private invalid(kind: Kind, issues: FieldIssue[]): never {
     throw new WorkerError("INVALID_CONFIG", formatIssues(`Invalid ${kind} config`, issues), { issues });
+  }
+
+  // ---------------------------------------------------------------------------------------------------------
+  // Operations
+
+  // ---------------------------------------------------------------------------------------------------------
+  // Cluster mode
+
+  /**
+   * Applies a change another worker stored (cluster mode): a new connector, a new config or desired state, or a
+   * removal. Instances run here only where the scheduler places them.
+   */
+  async applyStoredChange(change: StoreChange): Promise<void> {
+    if (this.closing) return;
+    if ("removed" in change) {
+      const { kind, tenant, namespace, name } = change.removed;
+      const key = this.key(kind, tenant, namespace, name);
+      const component = this.components.get(key);
+      if (!component) return;
+      await this.exclusive(component, async () => {
+        await Promise.all(component.slots.map((slot) => slot.stop()));
+        component.deleted = true;
+        this.components.delete(key);
+        this.scrubber.delete(key);
+        this.logger.info({ kind, fqfn: `${tenant}/${namespace}/${name}` }, "connector deleted by another worker");
+      });
+      return;
+    }
+    const entry = change.entry;
+    const { tenant, namespace, name } = entry.config;
+    const key = this.key(entry.kind, tenant, namespace, name);
+    const desired = Array.from(
+      { length: entry.config.parallelism },
+      (_, id): Desired => (entry.stoppedInstances.includes(id) ? "stopped" : "running"),
+    );
+    const existing = this.components.get(key);
+    if (!existing) {
+      const { installed, problem } = await this.restorePackage(entry);
+      if (this.components.has(key)) return this.applyStoredChange(change);
+      const component = this.addComponent(entry.kind, entry.config, desired, installed);
+      if (problem !== undefined) component.packageProblem = problem;
+      this.logger.info(
+        { kind: entry.kind, fqfn: `${tenant}/${namespace}/${name}` },
+        "connector created by another worker",
+      );
+      this.apply(component);
+      return;
+    }
+    await this.exclusive(existing, async () => {
+      const sameConfig =
+        stableJson(existing.config) === stableJson(entry.config) &&
+        existing.package?.integrity === entry.package?.integrity;
+      if (sameConfig) {
+        // Only the desired state changed: stop what is now stopped, start what now runs.
+        existing.desired = desired;
+        await Promise.all(
+          existing.slots.filter((slot) => desired[slot.instanceId] === "stopped").map((slot) => slot.stop()),
+        );
+        this.apply(existing);
+        return;
+      }
+      const { installed, problem } =
+        existing.package?.integrity === entry.package?.integrity
+          ? { installed: existing.package, problem: existing.packageProblem }
+          : await this.restorePackage(entry);
+      await Promise.all(existing.slots.map((slot) => slot.stop()));
+      existing.config = entry.config;
+      existing.desired = desired;
+      existing.package = installed;
+      if (problem !== undefined) existing.packageProblem = problem;
+      else delete existing.packageProblem;
+      this.scrubber.set(key, secretValues(entry.config, this.schemaOf(entry.kind, entry.config, installed)));
+      this.resizeSlots(existing);
+      this.logger.info(
+        { kind: entry.kind, fqfn: `${tenant}/${namespace}/${name}` },
+        "connector updated by another worker",
+      );
+      this.apply(existing);
+    });
+  }
+
+  /** Every instance of every connector, kind-prefixed, with its declared resources: what a cluster leader places. */
+  clusterDemands(): Demand[] {
+    return [...this.components.values()].flatMap((component) =>
+      Array.from(
+        { length: Math.min(component.config.parallelism, this.options.maxParallelism ?? DEFAULT_MAX_PARALLELISM) },
+        (_, instanceId) => ({
+          instance: instanceKey({
+            kind: component.kind,
+            tenant: component.config.tenant,
+            namespace: component.config.namespace,
+            name: component.config.name,
+            instanceId,
+          }),
+          cpu: Number(component.config.resources?.cpu ?? 0) || 0,
+          ram: ramBytes(component.config.resources?.ram),
+        }),
+      ),
+    );
+  }
+
+  /** The instances that hold resources here (starting, running, restarting or stopping), kind-prefixed. */
+  instancesHeldHere(): string[] {
+    return [...this.components.values()].flatMap((component) =>
+      component.slots
+        .filter((slot) => slot.holdsInstance)
+        .map((slot) =>
+          instanceKey({
+            kind: component.kind,
+            tenant: component.config.tenant,
+            namespace: component.config.namespace,
+            name: component.config.name,
+            instanceId: slot.instanceId,
+          }),
+        ),
+    );
   }
 
   // ---------------------------------------------------------------------------------------------------------

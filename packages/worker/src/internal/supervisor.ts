@@ -99,6 +99,11 @@ export class InstanceSlot {
     this.stopTimeoutMs = options.stopTimeoutMs ?? DEFAULT_STOP_TIMEOUT_MS;
   }
 
+  /** Whether an instance holds resources here: starting, running, waiting to restart, or stopping. */
+  get holdsInstance(): boolean {
+    return this.phase !== "stopped" && this.phase !== "finished";
+  }
+
   /** Marks the slot running and starts an instance unless one is already active or waiting to restart. */
   run(): void {
     this.desired = "running";

@@ -1,0 +1,496 @@
+import type { Logger } from "@pulsar-connect/core";
+import {
+  isPulsarClientError,
+  type Message,
+  MessageId,
+  type Producer,
+  type PulsarClient,
+  type Reader,
+} from "@pulsar-connect/pulsar-client";
+import type { ClusterView, InstanceRef, Scheduler, WorkerInfo } from "../scheduler.ts";
+import { assign, type Demand, type Placement } from "./assignment.ts";
+
+/** The topics of one cluster, all in the namespace the worker config names. */
+export interface ClusterTopics {
+  /** Heartbeats, one key per worker (compacted). */
+  members: string;
+  /** The leader's placement, one key (compacted). */
+  assignments: string;
+  /** Connector configs and desired state (compacted), as {@link ClusterStore} writes them. */
+  connectors: string;
+}
+
+/** The topic names of a cluster in a namespace (`tenant/namespace`). */
+export function clusterTopics(namespace: string, cluster: string): ClusterTopics {
+  const base = `persistent://${namespace}/pulsar-connect-${cluster}`;
+  return { members: `${base}-members`, assignments: `${base}-assignments`, connectors: `${base}-connectors` };
+}
+
+/** What a worker says about itself every heartbeat. */
+interface Heartbeat {
+  workerId: string;
+  workerHostname: string;
+  port: number;
+  /** Base URL of its admin API, where other workers send per-instance operations and forwarded writes. */
+  url: string;
+  /** Changes each time the worker fenced itself: a placement made for an older incarnation does not run. */
+  incarnation: number;
+  /** Set from the start of a graceful leave: it gets no instances, and drains those it has. */
+  leaving: boolean;
+  /** Instances that still hold resources on it (starting, running, restarting or stopping), kind-prefixed. */
+  running: string[];
+  cpu?: number;
+  ram?: number;
+}
+
+interface Member {
+  heartbeat: Heartbeat;
+  /** When this worker last heard from it (its own clock). */
+  lastSeen: number;
+}
+
+/** The leader's message on the assignments topic. */
+interface AssignmentsMessage {
+  leader: string;
+  /** The incarnation of each worker the placement was made for. */
+  incarnations: Record<string, number>;
+  placement: Placement;
+}
+
+/** Settings of a {@link ClusterScheduler}. */
+export interface ClusterSchedulerSettings {
+  client: Pick<PulsarClient, "createProducer" | "createReader">;
+  topics: ClusterTopics;
+  /** A worker whose heartbeat is older than this is gone (5 s). */
+  leaseMs: number;
+  /** How often a worker sends its heartbeat (1 s); below the lease. */
+  heartbeatIntervalMs: number;
+  logger: Logger;
+  /** Every instance of every stored connector, kind-prefixed (`sink:tenant/ns/name:0`), with declared resources. */
+  demands: () => Demand[];
+  /** The kind-prefixed instances that hold resources on this worker now. */
+  runningHere: () => string[];
+  /** The worker's clock (tests replace it). */
+  now?: () => number;
+}
+
+const RETRY_MS = 500;
+
+function sortedEntries(record: Record<string, unknown>): [string, unknown][] {
+  return Object.entries(record).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+}
+
+function sameAssignments(a: AssignmentsMessage, b: AssignmentsMessage): boolean {
+  return (
+    a.leader === b.leader &&
+    JSON.stringify(sortedEntries(a.incarnations)) === JSON.stringify(sortedEntries(b.incarnations)) &&
+    JSON.stringify(sortedEntries(a.placement)) === JSON.stringify(sortedEntries(b.placement))
+  );
+}
+
+/** `kind:tenant/namespace/name:id`: an instance's key in placements and heartbeats. */
+export function instanceKey(instance: InstanceRef): string {
+  return `${instance.kind}:${instance.tenant}/${instance.namespace}/${instance.name}:${instance.instanceId}`;
+}
+
+/**
+ * Cluster membership, leadership and placement on Pulsar topics, with no consensus code of its own:
+ *
+ * - every worker sends a heartbeat each `heartbeatIntervalMs` to the members topic; a worker is a member while its
+ *   latest heartbeat is younger than the lease, as seen by each reader on its own clock;
+ * - the leader is the worker holding the ExclusiveWithFencing producer of the assignments topic. When the leader
+ *   named by the latest placement is no longer a member, the member with the lowest id takes the producer, which
+ *   fences the previous holder: its next write fails and it steps down;
+ * - the leader places every instance (balanced by count and declared resources, sticky) and publishes the placement;
+ * - a worker runs an instance only while its own lease is fresh (its latest heartbeat was stored less than
+ *   `lease - heartbeatInterval` ago), the placement names it for its current incarnation, and no other member still
+ *   reports the instance in its heartbeat. A worker that could not renew its lease (frozen, cut off) stops
+ *   everything, takes a new incarnation and waits for a placement made for it.
+ */
+export class ClusterScheduler implements Scheduler, ClusterView {
+  private readonly settings: ClusterSchedulerSettings;
+  private readonly now: () => number;
+  private readonly listeners = new Set<() => void>();
+  private readonly members = new Map<string, Member>();
+  /** This worker, as the others see it; set by {@link start}. */
+  private self: WorkerInfo & { url: string } = { workerId: "", workerHostname: "", port: 0, url: "" };
+  private membersReader: Reader | undefined;
+  private assignmentsReader: Reader | undefined;
+  private heartbeatProducer: Producer | undefined;
+  private leaderProducer: Producer | undefined;
+  private latest: AssignmentsMessage | undefined;
+  /** Instances this worker may run now, kind-prefixed. */
+  private allowed = new Set<string>();
+  private incarnation = 1;
+  /** Start of the latest heartbeat the broker stored; 0 before the first one. */
+  private leaseStart = 0;
+  /** When the worker fenced itself last: it runs nothing until a placement made for its new incarnation. */
+  private fenced = false;
+  private leaving = false;
+  private closed = false;
+  private startedAt = 0;
+  private timers: NodeJS.Timeout[] = [];
+  private electing = false;
+  private publishing = false;
+  private assignmentsCaughtUp = false;
+
+  constructor(settings: ClusterSchedulerSettings) {
+    this.settings = settings;
+    this.now = settings.now ?? Date.now;
+  }
+
+  /** Joins: opens the topics, sends the first heartbeat, and starts following members and placements. */
+  async start(self: WorkerInfo & { url: string }): Promise<void> {
+    this.self = self;
+    const { client, topics } = this.settings;
+    this.startedAt = this.now();
+    this.heartbeatProducer = await client.createProducer({
+      topic: topics.members,
+      batchingEnabled: false,
+      sendTimeoutMs: this.settings.leaseMs,
+      producerName: `pulsar-connect-member-${self.workerId}-${this.startedAt}`,
+    });
+    this.membersReader = await client.createReader({
+      topic: topics.members,
+      startMessageId: MessageId.earliest,
+      readCompacted: true,
+    });
+    this.assignmentsReader = await client.createReader({
+      topic: topics.assignments,
+      startMessageId: MessageId.earliest,
+      readCompacted: true,
+    });
+    await this.heartbeat();
+    void this.follow(this.membersReader, (message, catchingUp) => this.onMember(message, catchingUp));
+    void this.follow(this.assignmentsReader, (message) => this.onAssignments(message));
+    this.timers.push(setInterval(() => void this.heartbeat(), this.settings.heartbeatIntervalMs));
+    this.timers.push(setInterval(() => this.tick(), Math.min(250, this.settings.heartbeatIntervalMs)));
+  }
+
+  // -------------------------------------------------------------------------------------------------------------
+  // Scheduler
+
+  runsHere(instance: InstanceRef): boolean {
+    return this.ownLeaseFresh() && this.allowed.has(instanceKey(instance));
+  }
+
+  onChange(listener: () => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  // -------------------------------------------------------------------------------------------------------------
+  // ClusterView
+
+  workers(): WorkerInfo[] {
+    return this.liveMembers()
+      .map(({ heartbeat }) => ({
+        workerId: heartbeat.workerId,
+        workerHostname: heartbeat.workerHostname,
+        port: heartbeat.port,
+      }))
+      .sort((a, b) => (a.workerId < b.workerId ? -1 : 1));
+  }
+
+  leader(): WorkerInfo | undefined {
+    const id = this.latest?.leader;
+    const member = id === undefined ? undefined : this.members.get(id);
+    if (!member || !this.isLive(member)) return undefined;
+    const { workerId, workerHostname, port } = member.heartbeat;
+    return { workerId, workerHostname, port };
+  }
+
+  assignments(): Record<string, string[]> {
+    const out: Record<string, string[]> = {};
+    for (const [key, owner] of Object.entries(this.latest?.placement ?? {})) {
+      const list = out[owner] ?? [];
+      list.push(key.slice(key.indexOf(":") + 1));
+      out[owner] = list;
+    }
+    for (const list of Object.values(out)) list.sort();
+    return out;
+  }
+
+  /** Whether this worker holds the leadership now. */
+  isLeader(): boolean {
+    return this.leaderProducer !== undefined;
+  }
+
+  /** The admin API URL of the worker that runs an instance, when the placement names a live one. */
+  ownerUrl(instance: InstanceRef): { workerId: string; url: string } | undefined {
+    const owner = this.latest?.placement[instanceKey(instance)];
+    const member = owner === undefined ? undefined : this.members.get(owner);
+    if (!member || !this.isLive(member)) return undefined;
+    return { workerId: owner as string, url: member.heartbeat.url };
+  }
+
+  /** The admin API URL of the leader, when one is known and live. */
+  leaderUrl(): string | undefined {
+    const id = this.latest?.leader;
+    const member = id === undefined ? undefined : this.members.get(id);
+    return member && this.isLive(member) ? member.heartbeat.url : undefined;
+  }
+
+  // -------------------------------------------------------------------------------------------------------------
+  // Leaving
+
+  /**
+   * Announces a graceful leave: the leader places nothing here any more, and the leadership (if held) is handed
+   * over. The caller then stops its instances and calls {@link close}.
+   */
+  async announceLeaving(): Promise<void> {
+    this.leaving = true;
+    await this.stepDown("leaving the cluster");
+    await this.heartbeat();
+  }
+
+  /** Sends a last heartbeat (nothing running, leaving) and closes every handle. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.leaving = true;
+    await this.heartbeat().catch(() => undefined);
+    this.closed = true;
+    for (const timer of this.timers) clearInterval(timer);
+    this.timers = [];
+    await this.stepDown("closing");
+    await Promise.all(
+      [this.heartbeatProducer, this.membersReader, this.assignmentsReader].map((handle) =>
+        handle?.close().catch(() => undefined),
+      ),
+    );
+  }
+
+  // -------------------------------------------------------------------------------------------------------------
+  // Internals
+
+  private ownLeaseFresh(): boolean {
+    return !this.fenced && this.leaseStart > 0 && this.now() - this.leaseStart < this.ownLeaseMs();
+  }
+
+  /** A worker trusts its own lease for less time than the others give it: it stops before they take over. */
+  private ownLeaseMs(): number {
+    return this.settings.leaseMs - this.settings.heartbeatIntervalMs;
+  }
+
+  private isLive(member: Member): boolean {
+    return this.now() - member.lastSeen < this.settings.leaseMs;
+  }
+
+  private liveMembers(): Member[] {
+    return [...this.members.values()].filter((member) => this.isLive(member));
+  }
+
+  private async heartbeat(): Promise<void> {
+    const producer = this.heartbeatProducer;
+    if (!producer || this.closed) return;
+    const self = this.self;
+    const sentAt = this.now();
+    const heartbeat: Heartbeat = {
+      workerId: self.workerId,
+      workerHostname: self.workerHostname,
+      port: self.port,
+      url: self.url,
+      incarnation: this.incarnation,
+      leaving: this.leaving,
+      running: this.settings.runningHere().sort(),
+    };
+    try {
+      await producer.send({ key: self.workerId, value: JSON.stringify(heartbeat) });
+      // A gap longer than the own lease since the previous renewal means this worker was frozen or cut off: the
+      // others may have moved its instances, so what it runs now is stopped before the renewed lease counts.
+      if (this.leaseStart > 0 && sentAt - this.leaseStart >= this.ownLeaseMs() && !this.fenced) this.fence();
+      this.leaseStart = sentAt;
+    } catch (error) {
+      if (!this.closed) {
+        this.settings.logger.warn({ err: (error as Error).message }, "cluster heartbeat failed");
+      }
+    }
+  }
+
+  /** Stops everything here until the leader places instances for a new incarnation. */
+  private fence(): void {
+    this.fenced = true;
+    this.incarnation += 1;
+    this.settings.logger.warn(
+      { incarnation: this.incarnation },
+      "cluster lease lapsed: stopping every instance here until the leader places them again",
+    );
+    void this.stepDown("lease lapsed");
+    this.recompute();
+  }
+
+  private async follow(reader: Reader, handle: (message: Message, catchingUp: boolean) => void): Promise<void> {
+    let catchingUp = true;
+    while (!this.closed) {
+      try {
+        if (catchingUp && !(await reader.hasMessageAvailable())) {
+          catchingUp = false;
+          if (reader === this.assignmentsReader) this.assignmentsCaughtUp = true;
+          continue;
+        }
+        const message = await reader.readNext(1_000);
+        handle(message, catchingUp);
+      } catch (error) {
+        if (this.closed) return;
+        if (isPulsarClientError(error) && error.code === "TIMEOUT") continue;
+        this.settings.logger.warn({ err: (error as Error).message }, "cluster topic read failed; retrying");
+        await new Promise((done) => setTimeout(done, RETRY_MS));
+      }
+    }
+  }
+
+  private onMember(message: Message, catchingUp: boolean): void {
+    if (message.key === undefined) return;
+    if (message.data.length === 0) {
+      this.members.delete(message.key);
+    } else {
+      try {
+        const heartbeat = JSON.parse(message.data.toString("utf8")) as Heartbeat;
+        // Old heartbeats read at start count from when the broker stored them, not from now.
+        const lastSeen = catchingUp ? Math.min(this.now(), message.publishTime) : this.now();
+        this.members.set(message.key, { heartbeat, lastSeen });
+      } catch {
+        return;
+      }
+    }
+    this.recompute();
+  }
+
+  private onAssignments(message: Message): void {
+    if (message.data.length === 0) return;
+    try {
+      this.latest = JSON.parse(message.data.toString("utf8")) as AssignmentsMessage;
+    } catch {
+      return;
+    }
+    const self = this.self.workerId;
+    if (this.fenced && this.latest.incarnations[self] === this.incarnation && this.ownLeaseFresh0()) {
+      this.fenced = false;
+      this.settings.logger.info({ incarnation: this.incarnation }, "placed again after the lease lapsed");
+    }
+    if (this.latest.leader !== self && this.leaderProducer) void this.stepDown("another worker leads");
+    this.recompute();
+  }
+
+  /** Own lease freshness ignoring the fence (the fence is what is being lifted). */
+  private ownLeaseFresh0(): boolean {
+    return this.leaseStart > 0 && this.now() - this.leaseStart < this.ownLeaseMs();
+  }
+
+  private tick(): void {
+    if (this.closed) return;
+    this.recompute();
+    void this.elect();
+    void this.publish();
+  }
+
+  /** Works out which instances may run here; tells the listeners when that changed. */
+  private recompute(): void {
+    const self = this.self.workerId;
+    const next = new Set<string>();
+    if (this.ownLeaseFresh() && !this.leaving && this.latest?.incarnations[self] === this.incarnation) {
+      const elsewhere = new Set<string>();
+      for (const member of this.liveMembers()) {
+        if (member.heartbeat.workerId === self) continue;
+        for (const key of member.heartbeat.running) elsewhere.add(key);
+      }
+      for (const [key, owner] of Object.entries(this.latest.placement)) {
+        // An instance moving here starts once its previous owner says it stopped it (or its lease lapsed).
+        if (owner === self && (this.allowed.has(key) || !elsewhere.has(key))) next.add(key);
+      }
+    }
+    const changed = next.size !== this.allowed.size || [...next].some((key) => !this.allowed.has(key));
+    this.allowed = next;
+    if (changed) for (const listener of this.listeners) listener();
+  }
+
+  /** Takes the leadership when the current leader is gone and this worker is the lowest-id member. */
+  private async elect(): Promise<void> {
+    if (this.electing || this.leaderProducer || this.leaving || !this.ownLeaseFresh0() || !this.assignmentsCaughtUp)
+      return;
+    // Heartbeats of every member arrive within a lease: before that, a starting worker's view is incomplete.
+    if (this.now() - this.startedAt < this.settings.leaseMs) return;
+    const current = this.latest?.leader;
+    const leaderMember = current === undefined ? undefined : this.members.get(current);
+    if (leaderMember && this.isLive(leaderMember) && !leaderMember.heartbeat.leaving) return;
+    const self = this.self.workerId;
+    const candidates = this.liveMembers()
+      .filter((member) => !member.heartbeat.leaving)
+      .map((member) => member.heartbeat.workerId)
+      .sort();
+    if (candidates[0] !== self) return;
+    this.electing = true;
+    try {
+      const producer = await this.settings.client.createProducer({
+        topic: this.settings.topics.assignments,
+        accessMode: "ExclusiveWithFencing",
+        batchingEnabled: false,
+        sendTimeoutMs: this.settings.leaseMs,
+      });
+      // Read what the previous leader stored before it was fenced: the new placement starts from it.
+      await this.caughtUp();
+      if (this.closed || this.leaving) {
+        await producer.close().catch(() => undefined);
+        return;
+      }
+      this.leaderProducer = producer;
+      this.settings.logger.info({ previous: current ?? null }, "cluster leadership taken");
+      await this.publish(true);
+    } catch (error) {
+      this.settings.logger.warn({ err: (error as Error).message }, "cannot take the cluster leadership");
+    } finally {
+      this.electing = false;
+    }
+  }
+
+  /** Waits until the assignments reader has read everything stored before now. */
+  private async caughtUp(): Promise<void> {
+    const reader = this.assignmentsReader;
+    const deadline = this.now() + this.settings.leaseMs * 2;
+    while (reader && (await reader.hasMessageAvailable())) {
+      if (this.now() > deadline) throw new Error("the assignments topic could not be read to its end");
+      await new Promise((done) => setTimeout(done, 20));
+    }
+  }
+
+  /** As leader: places the instances on the members and publishes the placement when it changed. */
+  private async publish(force = false): Promise<void> {
+    const producer = this.leaderProducer;
+    if (!producer || this.publishing) return;
+    if (!this.ownLeaseFresh()) {
+      await this.stepDown("own lease lapsed");
+      return;
+    }
+    const self = this.self.workerId;
+    const targets = this.liveMembers().filter((member) => !member.heartbeat.leaving);
+    const incarnations: Record<string, number> = {};
+    for (const member of targets) incarnations[member.heartbeat.workerId] = member.heartbeat.incarnation;
+    const placement = assign(
+      this.settings.demands(),
+      targets.map((member) => member.heartbeat.workerId),
+      this.latest?.placement ?? {},
+    );
+    const next: AssignmentsMessage = { leader: self, incarnations, placement };
+    if (!force && this.latest && sameAssignments(this.latest, next)) return;
+    this.publishing = true;
+    try {
+      await producer.send({ key: "assignments", value: JSON.stringify(next) });
+      this.latest = next;
+      this.recompute();
+    } catch (error) {
+      const fenced = isPulsarClientError(error) && error.code === "PRODUCER_FENCED";
+      this.settings.logger.warn({ err: (error as Error).message }, "cannot publish the cluster placement");
+      if (fenced) await this.stepDown("fenced by a new leader");
+    } finally {
+      this.publishing = false;
+    }
+  }
+
+  private async stepDown(why: string): Promise<void> {
+    const producer = this.leaderProducer;
+    if (!producer) return;
+    this.leaderProducer = undefined;
+    this.settings.logger.info({ why }, "cluster leadership given up");
+    await producer.close().catch(() => undefined);
+  }
+}
