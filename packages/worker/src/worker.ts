@@ -23,6 +23,7 @@ import { pino } from "pino";
 import { WorkerError } from "./errors.ts";
 import { AdminRoutes } from "./internal/admin-routes.ts";
 import { Authenticator, type AuthOptions } from "./internal/auth.ts";
+import { ClusterRoutes } from "./internal/cluster/cluster-routes.ts";
 import { ClusterScheduler, clusterTopics } from "./internal/cluster/cluster-scheduler.ts";
 import { ClusterStore } from "./internal/cluster/cluster-store.ts";
 import { ConnectorManager, DEFAULT_MAX_PACKAGE_BYTES, workerClientOptions } from "./internal/connector-manager.ts";
@@ -282,6 +283,7 @@ export class Worker {
     | undefined;
   private manager: ConnectorManager | undefined;
   private routes: AdminRoutes | undefined;
+  private clusterRoutes: ClusterRoutes | undefined;
   private server: Server | undefined;
   /** From `pulsarAuthPlugin`/`pulsarAuthParams`, or the fixed `pulsarAuthToken`. */
   private pulsarAuthentication: Authentication | undefined;
@@ -466,7 +468,18 @@ export class Worker {
       webConsole: this.webConsole(manager),
     });
     this.routes = routes;
-    if (this.cluster) await this.prepareClusterTopics(this.cluster.settings);
+    if (this.cluster) {
+      await this.prepareClusterTopics(this.cluster.settings);
+      this.clusterRoutes = new ClusterRoutes({
+        scheduler: this.cluster.scheduler,
+        manager,
+        auth: this.auth,
+        logger: this.logger,
+        selfId: () => this.workerId,
+        maxBodyBytes:
+          (options.maxBodyBytes ?? 5 * 1024 * 1024) + (options.maxPackageBytes ?? DEFAULT_MAX_PACKAGE_BYTES),
+      });
+    }
     await this.store.init();
     const server = createServer((request, response) => {
       void this.handle(request, response);
@@ -578,8 +591,9 @@ export class Worker {
     });
   }
 
-  /** The HTTP entry point: every request of the admin API goes through the routes. */
+  /** The HTTP entry point: in a cluster, requests for other workers are sent on; the routes answer the rest. */
   private async handle(request: IncomingMessage, response: ServerResponse): Promise<void> {
+    if (this.clusterRoutes && this.ready && (await this.clusterRoutes.handle(request, response))) return;
     await this.routes?.handle(request, response);
   }
 
