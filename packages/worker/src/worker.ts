@@ -18,21 +18,28 @@ import {
   INSTANCE_RUNTIMES,
   type InstancePulsar,
   type InstanceRuntime,
+  type ResolvedSinkConfig,
+  type ResolvedSourceConfig,
 } from "@pulsar-connect/runtime";
 import { pino } from "pino";
 import { WorkerError } from "./errors.ts";
 import { AdminRoutes } from "./internal/admin-routes.ts";
 import { Authenticator, type AuthOptions } from "./internal/auth.ts";
 import { ClusterRoutes } from "./internal/cluster/cluster-routes.ts";
-import { ClusterScheduler, clusterTopics } from "./internal/cluster/cluster-scheduler.ts";
+import { ClusterScheduler, clusterTopics, instanceKey } from "./internal/cluster/cluster-scheduler.ts";
 import { ClusterStore } from "./internal/cluster/cluster-store.ts";
-import { ConnectorManager, DEFAULT_MAX_PACKAGE_BYTES, workerClientOptions } from "./internal/connector-manager.ts";
+import {
+  ConnectorManager,
+  DEFAULT_MAX_PACKAGE_BYTES,
+  type ResolvedConfig,
+  workerClientOptions,
+} from "./internal/connector-manager.ts";
 import type { ConnectorStore } from "./internal/connector-store.ts";
 import { WorkerConsole } from "./internal/console/index.ts";
 import { ConnectorLogs } from "./internal/console/logs.ts";
 import { ConnectorPackages } from "./internal/packages.ts";
 import { SecretScrubber } from "./internal/redact.ts";
-import { type ClusterView, type Scheduler, StandaloneScheduler } from "./internal/scheduler.ts";
+import { type ClusterView, type InstanceRef, type Scheduler, StandaloneScheduler } from "./internal/scheduler.ts";
 import { FileStore } from "./internal/store.ts";
 import type { BackoffPolicy } from "./internal/supervisor.ts";
 
@@ -456,6 +463,7 @@ export class Worker {
       scheduler: this.scheduler,
       catalog,
       pulsarAuthentication: this.pulsarAuthentication,
+      ...(this.cluster ? { beforeStart: (instance, config) => this.fenceLapsedOwner(instance, config) } : {}),
     });
     this.manager = manager;
     const routes = new AdminRoutes({
@@ -525,6 +533,44 @@ export class Worker {
         ...(this.cluster ? { cluster: this.cluster.settings.cluster } : {}),
       },
       this.cluster ? "worker started in cluster mode" : "worker started",
+    );
+  }
+
+  /**
+   * Before an instance taken over from a worker whose lease lapsed starts here: that worker may be frozen rather than
+   * dead, and the broker keeps its connection (the active consumer of a Failover subscription, the producer names of
+   * an EFFECTIVELY_ONCE source) until keep-alives time out. Unloading the instance's topics drops every client of
+   * them at once; a frozen worker cannot reconnect before it wakes, and when it wakes it finds its lease lapsed.
+   */
+  private async fenceLapsedOwner(instance: InstanceRef, config: ResolvedConfig): Promise<void> {
+    if (!this.cluster?.scheduler.takeTakeoverFromLapsed(instance)) return;
+    const topics =
+      instance.kind === "sink"
+        ? [
+            ...((config as ResolvedSinkConfig).inputs ?? []),
+            ...Object.keys((config as ResolvedSinkConfig).inputSpecs ?? {}),
+          ]
+        : [(config as ResolvedSourceConfig).topicName].filter((topic): topic is string => typeof topic === "string");
+    const admin = new PulsarAdmin({
+      serviceUrl: this.options.pulsarAdminUrl ?? "http://127.0.0.1:8080",
+      timeoutMs: 5_000,
+      ...(this.pulsarAuthentication ? { authentication: this.pulsarAuthentication } : {}),
+    });
+    await Promise.all(
+      [...new Set(topics)].map(async (topic) => {
+        try {
+          await admin.unloadTopic(topic);
+        } catch (error) {
+          this.logger.warn(
+            { topic, err: (error as Error).message },
+            "cannot unload a topic taken over from a lapsed worker",
+          );
+        }
+      }),
+    );
+    this.logger.info(
+      { instance: instanceKey(instance), topics },
+      "topics unloaded to fence the instance's previous owner",
     );
   }
 

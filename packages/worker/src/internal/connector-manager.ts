@@ -95,6 +95,8 @@ export interface ConnectorManagerSettings {
   catalog: ConnectorCatalog;
   /** From `pulsarAuthPlugin`/`pulsarAuthParams`, or the fixed `pulsarAuthToken`. */
   pulsarAuthentication: Authentication | undefined;
+  /** Runs before each start of an instance (cluster mode: fences a previous owner that may be frozen). */
+  beforeStart?: (instance: InstanceRef, config: ResolvedConfig) => Promise<void>;
 }
 
 function pulsarTlsOf(options: WorkerOptions): PulsarClientOptions["tls"] {
@@ -194,6 +196,7 @@ export class ConnectorManager {
   private readonly scheduler: Scheduler;
   private readonly pulsarAuthentication: Authentication | undefined;
   private readonly catalog: ConnectorCatalog;
+  private readonly beforeStart: ConnectorManagerSettings["beforeStart"];
   /** Packages installed by a submission still being checked, by integrity: not removed meanwhile. */
   private readonly pinnedPackages: Map<string, number> = new Map();
   private readonly components: Map<string, Component> = new Map();
@@ -211,6 +214,7 @@ export class ConnectorManager {
     this.scheduler = settings.scheduler;
     this.catalog = settings.catalog;
     this.pulsarAuthentication = settings.pulsarAuthentication;
+    this.beforeStart = settings.beforeStart;
   }
 
   /** Restores every stored connector in its last desired state; returns how many. */
@@ -408,6 +412,10 @@ export class ConnectorManager {
     ]);
     // Checked again at each start: a stored config may predate a change of the worker's runtime.
     this.checkRuntime(component.kind, config, connector.entryModule !== undefined);
+    await this.beforeStart?.(
+      { kind: component.kind, tenant: config.tenant, namespace: config.namespace, name: config.name, instanceId },
+      config,
+    );
     const instanceConfig = { ...config, secrets: secrets.values };
     const adminUrl = this.options.pulsarAdminUrl ?? "http://127.0.0.1:8080";
     const entryModule = connector.entryModule;

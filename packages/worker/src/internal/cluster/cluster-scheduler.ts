@@ -121,6 +121,10 @@ export class ClusterScheduler implements Scheduler, ClusterView {
   private latest: AssignmentsMessage | undefined;
   /** Instances this worker may run now, kind-prefixed. */
   private allowed = new Set<string>();
+  /** Where an instance ran before the latest placement moved it: instance -> previous owner. */
+  private readonly movedFrom = new Map<string, string>();
+  /** Instances taken over from a worker whose lease lapsed (it may be frozen, not dead), not yet started here. */
+  private readonly takenFromLapsed = new Set<string>();
   private incarnation = 1;
   /** Start of the latest heartbeat the broker stored; 0 before the first one. */
   private leaseStart = 0;
@@ -358,11 +362,13 @@ export class ClusterScheduler implements Scheduler, ClusterView {
 
   private onAssignments(message: Message): void {
     if (message.data.length === 0) return;
+    const previous = this.latest;
     try {
       this.latest = JSON.parse(message.data.toString("utf8")) as AssignmentsMessage;
     } catch {
       return;
     }
+    this.noteMoves(previous, this.latest);
     const self = this.self.workerId;
     if (this.fenced && this.latest.incarnations[self] === this.incarnation && this.ownLeaseFresh0()) {
       this.fenced = false;
@@ -370,6 +376,21 @@ export class ClusterScheduler implements Scheduler, ClusterView {
     }
     if (this.latest.leader !== self && this.leaderProducer) void this.stepDown("another worker leads");
     this.recompute();
+  }
+
+  /** Remembers the previous owner of each instance a new placement moves. */
+  private noteMoves(previous: AssignmentsMessage | undefined, next: AssignmentsMessage): void {
+    for (const [key, owner] of Object.entries(previous?.placement ?? {})) {
+      if (next.placement[key] !== owner) this.movedFrom.set(key, owner);
+    }
+  }
+
+  /**
+   * Whether this worker takes `instance` over from a worker whose lease lapsed: that worker may only be frozen, still
+   * connected to the broker as the active consumer or the holder of the producer names. Answers true once per move.
+   */
+  takeTakeoverFromLapsed(instance: InstanceRef): boolean {
+    return this.takenFromLapsed.delete(instanceKey(instance));
   }
 
   /** Own lease freshness ignoring the fence (the fence is what is being lifted). */
@@ -399,6 +420,16 @@ export class ClusterScheduler implements Scheduler, ClusterView {
         if (owner === self && (this.allowed.has(key) || !elsewhere.has(key))) next.add(key);
       }
     }
+    for (const key of next) {
+      if (this.allowed.has(key)) continue;
+      const from = this.movedFrom.get(key);
+      this.movedFrom.delete(key);
+      const previousOwner = from === undefined ? undefined : this.members.get(from);
+      if (from !== undefined && from !== self && !(previousOwner && this.isLive(previousOwner))) {
+        this.takenFromLapsed.add(key);
+      }
+    }
+    for (const key of this.takenFromLapsed) if (!next.has(key)) this.takenFromLapsed.delete(key);
     const changed = next.size !== this.allowed.size || [...next].some((key) => !this.allowed.has(key));
     this.allowed = next;
     if (changed) for (const listener of this.listeners) listener();
@@ -475,6 +506,7 @@ export class ClusterScheduler implements Scheduler, ClusterView {
     this.publishing = true;
     try {
       await producer.send({ key: "assignments", value: JSON.stringify(next) });
+      this.noteMoves(this.latest, next);
       this.latest = next;
       this.recompute();
     } catch (error) {
