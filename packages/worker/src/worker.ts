@@ -41,7 +41,7 @@ import { ConnectorPackages } from "./internal/packages.ts";
 import { SecretScrubber } from "./internal/redact.ts";
 import { type ClusterView, type InstanceRef, type Scheduler, StandaloneScheduler } from "./internal/scheduler.ts";
 import { FileStore } from "./internal/store.ts";
-import type { BackoffPolicy } from "./internal/supervisor.ts";
+import { type BackoffPolicy, DEFAULT_STOP_TIMEOUT_MS } from "./internal/supervisor.ts";
 
 /** The Pulsar client the worker shares between its instances. */
 export type PulsarClientHandle = InstancePulsar["client"] & { close?(): Promise<void> };
@@ -463,7 +463,17 @@ export class Worker {
       scheduler: this.scheduler,
       catalog,
       pulsarAuthentication: this.pulsarAuthentication,
-      ...(this.cluster ? { beforeStart: (instance, config) => this.fenceLapsedOwner(instance, config) } : {}),
+      ...(this.cluster
+        ? {
+            beforeStart: (instance: InstanceRef, config: ResolvedConfig) => this.fenceLapsedOwner(instance, config),
+            stoppedEverywhere: (instances: InstanceRef[]) =>
+              (this.cluster as NonNullable<Worker["cluster"]>).scheduler.stoppedEverywhere(
+                instances,
+                (options.stopTimeoutMs ?? DEFAULT_STOP_TIMEOUT_MS) +
+                  (this.cluster as NonNullable<Worker["cluster"]>).settings.leaseMs,
+              ),
+          }
+        : {}),
     });
     this.manager = manager;
     const routes = new AdminRoutes({

@@ -418,5 +418,19 @@ describe("a cluster of three worker processes", () => {
       expect(summary.high, `pipeline ${i}: no record missing`).toBe(summary.n);
     }
     console.log(`failover times (ms): ${failovers.join(", ")}`);
+    // A delete through a worker that does not run the sink stops it where it runs before its subscription goes.
+    const subscription = `${namespace}/${sinkName(0)}`;
+    expect(await admin.getSubscriptions(topicOf(0))).toContain(subscription);
+    const owner = (await placement(anyWorker())).get(`sink:${sinkName(0)}:0`)?.workerId;
+    const other = [...workers.values()].find((worker) => worker.workerId !== owner) as RunningWorker;
+    const deleted = await http(other.url, "DELETE", `/admin/v3/sinks/${namespace}/${sinkName(0)}`);
+    expect(deleted.status, deleted.text).toBeLessThan(300);
+    await new Promise((done) => setTimeout(done, 2 * LEASE_MS));
+    expect(await admin.getSubscriptions(topicOf(0)), "no consumer brought the subscription back").not.toContain(
+      subscription,
+    );
+    for (const worker of workers.values()) {
+      expect((await http(worker.url, "GET", `/admin/v3/sinks/${namespace}/${sinkName(0)}`)).status).toBe(404);
+    }
   });
 });

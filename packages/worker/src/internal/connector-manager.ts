@@ -97,6 +97,8 @@ export interface ConnectorManagerSettings {
   pulsarAuthentication: Authentication | undefined;
   /** Runs before each start of an instance (cluster mode: fences a previous owner that may be frozen). */
   beforeStart?: (instance: InstanceRef, config: ResolvedConfig) => Promise<void>;
+  /** Cluster mode: resolves once no worker holds any of the instances any more (they were stored as stopped). */
+  stoppedEverywhere?: (instances: InstanceRef[]) => Promise<void>;
 }
 
 function pulsarTlsOf(options: WorkerOptions): PulsarClientOptions["tls"] {
@@ -197,6 +199,7 @@ export class ConnectorManager {
   private readonly pulsarAuthentication: Authentication | undefined;
   private readonly catalog: ConnectorCatalog;
   private readonly beforeStart: ConnectorManagerSettings["beforeStart"];
+  private readonly stoppedEverywhere: ConnectorManagerSettings["stoppedEverywhere"];
   /** Packages installed by a submission still being checked, by integrity: not removed meanwhile. */
   private readonly pinnedPackages: Map<string, number> = new Map();
   private readonly components: Map<string, Component> = new Map();
@@ -215,6 +218,7 @@ export class ConnectorManager {
     this.catalog = settings.catalog;
     this.pulsarAuthentication = settings.pulsarAuthentication;
     this.beforeStart = settings.beforeStart;
+    this.stoppedEverywhere = settings.stoppedEverywhere;
   }
 
   /** Restores every stored connector in its last desired state; returns how many. */
@@ -1008,6 +1012,23 @@ export class ConnectorManager {
   async remove(kind: Kind, path: Path): Promise<void> {
     const component = this.find(kind, path.tenant, path.namespace, path.name);
     await this.exclusive(component, async () => {
+      if (this.stoppedEverywhere) {
+        // In a cluster, other workers run instances too: stored as stopped first, so that their owners drain them
+        // before the subscription goes (a consumer still connected would create it again).
+        const stopped = component.desired.map((): Desired => "stopped");
+        await this.persist(component, component.config, stopped);
+        component.desired = stopped;
+        await Promise.all(component.slots.map((slot) => slot.stop()));
+        await this.stoppedEverywhere(
+          component.slots.map((slot) => ({
+            kind,
+            tenant: path.tenant,
+            namespace: path.namespace,
+            name: path.name,
+            instanceId: slot.instanceId,
+          })),
+        );
+      }
       await Promise.all(component.slots.map((slot) => slot.stop()));
       const config = component.config;
       if (kind === "sink" && (config as ResolvedSinkConfig).cleanupSubscription !== false) {
@@ -1194,16 +1215,19 @@ export class ConnectorManager {
   }
 
   metrics(withExceptions: boolean): string {
+    // Per worker: the instances placed here (all of them standalone), not those running on other workers.
     const instances = [...this.components.values()].flatMap((component) =>
-      component.slots.map((slot) => ({
-        kind: component.kind,
-        tenant: component.config.tenant,
-        namespace: component.config.namespace,
-        name: component.config.name,
-        instanceId: slot.instanceId,
-        counters: slot.counters(),
-        recentExceptions: withExceptions ? slot.recentExceptions() : { connector: [], system: [] },
-      })),
+      component.slots
+        .filter((slot) => this.runsHere(component, slot) || slot.holdsInstance)
+        .map((slot) => ({
+          kind: component.kind,
+          tenant: component.config.tenant,
+          namespace: component.config.namespace,
+          name: component.config.name,
+          instanceId: slot.instanceId,
+          counters: slot.counters(),
+          recentExceptions: withExceptions ? slot.recentExceptions() : { connector: [], system: [] },
+        })),
     );
     return renderMetrics(instances, this.options.cluster ?? "standalone", this.minuteWindows);
   }

@@ -7,6 +7,7 @@ import {
   type PulsarClient,
   type Reader,
 } from "@pulsar-connect/pulsar-client";
+import { WorkerError } from "../../errors.ts";
 import type { ClusterView, InstanceRef, Scheduler, WorkerInfo } from "../scheduler.ts";
 import { assign, type Demand, type Placement } from "./assignment.ts";
 
@@ -137,6 +138,8 @@ export class ClusterScheduler implements Scheduler, ClusterView {
   private electing = false;
   private publishing = false;
   private assignmentsCaughtUp = false;
+  /** Until the members topic is read to its end, who runs what elsewhere is not known: nothing starts here. */
+  private membersCaughtUp = false;
 
   constructor(settings: ClusterSchedulerSettings) {
     this.settings = settings;
@@ -148,6 +151,9 @@ export class ClusterScheduler implements Scheduler, ClusterView {
     this.self = self;
     const { client, topics } = this.settings;
     this.startedAt = this.now();
+    // Unique per process start: a restarted worker with the same id runs nothing placed for its predecessor until
+    // the leader placed instances for it.
+    this.incarnation = this.startedAt;
     this.heartbeatProducer = await client.createProducer({
       topic: topics.members,
       batchingEnabled: false,
@@ -330,6 +336,8 @@ export class ClusterScheduler implements Scheduler, ClusterView {
         if (catchingUp && !(await reader.hasMessageAvailable())) {
           catchingUp = false;
           if (reader === this.assignmentsReader) this.assignmentsCaughtUp = true;
+          else this.membersCaughtUp = true;
+          this.recompute();
           continue;
         }
         const message = await reader.readNext(1_000);
@@ -393,6 +401,29 @@ export class ClusterScheduler implements Scheduler, ClusterView {
     return this.takenFromLapsed.delete(instanceKey(instance));
   }
 
+  /**
+   * Resolves once no live member (this one included) lists any of `instances` in its heartbeat; rejects after
+   * `timeoutMs`. A member whose lease lapsed counts as holding nothing.
+   */
+  async stoppedEverywhere(instances: InstanceRef[], timeoutMs: number): Promise<void> {
+    const keys = new Set(instances.map(instanceKey));
+    const deadline = this.now() + timeoutMs;
+    const self = this.self.workerId;
+    for (;;) {
+      const holders = this.liveMembers().filter(
+        (member) => member.heartbeat.workerId !== self && member.heartbeat.running.some((key) => keys.has(key)),
+      );
+      if (holders.length === 0) return;
+      if (this.now() > deadline) {
+        throw new WorkerError(
+          "INTERNAL",
+          `Workers ${holders.map((member) => member.heartbeat.workerId).join(", ")} still run instances after ${timeoutMs} ms`,
+        );
+      }
+      await new Promise((done) => setTimeout(done, this.settings.heartbeatIntervalMs / 2));
+    }
+  }
+
   /** Own lease freshness ignoring the fence (the fence is what is being lifted). */
   private ownLeaseFresh0(): boolean {
     return this.leaseStart > 0 && this.now() - this.leaseStart < this.ownLeaseMs();
@@ -409,7 +440,12 @@ export class ClusterScheduler implements Scheduler, ClusterView {
   private recompute(): void {
     const self = this.self.workerId;
     const next = new Set<string>();
-    if (this.ownLeaseFresh() && !this.leaving && this.latest?.incarnations[self] === this.incarnation) {
+    if (
+      this.membersCaughtUp &&
+      this.ownLeaseFresh() &&
+      !this.leaving &&
+      this.latest?.incarnations[self] === this.incarnation
+    ) {
       const elsewhere = new Set<string>();
       for (const member of this.liveMembers()) {
         if (member.heartbeat.workerId === self) continue;
@@ -437,7 +473,14 @@ export class ClusterScheduler implements Scheduler, ClusterView {
 
   /** Takes the leadership when the current leader is gone and this worker is the lowest-id member. */
   private async elect(): Promise<void> {
-    if (this.electing || this.leaderProducer || this.leaving || !this.ownLeaseFresh0() || !this.assignmentsCaughtUp)
+    if (
+      this.electing ||
+      this.leaderProducer ||
+      this.leaving ||
+      !this.ownLeaseFresh0() ||
+      !this.assignmentsCaughtUp ||
+      !this.membersCaughtUp
+    )
       return;
     // Heartbeats of every member arrive within a lease: before that, a starting worker's view is incomplete.
     if (this.now() - this.startedAt < this.settings.leaseMs) return;
