@@ -607,6 +607,8 @@ export class Worker {
     const topics = clusterTopics(settings.namespace, settings.cluster);
     for (const topic of [topics.members, topics.assignments, topics.connectors]) {
       try {
+        // The policy needs the topic: created here when this is the cluster's first worker.
+        await admin.createTopic(topic).catch(() => undefined);
         await admin.setCompactionThreshold(topic, 1024 * 1024);
       } catch (error) {
         this.logger.warn(

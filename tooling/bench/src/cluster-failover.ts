@@ -3,12 +3,13 @@
 // with SIGKILL, KILLS times, and measures per pipeline of the victim the time from the kill until the pipeline wrote
 // one second of records more than it had at the kill (an upper bound of the time to the first record after it).
 // After each kill the victim restarts: the time from its start to every instance running again with a share on it is
-// the rebalance time on join. Then the throughput (sources unthrottled) with 3, 2 and 1 workers, and a final check
+// the rebalance time on join. Then the throughput (rows written per second at an offered load of
+// BENCH_THROUGHPUT_RATE records/s per source) with 3, 2 and 1 workers, and a final check
 // that every table holds each record exactly once. Writes results/cluster-failover.{json,md}.
 // Usage: pnpm --filter @pulsar-connect/bench cluster-failover   (BENCH_KILLS=10, BENCH_RATE=100,
-// BENCH_THROUGHPUT_SECONDS=30, BENCH_LEASE_MS=3000)
+// BENCH_THROUGHPUT_RATE=1000 records/s per source, BENCH_THROUGHPUT_SECONDS=30, BENCH_LEASE_MS=5000)
 import { type ChildProcess, spawn } from "node:child_process";
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { cpus, tmpdir } from "node:os";
 import { join } from "node:path";
 import { MessageId, PulsarAdmin, PulsarClient } from "@pulsar-connect/pulsar-client";
@@ -20,7 +21,8 @@ const ADMIN_URL = process.env.PULSAR_ADMIN_URL ?? "http://127.0.0.1:8080";
 const KILLS = Number(process.env.BENCH_KILLS ?? 10);
 const RATE = Number(process.env.BENCH_RATE ?? 100);
 const THROUGHPUT_SECONDS = Number(process.env.BENCH_THROUGHPUT_SECONDS ?? 30);
-const LEASE_MS = Number(process.env.BENCH_LEASE_MS ?? 3000);
+const LEASE_MS = Number(process.env.BENCH_LEASE_MS ?? 5000);
+const THROUGHPUT_RATE = Number(process.env.BENCH_THROUGHPUT_RATE ?? 1000);
 const HEARTBEAT_MS = Math.min(1000, Math.floor(LEASE_MS / 4));
 const PORTS = [7351, 7352, 7353];
 const PIPELINES = 6;
@@ -52,7 +54,7 @@ async function startWorker(port: number): Promise<RunningWorker> {
     {
       env: {
         ...process.env,
-        PC_WORKER_LOG: join(workDir, `worker-${port}.log`),
+        PC_WORKER_LOG: join(workDir, `worker-${port}-${spawned.length}.log`),
         PC_WORKER_OPTIONS: JSON.stringify({
           port,
           dataDir: join(workDir, `data-${port}`),
@@ -262,7 +264,7 @@ for (let round = 0; round < KILLS; round += 1) {
   await new Promise((done) => setTimeout(done, 2_000));
 }
 
-// Throughput: unthrottled sources, then measured with 3, 2 and 1 workers (the others leave gracefully).
+// Throughput at a fixed offered load, measured with 3, 2 and 1 workers (the others leave gracefully).
 for (let i = 0; i < PIPELINES; i += 1) {
   await until(
     async () =>
@@ -275,17 +277,28 @@ for (let i = 0; i < PIPELINES; i += 1) {
     "unthrottle a source",
   );
 }
-const throughput: { workers: number; rowsPerSecond: number }[] = [];
+const throughput: { workers: number; rowsPerSecond: number; allRunningAtEnd: boolean; leaseLapses: number }[] = [];
+const lapses = () =>
+  readdirSync(workDir)
+    .filter((file) => file.endsWith(".log"))
+    .reduce((sum, file) => sum + readFileSync(join(workDir, file), "utf8").split("cluster lease lapsed").length - 1, 0);
 for (const count of [3, 2, 1]) {
   while (workers.size > count) await stopWorker([...workers.values()].at(-1) as RunningWorker, "SIGTERM");
   await until(() => settled(), 120_000, `twelve instances on ${count} workers`);
   await new Promise((done) => setTimeout(done, 5_000));
   const first = totalRows();
+  const lapsesBefore = lapses();
   const startedAt = Date.now();
   await new Promise((done) => setTimeout(done, THROUGHPUT_SECONDS * 1000));
   const rate = Math.round(((totalRows() - first) * 1000) / (Date.now() - startedAt));
-  throughput.push({ workers: count, rowsPerSecond: rate });
-  console.log(JSON.stringify({ workers: count, rowsPerSecond: rate }));
+  const entry = {
+    workers: count,
+    rowsPerSecond: rate,
+    allRunningAtEnd: await settled().catch(() => false),
+    leaseLapses: lapses() - lapsesBefore,
+  };
+  throughput.push(entry);
+  console.log(JSON.stringify(entry));
 }
 
 // Exactly once: stop the sources, let the sinks drain, count.
@@ -356,12 +369,12 @@ instances (every third one the leader); after each the victim restarts and rejoi
 | failover: kill -> status shows all 12 instances running on the others, ms | ${result.failover.allRunningMedianMs} | ${result.failover.allRunningMaxMs} |
 | rebalance on join: rejoined worker listening -> it runs a share of >= 3, all 12 running, ms | ${result.rebalanceOnJoin.medianMs} | ${result.rebalanceOnJoin.maxMs} |
 
-Throughput, sources unthrottled, rows written per second over ${THROUGHPUT_SECONDS} s (all processes share the same cores,
-so more workers cannot add CPU here):
+Throughput: rows written per second over ${THROUGHPUT_SECONDS} s with the six sources offering ${THROUGHPUT_RATE} records/s each
+(${THROUGHPUT_RATE * PIPELINES} in all); all processes share the same cores, so more workers cannot add CPU here:
 
-| workers | rows/s |
-| ---: | ---: |
-${throughput.map((entry) => `| ${entry.workers} | ${entry.rowsPerSecond} |`).join("\n")}
+| workers | rows/s | all 12 running at the end | lease lapses during the window |
+| ---: | ---: | :---: | ---: |
+${throughput.map((entry) => `| ${entry.workers} | ${entry.rowsPerSecond} | ${entry.allRunningAtEnd ? "yes" : "no"} | ${entry.leaseLapses} |`).join("\n")}
 
 Exactly once after all kills (rows = distinct ids = highest id, per table): ${exactlyOnce ? "yes" : "NO"}
 (${tables.map((table) => `${table.rows}/${table.distinct}`).join(", ")}). Per-kill figures are in cluster-failover.json.
