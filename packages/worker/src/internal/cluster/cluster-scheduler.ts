@@ -71,7 +71,14 @@ export interface ClusterSchedulerSettings {
   demands: () => Demand[];
   /** The kind-prefixed instances that hold resources on this worker now. */
   runningHere: () => string[];
-  /** The worker's clock (tests replace it). */
+  /**
+   * Runs when this worker takes the leadership, before it places anything (cluster mode: takes the connector store's
+   * writer and reads the store to its end). The leadership is not taken when it throws.
+   */
+  onLeadershipTaken?: () => Promise<void>;
+  /** Runs when this worker gives the leadership up (cluster mode: lets the connector store's writer go). */
+  onLeadershipLost?: () => Promise<void>;
+  /** A monotonic clock in milliseconds for leases (`performance.now`; tests replace it). */
   now?: () => number;
 }
 
@@ -113,6 +120,10 @@ export class ClusterScheduler implements Scheduler, ClusterView {
   private readonly now: () => number;
   private readonly listeners = new Set<() => void>();
   private readonly members = new Map<string, Member>();
+  /** When this worker last read back one of its own heartbeats: its view of the members is that recent. */
+  private ownHeartbeatReadAt = Number.NEGATIVE_INFINITY;
+  /** The incarnation this process started with: heartbeats from before it are a predecessor's. */
+  private firstIncarnation = 0;
   /** This worker, as the others see it; set by {@link start}. */
   private self: WorkerInfo & { url: string } = { workerId: "", workerHostname: "", port: 0, url: "" };
   private membersReader: Reader | undefined;
@@ -143,7 +154,8 @@ export class ClusterScheduler implements Scheduler, ClusterView {
 
   constructor(settings: ClusterSchedulerSettings) {
     this.settings = settings;
-    this.now = settings.now ?? Date.now;
+    // Leases are durations: a wall-clock step (NTP, a VM resumed) must not lengthen or shorten them.
+    this.now = settings.now ?? (() => performance.now());
   }
 
   /** Joins: opens the topics, sends the first heartbeat, and starts following members and placements. */
@@ -151,14 +163,15 @@ export class ClusterScheduler implements Scheduler, ClusterView {
     this.self = self;
     const { client, topics } = this.settings;
     this.startedAt = this.now();
-    // Unique per process start: a restarted worker with the same id runs nothing placed for its predecessor until
-    // the leader placed instances for it.
-    this.incarnation = this.startedAt;
+    // Unique per process start (wall clock, as the monotonic clock restarts with the process): a restarted worker
+    // with the same id runs nothing placed for its predecessor until the leader placed instances for it.
+    this.incarnation = Date.now();
+    this.firstIncarnation = this.incarnation;
     this.heartbeatProducer = await client.createProducer({
       topic: topics.members,
       batchingEnabled: false,
       sendTimeoutMs: this.settings.leaseMs,
-      producerName: `pulsar-connect-member-${self.workerId}-${this.startedAt}`,
+      producerName: `pulsar-connect-member-${self.workerId}-${this.incarnation}`,
     });
     this.membersReader = await client.createReader({
       topic: topics.members,
@@ -254,7 +267,10 @@ export class ClusterScheduler implements Scheduler, ClusterView {
     await this.heartbeat();
   }
 
-  /** Sends a last heartbeat (nothing running, leaving) and closes every handle. */
+  /**
+   * Sends a last heartbeat (nothing running, leaving), removes its member entry (the members topic and every view
+   * of it would otherwise keep one entry per worker id ever started) and closes every handle.
+   */
   async close(): Promise<void> {
     if (this.closed) return;
     this.leaving = true;
@@ -263,6 +279,7 @@ export class ClusterScheduler implements Scheduler, ClusterView {
     for (const timer of this.timers) clearInterval(timer);
     this.timers = [];
     await this.stepDown("closing");
+    await this.heartbeatProducer?.send({ key: this.self.workerId, value: "" }).catch(() => undefined);
     await Promise.all(
       [this.heartbeatProducer, this.membersReader, this.assignmentsReader].map((handle) =>
         handle?.close().catch(() => undefined),
@@ -280,6 +297,19 @@ export class ClusterScheduler implements Scheduler, ClusterView {
   /** A worker trusts its own lease for less time than the others give it: it stops before they take over. */
   private ownLeaseMs(): number {
     return this.settings.leaseMs - this.settings.heartbeatIntervalMs;
+  }
+
+  /** Whether instances here must stop without draining: this worker's own lease lapsed, others may run them. */
+  mustStopAtOnce(): boolean {
+    return this.fenced || !this.ownLeaseFresh0();
+  }
+
+  /**
+   * Whether this worker read one of its own heartbeats back within its own lease. Liveness counts only the heartbeats
+   * this worker has read: with a stalled reader every other member looks gone, so nothing is decided on such a view.
+   */
+  private viewFresh(): boolean {
+    return this.now() - this.ownHeartbeatReadAt < this.ownLeaseMs();
   }
 
   private isLive(member: Member): boolean {
@@ -358,9 +388,14 @@ export class ClusterScheduler implements Scheduler, ClusterView {
     } else {
       try {
         const heartbeat = JSON.parse(message.data.toString("utf8")) as Heartbeat;
-        // Old heartbeats read at start count from when the broker stored them, not from now.
-        const lastSeen = catchingUp ? Math.min(this.now(), message.publishTime) : this.now();
-        this.members.set(message.key, { heartbeat, lastSeen });
+        // Old heartbeats read at start count from when they were sent, not from now. publishTime is the sender's
+        // wall clock, so clock skew between workers shifts how long a gone member's old heartbeat counts at start
+        // (a live member's next heartbeat replaces it anyway).
+        const age = catchingUp ? Math.max(0, Date.now() - message.publishTime) : 0;
+        this.members.set(message.key, { heartbeat, lastSeen: this.now() - age });
+        if (message.key === this.self.workerId && heartbeat.incarnation >= this.firstIncarnation) {
+          this.ownHeartbeatReadAt = this.now();
+        }
       } catch {
         return;
       }
@@ -378,19 +413,25 @@ export class ClusterScheduler implements Scheduler, ClusterView {
     }
     this.noteMoves(previous, this.latest);
     const self = this.self.workerId;
-    if (this.fenced && this.latest.incarnations[self] === this.incarnation && this.ownLeaseFresh0()) {
-      this.fenced = false;
-      this.settings.logger.info({ incarnation: this.incarnation }, "placed again after the lease lapsed");
-    }
+    this.unfenceWhenPlaced();
     if (this.latest.leader !== self && this.leaderProducer) void this.stepDown("another worker leads");
     this.recompute();
   }
 
-  /** Remembers the previous owner of each instance a new placement moves. */
+  /** Lifts the fence once the latest placement was made for this worker's current incarnation. */
+  private unfenceWhenPlaced(): void {
+    if (this.fenced && this.latest?.incarnations[this.self.workerId] === this.incarnation && this.ownLeaseFresh0()) {
+      this.fenced = false;
+      this.settings.logger.info({ incarnation: this.incarnation }, "placed again after the lease lapsed");
+    }
+  }
+
+  /** Remembers the previous owner of each instance a new placement moves; forgets instances no longer placed. */
   private noteMoves(previous: AssignmentsMessage | undefined, next: AssignmentsMessage): void {
     for (const [key, owner] of Object.entries(previous?.placement ?? {})) {
       if (next.placement[key] !== owner) this.movedFrom.set(key, owner);
     }
+    for (const key of this.movedFrom.keys()) if (!(key in next.placement)) this.movedFrom.delete(key);
   }
 
   /**
@@ -451,9 +492,12 @@ export class ClusterScheduler implements Scheduler, ClusterView {
         if (member.heartbeat.workerId === self) continue;
         for (const key of member.heartbeat.running) elsewhere.add(key);
       }
+      // With an old view of the members (stalled reader), others look gone while they may run their instances:
+      // what runs here keeps running, nothing new starts.
+      const viewFresh = this.viewFresh();
       for (const [key, owner] of Object.entries(this.latest.placement)) {
         // An instance moving here starts once its previous owner says it stopped it (or its lease lapsed).
-        if (owner === self && (this.allowed.has(key) || !elsewhere.has(key))) next.add(key);
+        if (owner === self && (this.allowed.has(key) || (viewFresh && !elsewhere.has(key)))) next.add(key);
       }
     }
     for (const key of next) {
@@ -471,47 +515,63 @@ export class ClusterScheduler implements Scheduler, ClusterView {
     if (changed) for (const listener of this.listeners) listener();
   }
 
-  /** Takes the leadership when the current leader is gone and this worker is the lowest-id member. */
+  /**
+   * Takes the leadership when the current leader is gone and this worker is the lowest-id member, or when the latest
+   * placement names this worker as leader but it gave the producer up (its own lease lapsed while the others still
+   * counted it live: none of them would ever take over).
+   */
   private async elect(): Promise<void> {
     if (
       this.electing ||
       this.leaderProducer ||
       this.leaving ||
+      this.closed ||
       !this.ownLeaseFresh0() ||
+      !this.viewFresh() ||
       !this.assignmentsCaughtUp ||
       !this.membersCaughtUp
     )
       return;
     // Heartbeats of every member arrive within a lease: before that, a starting worker's view is incomplete.
     if (this.now() - this.startedAt < this.settings.leaseMs) return;
-    const current = this.latest?.leader;
-    const leaderMember = current === undefined ? undefined : this.members.get(current);
-    if (leaderMember && this.isLive(leaderMember) && !leaderMember.heartbeat.leaving) return;
     const self = this.self.workerId;
-    const candidates = this.liveMembers()
-      .filter((member) => !member.heartbeat.leaving)
-      .map((member) => member.heartbeat.workerId)
-      .sort();
-    if (candidates[0] !== self) return;
+    const current = this.latest?.leader;
+    if (current !== self) {
+      const leaderMember = current === undefined ? undefined : this.members.get(current);
+      if (leaderMember && this.isLive(leaderMember) && !leaderMember.heartbeat.leaving) return;
+      const candidates = this.liveMembers()
+        .filter((member) => !member.heartbeat.leaving)
+        .map((member) => member.heartbeat.workerId)
+        .sort();
+      if (candidates[0] !== self) return;
+    }
     this.electing = true;
+    let producer: Producer | undefined;
+    let storeTaken = false;
     try {
-      const producer = await this.settings.client.createProducer({
+      producer = await this.settings.client.createProducer({
         topic: this.settings.topics.assignments,
         accessMode: "ExclusiveWithFencing",
         batchingEnabled: false,
         sendTimeoutMs: this.settings.leaseMs,
       });
+      // The connector store's writer, and what the previous leader stored: instances of connectors this worker has
+      // not read yet would be left out of the placement.
+      storeTaken = true;
+      await this.settings.onLeadershipTaken?.();
       // Read what the previous leader stored before it was fenced: the new placement starts from it.
       await this.caughtUp();
-      if (this.closed || this.leaving) {
-        await producer.close().catch(() => undefined);
-        return;
-      }
+      if (this.closed || this.leaving) throw new Error("the worker is leaving");
       this.leaderProducer = producer;
+      producer = undefined;
       this.settings.logger.info({ previous: current ?? null }, "cluster leadership taken");
       await this.publish(true);
     } catch (error) {
       this.settings.logger.warn({ err: (error as Error).message }, "cannot take the cluster leadership");
+      if (producer) {
+        await producer.close().catch(() => undefined);
+        if (storeTaken) await this.settings.onLeadershipLost?.().catch(() => undefined);
+      }
     } finally {
       this.electing = false;
     }
@@ -531,16 +591,23 @@ export class ClusterScheduler implements Scheduler, ClusterView {
   private async publish(force = false): Promise<void> {
     const producer = this.leaderProducer;
     if (!producer || this.publishing) return;
-    if (!this.ownLeaseFresh()) {
+    // A fenced leader (own lease lapsed, renewed since) keeps leading: it places itself again under its new
+    // incarnation, which lifts its fence.
+    if (!this.ownLeaseFresh0()) {
       await this.stepDown("own lease lapsed");
       return;
     }
+    // With an old view of the members every other one looks gone: no placement from it.
+    if (!this.viewFresh()) return;
     const self = this.self.workerId;
     const targets = this.liveMembers().filter((member) => !member.heartbeat.leaving);
     const incarnations: Record<string, number> = {};
     for (const member of targets) incarnations[member.heartbeat.workerId] = member.heartbeat.incarnation;
+    const demands = this.settings.demands();
+    // No worker to place on (all leaving) while connectors exist: an empty placement would stop everything.
+    if (targets.length === 0 && demands.length > 0) return;
     const placement = assign(
-      this.settings.demands(),
+      demands,
       targets.map((member) => member.heartbeat.workerId),
       this.latest?.placement ?? {},
     );
@@ -551,6 +618,7 @@ export class ClusterScheduler implements Scheduler, ClusterView {
       await producer.send({ key: "assignments", value: JSON.stringify(next) });
       this.noteMoves(this.latest, next);
       this.latest = next;
+      this.unfenceWhenPlaced();
       this.recompute();
     } catch (error) {
       const fenced = isPulsarClientError(error) && error.code === "PRODUCER_FENCED";
@@ -566,6 +634,9 @@ export class ClusterScheduler implements Scheduler, ClusterView {
     if (!producer) return;
     this.leaderProducer = undefined;
     this.settings.logger.info({ why }, "cluster leadership given up");
-    await producer.close().catch(() => undefined);
+    await Promise.all([
+      producer.close().catch(() => undefined),
+      this.settings.onLeadershipLost?.().catch(() => undefined),
+    ]);
   }
 }
