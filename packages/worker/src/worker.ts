@@ -323,6 +323,12 @@ export class Worker {
         logger,
         demands: () => this.manager?.clusterDemands() ?? [],
         runningHere: () => this.manager?.instancesHeldHere() ?? [],
+        // The leader is the store's one writer, and places nothing before it read every stored connector.
+        onLeadershipTaken: async () => {
+          await store.takeWriter();
+          await store.caughtUp(settings.leaseMs * 2);
+        },
+        onLeadershipLost: () => store.dropWriter(),
       });
       this.cluster = { settings, client, scheduler, store };
       this.store = store;

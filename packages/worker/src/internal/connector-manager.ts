@@ -513,6 +513,16 @@ export class ConnectorManager {
   ): Promise<InstalledPackage | undefined> {
     const maxBytes = this.options.maxPackageBytes ?? DEFAULT_MAX_PACKAGE_BYTES;
     let tarball = submission.packageData;
+    const bringsPackage = tarball !== undefined || (archive !== undefined && archiveKind(archive) === "url");
+    if (bringsPackage && this.options.clusterMode !== undefined) {
+      // Only the worker that received a package installs it; the others could not run the instances placed on them.
+      throw new WorkerError(
+        "UNSUPPORTED",
+        "Cluster mode runs connectors installed on every worker only (builtin://<name>, or an npm package installed " +
+          "next to each worker): uploaded packages and http(s)/file archives are refused, as the other workers " +
+          "could not run them",
+      );
+    }
     if (!tarball) {
       if (archive === undefined || archiveKind(archive) !== "url") return undefined;
       tarball = await fetchArchive(archive, { fileDirs: this.options.fileDirs ?? [], maxBytes });
@@ -552,7 +562,10 @@ export class ConnectorManager {
 
   /** After a placement change: stops the instances that no longer run here, starts those that now do. */
   private async place(component: Component): Promise<void> {
-    await Promise.all(component.slots.filter((slot) => !this.runsHere(component, slot)).map((slot) => slot.stop()));
+    const immediate = this.scheduler.mustStopAtOnce?.() ?? false;
+    await Promise.all(
+      component.slots.filter((slot) => !this.runsHere(component, slot)).map((slot) => slot.stop({ immediate })),
+    );
     this.apply(component);
   }
 
@@ -1012,6 +1025,7 @@ export class ConnectorManager {
   async remove(kind: Kind, path: Path): Promise<void> {
     const component = this.find(kind, path.tenant, path.namespace, path.name);
     await this.exclusive(component, async () => {
+      const desiredBefore = component.desired;
       if (this.stoppedEverywhere) {
         // In a cluster, other workers run instances too: stored as stopped first, so that their owners drain them
         // before the subscription goes (a consumer still connected would create it again).
@@ -1048,6 +1062,18 @@ export class ConnectorManager {
         await this.store.remove(kind, config.tenant, config.namespace, config.name);
       } catch (error) {
         // Still stored, so still there: run what ran before instead of leaving it stopped.
+        if (component.desired !== desiredBefore) {
+          await this.persist(component, component.config, desiredBefore).then(
+            () => {
+              component.desired = desiredBefore;
+            },
+            (restoreError: unknown) =>
+              this.logger.warn(
+                { err: (restoreError as Error).message },
+                "the connector stays stored as stopped after a failed delete",
+              ),
+          );
+        }
         this.apply(component);
         throw new WorkerError("STORE_FAILED", `Cannot delete ${kind} ${config.name}: ${(error as Error).message}`, {
           cause: error,

@@ -7,7 +7,10 @@ import { readBody, sendJson, sendNoContent } from "../http.ts";
 import { type ConnectorStatus, type InstanceStatus, upstreamConnectorStatus } from "../status.ts";
 import type { ClusterScheduler } from "./cluster-scheduler.ts";
 
-/** Marks a request one worker sends another: it is answered where it arrives, never sent on again. */
+/**
+ * Marks a request one worker sends another: it is answered where it arrives, never sent on again. Anyone can set it,
+ * so it decides nothing else: a write arriving with it is still refused by a worker that does not lead.
+ */
 export const FORWARDED_HEADER = "x-pulsar-connect-forwarded";
 
 /** Headers that describe one hop of HTTP, not the request. */
@@ -22,7 +25,10 @@ export interface ClusterRoutesSettings {
   selfId: () => string;
   /** Largest request body forwarded (the worker's maxBodyBytes plus a package). */
   maxBodyBytes: number;
-  /** How long a forwarded request may take (5 minutes: an upload with a package may be slow). */
+  /**
+   * How long a forwarded request may take (10 s). Short: a request queued on a leader that froze must not be
+   * applied long after its client gave up (cluster mode refuses package uploads, so no body is large).
+   */
   timeoutMs?: number;
 }
 
@@ -67,24 +73,34 @@ export class ClusterRoutes {
 
   /** Answers the request when the cluster must; false when the worker's own routes answer it. */
   async handle(request: IncomingMessage, response: ServerResponse): Promise<boolean> {
-    if (request.headers[FORWARDED_HEADER] !== undefined) return false;
     const method = request.method ?? "GET";
     const url = new URL(request.url ?? "/", "http://worker.local");
     const target = parseTarget(url.pathname);
     if (!target) return false;
     const { scheduler } = this.settings;
     const [first, second] = target.rest;
+    const forwarded = request.headers[FORWARDED_HEADER] !== undefined;
     try {
+      // Every change of the stored state (start/stop of one instance too) is written by the leader alone.
       const isWrite =
         (target.rest.length === 0 && (method === "POST" || method === "PUT" || method === "DELETE")) ||
-        (target.rest.length === 1 && (first === "stop" || first === "start") && method !== "GET");
+        (target.rest.length === 1 && (first === "stop" || first === "start") && method !== "GET") ||
+        (target.rest.length === 2 &&
+          /^\d+$/.test(first as string) &&
+          (second === "stop" || second === "start") &&
+          method !== "GET");
       if (isWrite) {
         if (scheduler.isLeader()) return false;
+        // Sent here as to the leader, but this worker does not (or no longer) lead: never written here.
+        if (forwarded) {
+          throw new WorkerError("NOT_READY", "This worker does not lead the cluster (any more); retry shortly");
+        }
         const leader = scheduler.leaderUrl();
         if (!leader) throw new WorkerError("NOT_READY", "The cluster has no leader at the moment; retry shortly");
         await this.proxy(request, response, leader);
         return true;
       }
+      if (forwarded) return false;
       if (target.rest.length === 1 && first === "restart" && method !== "GET") {
         await this.restartEverywhere(request, response, target);
         return true;
@@ -93,11 +109,7 @@ export class ClusterRoutes {
         await this.gatherStatus(request, response, target);
         return true;
       }
-      if (
-        target.rest.length === 2 &&
-        /^\d+$/.test(first as string) &&
-        ["status", "stop", "start", "restart"].includes(second as string)
-      ) {
+      if (target.rest.length === 2 && /^\d+$/.test(first as string) && (second === "status" || second === "restart")) {
         const owner = scheduler.ownerUrl({ ...target, instanceId: Number(first) });
         if (!owner || owner.workerId === this.settings.selfId()) return false;
         await this.proxy(request, response, owner.url);
@@ -196,7 +208,7 @@ export class ClusterRoutes {
       headers,
       ...(body !== undefined && method !== "GET" && method !== "HEAD" ? { body } : {}),
       redirect: "manual",
-      signal: AbortSignal.timeout(this.settings.timeoutMs ?? 300_000),
+      signal: AbortSignal.timeout(this.settings.timeoutMs ?? 10_000),
     });
     return { status: answer.status, headers: answer.headers, body: Buffer.from(await answer.arrayBuffer()) };
   }

@@ -8,7 +8,7 @@ import {
 import { WorkerError } from "../../errors.ts";
 import { type ConnectorStore, type StoredConnector, storeKey } from "../connector-store.ts";
 
-/** A change another worker stored: the connector's new entry, or its removal. */
+/** A change read from the store: the connector's new entry, or its removal. */
 export type StoreChange =
   | { key: string; entry: StoredConnector }
   | { key: string; removed: { kind: StoredConnector["kind"]; tenant: string; namespace: string; name: string } };
@@ -18,7 +18,7 @@ export interface ClusterStoreSettings {
   client: Pick<PulsarClient, "createProducer" | "createReader">;
   /** The compacted topic of connector entries, keyed by {@link storeKey}; an empty value removes one. */
   topic: string;
-  /** Names this worker's writes, so that its reader skips its own changes (it applied them already). */
+  /** Names this worker's writes, so that its reader knows which changes it applied already. */
   writerId: string;
 }
 
@@ -41,14 +41,20 @@ function parseEntry(key: string, data: Buffer): StoredConnector {
 
 /**
  * The connector store of a cluster: one compacted topic that every worker reads to its end at start
- * ({@link loadAll}) and then follows ({@link follow}), applying what the others store. Writes resolve once the
- * broker stored them.
+ * ({@link loadAll}) and then follows ({@link follow}). Only the leader writes: it takes the topic's
+ * ExclusiveWithFencing producer with the leadership ({@link takeWriter}), so a deposed leader's late writes fail.
+ * Writes resolve once the broker stored them. Every worker ends with the topic's last record for each key: the writer
+ * applies its own change at once, and skips the records read back before its last write of that key.
  */
 export class ClusterStore implements ConnectorStore {
   private readonly settings: ClusterStoreSettings;
   private producer: Producer | undefined;
   private reader: Reader | undefined;
   private closed = false;
+  /** Per key, how many of this worker's writes were sent and not read back yet. */
+  private readonly pending = new Map<string, number>();
+  /** A change read and being applied: {@link caughtUp} waits for it. */
+  private applying = false;
 
   constructor(settings: ClusterStoreSettings) {
     this.settings = settings;
@@ -57,11 +63,6 @@ export class ClusterStore implements ConnectorStore {
   async init(): Promise<void> {
     if (this.producer) return;
     try {
-      this.producer = await this.settings.client.createProducer({
-        topic: this.settings.topic,
-        batchingEnabled: false,
-        sendTimeoutMs: 30_000,
-      });
       this.reader = await this.settings.client.createReader({
         topic: this.settings.topic,
         startMessageId: MessageId.earliest,
@@ -74,6 +75,52 @@ export class ClusterStore implements ConnectorStore {
         `Cannot open the cluster's connector store topic ${this.settings.topic}: ${(error as Error).message}`,
         { cause: error },
       );
+    }
+  }
+
+  /**
+   * Becomes the store's one writer (with the cluster's leadership): the ExclusiveWithFencing producer fences the
+   * previous writer, whose later writes fail.
+   */
+  async takeWriter(): Promise<void> {
+    if (this.closed) throw new WorkerError("NOT_READY", "The connector store is closed");
+    const previous = this.producer;
+    this.producer = undefined;
+    await previous?.close().catch(() => undefined);
+    try {
+      this.producer = await this.settings.client.createProducer({
+        topic: this.settings.topic,
+        accessMode: "ExclusiveWithFencing",
+        batchingEnabled: false,
+        sendTimeoutMs: 10_000,
+      });
+    } catch (error) {
+      throw new WorkerError(
+        "STORE_FAILED",
+        `Cannot become the writer of the connector store topic ${this.settings.topic}: ${(error as Error).message}`,
+        { cause: error },
+      );
+    }
+  }
+
+  /** Stops writing (the leadership was given up). */
+  async dropWriter(): Promise<void> {
+    const producer = this.producer;
+    this.producer = undefined;
+    await producer?.close().catch(() => undefined);
+  }
+
+  /** Resolves once every change stored before now was read and applied; rejects after `timeoutMs`. */
+  async caughtUp(timeoutMs: number): Promise<void> {
+    const deadline = performance.now() + timeoutMs;
+    for (;;) {
+      const reader = this.reader;
+      if (!reader) throw new WorkerError("NOT_READY", "The connector store is not open");
+      if (!this.applying && !(await reader.hasMessageAvailable()) && !this.applying) return;
+      if (performance.now() > deadline) {
+        throw new WorkerError("NOT_READY", `The connector store could not be read to its end in ${timeoutMs} ms`);
+      }
+      await new Promise((done) => setTimeout(done, 20));
     }
   }
 
@@ -108,7 +155,10 @@ export class ClusterStore implements ConnectorStore {
     return { entries, problems };
   }
 
-  /** Hands every change stored by another worker to `apply`, in order, until the store is released. */
+  /**
+   * Hands the changes read to `apply`, in order, until the store is released: every change but this worker's own
+   * ones read back before its latest write of the same key (that write decides; it was applied already).
+   */
   async follow(apply: (change: StoreChange) => Promise<void>, onProblem: (problem: string) => void): Promise<void> {
     while (!this.closed) {
       const reader = this.reader;
@@ -125,12 +175,22 @@ export class ClusterStore implements ConnectorStore {
         continue;
       }
       const key = message.key;
-      if (key === undefined || message.properties[WRITER_PROPERTY] === this.settings.writerId) continue;
+      if (key === undefined) continue;
+      const waiting = this.pending.get(key) ?? 0;
+      if (message.properties[WRITER_PROPERTY] === this.settings.writerId && waiting > 0) {
+        if (waiting > 1) this.pending.set(key, waiting - 1);
+        else this.pending.delete(key);
+      }
+      // A write of this worker to the key is still on its way: it comes later in the topic and decides.
+      if ((this.pending.get(key) ?? 0) > 0) continue;
+      this.applying = true;
       try {
         if (message.data.length === 0) await apply({ key, removed: parseKey(key) });
         else await apply({ key, entry: parseEntry(key, message.data) });
       } catch (error) {
         onProblem(`${key}: ${(error as Error).message}`);
+      } finally {
+        this.applying = false;
       }
     }
   }
@@ -150,10 +210,23 @@ export class ClusterStore implements ConnectorStore {
 
   private async write(key: string, value: string, what: string): Promise<void> {
     const producer = this.producer;
-    if (!producer) throw new WorkerError("STORE_FAILED", `Cannot ${what}: the connector store is not open`);
+    if (!producer) {
+      throw new WorkerError("NOT_READY", `Cannot ${what}: this worker does not lead the cluster; retry shortly`);
+    }
+    this.pending.set(key, (this.pending.get(key) ?? 0) + 1);
     try {
       await producer.send({ key, value, properties: { [WRITER_PROPERTY]: this.settings.writerId } });
     } catch (error) {
+      // Not stored (or not known to be): the records read back decide.
+      const waiting = (this.pending.get(key) ?? 1) - 1;
+      if (waiting > 0) this.pending.set(key, waiting);
+      else this.pending.delete(key);
+      if (isPulsarClientError(error) && error.code === "PRODUCER_FENCED") {
+        if (this.producer === producer) this.producer = undefined;
+        throw new WorkerError("NOT_READY", `Cannot ${what}: another worker leads the cluster now; retry shortly`, {
+          cause: error,
+        });
+      }
       throw new WorkerError("STORE_FAILED", `Cannot ${what}: ${(error as Error).message}`, { cause: error });
     }
   }

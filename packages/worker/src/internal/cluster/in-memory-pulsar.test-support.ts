@@ -14,6 +14,19 @@ export interface Faults {
   stallMembersReader?: () => boolean;
 }
 
+/** The client calls the cluster code makes, as the stand-in answers them. */
+export interface InMemoryClient {
+  createProducer(options: { topic: string; accessMode?: string }): Promise<{
+    send(message: { key?: string; value: string; properties?: Record<string, string> }): Promise<void>;
+    close(): Promise<void>;
+  }>;
+  createReader(options: { topic: string }): Promise<{
+    hasMessageAvailable(): Promise<boolean>;
+    readNext(timeoutMs: number): Promise<StoredMessage>;
+    close(): Promise<void>;
+  }>;
+}
+
 const sleep = (ms: number) => new Promise((done) => setTimeout(done, ms));
 
 /**
@@ -22,7 +35,7 @@ const sleep = (ms: number) => new Promise((done) => setTimeout(done, ms));
  * integration tests run the same code on a real Pulsar.
  */
 export class InMemoryPulsar {
-  readonly topics = new Map<string, StoredMessage[]>();
+  readonly topics: Map<string, StoredMessage[]> = new Map();
   private readonly waiters = new Map<string, Set<() => void>>();
   private readonly fencingHolders = new Map<string, { fenced: boolean }>();
 
@@ -40,7 +53,7 @@ export class InMemoryPulsar {
     for (const wake of this.waiters.get(topic) ?? []) wake();
   }
 
-  client(faults: Faults = {}) {
+  client(faults: Faults = {}): InMemoryClient {
     const bus = this;
     return {
       async createProducer(options: { topic: string; accessMode?: string }) {
