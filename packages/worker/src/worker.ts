@@ -28,6 +28,7 @@ import { Authenticator, type AuthOptions } from "./internal/auth.ts";
 import { ClusterRoutes } from "./internal/cluster/cluster-routes.ts";
 import { ClusterScheduler, clusterTopics, instanceKey } from "./internal/cluster/cluster-scheduler.ts";
 import { ClusterStore } from "./internal/cluster/cluster-store.ts";
+import { fencingTopics } from "./internal/cluster/fencing-topics.ts";
 import {
   ConnectorManager,
   DEFAULT_MAX_PACKAGE_BYTES,
@@ -560,18 +561,20 @@ export class Worker {
    */
   private async fenceLapsedOwner(instance: InstanceRef, config: ResolvedConfig): Promise<void> {
     if (!this.cluster?.scheduler.takeTakeoverFromLapsed(instance)) return;
-    const topics =
-      instance.kind === "sink"
-        ? [
-            ...((config as ResolvedSinkConfig).inputs ?? []),
-            ...Object.keys((config as ResolvedSinkConfig).inputSpecs ?? {}),
-          ]
-        : [(config as ResolvedSourceConfig).topicName].filter((topic): topic is string => typeof topic === "string");
     const admin = new PulsarAdmin({
       serviceUrl: this.options.pulsarAdminUrl ?? "http://127.0.0.1:8080",
       timeoutMs: 5_000,
       ...(this.pulsarAuthentication ? { authentication: this.pulsarAuthentication } : {}),
     });
+    let topics: string[] = [];
+    try {
+      topics = await fencingTopics(instance.kind, config, (namespace) => admin.getTopics(namespace));
+    } catch (error) {
+      this.logger.warn(
+        { instance: instanceKey(instance), err: (error as Error).message },
+        "cannot list the topics of a pattern taken over from a lapsed worker",
+      );
+    }
     await Promise.all(
       [...new Set(topics)].map(async (topic) => {
         try {

@@ -319,6 +319,32 @@ describe("a cluster of three worker processes", () => {
     await allRunning(30_000, "twelve running instances after the update");
   });
 
+  it("refuses a write marked as forwarded on a worker that does not lead", { timeout: 60_000 }, async () => {
+    const leader = await leaderId();
+    const follower = [...workers.values()].find((worker) => worker.workerId !== leader) as RunningWorker;
+    const name = `${run}-forged`;
+    const forged = await http(
+      follower.url,
+      "POST",
+      `/admin/v3/sinks/${namespace}/${name}`,
+      { archive: "builtin://jdbc-sqlite", inputs: [topicOf(0)], configs: { jdbcUrl: "jdbc:sqlite::memory:" } },
+      { "x-pulsar-connect-forwarded": "someone" },
+    );
+    expect(forged.status, forged.text).toBe(503);
+    for (const worker of workers.values()) {
+      expect((await http(worker.url, "GET", `/admin/v3/sinks/${namespace}/${name}`)).status).toBe(404);
+    }
+  });
+
+  it("refuses connector packages that only the receiving worker would have", { timeout: 60_000 }, async () => {
+    const answer = await http(anyWorker().url, "POST", `/admin/v3/sinks/${namespace}/${run}-fetched`, {
+      archive: "http://127.0.0.1:9/connector.tgz",
+      inputs: [topicOf(0)],
+    });
+    expect(answer.status, answer.text).toBe(400);
+    expect(answer.json.reason).toMatch(/Cluster mode runs connectors installed on every worker only/);
+  });
+
   it("moves the instances of a worker killed with SIGKILL within 10 s, and gives it a share when it rejoins", {
     timeout: 180_000,
   }, async () => {

@@ -1114,8 +1114,12 @@ export class ConnectorManager {
       const slots = this.slotsOf(component, kind, path.name, instance);
       const desired = [...component.desired];
       for (const slot of slots) desired[slot.instanceId] = action === "stop" ? "stopped" : "running";
-      // Stored before acting: a failed write changes nothing, and a crash right after restores the new wish.
-      await this.persist(component, component.config, desired);
+      // Stored before acting: a failed write changes nothing, and a crash right after restores the new wish. Nothing
+      // to store when the wish is unchanged (a restart of running instances): in a cluster only the leader writes,
+      // while a restart is done by the worker running the instance.
+      if (desired.some((state, id) => state !== component.desired[id])) {
+        await this.persist(component, component.config, desired);
+      }
       component.desired = desired;
       if (action === "stop") {
         await Promise.all(slots.map((slot) => slot.stop()));
