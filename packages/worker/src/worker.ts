@@ -18,8 +18,6 @@ import {
   INSTANCE_RUNTIMES,
   type InstancePulsar,
   type InstanceRuntime,
-  type ResolvedSinkConfig,
-  type ResolvedSourceConfig,
 } from "@pulsar-connect/runtime";
 import { pino } from "pino";
 import { WorkerError } from "./errors.ts";

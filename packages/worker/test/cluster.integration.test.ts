@@ -327,7 +327,11 @@ describe("a cluster of three worker processes", () => {
       follower.url,
       "POST",
       `/admin/v3/sinks/${namespace}/${name}`,
-      { archive: "builtin://jdbc-sqlite", inputs: [topicOf(0)], configs: { jdbcUrl: "jdbc:sqlite::memory:" } },
+      {
+        archive: "builtin://jdbc-sqlite",
+        inputs: [topicOf(0)],
+        configs: { jdbcUrl: "jdbc:sqlite::memory:", tableName: "people" },
+      },
       { "x-pulsar-connect-forwarded": "someone" },
     );
     expect(forged.status, forged.text).toBe(503);
