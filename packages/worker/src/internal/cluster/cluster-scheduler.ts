@@ -147,6 +147,8 @@ export class ClusterScheduler implements Scheduler, ClusterView {
   private startedAt = 0;
   private timers: NodeJS.Timeout[] = [];
   private electing = false;
+  /** When another worker fenced this one's leadership producer; cleared by the next placement read. */
+  private deposedAt: number | undefined;
   private publishing = false;
   private assignmentsCaughtUp = false;
   /** Until the members topic is read to its end, who runs what elsewhere is not known: nothing starts here. */
@@ -412,6 +414,7 @@ export class ClusterScheduler implements Scheduler, ClusterView {
       return;
     }
     this.noteMoves(previous, this.latest);
+    this.deposedAt = undefined;
     const self = this.self.workerId;
     this.unfenceWhenPlaced();
     if (this.latest.leader !== self && this.leaderProducer) void this.stepDown("another worker leads");
@@ -536,6 +539,11 @@ export class ClusterScheduler implements Scheduler, ClusterView {
     if (this.now() - this.startedAt < this.settings.leaseMs) return;
     const self = this.self.workerId;
     const current = this.latest?.leader;
+    // Named leader but deposed by another worker whose placement is not read yet: that worker leads, unless it
+    // published nothing for a whole lease (it may have died right after taking the producer).
+    if (current === self && this.deposedAt !== undefined && this.now() - this.deposedAt < this.settings.leaseMs) {
+      return;
+    }
     if (current !== self) {
       const leaderMember = current === undefined ? undefined : this.members.get(current);
       if (leaderMember && this.isLive(leaderMember) && !leaderMember.heartbeat.leaving) return;
@@ -623,7 +631,10 @@ export class ClusterScheduler implements Scheduler, ClusterView {
     } catch (error) {
       const fenced = isPulsarClientError(error) && error.code === "PRODUCER_FENCED";
       this.settings.logger.warn({ err: (error as Error).message }, "cannot publish the cluster placement");
-      if (fenced) await this.stepDown("fenced by a new leader");
+      if (fenced) {
+        this.deposedAt = this.now();
+        await this.stepDown("fenced by a new leader");
+      }
     } finally {
       this.publishing = false;
     }
