@@ -40,6 +40,8 @@ interface Heartbeat {
   leaving: boolean;
   /** Instances that still hold resources on it (starting, running, restarting or stopping), kind-prefixed. */
   running: string[];
+  /** Whether it holds the leadership: a leader that stepped down but lives on must not keep others from electing. */
+  leading: boolean;
   cpu?: number;
   ram?: number;
 }
@@ -151,6 +153,8 @@ export class ClusterScheduler implements Scheduler, ClusterView {
   private deposedAt: number | undefined;
   private publishing = false;
   private assignmentsCaughtUp = false;
+  /** When the latest placement arrived (own clock). */
+  private latestAt = 0;
   /** Until the members topic is read to its end, who runs what elsewhere is not known: nothing starts here. */
   private membersCaughtUp = false;
 
@@ -335,6 +339,7 @@ export class ClusterScheduler implements Scheduler, ClusterView {
       incarnation: this.incarnation,
       leaving: this.leaving,
       running: this.settings.runningHere().sort(),
+      leading: this.leaderProducer !== undefined,
     };
     try {
       await producer.send({ key: self.workerId, value: JSON.stringify(heartbeat) });
@@ -410,6 +415,7 @@ export class ClusterScheduler implements Scheduler, ClusterView {
     const previous = this.latest;
     try {
       this.latest = JSON.parse(message.data.toString("utf8")) as AssignmentsMessage;
+      this.latestAt = this.now();
     } catch {
       return;
     }
@@ -546,7 +552,9 @@ export class ClusterScheduler implements Scheduler, ClusterView {
     }
     if (current !== self) {
       const leaderMember = current === undefined ? undefined : this.members.get(current);
-      if (leaderMember && this.isLive(leaderMember) && !leaderMember.heartbeat.leaving) return;
+      // A recorded leader counts while it lives and says it leads (or took over less than a lease ago).
+      const leading = leaderMember?.heartbeat.leading === true || this.now() - this.latestAt < this.settings.leaseMs;
+      if (leaderMember && this.isLive(leaderMember) && !leaderMember.heartbeat.leaving && leading) return;
       const candidates = this.liveMembers()
         .filter((member) => !member.heartbeat.leaving)
         .map((member) => member.heartbeat.workerId)
@@ -574,6 +582,8 @@ export class ClusterScheduler implements Scheduler, ClusterView {
       producer = undefined;
       this.settings.logger.info({ previous: current ?? null }, "cluster leadership taken");
       await this.publish(true);
+      // The others learn from the heartbeat that this worker leads.
+      await this.heartbeat();
     } catch (error) {
       this.settings.logger.warn({ err: (error as Error).message }, "cannot take the cluster leadership");
       if (producer) {
