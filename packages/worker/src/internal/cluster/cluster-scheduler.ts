@@ -541,7 +541,8 @@ export class ClusterScheduler implements Scheduler, ClusterView {
   private async publish(force = false): Promise<void> {
     const producer = this.leaderProducer;
     if (!producer || this.publishing) return;
-    if (!this.ownLeaseFresh()) {
+    // Its own fence does not stop a leader: the placement it publishes is what lifts the fence (new incarnation).
+    if (!this.ownLeaseFresh0()) {
       await this.stepDown("own lease lapsed");
       return;
     }
