@@ -609,8 +609,7 @@ export class ClusterScheduler implements Scheduler, ClusterView {
   private async publish(force = false): Promise<void> {
     const producer = this.leaderProducer;
     if (!producer || this.publishing) return;
-    // A fenced leader (own lease lapsed, renewed since) keeps leading: it places itself again under its new
-    // incarnation, which lifts its fence.
+    // Its own fence does not stop a leader: the placement it publishes is what lifts the fence (new incarnation).
     if (!this.ownLeaseFresh0()) {
       await this.stepDown("own lease lapsed");
       return;
