@@ -1,3 +1,4 @@
+import { randomUUID } from "node:crypto";
 import { existsSync } from "node:fs";
 import type { IncomingMessage, Server, ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
@@ -8,7 +9,7 @@ import {
   authenticationFromPlugin,
   isPulsarClientError,
   PulsarAdmin,
-  type PulsarClient,
+  PulsarClient,
   tokenAuthentication,
 } from "@pulsar-connect/pulsar-client";
 import {
@@ -22,15 +23,31 @@ import { pino } from "pino";
 import { WorkerError } from "./errors.ts";
 import { AdminRoutes } from "./internal/admin-routes.ts";
 import { Authenticator, type AuthOptions } from "./internal/auth.ts";
-import { ConnectorManager, DEFAULT_MAX_PACKAGE_BYTES } from "./internal/connector-manager.ts";
+import { ClusterRoutes } from "./internal/cluster/cluster-routes.ts";
+import { ClusterScheduler, clusterTopics, instanceKey } from "./internal/cluster/cluster-scheduler.ts";
+import { ClusterStore } from "./internal/cluster/cluster-store.ts";
+import { fencingTopics } from "./internal/cluster/fencing-topics.ts";
+import {
+  ConnectorManager,
+  DEFAULT_MAX_PACKAGE_BYTES,
+  type ResolvedConfig,
+  workerClientOptions,
+} from "./internal/connector-manager.ts";
 import type { ConnectorStore } from "./internal/connector-store.ts";
 import { WorkerConsole } from "./internal/console/index.ts";
 import { ConnectorLogs } from "./internal/console/logs.ts";
 import { ConnectorPackages } from "./internal/packages.ts";
 import { SecretScrubber } from "./internal/redact.ts";
-import { clusterViewOf, type Scheduler, StandaloneClusterView, StandaloneScheduler } from "./internal/scheduler.ts";
+import {
+  type ClusterView,
+  clusterViewOf,
+  type InstanceRef,
+  type Scheduler,
+  StandaloneClusterView,
+  StandaloneScheduler,
+} from "./internal/scheduler.ts";
 import { FileStore } from "./internal/store.ts";
-import type { BackoffPolicy } from "./internal/supervisor.ts";
+import { type BackoffPolicy, DEFAULT_STOP_TIMEOUT_MS } from "./internal/supervisor.ts";
 
 // An ES import of node:http reads every export, WebSocket included, which loads Node's bundled fetch/WebSocket
 // implementation (about 1 MB of source kept in the heap); the CommonJS view only loads what is used.
@@ -91,8 +108,16 @@ export interface WorkerOptions {
   logLevel?: string;
   /** Largest accepted request body in bytes (5 MiB). */
   maxBodyBytes?: number;
-  /** Cluster label of the metrics (standalone). */
+  /**
+   * Cluster name: the label of the metrics (standalone), and with `clusterMode` the cluster this worker joins (its
+   * topics are named after it).
+   */
   cluster?: string;
+  /**
+   * Joins the cluster named `cluster` through the Pulsar service instead of running standalone: connector configs,
+   * membership and placement live in topics of a namespace, every worker runs the instances the leader places on it.
+   */
+  clusterMode?: ClusterModeOptions;
   /** Restart backoff of failed instances. */
   backoff?: Partial<BackoffPolicy>;
   /**
@@ -143,6 +168,78 @@ export interface WorkerOptions {
   heartbeatTimeoutMs?: number;
 }
 
+/** Settings of cluster mode ({@link WorkerOptions.clusterMode}). */
+export interface ClusterModeOptions {
+  /** Namespace (`tenant/namespace`) of the cluster's topics (`public/default`); created when missing. */
+  namespace?: string;
+  /** A worker whose heartbeat is older than this is gone and loses its instances (5000 ms). */
+  leaseMs?: number;
+  /** How often each worker renews its lease (1000 ms); at most half the lease. */
+  heartbeatIntervalMs?: number;
+  /** URL of this worker's admin API as the other workers reach it (`http://<listen address>:<port>`). */
+  advertisedUrl?: string;
+}
+
+const CLUSTER_MODE_KEYS = new Set(["namespace", "leaseMs", "heartbeatIntervalMs", "advertisedUrl"]);
+
+/** Checks cluster mode settings; answers them with their defaults. */
+function clusterSettingsOf(options: WorkerOptions): Required<Omit<ClusterModeOptions, "advertisedUrl">> & {
+  cluster: string;
+  advertisedUrl?: string;
+} {
+  const mode = options.clusterMode as unknown;
+  if (mode === null || typeof mode !== "object" || Array.isArray(mode)) {
+    throw new WorkerError("INVALID_CONFIG", "clusterMode must be a mapping of cluster settings");
+  }
+  const unknown = Object.keys(mode).filter((key) => !CLUSTER_MODE_KEYS.has(key));
+  if (unknown.length > 0) {
+    throw new WorkerError(
+      "INVALID_CONFIG",
+      `clusterMode: unknown setting(s) ${unknown.join(", ")} (known: ${[...CLUSTER_MODE_KEYS].join(", ")})`,
+    );
+  }
+  const given = mode as ClusterModeOptions;
+  const cluster = options.cluster;
+  if (typeof cluster !== "string" || !/^[A-Za-z0-9][A-Za-z0-9_.-]*$/.test(cluster)) {
+    throw new WorkerError(
+      "INVALID_CONFIG",
+      `cluster must name the cluster to join in cluster mode (letters, digits, '_', '.', '-'; got ${JSON.stringify(cluster)})`,
+    );
+  }
+  const namespace = given.namespace ?? "public/default";
+  if (typeof namespace !== "string" || !/^[^/\s]+\/[^/\s]+$/.test(namespace)) {
+    throw new WorkerError(
+      "INVALID_CONFIG",
+      `clusterMode.namespace must be tenant/namespace (got ${JSON.stringify(namespace)})`,
+    );
+  }
+  const leaseMs = given.leaseMs ?? 5_000;
+  if (!(Number.isInteger(leaseMs) && leaseMs >= 500)) {
+    throw new WorkerError(
+      "INVALID_CONFIG",
+      `clusterMode.leaseMs must be a whole number of milliseconds, at least 500 (got ${String(leaseMs)})`,
+    );
+  }
+  const heartbeatIntervalMs = given.heartbeatIntervalMs ?? Math.min(1_000, Math.floor(leaseMs / 3));
+  if (!(Number.isInteger(heartbeatIntervalMs) && heartbeatIntervalMs >= 50 && heartbeatIntervalMs * 2 <= leaseMs)) {
+    throw new WorkerError(
+      "INVALID_CONFIG",
+      `clusterMode.heartbeatIntervalMs must be a whole number of milliseconds, at least 50 and at most half of leaseMs (got ${String(heartbeatIntervalMs)})`,
+    );
+  }
+  const settings: ReturnType<typeof clusterSettingsOf> = { cluster, namespace, leaseMs, heartbeatIntervalMs };
+  if (given.advertisedUrl !== undefined) {
+    if (typeof given.advertisedUrl !== "string" || !/^https?:\/\/[^/]+\/?$/.test(given.advertisedUrl)) {
+      throw new WorkerError(
+        "INVALID_CONFIG",
+        `clusterMode.advertisedUrl must be http(s)://host:port (got ${JSON.stringify(given.advertisedUrl)})`,
+      );
+    }
+    settings.advertisedUrl = given.advertisedUrl.replace(/\/$/, "");
+  }
+  return settings;
+}
+
 /** Who may install connector packages on a worker. */
 export type PackageUploaders = "superusers" | "tenant-admins" | "none";
 
@@ -191,10 +288,20 @@ export class Worker {
   private readonly auth: Authenticator;
   private readonly store: ConnectorStore;
   private readonly packages: ConnectorPackages;
-  private readonly scheduler: Scheduler = new StandaloneScheduler();
+  private readonly scheduler: Scheduler;
+  /** Cluster mode only: membership, leadership and placement, and the client they use. */
+  private readonly cluster:
+    | {
+        settings: ReturnType<typeof clusterSettingsOf>;
+        client: PulsarClient;
+        scheduler: ClusterScheduler;
+        store: ClusterStore;
+      }
+    | undefined;
   private manager: ConnectorManager | undefined;
   private routes: AdminRoutes | undefined;
   private console: WorkerConsole | undefined;
+  private clusterRoutes: ClusterRoutes | undefined;
   private server: Server | undefined;
   /** From `pulsarAuthPlugin`/`pulsarAuthParams`, or the fixed `pulsarAuthToken`. */
   private pulsarAuthentication: Authentication | undefined;
@@ -203,13 +310,44 @@ export class Worker {
   private previousFileDirs: string | undefined;
   private ready = false;
 
-  private constructor(options: WorkerOptions, scrubber: SecretScrubber, logger: Logger) {
+  private constructor(
+    options: WorkerOptions,
+    scrubber: SecretScrubber,
+    logger: Logger,
+    authentication: Authentication | undefined,
+  ) {
     this.options = options;
     this.scrubber = scrubber;
     this.logger = logger;
     this.auth = new Authenticator(options.auth);
     const dataDir = resolve(options.dataDir ?? "pulsar-connect-data");
-    this.store = new FileStore(dataDir);
+    if (options.clusterMode !== undefined) {
+      const settings = clusterSettingsOf(options);
+      const client = new PulsarClient(workerClientOptions(options, authentication));
+      const topics = clusterTopics(settings.namespace, settings.cluster);
+      const store = new ClusterStore({ client, topic: topics.connectors, writerId: `${process.pid}-${randomUUID()}` });
+      const scheduler = new ClusterScheduler({
+        client,
+        topics,
+        leaseMs: settings.leaseMs,
+        heartbeatIntervalMs: settings.heartbeatIntervalMs,
+        logger,
+        demands: () => this.manager?.clusterDemands() ?? [],
+        runningHere: () => this.manager?.instancesHeldHere() ?? [],
+        // The leader is the store's one writer, and places nothing before it read every stored connector.
+        onLeadershipTaken: async () => {
+          await store.takeWriter();
+          await store.caughtUp(settings.leaseMs * 2);
+        },
+        onLeadershipLost: () => store.dropWriter(),
+      });
+      this.cluster = { settings, client, scheduler, store };
+      this.store = store;
+      this.scheduler = scheduler;
+    } else {
+      this.store = new FileStore(dataDir);
+      this.scheduler = new StandaloneScheduler();
+    }
     this.packages = new ConnectorPackages({
       root: join(dataDir, "packages"),
       maxBytes: options.maxPackageBytes ?? DEFAULT_MAX_PACKAGE_BYTES,
@@ -299,7 +437,7 @@ export class Worker {
         `maxPackageBytes must be a positive whole number of bytes (got ${String(maxPackageBytes)})`,
       );
     }
-    const worker = new Worker(options, scrubber, logger);
+    const worker = new Worker(options, scrubber, logger, pulsarAuthentication);
     worker.connectorLogs = connectorLogs;
     worker.pulsarAuthentication = pulsarAuthentication;
     if (options.fileDirs !== undefined) {
@@ -342,6 +480,17 @@ export class Worker {
       scheduler: this.scheduler,
       catalog,
       pulsarAuthentication: this.pulsarAuthentication,
+      ...(this.cluster
+        ? {
+            beforeStart: (instance: InstanceRef, config: ResolvedConfig) => this.fenceLapsedOwner(instance, config),
+            stoppedEverywhere: (instances: InstanceRef[]) =>
+              (this.cluster as NonNullable<Worker["cluster"]>).scheduler.stoppedEverywhere(
+                instances,
+                (options.stopTimeoutMs ?? DEFAULT_STOP_TIMEOUT_MS) +
+                  (this.cluster as NonNullable<Worker["cluster"]>).settings.leaseMs,
+              ),
+          }
+        : {}),
     });
     this.manager = manager;
     const routes = new AdminRoutes({
@@ -355,6 +504,18 @@ export class Worker {
       cluster: clusterViewOf(this.scheduler, () => new StandaloneClusterView(() => this.url, manager)),
     });
     this.routes = routes;
+    if (this.cluster) {
+      await this.prepareClusterTopics(this.cluster.settings);
+      this.clusterRoutes = new ClusterRoutes({
+        scheduler: this.cluster.scheduler,
+        manager,
+        auth: this.auth,
+        logger: this.logger,
+        selfId: () => this.workerId,
+        maxBodyBytes:
+          (options.maxBodyBytes ?? 5 * 1024 * 1024) + (options.maxPackageBytes ?? DEFAULT_MAX_PACKAGE_BYTES),
+      });
+    }
     await this.store.init();
     const server = createServer((request, response) => {
       void this.handle(request, response);
@@ -377,11 +538,105 @@ export class Worker {
     this.workerId = `${address.address}:${address.port}`;
     manager.workerId = this.workerId;
     const { restored, running, stopped } = await manager.restore();
+    if (this.cluster) {
+      const { scheduler, store, settings } = this.cluster;
+      await scheduler.start({
+        workerId: this.workerId,
+        workerHostname: address.address,
+        port: address.port,
+        url: settings.advertisedUrl ?? this.url,
+      });
+      void store.follow(
+        (change) => manager.applyStoredChange(change),
+        (problem) => this.logger.warn(`connector store: ${problem}`),
+      );
+    }
     this.ready = true;
     this.logger.info(
-      { url: this.url, restored, instancesRunning: running, instancesStopped: stopped },
-      "worker started",
+      {
+        url: this.url,
+        restored,
+        instancesRunning: running,
+        instancesStopped: stopped,
+        ...(this.cluster ? { cluster: this.cluster.settings.cluster } : {}),
+      },
+      this.cluster ? "worker started in cluster mode" : "worker started",
     );
+  }
+
+  /**
+   * Before an instance taken over from a worker whose lease lapsed starts here: that worker may be frozen rather than
+   * dead, and the broker keeps its connection (the active consumer of a Failover subscription, the producer names of
+   * an EFFECTIVELY_ONCE source) until keep-alives time out. Unloading the instance's topics drops every client of
+   * them at once; a frozen worker cannot reconnect before it wakes, and when it wakes it finds its lease lapsed.
+   */
+  private async fenceLapsedOwner(instance: InstanceRef, config: ResolvedConfig): Promise<void> {
+    if (!this.cluster?.scheduler.takeTakeoverFromLapsed(instance)) return;
+    const admin = new PulsarAdmin({
+      serviceUrl: this.options.pulsarAdminUrl ?? "http://127.0.0.1:8080",
+      timeoutMs: 5_000,
+      ...(this.pulsarAuthentication ? { authentication: this.pulsarAuthentication } : {}),
+    });
+    let topics: string[] = [];
+    try {
+      topics = await fencingTopics(instance.kind, config, (namespace) => admin.getTopics(namespace));
+    } catch (error) {
+      this.logger.warn(
+        { instance: instanceKey(instance), err: (error as Error).message },
+        "cannot list the topics of a pattern taken over from a lapsed worker",
+      );
+    }
+    await Promise.all(
+      [...new Set(topics)].map(async (topic) => {
+        try {
+          await admin.unloadTopic(topic);
+        } catch (error) {
+          this.logger.warn(
+            { topic, err: (error as Error).message },
+            "cannot unload a topic taken over from a lapsed worker",
+          );
+        }
+      }),
+    );
+    this.logger.info(
+      { instance: instanceKey(instance), topics },
+      "topics unloaded to fence the instance's previous owner",
+    );
+  }
+
+  /** What this worker knows of its cluster; undefined for a standalone worker. */
+  clusterView(): ClusterView | undefined {
+    return this.cluster?.scheduler;
+  }
+
+  /** Creates the cluster's namespace when missing and keeps its topics compacted (best effort: rights may lack). */
+  private async prepareClusterTopics(settings: ReturnType<typeof clusterSettingsOf>): Promise<void> {
+    const admin = new PulsarAdmin({
+      serviceUrl: this.options.pulsarAdminUrl ?? "http://127.0.0.1:8080",
+      timeoutMs: 10_000,
+      ...(this.pulsarAuthentication ? { authentication: this.pulsarAuthentication } : {}),
+    });
+    try {
+      await admin.createNamespace(settings.namespace, { ifNotExists: true });
+    } catch (error) {
+      this.logger.warn(
+        { namespace: settings.namespace, err: (error as Error).message },
+        "cannot create the cluster namespace; using it as it is",
+      );
+    }
+    const topics = clusterTopics(settings.namespace, settings.cluster);
+    for (const topic of [topics.members, topics.assignments, topics.connectors]) {
+      try {
+        // The policy needs the topic: created here when this is the cluster's first worker.
+        await admin.createTopic(topic).catch(() => undefined);
+        await admin.setCompactionThreshold(topic, 1024 * 1024);
+      } catch (error) {
+        this.logger.warn(
+          { topic, err: (error as Error).message },
+          "cannot set the compaction threshold of a cluster topic",
+        );
+      }
+    }
   }
 
   /** The web console; it sees the connectors through this view only. */
@@ -416,8 +671,9 @@ export class Worker {
     return this.console;
   }
 
-  /** The HTTP entry point: every request of the admin API goes through the routes. */
+  /** The HTTP entry point: in a cluster, requests for other workers are sent on; the routes answer the rest. */
   private async handle(request: IncomingMessage, response: ServerResponse): Promise<void> {
+    if (this.clusterRoutes && this.ready && (await this.clusterRoutes.handle(request, response))) return;
     await this.routes?.handle(request, response);
   }
 
@@ -443,11 +699,15 @@ export class Worker {
           server.closeIdleConnections();
         })
       : Promise.resolve();
+    // A member leaving gracefully says so first: the leader places nothing more here while it drains.
+    await this.cluster?.scheduler.announceLeaving().catch(() => undefined);
     await this.manager?.stopInstances();
+    await this.cluster?.scheduler.close();
     server?.closeAllConnections();
     await closed;
     await this.manager?.closePulsarClient();
     await this.store.release();
+    await this.cluster?.client.close().catch(() => undefined);
     if (this.options.fileDirs !== undefined) {
       if (this.previousFileDirs === undefined) delete process.env[HOST_FILE_DIRS_ENV];
       else process.env[HOST_FILE_DIRS_ENV] = this.previousFileDirs;

@@ -479,6 +479,10 @@ export function buildProgram(io: CliIo, afterAction: (code: number) => void): Co
         "Where instances run unless their custom runtime options say otherwise: in-process (default) or process (a Node process each)",
       )
       .option(
+        "--cluster <name>",
+        "Join the cluster of workers named so through the Pulsar service (connectors, membership and placement in Pulsar topics; see clusterMode in --config)",
+      )
+      .option(
         "--stop-timeout <seconds>",
         "How long an instance may drain on stop before it is closed forcibly (default: 25, below Kubernetes' 30 s grace)",
       )

@@ -6,6 +6,28 @@ import { describe, expect, it } from "vitest";
 import { workerOptions } from "./worker-command.ts";
 
 describe("worker settings", () => {
+  it("joins a cluster with --cluster, keeping the clusterMode settings of the settings file", () => {
+    expect(workerOptions({}).clusterMode).toBeUndefined();
+    expect(workerOptions({ cluster: "prod" })).toMatchObject({ cluster: "prod", clusterMode: {} });
+    const dir = mkdtempSync(join(tmpdir(), "pulsar-connect-settings-"));
+    try {
+      writeFileSync(
+        join(dir, "worker.yaml"),
+        "cluster: staging\nclusterMode:\n  namespace: ops/connect\n  leaseMs: 4000\n",
+      );
+      expect(workerOptions({ config: join(dir, "worker.yaml") })).toMatchObject({
+        cluster: "staging",
+        clusterMode: { namespace: "ops/connect", leaseMs: 4000 },
+      });
+      expect(workerOptions({ config: join(dir, "worker.yaml"), cluster: "prod" })).toMatchObject({
+        cluster: "prod",
+        clusterMode: { namespace: "ops/connect" },
+      });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it("takes the drain time from --stop-timeout (seconds) or stopTimeoutMs in the settings file", () => {
     expect(workerOptions({ stopTimeout: "12.5" }).stopTimeoutMs).toBe(12_500);
     expect(() => workerOptions({ stopTimeout: "0" })).toThrow("--stop-timeout must be a positive number of seconds");

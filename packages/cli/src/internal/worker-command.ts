@@ -23,6 +23,7 @@ const CONFIG_KEYS = new Set([
   "logLevel",
   "maxBodyBytes",
   "cluster",
+  "clusterMode",
   "backoff",
   "stopTimeoutMs",
   "maxParallelism",
@@ -75,6 +76,11 @@ export function workerOptions(options: Options): WorkerOptions {
   if (options.pulsarAuthPlugin !== undefined) settings.pulsarAuthPlugin = String(options.pulsarAuthPlugin);
   if (options.pulsarAuthParams !== undefined) settings.pulsarAuthParams = String(options.pulsarAuthParams);
   if (options.logLevel !== undefined) settings.logLevel = String(options.logLevel);
+  if (options.cluster !== undefined) {
+    // Joining is what the flag asks for: settings of clusterMode from --config stay, the name comes from the flag.
+    settings.cluster = String(options.cluster);
+    settings.clusterMode = settings.clusterMode ?? {};
+  }
   if (options.runtime !== undefined) {
     const runtime = String(options.runtime);
     if (runtime !== "in-process" && runtime !== "process") {

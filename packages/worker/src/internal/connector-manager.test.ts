@@ -12,7 +12,7 @@ import {
 } from "@pulsar-connect/runtime";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { fixtureHost } from "../../test/fixtures/host.ts";
-import { ConnectorManager } from "./connector-manager.ts";
+import { ConnectorManager, type ConnectorManagerSettings } from "./connector-manager.ts";
 import { ConnectorPackages } from "./packages.ts";
 import { SecretScrubber } from "./redact.ts";
 import type { InstanceRef, Scheduler } from "./scheduler.ts";
@@ -101,7 +101,10 @@ let created: StandInInstance[];
 let manager: ConnectorManager | undefined;
 const PATH = { tenant: "public", namespace: "default", name: "placed" };
 
-async function newManager(scheduler: Scheduler): Promise<ConnectorManager> {
+async function newManager(
+  scheduler: Scheduler,
+  cluster: Pick<ConnectorManagerSettings, "stoppedEverywhere"> = {},
+): Promise<ConnectorManager> {
   const catalog = await ConnectorCatalog.discover({ hostDirs: [fixtureHost()] });
   store = new FileStore(dataDir);
   await store.init();
@@ -122,6 +125,7 @@ async function newManager(scheduler: Scheduler): Promise<ConnectorManager> {
     scheduler,
     catalog,
     pulsarAuthentication: undefined,
+    ...cluster,
   });
   await manager.restore();
   return manager;
@@ -162,6 +166,27 @@ afterEach(async () => {
 });
 
 describe("the connector manager and its scheduler", () => {
+  it("in a cluster, a delete the store refuses leaves the connector running as before", async () => {
+    await newManager(new StandaloneScheduler(), { stoppedEverywhere: async () => undefined });
+    await manager?.create("sink", PATH, {
+      config: {
+        archive: "builtin://test-file",
+        inputs: ["in"],
+        parallelism: 2,
+        cleanupSubscription: false,
+        configs: { path: "/tmp/never-written" },
+      },
+    });
+    await manager?.control("sink", PATH, "stop", "1");
+    await until(() => running().join() === "0");
+    store.remove = async () => {
+      throw new Error("the broker is gone");
+    };
+    await expect(manager?.remove("sink", PATH)).rejects.toThrow(/the broker is gone/);
+    await until(() => running().join() === "0");
+    expect((await store.loadAll()).entries[0]?.stoppedInstances).toEqual([1]);
+  });
+
   it("standalone runs every instance", async () => {
     await newManager(new StandaloneScheduler());
     await createSink(3);

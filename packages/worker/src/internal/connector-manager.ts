@@ -39,6 +39,9 @@ import {
 import { WorkerError } from "../errors.ts";
 import type { PulsarClientHandle, WorkerOptions } from "../worker.ts";
 import { archiveKind, fetchArchive, uploadArchive } from "./archive-fetch.ts";
+import { type Demand, ramBytes } from "./cluster/assignment.ts";
+import { instanceKey } from "./cluster/cluster-scheduler.ts";
+import type { StoreChange } from "./cluster/cluster-store.ts";
 import type { ConnectorStore, StoredConnector } from "./connector-store.ts";
 import type { ConsoleConnector } from "./console/index.ts";
 import type { Submission } from "./http.ts";
@@ -92,6 +95,10 @@ export interface ConnectorManagerSettings {
   catalog: ConnectorCatalog;
   /** From `pulsarAuthPlugin`/`pulsarAuthParams`, or the fixed `pulsarAuthToken`. */
   pulsarAuthentication: Authentication | undefined;
+  /** Runs before each start of an instance (cluster mode: fences a previous owner that may be frozen). */
+  beforeStart?: (instance: InstanceRef, config: ResolvedConfig) => Promise<void>;
+  /** Cluster mode: resolves once no worker holds any of the instances any more (they were stored as stopped). */
+  stoppedEverywhere?: (instances: InstanceRef[]) => Promise<void>;
 }
 
 function pulsarTlsOf(options: WorkerOptions): PulsarClientOptions["tls"] {
@@ -103,6 +110,18 @@ function pulsarTlsOf(options: WorkerOptions): PulsarClientOptions["tls"] {
   }
   if (options.pulsarTlsAllowInsecureConnection === true) tls.rejectUnauthorized = false;
   return tls;
+}
+
+/** Options of a Pulsar client of the worker's own (the cluster's, or the one its instances share). */
+export function workerClientOptions(
+  options: WorkerOptions,
+  authentication: Authentication | undefined,
+): PulsarClientOptions {
+  const clientOptions: PulsarClientOptions = { serviceUrl: options.pulsarServiceUrl ?? "pulsar://127.0.0.1:6650" };
+  const tls = pulsarTlsOf(options);
+  if (tls) clientOptions.tls = tls;
+  if (authentication) clientOptions.authentication = authentication;
+  return clientOptions;
 }
 
 function stableJson(value: unknown): string {
@@ -179,6 +198,8 @@ export class ConnectorManager {
   private readonly scheduler: Scheduler;
   private readonly pulsarAuthentication: Authentication | undefined;
   private readonly catalog: ConnectorCatalog;
+  private readonly beforeStart: ConnectorManagerSettings["beforeStart"];
+  private readonly stoppedEverywhere: ConnectorManagerSettings["stoppedEverywhere"];
   /** Packages installed by a submission still being checked, by integrity: not removed meanwhile. */
   private readonly pinnedPackages: Map<string, number> = new Map();
   private readonly components: Map<string, Component> = new Map();
@@ -196,6 +217,8 @@ export class ConnectorManager {
     this.scheduler = settings.scheduler;
     this.catalog = settings.catalog;
     this.pulsarAuthentication = settings.pulsarAuthentication;
+    this.beforeStart = settings.beforeStart;
+    this.stoppedEverywhere = settings.stoppedEverywhere;
   }
 
   /** Restores every stored connector in its last desired state; returns how many. */
@@ -393,6 +416,10 @@ export class ConnectorManager {
     ]);
     // Checked again at each start: a stored config may predate a change of the worker's runtime.
     this.checkRuntime(component.kind, config, connector.entryModule !== undefined);
+    await this.beforeStart?.(
+      { kind: component.kind, tenant: config.tenant, namespace: config.namespace, name: config.name, instanceId },
+      config,
+    );
     const instanceConfig = { ...config, secrets: secrets.values };
     const adminUrl = this.options.pulsarAdminUrl ?? "http://127.0.0.1:8080";
     const entryModule = connector.entryModule;
@@ -486,6 +513,16 @@ export class ConnectorManager {
   ): Promise<InstalledPackage | undefined> {
     const maxBytes = this.options.maxPackageBytes ?? DEFAULT_MAX_PACKAGE_BYTES;
     let tarball = submission.packageData;
+    const bringsPackage = tarball !== undefined || (archive !== undefined && archiveKind(archive) === "url");
+    if (bringsPackage && this.options.clusterMode !== undefined) {
+      // Only the worker that received a package installs it; the others could not run the instances placed on them.
+      throw new WorkerError(
+        "UNSUPPORTED",
+        "Cluster mode runs connectors installed on every worker only (builtin://<name>, or an npm package installed " +
+          "next to each worker): uploaded packages and http(s)/file archives are refused, as the other workers " +
+          "could not run them",
+      );
+    }
     if (!tarball) {
       if (archive === undefined || archiveKind(archive) !== "url") return undefined;
       tarball = await fetchArchive(archive, { fileDirs: this.options.fileDirs ?? [], maxBytes });
@@ -525,7 +562,10 @@ export class ConnectorManager {
 
   /** After a placement change: stops the instances that no longer run here, starts those that now do. */
   private async place(component: Component): Promise<void> {
-    await Promise.all(component.slots.filter((slot) => !this.runsHere(component, slot)).map((slot) => slot.stop()));
+    const immediate = this.scheduler.mustStopAtOnce?.() ?? false;
+    await Promise.all(
+      component.slots.filter((slot) => !this.runsHere(component, slot)).map((slot) => slot.stop({ immediate })),
+    );
     this.apply(component);
   }
 
@@ -729,6 +769,122 @@ export class ConnectorManager {
   // ---------------------------------------------------------------------------------------------------------
   // Operations
 
+  // ---------------------------------------------------------------------------------------------------------
+  // Cluster mode
+
+  /**
+   * Applies a change another worker stored (cluster mode): a new connector, a new config or desired state, or a
+   * removal. Instances run here only where the scheduler places them.
+   */
+  async applyStoredChange(change: StoreChange): Promise<void> {
+    if (this.closing) return;
+    if ("removed" in change) {
+      const { kind, tenant, namespace, name } = change.removed;
+      const key = this.key(kind, tenant, namespace, name);
+      const component = this.components.get(key);
+      if (!component) return;
+      await this.exclusive(component, async () => {
+        await Promise.all(component.slots.map((slot) => slot.stop()));
+        component.deleted = true;
+        this.components.delete(key);
+        this.scrubber.delete(key);
+        this.logger.info({ kind, fqfn: `${tenant}/${namespace}/${name}` }, "connector deleted by another worker");
+      });
+      return;
+    }
+    const entry = change.entry;
+    const { tenant, namespace, name } = entry.config;
+    const key = this.key(entry.kind, tenant, namespace, name);
+    const desired = Array.from(
+      { length: entry.config.parallelism },
+      (_, id): Desired => (entry.stoppedInstances.includes(id) ? "stopped" : "running"),
+    );
+    const existing = this.components.get(key);
+    if (!existing) {
+      const { installed, problem } = await this.restorePackage(entry);
+      if (this.components.has(key)) return this.applyStoredChange(change);
+      const component = this.addComponent(entry.kind, entry.config, desired, installed);
+      if (problem !== undefined) component.packageProblem = problem;
+      this.logger.info(
+        { kind: entry.kind, fqfn: `${tenant}/${namespace}/${name}` },
+        "connector created by another worker",
+      );
+      this.apply(component);
+      return;
+    }
+    await this.exclusive(existing, async () => {
+      const sameConfig =
+        stableJson(existing.config) === stableJson(entry.config) &&
+        existing.package?.integrity === entry.package?.integrity;
+      if (sameConfig) {
+        // Only the desired state changed: stop what is now stopped, start what now runs.
+        existing.desired = desired;
+        await Promise.all(
+          existing.slots.filter((slot) => desired[slot.instanceId] === "stopped").map((slot) => slot.stop()),
+        );
+        this.apply(existing);
+        return;
+      }
+      const { installed, problem } =
+        existing.package?.integrity === entry.package?.integrity
+          ? { installed: existing.package, problem: existing.packageProblem }
+          : await this.restorePackage(entry);
+      await Promise.all(existing.slots.map((slot) => slot.stop()));
+      existing.config = entry.config;
+      existing.desired = desired;
+      existing.package = installed;
+      if (problem !== undefined) existing.packageProblem = problem;
+      else delete existing.packageProblem;
+      this.scrubber.set(key, secretValues(entry.config, this.schemaOf(entry.kind, entry.config, installed)));
+      this.resizeSlots(existing);
+      this.logger.info(
+        { kind: entry.kind, fqfn: `${tenant}/${namespace}/${name}` },
+        "connector updated by another worker",
+      );
+      this.apply(existing);
+    });
+  }
+
+  /** Every instance of every connector, kind-prefixed, with its declared resources: what a cluster leader places. */
+  clusterDemands(): Demand[] {
+    return [...this.components.values()].flatMap((component) =>
+      Array.from(
+        { length: Math.min(component.config.parallelism, this.options.maxParallelism ?? DEFAULT_MAX_PARALLELISM) },
+        (_, instanceId) => ({
+          instance: instanceKey({
+            kind: component.kind,
+            tenant: component.config.tenant,
+            namespace: component.config.namespace,
+            name: component.config.name,
+            instanceId,
+          }),
+          cpu: Number(component.config.resources?.cpu ?? 0) || 0,
+          ram: ramBytes(component.config.resources?.ram),
+        }),
+      ),
+    );
+  }
+
+  /** The instances that hold resources here (starting, running, restarting or stopping), kind-prefixed. */
+  instancesHeldHere(): string[] {
+    return [...this.components.values()].flatMap((component) =>
+      component.slots
+        .filter((slot) => slot.holdsInstance)
+        .map((slot) =>
+          instanceKey({
+            kind: component.kind,
+            tenant: component.config.tenant,
+            namespace: component.config.namespace,
+            name: component.config.name,
+            instanceId: slot.instanceId,
+          }),
+        ),
+    );
+  }
+
+  // ---------------------------------------------------------------------------------------------------------
+  // Operations
+
   async create(kind: Kind, path: Path, submission: Submission): Promise<ConfigWarning[]> {
     const { config, installed } = await this.checkSubmission(kind, path, submission);
     const key = this.key(kind, path.tenant, path.namespace, path.name);
@@ -869,6 +1025,24 @@ export class ConnectorManager {
   async remove(kind: Kind, path: Path): Promise<void> {
     const component = this.find(kind, path.tenant, path.namespace, path.name);
     await this.exclusive(component, async () => {
+      const desiredBefore = component.desired;
+      if (this.stoppedEverywhere) {
+        // In a cluster, other workers run instances too: stored as stopped first, so that their owners drain them
+        // before the subscription goes (a consumer still connected would create it again).
+        const stopped = component.desired.map((): Desired => "stopped");
+        await this.persist(component, component.config, stopped);
+        component.desired = stopped;
+        await Promise.all(component.slots.map((slot) => slot.stop()));
+        await this.stoppedEverywhere(
+          component.slots.map((slot) => ({
+            kind,
+            tenant: path.tenant,
+            namespace: path.namespace,
+            name: path.name,
+            instanceId: slot.instanceId,
+          })),
+        );
+      }
       await Promise.all(component.slots.map((slot) => slot.stop()));
       const config = component.config;
       if (kind === "sink" && (config as ResolvedSinkConfig).cleanupSubscription !== false) {
@@ -888,6 +1062,18 @@ export class ConnectorManager {
         await this.store.remove(kind, config.tenant, config.namespace, config.name);
       } catch (error) {
         // Still stored, so still there: run what ran before instead of leaving it stopped.
+        if (component.desired !== desiredBefore) {
+          await this.persist(component, component.config, desiredBefore).then(
+            () => {
+              component.desired = desiredBefore;
+            },
+            (restoreError: unknown) =>
+              this.logger.warn(
+                { err: (restoreError as Error).message },
+                "the connector stays stored as stopped after a failed delete",
+              ),
+          );
+        }
         this.apply(component);
         throw new WorkerError("STORE_FAILED", `Cannot delete ${kind} ${config.name}: ${(error as Error).message}`, {
           cause: error,
@@ -928,8 +1114,12 @@ export class ConnectorManager {
       const slots = this.slotsOf(component, kind, path.name, instance);
       const desired = [...component.desired];
       for (const slot of slots) desired[slot.instanceId] = action === "stop" ? "stopped" : "running";
-      // Stored before acting: a failed write changes nothing, and a crash right after restores the new wish.
-      await this.persist(component, component.config, desired);
+      // Stored before acting: a failed write changes nothing, and a crash right after restores the new wish. Nothing
+      // to store when the wish is unchanged (a restart of running instances): in a cluster only the leader writes,
+      // while a restart is done by the worker running the instance.
+      if (desired.some((state, id) => state !== component.desired[id])) {
+        await this.persist(component, component.config, desired);
+      }
       component.desired = desired;
       if (action === "stop") {
         await Promise.all(slots.map((slot) => slot.stop()));
@@ -1079,16 +1269,19 @@ export class ConnectorManager {
   }
 
   metrics(withExceptions: boolean): string {
+    // Per worker: the instances placed here (all of them standalone), not those running on other workers.
     const instances = [...this.components.values()].flatMap((component) =>
-      component.slots.map((slot) => ({
-        kind: component.kind,
-        tenant: component.config.tenant,
-        namespace: component.config.namespace,
-        name: component.config.name,
-        instanceId: slot.instanceId,
-        counters: slot.counters(),
-        recentExceptions: withExceptions ? slot.recentExceptions() : { connector: [], system: [] },
-      })),
+      component.slots
+        .filter((slot) => this.runsHere(component, slot) || slot.holdsInstance)
+        .map((slot) => ({
+          kind: component.kind,
+          tenant: component.config.tenant,
+          namespace: component.config.namespace,
+          name: component.config.name,
+          instanceId: slot.instanceId,
+          counters: slot.counters(),
+          recentExceptions: withExceptions ? slot.recentExceptions() : { connector: [], system: [] },
+        })),
     );
     return renderMetrics(instances, this.options.cluster ?? "standalone", this.minuteWindows);
   }

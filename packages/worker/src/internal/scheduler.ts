@@ -18,6 +18,11 @@ export interface Scheduler {
   runsHere(instance: InstanceRef): boolean;
   /** Calls `listener` after the placement changed; returns the unsubscribe. */
   onChange(listener: () => void): () => void;
+  /**
+   * Whether instances that no longer run here stop at once instead of draining: in a cluster, when this worker's own
+   * lease lapsed and another worker may be running them already.
+   */
+  mustStopAtOnce?(): boolean;
 }
 
 /** A single worker: every instance runs here, and the placement never changes. */

@@ -96,4 +96,26 @@ describe("InstanceSlot", () => {
     expect(launches).toHaveLength(1);
     expect(subject.status()).toMatchObject({ running: false, state: "stopped" });
   });
+
+  it("closes the instance at once, without draining, when asked to stop immediately", async () => {
+    const calls: string[] = [];
+    const draining = instance({});
+    const subject = slot(() => ({
+      ...draining,
+      async stop() {
+        calls.push("stop");
+        await sleep(60_000);
+      },
+      async forceStop() {
+        calls.push("forceStop");
+      },
+    })).slot;
+    subject.run();
+    await sleep(50);
+    const started = performance.now();
+    await subject.stop({ immediate: true });
+    expect(performance.now() - started).toBeLessThan(5_000);
+    expect(calls).toEqual(["forceStop"]);
+    expect(subject.holdsInstance).toBe(false);
+  });
 });

@@ -106,6 +106,11 @@ export class InstanceSlot {
     this.stopTimeoutMs = options.stopTimeoutMs ?? DEFAULT_STOP_TIMEOUT_MS;
   }
 
+  /** Whether an instance holds resources here: starting, running, waiting to restart, or stopping. */
+  get holdsInstance(): boolean {
+    return this.phase !== "stopped" && this.phase !== "finished";
+  }
+
   /** Marks the slot running and starts an instance unless one is already active or waiting to restart. */
   run(): void {
     this.desired = "running";
@@ -115,15 +120,24 @@ export class InstanceSlot {
     }
   }
 
-  /** Marks the slot stopped and stops the instance gracefully. */
-  async stop(): Promise<void> {
+  /**
+   * Marks the slot stopped and stops the instance gracefully; with `immediate`, closes it at once without draining
+   * (cluster mode: this worker's lease lapsed and another worker may already run the instance).
+   */
+  async stop(options: { immediate?: boolean } = {}): Promise<void> {
     this.desired = "stopped";
     this.generation += 1;
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
     const instance = this.instance;
     this.instance = undefined;
-    if (instance) {
+    if (instance && options.immediate && instance.forceStop) {
+      this.phase = "stopping";
+      await instance.forceStop().catch((error: unknown) => {
+        this.logger.warn({ err: this.scrub(messageOf(error)) }, "instance did not close cleanly");
+      });
+      this.retire(instance);
+    } else if (instance) {
       this.phase = "stopping";
       let timer: NodeJS.Timeout | undefined;
       const timeout = new Promise<"timeout">((done) => {

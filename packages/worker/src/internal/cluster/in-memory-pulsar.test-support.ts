@@ -1,0 +1,118 @@
+import { PulsarClientError } from "@pulsar-connect/pulsar-client";
+
+/** A message as the in-memory stand-in stores it. */
+export interface StoredMessage {
+  key?: string;
+  data: Buffer;
+  publishTime: number;
+  properties: Record<string, string>;
+}
+
+/** Faults a test injects into one worker's client. */
+export interface Faults {
+  /** The members topic's reader delivers nothing while this answers true. */
+  stallMembersReader?: () => boolean;
+}
+
+/** The client calls the cluster code makes, as the stand-in answers them. */
+export interface InMemoryClient {
+  createProducer(options: { topic: string; accessMode?: string }): Promise<{
+    send(message: { key?: string; value: string; properties?: Record<string, string> }): Promise<void>;
+    close(): Promise<void>;
+  }>;
+  createReader(options: { topic: string }): Promise<{
+    hasMessageAvailable(): Promise<boolean>;
+    readNext(timeoutMs: number): Promise<StoredMessage>;
+    close(): Promise<void>;
+  }>;
+}
+
+const sleep = (ms: number) => new Promise((done) => setTimeout(done, ms));
+
+/**
+ * An in-memory stand-in for the few Pulsar calls the cluster code makes (producers with ExclusiveWithFencing, readers
+ * from the earliest message), for unit tests of timing faults a real broker cannot be made to show on demand. The
+ * integration tests run the same code on a real Pulsar.
+ */
+export class InMemoryPulsar {
+  readonly topics: Map<string, StoredMessage[]> = new Map();
+  private readonly waiters = new Map<string, Set<() => void>>();
+  private readonly fencingHolders = new Map<string, { fenced: boolean }>();
+
+  log(topic: string): StoredMessage[] {
+    let list = this.topics.get(topic);
+    if (!list) {
+      list = [];
+      this.topics.set(topic, list);
+    }
+    return list;
+  }
+
+  private push(topic: string, message: StoredMessage): void {
+    this.log(topic).push(message);
+    for (const wake of this.waiters.get(topic) ?? []) wake();
+  }
+
+  client(faults: Faults = {}): InMemoryClient {
+    const bus = this;
+    return {
+      async createProducer(options: { topic: string; accessMode?: string }) {
+        const handle = { fenced: false, closed: false };
+        if (options.accessMode === "ExclusiveWithFencing") {
+          const previous = bus.fencingHolders.get(options.topic);
+          if (previous) previous.fenced = true;
+          bus.fencingHolders.set(options.topic, handle);
+        }
+        return {
+          async send(message: { key?: string; value: string; properties?: Record<string, string> }) {
+            if (handle.fenced) throw new PulsarClientError("PRODUCER_FENCED", "fenced by a newer producer");
+            if (handle.closed) throw new PulsarClientError("CLOSED", "producer closed");
+            bus.push(options.topic, {
+              ...(message.key === undefined ? {} : { key: message.key }),
+              data: Buffer.from(message.value),
+              publishTime: Date.now(),
+              properties: message.properties ?? {},
+            });
+          },
+          async close() {
+            handle.closed = true;
+          },
+        };
+      },
+      async createReader(options: { topic: string }) {
+        let position = 0;
+        const stalled = () => options.topic.endsWith("-members") && faults.stallMembersReader?.() === true;
+        return {
+          async hasMessageAvailable() {
+            return position < bus.log(options.topic).length;
+          },
+          async readNext(timeoutMs: number) {
+            if (stalled()) {
+              await sleep(timeoutMs);
+              throw new PulsarClientError("TIMEOUT", "no message in time");
+            }
+            if (position >= bus.log(options.topic).length) {
+              await new Promise<void>((done) => {
+                const set = bus.waiters.get(options.topic) ?? new Set<() => void>();
+                bus.waiters.set(options.topic, set);
+                const wake = () => {
+                  set.delete(wake);
+                  clearTimeout(timer);
+                  done();
+                };
+                const timer = setTimeout(wake, timeoutMs);
+                set.add(wake);
+              });
+              if (position >= bus.log(options.topic).length)
+                throw new PulsarClientError("TIMEOUT", "no message in time");
+            }
+            const message = bus.log(options.topic)[position] as StoredMessage;
+            position += 1;
+            return message;
+          },
+          async close() {},
+        };
+      },
+    };
+  }
+}
