@@ -276,11 +276,11 @@ for (let i = 0; i < PIPELINES; i += 1) {
     async () =>
       (
         await api("PUT", `/admin/v3/sources/${namespace}/${sourceName(i)}`, {
-          configs: { recordType: "people", ratePerSecond: 0 },
+          configs: { recordType: "people", ratePerSecond: THROUGHPUT_RATE },
         })
       ).status < 300,
     60_000,
-    "unthrottle a source",
+    "set the offered rate of a source",
   );
 }
 const throughput: { workers: number; rowsPerSecond: number; allRunningAtEnd: boolean; leaseLapses: number }[] = [];
