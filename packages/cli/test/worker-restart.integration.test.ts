@@ -153,7 +153,8 @@ async function api(method: string, path: string, body?: unknown) {
 }
 
 function rows(db: string): number {
-  const database = new DatabaseSync(db, { readOnly: true });
+  // The sink may hold the write lock at this moment: wait for it (busy timeout) rather than fail the read.
+  const database = new DatabaseSync(db, { readOnly: true, timeout: 10_000 });
   try {
     return (database.prepare("SELECT count(*) AS n FROM people").get() as { n: number }).n;
   } finally {
