@@ -191,6 +191,57 @@ describe("dead-letter default", () => {
   });
 });
 
+describe("MANUAL refusals", () => {
+  // The connector acknowledges what it wrote; a record it refuses was never its to settle, so the runtime fails it
+  // as upstream fails the source record of a sink write that threw: redelivered, then dead-lettered when configured.
+  const refusingSink = (refused: number, written: number[], refusals: { count: number }, times: number) =>
+    scriptedSink(async (records) => {
+      const failed: Array<{ index: number; error: Error }> = [];
+      records.forEach((record, index) => {
+        if (record.value.id === refused && refusals.count < times) {
+          refusals.count += 1;
+          failed.push({ index, error: new ConnectorError("INVALID_RECORD", "refused", { retryable: false }) });
+        } else {
+          written.push(record.value.id);
+          record.ack?.();
+        }
+      });
+      return { failed };
+    });
+
+  it("redelivers a refused record instead of leaving it unsettled", async () => {
+    const topic = `persistent://public/default/${unique("manualredeliver")}`;
+    const written: number[] = [];
+    const refusals = { count: 0 };
+    const { instance, config } = sinkInstance(topic, refusingSink(3, written, refusals, 2), {
+      processingGuarantees: "MANUAL",
+    });
+    await instance.start();
+    await produce(topic, ids(6));
+    await waitFor(() => written.includes(3), "the refused record written after its redelivery");
+    expect(refusals.count).toBe(2);
+    await waitFor(async () => (await backlog(topic, config.sourceSubscriptionName)) === 0, "every record acked");
+    await instance.stop();
+  });
+
+  it("dead-letters a refused record after maxMessageRetries and acknowledges it", async () => {
+    const topic = `persistent://public/default/${unique("manualdlq")}`;
+    const written: number[] = [];
+    const refusals = { count: 0 };
+    const { instance, config } = sinkInstance(topic, refusingSink(2, written, refusals, 1_000), {
+      processingGuarantees: "MANUAL",
+      maxMessageRetries: 1,
+    });
+    await instance.start();
+    await produce(topic, ids(5));
+    const dlq = defaultDlq(topic, config.sourceSubscriptionName);
+    await waitFor(async () => (await published(dlq)) === 1, "the refused record dead-lettered");
+    await waitFor(async () => (await backlog(topic, config.sourceSubscriptionName)) === 0, "every record settled");
+    expect(written.sort((a, b) => a - b)).toEqual([0, 1, 3, 4]);
+    await instance.stop();
+  });
+});
+
 describe("EFFECTIVELY_ONCE acknowledgement around dead-lettering", () => {
   it("an undecodable message does not acknowledge earlier records that are not written", async () => {
     const topic = `persistent://public/default/${unique("undecodable")}`;

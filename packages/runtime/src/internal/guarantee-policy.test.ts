@@ -14,7 +14,7 @@ describe("guarantee policies", () => {
     expect(action("ATLEAST_ONCE", 0)).toBe("redeliver");
     expect(action("EFFECTIVELY_ONCE", 0)).toBe("fail-instance");
     expect(action("ATMOST_ONCE", 0)).toBe("drop");
-    expect(action("MANUAL", 0)).toBe("connector");
+    expect(action("MANUAL", 0)).toBe("redeliver");
   });
 
   it("redelivers maxMessageRetries times before dead-lettering on Shared subscriptions, at once with cumulative acks", () => {

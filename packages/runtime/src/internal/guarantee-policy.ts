@@ -38,7 +38,9 @@ export interface SinkGuarantee {
   /**
    * What a record the sink refuses (or that cannot be decoded) leads to when no dead-letter topic is configured
    * (`maxMessageRetries` unset or 0, as upstream): `redeliver` negative-acks it; `fail-instance` ends the
-   * instance with the reason, and the restart resumes after the last cumulative ack; `drop` counts it.
+   * instance with the reason, and the restart resumes after the last cumulative ack; `drop` counts it. Under MANUAL
+   * too: a refused record is not the connector's to settle, as upstream fails the source record of a sink write that
+   * threw.
    */
   readonly refusedWithoutDeadLetter: "redeliver" | "fail-instance" | "drop";
   /**
@@ -172,8 +174,8 @@ const MANUAL: GuaranteePolicy = {
     awaitsAckReceipt: false,
     retriesWrites: true,
     serialWritesReason: undefined,
-    refusedWithoutDeadLetter: "drop",
-    redeliversBeforeDeadLetter: false,
+    refusedWithoutDeadLetter: "redeliver",
+    redeliversBeforeDeadLetter: true,
     resumesFromStoredPositions: false,
     restartResumesFrom: "every message the connector did not acknowledge",
   },
@@ -200,7 +202,7 @@ export function guaranteePolicy(guarantee: ProcessingGuarantee): GuaranteePolicy
 }
 
 /** What happens to a record the sink refused (or that cannot be decoded). */
-export type RefusalAction = "dead-letter" | "redeliver" | "fail-instance" | "drop" | "connector";
+export type RefusalAction = "dead-letter" | "redeliver" | "fail-instance" | "drop";
 
 /**
  * Decides the fate of a refused record. A dead-letter topic exists only with `maxMessageRetries > 0`, as upstream
@@ -210,7 +212,6 @@ export function refusalAction(
   policy: SinkGuarantee,
   options: { maxMessageRetries: number; redeliveryCount: number },
 ): RefusalAction {
-  if (policy.ackWhen === "connector") return "connector";
   if (policy.ackWhen === "received") return "drop";
   if (options.maxMessageRetries <= 0) return policy.refusedWithoutDeadLetter;
   if (policy.redeliversBeforeDeadLetter && options.redeliveryCount < options.maxMessageRetries) return "redeliver";

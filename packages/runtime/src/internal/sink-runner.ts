@@ -838,12 +838,7 @@ export class SinkRunner extends RunnerBase {
       const error = entry.refusal as ConnectorError;
       if (this.stopping || !consumer) return;
       this.stats.recordConnectorException(error);
-      // A MANUAL connector never sees an undecodable message: it is settled as under ATLEAST_ONCE.
-      const policy =
-        this.policy.sink.ackWhen === "connector" && entry.record === undefined
-          ? guaranteePolicy("ATLEAST_ONCE").sink
-          : this.policy.sink;
-      const action = refusalAction(policy, {
+      const action = refusalAction(this.policy.sink, {
         maxMessageRetries: this.options.config.maxMessageRetries ?? 0,
         redeliveryCount: entry.message.redeliveryCount,
       });
@@ -866,8 +861,6 @@ export class SinkRunner extends RunnerBase {
           return;
         case "drop":
           entry.done = true;
-          break;
-        case "connector":
           break;
       }
     }
