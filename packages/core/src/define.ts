@@ -56,6 +56,7 @@ export interface SinkInstance {
    * Writes a batch. Resolves when every record is durable (or with the records that failed); rejects when none
    * can be considered written. The runtime acks, retries or dead-letters according to the guarantee.
    */
+  // biome-ignore lint/suspicious/noConfusingVoidType: a write that returns nothing (`async write() {}`) is Promise<void>
   write(records: SinkRecord[]): Promise<void | WriteOutcome>;
   /**
    * For sinks declaring `storesPositions`: the last position stored with the data, per topic (partition).

@@ -63,7 +63,7 @@ export class PulsarStateStore implements StateStore {
 
   async getCounter(key: string): Promise<bigint> {
     const bytes = await this.get(COUNTER_PREFIX + key);
-    if (!bytes || bytes.byteLength !== 8) return 0n;
+    if (bytes?.byteLength !== 8) return 0n;
     return new DataView(bytes.buffer, bytes.byteOffset, 8).getBigInt64(0);
   }
 
