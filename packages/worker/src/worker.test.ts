@@ -212,6 +212,28 @@ describe("worker admin API", () => {
     expect(again.json.reason).toBe("Sink s1 already exists");
   });
 
+  it("refuses a source named like a sink of the same namespace, and the other way round, as upstream", async () => {
+    await startWorker();
+    expect((await call("POST", `${SINKS}/shared-name`, sinkConfig())).status).toBe(204);
+    const source = await call("POST", "/admin/v3/sources/public/default/shared-name", {
+      archive: "builtin://test-counter",
+      topicName: "persistent://public/default/unit-out",
+    });
+    expect(source.status).toBe(400);
+    expect(source.json.reason).toBe("Source shared-name already exists");
+    expect(
+      (
+        await call("POST", "/admin/v3/sources/public/default/only-source", {
+          archive: "builtin://test-counter",
+          topicName: "persistent://public/default/unit-out",
+        })
+      ).status,
+    ).toBe(204);
+    const sink = await call("POST", `${SINKS}/only-source`, sinkConfig());
+    expect(sink.status).toBe(400);
+    expect(sink.json.reason).toBe("Sink only-source already exists");
+  });
+
   it("accepts multipart with sinkConfig and url parts, on the singular path too, and refuses an upload that is no npm tarball", async () => {
     await startWorker();
     const form = new FormData();

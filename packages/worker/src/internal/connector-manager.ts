@@ -888,7 +888,9 @@ export class ConnectorManager {
   async create(kind: Kind, path: Path, submission: Submission): Promise<ConfigWarning[]> {
     const { config, installed } = await this.checkSubmission(kind, path, submission);
     const key = this.key(kind, path.tenant, path.namespace, path.name);
-    if (this.components.has(key)) {
+    // One name per namespace across sources and sinks, as upstream (whose functions, sources and sinks share names).
+    const other = this.key(kind === "sink" ? "source" : "sink", path.tenant, path.namespace, path.name);
+    if (this.components.has(key) || this.components.has(other)) {
       this.unpin(installed);
       await this.releasePackage(installed);
       throw new WorkerError("ALREADY_EXISTS", `${KIND_TITLE[kind]} ${path.name} already exists`);
