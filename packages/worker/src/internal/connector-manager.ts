@@ -1135,6 +1135,12 @@ export class ConnectorManager {
     });
   }
 
+  /** Which instances of a connector the user wants stopped (stored as stopped), by instance id. */
+  stoppedInstances(kind: Kind, path: Path): number[] {
+    const component = this.find(kind, path.tenant, path.namespace, path.name);
+    return component.desired.flatMap((state, id) => (state === "stopped" ? [id] : []));
+  }
+
   /** One instance's status, or the connector's with every instance. */
   status(kind: Kind, path: Path, instance: string | undefined): InstanceStatus | ConnectorStatus | undefined {
     const component = this.find(kind, path.tenant, path.namespace, path.name);

@@ -109,6 +109,16 @@ export class ClusterRoutes {
         await this.gatherStatus(request, response, target);
         return true;
       }
+      if (target.rest.length === 2 && /^\d+$/.test(first as string) && second === "restart" && method !== "GET") {
+        // A stopped instance restarts as upstream's restart does: it runs again, which is a change of the stored state.
+        this.authorize(request, target);
+        const stopped = this.settings.manager.stoppedInstances(target.kind, target);
+        if (stopped.includes(Number(first))) {
+          await this.startThroughLeader(request, target, [Number(first)]);
+          sendNoContent(response);
+          return true;
+        }
+      }
       if (target.rest.length === 2 && /^\d+$/.test(first as string) && (second === "status" || second === "restart")) {
         const owner = scheduler.ownerUrl({ ...target, instanceId: Number(first) });
         if (!owner || owner.workerId === this.settings.selfId()) return false;
@@ -157,30 +167,57 @@ export class ClusterRoutes {
     sendJson(response, 200, upstreamConnectorStatus(instances));
   }
 
-  /** A connector's restart: each instance restarts where it runs. */
+  /**
+   * Starts stopped instances: the leader stores them as running, and their owners start them when they read it.
+   * Instance by instance, each as the `start` a client would send the leader.
+   */
+  private async startThroughLeader(request: IncomingMessage, target: Target, instanceIds: number[]): Promise<void> {
+    const { scheduler, manager } = this.settings;
+    for (const instanceId of instanceIds) {
+      if (scheduler.isLeader()) {
+        await manager.control(target.kind, target, "start", String(instanceId));
+        continue;
+      }
+      const leader = scheduler.leaderUrl();
+      if (!leader) throw new WorkerError("NOT_READY", "The cluster has no leader at the moment; retry shortly");
+      const answer = await this.send(request, leader, `${this.instancePath(target, instanceId)}/start`, "POST");
+      if (answer.status >= 300) {
+        throw new WorkerError(
+          answer.status === 503 ? "NOT_READY" : "INTERNAL",
+          `Starting instance ${instanceId} on the leader failed: HTTP ${answer.status} ${answer.body.toString("utf8")}`,
+        );
+      }
+    }
+  }
+
+  /** A connector's restart: each instance restarts where it runs; stopped instances are started (upstream's restart). */
   private async restartEverywhere(request: IncomingMessage, response: ServerResponse, target: Target): Promise<void> {
     this.authorize(request, target);
     const local = this.settings.manager.status(target.kind, target, undefined) as ConnectorStatus;
+    const stopped = this.settings.manager.stoppedInstances(target.kind, target);
+    if (stopped.length > 0) await this.startThroughLeader(request, target, stopped);
     const failures: string[] = [];
     await Promise.all(
-      local.instances.map(async ({ instanceId }) => {
-        const owner = this.settings.scheduler.ownerUrl({ ...target, instanceId });
-        try {
-          if (!owner || owner.workerId === this.settings.selfId()) {
-            await this.settings.manager.control(target.kind, target, "restart", String(instanceId));
-            return;
+      local.instances
+        .filter(({ instanceId }) => !stopped.includes(instanceId))
+        .map(async ({ instanceId }) => {
+          const owner = this.settings.scheduler.ownerUrl({ ...target, instanceId });
+          try {
+            if (!owner || owner.workerId === this.settings.selfId()) {
+              await this.settings.manager.control(target.kind, target, "restart", String(instanceId));
+              return;
+            }
+            const answer = await this.send(
+              request,
+              owner.url,
+              `${this.instancePath(target, instanceId)}/restart`,
+              "POST",
+            );
+            if (answer.status >= 300) throw new Error(`HTTP ${answer.status}: ${answer.body.toString("utf8")}`);
+          } catch (error) {
+            failures.push(`instance ${instanceId}: ${(error as Error).message}`);
           }
-          const answer = await this.send(
-            request,
-            owner.url,
-            `${this.instancePath(target, instanceId)}/restart`,
-            "POST",
-          );
-          if (answer.status >= 300) throw new Error(`HTTP ${answer.status}: ${answer.body.toString("utf8")}`);
-        } catch (error) {
-          failures.push(`instance ${instanceId}: ${(error as Error).message}`);
-        }
-      }),
+        }),
     );
     if (failures.length > 0) throw new WorkerError("INTERNAL", `Restart failed for ${failures.join("; ")}`);
     sendNoContent(response);
