@@ -27,6 +27,7 @@ import { ClusterRoutes } from "./internal/cluster/cluster-routes.ts";
 import { ClusterScheduler, clusterTopics, instanceKey } from "./internal/cluster/cluster-scheduler.ts";
 import { ClusterStore } from "./internal/cluster/cluster-store.ts";
 import { fencingTopics } from "./internal/cluster/fencing-topics.ts";
+import { PackageTopic, packageTopicOf } from "./internal/cluster/package-topic.ts";
 import {
   ConnectorManager,
   DEFAULT_MAX_PACKAGE_BYTES,
@@ -296,6 +297,7 @@ export class Worker {
         client: PulsarClient;
         scheduler: ClusterScheduler;
         store: ClusterStore;
+        packages: PackageTopic;
       }
     | undefined;
   private manager: ConnectorManager | undefined;
@@ -341,7 +343,8 @@ export class Worker {
         },
         onLeadershipLost: () => store.dropWriter(),
       });
-      this.cluster = { settings, client, scheduler, store };
+      const packages = new PackageTopic({ client, topic: packageTopicOf(settings.namespace, settings.cluster) });
+      this.cluster = { settings, client, scheduler, store, packages };
       this.store = store;
       this.scheduler = scheduler;
     } else {
@@ -489,6 +492,7 @@ export class Worker {
                 (options.stopTimeoutMs ?? DEFAULT_STOP_TIMEOUT_MS) +
                   (this.cluster as NonNullable<Worker["cluster"]>).settings.leaseMs,
               ),
+            sharedPackages: this.cluster.packages,
           }
         : {}),
     });
@@ -625,7 +629,8 @@ export class Worker {
       );
     }
     const topics = clusterTopics(settings.namespace, settings.cluster);
-    for (const topic of [topics.members, topics.assignments, topics.connectors]) {
+    const packages = packageTopicOf(settings.namespace, settings.cluster);
+    for (const topic of [topics.members, topics.assignments, topics.connectors, packages]) {
       try {
         // The policy needs the topic: created here when this is the cluster's first worker.
         await admin.createTopic(topic).catch(() => undefined);
@@ -707,6 +712,7 @@ export class Worker {
     await closed;
     await this.manager?.closePulsarClient();
     await this.store.release();
+    await this.cluster?.packages.close();
     await this.cluster?.client.close().catch(() => undefined);
     if (this.options.fileDirs !== undefined) {
       if (this.previousFileDirs === undefined) delete process.env[HOST_FILE_DIRS_ENV];
