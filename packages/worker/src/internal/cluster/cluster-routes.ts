@@ -27,9 +27,14 @@ export interface ClusterRoutesSettings {
   maxBodyBytes: number;
   /**
    * How long a forwarded request may take (10 s). Short: a request queued on a leader that froze must not be
-   * applied long after its client gave up (cluster mode refuses package uploads, so no body is large).
+   * applied long after its client gave up.
    */
   timeoutMs?: number;
+  /**
+   * How long a forwarded create or update that brings a package may take (6 min): the leader fetches the package
+   * (up to 2 min) and installs it with npm (up to 3 min) before it answers.
+   */
+  packageTimeoutMs?: number;
 }
 
 interface Target {
@@ -55,6 +60,14 @@ function parseTarget(pathname: string): Target | undefined {
   } catch {
     return undefined;
   }
+}
+
+/** Whether a request body may bring a connector package: a multipart upload, or an http(s):// or file:// archive. */
+function bringsPackage(request: IncomingMessage, body: Buffer | undefined): boolean {
+  if (!body || body.length === 0) return false;
+  const type = String(request.headers["content-type"] ?? "");
+  if (type.startsWith("multipart/")) return true;
+  return /"archive"\s*:\s*"(?:https?|file):\/\//i.test(body.toString("utf8"));
 }
 
 /**
@@ -234,6 +247,7 @@ export class ClusterRoutes {
     path: string,
     method: string,
     body?: Buffer,
+    timeoutMs: number = this.settings.timeoutMs ?? 10_000,
   ): Promise<{ status: number; headers: Headers; body: Buffer }> {
     const headers: Record<string, string> = { [FORWARDED_HEADER]: this.settings.selfId() };
     for (const [name, value] of Object.entries(request.headers)) {
@@ -245,7 +259,7 @@ export class ClusterRoutes {
       headers,
       ...(body !== undefined && method !== "GET" && method !== "HEAD" ? { body } : {}),
       redirect: "manual",
-      signal: AbortSignal.timeout(this.settings.timeoutMs ?? 10_000),
+      signal: AbortSignal.timeout(timeoutMs),
     });
     return { status: answer.status, headers: answer.headers, body: Buffer.from(await answer.arrayBuffer()) };
   }
@@ -257,7 +271,10 @@ export class ClusterRoutes {
       method === "GET" || method === "HEAD" ? undefined : await readBody(request, this.settings.maxBodyBytes);
     let answer: Awaited<ReturnType<ClusterRoutes["send"]>>;
     try {
-      answer = await this.send(request, base, request.url ?? "/", method, body);
+      const timeoutMs = bringsPackage(request, body)
+        ? (this.settings.packageTimeoutMs ?? 360_000)
+        : (this.settings.timeoutMs ?? 10_000);
+      answer = await this.send(request, base, request.url ?? "/", method, body, timeoutMs);
     } catch (error) {
       throw new WorkerError(
         "NOT_READY",
