@@ -518,6 +518,12 @@ export class Worker {
         selfId: () => this.workerId,
         maxBodyBytes:
           (options.maxBodyBytes ?? 5 * 1024 * 1024) + (options.maxPackageBytes ?? DEFAULT_MAX_PACKAGE_BYTES),
+        localFiles: {
+          packages: this.cluster.packages,
+          fileDirs: options.fileDirs ?? [],
+          maxPackageBytes: options.maxPackageBytes ?? DEFAULT_MAX_PACKAGE_BYTES,
+          ...(options.packageUploaders !== undefined ? { packageUploaders: options.packageUploaders } : {}),
+        },
       });
     }
     await this.store.init();

@@ -19,7 +19,8 @@ const { serviceUrl, webServiceUrl: adminUrl } = services.pulsar;
 const run = `co${Date.now().toString(36)}`;
 const namespace = `public/${run}`;
 const workDir = mkdtempSync(join(tmpdir(), "pulsar-connect-cluster-ops-"));
-const allowed = join(workDir, "allowed");
+/** Each worker reads file:// archives from a folder of its own. */
+const allowedOf = (port: number) => join(workDir, `allowed-${port}`);
 const PORTS = [7201, 7202, 7203];
 const LEASE_MS = 3_000;
 const CLI = join(import.meta.dirname, "../../cli/bin/pulsar-connect.js");
@@ -56,7 +57,7 @@ async function startWorker(port: number): Promise<RunningWorker> {
           clusterMode: { namespace, leaseMs: LEASE_MS, heartbeatIntervalMs: 500 },
           backoff: { initialMs: 200, maxMs: 1_000 },
           stopTimeoutMs: 5_000,
-          fileDirs: [allowed],
+          fileDirs: [allowedOf(port)],
         }),
       },
       stdio: ["ignore", "pipe", "inherit"],
@@ -188,7 +189,7 @@ describe("operations on a cluster of three worker processes", { timeout: 180_000
   const sourcePath = `/admin/v3/sources/${namespace}/${source}`;
 
   beforeAll(async () => {
-    mkdirSync(allowed, { recursive: true });
+    for (const port of PORTS) mkdirSync(allowedOf(port), { recursive: true });
     await new PulsarAdmin({ serviceUrl: adminUrl }).createNamespace(namespace, { ifNotExists: true });
     await Promise.all(PORTS.map((port) => startWorker(port)));
     await until(
@@ -354,18 +355,20 @@ describe("operations on a cluster of three worker processes", { timeout: 180_000
     await until(async () => (await assignments())[receiver.workerId] !== undefined, 30_000, "the receiver placed on");
   });
 
-  it("reads a file:// package once on the worker that stores the connector and runs it everywhere", async () => {
+  it("reads a file:// package on the worker that received the request and runs it everywhere", async () => {
     const packed = npmPack(
       writeArchiveSink(join(workDir, "sink-v2"), { version: "2.0.0", label: "v2" }),
       join(workDir, "packed-v2"),
     );
-    const file = join(allowed, "sink-v2.tgz");
+    const { followers } = await roles();
+    const receiver = followers[0] as RunningWorker;
+    // Only the receiving worker may read this file: it is in its fileDirs and no other worker's.
+    const file = join(allowedOf(receiver.port), "sink-v2.tgz");
     copyFileSync(packed, file);
     const name = `${run}-file`;
     const topic = `persistent://${namespace}/${run}-file-in`;
     const out = join(workDir, "file.txt");
-    const { followers } = await roles();
-    const created = await http(followers[0]?.url as string, "POST", `/admin/v3/sinks/${namespace}/${name}`, {
+    const created = await http(receiver.url, "POST", `/admin/v3/sinks/${namespace}/${name}`, {
       archive: `file://${file}`,
       inputs: [topic],
       parallelism: 3,
@@ -380,6 +383,15 @@ describe("operations on a cluster of three worker processes", { timeout: 180_000
     await publish(topic, ["x", "y", "z"]);
     await until(() => linesOf(out).length === 3, 30_000, "three lines through the file:// package");
     expect(linesOf(out).sort()).toEqual(["v2:x", "v2:y", "v2:z"]);
+    // The leader reads a file:// archive sent to it from its own fileDirs, where this file is not.
+    const { leader } = await roles();
+    const onLeader = await http(leader.url, "POST", `/admin/v3/sinks/${namespace}/${name}-leader`, {
+      archive: `file://${file}`,
+      inputs: [topic],
+      configs: { path: out },
+    });
+    expect(onLeader.status, onLeader.text).toBe(403);
+    expect(onLeader.json.reason).toContain("outside the worker's fileDirs");
     const deleted = await http(anyWorker().url, "DELETE", `/admin/v3/sinks/${namespace}/${name}`);
     expect(deleted.status, deleted.text).toBe(204);
   });

@@ -529,16 +529,28 @@ export class ConnectorManager {
   ): Promise<InstalledPackage | undefined> {
     const maxBytes = this.options.maxPackageBytes ?? DEFAULT_MAX_PACKAGE_BYTES;
     let tarball = submission.packageData;
+    // A file:// archive means a file of the worker that received the request: in a cluster that worker read it and
+    // kept it in the package topic before forwarding the request here.
+    const readElsewhere =
+      tarball === undefined &&
+      this.sharedPackages !== undefined &&
+      submission.sharedPackage !== undefined &&
+      archive !== undefined &&
+      /^file:\/\//i.test(archive);
     if (!tarball) {
       if (archive === undefined || archiveKind(archive) !== "url") return undefined;
-      tarball = await fetchArchive(archive, { fileDirs: this.options.fileDirs ?? [], maxBytes });
+      tarball = readElsewhere
+        ? await (this.sharedPackages as PackageTopic).get(submission.sharedPackage as string)
+        : await fetchArchive(archive, { fileDirs: this.options.fileDirs ?? [], maxBytes });
     }
     const installed = await this.packages.add(tarball, kind);
     // In a cluster, stored before the connector: every worker the instances may be placed on installs it from there.
-    await this.sharedPackages?.put(tarball).catch(async (error: unknown) => {
-      await this.releasePackage(installed);
-      throw error;
-    });
+    if (!readElsewhere) {
+      await this.sharedPackages?.put(tarball).catch(async (error: unknown) => {
+        await this.releasePackage(installed);
+        throw error;
+      });
+    }
     this.pinnedPackages.set(installed.integrity, (this.pinnedPackages.get(installed.integrity) ?? 0) + 1);
     this.logger.info(
       { package: installed.packageName, version: installed.version, integrity: installed.integrity },

@@ -1,17 +1,27 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Logger } from "@pulsar-connect/core";
 import { WorkerError } from "../../errors.ts";
-import type { Authenticator } from "../auth.ts";
-import type { ConnectorManager, Kind } from "../connector-manager.ts";
-import { readBody, sendJson, sendNoContent } from "../http.ts";
+import { fetchArchive } from "../archive-fetch.ts";
+import { type Authenticator, authorizePackageInstall } from "../auth.ts";
+import { type ConnectorManager, type Kind, stringOrUndefined } from "../connector-manager.ts";
+import { readBody, readSubmission, sendJson, sendNoContent } from "../http.ts";
 import { type ConnectorStatus, type InstanceStatus, upstreamConnectorStatus } from "../status.ts";
 import type { ClusterScheduler } from "./cluster-scheduler.ts";
+import type { PackageTopic } from "./package-topic.ts";
 
 /**
  * Marks a request one worker sends another: it is answered where it arrives, never sent on again. Anyone can set it,
  * so it decides nothing else: a write arriving with it is still refused by a worker that does not lead.
  */
 export const FORWARDED_HEADER = "x-pulsar-connect-forwarded";
+
+/**
+ * Set on a create or update forwarded to the leader whose `file://` archive the receiving worker read: the package's
+ * integrity in the cluster's package topic, where the leader takes it from instead of its own file system. Anyone may
+ * set it too, but it only selects a package already in the cluster's topic, for a caller the leader still checks
+ * may install packages.
+ */
+export const SHARED_PACKAGE_HEADER = "x-pulsar-connect-shared-package";
 
 /** Headers that describe one hop of HTTP, not the request. */
 const HOP_HEADERS = new Set(["host", "connection", "content-length", "transfer-encoding", "keep-alive", "upgrade"]);
@@ -25,6 +35,13 @@ export interface ClusterRoutesSettings {
   selfId: () => string;
   /** Largest request body forwarded (the worker's maxBodyBytes plus a package). */
   maxBodyBytes: number;
+  /** How this worker reads a `file://` archive of a request it forwards, and where it keeps the package. */
+  localFiles: {
+    packages: PackageTopic;
+    fileDirs: string[];
+    maxPackageBytes: number;
+    packageUploaders?: "superusers" | "tenant-admins" | "none";
+  };
   /**
    * How long a forwarded request may take (10 s). Short: a request queued on a leader that froze must not be
    * applied long after its client gave up.
@@ -110,7 +127,13 @@ export class ClusterRoutes {
         }
         const leader = scheduler.leaderUrl();
         if (!leader) throw new WorkerError("NOT_READY", "The cluster has no leader at the moment; retry shortly");
-        await this.proxy(request, response, leader);
+        const body =
+          method === "GET" || method === "HEAD" ? undefined : await readBody(request, this.settings.maxBodyBytes);
+        const extra =
+          body !== undefined && target.rest.length === 0 && method !== "DELETE"
+            ? await this.keepLocalFile(request, target, body)
+            : {};
+        await this.proxy(request, response, leader, body, extra);
         return true;
       }
       if (forwarded) return false;
@@ -248,12 +271,15 @@ export class ClusterRoutes {
     method: string,
     body?: Buffer,
     timeoutMs: number = this.settings.timeoutMs ?? 10_000,
+    extraHeaders: Record<string, string> = {},
   ): Promise<{ status: number; headers: Headers; body: Buffer }> {
-    const headers: Record<string, string> = { [FORWARDED_HEADER]: this.settings.selfId() };
+    const headers: Record<string, string> = {};
     for (const [name, value] of Object.entries(request.headers)) {
-      if (HOP_HEADERS.has(name) || value === undefined) continue;
+      // Only this worker says which package it read: a client's own header is not passed on.
+      if (HOP_HEADERS.has(name) || name === SHARED_PACKAGE_HEADER || value === undefined) continue;
       headers[name] = Array.isArray(value) ? value.join(", ") : value;
     }
+    Object.assign(headers, extraHeaders, { [FORWARDED_HEADER]: this.settings.selfId() });
     const answer = await fetch(`${base}${path}`, {
       method,
       headers,
@@ -264,17 +290,48 @@ export class ClusterRoutes {
     return { status: answer.status, headers: answer.headers, body: Buffer.from(await answer.arrayBuffer()) };
   }
 
+  /**
+   * Reads the `file://` archive a create or update names on this worker, the one that received it (as upstream,
+   * where the worker receiving the request reads the file), and keeps it in the package topic; answers the header
+   * that tells the leader where the package is. Nothing for other submissions: the leader checks those.
+   */
+  private async keepLocalFile(request: IncomingMessage, target: Target, body: Buffer): Promise<Record<string, string>> {
+    let archive: string | undefined;
+    try {
+      const submission = await readSubmission(request, body, target.kind);
+      if (submission.packageData !== undefined) return {};
+      archive = submission.url ?? stringOrUndefined(submission.config.archive);
+    } catch {
+      return {};
+    }
+    if (archive === undefined || !/^file:\/\//i.test(archive)) return {};
+    // Checked before anything is read: the leader checks again, but this worker's files are read here.
+    const principal = this.settings.auth.authenticate(request.headers.authorization);
+    this.settings.auth.authorizeTenant(principal, target.tenant);
+    const { packages, fileDirs, maxPackageBytes, packageUploaders } = this.settings.localFiles;
+    authorizePackageInstall(principal, packageUploaders);
+    const tarball = await fetchArchive(archive, { fileDirs, maxBytes: maxPackageBytes });
+    return { [SHARED_PACKAGE_HEADER]: await packages.put(tarball) };
+  }
+
   /** Sends the request on to another worker and answers with what it answered. */
-  private async proxy(request: IncomingMessage, response: ServerResponse, base: string): Promise<void> {
+  private async proxy(
+    request: IncomingMessage,
+    response: ServerResponse,
+    base: string,
+    readAlready?: Buffer,
+    extraHeaders: Record<string, string> = {},
+  ): Promise<void> {
     const method = request.method ?? "GET";
     const body =
-      method === "GET" || method === "HEAD" ? undefined : await readBody(request, this.settings.maxBodyBytes);
+      readAlready ??
+      (method === "GET" || method === "HEAD" ? undefined : await readBody(request, this.settings.maxBodyBytes));
     let answer: Awaited<ReturnType<ClusterRoutes["send"]>>;
     try {
       const timeoutMs = bringsPackage(request, body)
         ? (this.settings.packageTimeoutMs ?? 360_000)
         : (this.settings.timeoutMs ?? 10_000);
-      answer = await this.send(request, base, request.url ?? "/", method, body, timeoutMs);
+      answer = await this.send(request, base, request.url ?? "/", method, body, timeoutMs, extraHeaders);
     } catch (error) {
       throw new WorkerError(
         "NOT_READY",
