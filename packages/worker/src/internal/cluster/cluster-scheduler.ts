@@ -679,7 +679,12 @@ export class ClusterScheduler implements Scheduler, ClusterView {
     this.requireLeader("rebalance");
     if (this.placeableMembers().length < 2) throw new WorkerError("BAD_REQUEST", TOO_FEW_WORKERS);
     this.rebalanceRequested = true;
-    await this.publishRequested(() => !this.rebalanceRequested, "rebalance");
+    try {
+      await this.publishRequested(() => !this.rebalanceRequested, "rebalance");
+    } finally {
+      // A rebalance that could not be published now is not done later by surprise.
+      this.rebalanceRequested = false;
+    }
     this.settings.logger.info({ placement: this.assignments() }, "cluster rebalanced on request");
   }
 
