@@ -23,7 +23,7 @@ import { pino } from "pino";
 import { WorkerError } from "./errors.ts";
 import { AdminRoutes } from "./internal/admin-routes.ts";
 import { Authenticator, type AuthOptions } from "./internal/auth.ts";
-import { ClusterRoutes } from "./internal/cluster/cluster-routes.ts";
+import { ClusterRoutes, FORWARDED_HEADER } from "./internal/cluster/cluster-routes.ts";
 import { ClusterScheduler, clusterTopics, instanceKey } from "./internal/cluster/cluster-scheduler.ts";
 import { ClusterStore } from "./internal/cluster/cluster-store.ts";
 import { fencingTopics } from "./internal/cluster/fencing-topics.ts";
@@ -678,6 +678,29 @@ export class Worker {
         };
         return stats.subscriptions?.[subscription]?.msgBacklog ?? 0;
       },
+      ...(this.cluster
+        ? {
+            otherOwners: (connector: Omit<InstanceRef, "instanceId">, instanceIds: number[]) => {
+              const owners = new Map<string, { workerId: string; url: string }>();
+              for (const instanceId of instanceIds) {
+                const owner = this.cluster?.scheduler.ownerUrl({ ...connector, instanceId });
+                if (owner && owner.workerId !== this.workerId) owners.set(owner.workerId, owner);
+              }
+              return [...owners.values()];
+            },
+            fetchFromWorker: async (owner: { url: string }, path: string, authorization: string | undefined) => {
+              const answer = await fetch(`${owner.url}${path}`, {
+                headers: {
+                  ...(authorization === undefined ? {} : { authorization }),
+                  [FORWARDED_HEADER]: this.workerId,
+                },
+                signal: AbortSignal.timeout(2_000),
+              });
+              if (!answer.ok) throw new Error(`HTTP ${answer.status}`);
+              return (await answer.json()) as unknown;
+            },
+          }
+        : {}),
     });
     return this.console;
   }

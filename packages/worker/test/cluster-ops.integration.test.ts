@@ -233,6 +233,49 @@ describe("operations on a cluster of three worker processes", { timeout: 180_000
     await allRunning("source", source, 20_000);
   });
 
+  it("streams to the console the log lines of instances that run on other workers", async () => {
+    const viewer = anyWorker();
+    const others = new Set(
+      (await instances("source", source))
+        .map(({ status }) => status.workerId)
+        .filter((workerId) => workerId !== viewer.workerId),
+    );
+    expect(others.size, "instances on other workers").toBeGreaterThan(0);
+    const abort = new AbortController();
+    const answer = await fetch(`${viewer.url}/console/api/v1/events/connector/source/${namespace}/${source}`, {
+      signal: abort.signal,
+    });
+    const reader = (answer.body as ReadableStream<Uint8Array>).getReader();
+    const seen = new Set<string>();
+    const seqs: number[] = [];
+    let text = "";
+    const deadline = Date.now() + 20_000;
+    try {
+      while ([...others].some((workerId) => !seen.has(workerId)) && Date.now() < deadline) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        text += new TextDecoder().decode(value);
+        const events = text.split("\n\n");
+        text = events.pop() ?? "";
+        for (const event of events) {
+          if (!event.startsWith("event: logs\n")) continue;
+          const data = JSON.parse(event.slice(event.indexOf("data: ") + 6)) as {
+            lines: { seq: number; fields: { workerId?: string } }[];
+          };
+          for (const line of data.lines) {
+            seqs.push(line.seq);
+            if (line.fields.workerId !== undefined) seen.add(line.fields.workerId);
+          }
+        }
+      }
+    } finally {
+      abort.abort();
+    }
+    expect([...seen].sort(), "lines from every other worker running an instance").toEqual([...others].sort());
+    expect(seqs, "one increasing sequence").toEqual([...seqs].sort((a, b) => a - b));
+    expect(new Set(seqs).size).toBe(seqs.length);
+  });
+
   it("rebalances on the leader, from any worker, with the REST API, the CLI and Apache Pulsar's pulsar-admin", async () => {
     const { leader, followers } = await roles();
     // fetch follows the follower's 307 to the leader, as pulsar-admin does.
