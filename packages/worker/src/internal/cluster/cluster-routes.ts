@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Logger } from "@pulsar-connect/core";
-import { WorkerError } from "../../errors.ts";
+import { WorkerError, type WorkerErrorCode } from "../../errors.ts";
 import { fetchArchive } from "../archive-fetch.ts";
 import { type Authenticator, authorizePackageInstall } from "../auth.ts";
 import { type ConnectorManager, type Kind, stringOrUndefined } from "../connector-manager.ts";
@@ -22,6 +22,15 @@ export const FORWARDED_HEADER = "x-pulsar-connect-forwarded";
  * may install packages.
  */
 export const SHARED_PACKAGE_HEADER = "x-pulsar-connect-shared-package";
+
+/** The error a worker's HTTP status stands for, when another worker's answer is passed on. */
+const ANSWERED_AS: Record<number, WorkerErrorCode> = {
+  400: "BAD_REQUEST",
+  401: "UNAUTHORIZED",
+  403: "FORBIDDEN",
+  404: "NOT_FOUND",
+  503: "NOT_READY",
+};
 
 /** Headers that describe one hop of HTTP, not the request. */
 const HOP_HEADERS = new Set(["host", "connection", "content-length", "transfer-encoding", "keep-alive", "upgrade"]);
@@ -218,8 +227,10 @@ export class ClusterRoutes {
       if (!leader) throw new WorkerError("NOT_READY", "The cluster has no leader at the moment; retry shortly");
       const answer = await this.send(request, leader, `${this.instancePath(target, instanceId)}/start`, "POST");
       if (answer.status >= 300) {
+        // The leader's refusal is the caller's answer (a role that may not manage the tenant, a connector gone).
+        const code = ANSWERED_AS[answer.status] ?? "INTERNAL";
         throw new WorkerError(
-          answer.status === 503 ? "NOT_READY" : "INTERNAL",
+          code,
           `Starting instance ${instanceId} on the leader failed: HTTP ${answer.status} ${answer.body.toString("utf8")}`,
         );
       }
