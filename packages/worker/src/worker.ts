@@ -23,10 +23,11 @@ import { pino } from "pino";
 import { WorkerError } from "./errors.ts";
 import { AdminRoutes } from "./internal/admin-routes.ts";
 import { Authenticator, type AuthOptions } from "./internal/auth.ts";
-import { ClusterRoutes } from "./internal/cluster/cluster-routes.ts";
+import { ClusterRoutes, FORWARDED_HEADER } from "./internal/cluster/cluster-routes.ts";
 import { ClusterScheduler, clusterTopics, instanceKey } from "./internal/cluster/cluster-scheduler.ts";
 import { ClusterStore } from "./internal/cluster/cluster-store.ts";
 import { fencingTopics } from "./internal/cluster/fencing-topics.ts";
+import { PackageTopic, packageTopicOf } from "./internal/cluster/package-topic.ts";
 import {
   ConnectorManager,
   DEFAULT_MAX_PACKAGE_BYTES,
@@ -296,6 +297,7 @@ export class Worker {
         client: PulsarClient;
         scheduler: ClusterScheduler;
         store: ClusterStore;
+        packages: PackageTopic;
       }
     | undefined;
   private manager: ConnectorManager | undefined;
@@ -341,7 +343,8 @@ export class Worker {
         },
         onLeadershipLost: () => store.dropWriter(),
       });
-      this.cluster = { settings, client, scheduler, store };
+      const packages = new PackageTopic({ client, topic: packageTopicOf(settings.namespace, settings.cluster) });
+      this.cluster = { settings, client, scheduler, store, packages };
       this.store = store;
       this.scheduler = scheduler;
     } else {
@@ -489,6 +492,7 @@ export class Worker {
                 (options.stopTimeoutMs ?? DEFAULT_STOP_TIMEOUT_MS) +
                   (this.cluster as NonNullable<Worker["cluster"]>).settings.leaseMs,
               ),
+            sharedPackages: this.cluster.packages,
           }
         : {}),
     });
@@ -514,6 +518,12 @@ export class Worker {
         selfId: () => this.workerId,
         maxBodyBytes:
           (options.maxBodyBytes ?? 5 * 1024 * 1024) + (options.maxPackageBytes ?? DEFAULT_MAX_PACKAGE_BYTES),
+        localFiles: {
+          packages: this.cluster.packages,
+          fileDirs: options.fileDirs ?? [],
+          maxPackageBytes: options.maxPackageBytes ?? DEFAULT_MAX_PACKAGE_BYTES,
+          ...(options.packageUploaders !== undefined ? { packageUploaders: options.packageUploaders } : {}),
+        },
       });
     }
     await this.store.init();
@@ -625,7 +635,8 @@ export class Worker {
       );
     }
     const topics = clusterTopics(settings.namespace, settings.cluster);
-    for (const topic of [topics.members, topics.assignments, topics.connectors]) {
+    const packages = packageTopicOf(settings.namespace, settings.cluster);
+    for (const topic of [topics.members, topics.assignments, topics.connectors, packages]) {
       try {
         // The policy needs the topic: created here when this is the cluster's first worker.
         await admin.createTopic(topic).catch(() => undefined);
@@ -667,6 +678,29 @@ export class Worker {
         };
         return stats.subscriptions?.[subscription]?.msgBacklog ?? 0;
       },
+      ...(this.cluster
+        ? {
+            otherOwners: (connector: Omit<InstanceRef, "instanceId">, instanceIds: number[]) => {
+              const owners = new Map<string, { workerId: string; url: string }>();
+              for (const instanceId of instanceIds) {
+                const owner = this.cluster?.scheduler.ownerUrl({ ...connector, instanceId });
+                if (owner && owner.workerId !== this.workerId) owners.set(owner.workerId, owner);
+              }
+              return [...owners.values()];
+            },
+            fetchFromWorker: async (owner: { url: string }, path: string, authorization: string | undefined) => {
+              const answer = await fetch(`${owner.url}${path}`, {
+                headers: {
+                  ...(authorization === undefined ? {} : { authorization }),
+                  [FORWARDED_HEADER]: this.workerId,
+                },
+                signal: AbortSignal.timeout(2_000),
+              });
+              if (!answer.ok) throw new Error(`HTTP ${answer.status}`);
+              return (await answer.json()) as unknown;
+            },
+          }
+        : {}),
     });
     return this.console;
   }
@@ -707,6 +741,7 @@ export class Worker {
     await closed;
     await this.manager?.closePulsarClient();
     await this.store.release();
+    await this.cluster?.packages.close();
     await this.cluster?.client.close().catch(() => undefined);
     if (this.options.fileDirs !== undefined) {
       if (this.previousFileDirs === undefined) delete process.env[HOST_FILE_DIRS_ENV];

@@ -250,6 +250,7 @@ export function functionsWorkerGroup(io: CliIo, globalsOf: GlobalsOf): Command {
 
   group.addCommand(
     new Command("drain-status")
+      .alias("get-drain-status")
       .description("Show how the last drain of a worker went: NOT_RUN, RUNNING, SUCCESS or ERROR (superuser)")
       .option("--worker-id <id>", "The drained worker, as get-cluster lists it (default: the one --admin-url names)")
       .action(async (options: Options, cmd: Command) => {

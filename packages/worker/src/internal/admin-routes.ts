@@ -4,7 +4,8 @@ import { type ResolvedSinkConfig, referencedTenants } from "@pulsar-connect/runt
 import { WorkerError } from "../errors.ts";
 import type { WorkerOptions } from "../worker.ts";
 import { archiveKind } from "./archive-fetch.ts";
-import type { Authenticator, Principal } from "./auth.ts";
+import { type Authenticator, authorizePackageInstall, mayInstallPackages, type Principal } from "./auth.ts";
+import { SHARED_PACKAGE_HEADER } from "./cluster/cluster-routes.ts";
 import {
   type ConnectorManager,
   DEFAULT_MAX_PACKAGE_BYTES,
@@ -72,22 +73,11 @@ export class AdminRoutes {
 
   /** Whether a principal may install connector packages here. */
   private mayInstallPackages(principal: Principal): boolean {
-    const who = this.options.packageUploaders ?? "superusers";
-    return who === "tenant-admins" || (who === "superusers" && principal.superUser);
+    return mayInstallPackages(principal, this.options.packageUploaders);
   }
 
   private authorizePackage(principal: Principal): void {
-    if (this.mayInstallPackages(principal)) return;
-    if ((this.options.packageUploaders ?? "superusers") === "none") {
-      throw new WorkerError(
-        "FORBIDDEN",
-        "This worker installs no connector packages (its packageUploaders is none); use builtin://<name> of an installed connector",
-      );
-    }
-    throw new WorkerError(
-      "FORBIDDEN",
-      `Installing a connector package needs a superuser role (the worker's packageUploaders is superusers); role '${principal.role}' is not one`,
-    );
+    authorizePackageInstall(principal, this.options.packageUploaders);
   }
 
   /** Answers one request; errors become upstream-shaped JSON answers with secrets removed. */
@@ -267,6 +257,8 @@ export class AdminRoutes {
       values.sort((a, b) => b.length - a.length),
     );
     this.authorizeReferences(principal, path, submission.config);
+    const shared = request.headers[SHARED_PACKAGE_HEADER];
+    if (typeof shared === "string" && shared !== "") submission.sharedPackage = shared;
     return submission;
   }
 

@@ -96,6 +96,35 @@ function secretKey(secret: string): Buffer {
 }
 
 /** Signs an HS256 JWT; used by tests and by operators to mint tokens. */
+/**
+ * Refuses a principal that may not install connector packages under the worker's `packageUploaders` (superusers by
+ * default, tenant admins, or nobody).
+ */
+export function authorizePackageInstall(
+  principal: Principal,
+  uploaders: "superusers" | "tenant-admins" | "none" = "superusers",
+): void {
+  if (mayInstallPackages(principal, uploaders)) return;
+  if (uploaders === "none") {
+    throw new WorkerError(
+      "FORBIDDEN",
+      "This worker installs no connector packages (its packageUploaders is none); use builtin://<name> of an installed connector",
+    );
+  }
+  throw new WorkerError(
+    "FORBIDDEN",
+    `Installing a connector package needs a superuser role (the worker's packageUploaders is superusers); role '${principal.role}' is not one`,
+  );
+}
+
+/** Whether a principal may install connector packages under the worker's `packageUploaders`. */
+export function mayInstallPackages(
+  principal: Principal,
+  uploaders: "superusers" | "tenant-admins" | "none" = "superusers",
+): boolean {
+  return uploaders === "tenant-admins" || (uploaders === "superusers" && principal.superUser);
+}
+
 export function signToken(claims: Record<string, unknown>, secret: string): string {
   const encode = (value: unknown) => Buffer.from(JSON.stringify(value)).toString("base64url");
   const body = `${encode({ alg: "HS256", typ: "JWT" })}.${encode(claims)}`;

@@ -42,6 +42,7 @@ import { archiveKind, fetchArchive, uploadArchive } from "./archive-fetch.ts";
 import { type Demand, ramBytes } from "./cluster/assignment.ts";
 import { instanceKey } from "./cluster/cluster-scheduler.ts";
 import type { StoreChange } from "./cluster/cluster-store.ts";
+import type { PackageTopic } from "./cluster/package-topic.ts";
 import type { ConnectorStore, StoredConnector } from "./connector-store.ts";
 import type { ConsoleConnector } from "./console/index.ts";
 import type { Submission } from "./http.ts";
@@ -99,6 +100,8 @@ export interface ConnectorManagerSettings {
   beforeStart?: (instance: InstanceRef, config: ResolvedConfig) => Promise<void>;
   /** Cluster mode: resolves once no worker holds any of the instances any more (they were stored as stopped). */
   stoppedEverywhere?: (instances: InstanceRef[]) => Promise<void>;
+  /** Cluster mode: where the packages of stored connectors are kept for every worker to install them. */
+  sharedPackages?: PackageTopic;
 }
 
 function pulsarTlsOf(options: WorkerOptions): PulsarClientOptions["tls"] {
@@ -200,6 +203,7 @@ export class ConnectorManager {
   private readonly catalog: ConnectorCatalog;
   private readonly beforeStart: ConnectorManagerSettings["beforeStart"];
   private readonly stoppedEverywhere: ConnectorManagerSettings["stoppedEverywhere"];
+  private readonly sharedPackages: PackageTopic | undefined;
   /** Packages installed by a submission still being checked, by integrity: not removed meanwhile. */
   private readonly pinnedPackages: Map<string, number> = new Map();
   private readonly components: Map<string, Component> = new Map();
@@ -219,6 +223,7 @@ export class ConnectorManager {
     this.pulsarAuthentication = settings.pulsarAuthentication;
     this.beforeStart = settings.beforeStart;
     this.stoppedEverywhere = settings.stoppedEverywhere;
+    this.sharedPackages = settings.sharedPackages;
   }
 
   /** Restores every stored connector in its last desired state; returns how many. */
@@ -269,7 +274,17 @@ export class ConnectorManager {
   private async restorePackage(entry: StoredConnector): Promise<{ installed?: InstalledPackage; problem?: string }> {
     if (!entry.package) return {};
     try {
-      return { installed: await this.packages.restore(entry.package.integrity, entry.kind) };
+      const { integrity } = entry.package;
+      // In a cluster the worker that stored the connector kept the package in the cluster's package topic.
+      if (this.sharedPackages && !this.packages.has(integrity)) {
+        const installed = await this.packages.add(await this.sharedPackages.get(integrity), entry.kind);
+        this.logger.info(
+          { package: installed.packageName, version: installed.version, integrity },
+          "connector package installed from the cluster's package topic",
+        );
+        return { installed };
+      }
+      return { installed: await this.packages.restore(integrity, entry.kind) };
     } catch (error) {
       const problem = (error as Error).message;
       this.logger.error(
@@ -496,6 +511,7 @@ export class ConnectorManager {
     if (used) return;
     try {
       await this.packages.remove(installed.integrity);
+      await this.sharedPackages?.remove(installed.integrity, installed.bytes);
       this.logger.info({ package: installed.packageName, integrity: installed.integrity }, "connector package removed");
     } catch (error) {
       this.logger.warn({ err: (error as Error).message }, "cannot remove an unused connector package");
@@ -513,21 +529,28 @@ export class ConnectorManager {
   ): Promise<InstalledPackage | undefined> {
     const maxBytes = this.options.maxPackageBytes ?? DEFAULT_MAX_PACKAGE_BYTES;
     let tarball = submission.packageData;
-    const bringsPackage = tarball !== undefined || (archive !== undefined && archiveKind(archive) === "url");
-    if (bringsPackage && this.options.clusterMode !== undefined) {
-      // Only the worker that received a package installs it; the others could not run the instances placed on them.
-      throw new WorkerError(
-        "UNSUPPORTED",
-        "Cluster mode runs connectors installed on every worker only (builtin://<name>, or an npm package installed " +
-          "next to each worker): uploaded packages and http(s)/file archives are refused, as the other workers " +
-          "could not run them",
-      );
-    }
+    // A file:// archive means a file of the worker that received the request: in a cluster that worker read it and
+    // kept it in the package topic before forwarding the request here.
+    const readElsewhere =
+      tarball === undefined &&
+      this.sharedPackages !== undefined &&
+      submission.sharedPackage !== undefined &&
+      archive !== undefined &&
+      /^file:\/\//i.test(archive);
     if (!tarball) {
       if (archive === undefined || archiveKind(archive) !== "url") return undefined;
-      tarball = await fetchArchive(archive, { fileDirs: this.options.fileDirs ?? [], maxBytes });
+      tarball = readElsewhere
+        ? await (this.sharedPackages as PackageTopic).get(submission.sharedPackage as string)
+        : await fetchArchive(archive, { fileDirs: this.options.fileDirs ?? [], maxBytes });
     }
     const installed = await this.packages.add(tarball, kind);
+    // In a cluster, stored before the connector: every worker the instances may be placed on installs it from there.
+    if (!readElsewhere) {
+      await this.sharedPackages?.put(tarball).catch(async (error: unknown) => {
+        await this.releasePackage(installed);
+        throw error;
+      });
+    }
     this.pinnedPackages.set(installed.integrity, (this.pinnedPackages.get(installed.integrity) ?? 0) + 1);
     this.logger.info(
       { package: installed.packageName, version: installed.version, integrity: installed.integrity },
@@ -1135,6 +1158,12 @@ export class ConnectorManager {
         `connector ${action}`,
       );
     });
+  }
+
+  /** Which instances of a connector the user wants stopped (stored as stopped), by instance id. */
+  stoppedInstances(kind: Kind, path: Path): number[] {
+    const component = this.find(kind, path.tenant, path.namespace, path.name);
+    return component.desired.flatMap((state, id) => (state === "stopped" ? [id] : []));
   }
 
   /** One instance's status, or the connector's with every instance. */

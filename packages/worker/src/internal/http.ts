@@ -41,6 +41,11 @@ export interface Submission {
   updateOptions?: Record<string, unknown>;
   /** The `data` part: an uploaded connector package (npm tarball). */
   packageData?: Uint8Array;
+  /**
+   * Cluster mode: the integrity of the package a `file://` archive names, read by the worker that received the request
+   * and kept in the cluster's package topic (that worker's {@link SHARED_PACKAGE_HEADER}).
+   */
+  sharedPackage?: string;
 }
 
 function asObject(value: unknown, what: string): Record<string, unknown> {

@@ -21,6 +21,8 @@ export interface InstalledPackage {
   packageDir: string;
   packageName: string;
   version: string;
+  /** Size of the tarball in bytes. */
+  bytes: number;
   connector: DiscoveredConnector;
 }
 
@@ -128,7 +130,9 @@ export class ConnectorPackages {
     const integrity = integrityOf(tarball);
     const contents = inspectTarball(tarball, this.settings.maxBytes * UNPACK_RATIO);
     const { name, version } = checkPackageJson(contents.packageJson, kind);
-    return await this.load(integrity, name, version, kind, () => this.prepare(integrity, tarball, name, version));
+    return await this.load(integrity, name, version, tarball.length, kind, () =>
+      this.prepare(integrity, tarball, name, version),
+    );
   }
 
   /**
@@ -153,7 +157,9 @@ export class ConnectorPackages {
       inspectTarball(tarball, tarball.length * UNPACK_RATIO).packageJson,
       kind,
     );
-    return await this.load(integrity, name, version, kind, () => this.prepare(integrity, tarball, name, version));
+    return await this.load(integrity, name, version, tarball.length, kind, () =>
+      this.prepare(integrity, tarball, name, version),
+    );
   }
 
   /** Removes an installed package's folder (the caller knows no connector uses it any more). */
@@ -174,6 +180,11 @@ export class ConnectorPackages {
     }
   }
 
+  /** Whether this worker keeps the tarball of an integrity (installed, or left to install again). */
+  has(integrity: string): boolean {
+    return existsSync(join(this.settings.root, folderOf(integrity), TARBALL));
+  }
+
   /** The folder of an integrity (for tests and tools). */
   dirOf(integrity: string): string {
     return join(this.settings.root, folderOf(integrity));
@@ -183,6 +194,7 @@ export class ConnectorPackages {
     integrity: string,
     name: string,
     version: string,
+    bytes: number,
     kind: Kind,
     prepare: () => Promise<void>,
   ): Promise<InstalledPackage> {
@@ -196,7 +208,7 @@ export class ConnectorPackages {
       const loaded = await loadConnectorPackage(packageDir);
       if (!loaded) throw refused(`${name} has no pulsarConnector manifest after installation`);
       if (!("definition" in loaded)) throw refused(loaded.message);
-      return { integrity, dir, packageDir, packageName: name, version, connector: loaded };
+      return { integrity, dir, packageDir, packageName: name, version, bytes, connector: loaded };
     })();
     this.loading.set(folder, loading);
     loading.catch(() => {

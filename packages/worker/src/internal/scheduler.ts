@@ -62,6 +62,9 @@ export interface ClusterView {
   drainStatus?(workerId: string): DrainStatus;
 }
 
+/** Upstream's answer when a rebalance or drain has fewer than two workers to move instances between. */
+export const TOO_FEW_WORKERS = "Too few workers (need at least 2)";
+
 /** Upstream's `LongRunningProcessStatus`, as `GET /admin/v2/worker/drain` answers it. */
 export interface DrainStatus {
   status: "NOT_RUN" | "RUNNING" | "SUCCESS" | "ERROR";

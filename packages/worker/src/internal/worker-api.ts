@@ -3,7 +3,7 @@ import { WorkerError } from "../errors.ts";
 import type { Authenticator, Principal } from "./auth.ts";
 import type { ConnectorManager } from "./connector-manager.ts";
 import { sendJson, sendNoContent } from "./http.ts";
-import { type ClusterView, type DrainStatus, instanceName, type WorkerInfo } from "./scheduler.ts";
+import { type ClusterView, type DrainStatus, instanceName, TOO_FEW_WORKERS, type WorkerInfo } from "./scheduler.ts";
 
 /** What the worker API needs from the worker. */
 export interface WorkerApiSettings {
@@ -13,9 +13,6 @@ export interface WorkerApiSettings {
   /** Cluster label of the metrics. */
   clusterName: string;
 }
-
-/** Upstream's answer when a rebalance or drain has fewer than two workers to move instances between. */
-const TOO_FEW_WORKERS = "Too few workers (need at least 2)";
 
 /**
  * Upstream's functions-worker API: `/admin/v2/worker/...` (members, leader, assignments, rebalance, drain) and

@@ -1,17 +1,36 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Logger } from "@pulsar-connect/core";
-import { WorkerError } from "../../errors.ts";
-import type { Authenticator } from "../auth.ts";
-import type { ConnectorManager, Kind } from "../connector-manager.ts";
-import { readBody, sendJson, sendNoContent } from "../http.ts";
+import { WorkerError, type WorkerErrorCode } from "../../errors.ts";
+import { fetchArchive } from "../archive-fetch.ts";
+import { type Authenticator, authorizePackageInstall } from "../auth.ts";
+import { type ConnectorManager, type Kind, stringOrUndefined } from "../connector-manager.ts";
+import { readBody, readSubmission, sendJson, sendNoContent } from "../http.ts";
 import { type ConnectorStatus, type InstanceStatus, upstreamConnectorStatus } from "../status.ts";
 import type { ClusterScheduler } from "./cluster-scheduler.ts";
+import type { PackageTopic } from "./package-topic.ts";
 
 /**
  * Marks a request one worker sends another: it is answered where it arrives, never sent on again. Anyone can set it,
  * so it decides nothing else: a write arriving with it is still refused by a worker that does not lead.
  */
 export const FORWARDED_HEADER = "x-pulsar-connect-forwarded";
+
+/**
+ * Set on a create or update forwarded to the leader whose `file://` archive the receiving worker read: the package's
+ * integrity in the cluster's package topic, where the leader takes it from instead of its own file system. Anyone may
+ * set it too, but it only selects a package already in the cluster's topic, for a caller the leader still checks
+ * may install packages.
+ */
+export const SHARED_PACKAGE_HEADER = "x-pulsar-connect-shared-package";
+
+/** The error a worker's HTTP status stands for, when another worker's answer is passed on. */
+const ANSWERED_AS: Record<number, WorkerErrorCode> = {
+  400: "BAD_REQUEST",
+  401: "UNAUTHORIZED",
+  403: "FORBIDDEN",
+  404: "NOT_FOUND",
+  503: "NOT_READY",
+};
 
 /** Headers that describe one hop of HTTP, not the request. */
 const HOP_HEADERS = new Set(["host", "connection", "content-length", "transfer-encoding", "keep-alive", "upgrade"]);
@@ -25,11 +44,23 @@ export interface ClusterRoutesSettings {
   selfId: () => string;
   /** Largest request body forwarded (the worker's maxBodyBytes plus a package). */
   maxBodyBytes: number;
+  /** How this worker reads a `file://` archive of a request it forwards, and where it keeps the package. */
+  localFiles: {
+    packages: PackageTopic;
+    fileDirs: string[];
+    maxPackageBytes: number;
+    packageUploaders?: "superusers" | "tenant-admins" | "none";
+  };
   /**
    * How long a forwarded request may take (10 s). Short: a request queued on a leader that froze must not be
-   * applied long after its client gave up (cluster mode refuses package uploads, so no body is large).
+   * applied long after its client gave up.
    */
   timeoutMs?: number;
+  /**
+   * How long a forwarded create or update that brings a package may take (6 min): the leader fetches the package
+   * (up to 2 min) and installs it with npm (up to 3 min) before it answers.
+   */
+  packageTimeoutMs?: number;
 }
 
 interface Target {
@@ -55,6 +86,14 @@ function parseTarget(pathname: string): Target | undefined {
   } catch {
     return undefined;
   }
+}
+
+/** Whether a request body may bring a connector package: a multipart upload, or an http(s):// or file:// archive. */
+function bringsPackage(request: IncomingMessage, body: Buffer | undefined): boolean {
+  if (!body || body.length === 0) return false;
+  const type = String(request.headers["content-type"] ?? "");
+  if (type.startsWith("multipart/")) return true;
+  return /"archive"\s*:\s*"(?:https?|file):\/\//i.test(body.toString("utf8"));
 }
 
 /**
@@ -97,7 +136,13 @@ export class ClusterRoutes {
         }
         const leader = scheduler.leaderUrl();
         if (!leader) throw new WorkerError("NOT_READY", "The cluster has no leader at the moment; retry shortly");
-        await this.proxy(request, response, leader);
+        const body =
+          method === "GET" || method === "HEAD" ? undefined : await readBody(request, this.settings.maxBodyBytes);
+        const extra =
+          body !== undefined && target.rest.length === 0 && method !== "DELETE"
+            ? await this.keepLocalFile(request, target, body)
+            : {};
+        await this.proxy(request, response, leader, body, extra);
         return true;
       }
       if (forwarded) return false;
@@ -108,6 +153,16 @@ export class ClusterRoutes {
       if (target.rest.length === 1 && first === "status" && method === "GET") {
         await this.gatherStatus(request, response, target);
         return true;
+      }
+      if (target.rest.length === 2 && /^\d+$/.test(first as string) && second === "restart" && method !== "GET") {
+        // A stopped instance restarts as upstream's restart does: it runs again, which is a change of the stored state.
+        this.authorize(request, target);
+        const stopped = this.settings.manager.stoppedInstances(target.kind, target);
+        if (stopped.includes(Number(first))) {
+          await this.startThroughLeader(request, target, [Number(first)]);
+          sendNoContent(response);
+          return true;
+        }
       }
       if (target.rest.length === 2 && /^\d+$/.test(first as string) && (second === "status" || second === "restart")) {
         const owner = scheduler.ownerUrl({ ...target, instanceId: Number(first) });
@@ -157,30 +212,59 @@ export class ClusterRoutes {
     sendJson(response, 200, upstreamConnectorStatus(instances));
   }
 
-  /** A connector's restart: each instance restarts where it runs. */
+  /**
+   * Starts stopped instances: the leader stores them as running, and their owners start them when they read it.
+   * Instance by instance, each as the `start` a client would send the leader.
+   */
+  private async startThroughLeader(request: IncomingMessage, target: Target, instanceIds: number[]): Promise<void> {
+    const { scheduler, manager } = this.settings;
+    for (const instanceId of instanceIds) {
+      if (scheduler.isLeader()) {
+        await manager.control(target.kind, target, "start", String(instanceId));
+        continue;
+      }
+      const leader = scheduler.leaderUrl();
+      if (!leader) throw new WorkerError("NOT_READY", "The cluster has no leader at the moment; retry shortly");
+      const answer = await this.send(request, leader, `${this.instancePath(target, instanceId)}/start`, "POST");
+      if (answer.status >= 300) {
+        // The leader's refusal is the caller's answer (a role that may not manage the tenant, a connector gone).
+        const code = ANSWERED_AS[answer.status] ?? "INTERNAL";
+        throw new WorkerError(
+          code,
+          `Starting instance ${instanceId} on the leader failed: HTTP ${answer.status} ${answer.body.toString("utf8")}`,
+        );
+      }
+    }
+  }
+
+  /** A connector's restart: each instance restarts where it runs; stopped instances are started (upstream's restart). */
   private async restartEverywhere(request: IncomingMessage, response: ServerResponse, target: Target): Promise<void> {
     this.authorize(request, target);
     const local = this.settings.manager.status(target.kind, target, undefined) as ConnectorStatus;
+    const stopped = this.settings.manager.stoppedInstances(target.kind, target);
+    if (stopped.length > 0) await this.startThroughLeader(request, target, stopped);
     const failures: string[] = [];
     await Promise.all(
-      local.instances.map(async ({ instanceId }) => {
-        const owner = this.settings.scheduler.ownerUrl({ ...target, instanceId });
-        try {
-          if (!owner || owner.workerId === this.settings.selfId()) {
-            await this.settings.manager.control(target.kind, target, "restart", String(instanceId));
-            return;
+      local.instances
+        .filter(({ instanceId }) => !stopped.includes(instanceId))
+        .map(async ({ instanceId }) => {
+          const owner = this.settings.scheduler.ownerUrl({ ...target, instanceId });
+          try {
+            if (!owner || owner.workerId === this.settings.selfId()) {
+              await this.settings.manager.control(target.kind, target, "restart", String(instanceId));
+              return;
+            }
+            const answer = await this.send(
+              request,
+              owner.url,
+              `${this.instancePath(target, instanceId)}/restart`,
+              "POST",
+            );
+            if (answer.status >= 300) throw new Error(`HTTP ${answer.status}: ${answer.body.toString("utf8")}`);
+          } catch (error) {
+            failures.push(`instance ${instanceId}: ${(error as Error).message}`);
           }
-          const answer = await this.send(
-            request,
-            owner.url,
-            `${this.instancePath(target, instanceId)}/restart`,
-            "POST",
-          );
-          if (answer.status >= 300) throw new Error(`HTTP ${answer.status}: ${answer.body.toString("utf8")}`);
-        } catch (error) {
-          failures.push(`instance ${instanceId}: ${(error as Error).message}`);
-        }
-      }),
+        }),
     );
     if (failures.length > 0) throw new WorkerError("INTERNAL", `Restart failed for ${failures.join("; ")}`);
     sendNoContent(response);
@@ -197,30 +281,68 @@ export class ClusterRoutes {
     path: string,
     method: string,
     body?: Buffer,
+    timeoutMs: number = this.settings.timeoutMs ?? 10_000,
+    extraHeaders: Record<string, string> = {},
   ): Promise<{ status: number; headers: Headers; body: Buffer }> {
-    const headers: Record<string, string> = { [FORWARDED_HEADER]: this.settings.selfId() };
+    const headers: Record<string, string> = {};
     for (const [name, value] of Object.entries(request.headers)) {
-      if (HOP_HEADERS.has(name) || value === undefined) continue;
+      // Only this worker says which package it read: a client's own header is not passed on.
+      if (HOP_HEADERS.has(name) || name === SHARED_PACKAGE_HEADER || value === undefined) continue;
       headers[name] = Array.isArray(value) ? value.join(", ") : value;
     }
+    Object.assign(headers, extraHeaders, { [FORWARDED_HEADER]: this.settings.selfId() });
     const answer = await fetch(`${base}${path}`, {
       method,
       headers,
       ...(body !== undefined && method !== "GET" && method !== "HEAD" ? { body } : {}),
       redirect: "manual",
-      signal: AbortSignal.timeout(this.settings.timeoutMs ?? 10_000),
+      signal: AbortSignal.timeout(timeoutMs),
     });
     return { status: answer.status, headers: answer.headers, body: Buffer.from(await answer.arrayBuffer()) };
   }
 
+  /**
+   * Reads the `file://` archive a create or update names on this worker, the one that received it (as upstream,
+   * where the worker receiving the request reads the file), and keeps it in the package topic; answers the header
+   * that tells the leader where the package is. Nothing for other submissions: the leader checks those.
+   */
+  private async keepLocalFile(request: IncomingMessage, target: Target, body: Buffer): Promise<Record<string, string>> {
+    let archive: string | undefined;
+    try {
+      const submission = await readSubmission(request, body, target.kind);
+      if (submission.packageData !== undefined) return {};
+      archive = submission.url ?? stringOrUndefined(submission.config.archive);
+    } catch {
+      return {};
+    }
+    if (archive === undefined || !/^file:\/\//i.test(archive)) return {};
+    // Checked before anything is read: the leader checks again, but this worker's files are read here.
+    const principal = this.settings.auth.authenticate(request.headers.authorization);
+    this.settings.auth.authorizeTenant(principal, target.tenant);
+    const { packages, fileDirs, maxPackageBytes, packageUploaders } = this.settings.localFiles;
+    authorizePackageInstall(principal, packageUploaders);
+    const tarball = await fetchArchive(archive, { fileDirs, maxBytes: maxPackageBytes });
+    return { [SHARED_PACKAGE_HEADER]: await packages.put(tarball) };
+  }
+
   /** Sends the request on to another worker and answers with what it answered. */
-  private async proxy(request: IncomingMessage, response: ServerResponse, base: string): Promise<void> {
+  private async proxy(
+    request: IncomingMessage,
+    response: ServerResponse,
+    base: string,
+    readAlready?: Buffer,
+    extraHeaders: Record<string, string> = {},
+  ): Promise<void> {
     const method = request.method ?? "GET";
     const body =
-      method === "GET" || method === "HEAD" ? undefined : await readBody(request, this.settings.maxBodyBytes);
+      readAlready ??
+      (method === "GET" || method === "HEAD" ? undefined : await readBody(request, this.settings.maxBodyBytes));
     let answer: Awaited<ReturnType<ClusterRoutes["send"]>>;
     try {
-      answer = await this.send(request, base, request.url ?? "/", method, body);
+      const timeoutMs = bringsPackage(request, body)
+        ? (this.settings.packageTimeoutMs ?? 360_000)
+        : (this.settings.timeoutMs ?? 10_000);
+      answer = await this.send(request, base, request.url ?? "/", method, body, timeoutMs, extraHeaders);
     } catch (error) {
       throw new WorkerError(
         "NOT_READY",

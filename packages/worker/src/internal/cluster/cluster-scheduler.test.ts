@@ -158,3 +158,25 @@ describe("ClusterScheduler (in-memory stand-in for Pulsar)", () => {
     expect(last?.data.length).toBe(0);
   }, 20_000);
 });
+
+describe("ClusterScheduler rebalance and drain (in-memory stand-in for Pulsar)", () => {
+  it("a drain moves every instance off a worker and holds across a change of leader", async () => {
+    const bus = new InMemoryPulsar();
+    const [a, b, c] = [member(bus, "drain", 6), member(bus, "drain", 6), member(bus, "drain", 6)] as const;
+    await Promise.all([join(a, "a"), join(b, "b"), join(c, "c")]);
+    await until(() => a.isLeader() && Object.keys(a.assignments()).length === 3, 5_000);
+    await expect(b.drain("c")).rejects.toThrow("does not lead");
+    await a.drain("c");
+    expect(Object.keys(a.assignments()).sort()).toEqual(["a", "b"]);
+    expect(a.drainStatus("c")).toEqual({ status: "SUCCESS", lastError: "" });
+    expect(a.drainStatus("b")).toEqual({ status: "ERROR", lastError: "Worker b not found in drain records" });
+    await expect(a.drain("c")).rejects.toThrow("Worker c was not yet removed after a prior drain op; try later");
+    await a.rebalance();
+    expect(Object.keys(a.assignments()).sort(), "a rebalance keeps the drained worker out").toEqual(["a", "b"]);
+    await a.close();
+    await until(() => b.isLeader(), 5_000);
+    await sleep(3 * HEARTBEAT_MS);
+    expect(Object.keys(b.assignments()), "the new leader keeps the drain").toEqual(["b"]);
+    await expect(b.rebalance()).rejects.toThrow("Too few workers (need at least 2)");
+  });
+});

@@ -8,8 +8,16 @@ import {
   type Reader,
 } from "@pulsar-connect/pulsar-client";
 import { WorkerError } from "../../errors.ts";
-import type { ClusterView, InstanceRef, Scheduler, WorkerInfo } from "../scheduler.ts";
+import {
+  type ClusterView,
+  type DrainStatus,
+  type InstanceRef,
+  type Scheduler,
+  TOO_FEW_WORKERS,
+  type WorkerInfo,
+} from "../scheduler.ts";
 import { assign, type Demand, type Placement } from "./assignment.ts";
+import { currentDrains, type DrainRecords, drainStatusOf } from "./drain-records.ts";
 
 /** The topics of one cluster, all in the namespace the worker config names. */
 export interface ClusterTopics {
@@ -58,6 +66,8 @@ interface AssignmentsMessage {
   /** The incarnation of each worker the placement was made for. */
   incarnations: Record<string, number>;
   placement: Placement;
+  /** Workers drained on request (`functions-worker drain`): they get no instances until they restart. */
+  drained?: DrainRecords;
 }
 
 /** Settings of a {@link ClusterScheduler}. */
@@ -94,7 +104,8 @@ function sameAssignments(a: AssignmentsMessage, b: AssignmentsMessage): boolean 
   return (
     a.leader === b.leader &&
     JSON.stringify(sortedEntries(a.incarnations)) === JSON.stringify(sortedEntries(b.incarnations)) &&
-    JSON.stringify(sortedEntries(a.placement)) === JSON.stringify(sortedEntries(b.placement))
+    JSON.stringify(sortedEntries(a.placement)) === JSON.stringify(sortedEntries(b.placement)) &&
+    JSON.stringify(sortedEntries(a.drained ?? {})) === JSON.stringify(sortedEntries(b.drained ?? {}))
   );
 }
 
@@ -157,6 +168,10 @@ export class ClusterScheduler implements Scheduler, ClusterView {
   private latestAt = 0;
   /** Until the members topic is read to its end, who runs what elsewhere is not known: nothing starts here. */
   private membersCaughtUp = false;
+  /** A rebalance asked for and not published yet. */
+  private rebalanceRequested = false;
+  /** Drains asked for and not published yet: workerId -> its incarnation. */
+  private readonly drainsRequested = new Map<string, number>();
 
   constructor(settings: ClusterSchedulerSettings) {
     this.settings = settings;
@@ -617,22 +632,29 @@ export class ClusterScheduler implements Scheduler, ClusterView {
     // With an old view of the members every other one looks gone: no placement from it.
     if (!this.viewFresh()) return;
     const self = this.self.workerId;
-    const targets = this.liveMembers().filter((member) => !member.heartbeat.leaving);
+    const drained = this.drainsToPublish();
+    const targets = this.liveMembers().filter(
+      (member) => !member.heartbeat.leaving && drained[member.heartbeat.workerId] !== member.heartbeat.incarnation,
+    );
     const incarnations: Record<string, number> = {};
     for (const member of targets) incarnations[member.heartbeat.workerId] = member.heartbeat.incarnation;
     const demands = this.settings.demands();
     // No worker to place on (all leaving) while connectors exist: an empty placement would stop everything.
     if (targets.length === 0 && demands.length > 0) return;
+    const rebalancing = this.rebalanceRequested;
     const placement = assign(
       demands,
       targets.map((member) => member.heartbeat.workerId),
-      this.latest?.placement ?? {},
+      rebalancing ? {} : (this.latest?.placement ?? {}),
     );
     const next: AssignmentsMessage = { leader: self, incarnations, placement };
-    if (!force && this.latest && sameAssignments(this.latest, next)) return;
+    if (Object.keys(drained).length > 0) next.drained = drained;
+    if (!force && !rebalancing && this.latest && sameAssignments(this.latest, next)) return;
     this.publishing = true;
     try {
       await producer.send({ key: "assignments", value: JSON.stringify(next) });
+      if (rebalancing) this.rebalanceRequested = false;
+      for (const workerId of Object.keys(drained)) this.drainsRequested.delete(workerId);
       this.noteMoves(this.latest, next);
       this.latest = next;
       this.unfenceWhenPlaced();
@@ -646,6 +668,95 @@ export class ClusterScheduler implements Scheduler, ClusterView {
       }
     } finally {
       this.publishing = false;
+    }
+  }
+
+  // -------------------------------------------------------------------------------------------------------------
+  // Rebalance and drain (leader only; the worker API sends them to the leader)
+
+  /** Places every instance again from scratch (counts, then declared cpu and ram), ignoring where they run now. */
+  async rebalance(): Promise<void> {
+    this.requireLeader("rebalance");
+    if (this.placeableMembers().length < 2) throw new WorkerError("BAD_REQUEST", TOO_FEW_WORKERS);
+    this.rebalanceRequested = true;
+    try {
+      await this.publishRequested(() => !this.rebalanceRequested, "rebalance");
+    } finally {
+      // A rebalance that could not be published now is not done later by surprise.
+      this.rebalanceRequested = false;
+    }
+    this.settings.logger.info({ placement: this.assignments() }, "cluster rebalanced on request");
+  }
+
+  /**
+   * Moves every instance off `workerId`, which gets none until it restarts (a new incarnation) or leaves, as upstream's
+   * drain. Resolves once the placement without it is published; {@link drainStatus} tells when it stopped them all.
+   */
+  async drain(workerId: string): Promise<void> {
+    this.requireLeader("drain");
+    if (this.drainsRequested.size > 0) throw new WorkerError("CONFLICT", "Another drain is in progress");
+    if (this.drainRecords()[workerId] !== undefined) {
+      throw new WorkerError(
+        "PRECONDITION_FAILED",
+        `Worker ${workerId} was not yet removed after a prior drain op; try later`,
+      );
+    }
+    const available = this.placeableMembers();
+    if (available.length < 2) throw new WorkerError("BAD_REQUEST", TOO_FEW_WORKERS);
+    const member = available.find((candidate) => candidate.heartbeat.workerId === workerId);
+    if (!member) {
+      throw new WorkerError("BAD_REQUEST", `Worker ${workerId} is not among the current workers in the system`);
+    }
+    this.drainsRequested.set(workerId, member.heartbeat.incarnation);
+    try {
+      await this.publishRequested(() => !this.drainsRequested.has(workerId), "drain");
+    } finally {
+      this.drainsRequested.delete(workerId);
+    }
+    this.settings.logger.info({ workerId }, "cluster worker drained on request");
+  }
+
+  drainStatus(workerId: string): DrainStatus {
+    const member = this.members.get(workerId);
+    const live = member && this.isLive(member) ? member.heartbeat : undefined;
+    const placedOn = Object.values(this.latest?.placement ?? {}).filter((owner) => owner === workerId).length;
+    return drainStatusOf(workerId, this.drainRecords(), this.drainsRequested.has(workerId), live, placedOn);
+  }
+
+  /** Drain records of the latest placement that still hold. */
+  private drainRecords(): DrainRecords {
+    return currentDrains(this.latest?.drained ?? {}, (workerId) => {
+      const member = this.members.get(workerId);
+      return member && this.isLive(member) ? member.heartbeat : undefined;
+    });
+  }
+
+  /** What the next placement records as drained: the records that still hold and the drains asked for. */
+  private drainsToPublish(): DrainRecords {
+    return { ...this.drainRecords(), ...Object.fromEntries(this.drainsRequested) };
+  }
+
+  /** Live members that may be given instances: not leaving, not drained. */
+  private placeableMembers(): Member[] {
+    const drained = this.drainRecords();
+    return this.liveMembers().filter(
+      (member) => !member.heartbeat.leaving && drained[member.heartbeat.workerId] !== member.heartbeat.incarnation,
+    );
+  }
+
+  private requireLeader(what: string): void {
+    if (!this.leaderProducer)
+      throw new WorkerError("NOT_READY", `Cannot ${what}: this worker does not lead the cluster`);
+  }
+
+  /** Publishes a placement now and waits until `done` says the request went out with it. */
+  private async publishRequested(done: () => boolean, what: string): Promise<void> {
+    const deadline = this.now() + this.settings.leaseMs * 2;
+    while (!done()) {
+      if (!this.leaderProducer) throw new WorkerError("NOT_READY", `Cannot ${what}: the leadership was lost`);
+      if (this.now() > deadline) throw new WorkerError("INTERNAL", `Cannot ${what}: the placement was not published`);
+      if (this.publishing) await new Promise((resolve) => setTimeout(resolve, 20));
+      else await this.publish(true);
     }
   }
 

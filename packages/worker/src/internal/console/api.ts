@@ -5,6 +5,7 @@ import type { Principal } from "../auth.ts";
 import { readBody, sendJson } from "../http.ts";
 import type { InstanceStatus } from "../status.ts";
 import type { SlotCounters } from "../supervisor.ts";
+import { ClusterLogFeed, type LogOwner } from "./cluster-logs.ts";
 import { type DeadLetterClient, deadLetterTopicsOf, peekDeadLetters, replayDeadLetters } from "./dlq.ts";
 import { ConnectorHistory, type HistorySample } from "./history.ts";
 import type { ConnectorLogs } from "./logs.ts";
@@ -31,6 +32,10 @@ export interface ConsoleHost {
   pulsar(): Promise<DeadLetterClient>;
   /** Backlog of a subscription on a topic (all partitions), from Pulsar's admin API. */
   subscriptionBacklog(topic: string, subscription: string): Promise<number>;
+  /** Cluster mode: the other workers that run some of these instances of a connector now. */
+  otherOwners?(connector: ConnectorKey, instanceIds: number[]): LogOwner[];
+  /** Cluster mode: GETs a console API path on another worker with the caller's credentials; the parsed JSON. */
+  fetchFromWorker?(owner: LogOwner, path: string, authorization: string | undefined): Promise<unknown>;
 }
 
 const PEEK_LIMIT_MAX = 200;
@@ -42,7 +47,7 @@ const KEEP_ALIVE_MS = 15_000;
 /** Samples of each connector the list's sparklines get (ten minutes of 10-second samples). */
 const LIST_SAMPLES = 60;
 
-type ConnectorKey = { kind: "sink" | "source"; tenant: string; namespace: string; name: string };
+export type ConnectorKey = { kind: "sink" | "source"; tenant: string; namespace: string; name: string };
 
 const keyOf = (c: ConnectorKey) => `${c.kind}:${c.tenant}/${c.namespace}/${c.name}`;
 const keyOfConnector = (c: ConsoleConnector) =>
@@ -283,8 +288,22 @@ export class ConsoleApi {
     let sentVersion = -1;
     let sentTotalAt = 0;
     const sentInstanceAt = new Map<number, number>();
-    let logSeq = 0;
     let logsAnnounced = false;
+    // Log lines of instances on other workers come from those workers.
+    const logFeed = new ClusterLogFeed(
+      {
+        local: this.host.logs(),
+        owners: () => {
+          const connector = this.host.connectors().find((c) => keyOfConnector(c) === key);
+          const ids = connector?.instances.map((instance) => instance.instanceId) ?? [];
+          return this.host.otherOwners?.(view, ids) ?? [];
+        },
+        fetchJson: (owner, path) =>
+          this.host.fetchFromWorker?.(owner, path, header) ?? Promise.reject(new Error("not in a cluster")),
+      },
+      view.kind,
+      fqfn,
+    );
     let quietSince = Date.now();
     while (stream.isOpen) {
       const principal = this.stillAllowed(stream, header);
@@ -338,11 +357,10 @@ export class ConsoleApi {
         sentTotalAt = total.at(-1)?.at ?? sentTotalAt;
         for (const entry of instances) sentInstanceAt.set(entry.instanceId, (entry.samples.at(-1) as HistorySample).at);
       }
-      const logs = this.host.logs();
-      const lines = logs?.since(view.kind, fqfn, logSeq) ?? [];
+      const lines = await logFeed.next();
+      if (!stream.isOpen) return;
       if (lines.length > 0 || !logsAnnounced) {
-        stream.send("logs", { available: logs !== undefined, lines });
-        logSeq = lines.at(-1)?.seq ?? logSeq;
+        stream.send("logs", { available: this.host.logs() !== undefined, lines });
         logsAnnounced = true;
         sent = true;
       }

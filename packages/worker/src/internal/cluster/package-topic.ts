@@ -1,0 +1,168 @@
+import {
+  isPulsarClientError,
+  MessageId,
+  type Producer,
+  type PulsarClient,
+  type Reader,
+} from "@pulsar-connect/pulsar-client";
+import { WorkerError } from "../../errors.ts";
+import { integrityOf } from "../packages.ts";
+
+/** Settings of a {@link PackageTopic}. */
+export interface PackageTopicSettings {
+  client: Pick<PulsarClient, "createProducer" | "createReader">;
+  /** The compacted topic of package chunks, in the cluster's namespace. */
+  topic: string;
+}
+
+/** The package topic of a cluster in a namespace (`tenant/namespace`), next to its other topics. */
+export function packageTopicOf(namespace: string, cluster: string): string {
+  return `persistent://${namespace}/pulsar-connect-${cluster}-packages`;
+}
+
+/**
+ * Bytes per message: far below Pulsar's default `maxMessageSize` (5 MB), so that a broker with a lowered limit still
+ * takes them.
+ */
+export const PACKAGE_CHUNK_BYTES: number = 512 * 1024;
+const INTEGRITY = "pulsar-connect-integrity";
+const CHUNKS = "pulsar-connect-chunks";
+const READ_TIMEOUT_MS = 30_000;
+
+/** The key of one chunk: the package's sha512 in hex (content-addressed), and the chunk's index. */
+function chunkKey(integrity: string, index: number): string {
+  return `${Buffer.from(integrity.replace(/^sha512-/, ""), "base64").toString("hex")}/${index}`;
+}
+
+/**
+ * The connector packages of a cluster, kept in a compacted topic so that every worker can install the package a
+ * stored connector names: the worker that stores the connector writes the tarball in chunks keyed by its content
+ * hash ({@link put}) before the connector entry, and the others read it back ({@link get}), checking the hash.
+ */
+export class PackageTopic {
+  private readonly settings: PackageTopicSettings;
+  private producer: Promise<Producer> | undefined;
+
+  constructor(settings: PackageTopicSettings) {
+    this.settings = settings;
+  }
+
+  /** Stores a tarball; resolves once the broker stored every chunk. */
+  async put(tarball: Uint8Array): Promise<string> {
+    const integrity = integrityOf(tarball);
+    const chunks = Math.max(1, Math.ceil(tarball.length / PACKAGE_CHUNK_BYTES));
+    const producer = await this.writer();
+    for (let index = 0; index < chunks; index += 1) {
+      const value = Buffer.from(tarball.subarray(index * PACKAGE_CHUNK_BYTES, (index + 1) * PACKAGE_CHUNK_BYTES));
+      await this.send(producer, {
+        key: chunkKey(integrity, index),
+        value,
+        properties: { [INTEGRITY]: integrity, [CHUNKS]: String(chunks) },
+      });
+    }
+    return integrity;
+  }
+
+  /** Reads a tarball back; throws when it is missing, incomplete, or fails its integrity check. */
+  async get(integrity: string): Promise<Buffer> {
+    let reader: Reader;
+    try {
+      reader = await this.settings.client.createReader({
+        topic: this.settings.topic,
+        startMessageId: MessageId.earliest,
+        readCompacted: true,
+      });
+    } catch (error) {
+      throw new WorkerError(
+        "STORE_FAILED",
+        `Cannot read the cluster's package topic ${this.settings.topic}: ${(error as Error).message}`,
+        { cause: error },
+      );
+    }
+    const prefix = chunkKey(integrity, 0).replace(/0$/, "");
+    const parts = new Map<number, Buffer>();
+    let expected = 0;
+    try {
+      while (await reader.hasMessageAvailable()) {
+        const message = await reader.readNext(READ_TIMEOUT_MS);
+        if (!message.key?.startsWith(prefix)) continue;
+        const index = Number(message.key.slice(prefix.length));
+        // An empty value removes the chunk (the package was deleted).
+        if (message.data.length === 0) {
+          parts.delete(index);
+          continue;
+        }
+        parts.set(index, message.data);
+        expected = Number(message.properties[CHUNKS] ?? 0);
+      }
+    } finally {
+      await reader.close().catch(() => undefined);
+    }
+    if (parts.size === 0) {
+      throw new WorkerError(
+        "BAD_PACKAGE",
+        `Connector package ${integrity} is not in the cluster's package topic; submit the connector again with its package`,
+      );
+    }
+    const ordered = Array.from({ length: expected }, (_, index) => parts.get(index));
+    if (expected === 0 || ordered.some((part) => part === undefined)) {
+      throw new WorkerError(
+        "BAD_PACKAGE",
+        `Connector package ${integrity} is incomplete in the cluster's package topic (${parts.size} of ${expected} chunks)`,
+      );
+    }
+    const tarball = Buffer.concat(ordered as Buffer[]);
+    if (integrityOf(tarball) !== integrity) {
+      throw new WorkerError(
+        "BAD_PACKAGE",
+        `Connector package ${integrity} read from the cluster's package topic fails its integrity check`,
+      );
+    }
+    return tarball;
+  }
+
+  /** Removes a tarball of `bytes` bytes (a tombstone per chunk; compaction then drops the bytes). */
+  async remove(integrity: string, bytes: number): Promise<void> {
+    const chunks = Math.max(1, Math.ceil(bytes / PACKAGE_CHUNK_BYTES));
+    const producer = await this.writer();
+    for (let index = 0; index < chunks; index += 1) {
+      await this.send(producer, { key: chunkKey(integrity, index), value: "" });
+    }
+  }
+
+  async close(): Promise<void> {
+    const producer = await this.producer?.catch(() => undefined);
+    this.producer = undefined;
+    await producer?.close().catch(() => undefined);
+  }
+
+  private writer(): Promise<Producer> {
+    if (!this.producer) {
+      this.producer = this.settings.client.createProducer({
+        topic: this.settings.topic,
+        batchingEnabled: false,
+        sendTimeoutMs: 30_000,
+      });
+      this.producer.catch(() => {
+        this.producer = undefined;
+      });
+    }
+    return this.producer;
+  }
+
+  private async send(producer: Producer, message: Parameters<Producer["send"]>[0]): Promise<void> {
+    try {
+      await producer.send(message);
+    } catch (error) {
+      if (isPulsarClientError(error)) {
+        this.producer = undefined;
+        void producer.close().catch(() => undefined);
+      }
+      throw new WorkerError(
+        "STORE_FAILED",
+        `Cannot store a connector package in the cluster's package topic: ${(error as Error).message}`,
+        { cause: error },
+      );
+    }
+  }
+}
