@@ -366,11 +366,14 @@ class JdbcWriter {
     if (!this.ordered) return this.attempt(connection, rows, lastPositions(records), mode);
     let stored: ReadonlyMap<string, PulsarPosition> = new Map();
     for (let round = 0; ; round += 1) {
-      const open = records.filter((record) => !coveredBy(stored, record.position));
-      const kept = rows.filter((row) => {
-        const record = records[row.index - offset];
-        return record !== undefined && !coveredBy(stored, record.position);
-      });
+      const open = stored.size === 0 ? records : records.filter((record) => !coveredBy(stored, record.position));
+      const kept =
+        stored.size === 0
+          ? rows
+          : rows.filter((row) => {
+              const record = records[row.index - offset];
+              return record !== undefined && !coveredBy(stored, record.position);
+            });
       try {
         return await this.attempt(connection, kept, lastPositions(open), mode, firstPositions(open));
       } catch (error) {
