@@ -735,6 +735,7 @@ class PartitionConsumer implements ConsumerHandler {
   }
 
   private forget(id: MessageId, cumulative: boolean): void {
+    if (this.nacked.size === 0 && this.unacked.size === 0) return;
     const key = id.toString();
     this.nacked.delete(key);
     if (!cumulative) {
