@@ -21,6 +21,8 @@ const COUNT = Number(process.env.BENCH_COUNT ?? 100_000);
 /** BENCH_DATABASES=PostgreSQL,SQLite runs only those (for profiling one). */
 const DATABASES = new Set((process.env.BENCH_DATABASES ?? "PostgreSQL,MariaDB,SQLite").split(","));
 const BATCH = Number(process.env.BENCH_BATCH ?? 10_000);
+/** BENCH_SINK_CONFIGS='{"batchSize":0}' adds sink configs (for trying settings). */
+const SINK_CONFIGS = JSON.parse(process.env.BENCH_SINK_CONFIGS ?? "{}") as Record<string, unknown>;
 const run = Date.now().toString(36);
 const PG = { host: "127.0.0.1", port: 5432, user: "postgres", database: "test" };
 const MARIADB = { host: "127.0.0.1", port: 3306, user: "root", password: "", database: "test" };
@@ -67,7 +69,7 @@ async function sinkSeconds(
   configs: Record<string, unknown>,
   guarantee: ProcessingGuarantee,
 ): Promise<number> {
-  const config = loadConfig(definition.config, configs);
+  const config = loadConfig(definition.config, { ...SINK_CONFIGS, ...configs });
   const { context } = createSinkContext({ name: `bench-${run}-${guarantee}` });
   const sink = await definition.open(config, { ...context, processingGuarantee: guarantee });
   const started = performance.now();

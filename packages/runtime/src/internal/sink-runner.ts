@@ -633,7 +633,8 @@ export class SinkRunner extends RunnerBase {
     if (known !== UNKNOWN_SCHEMA) return this.recordOf(message, known);
     return this.schemaOf(message).then((schema) => {
       const version = message.schemaVersion;
-      if (version && version.length > 0) this.versionSchemas.set(message.topic, { version: Uint8Array.from(version), schema });
+      if (version && version.length > 0)
+        this.versionSchemas.set(message.topic, { version: Uint8Array.from(version), schema });
       return this.recordOf(message, schema);
     });
   }
