@@ -186,6 +186,7 @@ export const mariadbDialect: SqlDialect = {
   },
 
   toParameter(value: unknown): unknown {
+    if (typeof value === "string" || typeof value === "number") return value;
     if (typeof value === "bigint") return value.toString();
     if (value instanceof Date) return value;
     if (value instanceof Uint8Array)

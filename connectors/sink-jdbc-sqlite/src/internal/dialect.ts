@@ -151,6 +151,7 @@ export const sqliteDialect: SqlDialect = {
   },
 
   toParameter(value: unknown): unknown {
+    if (typeof value === "string" || typeof value === "number") return value;
     if (typeof value === "boolean") return value ? 1 : 0;
     if (value instanceof Uint8Array && !Buffer.isBuffer(value)) {
       return Buffer.from(value.buffer, value.byteOffset, value.byteLength);
