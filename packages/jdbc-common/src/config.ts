@@ -102,7 +102,7 @@ export function jdbcSinkConfigSchema(options: JdbcSinkConfigOptions): JdbcSinkCo
       batchSize: integer()
         .default(200)
         .describe(
-          "Rows per multi-row statement (<= 0: as many as the driver's parameter limit allows); PostgreSQL's binary COPY takes a whole batch in one statement",
+          "Rows per multi-row statement (<= 0: as many as the driver's parameter limit allows) for UPDATE and DELETE, and for INSERT and UPSERT rows narrowed down after a refusal; a batch's inserts and upserts go in bulk (PostgreSQL binary COPY, MariaDB statements of up to 4 MB, SQLite one prepared insert per row)",
         ),
       useTransactions: z
         .boolean()

@@ -79,8 +79,10 @@ export interface SqlDialect {
   columnarInsert?(table: string, columns: readonly string[], types: readonly string[]): string | undefined;
   /**
    * Optional: writes the rows of one multi-row INSERT or UPSERT by a faster way than the statement (PostgreSQL
-   * `COPY`), inside the transaction under way. Resolves false, having sent nothing, when these rows or values do not
-   * allow it: the statement is run instead. Errors are those of a statement ({@link SqlDialect.classifyError}).
+   * `COPY`, a prepared insert run per row, statements larger than `batchSize`), inside the transaction under way.
+   * Resolves false, having sent nothing, when these rows or values do not allow it: the statement is run instead.
+   * Errors are those of a statement ({@link SqlDialect.classifyError}); a failed call leaves none of its rows written
+   * where a refused statement does not abort the transaction (a savepoint around several statements).
    */
   bulkWrite?(connection: SqlConnection, rows: BulkRows): Promise<boolean>;
   /** The clause appended to a multi-row INSERT to make it an upsert (arguments already quoted). */

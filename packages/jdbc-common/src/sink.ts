@@ -366,11 +366,14 @@ class JdbcWriter {
     if (!this.ordered) return this.attempt(connection, rows, lastPositions(records), mode);
     let stored: ReadonlyMap<string, PulsarPosition> = new Map();
     for (let round = 0; ; round += 1) {
-      const open = records.filter((record) => !coveredBy(stored, record.position));
-      const kept = rows.filter((row) => {
-        const record = records[row.index - offset];
-        return record !== undefined && !coveredBy(stored, record.position);
-      });
+      const open = stored.size === 0 ? records : records.filter((record) => !coveredBy(stored, record.position));
+      const kept =
+        stored.size === 0
+          ? rows
+          : rows.filter((row) => {
+              const record = records[row.index - offset];
+              return record !== undefined && !coveredBy(stored, record.position);
+            });
       try {
         return await this.attempt(connection, kept, lastPositions(open), mode, firstPositions(open));
       } catch (error) {
@@ -443,7 +446,12 @@ class JdbcWriter {
     if (transactional) await connection.execute("BEGIN");
     try {
       if (fence) await this.fence(connection, fence);
-      const bulk = mode === "all-or-nothing" && this.dialect.bulkWrite !== undefined;
+      // Where a refused statement leaves the transaction usable, a refused bulk write is narrowed down statement by
+      // statement (the dialect's bulk write writes all of its rows or none).
+      const bulk =
+        this.dialect.bulkWrite !== undefined &&
+        (mode === "all-or-nothing" ||
+          (mode === "per-record" && transactional && !this.dialect.failedStatementAbortsTransaction));
       for (const unit of this.plan(rows, bulk)) {
         if (mode === "all-or-nothing") {
           try {
@@ -457,7 +465,8 @@ class JdbcWriter {
             throw error;
           }
         } else {
-          await this.runIsolated(connection, unit, mode === "savepoints", failures);
+          if (bulk) await this.runBulkIsolated(connection, unit, failures);
+          else await this.runIsolated(connection, unit, mode === "savepoints", failures);
           if (this.ordered && failures.length > 0) throw new RowsRefused(failures);
         }
       }
@@ -501,6 +510,23 @@ class JdbcWriter {
       values: unit.rows.map((row) => row.values),
       ...(first.mutation === "UPSERT" ? { upsert: { keys: first.keys, updates: first.updates } } : {}),
     });
+  }
+
+  /**
+   * Hands a group of rows to the dialect's bulk write; when it declines them or the database refuses them (having
+   * written none), runs them as statements, each isolated as {@link runIsolated} does.
+   */
+  private async runBulkIsolated(
+    connection: SqlConnection,
+    unit: StatementUnit,
+    failures: RecordFailure[],
+  ): Promise<void> {
+    try {
+      if (await this.bulkWrite(connection, unit)) return;
+    } catch (error) {
+      if (this.dialect.classifyError(error) !== "record") throw error;
+    }
+    for (const statement of this.plan(unit.rows)) await this.runIsolated(connection, statement, false, failures);
   }
 
   /** Runs a statement; when the database refuses it, runs its rows one by one and records which were refused. */

@@ -278,6 +278,27 @@ export function describeJdbcSink(target: JdbcSuiteTarget): void {
       ]);
     });
 
+    it("a run of inserts larger than one bulk statement, refused at its last row, is written once without that row", async () => {
+      const table = await freshTable();
+      const sink = await open({ tableName: table });
+      // About 5 MB of rows: more than one of MariaDB's bulk statements, which a savepoint then undoes together.
+      const count = 45_000;
+      const inits: Array<SinkRecordInit<unknown>> = Array.from({ length: count }, (_, i) => ({
+        value: { id: i + 1, name: `${"x".repeat(90)}${i}`, qty: i },
+      }));
+      inits.push({ value: { id: count + 1, name: "bad qty", qty: "not a number" } });
+      expect(failedIndexes(await sink.write(records(inits)))).toEqual([count]);
+      const [row] = await (await db()).rows(
+        `SELECT COUNT(*) AS n, COUNT(DISTINCT id) AS d, MAX(id) AS top, SUM(qty) AS total FROM ${table}`,
+      );
+      expect([Number(row?.n), Number(row?.d), Number(row?.top), Number(row?.total)]).toEqual([
+        count,
+        count,
+        count,
+        (count * (count - 1)) / 2,
+      ]);
+    });
+
     it("under EFFECTIVELY_ONCE commits only up to a refused record, so no stored position covers it", async () => {
       const table = await freshTable();
       const sink = await open({ tableName: table }, undefined, "EFFECTIVELY_ONCE");

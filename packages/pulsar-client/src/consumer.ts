@@ -576,7 +576,8 @@ class PartitionConsumer implements ConsumerHandler {
         out.push(
           new Message({
             ...base,
-            data: Buffer.from(e.payload),
+            // A view into the batch, like the payload of a message sent alone: no copy per message.
+            data: e.payload,
             key: e.metadata.partitionKey,
             hasBase64EncodedKey: e.metadata.partitionKeyB64Encoded ?? false,
             orderingKey: e.metadata.orderingKey ? Buffer.from(e.metadata.orderingKey) : undefined,
@@ -735,6 +736,7 @@ class PartitionConsumer implements ConsumerHandler {
   }
 
   private forget(id: MessageId, cumulative: boolean): void {
+    if (this.nacked.size === 0 && this.unacked.size === 0) return;
     const key = id.toString();
     this.nacked.delete(key);
     if (!cumulative) {

@@ -3,6 +3,20 @@ import { decode, encode } from "./internal/protobuf.ts";
 import { MessageIdData, type MessageIdDataPb } from "./internal/schema.ts";
 
 const MAX_I64 = 0x7fffffffffffffffn;
+const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
+/** Two tags and 8-byte varints for ledger and entry, three tags and 5-byte varints for the 32-bit fields. */
+const MAX_SERIALIZED = 2 * (1 + 8) + 3 * (1 + 5);
+
+/** Writes a non-negative safe integer as a protobuf varint at `at`; returns the offset after it. */
+function writeVarint(out: Buffer, at: number, value: number): number {
+  let rest = value;
+  while (rest >= 0x80) {
+    out[at++] = (rest % 0x80) | 0x80;
+    rest = Math.floor(rest / 0x80);
+  }
+  out[at++] = rest;
+  return at;
+}
 
 /** Position of a message: ledger, entry, partition and index inside a batch. Ordered by (ledger, entry, batch). */
 export class MessageId {
@@ -13,6 +27,11 @@ export class MessageId {
   readonly batchSize: number | undefined;
   /** Topic the id belongs to when it came from a consumer or producer of this client (not serialized). */
   readonly topic: string | undefined;
+  /**
+   * @internal The outstanding batch indexes of the delivery this id was handed out with (see BatchAcks): a field
+   * rather than a WeakMap entry, which costs several times more per received message.
+   */
+  _delivery: Set<number> | undefined;
 
   constructor(ledgerId: bigint, entryId: bigint, partition = -1, batchIndex = -1, batchSize?: number, topic?: string) {
     this.ledgerId = ledgerId;
@@ -21,6 +40,7 @@ export class MessageId {
     this.batchIndex = batchIndex;
     this.batchSize = batchSize;
     this.topic = topic;
+    this._delivery = undefined;
   }
 
   /** The position before the first message of a topic. */
@@ -30,7 +50,29 @@ export class MessageId {
 
   /** Protobuf MessageIdData bytes, compatible with the Java client's MessageId.toByteArray. */
   serialize(): Buffer {
-    return encode(MessageIdData, this.toData());
+    const { ledgerId, entryId } = this;
+    if (ledgerId < 0n || entryId < 0n || ledgerId > MAX_SAFE || entryId > MAX_SAFE) {
+      return encode(MessageIdData, this.toData());
+    }
+    // The fields of toData(), written directly: this runs once per message a sink receives.
+    const out = Buffer.allocUnsafe(MAX_SERIALIZED);
+    out[0] = 0x08;
+    let at = writeVarint(out, 1, Number(ledgerId));
+    out[at] = 0x10;
+    at = writeVarint(out, at + 1, Number(entryId));
+    if (this.partition >= 0) {
+      out[at] = 0x18;
+      at = writeVarint(out, at + 1, this.partition);
+    }
+    if (this.batchIndex >= 0) {
+      out[at] = 0x20;
+      at = writeVarint(out, at + 1, this.batchIndex);
+    }
+    if (this.batchSize !== undefined && this.batchSize > 0) {
+      out[at] = 0x30;
+      at = writeVarint(out, at + 1, this.batchSize);
+    }
+    return out.subarray(0, at);
   }
 
   static deserialize(buf: Uint8Array): MessageId {

@@ -7,7 +7,7 @@
 // run (printed on stderr), the process does nothing but that drain, for `node --cpu-prof`.
 import { execFileSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import type { SinkDefinition } from "@pulsar-connect/core";
 import { defineJdbcSink } from "@pulsar-connect/jdbc-common";
@@ -29,6 +29,7 @@ const PG = {
 const COUNT = Number(process.env.BENCH_COUNT ?? 200_000);
 const ONLY = process.env.BENCH_ONLY;
 const run = Date.now().toString(36);
+const loadAtStart = loadavg().map((load) => Number(load.toFixed(2)));
 const namespace = `public/bench-pgcopy-${run}`;
 const topic = process.env.BENCH_TOPIC ?? `persistent://${namespace}/orders`;
 const COLUMNS =
@@ -265,6 +266,7 @@ const summary = {
   date: new Date().toISOString(),
   revision: revision(),
   machine: `${execFileSync("nproc").toString().trim()} cores shared with other users, Node ${process.version}`,
+  loadAverage: { start: loadAtStart, end: loadavg().map((load) => Number(load.toFixed(2))) },
   records: COUNT,
   ceilingRowsPerSecond: { before: ceilingRowsPerSecond, after: ceilingAfter, mean: ceiling },
   drains: rows,
@@ -277,7 +279,9 @@ writeFileSync(
   join(dir, "jdbc-postgres-copy.md"),
   `# jdbc-postgres sink: COPY path against the statement path and PostgreSQL's own COPY\n\n` +
     `${summary.date} (${summary.revision}), ${summary.machine}, ${COUNT} order records from a pre-filled topic, one sink ` +
-    "instance through the runtime, PostgreSQL 15 on the same machine. The machine was shared by several people " +
+    "instance through the runtime, PostgreSQL 15 on the same machine. " +
+    `Load average (1, 5, 15 min) ${summary.loadAverage.start.join(", ")} at the start, ${summary.loadAverage.end.join(", ")} at the end. ` +
+    "The machine was shared by several people " +
     "running builds and tests during the run: absolute figures move with their load; the ratios are between " +
     "figures taken minutes apart in the same run.\n\n" +
     `Ceiling: psql \\copy (CSV) of the same ${COUNT} rows into an empty table: ${ceilingRowsPerSecond} rows/s before the drains, ` +

@@ -5,7 +5,7 @@
 // Usage: pnpm --filter @pulsar-connect/bench jdbc-sink-write   (needs PostgreSQL, MariaDB and psql)
 import { execFileSync } from "node:child_process";
 import { createReadStream, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { loadConfig, type ProcessingGuarantee, type SinkDefinition, type SinkRecord } from "@pulsar-connect/core";
 import jdbcMariadb from "@pulsar-connect/sink-jdbc-mariadb";
@@ -21,12 +21,15 @@ const COUNT = Number(process.env.BENCH_COUNT ?? 100_000);
 /** BENCH_DATABASES=PostgreSQL,SQLite runs only those (for profiling one). */
 const DATABASES = new Set((process.env.BENCH_DATABASES ?? "PostgreSQL,MariaDB,SQLite").split(","));
 const BATCH = Number(process.env.BENCH_BATCH ?? 10_000);
+/** BENCH_SINK_CONFIGS='{"batchSize":0}' adds sink configs (for trying settings). */
+const SINK_CONFIGS = JSON.parse(process.env.BENCH_SINK_CONFIGS ?? "{}") as Record<string, unknown>;
 const run = Date.now().toString(36);
 const PG = { host: "127.0.0.1", port: 5432, user: "postgres", database: "test" };
 const MARIADB = { host: "127.0.0.1", port: 3306, user: "root", password: "", database: "test" };
 const COLUMNS =
   "orderId BIGINT, customerId BIGINT, product TEXT, quantity INT, unitPrice DOUBLE PRECISION, total DOUBLE PRECISION, status TEXT";
 const dir = mkdtempSync(join(tmpdir(), "bench-sink-write-"));
+const loadAtStart = loadavg().map((load) => Number(load.toFixed(2)));
 
 interface Order {
   orderId: number;
@@ -67,7 +70,7 @@ async function sinkSeconds(
   configs: Record<string, unknown>,
   guarantee: ProcessingGuarantee,
 ): Promise<number> {
-  const config = loadConfig(definition.config, configs);
+  const config = loadConfig(definition.config, { ...SINK_CONFIGS, ...configs });
   const { context } = createSinkContext({ name: `bench-${run}-${guarantee}` });
   const sink = await definition.open(config, { ...context, processingGuarantee: guarantee });
   const started = performance.now();
@@ -209,6 +212,7 @@ const summary = {
   date: new Date().toISOString(),
   revision: revision(),
   machine: `${execFileSync("nproc").toString().trim()} cores shared with other users, Node ${process.version}`,
+  loadAverage: { start: loadAtStart, end: loadavg().map((load) => Number(load.toFixed(2))) },
   records: COUNT,
   batch: BATCH,
   results,
@@ -225,6 +229,7 @@ writeFileSync(
   "# JDBC sinks: write() against each database's own ingest ceiling\n\n" +
     `${summary.date} (${summary.revision}), ${summary.machine}. ${COUNT} order records handed to write() in batches ` +
     `of ${BATCH} (no Pulsar: the sink alone), INSERT into an empty table without keys; servers on the same machine. ` +
+    `Load average (1, 5, 15 min) ${summary.loadAverage.start.join(", ")} at the start, ${summary.loadAverage.end.join(", ")} at the end. ` +
     "The machine was shared with other people's builds and tests during the run: each ratio is to its ceiling measured " +
     "a few seconds before, in the same run.\n\n" +
     "| database | guarantee | sink rows/s | ceiling | ceiling rows/s | ratio to ceiling |\n| --- | --- | ---: | --- | ---: | ---: |\n" +

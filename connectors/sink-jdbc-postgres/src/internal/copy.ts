@@ -64,6 +64,8 @@ function bigint(out: BinaryRows, value: unknown): boolean {
   let number: bigint;
   if (typeof value === "number") {
     if (!Number.isInteger(value)) return false;
+    // A safe integer goes as two 32-bit halves, without a BigInt per value.
+    if (Number.isSafeInteger(value)) return out.int64FromSafeInteger(value);
     number = BigInt(value);
   } else if (typeof value === "string" && DECIMAL_INTEGER.test(value)) number = BigInt(value);
   else return false;
@@ -127,6 +129,15 @@ export class BinaryRows {
   int64(value: bigint): true {
     this.field(8);
     this.offset = this.buffer.writeBigInt64BE(value, this.offset);
+    return true;
+  }
+
+  int64FromSafeInteger(value: number): true {
+    this.field(8);
+    const high = Math.floor(value / 0x1_0000_0000);
+    this.buffer.writeInt32BE(high, this.offset);
+    this.buffer.writeUInt32BE(value - high * 0x1_0000_0000, this.offset + 4);
+    this.offset += 8;
     return true;
   }
 

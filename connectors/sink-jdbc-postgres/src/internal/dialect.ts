@@ -192,6 +192,9 @@ export const postgresDialect: SqlDialect = {
   bulkWrite: copyRows,
 
   toParameter(value: unknown, column: TableColumn | undefined): unknown {
+    // The common cases first: text as it is, numbers as they are except into JSON columns.
+    if (typeof value === "string") return value;
+    if (typeof value === "number" && column?.type !== "json" && column?.type !== "jsonb") return value;
     if (typeof value === "bigint") return value.toString();
     if (value instanceof Date || value === null || value === undefined) return value ?? null;
     if (value instanceof Uint8Array)

@@ -63,16 +63,169 @@ export function prepareRows(
     context.config.excludeNonDeclaredFields === true
       ? new Set([...context.keyColumns, ...(context.nonKeyColumns ?? [])].map((column) => column.name))
       : undefined;
-  records.forEach((record, position) => {
+  const shapes = new ShapeCache(context, declared);
+  for (let position = 0; position < records.length; position++) {
+    const record = records[position] as SinkRecord;
     const index = indexOffset + position;
     try {
-      rows.push(prepareRow(record, index, context, declared));
+      rows.push(shapes.row(record, index) ?? prepareRow(record, index, context, declared));
     } catch (error) {
       if (!(error instanceof Problem)) throw error;
       problems.push({ index, message: error.message, unknownField: error.unknownField });
     }
-  });
+  }
   return { rows, problems };
+}
+
+/**
+ * What every record with the same field names (in the same order) and the same mutation becomes: its columns, types
+ * and signature, and where each column's value is among the record's fields. Worked out once per batch and layout
+ * instead of once per record.
+ */
+interface RowShape {
+  mutation: Mutation;
+  fields: readonly string[];
+  /** For each of `columns`, the index of its field. */
+  valueFields: readonly number[];
+  valueColumns: readonly TableColumn[];
+  /** For each key column, the index of its field (UPSERT, UPDATE, DELETE). */
+  keyFields: readonly number[];
+  signature: string;
+  columns: string[];
+  types: string[];
+  updates: string[];
+  keys: string[];
+}
+
+/**
+ * Rows of records whose value is an object of a layout seen before in the batch. Answers undefined for anything
+ * else (an ACTION property other than the configured mode, a key taken from the message key, a field without a
+ * column, a missing or null key...), which {@link prepareRow} then handles or refuses with its message.
+ */
+class ShapeCache {
+  private readonly context: RowContext;
+  private readonly declared: ReadonlySet<string> | undefined;
+  private last: RowShape | undefined;
+  private readonly byLayout = new Map<string, RowShape | null>();
+
+  constructor(context: RowContext, declared: ReadonlySet<string> | undefined) {
+    this.context = context;
+    this.declared = declared;
+  }
+
+  row(record: SinkRecord, index: number): PreparedRow | undefined {
+    const value = record.value;
+    if (value === null || typeof value !== "object" || value instanceof Uint8Array || Array.isArray(value)) return;
+    const action = record.properties.ACTION;
+    if (action !== undefined && action.trim() !== "") return;
+    const fields = value as Record<string, unknown>;
+    const names = Object.keys(fields);
+    const shape = this.shapeOf(names);
+    if (shape === undefined) return;
+    const values = Object.values(fields);
+    const { dialect } = this.context;
+    const keyColumns = this.context.keyColumns;
+    let keyValues: unknown[] = [];
+    if (shape.mutation !== "INSERT") {
+      keyValues = new Array(keyColumns.length);
+      for (let i = 0; i < keyColumns.length; i++) {
+        const key = values[shape.keyFields[i] as number];
+        if (key === null || key === undefined) return;
+        keyValues[i] = dialect.toParameter(key, keyColumns[i]);
+      }
+    }
+    const width = shape.valueFields.length;
+    const rowValues = new Array<unknown>(width);
+    for (let i = 0; i < width; i++) {
+      rowValues[i] = dialect.toParameter(values[shape.valueFields[i] as number], shape.valueColumns[i]);
+    }
+    return {
+      index,
+      mutation: shape.mutation,
+      signature: shape.signature,
+      columns: shape.columns,
+      values: rowValues,
+      types: shape.types,
+      updates: shape.updates,
+      keys: shape.keys,
+      keyValues,
+    };
+  }
+
+  private shapeOf(names: readonly string[]): RowShape | undefined {
+    const last = this.last;
+    if (last !== undefined && sameNames(last.fields, names)) return last;
+    const layout = names.join("\u0000");
+    let shape = this.byLayout.get(layout);
+    if (shape === undefined) {
+      shape = compileShape(names, this.context, this.declared);
+      this.byLayout.set(layout, shape);
+    }
+    if (shape === null) return undefined;
+    this.last = shape;
+    return shape;
+  }
+}
+
+function sameNames(a: readonly string[], b: readonly string[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+/** The shape of records with these field names under the configured mode; null when they need {@link prepareRow}. */
+function compileShape(
+  names: readonly string[],
+  context: RowContext,
+  declared: ReadonlySet<string> | undefined,
+): RowShape | null {
+  const { config, table } = context;
+  const mutation = config.insertMode;
+  // The same column lookups as prepareRow: a later field mapping to the same column wins.
+  const fieldOf = new Map<TableColumn, number>();
+  for (let i = 0; i < names.length; i++) {
+    const column = table.column(names[i] as string);
+    if (column === undefined) {
+      if (declared !== undefined) continue;
+      return null;
+    }
+    if (declared !== undefined && !declared.has(column.name)) continue;
+    fieldOf.set(column, i);
+  }
+  const keyColumns = context.keyColumns;
+  const keyFields: number[] = [];
+  if (mutation !== "INSERT") {
+    if (keyColumns.length === 0) return null;
+    for (const column of keyColumns) {
+      const field = fieldOf.get(column);
+      if (field === undefined) return null;
+      keyFields.push(field);
+    }
+  }
+  const ordered = [...fieldOf.keys()].sort((a, b) => table.ordinalOf(a) - table.ordinalOf(b));
+  const settable = (column: TableColumn) =>
+    !keyColumns.includes(column) && (context.nonKeyColumns === undefined || context.nonKeyColumns.includes(column));
+  let valueColumns: TableColumn[];
+  let updates: TableColumn[] = [];
+  if (mutation === "UPDATE") valueColumns = ordered.filter(settable);
+  else valueColumns = ordered;
+  if (mutation === "UPSERT") updates = ordered.filter(settable);
+  if (valueColumns.length === 0 && mutation !== "UPSERT") return null;
+  const quote = (column: TableColumn) => table.quoted(column);
+  const columns = valueColumns.map(quote);
+  const quotedUpdates = updates.map(quote);
+  return {
+    mutation,
+    fields: [...names],
+    valueFields: valueColumns.map((column) => fieldOf.get(column) as number),
+    valueColumns,
+    keyFields,
+    signature: `${mutation}|${columns.join(",")}|${quotedUpdates.join(",")}`,
+    columns,
+    types: valueColumns.map((column) => column.type),
+    updates: quotedUpdates,
+    keys: keyColumns.map(quote),
+  };
 }
 
 function prepareRow(

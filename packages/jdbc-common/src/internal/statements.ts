@@ -47,7 +47,7 @@ export function planStatements(
 ): StatementUnit[] {
   const units: StatementUnit[] = [];
   let group: PreparedRow[] = [];
-  let upsertKeys = new Set<string>();
+  let upsertKeys = new Set<unknown>();
   const flush = () => {
     if (group.length > 0) units.push(new PlannedStatement(group, tableName, dialect));
     group = [];
@@ -67,9 +67,7 @@ export function planStatements(
     }
     if (row.mutation === "UPSERT") {
       // One statement cannot touch the same row twice (PostgreSQL refuses it): start a new one.
-      const identity = JSON.stringify(row.keyValues, (_key, value: unknown) =>
-        typeof value === "bigint" ? value.toString() : value,
-      );
+      const identity = keyIdentity(row.keyValues);
       if (upsertKeys.has(identity)) flush();
       upsertKeys.add(identity);
     }
@@ -77,6 +75,18 @@ export function planStatements(
   }
   flush();
   return units;
+}
+
+/**
+ * One value per distinct key: a single string or number key stands for itself (a Set tells 1 from "1", as the JSON
+ * text does); anything else becomes its JSON text.
+ */
+function keyIdentity(keyValues: readonly unknown[]): unknown {
+  if (keyValues.length === 1) {
+    const only = keyValues[0];
+    if (typeof only === "string" || typeof only === "number") return only;
+  }
+  return JSON.stringify(keyValues, (_key, value: unknown) => (typeof value === "bigint" ? value.toString() : value));
 }
 
 /** The statement writing exactly `rows` (all of the same signature). */

@@ -19,8 +19,6 @@ export function entryKey(id: { ledgerId: bigint; entryId: bigint }): string {
 export class BatchAcks {
   /** Outstanding batch indexes of the newest delivery of each entry. */
   private readonly newest = new Map<string, Set<number>>();
-  /** The delivery each handed-out message belongs to. */
-  private readonly deliveryOf = new WeakMap<MessageId, Set<number>>();
   /**
    * Batch indexes acknowledged in entries not complete yet, over all deliveries: a later delivery of the entry (after
    * a reconnect or a redelivery) must not hand them out again, or a message processed once would come twice.
@@ -31,9 +29,11 @@ export class BatchAcks {
   delivered(ids: readonly MessageId[]): void {
     const first = ids[0];
     if (!first) return;
-    const outstanding = new Set(ids.map((id) => id.batchIndex));
+    const outstanding = new Set<number>();
+    for (const id of ids) outstanding.add(id.batchIndex);
     this.newest.set(entryKey(first), outstanding);
-    for (const id of ids) this.deliveryOf.set(id, outstanding);
+    // Each handed-out id keeps the delivery it belongs to.
+    for (const id of ids) id._delivery = outstanding;
   }
 
   /**
@@ -42,8 +42,9 @@ export class BatchAcks {
    */
   acknowledged(id: MessageId, remember = true): boolean {
     if (id.batchIndex < 0) return true;
+    const delivery = id._delivery;
     const key = entryKey(id);
-    const outstanding = this.deliveryOf.get(id) ?? this.newest.get(key);
+    const outstanding = delivery ?? this.newest.get(key);
     if (!outstanding) return true;
     outstanding.delete(id.batchIndex);
     if (outstanding.size > 0) {

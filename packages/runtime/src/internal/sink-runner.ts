@@ -151,6 +151,8 @@ export class SinkRunner extends RunnerBase {
   private stalled = false;
   private stallTimer: NodeJS.Timeout | undefined;
   private schemas = new Map<string, RecordSchema | undefined>();
+  /** The schema of the last schema version seen on each topic (a version's schema never changes). */
+  private readonly versionSchemas = new Map<string, { version: Uint8Array; schema: RecordSchema | undefined }>();
   private readonly policy: GuaranteePolicy;
   private readonly deadLetters: DeadLetterPublisher;
   /** Set when this instance (re)became the active consumer: another instance may have written since. */
@@ -615,7 +617,29 @@ export class SinkRunner extends RunnerBase {
     return schema;
   }
 
-  private async toRecord(message: MessageLike): Promise<SinkRecord> {
+  /** The schema of a message when it is known without a lookup, else {@link UNKNOWN_SCHEMA}. */
+  private knownSchemaOf(message: MessageLike): RecordSchema | undefined | typeof UNKNOWN_SCHEMA {
+    const version = message.schemaVersion;
+    if (!version || version.length === 0 || !this.options.pulsar.client.getSchema) {
+      return this.schemas.has(message.topic) ? this.schemas.get(message.topic) : UNKNOWN_SCHEMA;
+    }
+    const last = this.versionSchemas.get(message.topic);
+    return last !== undefined && sameBytes(last.version, version) ? last.schema : UNKNOWN_SCHEMA;
+  }
+
+  /** The record of a message; synchronous once its schema is known, so a batch is decoded without a turn per message. */
+  private toRecord(message: MessageLike): SinkRecord | Promise<SinkRecord> {
+    const known = this.knownSchemaOf(message);
+    if (known !== UNKNOWN_SCHEMA) return this.recordOf(message, known);
+    return this.schemaOf(message).then((schema) => {
+      const version = message.schemaVersion;
+      if (version && version.length > 0)
+        this.versionSchemas.set(message.topic, { version: Uint8Array.from(version), schema });
+      return this.recordOf(message, schema);
+    });
+  }
+
+  private recordOf(message: MessageLike, schema: RecordSchema | undefined): SinkRecord {
     const id = message.messageId;
     const position: PulsarPosition = {
       topic: message.topic,
@@ -623,7 +647,6 @@ export class SinkRunner extends RunnerBase {
       entryId: id.entryId,
       batchIndex: id.batchIndex,
     };
-    const schema = await this.schemaOf(message);
     const record: SinkRecord = {
       value:
         schema?.type === "KEY_VALUE"
@@ -634,7 +657,7 @@ export class SinkRunner extends RunnerBase {
       publishTime: message.publishTime,
       topicName: message.topic,
       position,
-      messageId: Buffer.from(id.serialize()).toString("base64"),
+      messageId: id.serialize().toString("base64"),
       redeliveryCount: message.redeliveryCount,
     };
     if (schema) record.schema = schema;
@@ -658,7 +681,8 @@ export class SinkRunner extends RunnerBase {
       const entry: Entry = { message, done: false, written: false };
       entries.push(entry);
       try {
-        entry.record = await this.toRecord(message);
+        const record = this.toRecord(message);
+        entry.record = record instanceof Promise ? await record : record;
       } catch (error) {
         entry.refusal = new ConnectorError("INVALID_RECORD", `cannot decode message: ${(error as Error).message}`, {
           retryable: false,
@@ -1010,4 +1034,13 @@ export class SinkRunner extends RunnerBase {
       // Status only; an unreachable admin API is reported elsewhere.
     }
   }
+}
+
+/** Marks a schema not known yet (undefined means "no schema"). */
+const UNKNOWN_SCHEMA: unique symbol = Symbol("unknown schema");
+
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
 }
