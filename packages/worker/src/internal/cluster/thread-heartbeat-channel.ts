@@ -59,9 +59,11 @@ export class ThreadHeartbeatChannel implements HeartbeatChannel {
       mainSilenceMs: timing.leaseMs * MAIN_SILENCE_LEASES,
       shared: this.shared.buffer as SharedArrayBuffer,
     };
-    // Sources of the monorepo load through their export condition, as in the worker's own thread.
-    const fromSource = THREAD_MODULE.pathname.endsWith(".ts") ? ["--conditions=@pulsar-connect/source"] : [];
-    const thread = new Thread(THREAD_MODULE, { workerData, execArgv: [...process.execArgv, ...fromSource] });
+    // Sources of the monorepo load through their export condition; a built worker's thread inherits its flags.
+    const fromSource = THREAD_MODULE.pathname.endsWith(".ts")
+      ? { execArgv: [...process.execArgv, "--conditions=@pulsar-connect/source"] }
+      : {};
+    const thread = new Thread(THREAD_MODULE, { workerData, ...fromSource });
     this.thread = thread;
     // Like the worker's other handles, the thread does not keep the process alive by itself.
     thread.unref();
