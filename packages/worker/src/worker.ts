@@ -332,7 +332,7 @@ export class Worker {
       const heartbeats = new ThreadHeartbeatChannel({
         client: workerClientOptions(options, undefined),
         auth: { token: options.pulsarAuthToken, plugin: options.pulsarAuthPlugin, params: options.pulsarAuthParams },
-        onWarning: (message) => logger.warn({ err: message }, "cluster heartbeat failed"),
+        onWarning: (message) => logger.warn({ err: message }, "cluster heartbeat not sent"),
       });
       const scheduler = new ClusterScheduler({
         client,

@@ -50,9 +50,22 @@ async function send(value: string): Promise<void> {
 }
 
 const mainSilenceUs = BigInt(data.mainSilenceMs * 1000);
+let paused = false;
 const timer = setInterval(() => {
   if (closed || !current) return;
-  if (sharedNowUs() - Atomics.load(shared, SHARED_SLOTS.mainAliveAt) > mainSilenceUs) return;
+  const silentUs = sharedNowUs() - Atomics.load(shared, SHARED_SLOTS.mainAliveAt);
+  if (silentUs > mainSilenceUs) {
+    // Said once per pause; the main thread logs it when it runs again.
+    if (!paused) {
+      post({
+        type: "warn",
+        message: `the main event loop did not tick for ${Number(silentUs / 1000n)} ms: the lease is no longer renewed`,
+      });
+    }
+    paused = true;
+    return;
+  }
+  paused = false;
   send(current).catch((error: unknown) => post({ type: "warn", message: (error as Error).message }));
 }, data.timing.heartbeatIntervalMs);
 
