@@ -422,8 +422,8 @@ gracefully). "offered": the six sources offer ${THROUGHPUT_RATE} records/s each 
 worker manages, so rows/s should equal the offered load; "saturated": the sources are unthrottled and rows/s is what
 the sinks manage. Every worker process, Pulsar and the other users of this machine share the same ${cpus().length} cores, so more
 workers cannot add CPU here: at saturation more workers mean more processes competing for the same cores. Longest
-loop stall: the longest delay of any worker's main event loop in the window (monitorEventLoopDelay); heartbeats go
-from a thread of their own, so stalls shorter than ${MAIN_SILENCE_LEASES} leases do not cost a worker its lease.
+loop stall: the longest stall of any worker's main event loop in the window (the larger of what monitorEventLoopDelay
+saw and how late a one-second tick came); heartbeats go from a thread of their own, so stalls shorter than ${MAIN_SILENCE_LEASES} leases do not cost a worker its lease.
 
 | phase | workers | rows/s | all 12 running at the end | lease lapses | longest loop stall, ms | load average (1 min) |
 | --- | ---: | ---: | :---: | ---: | ---: | ---: |
