@@ -28,6 +28,7 @@ import { ClusterScheduler, clusterTopics, instanceKey } from "./internal/cluster
 import { ClusterStore } from "./internal/cluster/cluster-store.ts";
 import { fencingTopics } from "./internal/cluster/fencing-topics.ts";
 import { PackageTopic, packageTopicOf } from "./internal/cluster/package-topic.ts";
+import { ThreadHeartbeatChannel } from "./internal/cluster/thread-heartbeat-channel.ts";
 import {
   ConnectorManager,
   DEFAULT_MAX_PACKAGE_BYTES,
@@ -328,11 +329,19 @@ export class Worker {
       const client = new PulsarClient(workerClientOptions(options, authentication));
       const topics = clusterTopics(settings.namespace, settings.cluster);
       const store = new ClusterStore({ client, topic: topics.connectors, writerId: `${process.pid}-${randomUUID()}` });
+      // Heartbeats go from a thread of their own: long synchronous work of in-process instances on this thread
+      // would otherwise delay them past the lease, and the instances of a live worker would move.
+      const heartbeats = new ThreadHeartbeatChannel({
+        client: workerClientOptions(options, undefined),
+        auth: { token: options.pulsarAuthToken, plugin: options.pulsarAuthPlugin, params: options.pulsarAuthParams },
+        onWarning: (message) => logger.warn({ err: message }, "cluster heartbeat not sent"),
+      });
       const scheduler = new ClusterScheduler({
         client,
         topics,
         leaseMs: settings.leaseMs,
         heartbeatIntervalMs: settings.heartbeatIntervalMs,
+        heartbeats,
         logger,
         demands: () => this.manager?.clusterDemands() ?? [],
         runningHere: () => this.manager?.instancesHeldHere() ?? [],

@@ -3,14 +3,17 @@
 // with SIGKILL, KILLS times, and measures per pipeline of the victim the time from the kill until the pipeline wrote
 // one second of records more than it had at the kill (an upper bound of the time to the first record after it).
 // After each kill the victim restarts: the time from its start to every instance running again with a share on it is
-// the rebalance time on join. Then the throughput (rows written per second at an offered load of
-// BENCH_THROUGHPUT_RATE records/s per source) with 3, 2 and 1 workers, and a final check
-// that every table holds each record exactly once. Writes results/cluster-failover.{json,md}.
+// the rebalance time on join. Then the throughput with 3, 2 and 1 workers (the others leave gracefully), first at an
+// offered load of BENCH_THROUGHPUT_RATE records/s per source, below what one worker manages, then with the sources
+// unthrottled (saturation: rows/s is what the sinks manage); per window the lease lapses, the longest stall of a
+// worker's event loop and the load average. A final check that every table holds each record exactly once.
+// Writes results/cluster-failover.{json,md}.
 // Usage: pnpm --filter @pulsar-connect/bench cluster-failover   (BENCH_KILLS=10, BENCH_RATE=100,
-// BENCH_THROUGHPUT_RATE=300 records/s per source, BENCH_THROUGHPUT_SECONDS=30, BENCH_LEASE_MS=5000)
+// BENCH_THROUGHPUT_RATE=300 records/s per source, BENCH_THROUGHPUT_SECONDS=30, BENCH_LEASE_MS=5000,
+// BENCH_PORTS=7351,7352,7353)
 import { type ChildProcess, spawn } from "node:child_process";
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { cpus, tmpdir } from "node:os";
+import { cpus, loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { MessageId, PulsarAdmin, PulsarClient } from "@pulsar-connect/pulsar-client";
 import Database from "better-sqlite3";
@@ -23,12 +26,13 @@ const RATE = Number(process.env.BENCH_RATE ?? 100);
 const THROUGHPUT_SECONDS = Number(process.env.BENCH_THROUGHPUT_SECONDS ?? 30);
 const LEASE_MS = Number(process.env.BENCH_LEASE_MS ?? 5000);
 const THROUGHPUT_RATE = Number(process.env.BENCH_THROUGHPUT_RATE ?? 300);
-// In-process by default. Under a load near saturation (measured: 6000 records/s offered on 2 shared cores) the
-// synchronous SQLite writes of in-process instances delay a worker's heartbeats past its lease; the process runtime
-// avoids that but starts each moved instance in a new Node process, which makes failover several seconds slower.
+// In-process by default (heartbeats go from a thread of their own, so instances stalling the main loop do not cost
+// a worker its lease); the process runtime starts each moved instance in a new Node process, so failover is slower.
 const RUNTIME = process.env.BENCH_RUNTIME ?? "in-process";
 const HEARTBEAT_MS = Math.min(1000, Math.floor(LEASE_MS / 4));
-const PORTS = [7351, 7352, 7353];
+/** How long a worker's heartbeat thread renews its lease after its main loop last ticked, in leases. */
+const MAIN_SILENCE_LEASES = 2;
+const PORTS = (process.env.BENCH_PORTS ?? "7351,7352,7353").split(",").map(Number);
 const PIPELINES = 6;
 const run = `bench${Date.now().toString(36)}`;
 const namespace = `public/${run}`;
@@ -195,6 +199,7 @@ const median = (values: number[]) => {
     : ((sorted[middle - 1] as number) + (sorted[middle] as number)) / 2;
 };
 
+const loadAverageAtStart = loadavg().map((value) => Number(value.toFixed(2)));
 const admin = new PulsarAdmin({ serviceUrl: ADMIN_URL });
 await admin.createNamespace(namespace, { ifNotExists: true });
 await admin.setDeduplication(namespace, true);
@@ -270,43 +275,76 @@ for (let round = 0; round < KILLS; round += 1) {
   await new Promise((done) => setTimeout(done, 2_000));
 }
 
-// Throughput at a fixed offered load, measured with 3, 2 and 1 workers (the others leave gracefully).
-for (let i = 0; i < PIPELINES; i += 1) {
-  await until(
-    async () =>
-      (
-        await api("PUT", `/admin/v3/sources/${namespace}/${sourceName(i)}`, {
-          configs: { recordType: "people", ratePerSecond: THROUGHPUT_RATE },
-        })
-      ).status < 300,
-    60_000,
-    "set the offered rate of a source",
-  );
+// Throughput with 3, 2 and 1 workers (the others leave gracefully): at the offered load, then unthrottled.
+async function offer(ratePerSecond: number): Promise<void> {
+  for (let i = 0; i < PIPELINES; i += 1) {
+    await until(
+      async () =>
+        (
+          await api("PUT", `/admin/v3/sources/${namespace}/${sourceName(i)}`, {
+            configs: { recordType: "people", ratePerSecond },
+          })
+        ).status < 300,
+      60_000,
+      "set the offered rate of a source",
+    );
+  }
 }
-const throughput: { workers: number; rowsPerSecond: number; allRunningAtEnd: boolean; leaseLapses: number }[] = [];
-const lapses = () =>
+const logLines = () =>
   readdirSync(workDir)
     .filter((file) => file.endsWith(".log"))
-    .reduce((sum, file) => sum + readFileSync(join(workDir, file), "utf8").split("cluster lease lapsed").length - 1, 0);
-for (const count of [3, 2, 1]) {
-  while (workers.size > count) await stopWorker([...workers.values()].at(-1) as RunningWorker, "SIGTERM");
-  await until(() => settled(), 120_000, `twelve instances on ${count} workers`).catch((error: unknown) =>
-    console.log(`measuring anyway: ${(error as Error).message}`),
-  );
-  await new Promise((done) => setTimeout(done, 5_000));
-  const first = totalRows();
-  const lapsesBefore = lapses();
-  const startedAt = Date.now();
-  await new Promise((done) => setTimeout(done, THROUGHPUT_SECONDS * 1000));
-  const rate = Math.round(((totalRows() - first) * 1000) / (Date.now() - startedAt));
-  const entry = {
-    workers: count,
-    rowsPerSecond: rate,
-    allRunningAtEnd: await settled().catch(() => false),
-    leaseLapses: lapses() - lapsesBefore,
-  };
-  throughput.push(entry);
-  console.log(JSON.stringify(entry));
+    .flatMap((file) => readFileSync(join(workDir, file), "utf8").split("\n"));
+const lapses = () => logLines().filter((line) => line.includes("cluster lease lapsed")).length;
+/** The longest stall of any worker's main event loop between `from` and `to` (wall clock, ms). */
+const longestLoopStall = (from: number, to: number) =>
+  logLines()
+    .filter((line) => line.includes('"event loop delay"'))
+    .map((line) => JSON.parse(line) as { time: number; maxMs: number })
+    .filter((entry) => entry.time >= from && entry.time <= to)
+    .reduce((longest, entry) => Math.max(longest, entry.maxMs), 0);
+interface Window {
+  phase: "offered" | "saturated";
+  offeredPerSource: number;
+  workers: number;
+  rowsPerSecond: number;
+  allRunningAtEnd: boolean;
+  leaseLapses: number;
+  longestLoopStallMs: number;
+  loadAverage1m: number;
+}
+const throughput: Window[] = [];
+for (const [phase, ratePerSecond] of [
+  ["offered", THROUGHPUT_RATE],
+  ["saturated", 0],
+] as const) {
+  while (workers.size < PORTS.length) {
+    await startWorker(PORTS.find((port) => !workers.has(port)) as number);
+  }
+  await offer(ratePerSecond);
+  for (const count of [3, 2, 1]) {
+    while (workers.size > count) await stopWorker([...workers.values()].at(-1) as RunningWorker, "SIGTERM");
+    await until(() => settled(), 120_000, `twelve instances on ${count} workers`).catch((error: unknown) =>
+      console.log(`measuring anyway: ${(error as Error).message}`),
+    );
+    await new Promise((done) => setTimeout(done, 5_000));
+    const first = totalRows();
+    const lapsesBefore = lapses();
+    const startedAt = Date.now();
+    await new Promise((done) => setTimeout(done, THROUGHPUT_SECONDS * 1000));
+    const rate = Math.round(((totalRows() - first) * 1000) / (Date.now() - startedAt));
+    const entry: Window = {
+      phase,
+      offeredPerSource: ratePerSecond,
+      workers: count,
+      rowsPerSecond: rate,
+      allRunningAtEnd: await settled().catch(() => false),
+      leaseLapses: lapses() - lapsesBefore,
+      longestLoopStallMs: longestLoopStall(startedAt, Date.now()),
+      loadAverage1m: Number((loadavg()[0] as number).toFixed(2)),
+    };
+    throughput.push(entry);
+    console.log(JSON.stringify(entry));
+  }
 }
 
 // Exactly once: stop the sources, let the sinks drain, count.
@@ -338,6 +376,8 @@ const result = {
   revision: revision(),
   node: process.version,
   cores: cpus().length,
+  loadAverageAtStart,
+  loadAverageAtEnd: loadavg().map((value) => Number(value.toFixed(2))),
   settings: {
     kills: KILLS,
     ratePerSource: RATE,
@@ -377,12 +417,19 @@ instances (every third one the leader); after each the victim restarts and rejoi
 | failover: kill -> status shows all 12 instances running on the others, ms | ${result.failover.allRunningMedianMs} | ${result.failover.allRunningMaxMs} |
 | rebalance on join: rejoined worker listening -> it runs a share of >= 3, all 12 running, ms | ${result.rebalanceOnJoin.medianMs} | ${result.rebalanceOnJoin.maxMs} |
 
-Throughput: rows written per second over ${THROUGHPUT_SECONDS} s with the six sources offering ${THROUGHPUT_RATE} records/s each
-(${THROUGHPUT_RATE * PIPELINES} in all); all processes share the same cores, so more workers cannot add CPU here:
+Throughput: rows written per second over ${THROUGHPUT_SECONDS}-s windows, with 3, 2 and 1 workers (the others left
+gracefully). "offered": the six sources offer ${THROUGHPUT_RATE} records/s each (${THROUGHPUT_RATE * PIPELINES} in all), below what one
+worker manages, so rows/s should equal the offered load; "saturated": the sources are unthrottled and rows/s is what
+the sinks manage. Every worker process, Pulsar and the other users of this machine share the same ${cpus().length} cores, so more
+workers cannot add CPU here: at saturation more workers mean more processes competing for the same cores. Longest
+loop stall: the longest stall of any worker's main event loop in the window (the larger of what monitorEventLoopDelay
+saw and how late a one-second tick came); heartbeats go from a thread of their own, so stalls shorter than ${MAIN_SILENCE_LEASES} leases do not cost a worker its lease.
 
-| workers | rows/s | all 12 running at the end | lease lapses during the window |
-| ---: | ---: | :---: | ---: |
-${throughput.map((entry) => `| ${entry.workers} | ${entry.rowsPerSecond} | ${entry.allRunningAtEnd ? "yes" : "no"} | ${entry.leaseLapses} |`).join("\n")}
+| phase | workers | rows/s | all 12 running at the end | lease lapses | longest loop stall, ms | load average (1 min) |
+| --- | ---: | ---: | :---: | ---: | ---: | ---: |
+${throughput.map((entry) => `| ${entry.phase} | ${entry.workers} | ${entry.rowsPerSecond} | ${entry.allRunningAtEnd ? "yes" : "no"} | ${entry.leaseLapses} | ${entry.longestLoopStallMs} | ${entry.loadAverage1m} |`).join("\n")}
+
+Load average (1, 5, 15 min) at the start of the run: ${result.loadAverageAtStart.join(", ")}; at the end: ${result.loadAverageAtEnd.join(", ")}.
 
 Exactly once after all kills (rows = distinct ids = highest id, per table): ${exactlyOnce ? "yes" : "NO"}
 (${tables.map((table) => `${table.rows}/${table.distinct}`).join(", ")}). Per-kill figures are in cluster-failover.json.

@@ -18,6 +18,7 @@ import {
 } from "../scheduler.ts";
 import { assign, type Demand, type Placement } from "./assignment.ts";
 import { currentDrains, type DrainRecords, drainStatusOf } from "./drain-records.ts";
+import { type HeartbeatChannel, LoopHeartbeatChannel } from "./heartbeat-channel.ts";
 
 /** The topics of one cluster, all in the namespace the worker config names. */
 export interface ClusterTopics {
@@ -92,6 +93,11 @@ export interface ClusterSchedulerSettings {
   onLeadershipLost?: () => Promise<void>;
   /** A monotonic clock in milliseconds for leases (`performance.now`; tests replace it). */
   now?: () => number;
+  /**
+   * Sends the heartbeats (from a thread of their own in the worker: `ThreadHeartbeatChannel`); on `client`
+   * from this scheduler's event loop when not given. A channel of its own reads time with `performance.now`.
+   */
+  heartbeats?: HeartbeatChannel;
 }
 
 const RETRY_MS = 500;
@@ -141,7 +147,9 @@ export class ClusterScheduler implements Scheduler, ClusterView {
   private self: WorkerInfo & { url: string } = { workerId: "", workerHostname: "", port: 0, url: "" };
   private membersReader: Reader | undefined;
   private assignmentsReader: Reader | undefined;
-  private heartbeatProducer: Producer | undefined;
+  private readonly heartbeats: HeartbeatChannel;
+  /** Lapses of the own lease this worker fenced itself for. */
+  private lapsesSeen = 0;
   private leaderProducer: Producer | undefined;
   private latest: AssignmentsMessage | undefined;
   /** Instances this worker may run now, kind-prefixed. */
@@ -151,8 +159,6 @@ export class ClusterScheduler implements Scheduler, ClusterView {
   /** Instances taken over from a worker whose lease lapsed (it may be frozen, not dead), not yet started here. */
   private readonly takenFromLapsed = new Set<string>();
   private incarnation = 1;
-  /** Start of the latest heartbeat the broker stored; 0 before the first one. */
-  private leaseStart = 0;
   /** When the worker fenced itself last: it runs nothing until a placement made for its new incarnation. */
   private fenced = false;
   private leaving = false;
@@ -177,6 +183,13 @@ export class ClusterScheduler implements Scheduler, ClusterView {
     this.settings = settings;
     // Leases are durations: a wall-clock step (NTP, a VM resumed) must not lengthen or shorten them.
     this.now = settings.now ?? (() => performance.now());
+    this.heartbeats =
+      settings.heartbeats ??
+      new LoopHeartbeatChannel({
+        client: settings.client,
+        now: this.now,
+        onError: (error) => this.heartbeatFailed(error),
+      });
   }
 
   /** Joins: opens the topics, sends the first heartbeat, and starts following members and placements. */
@@ -188,12 +201,18 @@ export class ClusterScheduler implements Scheduler, ClusterView {
     // with the same id runs nothing placed for its predecessor until the leader placed instances for it.
     this.incarnation = Date.now();
     this.firstIncarnation = this.incarnation;
-    this.heartbeatProducer = await client.createProducer({
-      topic: topics.members,
-      batchingEnabled: false,
-      sendTimeoutMs: this.settings.leaseMs,
-      producerName: `pulsar-connect-member-${self.workerId}-${this.incarnation}`,
-    });
+    await this.heartbeats.open(
+      {
+        topic: topics.members,
+        producerName: `pulsar-connect-member-${self.workerId}-${this.incarnation}`,
+        key: self.workerId,
+      },
+      {
+        leaseMs: this.settings.leaseMs,
+        heartbeatIntervalMs: this.settings.heartbeatIntervalMs,
+        ownLeaseMs: this.ownLeaseMs(),
+      },
+    );
     this.membersReader = await client.createReader({
       topic: topics.members,
       startMessageId: MessageId.earliest,
@@ -207,7 +226,6 @@ export class ClusterScheduler implements Scheduler, ClusterView {
     await this.heartbeat();
     void this.follow(this.membersReader, (message, catchingUp) => this.onMember(message, catchingUp));
     void this.follow(this.assignmentsReader, (message) => this.onAssignments(message));
-    this.timers.push(setInterval(() => void this.heartbeat(), this.settings.heartbeatIntervalMs));
     this.timers.push(setInterval(() => this.tick(), Math.min(250, this.settings.heartbeatIntervalMs)));
   }
 
@@ -300,19 +318,32 @@ export class ClusterScheduler implements Scheduler, ClusterView {
     for (const timer of this.timers) clearInterval(timer);
     this.timers = [];
     await this.stepDown("closing");
-    await this.heartbeatProducer?.send({ key: this.self.workerId, value: "" }).catch(() => undefined);
-    await Promise.all(
-      [this.heartbeatProducer, this.membersReader, this.assignmentsReader].map((handle) =>
-        handle?.close().catch(() => undefined),
-      ),
-    );
+    await Promise.all([
+      this.heartbeats.close([""]),
+      ...[this.membersReader, this.assignmentsReader].map((handle) => handle?.close().catch(() => undefined)),
+    ]);
   }
 
   // -------------------------------------------------------------------------------------------------------------
   // Internals
 
   private ownLeaseFresh(): boolean {
-    return !this.fenced && this.leaseStart > 0 && this.now() - this.leaseStart < this.ownLeaseMs();
+    const leaseStart = this.leaseStart();
+    return !this.fenced && leaseStart > 0 && this.now() - leaseStart < this.ownLeaseMs();
+  }
+
+  /**
+   * Start of the latest heartbeat the broker stored; 0 before the first one. A renewal that came longer than the own
+   * lease after the previous one means this worker was frozen or cut off: the others may have moved its instances,
+   * so what it runs now is stopped before the renewed lease counts.
+   */
+  private leaseStart(): number {
+    const lapses = this.heartbeats.lapses();
+    if (lapses !== this.lapsesSeen) {
+      this.lapsesSeen = lapses;
+      if (!this.fenced) this.fence();
+    }
+    return this.heartbeats.renewedAt();
   }
 
   /** A worker trusts its own lease for less time than the others give it: it stops before they take over. */
@@ -341,11 +372,23 @@ export class ClusterScheduler implements Scheduler, ClusterView {
     return [...this.members.values()].filter((member) => this.isLive(member));
   }
 
+  /** Sends the current heartbeat at once; resolves once stored (or failed, which is logged). */
   private async heartbeat(): Promise<void> {
-    const producer = this.heartbeatProducer;
-    if (!producer || this.closed) return;
+    if (this.closed) return;
+    try {
+      await this.heartbeats.sendNow(this.currentHeartbeat());
+    } catch (error) {
+      this.heartbeatFailed(error as Error);
+    }
+  }
+
+  private heartbeatFailed(error: Error): void {
+    if (!this.closed) this.settings.logger.warn({ err: error.message }, "cluster heartbeat failed");
+  }
+
+  /** What this worker says about itself now. */
+  private currentHeartbeat(): string {
     const self = this.self;
-    const sentAt = this.now();
     const heartbeat: Heartbeat = {
       workerId: self.workerId,
       workerHostname: self.workerHostname,
@@ -356,17 +399,7 @@ export class ClusterScheduler implements Scheduler, ClusterView {
       running: this.settings.runningHere().sort(),
       leading: this.leaderProducer !== undefined,
     };
-    try {
-      await producer.send({ key: self.workerId, value: JSON.stringify(heartbeat) });
-      // A gap longer than the own lease since the previous renewal means this worker was frozen or cut off: the
-      // others may have moved its instances, so what it runs now is stopped before the renewed lease counts.
-      if (this.leaseStart > 0 && sentAt - this.leaseStart >= this.ownLeaseMs() && !this.fenced) this.fence();
-      this.leaseStart = sentAt;
-    } catch (error) {
-      if (!this.closed) {
-        this.settings.logger.warn({ err: (error as Error).message }, "cluster heartbeat failed");
-      }
-    }
+    return JSON.stringify(heartbeat);
   }
 
   /** Stops everything here until the leader places instances for a new incarnation. */
@@ -491,11 +524,15 @@ export class ClusterScheduler implements Scheduler, ClusterView {
 
   /** Own lease freshness ignoring the fence (the fence is what is being lifted). */
   private ownLeaseFresh0(): boolean {
-    return this.leaseStart > 0 && this.now() - this.leaseStart < this.ownLeaseMs();
+    const leaseStart = this.leaseStart();
+    return leaseStart > 0 && this.now() - leaseStart < this.ownLeaseMs();
   }
 
   private tick(): void {
     if (this.closed) return;
+    // The heartbeat channel renews the lease with the latest heartbeat only while this loop ticks.
+    this.heartbeats.alive();
+    this.heartbeats.update(this.currentHeartbeat());
     this.recompute();
     void this.elect();
     void this.publish();
