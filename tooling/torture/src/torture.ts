@@ -244,8 +244,8 @@ let origin = 0;
  * An operator retries while the worker does not answer; a refusal, or no answer for a minute, is a finding. In a
  * cluster each attempt goes to the next worker that is up (as a user with several worker URLs does), and a call that
  * stays unanswered while workers come and go is a harness step failure. A refusal that only says an earlier attempt
- * of the same call took effect (a create retried after no answer finds the connector, a delete finds it gone) is
- * the retry's answer, not a finding.
+ * of the same call took effect (a create retried after no answer finds the connector, a delete finds it gone, an
+ * update finds no change) is the retry's answer, not a finding.
  */
 async function admin(call: AdminCall): Promise<void> {
   const deadline = Date.now() + 60_000;
@@ -260,7 +260,8 @@ async function admin(call: AdminCall): Promise<void> {
       if (cluster && unanswered && error instanceof AdminError && !error.retryable) {
         const repeated =
           (call.method === "POST" && /HTTP 400 .*already exists/.test(text)) ||
-          (call.method === "DELETE" && /HTTP 404/.test(text));
+          (call.method === "DELETE" && /HTTP 404/.test(text)) ||
+          (call.method === "PUT" && /HTTP 400 .*Update contains no change/.test(text));
         if (repeated) {
           notes.push(`${call.method} ${call.path}: a retry found the earlier attempt done (${text.slice(0, 120)})`);
           return;
@@ -316,6 +317,8 @@ async function executeOnCluster(step: Step, workers: WorkerCluster): Promise<voi
     default:
       break;
   }
+  // Lateness can bring a worker fault before the SIGCONT the schedule placed ahead of it: keep its order.
+  await workers.thawed();
   const target = await workers.target(step.target ?? "follower");
   if (!target) throw new Error(`no ${step.target ?? "follower"} to hit among the up workers`);
   say(`  ${step.target} is ${target.workerId}`);
