@@ -245,16 +245,16 @@ let origin = 0;
  * cluster each attempt goes to the next worker that is up (as a user with several worker URLs does), and a call that
  * stays unanswered while workers come and go is a harness step failure. A refusal that only says an earlier attempt
  * of the same call took effect (a create retried after no answer finds the connector, a delete finds it gone, an
- * update finds no change) is the retry's answer, not a finding.
+ * update finds no change) is the retry's answer, not a finding. Resolves true once the call took effect.
  */
-async function admin(call: AdminCall): Promise<void> {
+async function admin(call: AdminCall): Promise<boolean> {
   const deadline = Date.now() + 60_000;
   let unanswered = false;
   for (;;) {
     const target = cluster ? cluster.pick() : worker;
     try {
       await target.admin(call.method, call.path, call.body);
-      return;
+      return true;
     } catch (error) {
       const text = error instanceof Error ? error.message : String(error);
       if (cluster && unanswered && error instanceof AdminError && !error.retryable) {
@@ -264,7 +264,7 @@ async function admin(call: AdminCall): Promise<void> {
           (call.method === "PUT" && /HTTP 400 .*Update contains no change/.test(text));
         if (repeated) {
           notes.push(`${call.method} ${call.path}: a retry found the earlier attempt done (${text.slice(0, 120)})`);
-          return;
+          return true;
         }
       }
       if (!(error instanceof AdminError) || !error.retryable || Date.now() > deadline) {
@@ -272,7 +272,7 @@ async function admin(call: AdminCall): Promise<void> {
         if (cluster && error instanceof AdminError && error.retryable) stepFailures.push(message);
         else violations.push(message);
         say(`  ! ${message}`);
-        return;
+        return false;
       }
       unanswered = true;
       await new Promise((resolve) => setTimeout(resolve, 1_000));
@@ -402,11 +402,12 @@ async function execute(step: Step): Promise<void> {
       return;
     }
     default:
-      return operate(step, p as Pipeline);
+      await operate(step, p as Pipeline);
+      return;
   }
 }
 
-async function operate(step: Step, p: Pipeline): Promise<void> {
+async function operate(step: Step, p: Pipeline): Promise<unknown> {
   switch (step.action as Exclude<Action, "worker-kill">) {
     case "sink-stop":
       p.sinkUp = false;
@@ -436,11 +437,12 @@ async function operate(step: Step, p: Pipeline): Promise<void> {
       await admin(sinkCall(p, "update", "Earliest"));
       return admin(sourceCall(p, "update"));
     case "sink-recreate":
-      await admin({ method: "DELETE", path: path("sink", p.sink) });
+      // A delete that did not take effect leaves the sink as it was: creating it again would only be refused.
+      if (!(await admin({ method: "DELETE", path: path("sink", p.sink) }))) return;
       // The kept subscription resumes where the deleted sink left off (the position only counts for a new one).
       return admin(sinkCall(p, "create", p.guarantee === "ATMOST_ONCE" ? "Latest" : "Earliest"));
     case "source-recreate":
-      await admin({ method: "DELETE", path: path("source", p.source) });
+      if (!(await admin({ method: "DELETE", path: path("source", p.source) }))) return;
       return admin(sourceCall(p, "create"));
     default:
       throw new Error(`no executor for ${step.action}`);
