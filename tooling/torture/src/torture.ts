@@ -425,9 +425,13 @@ async function operate(step: Step, p: Pipeline): Promise<unknown> {
       return admin({ method: "POST", path: path("source", p.source, "start") });
     case "source-restart":
       return admin({ method: "POST", path: path("source", p.source, "restart") });
-    case "sink-parallelism":
+    case "sink-parallelism": {
+      const before = p.parallelism;
       p.parallelism = Number(step.value);
-      return admin(sinkCall(p, "update", "Earliest"));
+      // An update that failed may or may not have taken effect: expect no more instances than either count.
+      if (!(await admin(sinkCall(p, "update", "Earliest")))) p.parallelism = Math.min(before, p.parallelism);
+      return;
+    }
     case "sink-batch-size":
       p.batchSize = Number(step.value);
       return admin(sinkCall(p, "update", "Earliest"));
