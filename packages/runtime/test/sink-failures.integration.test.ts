@@ -521,6 +521,40 @@ describe("EFFECTIVELY_ONCE on a partitioned topic with parallelism 3", () => {
   });
 });
 
+describe("EFFECTIVELY_ONCE when the topic is unloaded while a write is retried", () => {
+  it("writes nothing twice when the broker delivers again what the runner still holds", async () => {
+    const topic = `persistent://public/default/${unique("unload-eo")}`;
+    const positions = new Map<string, PulsarPosition>();
+    const rows: number[] = [];
+    let down = true;
+    let attempts = 0;
+    // The target is down: the first batch is retried while the rest of the records wait in the runner. The unload
+    // makes the broker deliver every unacknowledged message again, behind the copies the runner already holds.
+    const definition = scriptedSink(async (records) => {
+      attempts += 1;
+      if (down) throw new ConnectorError("CONNECTION_FAILED", "target unreachable: connection refused");
+      for (const record of records) {
+        rows.push(record.value.id);
+        positions.set(record.position.topic, record.position);
+      }
+      return { failed: [] };
+    }, positions);
+    const { instance } = sinkInstance(topic, definition, { processingGuarantees: "EFFECTIVELY_ONCE" });
+    await instance.start();
+    await produce(topic, ids(200));
+    const received = () => (instance.status() as SinkInstanceStatusData).numReadFromPulsar;
+    await waitFor(() => attempts >= 2 && received() === 200, "every record received while the first write fails");
+    await admin("PUT", `/admin/v2/persistent/${topic.replace("persistent://", "")}/unload`);
+    await waitFor(() => received() >= 300, "the records delivered again after the unload");
+    down = false;
+    await waitFor(() => new Set(rows).size === 200, "all 200 rows");
+    await new Promise((resolve) => setTimeout(resolve, 1_000));
+    await instance.stop();
+    const twice = rows.filter((id, index) => rows.indexOf(id) !== index);
+    expect(twice).toEqual([]);
+  });
+});
+
 describe("dead-letter producer", () => {
   it("is recreated after its topic was deleted, instead of wedging the sink", async () => {
     const namespace = `public/${unique("dlqns")}`;

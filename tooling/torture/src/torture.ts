@@ -1,14 +1,18 @@
 // pnpm torture: a seeded random schedule of operations and faults against a real worker, its own Pulsar
 // standalone (killed and restarted on the same data), the shared PostgreSQL and SQLite files, ending with an oracle
-// per pipeline. The same seed prints and runs the same schedule.
-//   pnpm torture --seed N --minutes M [--pipelines pg-eo,pg-al,sqlite-am,...] [--actions a,b,...] [--dry-run]
+// per pipeline. The same seed prints and runs the same schedule. With --cluster N, N worker processes form a cluster
+// and the schedule also kills, freezes and restarts its leader and followers, and has a worker join and leave.
+//   pnpm torture --seed N --minutes M [--cluster 3] [--pipelines pg-eo,pg-al,sqlite-am,...] [--actions a,b,...] [--dry-run]
 import { spawnSync } from "node:child_process";
 import { mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { PulsarClient } from "@pulsar-connect/pulsar-client";
 import { Broker } from "./internal/broker.ts";
+import { WorkerCluster } from "./internal/cluster.ts";
 import { judge, type Verdict } from "./internal/oracle.ts";
+import { type Overlap, OverlapWatcher } from "./internal/overlap.ts";
+import { Random } from "./internal/random.ts";
 import { type RunResult, writeResults } from "./internal/results.ts";
 import {
   type Action,
@@ -50,6 +54,7 @@ const { values } = parseArgs({
     "web-port": { type: "string", default: process.env.PULSAR_WEB_PORT ?? "8090" },
     "bookie-port": { type: "string", default: process.env.PULSAR_BOOKIE_PORT ?? "3191" },
     "worker-port": { type: "string", default: "6790" },
+    cluster: { type: "string" },
     results: { type: "string", default: join(import.meta.dirname, "../results") },
     run: { type: "string", default: process.env.PC_SERVICES_RUN ?? join(root, ".run/torture") },
     "dry-run": { type: "boolean", default: false },
@@ -69,9 +74,16 @@ if (!(minutes > 0)) throw new Error(`--minutes must be a positive number, not ${
 const seconds = Math.round(minutes * 60);
 const pipelines = parsePipelines(values.pipelines);
 if (pipelines.length === 0) throw new Error("--pipelines names no pipeline");
-const actions = values.actions === undefined ? undefined : parseActions(values.actions);
+const clusterSize = values.cluster === undefined ? 0 : integer("cluster", values.cluster, 2);
+const actions = values.actions === undefined ? undefined : parseActions(values.actions, clusterSize > 0);
 const rate = integer("rate", values.rate, 1);
-const schedule = generateSchedule({ seed, seconds, pipelines, ...(actions ? { actions } : {}) });
+const schedule = generateSchedule({
+  seed,
+  seconds,
+  pipelines,
+  ...(actions ? { actions } : {}),
+  ...(clusterSize > 0 ? { cluster: clusterSize } : {}),
+});
 // The generator is done well before the end of the fault phase, so that the drain measures delivery, not rate.
 const records = Math.max(100, Math.floor(rate * seconds * 0.6));
 
@@ -80,7 +92,7 @@ const say = (line: string) =>
   process.stdout.write(`[${((Date.now() - begun) / 1000).toFixed(1).padStart(6)}s] ${line}\n`);
 
 say(
-  `pnpm torture --seed ${seed} --minutes ${minutes} --pipelines ${values.pipelines}${values.actions ? ` --actions ${values.actions}` : ""}`,
+  `pnpm torture --seed ${seed} --minutes ${minutes}${clusterSize > 0 ? ` --cluster ${clusterSize}` : ""} --pipelines ${values.pipelines}${values.actions ? ` --actions ${values.actions}` : ""}`,
 );
 say(`${pipelines.length} pipelines, ${records} records each at ${rate}/s; schedule (${schedule.length} steps):`);
 const scheduleLines = schedule.map(describeStep);
@@ -97,13 +109,30 @@ const broker = new Broker(join(runDir, "pulsar"), {
   web: integer("web-port", values["web-port"], 1),
   bookie: integer("bookie-port", values["bookie-port"], 1),
 });
+const workerPort = integer("worker-port", values["worker-port"], 1);
 const worker = new Worker({
-  port: integer("worker-port", values["worker-port"], 1),
+  port: workerPort,
   dataDir: join(runDir, "worker"),
   logFile: join(runDir, "worker.log"),
   pulsarUrl: broker.serviceUrl,
   pulsarAdminUrl: broker.webServiceUrl,
 });
+const clusterName = `torture-${tag}`;
+/** The worker's default lease (clusterMode.leaseMs): a silent worker is gone after it. */
+const LEASE_MS = 5_000;
+const cluster =
+  clusterSize > 0
+    ? new WorkerCluster({
+        name: clusterName,
+        size: clusterSize,
+        firstPort: workerPort,
+        runDir,
+        pulsarUrl: broker.serviceUrl,
+        pulsarAdminUrl: broker.webServiceUrl,
+        random: new Random(seed ^ 0x5eed),
+      })
+    : undefined;
+let overlapWatcher: OverlapWatcher | undefined;
 
 /** What the user asked for, per pipeline; the oracle judges against it. */
 interface Pipeline {
@@ -202,24 +231,50 @@ function sourceCall(p: Pipeline, verb: "create" | "update"): AdminCall {
 
 const notes: string[] = [];
 const violations: string[] = [];
+/**
+ * Cluster mode: steps the harness could not carry out (no leader to hit, a worker that did not start, an admin call
+ * unanswered while workers come and go). They are reported, but they are not broken guarantees.
+ */
+const stepFailures: string[] = [];
 /** The steps as they ran, for tracing a violation to the faults around it. */
 const executed: ExecutedStep[] = [];
 let origin = 0;
 
-/** An operator retries while the worker does not answer; a refusal, or no answer for a minute, is a finding. */
-async function admin(call: AdminCall): Promise<void> {
+/**
+ * An operator retries while the worker does not answer; a refusal, or no answer for a minute, is a finding. In a
+ * cluster each attempt goes to the next worker that is up (as a user with several worker URLs does), and a call that
+ * stays unanswered while workers come and go is a harness step failure. A refusal that only says an earlier attempt
+ * of the same call took effect (a create retried after no answer finds the connector, a delete finds it gone, an
+ * update finds no change) is the retry's answer, not a finding. Resolves true once the call took effect.
+ */
+async function admin(call: AdminCall): Promise<boolean> {
   const deadline = Date.now() + 60_000;
+  let unanswered = false;
   for (;;) {
+    const target = cluster ? cluster.pick() : worker;
     try {
-      await worker.admin(call.method, call.path, call.body);
-      return;
+      await target.admin(call.method, call.path, call.body);
+      return true;
     } catch (error) {
-      if (!(error instanceof AdminError) || !error.retryable || Date.now() > deadline) {
-        const message = `admin call refused: ${error instanceof Error ? error.message : String(error)}`;
-        violations.push(message);
-        say(`  ! ${message}`);
-        return;
+      const text = error instanceof Error ? error.message : String(error);
+      if (cluster && unanswered && error instanceof AdminError && !error.retryable) {
+        const repeated =
+          (call.method === "POST" && /HTTP 400 .*already exists/.test(text)) ||
+          (call.method === "DELETE" && /HTTP 404/.test(text)) ||
+          (call.method === "PUT" && /HTTP 400 .*Update contains no change/.test(text));
+        if (repeated) {
+          notes.push(`${call.method} ${call.path}: a retry found the earlier attempt done (${text.slice(0, 120)})`);
+          return true;
+        }
       }
+      if (!(error instanceof AdminError) || !error.retryable || Date.now() > deadline) {
+        const message = `admin call refused: ${text}`;
+        if (cluster && error instanceof AdminError && error.retryable) stepFailures.push(message);
+        else violations.push(message);
+        say(`  ! ${message}`);
+        return false;
+      }
+      unanswered = true;
       await new Promise((resolve) => setTimeout(resolve, 1_000));
     }
   }
@@ -246,8 +301,52 @@ async function waitFor(what: string, check: () => Promise<boolean> | boolean, ti
   return false;
 }
 
+/** A worker fault in cluster mode: the target role is resolved now (who leads is not in the seed). */
+async function executeOnCluster(step: Step, workers: WorkerCluster): Promise<void> {
+  const seconds = Number(step.value ?? 1);
+  switch (step.action) {
+    case "worker-join":
+      await workers.extra.start();
+      say(`  ${workers.extra.workerId} joined`);
+      return;
+    case "worker-leave": {
+      const { graceful } = await workers.extra.stop();
+      if (!graceful) notes.push(`t+${step.at}s: ${workers.extra.workerId} did not leave within 90 s of SIGTERM`);
+      return;
+    }
+    default:
+      break;
+  }
+  // Lateness can bring a worker fault before the SIGCONT the schedule placed ahead of it: keep its order.
+  await workers.thawed();
+  const target = await workers.target(step.target ?? "follower");
+  if (!target) throw new Error(`no ${step.target ?? "follower"} to hit among the up workers`);
+  say(`  ${step.target} is ${target.workerId}`);
+  switch (step.action) {
+    case "worker-kill":
+      await target.kill();
+      await new Promise((resolve) => setTimeout(resolve, seconds * 1000));
+      await target.start();
+      return;
+    case "worker-restart": {
+      const { graceful } = await target.stop();
+      if (!graceful) notes.push(`t+${step.at}s: ${target.workerId} did not exit within 90 s of SIGTERM`);
+      await new Promise((resolve) => setTimeout(resolve, seconds * 1000));
+      await target.start();
+      return;
+    }
+    case "worker-freeze":
+      workers.freeze(target, seconds, () => say(`  SIGCONT ${target.workerId} after ${seconds} s`));
+      return;
+    default:
+      throw new Error(`no cluster executor for ${step.action}`);
+  }
+}
+
 async function execute(step: Step): Promise<void> {
   const p = step.pipeline ? byId.get(step.pipeline) : undefined;
+  const onCluster = ["worker-kill", "worker-restart", "worker-freeze", "worker-join", "worker-leave"];
+  if (cluster && onCluster.includes(step.action)) return executeOnCluster(step, cluster);
   switch (step.action) {
     case "worker-kill":
       await worker.kill();
@@ -303,11 +402,12 @@ async function execute(step: Step): Promise<void> {
       return;
     }
     default:
-      return operate(step, p as Pipeline);
+      await operate(step, p as Pipeline);
+      return;
   }
 }
 
-async function operate(step: Step, p: Pipeline): Promise<void> {
+async function operate(step: Step, p: Pipeline): Promise<unknown> {
   switch (step.action as Exclude<Action, "worker-kill">) {
     case "sink-stop":
       p.sinkUp = false;
@@ -325,9 +425,13 @@ async function operate(step: Step, p: Pipeline): Promise<void> {
       return admin({ method: "POST", path: path("source", p.source, "start") });
     case "source-restart":
       return admin({ method: "POST", path: path("source", p.source, "restart") });
-    case "sink-parallelism":
+    case "sink-parallelism": {
+      const before = p.parallelism;
       p.parallelism = Number(step.value);
-      return admin(sinkCall(p, "update", "Earliest"));
+      // An update that failed may or may not have taken effect: expect no more instances than either count.
+      if (!(await admin(sinkCall(p, "update", "Earliest")))) p.parallelism = Math.min(before, p.parallelism);
+      return;
+    }
     case "sink-batch-size":
       p.batchSize = Number(step.value);
       return admin(sinkCall(p, "update", "Earliest"));
@@ -337,11 +441,12 @@ async function operate(step: Step, p: Pipeline): Promise<void> {
       await admin(sinkCall(p, "update", "Earliest"));
       return admin(sourceCall(p, "update"));
     case "sink-recreate":
-      await admin({ method: "DELETE", path: path("sink", p.sink) });
+      // A delete that did not take effect leaves the sink as it was: creating it again would only be refused.
+      if (!(await admin({ method: "DELETE", path: path("sink", p.sink) }))) return;
       // The kept subscription resumes where the deleted sink left off (the position only counts for a new one).
       return admin(sinkCall(p, "create", p.guarantee === "ATMOST_ONCE" ? "Latest" : "Earliest"));
     case "source-recreate":
-      await admin({ method: "DELETE", path: path("source", p.source) });
+      if (!(await admin({ method: "DELETE", path: path("source", p.source) }))) return;
       return admin(sourceCall(p, "create"));
     default:
       throw new Error(`no executor for ${step.action}`);
@@ -363,13 +468,15 @@ function distinctIds(rows: Map<number, number>): number {
 /** Connectors the user left running that do not say running (a finished generator has done its work). */
 async function notRunning(p: Pipeline): Promise<string[]> {
   const down: string[] = [];
+  const statusOf = (kind: "source" | "sink", name: string) =>
+    cluster ? cluster.status(kind, name) : worker.status(kind, name);
   if (p.sinkUp) {
-    const status = await worker.status("sink", p.sink);
+    const status = await statusOf("sink", p.sink);
     const bad = status === undefined || status.length < p.parallelism || status.some((s) => !s.running);
     if (bad) down.push(`sink ${p.sink}: ${JSON.stringify(status?.map((s) => s.state ?? s.error) ?? "unknown")}`);
   }
   if (p.sourceUp) {
-    const status = await worker.status("source", p.source);
+    const status = await statusOf("source", p.source);
     const bad =
       status === undefined || status.length === 0 || status.some((s) => !s.running && !s.state?.startsWith("finished"));
     if (bad) down.push(`source ${p.source}: ${JSON.stringify(status?.map((s) => s.state ?? s.error) ?? "unknown")}`);
@@ -382,8 +489,22 @@ async function main(): Promise<number> {
   await preparePostgres(pgTarget);
   say(`own Pulsar on ${broker.serviceUrl} (journal synced, deduplication on)`);
   say(`  up in ${((await broker.create()) / 1000).toFixed(1)} s`);
-  await worker.start();
-  say(`worker on ${worker.adminUrl}`);
+  if (cluster) {
+    await cluster.start();
+    say(
+      `cluster ${clusterName}: ${cluster.workers.map((w) => w.adminUrl).join(", ")} (a 4th joins on ${cluster.extra.adminUrl})`,
+    );
+    const members = `persistent://public/default/pulsar-connect-${clusterName}-members`;
+    overlapWatcher = new OverlapWatcher(broker.serviceUrl, members, LEASE_MS, (overlap: Overlap) => {
+      const message = `instance ${overlap.instance} held by ${overlap.workers.join(" and ")} at once for more than ${LEASE_MS / 1000} s (since t+${Math.round((overlap.since - origin) / 1000)}s)`;
+      violations.push(message);
+      say(`  ! ${message}`);
+    });
+    overlapWatcher.start();
+  } else {
+    await worker.start();
+    say(`worker on ${worker.adminUrl}`);
+  }
   for (const p of state) {
     if (p.spec.store === "postgres") await createPgTable(pgTarget, p.table);
     else createSqliteTable(sqlitePath(runDir, p.table), p.table);
@@ -402,7 +523,8 @@ async function main(): Promise<number> {
       await execute(step);
     } catch (error) {
       const message = `step ${describeStep(step).trim()} failed: ${error instanceof Error ? error.message : String(error)}`;
-      violations.push(message);
+      if (cluster) stepFailures.push(message);
+      else violations.push(message);
       say(`  ! ${message}`);
     }
     executed.push({ line: describeStep(step), start, end: Date.now() });
@@ -410,6 +532,15 @@ async function main(): Promise<number> {
   const remaining = origin + seconds * 1000 - Date.now();
   if (remaining > 0) await new Promise((resolve) => setTimeout(resolve, remaining));
 
+  if (cluster) {
+    await cluster.restoreAll().catch((error: Error) => stepFailures.push(`restoring the workers: ${error.message}`));
+    say(
+      `workers up: ${cluster
+        .up()
+        .map((w) => w.workerId)
+        .join(", ")}`,
+    );
+  }
   say("the user starts what is stopped");
   for (const p of state) {
     if (!p.sinkUp) await operate({ at: seconds, action: "sink-start" }, p);
@@ -481,6 +612,13 @@ async function main(): Promise<number> {
     );
   }
   for (const note of notes) say(`note: ${note}`);
+  if (overlapWatcher) {
+    await overlapWatcher.close();
+    say(
+      `instances held by two workers at once beyond the lease: ${overlapWatcher.overlaps.length} (${overlapWatcher.heartbeats} heartbeats read)`,
+    );
+  }
+  for (const failure of stepFailures) say(`harness step failure: ${failure}`);
   if (traces.length > 0) {
     process.stdout.write(`\n  where the violations happened (trace.txt in the run folder):\n${traces.join("\n")}\n`);
     writeFileSync(join(runDir, "trace.txt"), `${traces.join("\n")}\n`);
@@ -492,6 +630,7 @@ async function main(): Promise<number> {
     date: new Date().toISOString(),
     commit,
     pipelines: pipelines.map((p) => p.id),
+    ...(cluster ? { cluster: clusterSize, stepFailures } : {}),
     actions: values.actions ?? "all",
     steps: schedule.length,
     faults: schedule.filter((step) => isFault(step.action)).length,
@@ -514,7 +653,9 @@ async function main(): Promise<number> {
 }
 
 async function teardown(keep: boolean): Promise<void> {
-  await worker.stop(30_000).catch(() => {});
+  await overlapWatcher?.close().catch(() => {});
+  if (cluster) await cluster.stop(30_000);
+  else await worker.stop(30_000).catch(() => {});
   await broker.stop().catch(() => {});
   if (!keep) {
     for (const p of state) if (p.spec.store === "postgres") await dropPgTable(pgTarget, p.table);

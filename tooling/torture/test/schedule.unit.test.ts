@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { judge } from "../src/internal/oracle.ts";
+import { OverlapTracker } from "../src/internal/overlap.ts";
 import { describeStep, generateSchedule, parseActions, parsePipelines } from "../src/internal/schedule.ts";
 
 const pipelines = parsePipelines("pg-eo,pg-al,pg-am,sqlite-eo,sqlite-al");
@@ -44,6 +45,111 @@ describe("torture schedule", () => {
   it("refuses unknown pipelines and actions by name", () => {
     expect(() => parsePipelines("pg-eo,mysql-al")).toThrow(/mysql-al/);
     expect(() => parseActions("broker-kill,reboot")).toThrow(/reboot/);
+  });
+});
+
+describe("torture schedule of a cluster", () => {
+  const clusterFaults = new Set(["worker-freeze", "worker-join", "worker-leave"]);
+
+  it("draws cluster faults only with a cluster, and leaves the standalone schedule as it was", () => {
+    const standalone = generateSchedule({ seed: 42, seconds: 1800, pipelines });
+    expect(standalone.some((step) => clusterFaults.has(step.action) || step.target !== undefined)).toBe(false);
+    expect(() => parseActions("worker-freeze")).toThrow(/worker-freeze need --cluster/);
+    expect(parseActions("worker-freeze,worker-join", true)).toEqual(["worker-freeze", "worker-join"]);
+    const clustered = generateSchedule({ seed: 42, seconds: 1800, pipelines, cluster: 3 }).map(describeStep);
+    expect(generateSchedule({ seed: 42, seconds: 1800, pipelines, cluster: 3 }).map(describeStep)).toEqual(clustered);
+    for (const action of clusterFaults) expect(clustered.some((line) => line.includes(action))).toBe(true);
+  });
+
+  it("names leader or follower for every worker fault, freezes one worker at a time, and joins before leaving", () => {
+    const roles = new Set<string>();
+    for (const seed of [1, 2, 3, 4, 5, 6, 7, 8]) {
+      const steps = generateSchedule({ seed, seconds: 1800, pipelines, cluster: 3 });
+      let frozenUntil = 0;
+      let joined = false;
+      for (const step of steps) {
+        const workerFault = ["worker-kill", "worker-restart", "worker-freeze"].includes(step.action);
+        if (workerFault) {
+          expect(step.target).toMatch(/^(leader|follower)$/);
+          roles.add(`${step.action}:${step.target}`);
+          expect(step.at).toBeGreaterThanOrEqual(frozenUntil);
+          expect(Number(step.value)).toBeGreaterThanOrEqual(1);
+        }
+        if (step.action === "worker-freeze") {
+          expect(Number(step.value)).toBeGreaterThanOrEqual(5);
+          expect(Number(step.value)).toBeLessThanOrEqual(60);
+          frozenUntil = step.at + Number(step.value);
+        }
+        if (step.action === "worker-join") {
+          expect(joined).toBe(false);
+          joined = true;
+        }
+        if (step.action === "worker-leave") {
+          expect(joined).toBe(true);
+          joined = false;
+        }
+      }
+    }
+    expect([...roles].sort()).toEqual([
+      "worker-freeze:follower",
+      "worker-freeze:leader",
+      "worker-kill:follower",
+      "worker-kill:leader",
+      "worker-restart:follower",
+      "worker-restart:leader",
+    ]);
+  });
+});
+
+describe("torture check that an instance never runs on two workers at once", () => {
+  const LEASE = 5_000;
+
+  it("flags an instance two live workers hold for longer than the lease, once", () => {
+    const tracker = new OverlapTracker(LEASE);
+    for (let t = 0; t <= 8_000; t += 1_000) {
+      tracker.heartbeat("a:1", ["sink:public/default/s:0"], t);
+      tracker.heartbeat("b:2", ["sink:public/default/s:0", "source:public/default/g:0"], t);
+      const found = tracker.check(t + 100);
+      if (t <= LEASE) expect(found).toEqual([]);
+      else if (t === 6_000) {
+        expect(found).toEqual([
+          { instance: "sink:public/default/s:0", workers: ["a:1", "b:2"], since: 100, forMs: 6_000 },
+        ]);
+      } else expect(found).toEqual([]);
+    }
+  });
+
+  it("does not count a worker whose heartbeat is older than the lease (killed or frozen), nor a short overlap", () => {
+    const tracker = new OverlapTracker(LEASE);
+    tracker.heartbeat("a:1", ["sink:public/default/s:0"], 0);
+    // a is frozen: its last heartbeat lapses, then b takes the instance over.
+    for (let t = 6_000; t <= 20_000; t += 1_000) {
+      tracker.heartbeat("b:2", ["sink:public/default/s:0"], t);
+      expect(tracker.check(t + 100)).toEqual([]);
+    }
+    // a wakes: one heartbeat still lists what it held, the next one (after its tick closed it) does not.
+    tracker.heartbeat("a:1", ["sink:public/default/s:0"], 20_500);
+    expect(tracker.heldTwice(20_600).get("sink:public/default/s:0")).toEqual(["a:1", "b:2"]);
+    expect(tracker.check(20_600)).toEqual([]);
+    tracker.heartbeat("a:1", [], 21_500);
+    tracker.heartbeat("b:2", ["sink:public/default/s:0"], 21_000);
+    expect(tracker.heldTwice(21_600).size).toBe(0);
+    for (let t = 22_000; t <= 40_000; t += 1_000) {
+      tracker.heartbeat("b:2", ["sink:public/default/s:0"], t);
+      expect(tracker.check(t + 100)).toEqual([]);
+    }
+  });
+
+  it("forgets a worker that left (empty heartbeat) and ignores heartbeats older than the one it has", () => {
+    const tracker = new OverlapTracker(LEASE);
+    tracker.heartbeat("a:1", ["sink:public/default/s:0"], 1_000);
+    tracker.heartbeat("b:2", ["sink:public/default/s:0"], 1_000);
+    tracker.heartbeat("a:1", undefined, 1_500);
+    expect(tracker.heldTwice(2_000).size).toBe(0);
+    tracker.heartbeat("b:2", [], 3_000);
+    tracker.heartbeat("b:2", ["sink:public/default/s:0"], 2_000);
+    tracker.heartbeat("a:1", ["sink:public/default/s:0"], 3_000);
+    expect(tracker.heldTwice(3_500).size).toBe(0);
   });
 });
 

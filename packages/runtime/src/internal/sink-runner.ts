@@ -113,6 +113,23 @@ function entryOf(message: MessageLike): string {
   return `${message.topic}:${message.messageId.ledgerId}:${message.messageId.entryId}`;
 }
 
+/**
+ * The batch without later copies of a message it already holds. After a reconnect (a topic unload, a broker
+ * restart) the broker delivers every unacknowledged message again, behind the copies the runner still buffers, so
+ * one batch can hold a message twice. A copy in the same batch shares its original's fate (written, retried or
+ * refused together) and its acknowledgement (same message id), so it is dropped; a copy in a later batch is covered
+ * by the positions stored with the earlier one, where the sink stores them.
+ */
+function withoutRedeliveredCopies(messages: MessageLike[]): MessageLike[] {
+  const seen = new Set<string>();
+  return messages.filter((message) => {
+    const key = `${entryOf(message)}:${message.messageId.batchIndex}`;
+    if (seen.has(key)) return false;
+    seen.add(key);
+    return true;
+  });
+}
+
 /** Authentication and authorization failures concern the connector's credentials, never one record. */
 function isAuthFailure(error: ConnectorError): boolean {
   return error.code === "AUTH_FAILED";
@@ -504,7 +521,7 @@ export class SinkRunner extends RunnerBase {
     const batch = this.buffer.splice(0, this.batchLength());
     await this.completeEntry(batch);
     this.wakePump?.();
-    return batch;
+    return withoutRedeliveredCopies(batch);
   }
 
   /**

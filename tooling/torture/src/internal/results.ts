@@ -8,6 +8,10 @@ export interface RunResult {
   date: string;
   commit: string;
   pipelines: string[];
+  /** Cluster mode: the number of workers (absent for one standalone worker). */
+  cluster?: number;
+  /** Cluster mode: steps the harness could not carry out (not violations). */
+  stepFailures?: string[];
   /** The --actions list, or "all". */
   actions: string;
   steps: number;
@@ -45,8 +49,9 @@ export function renderMarkdown(runs: readonly RunResult[]): string {
   ];
   const totals = { minutes: 0, steps: 0, faults: 0, records: 0, lost: 0, duplicated: 0, violations: 0 };
   for (const run of runs) {
+    const mode = run.cluster ? ` (cluster of ${run.cluster})` : "";
     lines.push(
-      `| ${run.date.slice(0, 16).replace("T", " ")} | ${run.commit} | ${run.seed} | ${run.minutes} | ${run.pipelines.join(" ")} | 1 | ${run.steps} | ${run.faults} | ${run.records} | ${run.lost} | ${run.duplicated} | ${run.violations.length} |`,
+      `| ${run.date.slice(0, 16).replace("T", " ")} | ${run.commit} | ${run.seed} | ${run.minutes} | ${run.pipelines.join(" ")}${mode} | 1 | ${run.steps} | ${run.faults} | ${run.records} | ${run.lost} | ${run.duplicated} | ${run.violations.length} |`,
     );
     totals.minutes += run.minutes;
     totals.steps += run.steps;
@@ -63,8 +68,17 @@ export function renderMarkdown(runs: readonly RunResult[]): string {
   for (const run of runs) {
     const actions = run.actions === "all" ? "" : ` --actions ${run.actions}`;
     lines.push(
-      `- seed ${run.seed}: \`pnpm torture --seed ${run.seed} --minutes ${run.minutes} --pipelines ${run.pipelines.join(",")}${actions}\``,
+      `- seed ${run.seed}: \`pnpm torture --seed ${run.seed} --minutes ${run.minutes}${run.cluster ? ` --cluster ${run.cluster}` : ""} --pipelines ${run.pipelines.join(",")}${actions}\``,
     );
+  }
+  const stumbled = runs.filter((run) => (run.stepFailures ?? []).length > 0);
+  if (stumbled.length > 0) {
+    lines.push("", "## Harness step failures", "", "Steps the harness could not carry out; not violations.", "");
+    for (const run of stumbled) {
+      lines.push(`### seed ${run.seed}, ${run.minutes} min, ${run.commit}`, "");
+      for (const failure of run.stepFailures ?? []) lines.push(`- ${failure}`);
+      lines.push("");
+    }
   }
   const failing = runs.filter((run) => run.violations.length > 0);
   if (failing.length > 0) {

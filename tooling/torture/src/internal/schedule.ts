@@ -20,7 +20,10 @@ export const FAULTS = [
   "db-unavailable",
   "poison-record",
 ] as const;
-export type Fault = (typeof FAULTS)[number];
+/** Faults drawn only with `--cluster`: a worker frozen (SIGSTOP, SIGCONT later), a 4th worker joining and leaving. */
+export const CLUSTER_FAULTS = ["worker-freeze", "worker-join", "worker-leave"] as const;
+export type ClusterFault = (typeof CLUSTER_FAULTS)[number];
+export type Fault = (typeof FAULTS)[number] | ClusterFault;
 
 export const OPERATIONS = [
   "sink-stop",
@@ -39,8 +42,11 @@ export type Operation = (typeof OPERATIONS)[number];
 export type Action = Fault | Operation;
 
 export function isFault(action: Action): action is Fault {
-  return (FAULTS as readonly string[]).includes(action);
+  return (FAULTS as readonly string[]).includes(action) || (CLUSTER_FAULTS as readonly string[]).includes(action);
 }
+
+/** Which worker of a cluster a worker fault hits; the harness resolves the role when the step runs. */
+export type WorkerRole = "leader" | "follower";
 
 export interface Step {
   /** Seconds after the pipelines were created; the step starts no earlier (an earlier slow step delays it). */
@@ -49,6 +55,8 @@ export interface Step {
   pipeline?: string;
   /** Down time in seconds, new parallelism, batch size or guarantee, depending on the action. */
   value?: number | string;
+  /** Cluster mode: the worker that `worker-kill`, `worker-restart` and `worker-freeze` hit. */
+  target?: WorkerRole;
 }
 
 export interface ScheduleOptions {
@@ -60,6 +68,8 @@ export interface ScheduleOptions {
   actions?: readonly Action[];
   /** Shortest and longest pause between two steps. */
   gap?: readonly [number, number];
+  /** Number of workers of a cluster (at least 2); absent: one standalone worker and no cluster faults. */
+  cluster?: number;
 }
 
 const WEIGHTS: Readonly<Record<Action, number>> = {
@@ -82,6 +92,9 @@ const WEIGHTS: Readonly<Record<Action, number>> = {
   guarantee: 1,
   "sink-recreate": 1,
   "source-recreate": 1,
+  "worker-freeze": 3,
+  "worker-join": 1,
+  "worker-leave": 2,
 };
 
 const GUARANTEES: readonly Guarantee[] = ["ATMOST_ONCE", "ATLEAST_ONCE", "EFFECTIVELY_ONCE"];
@@ -108,8 +121,12 @@ export function parsePipelines(list: string): PipelineSpec[] {
     });
 }
 
-export function parseActions(list: string): Action[] {
-  const all: readonly string[] = [...FAULTS, ...OPERATIONS];
+export function parseActions(list: string, cluster = false): Action[] {
+  const all: readonly string[] = [...FAULTS, ...(cluster ? CLUSTER_FAULTS : []), ...OPERATIONS];
+  if (!cluster) {
+    const clusterOnly = list.split(",").filter((item) => (CLUSTER_FAULTS as readonly string[]).includes(item.trim()));
+    if (clusterOnly.length > 0) throw new Error(`--actions: ${clusterOnly.join(", ")} need --cluster`);
+  }
   const actions = list
     .split(",")
     .map((item) => item.trim())
@@ -125,7 +142,14 @@ export function parseActions(list: string): Action[] {
  */
 export function generateSchedule(options: ScheduleOptions): Step[] {
   const random = new Random(options.seed);
-  const allowed = new Set<Action>(options.actions ?? [...FAULTS, ...OPERATIONS]);
+  const cluster = options.cluster ?? 0;
+  const allowed = new Set<Action>(
+    options.actions ?? [...FAULTS, ...(cluster > 0 ? CLUSTER_FAULTS : []), ...OPERATIONS],
+  );
+  if (cluster === 0) for (const action of CLUSTER_FAULTS) allowed.delete(action);
+  // Cluster mode: one frozen worker at a time (the others lead and run its instances), and whether the 4th is in.
+  let frozenUntil = 0;
+  let extraJoined = false;
   const [minGap, maxGap] = options.gap ?? [4, 12];
   const state = new Map(
     options.pipelines.map((p) => [
@@ -149,6 +173,10 @@ export function generateSchedule(options: ScheduleOptions): Step[] {
       // A recreated generator makes the same record ids again: new records under the same identity.
       if (action === "source-recreate" && current.guarantee === "ATMOST_ONCE") continue;
       if (action === "guarantee" && (!current.sinkUp || !current.sourceUp)) continue;
+      const workerFault = action === "worker-kill" || action === "worker-restart" || action === "worker-freeze";
+      if (cluster > 0 && workerFault && at < frozenUntil) continue;
+      if (action === "worker-join" && extraJoined) continue;
+      if (action === "worker-leave" && !extraJoined) continue;
       candidates.push([action, weight]);
     }
     const filtered = candidates.filter(([action]) => allowed.has(action) || action.endsWith("-start"));
@@ -168,8 +196,21 @@ export function generateSchedule(options: ScheduleOptions): Step[] {
       case "worker-kill":
         step.value = random.int(1, 8);
         break;
+      case "worker-restart":
+        if (cluster > 0) step.value = random.int(1, 8);
+        break;
       case "db-unavailable":
         step.value = 30;
+        break;
+      case "worker-freeze":
+        step.value = random.int(5, 60);
+        frozenUntil = at + step.value;
+        break;
+      case "worker-join":
+        extraJoined = true;
+        break;
+      case "worker-leave":
+        extraJoined = false;
         break;
       case "sink-stop":
         current.sinkUp = false;
@@ -201,6 +242,9 @@ export function generateSchedule(options: ScheduleOptions): Step[] {
       default:
         break;
     }
+    if (cluster > 0 && (action === "worker-kill" || action === "worker-restart" || action === "worker-freeze")) {
+      step.target = random.pick(["leader", "follower"] as const);
+    }
     if ((action === "db-connections-killed" || action === "db-unavailable") && step.pipeline === undefined) {
       at += random.int(minGap, maxGap);
       continue;
@@ -213,10 +257,13 @@ export function generateSchedule(options: ScheduleOptions): Step[] {
 
 export function describeStep(step: Step): string {
   const parts = [`t+${String(step.at).padStart(4)}s`, step.action.padEnd(22)];
+  if (step.target) parts.push(step.target);
   if (step.pipeline) parts.push(step.pipeline);
   if (step.value !== undefined) {
     const unit = step.action === "broker-kill" || step.action.startsWith("worker") || step.action === "db-unavailable";
-    parts.push(unit ? `${step.value}s down` : String(step.value));
+    parts.push(
+      step.action === "worker-freeze" ? `${step.value}s frozen` : unit ? `${step.value}s down` : String(step.value),
+    );
   }
   return parts.join("  ");
 }

@@ -12,6 +12,8 @@ export interface WorkerOptions {
   logFile: string;
   pulsarUrl: string;
   pulsarAdminUrl: string;
+  /** Joins the cluster of workers named so (`--cluster`); absent: a standalone worker. */
+  cluster?: string;
 }
 
 export interface InstanceStatus {
@@ -19,6 +21,8 @@ export interface InstanceStatus {
   error?: string;
   state?: string;
   numRestarts?: number;
+  /** Cluster mode: the worker the instance runs on. */
+  workerId?: string;
 }
 
 export class AdminError extends Error {
@@ -40,6 +44,36 @@ export class Worker {
 
   constructor(options: WorkerOptions) {
     this.options = options;
+  }
+
+  /** Whether its process lives (it may be frozen). */
+  get alive(): boolean {
+    const child = this.child;
+    return child !== undefined && child.exitCode === null && child.signalCode === null;
+  }
+
+  /** `host:port`, as a cluster lists its members. */
+  get workerId(): string {
+    return `127.0.0.1:${this.options.port}`;
+  }
+
+  /** SIGSTOP (`thaw` sends SIGCONT) to its process group: the worker and the Node process the binary re-executes. */
+  freeze(): void {
+    this.signalGroup("SIGSTOP");
+  }
+
+  thaw(): void {
+    this.signalGroup("SIGCONT");
+  }
+
+  private signalGroup(signal: NodeJS.Signals): void {
+    const pid = this.child?.pid;
+    if (pid === undefined || !this.alive) return;
+    try {
+      process.kill(-pid, signal);
+    } catch {
+      // already gone
+    }
   }
 
   get adminUrl(): string {
@@ -65,6 +99,7 @@ export class Worker {
           this.options.pulsarUrl,
           "--pulsar-admin-url",
           this.options.pulsarAdminUrl,
+          ...(this.options.cluster === undefined ? [] : ["--cluster", this.options.cluster]),
         ],
         { stdio: ["ignore", fd, fd], detached: true },
       );
@@ -144,6 +179,17 @@ export class Worker {
     if (response.ok) return;
     const text = (await response.text()).slice(0, 300);
     throw new AdminError(`${method} ${path}: HTTP ${response.status} ${text}`, response.status >= 500);
+  }
+
+  /** A GET of the admin API answered with JSON, or undefined when the worker does not answer 2xx within `timeoutMs`. */
+  async get(path: string, timeoutMs = 5_000): Promise<unknown> {
+    try {
+      const response = await fetch(`${this.adminUrl}${path}`, { signal: AbortSignal.timeout(timeoutMs) });
+      if (!response.ok) return undefined;
+      return await response.json();
+    } catch {
+      return undefined;
+    }
   }
 
   /** Instance statuses of a connector, or undefined when the worker does not know it (or does not answer). */
