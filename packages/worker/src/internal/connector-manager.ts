@@ -47,7 +47,7 @@ import type { ConnectorStore, StoredConnector } from "./connector-store.ts";
 import type { ConsoleConnector } from "./console/index.ts";
 import type { Submission } from "./http.ts";
 import { type MinuteTotals, MinuteWindows, renderMetrics } from "./metrics.ts";
-import type { ConnectorPackages, InstalledPackage } from "./packages.ts";
+import { type ConnectorPackages, type InstalledPackage, integrityOf } from "./packages.ts";
 import type { PulsarAuthSettings } from "./process-runtime/protocol.ts";
 import { createProcessInstance, runtimeIssues, runtimeOf } from "./process-runtime/runtime-choice.ts";
 import { publicConfig, redactText, type SecretScrubber, secretValues } from "./redact.ts";
@@ -537,21 +537,24 @@ export class ConnectorManager {
       submission.sharedPackage !== undefined &&
       archive !== undefined &&
       /^file:\/\//i.test(archive);
-    if (!tarball) {
-      if (archive === undefined || archiveKind(archive) !== "url") return undefined;
-      tarball = readElsewhere
-        ? await (this.sharedPackages as PackageTopic).get(submission.sharedPackage as string)
-        : await fetchArchive(archive, { fileDirs: this.options.fileDirs ?? [], maxBytes });
+    if (!tarball && (archive === undefined || archiveKind(archive) !== "url")) return undefined;
+    if (!tarball && !readElsewhere)
+      tarball = await fetchArchive(archive as string, { fileDirs: this.options.fileDirs ?? [], maxBytes });
+    // Pinned from before the first await on it until the caller stored (or dropped) the connector: a delete of
+    // another connector with the same package meanwhile must neither remove its folder nor tombstone its chunks.
+    const integrity = tarball ? integrityOf(tarball) : (submission.sharedPackage as string);
+    this.pin(integrity);
+    let installed: InstalledPackage | undefined;
+    try {
+      tarball ??= await (this.sharedPackages as PackageTopic).get(integrity);
+      installed = await this.packages.add(tarball, kind);
+      // In a cluster, stored before the connector: every worker the instances may be placed on installs it from there.
+      if (!readElsewhere) await this.sharedPackages?.put(tarball);
+    } catch (error) {
+      this.unpin(integrity);
+      await this.releasePackage(installed);
+      throw error;
     }
-    const installed = await this.packages.add(tarball, kind);
-    // In a cluster, stored before the connector: every worker the instances may be placed on installs it from there.
-    if (!readElsewhere) {
-      await this.sharedPackages?.put(tarball).catch(async (error: unknown) => {
-        await this.releasePackage(installed);
-        throw error;
-      });
-    }
-    this.pinnedPackages.set(installed.integrity, (this.pinnedPackages.get(installed.integrity) ?? 0) + 1);
     this.logger.info(
       { package: installed.packageName, version: installed.version, integrity: installed.integrity },
       "connector package installed",
@@ -559,12 +562,17 @@ export class ConnectorManager {
     return installed;
   }
 
+  private pin(integrity: string): void {
+    this.pinnedPackages.set(integrity, (this.pinnedPackages.get(integrity) ?? 0) + 1);
+  }
+
   /** Ends the pin {@link packageOf} put on a package. */
-  private unpin(installed: InstalledPackage | undefined): void {
-    if (!installed) return;
-    const count = (this.pinnedPackages.get(installed.integrity) ?? 1) - 1;
-    if (count > 0) this.pinnedPackages.set(installed.integrity, count);
-    else this.pinnedPackages.delete(installed.integrity);
+  private unpin(installed: InstalledPackage | string | undefined): void {
+    if (installed === undefined) return;
+    const integrity = typeof installed === "string" ? installed : installed.integrity;
+    const count = (this.pinnedPackages.get(integrity) ?? 1) - 1;
+    if (count > 0) this.pinnedPackages.set(integrity, count);
+    else this.pinnedPackages.delete(integrity);
   }
 
   /** Whether the scheduler places this instance of the component on this worker. */
