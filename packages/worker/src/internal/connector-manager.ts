@@ -83,6 +83,8 @@ interface Component {
   package?: InstalledPackage | undefined;
   /** Why its package could not be restored; its instances fail with this. */
   packageProblem?: string;
+  /** The integrity of the package its stored entry names, loaded or not: what keeps that package from removal. */
+  storedPackage: string | undefined;
 }
 
 /** What the manager needs from the worker that owns it. */
@@ -236,7 +238,7 @@ export class ConnectorManager {
         (_, id): Desired => (entry.stoppedInstances.includes(id) ? "stopped" : "running"),
       );
       const { installed, problem } = await this.restorePackage(entry);
-      const component = this.addComponent(entry.kind, entry.config, desired, installed);
+      const component = this.addComponent(entry.kind, entry.config, desired, installed, entry.package?.integrity);
       if (problem !== undefined) component.packageProblem = problem;
       this.apply(component);
     }
@@ -362,6 +364,7 @@ export class ConnectorManager {
     config: ResolvedConfig,
     desired: Desired[],
     installed: InstalledPackage | undefined,
+    storedPackage: string | undefined = installed?.integrity,
   ): Component {
     const key = this.key(kind, config.tenant, config.namespace, config.name);
     const component: Component = {
@@ -372,6 +375,7 @@ export class ConnectorManager {
       lock: Promise.resolve(),
       deleted: false,
       package: installed,
+      storedPackage,
     };
     this.components.set(key, component);
     this.scrubber.set(key, secretValues(config, this.schemaOf(kind, config, installed)));
@@ -494,19 +498,23 @@ export class ConnectorManager {
     component: Component,
     config: ResolvedConfig,
     desired: Desired[],
-    installed: InstalledPackage | undefined = component.package,
+    packageIntegrity: string | undefined = component.storedPackage,
   ): Promise<void> {
     const stoppedInstances = desired.flatMap((state, id) => (state === "stopped" ? [id] : []));
     const entry = { kind: component.kind, config, stoppedInstances } as StoredConnector;
-    if (installed) entry.package = { integrity: installed.integrity };
+    if (packageIntegrity) entry.package = { integrity: packageIntegrity };
     await this.store.save(entry);
   }
 
-  /** Removes an installed package's folder once no connector runs it. */
+  /**
+   * Removes an installed package's folder (and, on the worker that stores connectors, its chunks in the cluster's
+   * package topic) once no stored connector names it and no submission holds it.
+   */
   private async releasePackage(installed: InstalledPackage | undefined): Promise<void> {
     if (!installed || this.pinnedPackages.has(installed.integrity)) return;
+    // Decided from what is stored, not from what loaded: a connector whose package failed to load still names it.
     const used = [...this.components.values()].some(
-      (component) => !component.deleted && component.package?.integrity === installed.integrity,
+      (component) => !component.deleted && component.storedPackage === installed.integrity,
     );
     if (used) return;
     try {
@@ -834,7 +842,7 @@ export class ConnectorManager {
     if (!existing) {
       const { installed, problem } = await this.restorePackage(entry);
       if (this.components.has(key)) return this.applyStoredChange(change);
-      const component = this.addComponent(entry.kind, entry.config, desired, installed);
+      const component = this.addComponent(entry.kind, entry.config, desired, installed, entry.package?.integrity);
       if (problem !== undefined) component.packageProblem = problem;
       this.logger.info(
         { kind: entry.kind, fqfn: `${tenant}/${namespace}/${name}` },
@@ -864,6 +872,7 @@ export class ConnectorManager {
       existing.config = entry.config;
       existing.desired = desired;
       existing.package = installed;
+      existing.storedPackage = entry.package?.integrity;
       if (problem !== undefined) existing.packageProblem = problem;
       else delete existing.packageProblem;
       this.scrubber.set(key, secretValues(entry.config, this.schemaOf(entry.kind, entry.config, installed)));
@@ -1024,7 +1033,7 @@ export class ConnectorManager {
         (_, id): Desired => component.desired[id] ?? "running",
       );
       // Stored first: a failed write leaves the old config running untouched, and a retry is a real change.
-      await this.persist(component, merged.value, desired, installed);
+      await this.persist(component, merged.value, desired, installed?.integrity);
       this.scrubber.set(this.key(kind, path.tenant, path.namespace, path.name), [
         ...secretValues(previous, this.schemaOf(kind, previous, component.package)),
         ...secretValues(merged.value, this.schemaOf(kind, merged.value, installed)),
@@ -1035,6 +1044,7 @@ export class ConnectorManager {
       component.config = merged.value;
       component.desired = desired;
       component.package = installed;
+      component.storedPackage = installed?.integrity;
       delete component.packageProblem;
       if (previousPackage?.integrity !== installed?.integrity) await this.releasePackage(previousPackage);
       this.resizeSlots(component);
