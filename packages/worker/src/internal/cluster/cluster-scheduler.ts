@@ -44,6 +44,8 @@ interface Heartbeat {
   url: string;
   /** Changes each time the worker fenced itself: a placement made for an older incarnation does not run. */
   incarnation: number;
+  /** When its process started (its first incarnation): a drain holds for this process. */
+  started: number;
   /** Set from the start of a graceful leave: it gets no instances, and drains those it has. */
   leaving: boolean;
   /** Instances that still hold resources on it (starting, running, restarting or stopping), kind-prefixed. */
@@ -170,7 +172,7 @@ export class ClusterScheduler implements Scheduler, ClusterView {
   private membersCaughtUp = false;
   /** A rebalance asked for and not published yet. */
   private rebalanceRequested = false;
-  /** Drains asked for and not published yet: workerId -> its incarnation. */
+  /** Drains asked for and not published yet: workerId -> when its process started. */
   private readonly drainsRequested = new Map<string, number>();
 
   constructor(settings: ClusterSchedulerSettings) {
@@ -352,6 +354,7 @@ export class ClusterScheduler implements Scheduler, ClusterView {
       port: self.port,
       url: self.url,
       incarnation: this.incarnation,
+      started: this.firstIncarnation,
       leaving: this.leaving,
       running: this.settings.runningHere().sort(),
       leading: this.leaderProducer !== undefined,
@@ -634,7 +637,7 @@ export class ClusterScheduler implements Scheduler, ClusterView {
     const self = this.self.workerId;
     const drained = this.drainsToPublish();
     const targets = this.liveMembers().filter(
-      (member) => !member.heartbeat.leaving && drained[member.heartbeat.workerId] !== member.heartbeat.incarnation,
+      (member) => !member.heartbeat.leaving && drained[member.heartbeat.workerId] !== member.heartbeat.started,
     );
     const incarnations: Record<string, number> = {};
     for (const member of targets) incarnations[member.heartbeat.workerId] = member.heartbeat.incarnation;
@@ -689,7 +692,7 @@ export class ClusterScheduler implements Scheduler, ClusterView {
   }
 
   /**
-   * Moves every instance off `workerId`, which gets none until it restarts (a new incarnation) or leaves, as upstream's
+   * Moves every instance off `workerId`, which gets none until it restarts (a new process) or leaves, as upstream's
    * drain. Resolves once the placement without it is published; {@link drainStatus} tells when it stopped them all.
    */
   async drain(workerId: string): Promise<void> {
@@ -707,7 +710,7 @@ export class ClusterScheduler implements Scheduler, ClusterView {
     if (!member) {
       throw new WorkerError("BAD_REQUEST", `Worker ${workerId} is not among the current workers in the system`);
     }
-    this.drainsRequested.set(workerId, member.heartbeat.incarnation);
+    this.drainsRequested.set(workerId, member.heartbeat.started);
     try {
       await this.publishRequested(() => !this.drainsRequested.has(workerId), "drain");
     } finally {
@@ -723,12 +726,9 @@ export class ClusterScheduler implements Scheduler, ClusterView {
     return drainStatusOf(workerId, this.drainRecords(), this.drainsRequested.has(workerId), live, placedOn);
   }
 
-  /** Drain records of the latest placement that still hold. */
+  /** Drain records of the latest placement that still hold: the drained process is still a member. */
   private drainRecords(): DrainRecords {
-    return currentDrains(this.latest?.drained ?? {}, (workerId) => {
-      const member = this.members.get(workerId);
-      return member && this.isLive(member) ? member.heartbeat : undefined;
-    });
+    return currentDrains(this.latest?.drained ?? {}, (workerId) => this.members.get(workerId)?.heartbeat);
   }
 
   /** What the next placement records as drained: the records that still hold and the drains asked for. */
@@ -740,7 +740,7 @@ export class ClusterScheduler implements Scheduler, ClusterView {
   private placeableMembers(): Member[] {
     const drained = this.drainRecords();
     return this.liveMembers().filter(
-      (member) => !member.heartbeat.leaving && drained[member.heartbeat.workerId] !== member.heartbeat.incarnation,
+      (member) => !member.heartbeat.leaving && drained[member.heartbeat.workerId] !== member.heartbeat.started,
     );
   }
 
