@@ -154,4 +154,24 @@ describe("connector packages in a cluster", () => {
     expect(integrityOf(await get(integrity)), "x still names the package").toBe(integrity);
     expect(second.packages.has(integrity)).toBe(true);
   }, 60_000);
+
+  it("a file:// package is taken from the package topic only when a cluster worker kept it for this request", async () => {
+    const shared = new PackageTopic({ client: new InMemoryPulsar().client() as never, topic: "packages" });
+    const { manager } = await newManager(shared);
+    // Already in the topic (another connector's), but the header naming it comes from the client itself.
+    await shared.put(tarball);
+    const forged = (sharedPackage: string) => ({
+      config: { ...submission().config, archive: "file:///nowhere/p.tgz" },
+      sharedPackage,
+    });
+    await expect(manager.create("sink", path("forged"), forged(integrity))).rejects.toThrow(
+      /not kept by a cluster worker/,
+    );
+    await expect(manager.create("sink", path("guessed"), forged(`${integrity} made-up`))).rejects.toThrow(
+      /not kept by a cluster worker/,
+    );
+    const claim = await shared.claim(integrity);
+    await manager.create("sink", path("kept"), forged(`${integrity} ${claim}`));
+    expect(manager.names("sink", "public", "default")).toEqual(["kept"]);
+  }, 60_000);
 });

@@ -43,6 +43,7 @@ import { type Demand, ramBytes } from "./cluster/assignment.ts";
 import { instanceKey } from "./cluster/cluster-scheduler.ts";
 import type { StoreChange } from "./cluster/cluster-store.ts";
 import type { PackageTopic } from "./cluster/package-topic.ts";
+import { SHARED_PACKAGE_HEADER } from "./cluster/package-topic.ts";
 import type { ConnectorStore, StoredConnector } from "./connector-store.ts";
 import type { ConsoleConnector } from "./console/index.ts";
 import type { Submission } from "./http.ts";
@@ -550,11 +551,22 @@ export class ConnectorManager {
       tarball = await fetchArchive(archive as string, { fileDirs: this.options.fileDirs ?? [], maxBytes });
     // Pinned from before the first await on it until the caller stored (or dropped) the connector: a delete of
     // another connector with the same package meanwhile must neither remove its folder nor tombstone its chunks.
-    const integrity = tarball ? integrityOf(tarball) : (submission.sharedPackage as string);
+    // The header a cluster worker sets: `<integrity> <claim>`; the claim in the package topic shows a member kept it.
+    const [sharedIntegrity = "", claim = ""] = (submission.sharedPackage ?? "").split(" ");
+    const integrity = tarball ? integrityOf(tarball) : sharedIntegrity;
     this.pin(integrity);
     let installed: InstalledPackage | undefined;
     try {
-      tarball ??= await (this.sharedPackages as PackageTopic).get(integrity);
+      if (!tarball) {
+        const shared = this.sharedPackages as PackageTopic;
+        if (claim === "" || !(await shared.claimed(claim, integrity))) {
+          throw new WorkerError(
+            "BAD_REQUEST",
+            `The package of ${archive} was not kept by a cluster worker for this request; send the request to any worker without the ${SHARED_PACKAGE_HEADER} header`,
+          );
+        }
+        tarball = await shared.get(integrity);
+      }
       installed = await this.packages.add(tarball, kind);
       // In a cluster, stored before the connector: every worker the instances may be placed on installs it from there.
       if (!readElsewhere) await this.sharedPackages?.put(tarball);
