@@ -274,8 +274,19 @@ export class ConnectorManager {
     }
   }
 
+  /** Integrities stored connectors name or a write holds: what the cluster's package topic must keep. */
+  packagesInUse(): Set<string> {
+    const inUse = new Set(this.pinnedPackages.keys());
+    for (const component of this.components.values()) {
+      if (!component.deleted && component.storedPackage !== undefined) inUse.add(component.storedPackage);
+    }
+    return inUse;
+  }
+
   private async restorePackage(entry: StoredConnector): Promise<{ installed?: InstalledPackage; problem?: string }> {
     if (!entry.package) return {};
+    // Held while it installs: the connector that names it is not among the components yet.
+    this.pin(entry.package.integrity);
     try {
       const { integrity } = entry.package;
       // In a cluster the worker that stored the connector kept the package in the cluster's package topic.
@@ -295,6 +306,8 @@ export class ConnectorManager {
         `cannot restore the connector package: ${problem}`,
       );
       return { problem };
+    } finally {
+      this.unpin(entry.package.integrity);
     }
   }
   // ---------------------------------------------------------------------------------------------------------

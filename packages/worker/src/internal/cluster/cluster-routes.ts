@@ -5,7 +5,9 @@ import { fetchArchive } from "../archive-fetch.ts";
 import { type Authenticator, authorizePackageInstall } from "../auth.ts";
 import { type ConnectorManager, type Kind, stringOrUndefined } from "../connector-manager.ts";
 import { readBody, readSubmission, sendJson, sendNoContent } from "../http.ts";
+import { UNPACK_RATIO } from "../packages.ts";
 import { type ConnectorStatus, type InstanceStatus, upstreamConnectorStatus } from "../status.ts";
+import { inspectTarball } from "../tarball.ts";
 import type { ClusterScheduler } from "./cluster-scheduler.ts";
 import { type PackageTopic, SHARED_PACKAGE_HEADER } from "./package-topic.ts";
 
@@ -314,6 +316,8 @@ export class ClusterRoutes {
     const { packages, fileDirs, maxPackageBytes, packageUploaders } = this.settings.localFiles;
     authorizePackageInstall(principal, packageUploaders);
     const tarball = await fetchArchive(archive, { fileDirs, maxBytes: maxPackageBytes });
+    // Only a package tarball is kept in the cluster's topic: anything else is refused here, before it is stored.
+    inspectTarball(tarball, maxPackageBytes * UNPACK_RATIO);
     const integrity = await packages.put(tarball);
     return { [SHARED_PACKAGE_HEADER]: `${integrity} ${await packages.claim(integrity)}` };
   }

@@ -141,9 +141,53 @@ export class PackageTopic {
     }
   }
 
+  /**
+   * Tombstones the chunks of every package `inUse` does not name whose newest chunk is older than `graceMs` (an
+   * upload still in progress, or a connector not stored yet, is younger), and the claims older than that: what a
+   * worker that died during an upload, or a request refused after its package was kept, leaves behind. Answers the
+   * integrities removed.
+   */
+  async removeUnused(inUse: ReadonlySet<string>, graceMs: number, now: number = Date.now()): Promise<string[]> {
+    const chunks = new Map<string, { integrity: string; publishTime: number }>();
+    const claims = new Map<string, number>();
+    await this.scan((message) => {
+      const key = message.key;
+      if (key === undefined) return;
+      if (message.data.length === 0) {
+        chunks.delete(key);
+        claims.delete(key);
+      } else if (key.startsWith(CLAIM_PREFIX)) {
+        claims.set(key, message.publishTime);
+      } else {
+        const integrity = message.properties[INTEGRITY];
+        if (integrity !== undefined) chunks.set(key, { integrity, publishTime: message.publishTime });
+      }
+    });
+    const newest = new Map<string, number>();
+    for (const { integrity, publishTime } of chunks.values()) {
+      newest.set(integrity, Math.max(newest.get(integrity) ?? 0, publishTime));
+    }
+    const removed = [...newest].filter(([integrity, time]) => !inUse.has(integrity) && now - time > graceMs);
+    const gone = new Set(removed.map(([integrity]) => integrity));
+    const keys = [
+      ...[...chunks].filter(([, chunk]) => gone.has(chunk.integrity)).map(([key]) => key),
+      ...[...claims].filter(([, time]) => now - time > graceMs).map(([key]) => key),
+    ];
+    if (keys.length > 0) {
+      const producer = await this.writer();
+      for (const key of keys) await this.send(producer, { key, value: "" });
+    }
+    return [...gone];
+  }
+
   /** Reads the topic from its start (compacted) to its end, message by message. */
   private async scan(
-    each: (message: { key?: string | undefined; data: Buffer; properties: Record<string, string> }) => void,
+    each: (message: {
+      key?: string | undefined;
+      data: Buffer;
+      properties: Record<string, string>;
+      publishTime: number;
+    }) => void,
   ): Promise<void> {
     let reader: Reader;
     try {
