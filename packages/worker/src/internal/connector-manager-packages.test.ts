@@ -174,4 +174,16 @@ describe("connector packages in a cluster", () => {
     await manager.create("sink", path("kept"), forged(`${integrity} ${claim}`));
     expect(manager.names("sink", "public", "default")).toEqual(["kept"]);
   }, 60_000);
+
+  it("a worker told that another one deleted the last connector using a package removes its folder, not the chunks", async () => {
+    const shared = new PackageTopic({ client: new InMemoryPulsar().client() as never, topic: "packages" });
+    const { manager, packages } = await newManager(shared);
+    await manager.create("sink", path("x"), submission());
+    expect(packages.has(integrity)).toBe(true);
+    await manager.applyStoredChange({ key: "x", removed: { kind: "sink", ...path("x") } });
+    expect(manager.names("sink", "public", "default")).toEqual([]);
+    expect(packages.has(integrity), "the local folder is removed").toBe(false);
+    // The worker that stores connectors tombstones them; one that only follows may not have seen a newer use yet.
+    expect(integrityOf(await shared.get(integrity))).toBe(integrity);
+  }, 60_000);
 });

@@ -524,7 +524,10 @@ export class ConnectorManager {
    * Removes an installed package's folder (and, on the worker that stores connectors, its chunks in the cluster's
    * package topic) once no stored connector names it and no submission holds it.
    */
-  private async releasePackage(installed: InstalledPackage | undefined): Promise<void> {
+  private async releasePackage(
+    installed: InstalledPackage | undefined,
+    where: "everywhere" | "here" = "everywhere",
+  ): Promise<void> {
     if (!installed || this.pinnedPackages.has(installed.integrity)) return;
     // Decided from what is stored, not from what loaded: a connector whose package failed to load still names it.
     const used = [...this.components.values()].some(
@@ -533,7 +536,8 @@ export class ConnectorManager {
     if (used) return;
     try {
       await this.packages.remove(installed.integrity);
-      await this.sharedPackages?.remove(installed.integrity, installed.bytes);
+      // Only the worker that stores connectors tombstones the chunks: another may not have seen a newer use yet.
+      if (where === "everywhere") await this.sharedPackages?.remove(installed.integrity, installed.bytes);
       this.logger.info({ package: installed.packageName, integrity: installed.integrity }, "connector package removed");
     } catch (error) {
       this.logger.warn({ err: (error as Error).message }, "cannot remove an unused connector package");
@@ -852,6 +856,7 @@ export class ConnectorManager {
         component.deleted = true;
         this.components.delete(key);
         this.scrubber.delete(key);
+        await this.releasePackage(component.package, "here");
         this.logger.info({ kind, fqfn: `${tenant}/${namespace}/${name}` }, "connector deleted by another worker");
       });
       return;
@@ -896,8 +901,10 @@ export class ConnectorManager {
       await Promise.all(existing.slots.map((slot) => slot.stop()));
       existing.config = entry.config;
       existing.desired = desired;
+      const previousPackage = existing.package;
       existing.package = installed;
       existing.storedPackage = entry.package?.integrity;
+      if (previousPackage?.integrity !== installed?.integrity) await this.releasePackage(previousPackage, "here");
       if (problem !== undefined) existing.packageProblem = problem;
       else delete existing.packageProblem;
       this.scrubber.set(key, secretValues(entry.config, this.schemaOf(entry.kind, entry.config, installed)));
