@@ -698,14 +698,15 @@ export class ClusterScheduler implements Scheduler, ClusterView {
   async drain(workerId: string): Promise<void> {
     this.requireLeader("drain");
     if (this.drainsRequested.size > 0) throw new WorkerError("CONFLICT", "Another drain is in progress");
+    // In upstream's order: too few workers (drained ones not counted) before a prior drain.
+    const available = this.placeableMembers();
+    if (available.length < 2) throw new WorkerError("BAD_REQUEST", TOO_FEW_WORKERS);
     if (this.drainRecords()[workerId] !== undefined) {
       throw new WorkerError(
         "PRECONDITION_FAILED",
         `Worker ${workerId} was not yet removed after a prior drain op; try later`,
       );
     }
-    const available = this.placeableMembers();
-    if (available.length < 2) throw new WorkerError("BAD_REQUEST", TOO_FEW_WORKERS);
     const member = available.find((candidate) => candidate.heartbeat.workerId === workerId);
     if (!member) {
       throw new WorkerError("BAD_REQUEST", `Worker ${workerId} is not among the current workers in the system`);
