@@ -30,9 +30,11 @@ export class PackageSweeper {
     this.settings = settings;
   }
 
+  /** Once the worker is ready: looks now (a worker that took the leadership while starting did not yet), then periodically. */
   start(): void {
     this.timer = setInterval(() => void this.sweep(), this.settings.intervalMs ?? DEFAULT_GRACE_MS);
     this.timer.unref();
+    void this.sweep();
   }
 
   stop(): void {
