@@ -96,7 +96,7 @@ async function newManager(
 
 const path = (name: string) => ({ tenant: "public", namespace: "default", name });
 const submission = () => ({
-  config: { inputs: ["in"], cleanupSubscription: false, configs: { path: "/tmp/never-written" } },
+  config: { inputs: ["in"], cleanupSubscription: false, configs: { path: join(dataDir, "never-written") } },
   packageData: tarball,
 });
 
