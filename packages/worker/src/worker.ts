@@ -27,6 +27,7 @@ import { ClusterRoutes, FORWARDED_HEADER } from "./internal/cluster/cluster-rout
 import { ClusterScheduler, clusterTopics, instanceKey } from "./internal/cluster/cluster-scheduler.ts";
 import { ClusterStore } from "./internal/cluster/cluster-store.ts";
 import { fencingTopics } from "./internal/cluster/fencing-topics.ts";
+import { PackageSweeper } from "./internal/cluster/package-sweeper.ts";
 import { PackageTopic, packageTopicOf } from "./internal/cluster/package-topic.ts";
 import { ThreadHeartbeatChannel } from "./internal/cluster/thread-heartbeat-channel.ts";
 import {
@@ -299,6 +300,7 @@ export class Worker {
         scheduler: ClusterScheduler;
         store: ClusterStore;
         packages: PackageTopic;
+        packageSweeper: PackageSweeper;
       }
     | undefined;
   private manager: ConnectorManager | undefined;
@@ -349,11 +351,18 @@ export class Worker {
         onLeadershipTaken: async () => {
           await store.takeWriter();
           await store.caughtUp(settings.leaseMs * 2);
+          void this.cluster?.packageSweeper.sweep();
         },
         onLeadershipLost: () => store.dropWriter(),
       });
       const packages = new PackageTopic({ client, topic: packageTopicOf(settings.namespace, settings.cluster) });
-      this.cluster = { settings, client, scheduler, store, packages };
+      const packageSweeper = new PackageSweeper({
+        packages,
+        inUse: () => (this.ready ? this.manager?.packagesInUse() : undefined),
+        isLeader: () => scheduler.isLeader(),
+        logger,
+      });
+      this.cluster = { settings, client, scheduler, store, packages, packageSweeper };
       this.store = store;
       this.scheduler = scheduler;
     } else {
@@ -571,6 +580,7 @@ export class Worker {
       );
     }
     this.ready = true;
+    this.cluster?.packageSweeper.start();
     this.logger.info(
       {
         url: this.url,
@@ -745,6 +755,7 @@ export class Worker {
     // A member leaving gracefully says so first: the leader places nothing more here while it drains.
     await this.cluster?.scheduler.announceLeaving().catch(() => undefined);
     await this.manager?.stopInstances();
+    this.cluster?.packageSweeper.stop();
     await this.cluster?.scheduler.close();
     server?.closeAllConnections();
     await closed;

@@ -4,7 +4,8 @@
 // cluster's package topic, so that the instances run wherever they are placed, also after the worker that received
 // the package was killed.
 import { type ChildProcess, spawn } from "node:child_process";
-import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { createHash } from "node:crypto";
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { MessageId, PulsarAdmin, PulsarClient } from "@pulsar-connect/pulsar-client";
@@ -31,6 +32,7 @@ interface RunningWorker {
   workerId: string;
   child: ChildProcess;
   log: string;
+  dataDir: string;
 }
 
 const workers = new Map<number, RunningWorker>();
@@ -39,6 +41,7 @@ let launches = 0;
 async function startWorker(port: number): Promise<RunningWorker> {
   launches += 1;
   const log = join(workDir, `worker-${port}-${launches}.log`);
+  const dataDir = join(workDir, `data-${port}-${launches}`);
   const child = spawn(
     process.execPath,
     ["--conditions=@pulsar-connect/source", join(import.meta.dirname, "fixtures/run-cluster-worker.ts")],
@@ -48,7 +51,7 @@ async function startWorker(port: number): Promise<RunningWorker> {
         PC_WORKER_LOG: log,
         PC_WORKER_OPTIONS: JSON.stringify({
           port,
-          dataDir: join(workDir, `data-${port}-${launches}`),
+          dataDir,
           hostDirs: [join(import.meta.dirname, "..")],
           preferSource: true,
           pulsarServiceUrl: serviceUrl,
@@ -72,7 +75,7 @@ async function startWorker(port: number): Promise<RunningWorker> {
     });
     child.once("exit", (code) => reject(new Error(`the worker on port ${port} exited with ${code} before listening`)));
   });
-  const worker = { port, url, workerId: `127.0.0.1:${port}`, child, log };
+  const worker = { port, url, workerId: `127.0.0.1:${port}`, child, log, dataDir };
   workers.set(port, worker);
   return worker;
 }
@@ -105,6 +108,23 @@ async function leaderId(): Promise<string> {
     }
     await reader.close();
     return leader;
+  } finally {
+    await client.close();
+  }
+}
+
+/** Keys of the cluster's package topic: `<sha512 in hex>/<chunk>` per package chunk. */
+async function packageTopicKeys(): Promise<string[]> {
+  const client = new PulsarClient({ serviceUrl });
+  try {
+    const reader = await client.createReader({
+      topic: `persistent://${namespace}/pulsar-connect-${run}-packages`,
+      startMessageId: MessageId.earliest,
+    });
+    const keys: string[] = [];
+    while (await reader.hasMessageAvailable()) keys.push((await reader.readNext(10_000)).key ?? "");
+    await reader.close();
+    return keys;
   } finally {
     await client.close();
   }
@@ -435,7 +455,36 @@ describe("operations on a cluster of three worker processes", { timeout: 180_000
     });
     expect(onLeader.status, onLeader.text).toBe(403);
     expect(onLeader.json.reason).toContain("outside the worker's fileDirs");
+    // The header a follower sets when it forwards, sent by a client straight to the leader, names a package that is
+    // in the cluster's topic: it is not honoured.
+    const integrity = `sha512-${createHash("sha512").update(readFileSync(packed)).digest("base64")}`;
+    const forged = await http(
+      leader.url,
+      "POST",
+      `/admin/v3/sinks/${namespace}/${name}-forged`,
+      { archive: `file://${file}`, inputs: [topic], configs: { path: out } },
+      { "x-pulsar-connect-shared-package": integrity },
+    );
+    expect(forged.status, forged.text).toBe(400);
+    expect(forged.json.reason).toContain("was not kept by a cluster worker");
+    // A file that is no tarball is refused by the worker that read it, before anything is kept.
+    const notTarball = join(allowedOf(receiver.port), "notes.tgz");
+    writeFileSync(notTarball, "not a package");
+    const refused = await http(receiver.url, "POST", `/admin/v3/sinks/${namespace}/${name}-notes`, {
+      archive: `file://${notTarball}`,
+      inputs: [topic],
+      configs: { path: out },
+    });
+    expect(refused.status, refused.text).toBe(400);
+    expect(refused.json.reason).toContain("not a gzip'd tar file");
+    const notesHex = createHash("sha512").update("not a package").digest("hex");
+    expect((await packageTopicKeys()).filter((key) => key.startsWith(notesHex))).toEqual([]);
+    const folder = Buffer.from(integrity.slice("sha512-".length), "base64").toString("hex");
+    const installedOn = () =>
+      [...workers.values()].filter((worker) => existsSync(join(worker.dataDir, "packages", folder)));
+    expect(installedOn().length, "installed on the workers that run it").toBeGreaterThan(1);
     const deleted = await http(anyWorker().url, "DELETE", `/admin/v3/sinks/${namespace}/${name}`);
     expect(deleted.status, deleted.text).toBe(204);
+    await until(() => installedOn().length === 0, 30_000, "the package folder removed on every worker");
   });
 });

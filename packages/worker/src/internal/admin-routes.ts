@@ -5,7 +5,7 @@ import { WorkerError } from "../errors.ts";
 import type { WorkerOptions } from "../worker.ts";
 import { archiveKind } from "./archive-fetch.ts";
 import { type Authenticator, authorizePackageInstall, mayInstallPackages, type Principal } from "./auth.ts";
-import { SHARED_PACKAGE_HEADER } from "./cluster/cluster-routes.ts";
+import { SHARED_PACKAGE_HEADER } from "./cluster/package-topic.ts";
 import {
   type ConnectorManager,
   DEFAULT_MAX_PACKAGE_BYTES,

@@ -43,11 +43,12 @@ import { type Demand, ramBytes } from "./cluster/assignment.ts";
 import { instanceKey } from "./cluster/cluster-scheduler.ts";
 import type { StoreChange } from "./cluster/cluster-store.ts";
 import type { PackageTopic } from "./cluster/package-topic.ts";
+import { SHARED_PACKAGE_HEADER } from "./cluster/package-topic.ts";
 import type { ConnectorStore, StoredConnector } from "./connector-store.ts";
 import type { ConsoleConnector } from "./console/index.ts";
 import type { Submission } from "./http.ts";
 import { type MinuteTotals, MinuteWindows, renderMetrics } from "./metrics.ts";
-import type { ConnectorPackages, InstalledPackage } from "./packages.ts";
+import { type ConnectorPackages, type InstalledPackage, integrityOf } from "./packages.ts";
 import type { PulsarAuthSettings } from "./process-runtime/protocol.ts";
 import { createProcessInstance, runtimeIssues, runtimeOf } from "./process-runtime/runtime-choice.ts";
 import { publicConfig, redactText, type SecretScrubber, secretValues } from "./redact.ts";
@@ -83,6 +84,8 @@ interface Component {
   package?: InstalledPackage | undefined;
   /** Why its package could not be restored; its instances fail with this. */
   packageProblem?: string;
+  /** The integrity of the package its stored entry names, loaded or not: what keeps that package from removal. */
+  storedPackage: string | undefined;
 }
 
 /** What the manager needs from the worker that owns it. */
@@ -236,7 +239,7 @@ export class ConnectorManager {
         (_, id): Desired => (entry.stoppedInstances.includes(id) ? "stopped" : "running"),
       );
       const { installed, problem } = await this.restorePackage(entry);
-      const component = this.addComponent(entry.kind, entry.config, desired, installed);
+      const component = this.addComponent(entry.kind, entry.config, desired, installed, entry.package?.integrity);
       if (problem !== undefined) component.packageProblem = problem;
       this.apply(component);
     }
@@ -271,8 +274,19 @@ export class ConnectorManager {
     }
   }
 
+  /** Integrities stored connectors name or a write holds: what the cluster's package topic must keep. */
+  packagesInUse(): Set<string> {
+    const inUse = new Set(this.pinnedPackages.keys());
+    for (const component of this.components.values()) {
+      if (!component.deleted && component.storedPackage !== undefined) inUse.add(component.storedPackage);
+    }
+    return inUse;
+  }
+
   private async restorePackage(entry: StoredConnector): Promise<{ installed?: InstalledPackage; problem?: string }> {
     if (!entry.package) return {};
+    // Held while it installs: the connector that names it is not among the components yet.
+    this.pin(entry.package.integrity);
     try {
       const { integrity } = entry.package;
       // In a cluster the worker that stored the connector kept the package in the cluster's package topic.
@@ -292,6 +306,8 @@ export class ConnectorManager {
         `cannot restore the connector package: ${problem}`,
       );
       return { problem };
+    } finally {
+      this.unpin(entry.package.integrity);
     }
   }
   // ---------------------------------------------------------------------------------------------------------
@@ -362,6 +378,7 @@ export class ConnectorManager {
     config: ResolvedConfig,
     desired: Desired[],
     installed: InstalledPackage | undefined,
+    storedPackage: string | undefined = installed?.integrity,
   ): Component {
     const key = this.key(kind, config.tenant, config.namespace, config.name);
     const component: Component = {
@@ -372,6 +389,7 @@ export class ConnectorManager {
       lock: Promise.resolve(),
       deleted: false,
       package: installed,
+      storedPackage,
     };
     this.components.set(key, component);
     this.scrubber.set(key, secretValues(config, this.schemaOf(kind, config, installed)));
@@ -494,24 +512,32 @@ export class ConnectorManager {
     component: Component,
     config: ResolvedConfig,
     desired: Desired[],
-    installed: InstalledPackage | undefined = component.package,
+    packageIntegrity: string | undefined = component.storedPackage,
   ): Promise<void> {
     const stoppedInstances = desired.flatMap((state, id) => (state === "stopped" ? [id] : []));
     const entry = { kind: component.kind, config, stoppedInstances } as StoredConnector;
-    if (installed) entry.package = { integrity: installed.integrity };
+    if (packageIntegrity) entry.package = { integrity: packageIntegrity };
     await this.store.save(entry);
   }
 
-  /** Removes an installed package's folder once no connector runs it. */
-  private async releasePackage(installed: InstalledPackage | undefined): Promise<void> {
+  /**
+   * Removes an installed package's folder (and, on the worker that stores connectors, its chunks in the cluster's
+   * package topic) once no stored connector names it and no submission holds it.
+   */
+  private async releasePackage(
+    installed: InstalledPackage | undefined,
+    where: "everywhere" | "here" = "everywhere",
+  ): Promise<void> {
     if (!installed || this.pinnedPackages.has(installed.integrity)) return;
+    // Decided from what is stored, not from what loaded: a connector whose package failed to load still names it.
     const used = [...this.components.values()].some(
-      (component) => !component.deleted && component.package?.integrity === installed.integrity,
+      (component) => !component.deleted && component.storedPackage === installed.integrity,
     );
     if (used) return;
     try {
       await this.packages.remove(installed.integrity);
-      await this.sharedPackages?.remove(installed.integrity, installed.bytes);
+      // Only the worker that stores connectors tombstones the chunks: another may not have seen a newer use yet.
+      if (where === "everywhere") await this.sharedPackages?.remove(installed.integrity, installed.bytes);
       this.logger.info({ package: installed.packageName, integrity: installed.integrity }, "connector package removed");
     } catch (error) {
       this.logger.warn({ err: (error as Error).message }, "cannot remove an unused connector package");
@@ -537,21 +563,35 @@ export class ConnectorManager {
       submission.sharedPackage !== undefined &&
       archive !== undefined &&
       /^file:\/\//i.test(archive);
-    if (!tarball) {
-      if (archive === undefined || archiveKind(archive) !== "url") return undefined;
-      tarball = readElsewhere
-        ? await (this.sharedPackages as PackageTopic).get(submission.sharedPackage as string)
-        : await fetchArchive(archive, { fileDirs: this.options.fileDirs ?? [], maxBytes });
+    if (!tarball && (archive === undefined || archiveKind(archive) !== "url")) return undefined;
+    if (!tarball && !readElsewhere)
+      tarball = await fetchArchive(archive as string, { fileDirs: this.options.fileDirs ?? [], maxBytes });
+    // Pinned from before the first await on it until the caller stored (or dropped) the connector: a delete of
+    // another connector with the same package meanwhile must neither remove its folder nor tombstone its chunks.
+    // The header a cluster worker sets: `<integrity> <claim>`; the claim in the package topic shows a member kept it.
+    const [sharedIntegrity = "", claim = ""] = (submission.sharedPackage ?? "").split(" ");
+    const integrity = tarball ? integrityOf(tarball) : sharedIntegrity;
+    this.pin(integrity);
+    let installed: InstalledPackage | undefined;
+    try {
+      if (!tarball) {
+        const shared = this.sharedPackages as PackageTopic;
+        if (claim === "" || !(await shared.claimed(claim, integrity))) {
+          throw new WorkerError(
+            "BAD_REQUEST",
+            `The package of ${archive} was not kept by a cluster worker for this request; send the request to any worker without the ${SHARED_PACKAGE_HEADER} header`,
+          );
+        }
+        tarball = await shared.get(integrity);
+      }
+      installed = await this.packages.add(tarball, kind);
+      // In a cluster, stored before the connector: every worker the instances may be placed on installs it from there.
+      if (!readElsewhere) await this.sharedPackages?.put(tarball);
+    } catch (error) {
+      this.unpin(integrity);
+      await this.releasePackage(installed);
+      throw error;
     }
-    const installed = await this.packages.add(tarball, kind);
-    // In a cluster, stored before the connector: every worker the instances may be placed on installs it from there.
-    if (!readElsewhere) {
-      await this.sharedPackages?.put(tarball).catch(async (error: unknown) => {
-        await this.releasePackage(installed);
-        throw error;
-      });
-    }
-    this.pinnedPackages.set(installed.integrity, (this.pinnedPackages.get(installed.integrity) ?? 0) + 1);
     this.logger.info(
       { package: installed.packageName, version: installed.version, integrity: installed.integrity },
       "connector package installed",
@@ -559,12 +599,17 @@ export class ConnectorManager {
     return installed;
   }
 
+  private pin(integrity: string): void {
+    this.pinnedPackages.set(integrity, (this.pinnedPackages.get(integrity) ?? 0) + 1);
+  }
+
   /** Ends the pin {@link packageOf} put on a package. */
-  private unpin(installed: InstalledPackage | undefined): void {
-    if (!installed) return;
-    const count = (this.pinnedPackages.get(installed.integrity) ?? 1) - 1;
-    if (count > 0) this.pinnedPackages.set(installed.integrity, count);
-    else this.pinnedPackages.delete(installed.integrity);
+  private unpin(installed: InstalledPackage | string | undefined): void {
+    if (installed === undefined) return;
+    const integrity = typeof installed === "string" ? installed : installed.integrity;
+    const count = (this.pinnedPackages.get(integrity) ?? 1) - 1;
+    if (count > 0) this.pinnedPackages.set(integrity, count);
+    else this.pinnedPackages.delete(integrity);
   }
 
   /** Whether the scheduler places this instance of the component on this worker. */
@@ -811,6 +856,7 @@ export class ConnectorManager {
         component.deleted = true;
         this.components.delete(key);
         this.scrubber.delete(key);
+        await this.releasePackage(component.package, "here");
         this.logger.info({ kind, fqfn: `${tenant}/${namespace}/${name}` }, "connector deleted by another worker");
       });
       return;
@@ -826,7 +872,7 @@ export class ConnectorManager {
     if (!existing) {
       const { installed, problem } = await this.restorePackage(entry);
       if (this.components.has(key)) return this.applyStoredChange(change);
-      const component = this.addComponent(entry.kind, entry.config, desired, installed);
+      const component = this.addComponent(entry.kind, entry.config, desired, installed, entry.package?.integrity);
       if (problem !== undefined) component.packageProblem = problem;
       this.logger.info(
         { kind: entry.kind, fqfn: `${tenant}/${namespace}/${name}` },
@@ -855,7 +901,10 @@ export class ConnectorManager {
       await Promise.all(existing.slots.map((slot) => slot.stop()));
       existing.config = entry.config;
       existing.desired = desired;
+      const previousPackage = existing.package;
       existing.package = installed;
+      existing.storedPackage = entry.package?.integrity;
+      if (previousPackage?.integrity !== installed?.integrity) await this.releasePackage(previousPackage, "here");
       if (problem !== undefined) existing.packageProblem = problem;
       else delete existing.packageProblem;
       this.scrubber.set(key, secretValues(entry.config, this.schemaOf(entry.kind, entry.config, installed)));
@@ -1018,7 +1067,7 @@ export class ConnectorManager {
         (_, id): Desired => component.desired[id] ?? "running",
       );
       // Stored first: a failed write leaves the old config running untouched, and a retry is a real change.
-      await this.persist(component, merged.value, desired, installed);
+      await this.persist(component, merged.value, desired, installed?.integrity);
       this.scrubber.set(this.key(kind, path.tenant, path.namespace, path.name), [
         ...secretValues(previous, this.schemaOf(kind, previous, component.package)),
         ...secretValues(merged.value, this.schemaOf(kind, merged.value, installed)),
@@ -1029,6 +1078,7 @@ export class ConnectorManager {
       component.config = merged.value;
       component.desired = desired;
       component.package = installed;
+      component.storedPackage = installed?.integrity;
       delete component.packageProblem;
       if (previousPackage?.integrity !== installed?.integrity) await this.releasePackage(previousPackage);
       this.resizeSlots(component);

@@ -40,7 +40,7 @@ const TARBALL = "package.tgz";
 const MARKER = "installed.json";
 const NPM_TIMEOUT_MS = 180_000;
 /** How much larger than the tarball its unpacked content may be. */
-const UNPACK_RATIO = 20;
+export const UNPACK_RATIO: number = 20;
 /** npm's rule for package names; it also keeps the name a safe relative path under node_modules. */
 const PACKAGE_NAME = /^(?:@[a-z0-9-~][a-z0-9-._~]*\/)?[a-z0-9-~][a-z0-9-._~]*$/;
 const CORE = "@pulsar-connect/core";

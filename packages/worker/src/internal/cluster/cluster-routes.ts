@@ -5,23 +5,17 @@ import { fetchArchive } from "../archive-fetch.ts";
 import { type Authenticator, authorizePackageInstall } from "../auth.ts";
 import { type ConnectorManager, type Kind, stringOrUndefined } from "../connector-manager.ts";
 import { readBody, readSubmission, sendJson, sendNoContent } from "../http.ts";
+import { UNPACK_RATIO } from "../packages.ts";
 import { type ConnectorStatus, type InstanceStatus, upstreamConnectorStatus } from "../status.ts";
+import { inspectTarball } from "../tarball.ts";
 import type { ClusterScheduler } from "./cluster-scheduler.ts";
-import type { PackageTopic } from "./package-topic.ts";
+import { type PackageTopic, SHARED_PACKAGE_HEADER } from "./package-topic.ts";
 
 /**
  * Marks a request one worker sends another: it is answered where it arrives, never sent on again. Anyone can set it,
  * so it decides nothing else: a write arriving with it is still refused by a worker that does not lead.
  */
 export const FORWARDED_HEADER = "x-pulsar-connect-forwarded";
-
-/**
- * Set on a create or update forwarded to the leader whose `file://` archive the receiving worker read: the package's
- * integrity in the cluster's package topic, where the leader takes it from instead of its own file system. Anyone may
- * set it too, but it only selects a package already in the cluster's topic, for a caller the leader still checks
- * may install packages.
- */
-export const SHARED_PACKAGE_HEADER = "x-pulsar-connect-shared-package";
 
 /** The error a worker's HTTP status stands for, when another worker's answer is passed on. */
 const ANSWERED_AS: Record<number, WorkerErrorCode> = {
@@ -322,7 +316,10 @@ export class ClusterRoutes {
     const { packages, fileDirs, maxPackageBytes, packageUploaders } = this.settings.localFiles;
     authorizePackageInstall(principal, packageUploaders);
     const tarball = await fetchArchive(archive, { fileDirs, maxBytes: maxPackageBytes });
-    return { [SHARED_PACKAGE_HEADER]: await packages.put(tarball) };
+    // Only a package tarball is kept in the cluster's topic: anything else is refused here, before it is stored.
+    inspectTarball(tarball, maxPackageBytes * UNPACK_RATIO);
+    const integrity = await packages.put(tarball);
+    return { [SHARED_PACKAGE_HEADER]: `${integrity} ${await packages.claim(integrity)}` };
   }
 
   /** Sends the request on to another worker and answers with what it answered. */

@@ -45,6 +45,8 @@ interface Heartbeat {
   url: string;
   /** Changes each time the worker fenced itself: a placement made for an older incarnation does not run. */
   incarnation: number;
+  /** When its process started (its first incarnation): a drain holds for this process. */
+  started: number;
   /** Set from the start of a graceful leave: it gets no instances, and drains those it has. */
   leaving: boolean;
   /** Instances that still hold resources on it (starting, running, restarting or stopping), kind-prefixed. */
@@ -176,7 +178,7 @@ export class ClusterScheduler implements Scheduler, ClusterView {
   private membersCaughtUp = false;
   /** A rebalance asked for and not published yet. */
   private rebalanceRequested = false;
-  /** Drains asked for and not published yet: workerId -> its incarnation. */
+  /** Drains asked for and not published yet: workerId -> when its process started. */
   private readonly drainsRequested = new Map<string, number>();
 
   constructor(settings: ClusterSchedulerSettings) {
@@ -395,6 +397,7 @@ export class ClusterScheduler implements Scheduler, ClusterView {
       port: self.port,
       url: self.url,
       incarnation: this.incarnation,
+      started: this.firstIncarnation,
       leaving: this.leaving,
       running: this.settings.runningHere().sort(),
       leading: this.leaderProducer !== undefined,
@@ -671,7 +674,7 @@ export class ClusterScheduler implements Scheduler, ClusterView {
     const self = this.self.workerId;
     const drained = this.drainsToPublish();
     const targets = this.liveMembers().filter(
-      (member) => !member.heartbeat.leaving && drained[member.heartbeat.workerId] !== member.heartbeat.incarnation,
+      (member) => !member.heartbeat.leaving && drained[member.heartbeat.workerId] !== member.heartbeat.started,
     );
     const incarnations: Record<string, number> = {};
     for (const member of targets) incarnations[member.heartbeat.workerId] = member.heartbeat.incarnation;
@@ -726,25 +729,26 @@ export class ClusterScheduler implements Scheduler, ClusterView {
   }
 
   /**
-   * Moves every instance off `workerId`, which gets none until it restarts (a new incarnation) or leaves, as upstream's
+   * Moves every instance off `workerId`, which gets none until it restarts (a new process) or leaves, as upstream's
    * drain. Resolves once the placement without it is published; {@link drainStatus} tells when it stopped them all.
    */
   async drain(workerId: string): Promise<void> {
     this.requireLeader("drain");
     if (this.drainsRequested.size > 0) throw new WorkerError("CONFLICT", "Another drain is in progress");
+    // In upstream's order: too few workers (drained ones not counted) before a prior drain.
+    const available = this.placeableMembers();
+    if (available.length < 2) throw new WorkerError("BAD_REQUEST", TOO_FEW_WORKERS);
     if (this.drainRecords()[workerId] !== undefined) {
       throw new WorkerError(
         "PRECONDITION_FAILED",
         `Worker ${workerId} was not yet removed after a prior drain op; try later`,
       );
     }
-    const available = this.placeableMembers();
-    if (available.length < 2) throw new WorkerError("BAD_REQUEST", TOO_FEW_WORKERS);
     const member = available.find((candidate) => candidate.heartbeat.workerId === workerId);
     if (!member) {
       throw new WorkerError("BAD_REQUEST", `Worker ${workerId} is not among the current workers in the system`);
     }
-    this.drainsRequested.set(workerId, member.heartbeat.incarnation);
+    this.drainsRequested.set(workerId, member.heartbeat.started);
     try {
       await this.publishRequested(() => !this.drainsRequested.has(workerId), "drain");
     } finally {
@@ -760,12 +764,9 @@ export class ClusterScheduler implements Scheduler, ClusterView {
     return drainStatusOf(workerId, this.drainRecords(), this.drainsRequested.has(workerId), live, placedOn);
   }
 
-  /** Drain records of the latest placement that still hold. */
+  /** Drain records of the latest placement that still hold: the drained process is still a member. */
   private drainRecords(): DrainRecords {
-    return currentDrains(this.latest?.drained ?? {}, (workerId) => {
-      const member = this.members.get(workerId);
-      return member && this.isLive(member) ? member.heartbeat : undefined;
-    });
+    return currentDrains(this.latest?.drained ?? {}, (workerId) => this.members.get(workerId)?.heartbeat);
   }
 
   /** What the next placement records as drained: the records that still hold and the drains asked for. */
@@ -777,7 +778,7 @@ export class ClusterScheduler implements Scheduler, ClusterView {
   private placeableMembers(): Member[] {
     const drained = this.drainRecords();
     return this.liveMembers().filter(
-      (member) => !member.heartbeat.leaving && drained[member.heartbeat.workerId] !== member.heartbeat.incarnation,
+      (member) => !member.heartbeat.leaving && drained[member.heartbeat.workerId] !== member.heartbeat.started,
     );
   }
 

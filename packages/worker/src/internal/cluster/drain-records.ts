@@ -1,27 +1,31 @@
 import type { DrainStatus } from "../scheduler.ts";
 
-/** workerId -> the incarnation that was drained: that incarnation gets no instances; a restarted worker does again. */
+/**
+ * workerId -> when the drained process started: that process gets no instances, even after its lease lapsed and it
+ * took a new incarnation; a restarted worker (a new process) does again.
+ */
 export type DrainRecords = Record<string, number>;
 
 /** What drain bookkeeping needs to know of a member. */
 export interface DrainedMember {
-  incarnation: number;
+  /** When its process started: the same across the incarnations a lapsed lease gives it. */
+  started: number;
   /** Instances it still holds, from its latest heartbeat. */
   running: readonly string[];
 }
 
 /**
- * The records that still hold: a drained worker keeps its record while it is a member with the incarnation that was
- * drained. Once it left, or restarted (new incarnation), it is forgotten and placed on again, as upstream forgets a
- * drained worker once it left the membership.
+ * The records that still hold: a drained worker keeps its record while it is a member (live or not: a worker frozen
+ * past its lease comes back drained) with the process that was drained. Once it left the membership, or restarted
+ * (a new process), it is forgotten and placed on again, as upstream forgets a drained worker once it left.
  */
 export function currentDrains(
   records: DrainRecords,
   member: (workerId: string) => DrainedMember | undefined,
 ): DrainRecords {
   const out: DrainRecords = {};
-  for (const [workerId, incarnation] of Object.entries(records)) {
-    if (member(workerId)?.incarnation === incarnation) out[workerId] = incarnation;
+  for (const [workerId, started] of Object.entries(records)) {
+    if (member(workerId)?.started === started) out[workerId] = started;
   }
   return out;
 }

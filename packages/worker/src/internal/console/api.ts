@@ -147,6 +147,7 @@ export class ConsoleApi {
       const logs = this.host.logs();
       return sendJson(response, 200, {
         available: logs !== undefined,
+        ...(logs ? { stream: logs.stream } : {}),
         lines: logs?.since(kind, `${tenant}/${namespace}/${name}`, after) ?? [],
       });
     }

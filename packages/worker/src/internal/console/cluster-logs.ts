@@ -27,7 +27,8 @@ export class ClusterLogFeed {
   private readonly kind: "sink" | "source";
   private readonly fqfn: string;
   private localAfter = 0;
-  private readonly remoteAfter = new Map<string, number>();
+  /** Per other worker: the numbering its lines came in (it changes when that worker restarts), and the last line. */
+  private readonly remoteAfter = new Map<string, { stream: string | undefined; after: number }>();
   private seq = 0;
 
   constructor(sources: ClusterLogSources, kind: "sink" | "source", fqfn: string) {
@@ -49,19 +50,23 @@ export class ClusterLogFeed {
       });
   }
 
-  private async fromOwner(owner: LogOwner): Promise<ConnectorLogLine[]> {
-    const after = this.remoteAfter.get(owner.workerId) ?? 0;
+  private async fromOwner(owner: LogOwner, restarted = false): Promise<ConnectorLogLine[]> {
+    const cursor = this.remoteAfter.get(owner.workerId);
+    const after = restarted ? 0 : (cursor?.after ?? 0);
     const [tenant, namespace, name] = this.fqfn.split("/") as [string, string, string];
     const path = `/console/api/v1/logs/${this.kind}/${[tenant, namespace, name].map(encodeURIComponent).join("/")}?after=${after}`;
-    let answer: { lines?: ConnectorLogLine[] };
+    let answer: { stream?: unknown; lines?: ConnectorLogLine[] };
     try {
-      answer = (await this.sources.fetchJson(owner, path)) as { lines?: ConnectorLogLine[] };
+      answer = (await this.sources.fetchJson(owner, path)) as { stream?: unknown; lines?: ConnectorLogLine[] };
     } catch {
       return [];
     }
+    const stream = typeof answer.stream === "string" ? answer.stream : undefined;
+    // The worker restarted and numbers from 1 again: its lines so far were filtered by the old cursor.
+    if (!restarted && cursor !== undefined && cursor.stream !== stream && after > 0) return this.fromOwner(owner, true);
     const lines = Array.isArray(answer.lines) ? answer.lines : [];
     const last = lines.at(-1)?.seq;
-    if (typeof last === "number") this.remoteAfter.set(owner.workerId, last);
+    this.remoteAfter.set(owner.workerId, { stream, after: typeof last === "number" ? last : after });
     return lines.map((line) => ({ ...line, fields: { ...line.fields, workerId: owner.workerId } }));
   }
 }

@@ -1,3 +1,5 @@
+import { randomUUID } from "node:crypto";
+
 /** One log line of a connector, as the console shows it. */
 export interface ConnectorLogLine {
   /** Increasing number across the worker: the console asks for lines after the last one it has. */
@@ -22,6 +24,8 @@ export class ConnectorLogs {
   private readonly maxConnectors: number;
   private readonly lines = new Map<string, ConnectorLogLine[]>();
   private seq = 0;
+  /** Names this numbering of lines: a restarted worker numbers from 1 again under a new one. */
+  readonly stream: string = randomUUID();
 
   constructor(perConnector = 500, maxConnectors = 1000) {
     this.perConnector = perConnector;
