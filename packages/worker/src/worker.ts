@@ -14,6 +14,7 @@ import {
 } from "@pulsar-connect/pulsar-client";
 import {
   ConnectorCatalog,
+  type DiscoveryOptions,
   type createInstance as createRuntimeInstance,
   INSTANCE_RUNTIMES,
   type InstancePulsar,
@@ -677,11 +678,12 @@ export class Worker {
     await this.routes?.handle(request, response);
   }
 
-  private discoveryOptions(): { hostDirs: string[]; preferSource?: boolean } {
+  private discoveryOptions(): DiscoveryOptions {
     const own = nearestPackageDir(process.cwd());
     const hostDirs = this.options.hostDirs ?? (own ? [own] : []);
     const all = [...hostDirs, ...(this.options.connectorsDirs ?? []).map((dir) => resolve(dir))];
-    const result: { hostDirs: string[]; preferSource?: boolean } = { hostDirs: [...new Set(all)] };
+    // Connector modules load when a connector names them, so an idle worker holds only manifests.
+    const result: DiscoveryOptions = { hostDirs: [...new Set(all)], lazy: true };
     if (this.options.preferSource !== undefined) result.preferSource = this.options.preferSource;
     return result;
   }

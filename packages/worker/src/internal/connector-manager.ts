@@ -231,6 +231,7 @@ export class ConnectorManager {
         (_, id): Desired => (entry.stoppedInstances.includes(id) ? "stopped" : "running"),
       );
       const { installed, problem } = await this.restorePackage(entry);
+      await this.loadStoredModules(entry.kind, entry.config);
       const component = this.addComponent(entry.kind, entry.config, desired, installed);
       if (problem !== undefined) component.packageProblem = problem;
       this.apply(component);
@@ -293,8 +294,38 @@ export class ConnectorManager {
     installed?: InstalledPackage,
   ): DiscoveredConnector | undefined {
     const name = builtinName(config.archive);
-    if (name !== undefined) return this.catalog.get(kind, name);
+    if (name !== undefined) return this.catalog.isLoaded(kind, name) ? this.catalog.get(kind, name) : undefined;
     return installed?.connector;
+  }
+
+  /**
+   * Imports the modules of the builtin connector and the transform function a config names (the catalog reads only
+   * manifests at start). A module that cannot be imported makes the config invalid, naming the field.
+   */
+  private async loadModulesOf(kind: Kind, config: { archive?: unknown; transformFunction?: unknown }): Promise<void> {
+    const issues: FieldIssue[] = [];
+    const name = typeof config.archive === "string" ? builtinName(config.archive) : undefined;
+    const transform = kind === "sink" ? transformFunctionName(config.transformFunction) : undefined;
+    const wanted: Array<[Kind | "function", string | undefined, string]> = [
+      [kind, name, "archive"],
+      ["function", transform, "transformFunction"],
+    ];
+    for (const [what, named, path] of wanted) {
+      if (named === undefined) continue;
+      try {
+        await this.catalog.load(what, named);
+      } catch (error) {
+        issues.push({ path, message: (error as Error).message });
+      }
+    }
+    if (issues.length > 0) this.invalid(kind, issues);
+  }
+
+  /** As {@link loadModulesOf} for connectors already stored: a failure is logged, and their instances say why. */
+  private async loadStoredModules(kind: Kind, config: ResolvedConfig): Promise<void> {
+    await this.loadModulesOf(kind, config).catch((error: unknown) =>
+      this.logger.error({ connector: `${config.tenant}/${config.namespace}/${config.name}` }, (error as Error).message),
+    );
   }
 
   private schemaOf(kind: Kind, config: ResolvedConfig, installed?: InstalledPackage): ConfigSchema | undefined {
@@ -471,7 +502,9 @@ export class ConnectorManager {
 
   private transformFunctionOf(config: ResolvedSinkConfig): FunctionDefinition | undefined {
     const name = transformFunctionName(config.transformFunction);
-    return name === undefined ? undefined : this.catalog.getFunction(name)?.definition;
+    return name === undefined || !this.catalog.isLoaded("function", name)
+      ? undefined
+      : this.catalog.getFunction(name)?.definition;
   }
 
   /** Stores `config` and `desired` (what the user asked for) before anything acts on them. */
@@ -605,6 +638,9 @@ export class ConnectorManager {
       submission.url ?? stringOrUndefined(submission.config.archive),
     );
     try {
+      const type = kind === "sink" ? submission.config.sinkType : submission.config.sourceType;
+      const archive = submission.url ?? submission.config.archive ?? (type ? `builtin://${String(type)}` : undefined);
+      await this.loadModulesOf(kind, { ...submission.config, archive });
       return { config: this.checkSubmissionWith(kind, path, submission, installed), installed };
     } catch (error) {
       this.unpin(installed);
@@ -980,6 +1016,7 @@ export class ConnectorManager {
         (builtinName(merged.value.archive) === undefined && merged.value.archive === component.config.archive
           ? component.package
           : undefined);
+      await this.loadModulesOf(kind, merged.value);
       this.checkConnector(kind, merged.value, installed);
       if (
         stableJson(merged.value) === stableJson(component.config) &&
@@ -1172,8 +1209,8 @@ export class ConnectorManager {
   }
 
   /** The config schema of an installed connector, as `builtin<kind>s/<name>/configdefinition` answers it. */
-  configDefinition(kind: Kind, name: string): unknown {
-    const connector = this.catalog.get(kind, name);
+  async configDefinition(kind: Kind, name: string): Promise<unknown> {
+    const connector = await this.catalog.load(kind, name);
     if (!connector) {
       throw new WorkerError(
         "NOT_FOUND",
@@ -1183,17 +1220,21 @@ export class ConnectorManager {
           .join(", ")}]`,
       );
     }
-    return configFieldDefinitions(connector.definition.config);
+    return configFieldDefinitions((connector as DiscoveredConnector).definition.config);
   }
 
   /** The schema a submission's connector declares, for finding its secret fields; undefined when not installed. */
-  submittedSchema(kind: Kind, archive: string): ConfigSchema | undefined {
+  async submittedSchema(kind: Kind, archive: string): Promise<ConfigSchema | undefined> {
     const connectorName = builtinName(archive);
-    return connectorName === undefined ? undefined : this.catalog.get(kind, connectorName)?.definition.config;
+    if (connectorName === undefined) return undefined;
+    // A module that cannot be imported has no schema; the submission's check then says why.
+    const connector = await this.catalog.load(kind, connectorName).catch(() => undefined);
+    return (connector as DiscoveredConnector | undefined)?.definition.config;
   }
 
   async reload(): Promise<unknown> {
     const result = await this.catalog.reload();
+    for (const component of this.components.values()) await this.loadStoredModules(component.kind, component.config);
     for (const problem of this.catalog.problems) {
       this.logger.warn({ packageName: problem.packageName }, `connector package refused: ${problem.message}`);
     }
