@@ -1,5 +1,6 @@
 /** The zod instance connectors declare their config schemas with (one copy, shared with core). */
 export { z } from "zod";
+export { connectorManifestSchema } from "./manifest-schema.ts";
 export {
   type ConfigFieldDefinition,
   type ConfigResult,
@@ -18,8 +19,13 @@ export {
   sensitive,
   sensitiveFields,
   toFieldIssues,
-} from "./config.ts";
-export type { ConnectorContext, SinkContext, SourceContext, StateStore } from "./context.ts";
+} from "./host.ts";
+export type {
+  ConnectorContext,
+  SinkContext,
+  SourceContext,
+  StateStore,
+} from "./host.ts";
 export {
   CONNECTOR_API_VERSION,
   defineSink,
@@ -38,14 +44,14 @@ export {
   type SourceInstance,
   type SourceSpec,
   type WriteRetries,
-} from "./define.ts";
+} from "./host.ts";
 export {
   ConnectorError,
   type ConnectorErrorCode,
   type ConnectorErrorOptions,
   type FieldIssue,
   toConnectorError,
-} from "./errors.ts";
+} from "./host.ts";
 export {
   defineFunction,
   FUNCTION_BRAND,
@@ -55,7 +61,7 @@ export {
   type FunctionResult,
   type FunctionSpec,
   isFunctionDefinition,
-} from "./function.ts";
+} from "./host.ts";
 export {
   DEFAULT_PROCESSING_GUARANTEE,
   isProcessingGuarantee,
@@ -63,15 +69,21 @@ export {
   type ProcessingGuarantee,
   type SubscriptionType,
   sinkSubscriptionType,
-} from "./guarantees.ts";
-export { confinedHostPath, HOST_FILE_DIRS_ENV } from "./host-files.ts";
-export { type LogFields, type Logger, silentLogger } from "./logger.ts";
+} from "./host.ts";
+export {
+  confinedHostPath,
+  HOST_FILE_DIRS_ENV,
+} from "./host.ts";
+export {
+  type LogFields,
+  type Logger,
+  silentLogger,
+} from "./host.ts";
 export {
   type ConnectorManifest,
-  connectorManifestSchema,
   expectedPackageFolder,
   readConnectorManifest,
-} from "./manifest.ts";
+} from "./host.ts";
 export type {
   KeyValue,
   KeyValueEncoding,
@@ -84,5 +96,7 @@ export type {
   SourceRecord,
   ValueSchema,
   WriteOutcome,
-} from "./records.ts";
-export { writeEach } from "./write-each.ts";
+} from "./host.ts";
+export {
+  writeEach,
+} from "./host.ts";

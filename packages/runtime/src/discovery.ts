@@ -13,7 +13,7 @@ import {
   readConnectorManifest,
   type SinkDefinition,
   type SourceDefinition,
-} from "@pulsar-connect/core";
+} from "@pulsar-connect/core/host";
 
 /** A connector found by discovery (or registered directly). */
 export interface DiscoveredConnector {

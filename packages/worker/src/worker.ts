@@ -3,7 +3,7 @@ import { existsSync } from "node:fs";
 import type { IncomingMessage, Server, ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { delimiter, dirname, join, resolve } from "node:path";
-import { HOST_FILE_DIRS_ENV, type Logger } from "@pulsar-connect/core";
+import { HOST_FILE_DIRS_ENV, type Logger } from "@pulsar-connect/core/host";
 import {
   type Authentication,
   authenticationFromPlugin,

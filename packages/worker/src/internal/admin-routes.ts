@@ -1,5 +1,5 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
-import { type ConfigWarning, type Logger, REDACTED } from "@pulsar-connect/core";
+import { type ConfigWarning, type Logger, REDACTED } from "@pulsar-connect/core/host";
 import { type ResolvedSinkConfig, referencedTenants } from "@pulsar-connect/runtime";
 import { WorkerError } from "../errors.ts";
 import type { WorkerOptions } from "../worker.ts";

@@ -1,5 +1,5 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
-import type { Logger } from "@pulsar-connect/core";
+import type { Logger } from "@pulsar-connect/core/host";
 import { WorkerError } from "../../errors.ts";
 import type { Authenticator } from "../auth.ts";
 import type { ConnectorManager, Kind } from "../connector-manager.ts";
