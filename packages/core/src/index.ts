@@ -1,38 +1,66 @@
 /** The zod instance connectors declare their config schemas with (one copy, shared with core). */
 export { z } from "zod";
-export { connectorManifestSchema } from "./manifest-schema.ts";
+export type {
+  ConnectorContext,
+  KeyValue,
+  KeyValueEncoding,
+  KeyValueSchema,
+  PulsarPosition,
+  RecordFailure,
+  RecordSchema,
+  SchemaType,
+  SinkContext,
+  SinkRecord,
+  SourceContext,
+  SourceRecord,
+  StateStore,
+  ValueSchema,
+  WriteOutcome,
+} from "./host.ts";
 export {
+  CONNECTOR_API_VERSION,
   type ConfigFieldDefinition,
   type ConfigResult,
   type ConfigSchema,
   type ConfigWarning,
+  ConnectorError,
+  type ConnectorErrorCode,
+  type ConnectorErrorOptions,
+  type ConnectorManifest,
   compatOnly,
   compatOnlyKeys,
   compatWarnings,
   configFieldDefinitions,
   configJsonSchema,
-  formatIssues,
-  loadConfig,
-  parseConfig,
-  REDACTED,
-  redactConfig,
-  sensitive,
-  sensitiveFields,
-  toFieldIssues,
-} from "./host.ts";
-export type {
-  ConnectorContext,
-  SinkContext,
-  SourceContext,
-  StateStore,
-} from "./host.ts";
-export {
-  CONNECTOR_API_VERSION,
+  confinedHostPath,
+  DEFAULT_PROCESSING_GUARANTEE,
+  defineFunction,
   defineSink,
   defineSource,
+  expectedPackageFolder,
+  type FieldIssue,
+  FUNCTION_BRAND,
+  type FunctionContext,
+  type FunctionDefinition,
+  type FunctionRecord,
+  type FunctionResult,
+  type FunctionSpec,
+  formatIssues,
+  HOST_FILE_DIRS_ENV,
+  isFunctionDefinition,
+  isProcessingGuarantee,
   isSinkDefinition,
   isSourceDefinition,
+  type LogFields,
+  type Logger,
+  loadConfig,
+  PROCESSING_GUARANTEES,
+  type ProcessingGuarantee,
+  parseConfig,
+  REDACTED,
   type ReadOptions,
+  readConnectorManifest,
+  redactConfig,
   SINK_BRAND,
   type SinkBatching,
   type SinkDefinition,
@@ -43,60 +71,14 @@ export {
   type SourceDefinition,
   type SourceInstance,
   type SourceSpec,
-  type WriteRetries,
-} from "./host.ts";
-export {
-  ConnectorError,
-  type ConnectorErrorCode,
-  type ConnectorErrorOptions,
-  type FieldIssue,
-  toConnectorError,
-} from "./host.ts";
-export {
-  defineFunction,
-  FUNCTION_BRAND,
-  type FunctionContext,
-  type FunctionDefinition,
-  type FunctionRecord,
-  type FunctionResult,
-  type FunctionSpec,
-  isFunctionDefinition,
-} from "./host.ts";
-export {
-  DEFAULT_PROCESSING_GUARANTEE,
-  isProcessingGuarantee,
-  PROCESSING_GUARANTEES,
-  type ProcessingGuarantee,
   type SubscriptionType,
-  sinkSubscriptionType,
-} from "./host.ts";
-export {
-  confinedHostPath,
-  HOST_FILE_DIRS_ENV,
-} from "./host.ts";
-export {
-  type LogFields,
-  type Logger,
+  sensitive,
+  sensitiveFields,
   silentLogger,
-} from "./host.ts";
-export {
-  type ConnectorManifest,
-  expectedPackageFolder,
-  readConnectorManifest,
-} from "./host.ts";
-export type {
-  KeyValue,
-  KeyValueEncoding,
-  KeyValueSchema,
-  PulsarPosition,
-  RecordFailure,
-  RecordSchema,
-  SchemaType,
-  SinkRecord,
-  SourceRecord,
-  ValueSchema,
-  WriteOutcome,
-} from "./host.ts";
-export {
+  sinkSubscriptionType,
+  toConnectorError,
+  toFieldIssues,
+  type WriteRetries,
   writeEach,
 } from "./host.ts";
+export { connectorManifestSchema } from "./manifest-schema.ts";

@@ -72,7 +72,10 @@ export function readConnectorManifest(packageJson: unknown): ConnectorManifest |
   const packageName = String((packageJson as { name?: unknown }).name ?? "<unnamed>");
   const found = manifestIssues(block);
   if (found.length > 0) {
-    const issues = found.map((issue) => ({ ...issue, path: ["pulsarConnector", issue.path].filter(Boolean).join(".") }));
+    const issues = found.map((issue) => ({
+      ...issue,
+      path: ["pulsarConnector", issue.path].filter(Boolean).join("."),
+    }));
     throw new ConnectorError(
       "INVALID_MANIFEST",
       `Invalid connector manifest in ${packageName}: ${issues.map((i) => `${i.path}: ${i.message}`).join("; ")}`,

@@ -407,9 +407,7 @@ export class ConnectorCatalog {
 
   /** Every connector of a kind, sorted by name. */
   list(kind: "source" | "sink"): DiscoveredConnector[] {
-    return [...this.connectors.values()]
-      .filter((c): c is DiscoveredConnector => c.kind === kind)
-      .sort(byName);
+    return [...this.connectors.values()].filter((c): c is DiscoveredConnector => c.kind === kind).sort(byName);
   }
 
   /** The connector `name` of a kind, or undefined. */
@@ -420,9 +418,7 @@ export class ConnectorCatalog {
 
   /** Every function package (sink transform), sorted by name. */
   functions(): DiscoveredFunction[] {
-    return [...this.connectors.values()]
-      .filter((c): c is DiscoveredFunction => c.kind === "function")
-      .sort(byName);
+    return [...this.connectors.values()].filter((c): c is DiscoveredFunction => c.kind === "function").sort(byName);
   }
 
   /** The function `name`, or undefined. */

@@ -14,8 +14,8 @@ import {
 } from "@pulsar-connect/pulsar-client";
 import {
   ConnectorCatalog,
-  type DiscoveryOptions,
   type createInstance as createRuntimeInstance,
+  type DiscoveryOptions,
   INSTANCE_RUNTIMES,
   type InstancePulsar,
   type InstanceRuntime,
