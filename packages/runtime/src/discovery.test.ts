@@ -77,12 +77,15 @@ describe("ConnectorCatalog.discover", () => {
     ]);
     expect((globalThis as Record<string, unknown>)[marker]).toBeUndefined();
     expect(catalog.isLoaded("sink", "lazy")).toBe(false);
+    expect(catalog.isPending("sink", "lazy")).toBe(true);
+    expect(catalog.isPending("sink", "absent")).toBe(false);
     expect(() => catalog.get("sink", "lazy")?.definition).toThrow(/not loaded/);
 
     const loaded = await catalog.load("sink", "lazy");
     expect((globalThis as Record<string, unknown>)[marker]).toBe(true);
     expect(loaded?.kind === "sink" && loaded.definition.name).toBe("lazy");
     expect(catalog.isLoaded("sink", "lazy")).toBe(true);
+    expect(catalog.isPending("sink", "lazy")).toBe(false);
     expect(catalog.get("sink", "lazy")?.definition.name).toBe("lazy");
     expect(await catalog.load("sink", "absent")).toBeUndefined();
 

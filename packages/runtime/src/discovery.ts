@@ -405,6 +405,12 @@ export class ConnectorCatalog {
     return entry !== undefined && pendingImport(entry) === undefined;
   }
 
+  /** Whether the connector or function is installed and its module not imported yet. */
+  isPending(kind: "source" | "sink" | "function", name: string): boolean {
+    const entry = this.connectors.get(`${kind}:${name}`);
+    return entry !== undefined && pendingImport(entry) !== undefined;
+  }
+
   /** Every connector of a kind, sorted by name. */
   list(kind: "source" | "sink"): DiscoveredConnector[] {
     return [...this.connectors.values()].filter((c): c is DiscoveredConnector => c.kind === kind).sort(byName);

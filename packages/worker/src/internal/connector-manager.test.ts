@@ -221,6 +221,25 @@ describe("connector modules load when a connector names them", () => {
     expect(catalog.isLoaded("sink", "test-file")).toBe(true);
     expect(created.map((instance) => instance.instanceId).sort()).toEqual([0, 1]);
   });
+
+  it("a connector created by another worker (cluster mode) has its module imported before it runs here", async () => {
+    const host = hostWithPlainSink();
+    await newManager(new StandaloneScheduler(), {}, await ConnectorCatalog.discover({ hostDirs: [host], lazy: true }));
+    await createSink(1);
+    const [entry] = (await store.loadAll()).entries;
+    await manager?.stopInstances();
+    await store.release();
+    rmSync(dataDir, { recursive: true, force: true });
+    dataDir = mkdtempSync(join(tmpdir(), "pulsar-connect-manager-"));
+    created = [];
+    const catalog = await ConnectorCatalog.discover({ hostDirs: [host], lazy: true });
+    await newManager(new StandaloneScheduler(), {}, catalog);
+    expect(catalog.isLoaded("sink", "test-file")).toBe(false);
+
+    await manager?.applyStoredChange({ entry: entry as NonNullable<typeof entry> });
+    expect(catalog.isLoaded("sink", "test-file")).toBe(true);
+    await expect.poll(() => created.length).toBe(1);
+  });
 });
 
 describe("the connector manager and its scheduler", () => {

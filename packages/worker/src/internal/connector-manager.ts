@@ -321,6 +321,17 @@ export class ConnectorManager {
     if (issues.length > 0) this.invalid(kind, issues);
   }
 
+  /** Whether the builtin connector or the transform function a config names is installed but not imported yet. */
+  private modulesPending(kind: Kind, config: ResolvedConfig): boolean {
+    const name = builtinName(config.archive);
+    const transform =
+      kind === "sink" ? transformFunctionName((config as ResolvedSinkConfig).transformFunction) : undefined;
+    return (
+      (name !== undefined && this.catalog.isPending(kind, name)) ||
+      (transform !== undefined && this.catalog.isPending("function", transform))
+    );
+  }
+
   /** As {@link loadModulesOf} for connectors already stored: a failure is logged, and their instances say why. */
   private async loadStoredModules(kind: Kind, config: ResolvedConfig): Promise<void> {
     await this.loadModulesOf(kind, config).catch((error: unknown) =>
@@ -426,6 +437,7 @@ export class ConnectorManager {
 
   private async newInstance(component: Component, instanceId: number): Promise<ConnectorInstance> {
     const config = component.config;
+    if (this.modulesPending(component.kind, config)) await this.loadStoredModules(component.kind, config);
     const connectorName = builtinName(config.archive);
     const connector = this.connectorOf(component.kind, config, component.package);
     if (!connector) {
@@ -836,6 +848,8 @@ export class ConnectorManager {
       (_, id): Desired => (entry.stoppedInstances.includes(id) ? "stopped" : "running"),
     );
     const existing = this.components.get(key);
+    // The secret scrubber and the instances need the connector's schema and definition.
+    await this.loadStoredModules(entry.kind, entry.config);
     if (!existing) {
       const { installed, problem } = await this.restorePackage(entry);
       if (this.components.has(key)) return this.applyStoredChange(change);
