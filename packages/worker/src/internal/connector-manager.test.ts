@@ -236,7 +236,7 @@ describe("connector modules load when a connector names them", () => {
     await newManager(new StandaloneScheduler(), {}, catalog);
     expect(catalog.isLoaded("sink", "test-file")).toBe(false);
 
-    await manager?.applyStoredChange({ entry: entry as NonNullable<typeof entry> });
+    await manager?.applyStoredChange({ key: "sink/public/default/placed", entry: entry as NonNullable<typeof entry> });
     expect(catalog.isLoaded("sink", "test-file")).toBe(true);
     await expect.poll(() => created.length).toBe(1);
   });
