@@ -1,1 +1,3 @@
-export { default } from "@pulsar-connect/tsconfig/tsdown";
+import { packageBuild } from "@pulsar-connect/tsconfig/tsdown";
+
+export default packageBuild(["src/index.ts", "src/host.ts"]);

@@ -1,4 +1,4 @@
-import { z } from "zod";
+import type { z } from "zod";
 import { ConnectorError, type FieldIssue } from "./errors.ts";
 
 /** A connector config schema: a zod object schema. */
@@ -173,7 +173,8 @@ export function redactConfig(schema: ConfigSchema | undefined, config: unknown):
 
 /** JSON Schema (draft 2020-12) of a config schema, with `sensitive` kept as an annotation. */
 export function configJsonSchema(schema: ConfigSchema): Record<string, unknown> {
-  return z.toJSONSchema(schema, { io: "input", unrepresentable: "any" }) as Record<string, unknown>;
+  // The schema's own method: core imports zod for types only, so a host loads it with the first connector.
+  return schema.toJSONSchema({ io: "input", unrepresentable: "any" }) as Record<string, unknown>;
 }
 
 /** The upstream `ConfigFieldDefinition` list for a config schema. */

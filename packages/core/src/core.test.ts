@@ -6,6 +6,7 @@ import {
   compatWarnings,
   configFieldDefinitions,
   configJsonSchema,
+  connectorManifestSchema,
   defineSink,
   defineSource,
   isSinkDefinition,
@@ -150,6 +151,33 @@ describe("manifest", () => {
     expect(() =>
       readConnectorManifest({ name: "@x/y", pulsarConnector: { manifestVersion: 2, kind: "both", name: "Bad Name" } }),
     ).toThrowError(/pulsarConnector.kind/);
+  });
+
+  it("reports what the zod manifest schema reports, and keeps only the manifest's fields", () => {
+    const blocks: unknown[] = [
+      "x",
+      null,
+      [],
+      {},
+      { manifestVersion: 2, kind: "pipe", name: 5, description: "", configSchema: 3 },
+      { manifestVersion: "1", kind: 1, name: "Bad", description: 7, configSchema: null },
+      { manifestVersion: 1, kind: "function", name: "f-1", description: "d", configSchema: "./s.json", extra: 1 },
+    ];
+    for (const block of blocks) {
+      const expected = connectorManifestSchema.safeParse(block);
+      const read = () => readConnectorManifest({ name: "p", pulsarConnector: block });
+      if (expected.success) {
+        expect(read()).toEqual(expected.data);
+        continue;
+      }
+      const issues = expected.error.issues.map((issue) => ({
+        path: ["pulsarConnector", ...issue.path.map(String)].join("."),
+        message: issue.message,
+      }));
+      expect(read, JSON.stringify(block)).toThrowError(
+        expect.objectContaining({ code: "INVALID_MANIFEST", issues }) as unknown as Error,
+      );
+    }
   });
 });
 

@@ -1,4 +1,4 @@
-import type { ConfigWarning, FieldIssue } from "@pulsar-connect/core";
+import type { ConfigWarning, FieldIssue } from "@pulsar-connect/core/host";
 // Pattern checks live with the other topic-name rules; both modules only call each other's functions at run time.
 import { checkTopicsPattern } from "./config.ts";
 import { parseCustomRuntimeOptions, parseRuntimeFlags } from "./runtime-options.ts";

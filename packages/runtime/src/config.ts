@@ -4,7 +4,7 @@ import {
   type FieldIssue,
   isProcessingGuarantee,
   type ProcessingGuarantee,
-} from "@pulsar-connect/core";
+} from "@pulsar-connect/core/host";
 import type { RE2JS } from "re2js";
 import { checkSinkFields, checkSourceFields } from "./config-fields.ts";
 

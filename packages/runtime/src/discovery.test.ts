@@ -63,6 +63,38 @@ describe("ConnectorCatalog.discover", () => {
     expect(problems["not-a-connector"]).toBeUndefined();
   });
 
+  it("lazy: reads only manifests, imports a module on load, and reports a module that is not a definition", async () => {
+    const dir = host(["lazy-sink", "lazy-plain"]);
+    const manifest = (name: string) => ({ manifestVersion: 1, kind: "sink", name, description: `${name} sink` });
+    const marker = `lazyImported${Date.now()}`;
+    fakePackage(dir, "lazy-sink", manifest("lazy"), `globalThis.${marker} = true;\n${sinkModule("lazy")}`);
+    fakePackage(dir, "lazy-plain", manifest("plain"), "export default { name: 'plain' };\n");
+
+    const catalog = await ConnectorCatalog.discover({ hostDirs: [dir], lazy: true });
+    expect(catalog.list("sink").map((c) => [c.name, c.description])).toEqual([
+      ["lazy", "lazy sink"],
+      ["plain", "plain sink"],
+    ]);
+    expect((globalThis as Record<string, unknown>)[marker]).toBeUndefined();
+    expect(catalog.isLoaded("sink", "lazy")).toBe(false);
+    expect(catalog.isPending("sink", "lazy")).toBe(true);
+    expect(catalog.isPending("sink", "absent")).toBe(false);
+    expect(() => catalog.get("sink", "lazy")?.definition).toThrow(/not loaded/);
+
+    const loaded = await catalog.load("sink", "lazy");
+    expect((globalThis as Record<string, unknown>)[marker]).toBe(true);
+    expect(loaded?.kind === "sink" && loaded.definition.name).toBe("lazy");
+    expect(catalog.isLoaded("sink", "lazy")).toBe(true);
+    expect(catalog.isPending("sink", "lazy")).toBe(false);
+    expect(catalog.get("sink", "lazy")?.definition.name).toBe("lazy");
+    expect(await catalog.load("sink", "absent")).toBeUndefined();
+
+    await expect(catalog.load("sink", "plain")).rejects.toThrow(/lazy-plain .*not a sink definition/);
+    expect(catalog.problems.map((p) => p.packageName)).toEqual(["lazy-plain"]);
+    expect((await catalog.reload()).unchanged).toEqual(["sink:lazy", "sink:plain"]);
+    expect(catalog.isLoaded("sink", "lazy")).toBe(true);
+  });
+
   it("refuses a scoped package whose name does not match its manifest", async () => {
     const dir = host(["@pulsar-connect/sink-wrong"]);
     fakePackage(

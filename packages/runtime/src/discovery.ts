@@ -13,7 +13,7 @@ import {
   readConnectorManifest,
   type SinkDefinition,
   type SourceDefinition,
-} from "@pulsar-connect/core";
+} from "@pulsar-connect/core/host";
 
 /** A connector found by discovery (or registered directly). */
 export interface DiscoveredConnector {
@@ -49,6 +49,12 @@ export interface DiscoveryOptions {
   hostDirs: string[];
   /** Load TypeScript sources through the `@pulsar-connect/source` export condition instead of dist. */
   preferSource?: boolean;
+  /**
+   * Read only each package's manifest when scanning; import a connector's module on {@link ConnectorCatalog.load}
+   * (a worker that runs a few of many installed connectors holds only those). A module that cannot be imported or
+   * is not a definition is then reported by `load`, and added to `problems`.
+   */
+  lazy?: boolean;
 }
 
 type ExportTarget = string | { [condition: string]: ExportTarget } | null | undefined;
@@ -111,7 +117,8 @@ async function loadPackage(
   hostDir: string,
   dependency: string,
   preferSource: boolean,
-): Promise<DiscoveredConnector | DiscoveredFunction | DiscoveryProblem | undefined> {
+  lazy: boolean,
+): Promise<Discovered | DiscoveryProblem | undefined> {
   const require = createRequire(join(resolve(hostDir), "package.json"));
   let packageJsonPath: string;
   try {
@@ -119,7 +126,50 @@ async function loadPackage(
   } catch {
     return undefined;
   }
-  return await loadPackageFile(packageJsonPath, dependency, preferSource);
+  const found = readPackageFile(packageJsonPath, dependency, preferSource);
+  if (!found || !("entry" in found)) return found;
+  return lazy ? unloaded(found) : await importDefinition(found);
+}
+
+type Discovered = DiscoveredConnector | DiscoveredFunction;
+
+/** What a package's manifest and files say, before its module is imported. */
+interface PackageFound {
+  manifest: ConnectorManifest;
+  packageName: string;
+  packageVersion: string;
+  packageDir: string;
+  entry: string;
+  fingerprint: string;
+}
+
+/** Marks a discovered entry whose module is not imported yet; its `definition` throws until it is. */
+const NOT_LOADED = Symbol("not loaded");
+
+function unloaded(found: PackageFound): Discovered {
+  const entry = {
+    kind: found.manifest.kind,
+    name: found.manifest.name,
+    description: found.manifest.description,
+    packageName: found.packageName,
+    packageVersion: found.packageVersion,
+    packageDir: found.packageDir,
+    entryModule: found.entry,
+    manifest: found.manifest,
+    fingerprint: found.fingerprint,
+    [NOT_LOADED]: found,
+  };
+  Object.defineProperty(entry, "definition", {
+    enumerable: true,
+    get(): never {
+      throw new Error(`${found.manifest.kind} '${found.manifest.name}' is not loaded yet (ConnectorCatalog.load)`);
+    },
+  });
+  return entry as unknown as Discovered;
+}
+
+function pendingImport(entry: Discovered): PackageFound | undefined {
+  return (entry as unknown as { [NOT_LOADED]?: PackageFound })[NOT_LOADED];
 }
 
 /**
@@ -130,22 +180,19 @@ export async function loadConnectorPackage(
   packageDir: string,
   options: { preferSource?: boolean } = {},
 ): Promise<DiscoveredConnector | DiscoveryProblem | undefined> {
-  const loaded = await loadPackageFile(
-    join(resolve(packageDir), "package.json"),
-    packageDir,
-    options.preferSource ?? false,
-  );
+  const found = readPackageFile(join(resolve(packageDir), "package.json"), packageDir, options.preferSource ?? false);
+  const loaded = found && "entry" in found ? await importDefinition(found) : found;
   if (loaded && "kind" in loaded && loaded.kind === "function") {
     return { packageName: loaded.packageName, message: "is a transform function package, not a connector" };
   }
   return loaded as DiscoveredConnector | DiscoveryProblem | undefined;
 }
 
-async function loadPackageFile(
+function readPackageFile(
   packageJsonPath: string,
   dependency: string,
   preferSource: boolean,
-): Promise<DiscoveredConnector | DiscoveredFunction | DiscoveryProblem | undefined> {
+): PackageFound | DiscoveryProblem | undefined {
   const raw = readFileSync(packageJsonPath, "utf8");
   const packageJson = JSON.parse(raw) as Record<string, unknown>;
   let manifest: ConnectorManifest | undefined;
@@ -171,6 +218,19 @@ async function loadPackageFile(
     .update(raw)
     .update(existsSync(entry) ? readFileSync(entry) : "")
     .digest("hex");
+  return {
+    manifest,
+    packageName,
+    packageVersion: String(packageJson.version ?? "0.0.0"),
+    packageDir,
+    entry,
+    fingerprint,
+  };
+}
+
+/** Imports a package's entry and checks that its default export is the definition its manifest announces. */
+async function importDefinition(found: PackageFound): Promise<Discovered | DiscoveryProblem> {
+  const { manifest, packageName, entry, fingerprint } = found;
   let module: { default?: unknown };
   try {
     module = (await import(moduleUrl(entry, fingerprint))) as { default?: unknown };
@@ -197,8 +257,8 @@ async function loadPackageFile(
     name: manifest.name,
     description: manifest.description,
     packageName,
-    packageVersion: String(packageJson.version ?? "0.0.0"),
-    packageDir,
+    packageVersion: found.packageVersion,
+    packageDir: found.packageDir,
     entryModule: entry,
     manifest,
     definition: typed,
@@ -218,6 +278,14 @@ const DEFINE_CALLS: Readonly<Record<ConnectorManifest["kind"], string>> = {
   function: "defineFunction",
 };
 
+/**
+ * Orders by name. Manifest names are lowercase letters, digits and dashes, whose code-unit order is their locale
+ * order; `localeCompare` would load the ICU collator (a few MB) into every worker for this.
+ */
+function byName(a: { name: string }, b: { name: string }): number {
+  return a.name < b.name ? -1 : a.name > b.name ? 1 : 0;
+}
+
 /** What changed on {@link ConnectorCatalog.reload}. */
 export interface ReloadResult {
   added: string[];
@@ -232,6 +300,7 @@ export class ConnectorCatalog {
   /** Packages that declare a manifest but were refused, with the reason. */
   problems: DiscoveryProblem[] = [];
   private readonly options: DiscoveryOptions | undefined;
+  private readonly loading = new Map<string, Promise<Discovered | DiscoveryProblem>>();
 
   constructor(options?: DiscoveryOptions) {
     this.options = options;
@@ -271,9 +340,10 @@ export class ConnectorCatalog {
     const found = new Map<string, DiscoveredConnector | DiscoveredFunction>();
     const problems: DiscoveryProblem[] = [];
     const preferSource = this.options.preferSource ?? process.env.PULSAR_CONNECT_PREFER_SOURCE === "1";
+    const lazy = this.options.lazy ?? false;
     for (const hostDir of this.options.hostDirs) {
       for (const dependency of declaredDependencies(hostDir)) {
-        const loaded = await loadPackage(hostDir, dependency, preferSource);
+        const loaded = await loadPackage(hostDir, dependency, preferSource, lazy);
         if (!loaded) continue;
         if (!("definition" in loaded)) {
           problems.push(loaded);
@@ -304,11 +374,46 @@ export class ConnectorCatalog {
     return result;
   }
 
+  /**
+   * Imports the module of a connector or function discovered lazily (once; later calls answer at once) and
+   * returns it loaded; undefined when no such connector is installed. Throws when its module cannot be imported
+   * or is not the definition its manifest announces (the reason also goes to `problems`).
+   */
+  async load(kind: "source" | "sink" | "function", name: string): Promise<Discovered | undefined> {
+    const key = `${kind}:${name}`;
+    const entry = this.connectors.get(key);
+    const pending = entry && pendingImport(entry);
+    if (!entry || !pending) return entry;
+    let loading = this.loading.get(key);
+    if (!loading) {
+      loading = importDefinition(pending);
+      this.loading.set(key, loading);
+    }
+    const loaded = await loading.finally(() => this.loading.delete(key));
+    if (!("definition" in loaded)) {
+      if (!this.problems.some((problem) => problem.message === loaded.message)) this.problems.push(loaded);
+      throw new Error(`${loaded.packageName} ${loaded.message}`);
+    }
+    // A reload may have replaced the entry meanwhile: only the entry that was imported is swapped.
+    if (this.connectors.get(key) === entry) this.connectors.set(key, loaded);
+    return loaded;
+  }
+
+  /** Whether the connector or function is installed and its module imported. */
+  isLoaded(kind: "source" | "sink" | "function", name: string): boolean {
+    const entry = this.connectors.get(`${kind}:${name}`);
+    return entry !== undefined && pendingImport(entry) === undefined;
+  }
+
+  /** Whether the connector or function is installed and its module not imported yet. */
+  isPending(kind: "source" | "sink" | "function", name: string): boolean {
+    const entry = this.connectors.get(`${kind}:${name}`);
+    return entry !== undefined && pendingImport(entry) !== undefined;
+  }
+
   /** Every connector of a kind, sorted by name. */
   list(kind: "source" | "sink"): DiscoveredConnector[] {
-    return [...this.connectors.values()]
-      .filter((c): c is DiscoveredConnector => c.kind === kind)
-      .sort((a, b) => a.name.localeCompare(b.name));
+    return [...this.connectors.values()].filter((c): c is DiscoveredConnector => c.kind === kind).sort(byName);
   }
 
   /** The connector `name` of a kind, or undefined. */
@@ -319,9 +424,7 @@ export class ConnectorCatalog {
 
   /** Every function package (sink transform), sorted by name. */
   functions(): DiscoveredFunction[] {
-    return [...this.connectors.values()]
-      .filter((c): c is DiscoveredFunction => c.kind === "function")
-      .sort((a, b) => a.name.localeCompare(b.name));
+    return [...this.connectors.values()].filter((c): c is DiscoveredFunction => c.kind === "function").sort(byName);
   }
 
   /** The function `name`, or undefined. */

@@ -8,7 +8,7 @@ import {
   type StateStore,
   silentLogger,
   type WriteRetries,
-} from "@pulsar-connect/core";
+} from "@pulsar-connect/core/host";
 import { PulsarAdmin, PulsarClientError, topicsPatternMatcher } from "@pulsar-connect/pulsar-client";
 import { isValidTopicName, qualifyTopic, type ResolvedSinkConfig, type ResolvedSourceConfig } from "./config.ts";
 import { secretResolver } from "./internal/context.ts";

@@ -1,4 +1,4 @@
-import type { FieldIssue } from "@pulsar-connect/core";
+import type { FieldIssue } from "@pulsar-connect/core/host";
 
 /**
  * Where an instance runs: `in-process` shares the worker's Node process (least memory), `process` gets a Node child

@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import { ConnectorError, type StateStore } from "@pulsar-connect/core";
+import { ConnectorError, type StateStore } from "@pulsar-connect/core/host";
 import { adminOf, type ConsumerLike, type ProducerLike, type PulsarConnections } from "./internal/pulsar.ts";
 
 /** Where a connector's state lives. */

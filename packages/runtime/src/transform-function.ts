@@ -1,4 +1,4 @@
-import { type FieldIssue, type FunctionDefinition, parseConfig } from "@pulsar-connect/core";
+import { type FieldIssue, type FunctionDefinition, parseConfig } from "@pulsar-connect/core/host";
 
 /**
  * The sink transform fields of upstream SinkConfig (`transformFunction`, `transformFunctionClassName`,

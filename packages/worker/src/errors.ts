@@ -1,4 +1,4 @@
-import type { FieldIssue } from "@pulsar-connect/core";
+import type { FieldIssue } from "@pulsar-connect/core/host";
 
 /** Error codes of the worker; each maps to an HTTP status. */
 export type WorkerErrorCode =

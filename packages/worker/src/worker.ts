@@ -3,7 +3,7 @@ import { existsSync } from "node:fs";
 import type { IncomingMessage, Server, ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { delimiter, dirname, join, resolve } from "node:path";
-import { HOST_FILE_DIRS_ENV, type Logger } from "@pulsar-connect/core";
+import { HOST_FILE_DIRS_ENV, type Logger } from "@pulsar-connect/core/host";
 import {
   type Authentication,
   authenticationFromPlugin,
@@ -15,6 +15,7 @@ import {
 import {
   ConnectorCatalog,
   type createInstance as createRuntimeInstance,
+  type DiscoveryOptions,
   INSTANCE_RUNTIMES,
   type InstancePulsar,
   type InstanceRuntime,
@@ -730,11 +731,12 @@ export class Worker {
     await this.routes?.handle(request, response);
   }
 
-  private discoveryOptions(): { hostDirs: string[]; preferSource?: boolean } {
+  private discoveryOptions(): DiscoveryOptions {
     const own = nearestPackageDir(process.cwd());
     const hostDirs = this.options.hostDirs ?? (own ? [own] : []);
     const all = [...hostDirs, ...(this.options.connectorsDirs ?? []).map((dir) => resolve(dir))];
-    const result: { hostDirs: string[]; preferSource?: boolean } = { hostDirs: [...new Set(all)] };
+    // Connector modules load when a connector names them, so an idle worker holds only manifests.
+    const result: DiscoveryOptions = { hostDirs: [...new Set(all)], lazy: true };
     if (this.options.preferSource !== undefined) result.preferSource = this.options.preferSource;
     return result;
   }

@@ -30,9 +30,9 @@ export function peakRssMb(pid: number = process.pid): number | null {
 }
 
 /** `git rev-parse --short HEAD`, for labelling results. */
-export function revision(): string {
+export function revision(checkout: string = repoRoot): string {
   try {
-    return execFileSync("git", ["rev-parse", "--short", "HEAD"], { cwd: repoRoot }).toString().trim();
+    return execFileSync("git", ["rev-parse", "--short", "HEAD"], { cwd: checkout }).toString().trim();
   } catch {
     return "unknown";
   }

@@ -3,7 +3,8 @@
 // Each runtime runs in a fresh worker process, started by this script (plain JavaScript, SERVE_SCRIPT), from the built
 // packages as they ship (`pnpm build` first); BENCH_FROM=source runs them from TypeScript sources instead.
 // BENCH_KIND=sink measures jdbc-postgres sink instances (reading an empty topic) instead of data-generator sources;
-// BENCH_RUNTIMES=in-process limits the runtimes. The worker alone, before any instance, is measured too (idle).
+// BENCH_RUNTIMES=in-process limits the runtimes. The worker alone, before any instance, is measured too (idle);
+// BENCH_COMPARE_DIR=<another checkout>/tooling/bench (built) measures that checkout's idle worker in the same run.
 // Usage: pnpm --filter @pulsar-connect/bench instance-memory   (needs `pnpm services up pulsar`; sinks PostgreSQL)
 import { type ChildProcess, spawn } from "node:child_process";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
@@ -136,7 +137,8 @@ interface Figures {
   perInstance: Memory;
 }
 
-async function measure(runtime: Runtime): Promise<Figures> {
+/** Starts a worker process running SERVE_SCRIPT from the bench folder `benchDir` (this checkout's unless given). */
+function startWorker(runtime: Runtime, benchDir: string): { child: ChildProcess; url: Promise<string> } {
   const child: ChildProcess = spawn(
     process.execPath,
     [
@@ -148,20 +150,43 @@ async function measure(runtime: Runtime): Promise<Figures> {
       FROM_SOURCE ? "1" : "0",
       SERVICE_URL,
       ADMIN_URL,
-      join(import.meta.dirname, ".."),
+      benchDir,
     ],
-    { stdio: ["ignore", "pipe", "inherit"], cwd: join(import.meta.dirname, "..") },
+    { stdio: ["ignore", "pipe", "inherit"], cwd: benchDir },
   );
-  try {
-    const url = await new Promise<string>((resolve, reject) => {
-      let output = "";
-      child.stdout?.on("data", (chunk: Buffer) => {
-        output += chunk.toString();
-        const found = /listening (\S+)/.exec(output);
-        if (found) resolve(found[1] as string);
-      });
-      child.once("exit", (code) => reject(new Error(`worker exited with ${code}`)));
+  const url = new Promise<string>((resolve, reject) => {
+    let output = "";
+    child.stdout?.on("data", (chunk: Buffer) => {
+      output += chunk.toString();
+      const found = /listening (\S+)/.exec(output);
+      if (found) resolve(found[1] as string);
     });
+    child.once("exit", (code) => reject(new Error(`worker exited with ${code}`)));
+  });
+  return { child, url };
+}
+
+async function stopWorker(child: ChildProcess): Promise<void> {
+  const exited = new Promise((done) => child.once("exit", done));
+  child.kill("SIGTERM");
+  await exited;
+}
+
+/** The idle worker of another checkout (BENCH_COMPARE_DIR, its tooling/bench folder, built), for a before/after. */
+async function measureIdleOf(benchDir: string): Promise<Memory> {
+  const { child, url } = startWorker("in-process", benchDir);
+  try {
+    await url;
+    return await settledMemoryMb(child.pid as number);
+  } finally {
+    await stopWorker(child);
+  }
+}
+
+async function measure(runtime: Runtime): Promise<Figures> {
+  const { child, url: listening } = startWorker(runtime, join(import.meta.dirname, ".."));
+  try {
+    const url = await listening;
     const run = `${runtime.replace("-", "")}${Date.now().toString(36)}`;
     const names = Array.from({ length: EXTRA + 1 }, (_, i) => `${run}-${i}`);
     const idle = await settledMemoryMb(child.pid as number);
@@ -175,9 +200,7 @@ async function measure(runtime: Runtime): Promise<Figures> {
     const per = (key: keyof Memory) => Math.round(((many[key] - one[key]) / EXTRA) * 10) / 10;
     return { idle, one, many, perInstance: { rss: per("rss"), pss: per("pss") } };
   } finally {
-    const exited = new Promise((done) => child.once("exit", done));
-    child.kill("SIGTERM");
-    await exited;
+    await stopWorker(child);
   }
 }
 
@@ -196,6 +219,9 @@ async function main(): Promise<void> {
   const bareNode = await settledMemoryMb(bare.pid as number);
   bare.kill();
   console.log("bare node", bareNode);
+  const compareDir = process.env.BENCH_COMPARE_DIR;
+  const compared = compareDir ? { revision: revision(compareDir), idle: await measureIdleOf(compareDir) } : undefined;
+  if (compared) console.log("compared worker idle", compared);
   const figures: Record<string, Figures> = {};
   for (const runtime of RUNTIMES) {
     figures[runtime] = await measure(runtime);
@@ -220,6 +246,7 @@ async function main(): Promise<void> {
     loadedFrom: FROM_SOURCE ? "TypeScript sources" : "built packages (dist)",
     loadAverage: { before: Math.round(loadBefore * 10) / 10, after: Math.round((loadavg()[0] ?? 0) * 10) / 10 },
     bareNode,
+    compared,
     figures,
     ratioProcessToInProcess: ratio,
   };
@@ -249,6 +276,12 @@ async function main(): Promise<void> {
       "",
       `Floor in the same run: a bare \`node -e 'setInterval(() => {}, 1000)'\` holds ${bareNode.rss} / ${bareNode.pss} MB (RSS / PSS);`,
       `the worker idle is ${idleRatioToBare(figures, bareNode)} times that (RSS). Load average (1 min) ${summary.loadAverage.before} before, ${summary.loadAverage.after} after.`,
+      ...(compared
+        ? [
+            `In the same run, the idle worker of revision ${compared.revision} (another checkout, built, same settings) held`,
+            `${compared.idle.rss} / ${compared.idle.pss} MB (RSS / PSS).`,
+          ]
+        : []),
       "",
       RUNTIMES.length === 2
         ? `Ratio process / in-process per extra instance: ${ratio.rss} (RSS), ${ratio.pss} (PSS).`

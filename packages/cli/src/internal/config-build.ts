@@ -1,5 +1,5 @@
 import { existsSync, readFileSync } from "node:fs";
-import { isProcessingGuarantee } from "@pulsar-connect/core";
+import { isProcessingGuarantee } from "@pulsar-connect/core/host";
 import type { SinkConfig, SourceConfig } from "@pulsar-connect/runtime";
 import { parse as parseYaml } from "yaml";
 import { CliError } from "../errors.ts";

@@ -7,7 +7,7 @@ import {
   type Logger,
   type SinkDefinition,
   type SourceDefinition,
-} from "@pulsar-connect/core";
+} from "@pulsar-connect/core/host";
 import { type Authentication, PulsarClient, type PulsarClientOptions } from "@pulsar-connect/pulsar-client";
 import {
   builtinName,

@@ -1,4 +1,4 @@
-import { ConnectorError, type KeyValueSchema, type RecordSchema, type ValueSchema } from "@pulsar-connect/core";
+import { ConnectorError, type KeyValueSchema, type RecordSchema, type ValueSchema } from "@pulsar-connect/core/host";
 import { compressionUnavailable, keyValueSchema, type SchemaInfo } from "@pulsar-connect/pulsar-client";
 import type { ResolvedSinkConfig, ResolvedSourceConfig } from "../config.ts";
 import { type DeclarableSchemaType, declaredSchemaType } from "../config-fields.ts";

@@ -1,5 +1,5 @@
 import { createRequire } from "node:module";
-import { ConnectorError, type KeyValueSchema, type RecordSchema, type ValueSchema } from "@pulsar-connect/core";
+import { ConnectorError, type KeyValueSchema, type RecordSchema, type ValueSchema } from "@pulsar-connect/core/host";
 import type avro from "avsc";
 
 const encoder = new TextEncoder();

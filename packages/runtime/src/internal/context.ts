@@ -1,4 +1,4 @@
-import type { ConnectorContext, Logger, StateStore } from "@pulsar-connect/core";
+import type { ConnectorContext, Logger, StateStore } from "@pulsar-connect/core/host";
 import type { InstanceStats } from "../stats.ts";
 
 /** Resolves a secret declared in a connector's `secrets` map: a string as it is, `{ env: "VAR" }` from the environment. */

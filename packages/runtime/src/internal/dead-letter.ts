@@ -1,4 +1,4 @@
-import type { Logger } from "@pulsar-connect/core";
+import type { Logger } from "@pulsar-connect/core/host";
 import type { InstanceStats } from "../stats.ts";
 import { Backoff, sleep } from "./backoff.ts";
 import type { MessageLike, ProducerLike, PulsarConnections } from "./pulsar.ts";

@@ -1,4 +1,4 @@
-import type { ProcessingGuarantee } from "@pulsar-connect/core";
+import type { ProcessingGuarantee } from "@pulsar-connect/core/host";
 
 /**
  * What the runtime does for one processing guarantee, on both sides of a connector. The sink and source runners

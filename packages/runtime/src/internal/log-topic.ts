@@ -1,4 +1,4 @@
-import type { LogFields, Logger } from "@pulsar-connect/core";
+import type { LogFields, Logger } from "@pulsar-connect/core/host";
 import type { ClientLike, ProducerLike } from "./pulsar.ts";
 
 /** Log lines waiting for the broker before new ones are dropped (a log topic must never hold an instance back). */

@@ -1,4 +1,4 @@
-import type { PulsarPosition } from "@pulsar-connect/core";
+import type { PulsarPosition } from "@pulsar-connect/core/host";
 
 /** Orders two positions of the same topic: negative when `a` comes first. */
 export function comparePositions(a: PulsarPosition, b: PulsarPosition): number {

@@ -5,7 +5,7 @@ import {
   type FunctionRecord,
   type RecordSchema,
   type SinkRecord,
-} from "@pulsar-connect/core";
+} from "@pulsar-connect/core/host";
 import { encodeValue } from "./codec.ts";
 
 /** A sink's transform function with its validated config, applied to each record before the sink sees it. */

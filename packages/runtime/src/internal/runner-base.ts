@@ -1,4 +1,4 @@
-import { type ConnectorContext, type Logger, type StateStore, toConnectorError } from "@pulsar-connect/core";
+import { type ConnectorContext, type Logger, type StateStore, toConnectorError } from "@pulsar-connect/core/host";
 import { InstanceStats } from "../stats.ts";
 import { baseContext } from "./context.ts";
 

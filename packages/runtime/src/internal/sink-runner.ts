@@ -16,7 +16,7 @@ import {
   toConnectorError,
   type WriteOutcome,
   type WriteRetries,
-} from "@pulsar-connect/core";
+} from "@pulsar-connect/core/host";
 import { type ConsumerOptions, MessageId } from "@pulsar-connect/pulsar-client";
 import { qualifyTopic, type ResolvedSinkConfig } from "../config.ts";
 import type { DeclarableSchemaType } from "../config-fields.ts";

@@ -1,4 +1,4 @@
-import type { SourceRecord } from "@pulsar-connect/core";
+import type { SourceRecord } from "@pulsar-connect/core/host";
 import { type ProducerMessage, PulsarClientError } from "@pulsar-connect/pulsar-client";
 import { Backoff, sleep } from "./backoff.ts";
 import type { ProducerLike } from "./pulsar.ts";

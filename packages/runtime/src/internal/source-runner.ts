@@ -9,7 +9,7 @@ import {
   type SourceRecord,
   type StateStore,
   toConnectorError,
-} from "@pulsar-connect/core";
+} from "@pulsar-connect/core/host";
 import type { ProducerOptions } from "@pulsar-connect/pulsar-client";
 import { qualifyTopic, type ResolvedSourceConfig } from "../config.ts";
 import type { SourceInstanceStatusData } from "../stats.ts";

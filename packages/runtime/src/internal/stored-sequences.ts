@@ -1,6 +1,6 @@
 // What an earlier EFFECTIVELY_ONCE instance of a source already put in the topic, for an instance that runs under
 // another guarantee now: the broker keeps, per producer name, the last sequence id it stored (deduplication).
-import type { SourceRecord } from "@pulsar-connect/core";
+import type { SourceRecord } from "@pulsar-connect/core/host";
 import type { ProducerLike } from "./pulsar.ts";
 import { effectivelyOncePartition } from "./source-guarantee.ts";
 

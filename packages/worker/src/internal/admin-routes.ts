@@ -1,5 +1,5 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
-import { type ConfigWarning, type Logger, REDACTED } from "@pulsar-connect/core";
+import { type ConfigWarning, type Logger, REDACTED } from "@pulsar-connect/core/host";
 import { type ResolvedSinkConfig, referencedTenants } from "@pulsar-connect/runtime";
 import { WorkerError } from "../errors.ts";
 import type { WorkerOptions } from "../worker.ts";
@@ -161,7 +161,7 @@ export class AdminRoutes {
     if (segments[0] === builtinsName && method === "GET") {
       if (segments.length === 1) return sendJson(response, 200, this.manager.builtins(kind));
       if (segments.length === 3 && segments[2] === "configdefinition") {
-        return sendJson(response, 200, this.manager.configDefinition(kind, segments[1] as string));
+        return sendJson(response, 200, await this.manager.configDefinition(kind, segments[1] as string));
       }
     }
     if (segments.length === 1 && segments[0] === reloadName && method === "POST") {
@@ -248,7 +248,7 @@ export class AdminRoutes {
     const type = kind === "sink" ? config.sinkType : config.sourceType;
     const archive =
       submission.url ?? (typeof config.archive === "string" ? config.archive : `builtin://${String(type)}`);
-    const schema = this.manager.submittedSchema(kind, archive);
+    const schema = await this.manager.submittedSchema(kind, archive);
     const values = secretValues(submission.config as { configs?: Record<string, unknown> }, schema).filter(
       (value) => value.length >= 4,
     );

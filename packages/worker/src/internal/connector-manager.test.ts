@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Logger } from "@pulsar-connect/core";
@@ -104,8 +104,9 @@ const PATH = { tenant: "public", namespace: "default", name: "placed" };
 async function newManager(
   scheduler: Scheduler,
   cluster: Pick<ConnectorManagerSettings, "stoppedEverywhere"> = {},
+  catalog?: ConnectorCatalog,
 ): Promise<ConnectorManager> {
-  const catalog = await ConnectorCatalog.discover({ hostDirs: [fixtureHost()] });
+  catalog ??= await ConnectorCatalog.discover({ hostDirs: [fixtureHost()] });
   store = new FileStore(dataDir);
   await store.init();
   manager = new ConnectorManager({
@@ -163,6 +164,82 @@ afterEach(async () => {
   manager = undefined;
   await store.release();
   rmSync(dataDir, { recursive: true, force: true });
+});
+
+/** The fixture host plus a package whose manifest announces a sink but whose module exports no definition. */
+function hostWithPlainSink(): string {
+  const host = fixtureHost();
+  const plain = join(host, "node_modules", "plain-sink");
+  mkdirSync(plain);
+  const manifest = { manifestVersion: 1, kind: "sink", name: "plain", description: "not a definition" };
+  const exports = { ".": "./index.js", "./package.json": "./package.json" };
+  writeFileSync(
+    join(plain, "package.json"),
+    JSON.stringify({ name: "plain-sink", version: "1.0.0", type: "module", exports, pulsarConnector: manifest }),
+  );
+  writeFileSync(join(plain, "index.js"), "export default { name: 'plain' };\n");
+  const hostJson = JSON.parse(readFileSync(join(host, "package.json"), "utf8"));
+  hostJson.dependencies["plain-sink"] = "*";
+  writeFileSync(join(host, "package.json"), JSON.stringify(hostJson));
+  return host;
+}
+
+describe("connector modules load when a connector names them", () => {
+  it("restore imports none; create imports the one it names, and refuses one whose module is not a definition", async () => {
+    const catalog = await ConnectorCatalog.discover({ hostDirs: [hostWithPlainSink()], lazy: true });
+    await newManager(new StandaloneScheduler(), {}, catalog);
+    expect(manager?.builtins("sink").map((entry) => (entry as { name: string }).name)).toContain("plain");
+    expect(catalog.isLoaded("sink", "test-file")).toBe(false);
+
+    await createSink(1);
+    expect(catalog.isLoaded("sink", "test-file")).toBe(true);
+    expect(created).toHaveLength(1);
+    expect(catalog.isLoaded("source", "test-counter")).toBe(false);
+
+    const refused = manager?.create(
+      "sink",
+      { ...PATH, name: "plain" },
+      {
+        config: { archive: "builtin://plain", inputs: ["in"], configs: {} },
+      },
+    );
+    await expect(refused).rejects.toMatchObject({
+      code: "INVALID_CONFIG",
+      message: expect.stringMatching(/archive: plain-sink .*not a sink definition/),
+    });
+  });
+
+  it("a restarted manager imports the modules of the stored connectors before it runs them", async () => {
+    const host = hostWithPlainSink();
+    await newManager(new StandaloneScheduler(), {}, await ConnectorCatalog.discover({ hostDirs: [host], lazy: true }));
+    await createSink(2);
+    await manager?.stopInstances();
+    await store.release();
+    created = [];
+    const catalog = await ConnectorCatalog.discover({ hostDirs: [host], lazy: true });
+    await newManager(new StandaloneScheduler(), {}, catalog);
+    expect(catalog.isLoaded("sink", "test-file")).toBe(true);
+    expect(created.map((instance) => instance.instanceId).sort()).toEqual([0, 1]);
+  });
+
+  it("a connector created by another worker (cluster mode) has its module imported before it runs here", async () => {
+    const host = hostWithPlainSink();
+    await newManager(new StandaloneScheduler(), {}, await ConnectorCatalog.discover({ hostDirs: [host], lazy: true }));
+    await createSink(1);
+    const [entry] = (await store.loadAll()).entries;
+    await manager?.stopInstances();
+    await store.release();
+    rmSync(dataDir, { recursive: true, force: true });
+    dataDir = mkdtempSync(join(tmpdir(), "pulsar-connect-manager-"));
+    created = [];
+    const catalog = await ConnectorCatalog.discover({ hostDirs: [host], lazy: true });
+    await newManager(new StandaloneScheduler(), {}, catalog);
+    expect(catalog.isLoaded("sink", "test-file")).toBe(false);
+
+    await manager?.applyStoredChange({ key: "sink/public/default/placed", entry: entry as NonNullable<typeof entry> });
+    expect(catalog.isLoaded("sink", "test-file")).toBe(true);
+    await expect.poll(() => created.length).toBe(1);
+  });
 });
 
 describe("the connector manager and its scheduler", () => {

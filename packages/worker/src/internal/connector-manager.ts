@@ -12,7 +12,7 @@ import {
   REDACTED,
   type SinkDefinition,
   type SourceDefinition,
-} from "@pulsar-connect/core";
+} from "@pulsar-connect/core/host";
 import { type Authentication, PulsarClient, type PulsarClientOptions } from "@pulsar-connect/pulsar-client";
 import {
   builtinName,
@@ -239,6 +239,7 @@ export class ConnectorManager {
         (_, id): Desired => (entry.stoppedInstances.includes(id) ? "stopped" : "running"),
       );
       const { installed, problem } = await this.restorePackage(entry);
+      await this.loadStoredModules(entry.kind, entry.config);
       const component = this.addComponent(entry.kind, entry.config, desired, installed, entry.package?.integrity);
       if (problem !== undefined) component.packageProblem = problem;
       this.apply(component);
@@ -324,8 +325,49 @@ export class ConnectorManager {
     installed?: InstalledPackage,
   ): DiscoveredConnector | undefined {
     const name = builtinName(config.archive);
-    if (name !== undefined) return this.catalog.get(kind, name);
+    if (name !== undefined) return this.catalog.isLoaded(kind, name) ? this.catalog.get(kind, name) : undefined;
     return installed?.connector;
+  }
+
+  /**
+   * Imports the modules of the builtin connector and the transform function a config names (the catalog reads only
+   * manifests at start). A module that cannot be imported makes the config invalid, naming the field.
+   */
+  private async loadModulesOf(kind: Kind, config: { archive?: unknown; transformFunction?: unknown }): Promise<void> {
+    const issues: FieldIssue[] = [];
+    const name = typeof config.archive === "string" ? builtinName(config.archive) : undefined;
+    const transform = kind === "sink" ? transformFunctionName(config.transformFunction) : undefined;
+    const wanted: Array<[Kind | "function", string | undefined, string]> = [
+      [kind, name, "archive"],
+      ["function", transform, "transformFunction"],
+    ];
+    for (const [what, named, path] of wanted) {
+      if (named === undefined) continue;
+      try {
+        await this.catalog.load(what, named);
+      } catch (error) {
+        issues.push({ path, message: (error as Error).message });
+      }
+    }
+    if (issues.length > 0) this.invalid(kind, issues);
+  }
+
+  /** Whether the builtin connector or the transform function a config names is installed but not imported yet. */
+  private modulesPending(kind: Kind, config: ResolvedConfig): boolean {
+    const name = builtinName(config.archive);
+    const transform =
+      kind === "sink" ? transformFunctionName((config as ResolvedSinkConfig).transformFunction) : undefined;
+    return (
+      (name !== undefined && this.catalog.isPending(kind, name)) ||
+      (transform !== undefined && this.catalog.isPending("function", transform))
+    );
+  }
+
+  /** As {@link loadModulesOf} for connectors already stored: a failure is logged, and their instances say why. */
+  private async loadStoredModules(kind: Kind, config: ResolvedConfig): Promise<void> {
+    await this.loadModulesOf(kind, config).catch((error: unknown) =>
+      this.logger.error({ connector: `${config.tenant}/${config.namespace}/${config.name}` }, (error as Error).message),
+    );
   }
 
   private schemaOf(kind: Kind, config: ResolvedConfig, installed?: InstalledPackage): ConfigSchema | undefined {
@@ -428,6 +470,7 @@ export class ConnectorManager {
 
   private async newInstance(component: Component, instanceId: number): Promise<ConnectorInstance> {
     const config = component.config;
+    if (this.modulesPending(component.kind, config)) await this.loadStoredModules(component.kind, config);
     const connectorName = builtinName(config.archive);
     const connector = this.connectorOf(component.kind, config, component.package);
     if (!connector) {
@@ -504,7 +547,9 @@ export class ConnectorManager {
 
   private transformFunctionOf(config: ResolvedSinkConfig): FunctionDefinition | undefined {
     const name = transformFunctionName(config.transformFunction);
-    return name === undefined ? undefined : this.catalog.getFunction(name)?.definition;
+    return name === undefined || !this.catalog.isLoaded("function", name)
+      ? undefined
+      : this.catalog.getFunction(name)?.definition;
   }
 
   /** Stores `config` and `desired` (what the user asked for) before anything acts on them. */
@@ -673,6 +718,9 @@ export class ConnectorManager {
       submission.url ?? stringOrUndefined(submission.config.archive),
     );
     try {
+      const type = kind === "sink" ? submission.config.sinkType : submission.config.sourceType;
+      const archive = submission.url ?? submission.config.archive ?? (type ? `builtin://${String(type)}` : undefined);
+      await this.loadModulesOf(kind, { ...submission.config, archive });
       return { config: this.checkSubmissionWith(kind, path, submission, installed), installed };
     } catch (error) {
       this.unpin(installed);
@@ -869,6 +917,8 @@ export class ConnectorManager {
       (_, id): Desired => (entry.stoppedInstances.includes(id) ? "stopped" : "running"),
     );
     const existing = this.components.get(key);
+    // The secret scrubber and the instances need the connector's schema and definition.
+    await this.loadStoredModules(entry.kind, entry.config);
     if (!existing) {
       const { installed, problem } = await this.restorePackage(entry);
       if (this.components.has(key)) return this.applyStoredChange(change);
@@ -1054,6 +1104,7 @@ export class ConnectorManager {
         (builtinName(merged.value.archive) === undefined && merged.value.archive === component.config.archive
           ? component.package
           : undefined);
+      await this.loadModulesOf(kind, merged.value);
       this.checkConnector(kind, merged.value, installed);
       if (
         stableJson(merged.value) === stableJson(component.config) &&
@@ -1253,8 +1304,8 @@ export class ConnectorManager {
   }
 
   /** The config schema of an installed connector, as `builtin<kind>s/<name>/configdefinition` answers it. */
-  configDefinition(kind: Kind, name: string): unknown {
-    const connector = this.catalog.get(kind, name);
+  async configDefinition(kind: Kind, name: string): Promise<unknown> {
+    const connector = await this.catalog.load(kind, name);
     if (!connector) {
       throw new WorkerError(
         "NOT_FOUND",
@@ -1264,17 +1315,21 @@ export class ConnectorManager {
           .join(", ")}]`,
       );
     }
-    return configFieldDefinitions(connector.definition.config);
+    return configFieldDefinitions((connector as DiscoveredConnector).definition.config);
   }
 
   /** The schema a submission's connector declares, for finding its secret fields; undefined when not installed. */
-  submittedSchema(kind: Kind, archive: string): ConfigSchema | undefined {
+  async submittedSchema(kind: Kind, archive: string): Promise<ConfigSchema | undefined> {
     const connectorName = builtinName(archive);
-    return connectorName === undefined ? undefined : this.catalog.get(kind, connectorName)?.definition.config;
+    if (connectorName === undefined) return undefined;
+    // A module that cannot be imported has no schema; the submission's check then says why.
+    const connector = await this.catalog.load(kind, connectorName).catch(() => undefined);
+    return (connector as DiscoveredConnector | undefined)?.definition.config;
   }
 
   async reload(): Promise<unknown> {
     const result = await this.catalog.reload();
+    for (const component of this.components.values()) await this.loadStoredModules(component.kind, component.config);
     for (const problem of this.catalog.problems) {
       this.logger.warn({ packageName: problem.packageName }, `connector package refused: ${problem.message}`);
     }

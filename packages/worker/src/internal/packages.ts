@@ -4,7 +4,7 @@ import { existsSync } from "node:fs";
 import { mkdir, readdir, readFile, readlink, rename, rm, symlink, writeFile } from "node:fs/promises";
 import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
-import { readConnectorManifest } from "@pulsar-connect/core";
+import { readConnectorManifest } from "@pulsar-connect/core/host";
 import { type DiscoveredConnector, loadConnectorPackage } from "@pulsar-connect/runtime";
 import { WorkerError } from "../errors.ts";
 import { inspectTarball } from "./tarball.ts";

@@ -1,4 +1,4 @@
-import { type ConfigSchema, REDACTED, redactConfig, sensitiveFields } from "@pulsar-connect/core";
+import { type ConfigSchema, REDACTED, redactConfig, sensitiveFields } from "@pulsar-connect/core/host";
 
 const SENSITIVE_NAME = /pass(word)?|secret|token|credential|private.?key|api.?key|jaas/i;
 /** `scheme://user:password@host`: the password part. */

@@ -1,5 +1,5 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
-import type { Logger } from "@pulsar-connect/core";
+import type { Logger } from "@pulsar-connect/core/host";
 import { WorkerError, type WorkerErrorCode } from "../../errors.ts";
 import { fetchArchive } from "../archive-fetch.ts";
 import { type Authenticator, authorizePackageInstall } from "../auth.ts";

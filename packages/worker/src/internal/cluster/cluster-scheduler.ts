@@ -1,4 +1,4 @@
-import type { Logger } from "@pulsar-connect/core";
+import type { Logger } from "@pulsar-connect/core/host";
 import {
   isPulsarClientError,
   type Message,

@@ -1,4 +1,4 @@
-import type { Logger } from "@pulsar-connect/core";
+import type { Logger } from "@pulsar-connect/core/host";
 import type { PackageTopic } from "./package-topic.ts";
 
 /** Settings of a {@link PackageSweeper}. */

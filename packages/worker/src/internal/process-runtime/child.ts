@@ -1,7 +1,13 @@
 // Entry of an instance process: runs one connector instance for the worker that forked it, reports its status and
 // counters as a heartbeat, and exits when the worker goes away (its IPC channel closes).
 import { pathToFileURL } from "node:url";
-import type { FunctionDefinition, LogFields, Logger, SinkDefinition, SourceDefinition } from "@pulsar-connect/core";
+import type {
+  FunctionDefinition,
+  LogFields,
+  Logger,
+  SinkDefinition,
+  SourceDefinition,
+} from "@pulsar-connect/core/host";
 import { authenticationFromPlugin, PulsarClient, tokenAuthentication } from "@pulsar-connect/pulsar-client";
 import {
   type ConnectorInstance,

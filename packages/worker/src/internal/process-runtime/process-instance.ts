@@ -1,5 +1,5 @@
 import { type ChildProcess, fork } from "node:child_process";
-import type { Logger } from "@pulsar-connect/core";
+import type { Logger } from "@pulsar-connect/core/host";
 import {
   type ConnectorInstance,
   InstanceStats,

@@ -1,4 +1,4 @@
-import type { FieldIssue, Logger } from "@pulsar-connect/core";
+import type { FieldIssue, Logger } from "@pulsar-connect/core/host";
 import type { PulsarClientOptions } from "@pulsar-connect/pulsar-client";
 import {
   type DiscoveredConnector,
