@@ -1,3 +1,4 @@
+import { ConnectorError } from "@pulsar-connect/core";
 import {
   type BulkRows,
   type DatabaseUrl,
@@ -34,6 +35,9 @@ const CONNECTION_ERRNOS = new Set([1040, 1044, 1045, 1049, 1053, 1927, 2002, 200
 const RECORD_ERRNOS = new Set([
   1048, 1062, 1263, 1264, 1265, 1292, 1364, 1366, 1367, 1406, 1411, 1416, 1451, 1452, 1690, 3140, 3819, 4025,
 ]);
+
+/** Warning ER_WARNING_NOT_COMPLETE_ROLLBACK: some non-transactional changed tables could not be rolled back. */
+const NOT_ROLLED_BACK = 1196;
 
 /** Size a bulk write's statements stay under: well below the server's default max_allowed_packet (16 MB). */
 const STATEMENT_BYTES = 4 << 20;
@@ -78,7 +82,21 @@ class MariadbConnection implements SqlConnection {
     try {
       for (const statement of statements) await this.connection.query(statement);
     } catch (error) {
-      await this.connection.query("ROLLBACK TO SAVEPOINT pulsar_connect_rows").catch(() => undefined);
+      // A refused run may be written again row by row only when it is undone: a failed rollback is thrown instead.
+      const [rollback] = await this.connection.query<mysql.ResultSetHeader>(
+        "ROLLBACK TO SAVEPOINT pulsar_connect_rows",
+      );
+      if (rollback.warningStatus > 0) {
+        const [warnings] = await this.connection.query<mysql.RowDataPacket[]>("SHOW WARNINGS");
+        if (warnings.some((warning) => Number(warning.Code) === NOT_ROLLED_BACK)) {
+          // Writing the run again would store those rows twice; the sink ends the instance instead.
+          throw new ConnectorError(
+            "FATAL",
+            `MariaDB could not undo a refused write of ${rows.length} rows (a table that does not roll back changed): some of them may be stored; not writing them again`,
+            { cause: error, retryable: false },
+          );
+        }
+      }
       throw error;
     }
     await this.connection.query("RELEASE SAVEPOINT pulsar_connect_rows");
@@ -173,6 +191,20 @@ export const mariadbDialect: SqlDialect = {
       nullable: row.nullable === "YES",
       primaryKeyPosition: Number(row.pk),
     }));
+  },
+
+  async nonTransactionalEngine(connection, table): Promise<string | undefined> {
+    const result = await connection.execute(
+      `SELECT t.ENGINE AS engine, e.TRANSACTIONS AS transactions
+         FROM information_schema.TABLES t
+         LEFT JOIN information_schema.ENGINES e ON e.ENGINE = t.ENGINE
+        WHERE t.TABLE_SCHEMA = COALESCE(?, DATABASE()) AND t.TABLE_NAME = ?`,
+      [table.schema ?? null, table.name],
+    );
+    const row = result.rows[0];
+    // A view has no engine of its own (NULL): it is written as its table would be before engines were looked at.
+    if (row === undefined || row.engine === null || row.transactions === "YES") return undefined;
+    return String(row.engine);
   },
 
   upsertClause: onDuplicateKeyUpsertClause,
