@@ -39,14 +39,20 @@ const RECORD_ERRNOS = new Set([
 /** Warning ER_WARNING_NOT_COMPLETE_ROLLBACK: some non-transactional changed tables could not be rolled back. */
 const NOT_ROLLED_BACK = 1196;
 
-/** Size a bulk write's statements stay under: well below the server's default max_allowed_packet (16 MB). */
+/** Size a bulk write's statements stay under, in bytes, when the server's max_allowed_packet allows it. */
 const STATEMENT_BYTES = 4 << 20;
+/** Room left in a packet for what the protocol adds to a statement's text. */
+const PACKET_HEADROOM = 64 << 10;
 
 class MariadbConnection implements SqlConnection {
   private readonly connection: mysql.Connection;
+  /** Most bytes of one bulk statement: {@link STATEMENT_BYTES}, or less when the server takes smaller packets. */
+  private readonly statementBytes: number;
 
-  constructor(connection: mysql.Connection) {
+  constructor(connection: mysql.Connection, maxAllowedPacket: number) {
     this.connection = connection;
+    const packetBytes = Number.isFinite(maxAllowedPacket) ? maxAllowedPacket - PACKET_HEADROOM : STATEMENT_BYTES;
+    this.statementBytes = Math.max(PACKET_HEADROOM, Math.min(STATEMENT_BYTES, packetBytes));
   }
 
   async execute(sql: string, params: readonly unknown[] = []): Promise<SqlResult> {
@@ -56,22 +62,24 @@ class MariadbConnection implements SqlConnection {
   }
 
   /**
-   * Inserts rows in multi-row statements of at most {@link STATEMENT_BYTES} (about), under a savepoint when there are
-   * several: a refused row undoes them all, as one statement would.
+   * Inserts rows in multi-row statements of at most {@link statementBytes} bytes of UTF-8 (a row larger than that
+   * alone), under a savepoint when there are several: a refused row undoes them all, as one statement would.
    */
   async insertRows(head: string, tail: string, rows: ReadonlyArray<readonly unknown[]>): Promise<void> {
     const statements: string[] = [];
+    const fixed = Buffer.byteLength(head) + Buffer.byteLength(tail);
     let tuples: string[] = [];
-    let bytes = 0;
+    let bytes = fixed;
     for (const row of rows) {
       const tuple = `(${this.connection.escape(row as unknown[])})`;
-      if (tuples.length > 0 && bytes + tuple.length > STATEMENT_BYTES) {
+      const size = Buffer.byteLength(tuple);
+      if (tuples.length > 0 && bytes + 1 + size > this.statementBytes) {
         statements.push(`${head}${tuples.join(",")}${tail}`);
         tuples = [];
-        bytes = 0;
+        bytes = fixed;
       }
+      bytes += (tuples.length > 0 ? 1 : 0) + size;
       tuples.push(tuple);
-      bytes += tuple.length + 1;
     }
     if (tuples.length > 0) statements.push(`${head}${tuples.join(",")}${tail}`);
     if (statements.length === 1) {
@@ -163,7 +171,8 @@ export const mariadbDialect: SqlDialect = {
     await connection.query(
       "SET SESSION sql_mode = CONCAT_WS(',', NULLIF(@@SESSION.sql_mode, ''), 'STRICT_ALL_TABLES')",
     );
-    return new MariadbConnection(connection);
+    const [packet] = await connection.query<mysql.RowDataPacket[]>("SELECT @@max_allowed_packet AS bytes");
+    return new MariadbConnection(connection, Number(packet[0]?.bytes));
   },
 
   quoteIdentifier(name: string): string {
