@@ -72,6 +72,12 @@ export interface SqlDialect {
   /** The columns of a table in ordinal order; an empty list when the table does not exist. */
   describeTable(connection: SqlConnection, table: TableRef): Promise<TableColumn[]>;
   /**
+   * Optional: the storage engine of a table whose writes a refused statement or a rollback does not undo (MariaDB
+   * MyISAM, Aria), undefined when its writes roll back. Rows of such a table are written one per statement: a refused
+   * multi-row statement could leave some of its rows written, and writing them again would store them twice.
+   */
+  nonTransactionalEngine?(connection: SqlConnection, table: TableRef): Promise<string | undefined>;
+  /**
    * Optional: an INSERT of many rows taking one array parameter per column (PostgreSQL `unnest`), used instead of
    * multi-row VALUES; its cost does not grow with the number of bind parameters. `columns` are quoted, `types` are
    * the columns' {@link TableColumn.type}. Returns undefined when these columns do not allow it.

@@ -82,6 +82,10 @@ class JdbcWriter {
   private connection: SqlConnection | undefined;
   private table: Table | undefined;
   private tableDescribedAt = 0;
+  /** Set when the table's writes do not roll back: then one row per statement and no bulk writes. */
+  private nonTransactionalEngine: string | undefined;
+  /** A failure after which writing again could store rows twice: every later write is refused with it. */
+  private halted: ConnectorError | undefined;
   private keyColumns: TableColumn[] = [];
   private nonKeyColumns: TableColumn[] | undefined;
   private tail: Promise<unknown> = Promise.resolve();
@@ -188,6 +192,14 @@ class JdbcWriter {
         { issues },
       );
     }
+    const engine = await this.dialect.nonTransactionalEngine?.(connection, ref);
+    if (engine !== undefined && engine !== this.nonTransactionalEngine) {
+      this.context.logger.warn(
+        { table: table.displayName(), engine },
+        "the table's engine does not roll back writes: rows are written one per statement",
+      );
+    }
+    this.nonTransactionalEngine = engine;
     this.table = table;
     this.keyColumns = keyColumns;
     this.nonKeyColumns = nonKeyColumns;
@@ -203,6 +215,7 @@ class JdbcWriter {
   }
 
   private async write(records: SinkRecord[]): Promise<WriteOutcome | undefined> {
+    if (this.halted !== undefined) throw this.halted;
     if (records.length === 0) return;
     const size = transactionSize(this.config);
     const failed: RecordFailure[] = [];
@@ -212,6 +225,12 @@ class JdbcWriter {
       try {
         sliceFailures = await this.writeTransaction(slice, start);
       } catch (error) {
+        if (error instanceof ConnectorError && error.code === "FATAL") {
+          // Rows may be stored that the database reported refused: nothing is written again, the instance ends.
+          this.halted = error;
+          this.context.fatal(error);
+          throw error;
+        }
         if (start === 0) throw error;
         // The earlier transactions are committed: only this one and the later ones are to be written again.
         failed.push(...notWritten(start, records.length, `a transaction failed: ${messageOf(error)}`));
@@ -347,7 +366,12 @@ class JdbcWriter {
   private plan(rows: readonly PreparedRow[], bulk = false): StatementUnit[] {
     const table = this.table;
     if (table === undefined) throw new ConnectorError("INTERNAL", "the table was not described");
-    const perStatement = this.config.batchSize > 0 ? this.config.batchSize : Number.POSITIVE_INFINITY;
+    const perStatement =
+      this.nonTransactionalEngine !== undefined
+        ? 1
+        : this.config.batchSize > 0
+          ? this.config.batchSize
+          : Number.POSITIVE_INFINITY;
     return planStatements(rows, table.quotedName, this.dialect, perStatement, bulk);
   }
 
@@ -450,6 +474,7 @@ class JdbcWriter {
       // statement (the dialect's bulk write writes all of its rows or none).
       const bulk =
         this.dialect.bulkWrite !== undefined &&
+        this.nonTransactionalEngine === undefined &&
         (mode === "all-or-nothing" ||
           (mode === "per-record" && transactional && !this.dialect.failedStatementAbortsTransaction));
       for (const unit of this.plan(rows, bulk)) {
@@ -501,7 +526,8 @@ class JdbcWriter {
    */
   private async bulkWrite(connection: SqlConnection, unit: StatementUnit): Promise<boolean> {
     const first = unit.rows[0];
-    if (this.dialect.bulkWrite === undefined || first === undefined || unit.rows.length < 2) return false;
+    if (this.dialect.bulkWrite === undefined || this.nonTransactionalEngine !== undefined) return false;
+    if (first === undefined || unit.rows.length < 2) return false;
     if (first.mutation !== "INSERT" && first.mutation !== "UPSERT") return false;
     return this.dialect.bulkWrite(connection, {
       table: (this.table as Table).quotedName,

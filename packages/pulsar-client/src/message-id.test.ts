@@ -1,4 +1,6 @@
+import { inspect } from "node:util";
 import { describe, expect, it } from "vitest";
+import { BatchAcks } from "./internal/batch-acks.ts";
 import { encode } from "./internal/protobuf.ts";
 import { MessageIdData } from "./internal/schema.ts";
 import { MessageId } from "./message-id.ts";
@@ -27,5 +29,16 @@ describe("MessageId.serialize", () => {
         id.batchIndex,
       ]);
     }
+  });
+});
+
+describe("MessageId of a delivered message", () => {
+  it("shows nothing of its delivery: it equals the id read back from its bytes", () => {
+    const ids = [new MessageId(12n, 34n, 0, 0, 2), new MessageId(12n, 34n, 0, 1, 2)];
+    new BatchAcks().delivered(ids);
+    const [id] = ids as [MessageId];
+    expect(id).toEqual(MessageId.deserialize(id.serialize()));
+    expect(Object.keys(id)).toEqual(["ledgerId", "entryId", "partition", "batchIndex", "batchSize", "topic"]);
+    expect(inspect(id)).not.toMatch(/delivery/);
   });
 });

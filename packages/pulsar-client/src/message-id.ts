@@ -28,10 +28,11 @@ export class MessageId {
   /** Topic the id belongs to when it came from a consumer or producer of this client (not serialized). */
   readonly topic: string | undefined;
   /**
-   * @internal The outstanding batch indexes of the delivery this id was handed out with (see BatchAcks): a field
-   * rather than a WeakMap entry, which costs several times more per received message.
+   * The outstanding batch indexes of the delivery this id was handed out with (see BatchAcks): a field rather than a
+   * WeakMap entry, which costs several times more per received message; private, so that it is no part of the id's
+   * value (keys, inspection, equality).
    */
-  _delivery: Set<number> | undefined;
+  #delivery: Set<number> | undefined = undefined;
 
   constructor(ledgerId: bigint, entryId: bigint, partition = -1, batchIndex = -1, batchSize?: number, topic?: string) {
     this.ledgerId = ledgerId;
@@ -40,7 +41,16 @@ export class MessageId {
     this.batchIndex = batchIndex;
     this.batchSize = batchSize;
     this.topic = topic;
-    this._delivery = undefined;
+  }
+
+  /** @internal The delivery this id was handed out with (see BatchAcks). */
+  get _delivery(): Set<number> | undefined {
+    return this.#delivery;
+  }
+
+  /** @internal */
+  set _delivery(delivery: Set<number> | undefined) {
+    this.#delivery = delivery;
   }
 
   /** The position before the first message of a topic. */

@@ -1,3 +1,4 @@
+import { ConnectorError } from "@pulsar-connect/core";
 import {
   type BulkRows,
   type DatabaseUrl,
@@ -35,14 +36,23 @@ const RECORD_ERRNOS = new Set([
   1048, 1062, 1263, 1264, 1265, 1292, 1364, 1366, 1367, 1406, 1411, 1416, 1451, 1452, 1690, 3140, 3819, 4025,
 ]);
 
-/** Size a bulk write's statements stay under: well below the server's default max_allowed_packet (16 MB). */
+/** Warning ER_WARNING_NOT_COMPLETE_ROLLBACK: some non-transactional changed tables could not be rolled back. */
+const NOT_ROLLED_BACK = 1196;
+
+/** Size a bulk write's statements stay under, in bytes, when the server's max_allowed_packet allows it. */
 const STATEMENT_BYTES = 4 << 20;
+/** Room left in a packet for what the protocol adds to a statement's text. */
+const PACKET_HEADROOM = 64 << 10;
 
 class MariadbConnection implements SqlConnection {
   private readonly connection: mysql.Connection;
+  /** Most bytes of one bulk statement: {@link STATEMENT_BYTES}, or less when the server takes smaller packets. */
+  private readonly statementBytes: number;
 
-  constructor(connection: mysql.Connection) {
+  constructor(connection: mysql.Connection, maxAllowedPacket: number) {
     this.connection = connection;
+    const packetBytes = Number.isFinite(maxAllowedPacket) ? maxAllowedPacket - PACKET_HEADROOM : STATEMENT_BYTES;
+    this.statementBytes = Math.max(PACKET_HEADROOM, Math.min(STATEMENT_BYTES, packetBytes));
   }
 
   async execute(sql: string, params: readonly unknown[] = []): Promise<SqlResult> {
@@ -52,22 +62,24 @@ class MariadbConnection implements SqlConnection {
   }
 
   /**
-   * Inserts rows in multi-row statements of at most {@link STATEMENT_BYTES} (about), under a savepoint when there are
-   * several: a refused row undoes them all, as one statement would.
+   * Inserts rows in multi-row statements of at most {@link statementBytes} bytes of UTF-8 (a row larger than that
+   * alone), under a savepoint when there are several: a refused row undoes them all, as one statement would.
    */
   async insertRows(head: string, tail: string, rows: ReadonlyArray<readonly unknown[]>): Promise<void> {
     const statements: string[] = [];
+    const fixed = Buffer.byteLength(head) + Buffer.byteLength(tail);
     let tuples: string[] = [];
-    let bytes = 0;
+    let bytes = fixed;
     for (const row of rows) {
       const tuple = `(${this.connection.escape(row as unknown[])})`;
-      if (tuples.length > 0 && bytes + tuple.length > STATEMENT_BYTES) {
+      const size = Buffer.byteLength(tuple);
+      if (tuples.length > 0 && bytes + 1 + size > this.statementBytes) {
         statements.push(`${head}${tuples.join(",")}${tail}`);
         tuples = [];
-        bytes = 0;
+        bytes = fixed;
       }
+      bytes += (tuples.length > 0 ? 1 : 0) + size;
       tuples.push(tuple);
-      bytes += tuple.length + 1;
     }
     if (tuples.length > 0) statements.push(`${head}${tuples.join(",")}${tail}`);
     if (statements.length === 1) {
@@ -78,7 +90,21 @@ class MariadbConnection implements SqlConnection {
     try {
       for (const statement of statements) await this.connection.query(statement);
     } catch (error) {
-      await this.connection.query("ROLLBACK TO SAVEPOINT pulsar_connect_rows").catch(() => undefined);
+      // A refused run may be written again row by row only when it is undone: a failed rollback is thrown instead.
+      const [rollback] = await this.connection.query<mysql.ResultSetHeader>(
+        "ROLLBACK TO SAVEPOINT pulsar_connect_rows",
+      );
+      if (rollback.warningStatus > 0) {
+        const [warnings] = await this.connection.query<mysql.RowDataPacket[]>("SHOW WARNINGS");
+        if (warnings.some((warning) => Number(warning.Code) === NOT_ROLLED_BACK)) {
+          // Writing the run again would store those rows twice; the sink ends the instance instead.
+          throw new ConnectorError(
+            "FATAL",
+            `MariaDB could not undo a refused write of ${rows.length} rows (a table that does not roll back changed): some of them may be stored; not writing them again`,
+            { cause: error, retryable: false },
+          );
+        }
+      }
       throw error;
     }
     await this.connection.query("RELEASE SAVEPOINT pulsar_connect_rows");
@@ -145,7 +171,8 @@ export const mariadbDialect: SqlDialect = {
     await connection.query(
       "SET SESSION sql_mode = CONCAT_WS(',', NULLIF(@@SESSION.sql_mode, ''), 'STRICT_ALL_TABLES')",
     );
-    return new MariadbConnection(connection);
+    const [packet] = await connection.query<mysql.RowDataPacket[]>("SELECT @@max_allowed_packet AS bytes");
+    return new MariadbConnection(connection, Number(packet[0]?.bytes));
   },
 
   quoteIdentifier(name: string): string {
@@ -173,6 +200,20 @@ export const mariadbDialect: SqlDialect = {
       nullable: row.nullable === "YES",
       primaryKeyPosition: Number(row.pk),
     }));
+  },
+
+  async nonTransactionalEngine(connection, table): Promise<string | undefined> {
+    const result = await connection.execute(
+      `SELECT t.ENGINE AS engine, e.TRANSACTIONS AS transactions
+         FROM information_schema.TABLES t
+         LEFT JOIN information_schema.ENGINES e ON e.ENGINE = t.ENGINE
+        WHERE t.TABLE_SCHEMA = COALESCE(?, DATABASE()) AND t.TABLE_NAME = ?`,
+      [table.schema ?? null, table.name],
+    );
+    const row = result.rows[0];
+    // A view has no engine of its own (NULL): it is written as its table would be before engines were looked at.
+    if (row === undefined || row.engine === null || row.transactions === "YES") return undefined;
+    return String(row.engine);
   },
 
   upsertClause: onDuplicateKeyUpsertClause,

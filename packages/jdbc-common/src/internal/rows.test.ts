@@ -136,6 +136,21 @@ describe("preparing rows", () => {
     expect(rows[0]?.signature).not.toBe(rows[3]?.signature);
   });
 
+  it("tells layouts apart by their field names, even a name that joins two others", () => {
+    const { rows, problems } = prepare(
+      makeSinkRecords<unknown>([
+        { value: { id: 1, name: "Ada" } },
+        { value: { id: 2, city: "Oslo" } },
+        { value: { "id\u0000name": 42 } },
+      ]),
+    );
+    expect(rows.map((row) => [row.index, row.values])).toEqual([
+      [10, [1, "Ada"]],
+      [11, [2, "Oslo"]],
+    ]);
+    expect(problems.map((problem) => problem.index)).toEqual([12]);
+  });
+
   it("under UPSERT takes keys from the value, else from the message key, and refuses a record without one", () => {
     const { rows, problems } = prepare(
       makeSinkRecords<unknown>([

@@ -155,7 +155,8 @@ class ShapeCache {
   private shapeOf(names: readonly string[]): RowShape | undefined {
     const last = this.last;
     if (last !== undefined && sameNames(last.fields, names)) return last;
-    const layout = names.join("\u0000");
+    // JSON keeps names apart that a separator would join into the same key ("a\u0000b" vs ["a", "b"]).
+    const layout = JSON.stringify(names);
     let shape = this.byLayout.get(layout);
     if (shape === undefined) {
       shape = compileShape(names, this.context, this.declared);

@@ -23,7 +23,7 @@ import type { DeclarableSchemaType } from "../config-fields.ts";
 import type { SinkInstanceStatusData } from "../stats.ts";
 import { hasTransformFunction, transformFunctionConfigOf } from "../transform-function.ts";
 import { Backoff, sleep } from "./backoff.ts";
-import { inputSchema, keyValueRecordSchema, sinkConsumerSettings } from "./client-options.ts";
+import { inputSchema, sinkConsumerSettings } from "./client-options.ts";
 import { decodeKeyValue, decodeValue } from "./codec.ts";
 import { secretResolver } from "./context.ts";
 import { DeadLetterPublisher } from "./dead-letter.ts";
@@ -32,6 +32,7 @@ import { PositionIndex } from "./positions.ts";
 import { adminOf, type ConsumerLike, type MessageLike, type PulsarConnections } from "./pulsar.ts";
 import { RecordTransform } from "./record-transform.ts";
 import { RunnerBase } from "./runner-base.ts";
+import { UNKNOWN_SCHEMA, VersionSchemas } from "./version-schemas.ts";
 
 export interface SinkRunnerOptions {
   config: ResolvedSinkConfig;
@@ -169,7 +170,7 @@ export class SinkRunner extends RunnerBase {
   private stallTimer: NodeJS.Timeout | undefined;
   private schemas = new Map<string, RecordSchema | undefined>();
   /** The schema of the last schema version seen on each topic (a version's schema never changes). */
-  private readonly versionSchemas = new Map<string, { version: Uint8Array; schema: RecordSchema | undefined }>();
+  private readonly versionSchemas: VersionSchemas | undefined;
   private readonly policy: GuaranteePolicy;
   private readonly deadLetters: DeadLetterPublisher;
   /** Set when this instance (re)became the active consumer: another instance may have written since. */
@@ -192,6 +193,8 @@ export class SinkRunner extends RunnerBase {
     super(options.instanceId, options.logger);
     this.options = options;
     this.policy = guaranteePolicy(options.config.processingGuarantees);
+    const client = options.pulsar.client;
+    if (client.getSchema) this.versionSchemas = new VersionSchemas(client.getSchema.bind(client));
     this.deadLetters = new DeadLetterPublisher({
       pulsar: options.pulsar,
       logger: options.logger,
@@ -602,18 +605,9 @@ export class SinkRunner extends RunnerBase {
 
   /** The schema the message was written with (its schema version), else the topic's latest. */
   private async schemaOf(message: MessageLike): Promise<RecordSchema | undefined> {
-    const client = this.options.pulsar.client;
-    if (!message.schemaVersion || message.schemaVersion.length === 0 || !client.getSchema) {
-      return this.latestSchemaOf(message.topic);
-    }
-    const info = await client.getSchema(message.topic, message.schemaVersion);
-    if (info?.type === "KEY_VALUE") return keyValueRecordSchema(info.schema, info.properties);
-    if (info?.type === "STRING" || info?.type === "JSON" || info?.type === "AVRO" || info?.type === "BYTES") {
-      const schema: RecordSchema = { type: info.type };
-      if (info.schema.length > 0) schema.definition = info.schema.toString("utf8");
-      return schema;
-    }
-    return undefined;
+    const version = message.schemaVersion;
+    if (!version || version.length === 0 || !this.versionSchemas) return this.latestSchemaOf(message.topic);
+    return this.versionSchemas.resolve(message.topic, version);
   }
 
   private async latestSchemaOf(topic: string): Promise<RecordSchema | undefined> {
@@ -637,23 +631,17 @@ export class SinkRunner extends RunnerBase {
   /** The schema of a message when it is known without a lookup, else {@link UNKNOWN_SCHEMA}. */
   private knownSchemaOf(message: MessageLike): RecordSchema | undefined | typeof UNKNOWN_SCHEMA {
     const version = message.schemaVersion;
-    if (!version || version.length === 0 || !this.options.pulsar.client.getSchema) {
+    if (!version || version.length === 0 || !this.versionSchemas) {
       return this.schemas.has(message.topic) ? this.schemas.get(message.topic) : UNKNOWN_SCHEMA;
     }
-    const last = this.versionSchemas.get(message.topic);
-    return last !== undefined && sameBytes(last.version, version) ? last.schema : UNKNOWN_SCHEMA;
+    return this.versionSchemas.known(message.topic, version);
   }
 
   /** The record of a message; synchronous once its schema is known, so a batch is decoded without a turn per message. */
   private toRecord(message: MessageLike): SinkRecord | Promise<SinkRecord> {
     const known = this.knownSchemaOf(message);
     if (known !== UNKNOWN_SCHEMA) return this.recordOf(message, known);
-    return this.schemaOf(message).then((schema) => {
-      const version = message.schemaVersion;
-      if (version && version.length > 0)
-        this.versionSchemas.set(message.topic, { version: Uint8Array.from(version), schema });
-      return this.recordOf(message, schema);
-    });
+    return this.schemaOf(message).then((schema) => this.recordOf(message, schema));
   }
 
   private recordOf(message: MessageLike, schema: RecordSchema | undefined): SinkRecord {
@@ -1051,13 +1039,4 @@ export class SinkRunner extends RunnerBase {
       // Status only; an unreachable admin API is reported elsewhere.
     }
   }
-}
-
-/** Marks a schema not known yet (undefined means "no schema"). */
-const UNKNOWN_SCHEMA: unique symbol = Symbol("unknown schema");
-
-function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
 }
