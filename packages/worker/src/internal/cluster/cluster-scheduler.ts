@@ -74,7 +74,7 @@ interface AssignmentsMessage {
 }
 
 /**
- * The connector store's one writer, which goes with the leadership (cluster mode: the {@link ClusterStore}'s
+ * The connector store's one writer, which goes with the leadership (cluster mode: the `ClusterStore`'s
  * ExclusiveWithFencing producer).
  */
 export interface LeaderWriter {
