@@ -254,6 +254,11 @@ export class PartitionProducer implements ProducerHandler {
     return this.state === "ready";
   }
 
+  /** Closed for good: by its owner, or by the broker (fenced, topic terminated or deleted); sends fail from now on. */
+  get isClosed(): boolean {
+    return this.state === "closed" || this.state === "closing";
+  }
+
   /** First connection; rejects on non-retryable errors or when the operation timeout passes. */
   async start(): Promise<void> {
     const deadline = Date.now() + this.ctx.operationTimeoutMs;
@@ -944,6 +949,14 @@ export class Producer {
 
   get isConnected(): boolean {
     return this.parts.every((p) => p.isConnected);
+  }
+
+  /**
+   * Whether the producer is closed for good: by {@link close}, or by the broker (another ExclusiveWithFencing producer
+   * fenced it, the topic was terminated or deleted). Unlike {@link isConnected}, a reconnect in progress is not closed.
+   */
+  get isClosed(): boolean {
+    return this.closed || this.parts.some((p) => p.isClosed);
   }
 
   /** Partition a message goes to: key hash like the Java default router, else round-robin. */

@@ -349,12 +349,18 @@ export class Worker {
         demands: () => this.manager?.clusterDemands() ?? [],
         runningHere: () => this.manager?.instancesHeldHere() ?? [],
         // The leader is the store's one writer, and places nothing before it read every stored connector.
-        onLeadershipTaken: async () => {
-          await store.takeWriter();
-          await store.caughtUp(settings.leaseMs * 2);
-          void this.cluster?.packageSweeper.sweep();
+        writer: {
+          take: async () => {
+            await store.takeWriter();
+            await store.caughtUp(settings.leaseMs * 2);
+          },
+          open: () => {
+            store.openWriter();
+            void this.cluster?.packageSweeper.sweep();
+          },
+          lost: () => store.writerLost(),
+          drop: () => store.dropWriter(),
         },
-        onLeadershipLost: () => store.dropWriter(),
       });
       const packages = new PackageTopic({ client, topic: packageTopicOf(settings.namespace, settings.cluster) });
       const packageSweeper = new PackageSweeper({

@@ -1,4 +1,4 @@
-import type { RecordSchema } from "@pulsar-connect/core";
+import type { RecordSchema } from "@pulsar-connect/core/host";
 import type { TopicSchema } from "@pulsar-connect/pulsar-client";
 import { keyValueRecordSchema } from "./client-options.ts";
 

@@ -1201,7 +1201,9 @@ export class ConnectorManager {
           );
         }
         this.apply(component);
-        throw new WorkerError("STORE_FAILED", `Cannot delete ${kind} ${config.name}: ${(error as Error).message}`, {
+        // A store that cannot write for a moment (a cluster's leader taking its writer back) says retry: so does this.
+        const code = error instanceof WorkerError && error.code === "NOT_READY" ? "NOT_READY" : "STORE_FAILED";
+        throw new WorkerError(code, `Cannot delete ${kind} ${config.name}: ${(error as Error).message}`, {
           cause: error,
         });
       }

@@ -53,6 +53,8 @@ interface Heartbeat {
   running: string[];
   /** Whether it holds the leadership: a leader that stepped down but lives on must not keep others from electing. */
   leading: boolean;
+  /** Set for a while after it could not take the store's writer: the others elect one of them first. */
+  yielding?: boolean;
   cpu?: number;
   ram?: number;
 }
@@ -73,6 +75,24 @@ interface AssignmentsMessage {
   drained?: DrainRecords;
 }
 
+/**
+ * The connector store's one writer, which goes with the leadership (cluster mode: the `ClusterStore`'s
+ * ExclusiveWithFencing producer).
+ */
+export interface LeaderWriter {
+  /**
+   * Takes the writer, fencing any other holder, and reads what was stored before; writes stay refused until
+   * {@link open}. Runs before the leader places anything (instances of connectors it has not read would be left out).
+   */
+  take(): Promise<void>;
+  /** Lets writes through: a placement sent after {@link take} was stored, so this worker still led after it. */
+  open(): void;
+  /** Whether the writer was lost since it was taken (another worker took it, the client closed it). */
+  lost(): boolean;
+  /** Lets the writer go; later writes fail. */
+  drop(): Promise<void>;
+}
+
 /** Settings of a {@link ClusterScheduler}. */
 export interface ClusterSchedulerSettings {
   client: Pick<PulsarClient, "createProducer" | "createReader">;
@@ -87,12 +107,10 @@ export interface ClusterSchedulerSettings {
   /** The kind-prefixed instances that hold resources on this worker now. */
   runningHere: () => string[];
   /**
-   * Runs when this worker takes the leadership, before it places anything (cluster mode: takes the connector store's
-   * writer and reads the store to its end). The leadership is not taken when it throws.
+   * Taken with the leadership (the leadership is not taken when that fails), taken again when it is lost while this
+   * worker leads (it steps down when that fails), and let go with the leadership.
    */
-  onLeadershipTaken?: () => Promise<void>;
-  /** Runs when this worker gives the leadership up (cluster mode: lets the connector store's writer go). */
-  onLeadershipLost?: () => Promise<void>;
+  writer?: LeaderWriter;
   /** A monotonic clock in milliseconds for leases (`performance.now`; tests replace it). */
   now?: () => number;
   /**
@@ -103,6 +121,18 @@ export interface ClusterSchedulerSettings {
 }
 
 const RETRY_MS = 500;
+
+/** A placement to send, with the requests it carries out. */
+interface PlannedPlacement {
+  next: AssignmentsMessage;
+  rebalancing: boolean;
+  drained: DrainRecords;
+}
+
+/** Whether a send failed because the producer was fenced (at once, or closed for good after its reconnect). */
+function producerLost(error: unknown): boolean {
+  return isPulsarClientError(error) && (error.code === "PRODUCER_FENCED" || error.code === "CLOSED");
+}
 
 function sortedEntries(record: Record<string, unknown>): [string, unknown][] {
   return Object.entries(record).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
@@ -168,6 +198,13 @@ export class ClusterScheduler implements Scheduler, ClusterView {
   private startedAt = 0;
   private timers: NodeJS.Timeout[] = [];
   private electing = false;
+  /** Taking the store's writer back after it was lost while leading. */
+  private retakingWriter = false;
+  /**
+   * Until when this worker leaves the leadership to the others: it could not take the store's writer, which another
+   * worker may well do (own clock).
+   */
+  private yieldUntil = Number.NEGATIVE_INFINITY;
   /** When another worker fenced this one's leadership producer; cleared by the next placement read. */
   private deposedAt: number | undefined;
   private publishing = false;
@@ -402,6 +439,7 @@ export class ClusterScheduler implements Scheduler, ClusterView {
       running: this.settings.runningHere().sort(),
       leading: this.leaderProducer !== undefined,
     };
+    if (this.yielding()) heartbeat.yielding = true;
     return JSON.stringify(heartbeat);
   }
 
@@ -538,6 +576,7 @@ export class ClusterScheduler implements Scheduler, ClusterView {
     this.heartbeats.update(this.currentHeartbeat());
     this.recompute();
     void this.elect();
+    if (this.leaderProducer && !this.retakingWriter && this.settings.writer?.lost()) void this.retakeWriter();
     void this.publish();
   }
 
@@ -587,6 +626,7 @@ export class ClusterScheduler implements Scheduler, ClusterView {
   private async elect(): Promise<void> {
     if (
       this.electing ||
+      this.retakingWriter ||
       this.leaderProducer ||
       this.leaving ||
       this.closed ||
@@ -600,6 +640,10 @@ export class ClusterScheduler implements Scheduler, ClusterView {
     if (this.now() - this.startedAt < this.settings.leaseMs) return;
     const self = this.self.workerId;
     const current = this.latest?.leader;
+    const candidates = this.liveMembers().filter((member) => !member.heartbeat.leaving);
+    const preferred = candidates.filter((member) => member.heartbeat.yielding !== true);
+    // It failed to take the writer a moment ago: a worker that may succeed goes first.
+    if (this.yielding() && preferred.some((member) => member.heartbeat.workerId !== self)) return;
     // Named leader but deposed by another worker whose placement is not read yet: that worker leads, unless it
     // published nothing for a whole lease (it may have died right after taking the producer).
     if (current === self && this.deposedAt !== undefined && this.now() - this.deposedAt < this.settings.leaseMs) {
@@ -610,15 +654,12 @@ export class ClusterScheduler implements Scheduler, ClusterView {
       // A recorded leader counts while it lives and says it leads (or took over less than a lease ago).
       const leading = leaderMember?.heartbeat.leading === true || this.now() - this.latestAt < this.settings.leaseMs;
       if (leaderMember && this.isLive(leaderMember) && !leaderMember.heartbeat.leaving && leading) return;
-      const candidates = this.liveMembers()
-        .filter((member) => !member.heartbeat.leaving)
-        .map((member) => member.heartbeat.workerId)
-        .sort();
-      if (candidates[0] !== self) return;
+      const ids = (preferred.length > 0 ? preferred : candidates).map((member) => member.heartbeat.workerId).sort();
+      if (ids[0] !== self) return;
     }
     this.electing = true;
     let producer: Producer | undefined;
-    let storeTaken = false;
+    let writerTaken = false;
     try {
       producer = await this.settings.client.createProducer({
         topic: this.settings.topics.assignments,
@@ -626,28 +667,84 @@ export class ClusterScheduler implements Scheduler, ClusterView {
         batchingEnabled: false,
         sendTimeoutMs: this.settings.leaseMs,
       });
-      // The connector store's writer, and what the previous leader stored: instances of connectors this worker has
-      // not read yet would be left out of the placement.
-      storeTaken = true;
-      await this.settings.onLeadershipTaken?.();
+      // Taken after the placement producer: a worker that takes the leadership later fences this one's writer too.
+      writerTaken = true;
+      await this.takeWriter();
       // Read what the previous leader stored before it was fenced: the new placement starts from it.
       await this.caughtUp();
       if (this.closed || this.leaving) throw new Error("the worker is leaving");
+      // Two workers may elect at once, and the one that loses the placement producer may take the writer last: the
+      // placement stored here shows which one leads, and the winner takes its writer back (retakeWriter).
+      try {
+        await this.confirmLeadership(producer);
+      } catch (error) {
+        if (producerLost(error)) this.deposedAt = this.now();
+        throw error;
+      }
       this.leaderProducer = producer;
       producer = undefined;
+      this.settings.writer?.open();
       this.settings.logger.info({ previous: current ?? null }, "cluster leadership taken");
-      await this.publish(true);
       // The others learn from the heartbeat that this worker leads.
       await this.heartbeat();
     } catch (error) {
       this.settings.logger.warn({ err: (error as Error).message }, "cannot take the cluster leadership");
       if (producer) {
         await producer.close().catch(() => undefined);
-        if (storeTaken) await this.settings.onLeadershipLost?.().catch(() => undefined);
+        if (writerTaken) await this.settings.writer?.drop().catch(() => undefined);
       }
     } finally {
       this.electing = false;
     }
+  }
+
+  /**
+   * Takes the store's writer back after it was lost while leading (a worker that lost an election took it after this
+   * one): checks first that this worker still leads (a new leader's writer is not fenced for nothing), takes the
+   * writer with a new epoch, and confirms the leadership again before writes go through. Steps down when any of it
+   * fails, so that another worker leads.
+   */
+  private async retakeWriter(): Promise<void> {
+    const producer = this.leaderProducer;
+    const writer = this.settings.writer;
+    if (!producer || !writer) return;
+    this.retakingWriter = true;
+    this.settings.logger.warn("the connector store's writer was lost while leading: taking it again");
+    try {
+      await this.confirmLeadership(producer);
+      await this.takeWriter();
+      await this.confirmLeadership(producer);
+      if (this.leaderProducer !== producer) throw new Error("the leadership was given up meanwhile");
+      writer.open();
+      this.settings.logger.info("the connector store's writer was taken again");
+    } catch (error) {
+      const reason = (error as Error).message;
+      this.settings.logger.warn({ err: reason }, "cannot take the connector store's writer back");
+      if (this.leaderProducer === producer) {
+        if (producerLost(error)) this.deposedAt = this.now();
+        await this.stepDown(`the connector store's writer is lost: ${reason}`);
+      } else {
+        // Given up meanwhile (stepDown let the writer go before this take ended): no election ran since.
+        await writer.drop().catch(() => undefined);
+      }
+    } finally {
+      this.retakingWriter = false;
+    }
+  }
+
+  /** Takes the store's writer; when that fails, leaves the leadership to the others for a few leases. */
+  private async takeWriter(): Promise<void> {
+    try {
+      await this.settings.writer?.take();
+    } catch (error) {
+      this.yieldUntil = this.now() + 3 * this.settings.leaseMs;
+      throw error;
+    }
+  }
+
+  /** Whether this worker leaves the leadership to the others now ({@link yieldUntil}). */
+  private yielding(): boolean {
+    return this.now() < this.yieldUntil;
   }
 
   /** Waits until the assignments reader has read everything stored before now. */
@@ -671,6 +768,25 @@ export class ClusterScheduler implements Scheduler, ClusterView {
     }
     // With an old view of the members every other one looks gone: no placement from it.
     if (!this.viewFresh()) return;
+    const planned = this.plannedPlacement();
+    if (!planned) return;
+    if (!force && !planned.rebalancing && this.latest && sameAssignments(this.latest, planned.next)) return;
+    this.publishing = true;
+    try {
+      await this.sendPlacement(producer, planned);
+    } catch (error) {
+      this.settings.logger.warn({ err: (error as Error).message }, "cannot publish the cluster placement");
+      if (producerLost(error) && this.leaderProducer === producer) {
+        this.deposedAt = this.now();
+        await this.stepDown("fenced by a new leader");
+      }
+    } finally {
+      this.publishing = false;
+    }
+  }
+
+  /** The placement of every instance on the members now; undefined when there is no worker to place them on. */
+  private plannedPlacement(): PlannedPlacement | undefined {
     const self = this.self.workerId;
     const drained = this.drainsToPublish();
     const targets = this.liveMembers().filter(
@@ -680,7 +796,7 @@ export class ClusterScheduler implements Scheduler, ClusterView {
     for (const member of targets) incarnations[member.heartbeat.workerId] = member.heartbeat.incarnation;
     const demands = this.settings.demands();
     // No worker to place on (all leaving) while connectors exist: an empty placement would stop everything.
-    if (targets.length === 0 && demands.length > 0) return;
+    if (targets.length === 0 && demands.length > 0) return undefined;
     const rebalancing = this.rebalanceRequested;
     const placement = assign(
       demands,
@@ -689,23 +805,35 @@ export class ClusterScheduler implements Scheduler, ClusterView {
     );
     const next: AssignmentsMessage = { leader: self, incarnations, placement };
     if (Object.keys(drained).length > 0) next.drained = drained;
-    if (!force && !rebalancing && this.latest && sameAssignments(this.latest, next)) return;
+    return { next, rebalancing, drained };
+  }
+
+  /** Sends a placement; once stored it is the latest, and the requests it carries are done. */
+  private async sendPlacement(producer: Producer, { next, rebalancing, drained }: PlannedPlacement): Promise<void> {
+    await producer.send({ key: "assignments", value: JSON.stringify(next) });
+    if (rebalancing) this.rebalanceRequested = false;
+    for (const workerId of Object.keys(drained)) this.drainsRequested.delete(workerId);
+    this.noteMoves(this.latest, next);
+    this.latest = next;
+    this.unfenceWhenPlaced();
+    this.recompute();
+  }
+
+  /**
+   * Sends a placement on `producer` (a new one, or the latest one naming this worker leader when it must not place
+   * now). Stored, it shows that no other worker took the placement producer before now, so no other worker led when
+   * this one took the store's writer. Rejects when it is not stored.
+   */
+  private async confirmLeadership(producer: Producer): Promise<void> {
+    while (this.publishing) await new Promise((done) => setTimeout(done, 20));
     this.publishing = true;
     try {
-      await producer.send({ key: "assignments", value: JSON.stringify(next) });
-      if (rebalancing) this.rebalanceRequested = false;
-      for (const workerId of Object.keys(drained)) this.drainsRequested.delete(workerId);
-      this.noteMoves(this.latest, next);
-      this.latest = next;
-      this.unfenceWhenPlaced();
-      this.recompute();
-    } catch (error) {
-      const fenced = isPulsarClientError(error) && error.code === "PRODUCER_FENCED";
-      this.settings.logger.warn({ err: (error as Error).message }, "cannot publish the cluster placement");
-      if (fenced) {
-        this.deposedAt = this.now();
-        await this.stepDown("fenced by a new leader");
-      }
+      const planned = (this.viewFresh() ? this.plannedPlacement() : undefined) ?? {
+        next: { incarnations: {}, placement: {}, ...this.latest, leader: this.self.workerId },
+        rebalancing: false,
+        drained: {},
+      };
+      await this.sendPlacement(producer, planned);
     } finally {
       this.publishing = false;
     }
@@ -803,9 +931,6 @@ export class ClusterScheduler implements Scheduler, ClusterView {
     if (!producer) return;
     this.leaderProducer = undefined;
     this.settings.logger.info({ why }, "cluster leadership given up");
-    await Promise.all([
-      producer.close().catch(() => undefined),
-      this.settings.onLeadershipLost?.().catch(() => undefined),
-    ]);
+    await Promise.all([producer.close().catch(() => undefined), this.settings.writer?.drop().catch(() => undefined)]);
   }
 }

@@ -40,9 +40,11 @@ describe("ClusterStore (in-memory stand-in for Pulsar)", () => {
     const w2 = await worker(bus, "w2");
     // Two leaders one after the other (the second fences the first), each applying its own write at once.
     await w1.store.takeWriter();
+    w1.store.openWriter();
     w1.stopped = [0];
     const first = w1.store.save(entry([0]));
     await w2.store.takeWriter();
+    w2.store.openWriter();
     w2.stopped = [1];
     const second = w2.store.save(entry([1]));
     await Promise.allSettled([first, second]);
@@ -59,8 +61,17 @@ describe("ClusterStore (in-memory stand-in for Pulsar)", () => {
     const w2 = await worker(bus, "w2");
     await expect(w1.store.save(entry([0]))).rejects.toMatchObject({ code: "NOT_READY" });
     await w1.store.takeWriter();
+    await expect(w1.store.save(entry([0])), "not before the leadership was confirmed").rejects.toMatchObject({
+      code: "NOT_READY",
+    });
+    w1.store.openWriter();
     await w1.store.save(entry([0]));
     await w2.store.takeWriter();
+    w2.store.openWriter();
+    await expect(w1.store.save(entry([1]))).rejects.toMatchObject({ code: "NOT_READY" });
+    expect(w1.store.writerLost()).toBe(true);
+    await sleep(150);
+    // Closed for good once its reconnect was refused: still a retryable refusal, never a store failure.
     await expect(w1.store.save(entry([1]))).rejects.toMatchObject({ code: "NOT_READY" });
     await w2.store.save(entry([1]));
     await w2.store.dropWriter();
@@ -72,6 +83,7 @@ describe("ClusterStore (in-memory stand-in for Pulsar)", () => {
     const bus = new InMemoryPulsar();
     const w1 = await worker(bus, "w1");
     await w1.store.takeWriter();
+    w1.store.openWriter();
     await w1.store.save(entry([0]));
     await w1.store.save(entry([1]));
     const w2 = new ClusterStore({ client: bus.client() as never, topic: "connectors", writerId: "w2" });

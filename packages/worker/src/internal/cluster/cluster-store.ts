@@ -42,13 +42,19 @@ function parseEntry(key: string, data: Buffer): StoredConnector {
 /**
  * The connector store of a cluster: one compacted topic that every worker reads to its end at start
  * ({@link loadAll}) and then follows ({@link follow}). Only the leader writes: it takes the topic's
- * ExclusiveWithFencing producer with the leadership ({@link takeWriter}), so a deposed leader's late writes fail.
- * Writes resolve once the broker stored them. Every worker ends with the topic's last record for each key: the writer
- * applies its own change at once, and skips the records read back before its last write of that key.
+ * ExclusiveWithFencing producer with the leadership ({@link takeWriter}) and lets writes through once its leadership
+ * outlived the take ({@link openWriter}), so a deposed leader's late writes fail. A worker that lost the leadership
+ * may still take the producer after the leader did; the leader then finds its writer lost ({@link writerLost}) and
+ * takes it again. Writes resolve once the broker stored them. Every worker ends with the topic's last record for each
+ * key: the writer applies its own change at once, and skips the records read back before its last write of that key.
  */
 export class ClusterStore implements ConnectorStore {
   private readonly settings: ClusterStoreSettings;
   private producer: Producer | undefined;
+  /** Whether writes go through the producer: set once the leadership was confirmed after it was taken. */
+  private writable = false;
+  /** Why the producer can no longer write (fenced by another worker, closed), when a write found out. */
+  private lostBecause: string | undefined;
   private reader: Reader | undefined;
   private closed = false;
   /** Per key, how many of this worker's writes were sent and not read back yet. */
@@ -79,16 +85,15 @@ export class ClusterStore implements ConnectorStore {
   }
 
   /**
-   * Becomes the store's one writer (with the cluster's leadership): the ExclusiveWithFencing producer fences the
-   * previous writer, whose later writes fail.
+   * Takes the topic's ExclusiveWithFencing producer (again, with a new fencing epoch, when it holds a lost one): the
+   * previous holder's later writes fail. Writes wait for {@link openWriter}.
    */
   async takeWriter(): Promise<void> {
     if (this.closed) throw new WorkerError("NOT_READY", "The connector store is closed");
-    const previous = this.producer;
-    this.producer = undefined;
-    await previous?.close().catch(() => undefined);
+    await this.dropWriter();
+    let producer: Producer;
     try {
-      this.producer = await this.settings.client.createProducer({
+      producer = await this.settings.client.createProducer({
         topic: this.settings.topic,
         accessMode: "ExclusiveWithFencing",
         batchingEnabled: false,
@@ -101,12 +106,31 @@ export class ClusterStore implements ConnectorStore {
         { cause: error },
       );
     }
+    if (this.closed) {
+      await producer.close().catch(() => undefined);
+      throw new WorkerError("NOT_READY", "The connector store is closed");
+    }
+    await this.dropWriter();
+    this.producer = producer;
+  }
+
+  /** Lets writes through the producer taken last: the leadership was confirmed after {@link takeWriter}. */
+  openWriter(): void {
+    if (this.producer) this.writable = true;
+  }
+
+  /** Whether this worker took the writer and lost it since (fenced by another worker, or closed by the client). */
+  writerLost(): boolean {
+    const producer = this.producer;
+    return producer !== undefined && (this.lostBecause !== undefined || producer.isClosed);
   }
 
   /** Stops writing (the leadership was given up). */
   async dropWriter(): Promise<void> {
     const producer = this.producer;
     this.producer = undefined;
+    this.writable = false;
+    this.lostBecause = undefined;
     await producer?.close().catch(() => undefined);
   }
 
@@ -213,6 +237,18 @@ export class ClusterStore implements ConnectorStore {
     if (!producer) {
       throw new WorkerError("NOT_READY", `Cannot ${what}: this worker does not lead the cluster; retry shortly`);
     }
+    if (this.writerLost()) {
+      throw new WorkerError(
+        "NOT_READY",
+        `Cannot ${what}: the writer of the connector store was lost (${this.lostBecause ?? "its producer was closed"}) and is being taken again; retry shortly`,
+      );
+    }
+    if (!this.writable) {
+      throw new WorkerError(
+        "NOT_READY",
+        `Cannot ${what}: this worker is taking the leadership and the connector store's writer; retry shortly`,
+      );
+    }
     this.pending.set(key, (this.pending.get(key) ?? 0) + 1);
     try {
       await producer.send({ key, value, properties: { [WRITER_PROPERTY]: this.settings.writerId } });
@@ -221,11 +257,15 @@ export class ClusterStore implements ConnectorStore {
       const waiting = (this.pending.get(key) ?? 1) - 1;
       if (waiting > 0) this.pending.set(key, waiting);
       else this.pending.delete(key);
-      if (isPulsarClientError(error) && error.code === "PRODUCER_FENCED") {
-        if (this.producer === producer) this.producer = undefined;
-        throw new WorkerError("NOT_READY", `Cannot ${what}: another worker leads the cluster now; retry shortly`, {
-          cause: error,
-        });
+      // Fenced by another worker's producer (the new leader's, or a deposed one's late take) or closed after that: the
+      // leader takes the writer again, or gives the leadership up when it cannot.
+      if (isPulsarClientError(error) && (error.code === "PRODUCER_FENCED" || error.code === "CLOSED")) {
+        if (this.producer === producer) this.lostBecause ??= error.message;
+        throw new WorkerError(
+          "NOT_READY",
+          `Cannot ${what}: the writer of the connector store was lost (${error.message}); the leader takes it again or another worker leads; retry shortly`,
+          { cause: error },
+        );
       }
       throw new WorkerError("STORE_FAILED", `Cannot ${what}: ${(error as Error).message}`, { cause: error });
     }
