@@ -274,6 +274,9 @@ class PartitionConsumer implements ConsumerHandler {
     const conn = await this.ctx.pool.connectionForTopic(this.topic);
     const requestId = conn.newRequestId();
     conn.registerConsumer(this.consumerId, this);
+    // The session being attached: a close by the broker (topic unload) or of the connection before the answer is
+    // handled clears it (connectionLost), and this attempt then fails and is retried.
+    this.conn = conn;
     // Whatever was prefetched is redelivered by the broker after resubscription.
     this.parent.dropQueued(this.index);
     this.batchAcks.clear();
@@ -286,6 +289,7 @@ class PartitionConsumer implements ConsumerHandler {
       );
     } catch (err) {
       conn.unregisterConsumer(this.consumerId);
+      if (this.conn === conn) this.conn = undefined;
       const e = toPulsarClientError(err);
       if (e.code === "TIMEOUT") {
         const closeId = conn.newRequestId();
@@ -312,7 +316,13 @@ class PartitionConsumer implements ConsumerHandler {
         .catch(() => undefined);
       return;
     }
-    this.conn = conn;
+    if (this.conn !== conn) {
+      // The broker closed this consumer before its subscribe answer was handled (both can come in one read).
+      throw new PulsarClientError(
+        "CONNECTION_FAILED",
+        `subscribe ${this.opts.subscription} on ${this.topic}: closed by the broker while subscribing`,
+      );
+    }
     this.state = "ready";
     this.seeking = false;
     this.backoff.reset();
@@ -364,37 +374,55 @@ class PartitionConsumer implements ConsumerHandler {
     this.avgMessageBytes = this.avgMessageBytes > 0 ? this.avgMessageBytes * 0.8 + per * 0.2 : per;
   }
 
+  /**
+   * Puts the consumer back to connecting and makes sure one loop tries to subscribe again, with backoff, until it is
+   * subscribed or closed. A loop already running (its attempt may just have succeeded) sees the state and goes on.
+   */
   private scheduleReconnect(): void {
-    if (this.reconnecting || this.state === "closed" || this.state === "closing" || this.ctx.closed) return;
-    this.reconnecting = true;
+    if (this.state === "closed" || this.state === "closing" || this.ctx.closed) return;
     this.state = "connecting";
     this.conn = undefined;
     this.abandonReceipts();
     this.parent.dropQueued(this.index);
+    if (this.reconnecting) return;
+    this.reconnecting = true;
     void (async () => {
-      while (this.state === "connecting" && !this.ctx.closed) {
-        await sleep(this.backoff.next());
-        if (this.state !== "connecting") break;
-        try {
-          await this.connectOnce();
-        } catch (err) {
-          const e = toPulsarClientError(err);
-          if (e.code === "TOPIC_NOT_FOUND" || e.code === "SUBSCRIPTION_NOT_FOUND") {
-            this.state = "closed";
-            this.parent.partitionFailed(e);
+      try {
+        while (this.state === "connecting" && !this.ctx.closed) {
+          await sleep(this.backoff.next());
+          if (this.state !== "connecting" || this.ctx.closed) break;
+          try {
+            await this.connectOnce();
+          } catch (err) {
+            const e = toPulsarClientError(err);
+            if (e.code === "TOPIC_NOT_FOUND" || e.code === "SUBSCRIPTION_NOT_FOUND") {
+              this.state = "closed";
+              this.parent.partitionFailed(e);
+            }
           }
         }
+      } finally {
+        this.reconnecting = false;
       }
-      this.reconnecting = false;
     })();
   }
 
-  onBrokerClose(): void {
-    this.scheduleReconnect();
+  onBrokerClose(conn: Connection): void {
+    this.connectionLost(conn);
   }
 
-  onConnectionClosed(): void {
-    this.scheduleReconnect();
+  onConnectionClosed(conn: Connection): void {
+    this.connectionLost(conn);
+  }
+
+  /**
+   * The session on `conn` ended. A ready consumer reconnects; a subscribe still in flight on it fails when its
+   * answer comes and its caller retries. A connection of an earlier session is no news.
+   */
+  private connectionLost(conn: Connection): void {
+    if (conn !== this.conn) return;
+    this.conn = undefined;
+    if (this.state === "ready") this.scheduleReconnect();
   }
 
   onActiveConsumerChange(active: boolean): void {
@@ -992,7 +1020,7 @@ class PartitionConsumer implements ConsumerHandler {
         "close consumer",
       )
       .catch(() => undefined);
-    this.state = "connecting";
+    if (this.state === "ready") this.state = "connecting";
   }
 
   private stopTimers(): void {

@@ -297,6 +297,9 @@ export class PartitionProducer implements ProducerHandler {
     if (this.topicEpoch !== undefined) producer.topicEpoch = this.topicEpoch;
     if (this.opts.properties) producer.metadata = props(this.opts.properties);
     conn.registerProducer(this.producerId, this);
+    // The session being attached: a close by the broker (topic unload) or of the connection before the answer is
+    // handled clears it (connectionLost), and this attempt then fails and is retried.
+    this.conn = conn;
     let resp: BaseCommandPb;
     try {
       resp = await conn.request(
@@ -307,6 +310,7 @@ export class PartitionProducer implements ProducerHandler {
       );
     } catch (err) {
       conn.unregisterProducer(this.producerId);
+      if (this.conn === conn) this.conn = undefined;
       const e = toPulsarClientError(err);
       if (e.code === "TIMEOUT") {
         // The broker may still create it; close so the retry does not hit ProducerBusy.
@@ -335,8 +339,14 @@ export class PartitionProducer implements ProducerHandler {
         .catch(() => undefined);
       return;
     }
+    if (this.conn !== conn) {
+      // The broker closed this producer before its answer was handled (both can come in one read).
+      throw new PulsarClientError(
+        "CONNECTION_FAILED",
+        `create producer on ${this.topic}: closed by the broker meanwhile`,
+      );
+    }
     this.epoch++;
-    this.conn = conn;
     this.producerName = ok.producerName ?? this.producerName;
     if (ok.schemaVersion && ok.schemaVersion.length > 0) this.schemaVersion = Buffer.from(ok.schemaVersion);
     if (ok.topicEpoch !== undefined) this.topicEpoch = ok.topicEpoch;
@@ -354,35 +364,53 @@ export class PartitionProducer implements ProducerHandler {
     for (const op of this.pending) this.writeOp(op);
   }
 
+  /**
+   * Puts the producer back to connecting and makes sure one loop tries to attach it again, with backoff, until it is
+   * ready or closed. A loop already running (its attempt may just have succeeded) sees the state and goes on.
+   */
   private scheduleReconnect(): void {
-    if (this.reconnecting || this.state === "closed" || this.state === "closing" || this.ctx.closed) return;
-    this.reconnecting = true;
+    if (this.state === "closed" || this.state === "closing" || this.ctx.closed) return;
     this.state = "connecting";
     this.conn = undefined;
+    if (this.reconnecting) return;
+    this.reconnecting = true;
     void (async () => {
-      while (this.state === "connecting" && !this.ctx.closed) {
-        await sleep(this.backoff.next());
-        if (this.state !== "connecting") break;
-        try {
-          await this.connectOnce();
-        } catch (err) {
-          const e = toPulsarClientError(err);
-          if (e.code === "TOPIC_TERMINATED" || e.code === "PRODUCER_FENCED" || e.code === "TOPIC_NOT_FOUND") {
-            this.failAll(e);
-            this.state = "closed";
+      try {
+        while (this.state === "connecting" && !this.ctx.closed) {
+          await sleep(this.backoff.next());
+          if (this.state !== "connecting" || this.ctx.closed) break;
+          try {
+            await this.connectOnce();
+          } catch (err) {
+            const e = toPulsarClientError(err);
+            if (e.code === "TOPIC_TERMINATED" || e.code === "PRODUCER_FENCED" || e.code === "TOPIC_NOT_FOUND") {
+              this.failAll(e);
+              this.state = "closed";
+            }
           }
         }
+      } finally {
+        this.reconnecting = false;
       }
-      this.reconnecting = false;
     })();
   }
 
-  onBrokerClose(): void {
-    this.scheduleReconnect();
+  onBrokerClose(conn: Connection): void {
+    this.connectionLost(conn);
   }
 
-  onConnectionClosed(): void {
-    this.scheduleReconnect();
+  onConnectionClosed(conn: Connection): void {
+    this.connectionLost(conn);
+  }
+
+  /**
+   * The session on `conn` ended. A ready producer reconnects (and resends what waits for a receipt); a creation still
+   * in flight on it fails when its answer comes and its caller retries. A connection of an earlier session is no news.
+   */
+  private connectionLost(conn: Connection): void {
+    if (conn !== this.conn) return;
+    this.conn = undefined;
+    if (this.state === "ready") this.scheduleReconnect();
   }
 
   onSendReceipt(r: NonNullable<BaseCommandPb["sendReceipt"]>): void {

@@ -116,12 +116,12 @@ describe("acknowledgements with a receipt", () => {
       const message = await consumer.receive(20_000);
       // Unloading the topic closes the consumer on the broker; the ack is made the moment the client learns it, before
       // it subscribes again (the client's partition consumer is reached through its internals, test only).
-      const part = (consumer as unknown as { parts: Array<{ onBrokerClose(): void }> }).parts[0];
+      const part = (consumer as unknown as { parts: Array<{ onBrokerClose(conn: unknown): void }> }).parts[0];
       if (!part) throw new Error("no partition consumer");
       const onBrokerClose = part.onBrokerClose.bind(part);
       let ack: Promise<unknown> | undefined;
-      part.onBrokerClose = () => {
-        onBrokerClose();
+      part.onBrokerClose = (conn) => {
+        onBrokerClose(conn);
         ack ??= consumer.acknowledge(message).then(
           () => "resolved",
           (error: unknown) => error,

@@ -45,16 +45,18 @@ export interface ConnectionOptions {
 export interface ProducerHandler {
   onSendReceipt(cmd: NonNullable<BaseCommandPb["sendReceipt"]>): void;
   onSendError(cmd: NonNullable<BaseCommandPb["sendError"]>): void;
-  onBrokerClose(): void;
-  onConnectionClosed(): void;
+  /** The broker closed this producer on `conn` (topic unload, migration). */
+  onBrokerClose(conn: Connection): void;
+  onConnectionClosed(conn: Connection): void;
 }
 
 export interface ConsumerHandler {
   onMessage(cmd: NonNullable<BaseCommandPb["message"]>, frame: Frame): void;
   onActiveConsumerChange(active: boolean): void;
   onReachedEndOfTopic(): void;
-  onBrokerClose(): void;
-  onConnectionClosed(): void;
+  /** The broker closed this consumer on `conn` (topic unload, migration, seek). */
+  onBrokerClose(conn: Connection): void;
+  onConnectionClosed(conn: Connection): void;
 }
 
 interface Pending {
@@ -382,7 +384,7 @@ export class Connection {
         if (id === undefined) return;
         const h = this.producers.get(Number(id));
         this.producers.delete(Number(id));
-        h?.onBrokerClose();
+        h?.onBrokerClose(this);
         return;
       }
       case CommandType.MESSAGE: {
@@ -406,7 +408,7 @@ export class Connection {
         if (id === undefined) return;
         const h = this.consumers.get(Number(id));
         this.consumers.delete(Number(id));
-        h?.onBrokerClose();
+        h?.onBrokerClose(this);
         return;
       }
       case CommandType.TOPIC_MIGRATED: {
@@ -416,11 +418,11 @@ export class Connection {
         if (m.resourceType === 0) {
           const h = this.producers.get(id);
           this.producers.delete(id);
-          h?.onBrokerClose();
+          h?.onBrokerClose(this);
         } else {
           const h = this.consumers.get(id);
           this.consumers.delete(id);
-          h?.onBrokerClose();
+          h?.onBrokerClose(this);
         }
         return;
       }
@@ -466,8 +468,8 @@ export class Connection {
     const consumers = [...this.consumers.values()];
     this.producers.clear();
     this.consumers.clear();
-    for (const h of producers) h.onConnectionClosed();
-    for (const h of consumers) h.onConnectionClosed();
+    for (const h of producers) h.onConnectionClosed(this);
+    for (const h of consumers) h.onConnectionClosed(this);
     for (const l of this.closeListeners) l(err);
   }
 
