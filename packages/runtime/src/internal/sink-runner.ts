@@ -27,6 +27,7 @@ import { inputSchema, keyValueRecordSchema, sinkConsumerSettings } from "./clien
 import { decodeKeyValue, decodeValue } from "./codec.ts";
 import { secretResolver } from "./context.ts";
 import { DeadLetterPublisher } from "./dead-letter.ts";
+import { EventLoopTurns } from "./event-loop-turn.ts";
 import { type GuaranteePolicy, guaranteePolicy, refusalAction } from "./guarantee-policy.ts";
 import { PositionIndex } from "./positions.ts";
 import { adminOf, type ConsumerLike, type MessageLike, type PulsarConnections } from "./pulsar.ts";
@@ -559,12 +560,16 @@ export class SinkRunner extends RunnerBase {
    */
   private async loop(): Promise<void> {
     const writing = new Set<Promise<void>>();
+    // With a backlog every await below settles at once; without a turn now and then, batch after batch would run
+    // as one chain of microtasks and hold the thread (timers, I/O, the other instances) until the buffer ran dry.
+    const turns = new EventLoopTurns();
     try {
       while (!this.stopping) {
         if (writing.size >= this.maxInFlight) {
           await Promise.race(writing);
           continue;
         }
+        await turns.take();
         const batch = await this.nextBatch();
         if (batch.length === 0) continue;
         const prepared = await this.prepare(batch);
