@@ -4,9 +4,12 @@
  * other instance runs; calling `take()` once per iteration bounds how long that chain can hold the thread.
  */
 export class EventLoopTurns {
+  private readonly budgetMs: number;
   private since = performance.now();
 
-  constructor(private readonly budgetMs = 10) {}
+  constructor(budgetMs = 10) {
+    this.budgetMs = budgetMs;
+  }
 
   /** Resolves after a turn of the event loop when the budget is spent, at once otherwise. */
   async take(): Promise<void> {
