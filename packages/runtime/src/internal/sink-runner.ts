@@ -533,6 +533,13 @@ export class SinkRunner extends RunnerBase {
   private async completeEntry(batch: MessageLike[]): Promise<void> {
     let last = batch.at(-1);
     const deadline = Date.now() + 1000;
+    // The entry's buffered messages leave the buffer in one splice, taken before any wait (the buffer may be cut
+    // meanwhile): a shift per message would move the whole buffer, up to four batches, for each of them.
+    let taken = 0;
+    const take = () => {
+      for (const message of this.buffer.splice(0, taken)) batch.push(message);
+      taken = 0;
+    };
     while (
       last &&
       isInsideEntry(last) &&
@@ -540,17 +547,19 @@ export class SinkRunner extends RunnerBase {
       !this.inactiveTopics.has(last.topic) &&
       Date.now() < deadline
     ) {
-      const next = this.buffer[0];
+      const next = this.buffer[taken];
       if (!next) {
+        take();
         this.wakePump?.();
         await sleep(1, this.abort.signal);
         continue;
       }
       if (next.messageId.ledgerId !== last.messageId.ledgerId || next.messageId.entryId !== last.messageId.entryId)
-        return;
-      batch.push(this.buffer.shift() as MessageLike);
+        break;
+      taken += 1;
       last = next;
     }
+    take();
   }
 
   /**
