@@ -1,10 +1,17 @@
-// A sink instance with a backlog gives the event loop a turn between batches: with messages already buffered, every
-// await on the way from one batch to the next settles at once, and a sink whose write() is synchronous (as
-// better-sqlite3 is) would otherwise hold the loop for as many batches as the buffer holds, delaying timers and I/O.
-import { defineSink, type PulsarPosition, type SinkRecord, z } from "@pulsar-connect/core";
+// Instances with work at hand give the event loop a turn between batches. With messages already buffered (a sink) or
+// records ready at once (a source), every await from one batch to the next settles at once, and a synchronous write()
+// (as better-sqlite3's) or read() would otherwise hold the loop for batch after batch, delaying timers and I/O.
+import {
+  defineSink,
+  defineSource,
+  type PulsarPosition,
+  type SinkRecord,
+  type SourceRecord,
+  z,
+} from "@pulsar-connect/core";
 import { PulsarClient } from "@pulsar-connect/pulsar-client";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
-import { createInstance, resolveSinkConfig } from "../src/index.ts";
+import { createInstance, resolveSinkConfig, resolveSourceConfig } from "../src/index.ts";
 import { uniqueNames, waitFor } from "./helpers.ts";
 
 const services = inject("services");
@@ -105,5 +112,62 @@ describe("a sink with a backlog", () => {
     // The turn is a setImmediate: when the chain began in an I/O callback, the check phase of that same turn may run
     // one more write before the timers. Without turns the whole buffer (four batches or more) goes in one stretch.
     expect(mostWritesBetweenTicks).toBeLessThanOrEqual(2);
+  });
+});
+
+describe("a source whose records are ready at once", () => {
+  it("lets a due timer fire after at most two reads", async () => {
+    const READ = 250;
+    let reads = 0;
+    let readsSinceTick = 0;
+    let mostReadsBetweenTicks = 0;
+    const definition = defineSource({
+      name: "synchronous",
+      description: "reads synchronously",
+      config: z.object({}),
+      async open() {
+        let next = 0;
+        return {
+          async read() {
+            if (next >= MESSAGES) return null;
+            busy(WRITE_MS);
+            reads += 1;
+            readsSinceTick += 1;
+            const records: SourceRecord[] = [];
+            for (const end = next + READ; next < end; next += 1) records.push({ value: { id: next } });
+            return records;
+          },
+          async close() {},
+        };
+      },
+    });
+    const resolved = resolveSourceConfig({
+      name: unique("source"),
+      archive: "builtin://synchronous",
+      topicName: `persistent://public/default/${unique("loop-turns-source")}`,
+      processingGuarantees: "ATLEAST_ONCE",
+    });
+    if (!resolved.ok) throw new Error(JSON.stringify(resolved.issues));
+    const instance = createInstance({
+      kind: "source",
+      config: resolved.value,
+      definition,
+      instanceId: 0,
+      pulsar: { client, adminUrl: ADMIN_URL },
+      inFlightLimit: 4 * READ,
+    });
+    const probe = setInterval(() => {
+      mostReadsBetweenTicks = Math.max(mostReadsBetweenTicks, readsSinceTick);
+      readsSinceTick = 0;
+    }, 1);
+    try {
+      await instance.start();
+      await instance.done;
+    } finally {
+      clearInterval(probe);
+    }
+    expect(reads).toBe(MESSAGES / READ);
+    expect(instance.stats.written).toBe(MESSAGES);
+    expect(mostReadsBetweenTicks).toBeLessThanOrEqual(2);
   });
 });

@@ -35,9 +35,13 @@ async function admin(method: string, path: string, body?: unknown): Promise<void
 
 const PROBE_MS = 100;
 const lateness: number[] = [];
+/** The latest tick: how late, and when it fired in µs of the monotonic clock (the clock of a CPU profile's timeline). */
+const worst = { lateMs: 0, firedAtUs: 0 };
 let expected = performance.now() + PROBE_MS;
 const probe = setInterval(() => {
   const now = performance.now();
+  if (now - expected > worst.lateMs)
+    Object.assign(worst, { lateMs: now - expected, firedAtUs: Number(process.hrtime.bigint() / 1000n) });
   lateness.push(now - expected);
   expected = now + PROBE_MS;
 }, PROBE_MS);
@@ -79,6 +83,7 @@ const sinkInstance = createInstance({
 });
 const startedAt = performance.now();
 lateness.length = 0;
+worst.lateMs = 0;
 await sourceInstance.start();
 await sinkInstance.start();
 const written: number[] = [];
@@ -108,6 +113,7 @@ const summary = {
   lateMsP50: quantile(0.5),
   lateMsP99: quantile(0.99),
   lateMsMax: Math.round(sorted.at(-1) ?? 0),
+  worstTickFiredAtUs: worst.firedAtUs,
   ticksOver200Ms: lateness.filter((late) => late > 200).length,
   perSecond: written.map((n, i) => n - (written[i - 1] ?? 0)),
   loadAverage: loadavg().map((v) => Number(v.toFixed(2))),

@@ -579,6 +579,7 @@ export class SinkRunner extends RunnerBase {
           continue;
         }
         await turns.take();
+        if (this.stopping) break;
         const batch = await this.nextBatch();
         if (batch.length === 0) continue;
         const prepared = await this.prepare(batch);
