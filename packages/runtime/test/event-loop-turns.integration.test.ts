@@ -146,6 +146,8 @@ describe("a source whose records are ready at once", () => {
       archive: "builtin://synchronous",
       topicName: `persistent://public/default/${unique("loop-turns-source")}`,
       processingGuarantees: "ATLEAST_ONCE",
+      // Room for eight reads before the sends must be confirmed.
+      producerConfig: { maxPendingMessages: 8 * READ },
     });
     if (!resolved.ok) throw new Error(JSON.stringify(resolved.issues));
     const instance = createInstance({
@@ -154,7 +156,6 @@ describe("a source whose records are ready at once", () => {
       definition,
       instanceId: 0,
       pulsar: { client, adminUrl: ADMIN_URL },
-      inFlightLimit: 4 * READ,
     });
     const probe = setInterval(() => {
       mostReadsBetweenTicks = Math.max(mostReadsBetweenTicks, readsSinceTick);
