@@ -27,6 +27,7 @@ import { inputSchema, sinkConsumerSettings } from "./client-options.ts";
 import { decodeKeyValue, decodeValue } from "./codec.ts";
 import { secretResolver } from "./context.ts";
 import { DeadLetterPublisher } from "./dead-letter.ts";
+import { EventLoopTurns } from "./event-loop-turn.ts";
 import { type GuaranteePolicy, guaranteePolicy, refusalAction } from "./guarantee-policy.ts";
 import { PositionIndex } from "./positions.ts";
 import { adminOf, type ConsumerLike, type MessageLike, type PulsarConnections } from "./pulsar.ts";
@@ -535,6 +536,13 @@ export class SinkRunner extends RunnerBase {
   private async completeEntry(batch: MessageLike[]): Promise<void> {
     let last = batch.at(-1);
     const deadline = Date.now() + 1000;
+    // The entry's buffered messages leave the buffer in one splice, taken before any wait (the buffer may be cut
+    // meanwhile): a shift per message would move the whole buffer, up to four batches, for each of them.
+    let taken = 0;
+    const take = () => {
+      for (const message of this.buffer.splice(0, taken)) batch.push(message);
+      taken = 0;
+    };
     while (
       last &&
       isInsideEntry(last) &&
@@ -542,17 +550,19 @@ export class SinkRunner extends RunnerBase {
       !this.inactiveTopics.has(last.topic) &&
       Date.now() < deadline
     ) {
-      const next = this.buffer[0];
+      const next = this.buffer[taken];
       if (!next) {
+        take();
         this.wakePump?.();
         await sleep(1, this.abort.signal);
         continue;
       }
       if (next.messageId.ledgerId !== last.messageId.ledgerId || next.messageId.entryId !== last.messageId.entryId)
-        return;
-      batch.push(this.buffer.shift() as MessageLike);
+        break;
+      taken += 1;
       last = next;
     }
+    take();
   }
 
   /**
@@ -562,12 +572,17 @@ export class SinkRunner extends RunnerBase {
    */
   private async loop(): Promise<void> {
     const writing = new Set<Promise<void>>();
+    // With a backlog every await below settles at once; without a turn now and then, batch after batch would run
+    // as one chain of microtasks and hold the thread (timers, I/O, the other instances) until the buffer ran dry.
+    const turns = new EventLoopTurns();
     try {
       while (!this.stopping) {
         if (writing.size >= this.maxInFlight) {
           await Promise.race(writing);
           continue;
         }
+        await turns.take();
+        if (this.stopping) break;
         const batch = await this.nextBatch();
         if (batch.length === 0) continue;
         const prepared = await this.prepare(batch);

@@ -22,6 +22,7 @@ import {
 } from "./client-options.ts";
 import { type EncodedRecord, encodeRecord } from "./codec.ts";
 import { secretResolver } from "./context.ts";
+import { EventLoopTurns } from "./event-loop-turn.ts";
 import { guaranteePolicy, type SourceGuarantee } from "./guarantee-policy.ts";
 import { adminOf, type ProducerLike, type PulsarConnections, topicPath } from "./pulsar.ts";
 import { RunnerBase } from "./runner-base.ts";
@@ -260,6 +261,9 @@ export class SourceRunner extends RunnerBase {
   private async loop(): Promise<void> {
     const source = this.source;
     const backoff = new Backoff(100, 10_000);
+    // A source that has records at once (a generator, a buffered client) would otherwise read and send batch after
+    // batch in one chain of microtasks, started anew by every send receipt, and hold the thread meanwhile.
+    const turns = new EventLoopTurns();
     try {
       while (!this.stopping && source) {
         if (this.inFlight >= this.inFlightLimit || this.waitingLanes.size > 0) {
@@ -269,6 +273,8 @@ export class SourceRunner extends RunnerBase {
           this.wakeLoop = undefined;
           continue;
         }
+        await turns.take();
+        if (this.stopping) break;
         let records: SourceRecord[] | null;
         try {
           records = await source.read({ maxRecords: this.inFlightLimit - this.inFlight, signal: this.abort.signal });
