@@ -3,7 +3,6 @@
 // pulsar-admin), and connector packages (uploaded, or read from a file:// URL) that every worker installs from the
 // cluster's package topic, so that the instances run wherever they are placed, also after the worker that received
 // the package was killed.
-import { spawn } from "node:child_process";
 import { createHash } from "node:crypto";
 import { copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -11,7 +10,7 @@ import { PulsarAdmin, PulsarClient } from "@pulsar-connect/pulsar-client";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type ClusterWorker, type InstanceStatuses, TestCluster } from "./cluster-workers.ts";
 import { npmPack, writeArchiveSink } from "./fixtures/archive-sink.ts";
-import { http, linesOf, until } from "./helpers.ts";
+import { http, linesOf, runCommand, until } from "./helpers.ts";
 import { javaAvailable, pulsarAdminClasspath } from "./pulsar-admin/classpath.ts";
 
 const PORTS = [7201, 7202, 7203];
@@ -69,18 +68,7 @@ async function assignments(): Promise<Record<string, string[]>> {
 }
 
 function cli(...args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [CLI, ...args]);
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (chunk) => {
-      stdout += chunk;
-    });
-    child.stderr.on("data", (chunk) => {
-      stderr += chunk;
-    });
-    child.on("exit", (code) => resolve({ code, stdout, stderr }));
-  });
+  return runCommand(process.execPath, [CLI, ...args]);
 }
 
 async function publish(topic: string, values: string[]): Promise<void> {
@@ -207,23 +195,16 @@ describe("operations on a cluster of three worker processes", { timeout: 180_000
       const clientConf = join(workDir, "client.conf");
       writeFileSync(clientConf, "");
       for (const target of [leader, followers[0] as ClusterWorker]) {
-        const java = await new Promise<{ code: number | null; stderr: string }>((resolve) => {
-          const child = spawn("java", [
-            "-cp",
-            classpath,
-            "org.apache.pulsar.admin.cli.PulsarAdminTool",
-            clientConf,
-            "--admin-url",
-            target.url,
-            "functions-worker",
-            "rebalance",
-          ]);
-          let stderr = "";
-          child.stderr.on("data", (chunk) => {
-            stderr += chunk;
-          });
-          child.on("exit", (code) => resolve({ code, stderr }));
-        });
+        const java = await runCommand("java", [
+          "-cp",
+          classpath,
+          "org.apache.pulsar.admin.cli.PulsarAdminTool",
+          clientConf,
+          "--admin-url",
+          target.url,
+          "functions-worker",
+          "rebalance",
+        ]);
         expect(java.code, java.stderr).toBe(0);
       }
     }

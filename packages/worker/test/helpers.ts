@@ -1,3 +1,4 @@
+import { spawn } from "node:child_process";
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import type { WorkerOptions } from "../src/index.ts";
 
@@ -20,6 +21,25 @@ export async function until(
     }
     await new Promise((done) => setTimeout(done, 100));
   }
+}
+
+/** Runs a command to its end; its exit code and what it printed. */
+export function runCommand(
+  command: string,
+  args: string[],
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(command, args);
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (chunk) => {
+      stdout += chunk;
+    });
+    child.stderr.on("data", (chunk) => {
+      stderr += chunk;
+    });
+    child.on("exit", (code) => resolve({ code, stdout, stderr }));
+  });
 }
 
 /** Lines of a file, or [] when it does not exist yet. */
