@@ -12,6 +12,7 @@ import { type ClusterWorker, type InstanceStatuses, TestCluster } from "./cluste
 import { npmPack, writeArchiveSink } from "./fixtures/archive-sink.ts";
 import { http, linesOf, runCommand, until } from "./helpers.ts";
 import { javaAvailable, pulsarAdminClasspath } from "./pulsar-admin/classpath.ts";
+import { runPulsarAdmin } from "./pulsar-admin/run-pulsar-admin.ts";
 
 const PORTS = [7201, 7202, 7203];
 const LEASE_MS = 3_000;
@@ -195,16 +196,7 @@ describe("operations on a cluster of three worker processes", { timeout: 180_000
       const clientConf = join(workDir, "client.conf");
       writeFileSync(clientConf, "");
       for (const target of [leader, followers[0] as ClusterWorker]) {
-        const java = await runCommand("java", [
-          "-cp",
-          classpath,
-          "org.apache.pulsar.admin.cli.PulsarAdminTool",
-          clientConf,
-          "--admin-url",
-          target.url,
-          "functions-worker",
-          "rebalance",
-        ]);
+        const java = await runPulsarAdmin(classpath, clientConf, target.url, ["functions-worker", "rebalance"]);
         expect(java.code, java.stderr).toBe(0);
       }
     }
