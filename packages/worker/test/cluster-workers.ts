@@ -8,7 +8,7 @@ import { join } from "node:path";
 import { type Message, MessageId, PulsarAdmin, PulsarClient } from "@pulsar-connect/pulsar-client";
 import { inject } from "vitest";
 import type { WorkerOptions } from "../src/index.ts";
-import { http, until } from "./helpers.ts";
+import { http, listeningUrl, until } from "./helpers.ts";
 
 /** A worker started by `TestCluster.start`, in a process of its own. */
 export interface ClusterWorker {
@@ -111,17 +111,7 @@ export class TestCluster {
       },
     );
     this.spawned.push(child);
-    const url = await new Promise<string>((resolve, reject) => {
-      let output = "";
-      child.stdout?.on("data", (chunk: Buffer) => {
-        output += chunk.toString();
-        const found = /listening (\S+)/.exec(output);
-        if (found) resolve(found[1] as string);
-      });
-      child.once("exit", (code) =>
-        reject(new Error(`the worker on port ${port} exited with ${code} before listening`)),
-      );
-    });
+    const url = await listeningUrl(child, `the worker on port ${port}`);
     const worker = { port, url, workerId: `127.0.0.1:${port}`, child, log, dataDir };
     this.workers.set(port, worker);
     return worker;

@@ -1,4 +1,4 @@
-import { spawn } from "node:child_process";
+import { type ChildProcess, spawn } from "node:child_process";
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import type { WorkerOptions } from "../src/index.ts";
 
@@ -27,9 +27,10 @@ export async function until(
 export function runCommand(
   command: string,
   args: string[],
+  options: { env?: NodeJS.ProcessEnv } = {},
 ): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    const child = spawn(command, args);
+    const child = spawn(command, args, options);
     let stdout = "";
     let stderr = "";
     child.stdout.on("data", (chunk) => {
@@ -39,6 +40,22 @@ export function runCommand(
       stderr += chunk;
     });
     child.on("exit", (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+/**
+ * The URL a worker process prints once its admin API is up (`listening <url>`, as the fixtures run-worker.ts and
+ * run-cluster-worker.ts do); fails if `worker` (as the error names it) exits before.
+ */
+export function listeningUrl(child: ChildProcess, worker = "the worker"): Promise<string> {
+  return new Promise<string>((resolve, reject) => {
+    let output = "";
+    child.stdout?.on("data", (chunk: Buffer) => {
+      output += chunk.toString();
+      const found = /listening (\S+)/.exec(output);
+      if (found) resolve(found[1] as string);
+    });
+    child.once("exit", (code) => reject(new Error(`${worker} exited with ${code} before listening`)));
   });
 }
 
