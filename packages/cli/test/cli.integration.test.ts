@@ -6,7 +6,7 @@ import { PulsarClient } from "@pulsar-connect/pulsar-client";
 import { signToken } from "@pulsar-connect/worker";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { fixtureHost } from "../../worker/test/fixtures/host.ts";
-import { linesOf, subscriptionStats, until } from "../../worker/test/helpers.ts";
+import { linesOf, runCommand, subscriptionStats, until } from "../../worker/test/helpers.ts";
 import { runCli } from "../src/internal/program.ts";
 
 const services = inject("services");
@@ -35,29 +35,17 @@ interface Result {
   stderr: string;
 }
 
-function cli(args: string[], env: Record<string, string> = {}): Promise<Result> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [BIN, ...args], {
-      env: {
-        ...process.env,
-        PULSAR_CONNECT_ADMIN_URL: `http://127.0.0.1:${port}`,
-        PULSAR_CONNECT_TOKEN: ADMIN_TOKEN,
-        ...env,
-      },
-    });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (chunk) => {
-      stdout += chunk;
-    });
-    child.stderr.on("data", (chunk) => {
-      stderr += chunk;
-    });
-    child.on("exit", (code) => {
-      printed.push(stdout, stderr);
-      resolve({ code, stdout, stderr });
-    });
+async function cli(args: string[], env: Record<string, string> = {}): Promise<Result> {
+  const result = await runCommand(process.execPath, [BIN, ...args], {
+    env: {
+      ...process.env,
+      PULSAR_CONNECT_ADMIN_URL: `http://127.0.0.1:${port}`,
+      PULSAR_CONNECT_TOKEN: ADMIN_TOKEN,
+      ...env,
+    },
   });
+  printed.push(result.stdout, result.stderr);
+  return result;
 }
 
 async function startWorker(): Promise<void> {

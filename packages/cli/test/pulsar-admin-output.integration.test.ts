@@ -1,13 +1,12 @@
 // When stdout is not a terminal, the read verbs print what Apache Pulsar's Java pulsar-admin prints, byte for byte,
 // so scripts written for it work unchanged. Both run here against the same worker and their outputs are compared.
-import { spawn } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Worker } from "@pulsar-connect/worker";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { fixtureHost } from "../../worker/test/fixtures/host.ts";
-import { testWorkerOptions, until } from "../../worker/test/helpers.ts";
+import { runCommand, testWorkerOptions, until } from "../../worker/test/helpers.ts";
 import { javaAvailable, pulsarAdminClasspath } from "../../worker/test/pulsar-admin/classpath.ts";
 import { runCli } from "../src/internal/program.ts";
 
@@ -33,30 +32,23 @@ interface Printed {
  * Runs every command in one JVM (see pulsar-admin/Batch.java): a JVM start costs seconds, and the comparison needs a
  * dozen commands. Resolves with each command's stdout and exit code, in order.
  */
-function pulsarAdminBatch(commands: string[][]): Promise<Printed[]> {
+async function pulsarAdminBatch(commands: string[][]): Promise<Printed[]> {
   const file = join(dataDir, "commands.tsv");
   writeFileSync(file, commands.map((args) => [clientConf, "--admin-url", worker.url, ...args].join("\t")).join("\n"));
-  return new Promise((resolve) => {
-    const child = spawn("java", ["-cp", classpath, join(import.meta.dirname, "pulsar-admin", "Batch.java"), file]);
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (chunk) => {
-      stdout += chunk;
-    });
-    child.stderr.on("data", (chunk) => {
-      stderr += chunk;
-    });
-    child.on("exit", () => {
-      const results: Printed[] = [];
-      const marker = new RegExp(`${String.fromCharCode(1)}END (-?\\d+)\\n`, "g");
-      let from = 0;
-      for (let match = marker.exec(stdout); match; match = marker.exec(stdout)) {
-        results.push({ code: Number(match[1]), stdout: stdout.slice(from, match.index), stderr });
-        from = match.index + match[0].length;
-      }
-      resolve(results);
-    });
-  });
+  const { stdout, stderr } = await runCommand("java", [
+    "-cp",
+    classpath,
+    join(import.meta.dirname, "pulsar-admin", "Batch.java"),
+    file,
+  ]);
+  const results: Printed[] = [];
+  const marker = new RegExp(`${String.fromCharCode(1)}END (-?\\d+)\\n`, "g");
+  let from = 0;
+  for (let match = marker.exec(stdout); match; match = marker.exec(stdout)) {
+    results.push({ code: Number(match[1]), stdout: stdout.slice(from, match.index), stderr });
+    from = match.index + match[0].length;
+  }
+  return results;
 }
 
 /** Our CLI with stdout that is not a terminal (a pipe, as in a script). */

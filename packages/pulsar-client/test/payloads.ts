@@ -2,22 +2,11 @@
 // long repeats, near-incompressible data, sizes from 0 to the 5 MiB message limit.
 import { appendBatchEntry } from "../src/internal/batch.ts";
 import { Writer } from "../src/internal/protobuf.ts";
+import { seededRandom } from "./seeded-random.ts";
 
 export const MAX_MESSAGE_SIZE = 5 * 1024 * 1024;
 export type RecordType = "people" | "orders";
 export const RECORD_TYPES: readonly RecordType[] = ["people", "orders"];
-
-/** mulberry32: small, fast, good enough to spread test inputs. */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 interface GeneratorSource {
   open(
@@ -93,7 +82,7 @@ export class PayloadGenerator {
   private readonly records: Record<RecordType, Buffer[]>;
 
   private constructor(seed: number, records: Record<RecordType, Buffer[]>) {
-    this.rand = prng(seed);
+    this.rand = seededRandom(seed);
     this.records = records;
   }
 

@@ -4,7 +4,7 @@
 import { afterAll, describe, expect, it } from "vitest";
 import type { Consumer, Producer, SubscriptionType } from "../src/index.ts";
 import { newAdmin, newClient, uniqueTopic } from "./helpers.ts";
-import { prng } from "./payloads.ts";
+import { seededRandom } from "./seeded-random.ts";
 
 const SEED = Number(process.env.UNLOAD_SEED ?? Math.floor(Math.random() * 2 ** 31));
 /** Each test runs iterations until this much time has passed. */
@@ -101,7 +101,7 @@ describe("topic unloads at random moments", () => {
   console.log(`unload schedule seed ${SEED} (UNLOAD_SEED=${SEED} replays it)`);
 
   it("a consumer receives everything published after the last unload, whenever the unloads happen", async () => {
-    const random = prng(SEED);
+    const random = seededRandom(SEED);
     const types: SubscriptionType[] = ["Exclusive", "Failover", "Shared"];
     const started = Date.now();
     let iteration = 0;
@@ -168,7 +168,7 @@ describe("topic unloads at random moments", () => {
   });
 
   it("a producer's sends succeed after unloads around its creation and between its sends", async () => {
-    const random = prng(SEED ^ 0x5bd1e995);
+    const random = seededRandom(SEED ^ 0x5bd1e995);
     const started = Date.now();
     let iteration = 0;
     let unloads = 0;

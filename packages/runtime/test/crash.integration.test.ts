@@ -9,6 +9,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { PulsarClient } from "@pulsar-connect/pulsar-client";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { seededRandom } from "../../pulsar-client/test/seeded-random.ts";
 import { openTestDb } from "./fixtures/sqlite-sink.ts";
 
 const pulsarEndpoints = inject("services").pulsar;
@@ -21,17 +22,6 @@ const workDir = mkdtempSync(join(tmpdir(), "pc-crash-"));
 const seed = Number(process.env.PC_CRASH_SEED ?? Math.floor(Math.random() * 2 ** 31));
 let client: PulsarClient;
 
-/** mulberry32: a small seeded generator, enough to pick kill points reproducibly. */
-function seededRandom(start: number): () => number {
-  let state = start >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32;
-  };
-}
 const random = seededRandom(seed);
 const between = (low: number, high: number) => low + Math.floor(random() * (high - low + 1));
 

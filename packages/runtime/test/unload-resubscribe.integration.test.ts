@@ -3,6 +3,7 @@
 // unload. Seeded; replay a schedule with UNLOAD_SEED=<seed>.
 import { PulsarAdmin, PulsarClient } from "@pulsar-connect/pulsar-client";
 import { afterAll, describe, expect, it } from "vitest";
+import { seededRandom } from "../../pulsar-client/test/seeded-random.ts";
 import type { SinkInstanceStatusData } from "../src/index.ts";
 import { memorySinkInstance, uniqueNames } from "./helpers.ts";
 
@@ -16,18 +17,6 @@ const client = new PulsarClient({ serviceUrl: SERVICE_URL });
 const admin = new PulsarAdmin({ serviceUrl: ADMIN_URL });
 const unique = uniqueNames();
 afterAll(() => client.close());
-
-/** mulberry32: the same seed gives the same schedule. */
-function seededRandom(start: number): () => number {
-  let a = start >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 

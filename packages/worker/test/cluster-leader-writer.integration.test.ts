@@ -2,37 +2,28 @@
 // with ExclusiveWithFencing, as a worker that lost an election does when its take of the writer comes after the
 // leader's. The leader takes its writer back and stays the one writer: writes answer 503 (with the reason) for a
 // moment, never 500, then go through again, and the producer that fenced it can no longer write.
-import { appendFileSync, mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { appendFileSync } from "node:fs";
 import { join } from "node:path";
-import { PulsarAdmin, PulsarClient } from "@pulsar-connect/pulsar-client";
-import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { PulsarClient } from "@pulsar-connect/pulsar-client";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Worker } from "../src/index.ts";
+import { TestCluster } from "./cluster-workers.ts";
 import { http, until } from "./helpers.ts";
 
-const services = inject("services");
-if (services.pulsar === undefined) throw new Error("test/services.json must list pulsar");
-const { serviceUrl, webServiceUrl: adminUrl } = services.pulsar;
-const run = `lw${Date.now().toString(36)}`;
-const namespace = `public/${run}`;
-const connectorsTopic = `persistent://${namespace}/pulsar-connect-${run}-connectors`;
-const workDir = mkdtempSync(join(tmpdir(), "pulsar-connect-leader-writer-"));
 const PORTS = [7901, 7902];
 const LEASE_MS = 3_000;
+
+const cluster = new TestCluster({ runPrefix: "lw", dirPrefix: "pulsar-connect-leader-writer-", leaseMs: LEASE_MS });
+const { serviceUrl, namespace, workDir } = cluster;
+const connectorsTopic = cluster.topic("connectors");
 
 const workers: Worker[] = [];
 let client: PulsarClient | undefined;
 
+/** A cluster worker in this process. */
 async function startWorker(port: number): Promise<Worker> {
   const worker = await Worker.start({
-    port,
-    dataDir: join(workDir, `data-${port}`),
-    hostDirs: [join(import.meta.dirname, "..")],
-    preferSource: true,
-    pulsarServiceUrl: serviceUrl,
-    pulsarAdminUrl: adminUrl,
-    cluster: run,
-    clusterMode: { namespace, leaseMs: LEASE_MS, heartbeatIntervalMs: 500 },
+    ...cluster.workerOptions(port, join(workDir, `data-${port}`)),
     logDestination: { write: (line: string) => appendFileSync(join(workDir, `worker-${port}.log`), line) },
   });
   workers.push(worker);
@@ -64,8 +55,7 @@ beforeAll(async () => {
 afterAll(async () => {
   for (const worker of workers.reverse()) await worker.close().catch(() => undefined);
   await client?.close().catch(() => undefined);
-  await new PulsarAdmin({ serviceUrl: adminUrl }).deleteNamespace(namespace, { force: true }).catch(() => undefined);
-  rmSync(workDir, { recursive: true, force: true });
+  await cluster.close();
 });
 
 describe("the cluster leader's connector store writer (two workers, real Pulsar)", () => {

@@ -3,75 +3,27 @@
 // lease and its instance, while a worker whose loop is wedged for four leases, a worker frozen with SIGSTOP and a
 // worker killed with SIGKILL all stop being members and their instance moves to the other worker. An observer in this
 // process reads the members topic (when each heartbeat arrives) and the assignments topic (the latest placement).
-import { type ChildProcess, spawn } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { type Message, MessageId, PulsarAdmin, PulsarClient, type Reader } from "@pulsar-connect/pulsar-client";
-import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type ClusterWorker, TestCluster } from "./cluster-workers.ts";
 import { http, linesOf, until } from "./helpers.ts";
 
-const services = inject("services");
-if (services.pulsar === undefined) throw new Error("test/services.json must list pulsar");
-const { serviceUrl, webServiceUrl: adminUrl } = services.pulsar;
-const run = `l${Date.now().toString(36)}`;
-const namespace = `public/${run}`;
-const workDir = mkdtempSync(join(tmpdir(), "pulsar-connect-liveness-"));
 const LEASE_MS = 2_000;
 const HEARTBEAT_MS = 500;
 const PORTS = [7321, 7322];
 
-interface RunningWorker {
-  port: number;
-  url: string;
-  workerId: string;
-  child: ChildProcess;
-  log: string;
-}
-
-const spawned: ChildProcess[] = [];
-let launches = 0;
-
-async function startWorker(port: number): Promise<RunningWorker> {
-  launches += 1;
-  const log = join(workDir, `worker-${port}-${launches}.log`);
-  const child = spawn(
-    process.execPath,
-    ["--conditions=@pulsar-connect/source", join(import.meta.dirname, "fixtures/run-cluster-worker.ts")],
-    {
-      env: {
-        ...process.env,
-        PC_WORKER_LOG: log,
-        PC_WORKER_OPTIONS: JSON.stringify({
-          port,
-          dataDir: join(workDir, `data-${port}-${launches}`),
-          hostDirs: [join(import.meta.dirname, "..")],
-          preferSource: true,
-          pulsarServiceUrl: serviceUrl,
-          pulsarAdminUrl: adminUrl,
-          cluster: run,
-          clusterMode: { namespace, leaseMs: LEASE_MS, heartbeatIntervalMs: HEARTBEAT_MS },
-          backoff: { initialMs: 200, maxMs: 1_000 },
-        }),
-      },
-      stdio: ["pipe", "pipe", "inherit"],
-    },
-  );
-  spawned.push(child);
-  const url = await new Promise<string>((resolve, reject) => {
-    let output = "";
-    child.stdout?.on("data", (chunk: Buffer) => {
-      output += chunk.toString();
-      const found = /listening (\S+)/.exec(output);
-      if (found) resolve(found[1] as string);
-    });
-    child.once("exit", (code) => reject(new Error(`the worker on port ${port} exited with ${code} before listening`)));
-  });
-  return { port, url, workerId: `127.0.0.1:${port}`, child, log };
-}
+const cluster = new TestCluster({
+  runPrefix: "l",
+  dirPrefix: "pulsar-connect-liveness-",
+  leaseMs: LEASE_MS,
+  heartbeatIntervalMs: HEARTBEAT_MS,
+  dataDirPerStart: true,
+  stdin: "pipe",
+});
+const { serviceUrl, adminUrl, run, namespace } = cluster;
 
 /** Keeps the worker's main loop busy (`count` bursts of `ms`, `gapMs` apart); resolves after the last burst. */
-function busy(worker: RunningWorker, count: number, ms: number, gapMs: number): Promise<void> {
+function busy(worker: ClusterWorker, count: number, ms: number, gapMs: number): Promise<void> {
   return new Promise((done) => {
     let output = "";
     const listener = (chunk: Buffer) => {
@@ -135,13 +87,13 @@ function owners(): (string | undefined)[] {
 const onBothWorkers = () => new Set(owners()).size === 2 && !owners().includes(undefined);
 const allOnB = () => owners().every((owner) => owner === b.workerId);
 
-const runningLines = (worker: RunningWorker) =>
+const runningLines = (worker: ClusterWorker) =>
   linesOf(worker.log).filter((line) => line.includes('"instance running"')).length;
-const lapseLines = (worker: RunningWorker) =>
+const lapseLines = (worker: ClusterWorker) =>
   linesOf(worker.log).filter((line) => line.includes("cluster lease lapsed")).length;
 
-let a: RunningWorker;
-let b: RunningWorker;
+let a: ClusterWorker;
+let b: ClusterWorker;
 
 beforeAll(async () => {
   const admin = new PulsarAdmin({ serviceUrl: adminUrl });
@@ -152,14 +104,14 @@ beforeAll(async () => {
     ["assignments", onPlacement],
   ] as const) {
     const reader = await observerClient.createReader({
-      topic: `persistent://${namespace}/pulsar-connect-${run}-${topic}`,
+      topic: cluster.topic(topic),
       startMessageId: MessageId.earliest,
     });
     readers.push(reader);
     void observe(reader, handle);
   }
-  a = await startWorker(PORTS[0] as number);
-  b = await startWorker(PORTS[1] as number);
+  a = await cluster.start(PORTS[0] as number);
+  b = await cluster.start(PORTS[1] as number);
   // Writes wait for a leader, which the workers elect within a lease or two.
   await until(
     async () =>
@@ -180,16 +132,9 @@ beforeAll(async () => {
 
 afterAll(async () => {
   observing = false;
-  for (const child of spawned) {
-    if (child.exitCode === null && child.signalCode === null) {
-      child.kill("SIGCONT");
-      child.kill("SIGKILL");
-    }
-  }
   await Promise.all(readers.map((reader) => reader.close().catch(() => undefined)));
   await observerClient?.close().catch(() => undefined);
-  await new PulsarAdmin({ serviceUrl: adminUrl }).deleteNamespace(namespace, { force: true }).catch(() => undefined);
-  rmSync(workDir, { recursive: true, force: true });
+  await cluster.close();
 });
 
 describe("cluster liveness (two worker processes, real Pulsar)", () => {
@@ -245,9 +190,7 @@ describe("cluster liveness (two worker processes, real Pulsar)", () => {
 
   it("a worker killed with SIGKILL stops being a member; its instance moves", async () => {
     const killedAt = performance.now();
-    const gone = new Promise<void>((done) => a.child.once("exit", () => done()));
-    a.child.kill("SIGKILL");
-    await gone;
+    await cluster.kill(a, "SIGKILL");
     await until(allOnB, LEASE_MS * 4, "both instances on b after the kill");
     expect(performance.now() - killedAt).toBeLessThan(LEASE_MS * 4);
   }, 60_000);

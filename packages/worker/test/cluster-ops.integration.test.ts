@@ -3,163 +3,59 @@
 // pulsar-admin), and connector packages (uploaded, or read from a file:// URL) that every worker installs from the
 // cluster's package topic, so that the instances run wherever they are placed, also after the worker that received
 // the package was killed.
-import { type ChildProcess, spawn } from "node:child_process";
 import { createHash } from "node:crypto";
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { MessageId, PulsarAdmin, PulsarClient } from "@pulsar-connect/pulsar-client";
-import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { PulsarAdmin, PulsarClient } from "@pulsar-connect/pulsar-client";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type ClusterWorker, type InstanceStatuses, TestCluster } from "./cluster-workers.ts";
 import { npmPack, writeArchiveSink } from "./fixtures/archive-sink.ts";
-import { http, linesOf, until } from "./helpers.ts";
+import { http, linesOf, runCommand, until } from "./helpers.ts";
 import { javaAvailable, pulsarAdminClasspath } from "./pulsar-admin/classpath.ts";
+import { runPulsarAdmin } from "./pulsar-admin/run-pulsar-admin.ts";
 
-const services = inject("services");
-if (services.pulsar === undefined) throw new Error("test/services.json must list pulsar");
-const { serviceUrl, webServiceUrl: adminUrl } = services.pulsar;
-const run = `co${Date.now().toString(36)}`;
-const namespace = `public/${run}`;
-const workDir = mkdtempSync(join(tmpdir(), "pulsar-connect-cluster-ops-"));
-/** Each worker reads file:// archives from a folder of its own. */
-const allowedOf = (port: number) => join(workDir, `allowed-${port}`);
 const PORTS = [7201, 7202, 7203];
 const LEASE_MS = 3_000;
 const CLI = join(import.meta.dirname, "../../cli/bin/pulsar-connect.js");
 
-interface RunningWorker {
-  port: number;
-  url: string;
-  workerId: string;
-  child: ChildProcess;
-  log: string;
-  dataDir: string;
-}
-
-const workers = new Map<number, RunningWorker>();
-let launches = 0;
-
-async function startWorker(port: number): Promise<RunningWorker> {
-  launches += 1;
-  const log = join(workDir, `worker-${port}-${launches}.log`);
-  const dataDir = join(workDir, `data-${port}-${launches}`);
-  const child = spawn(
-    process.execPath,
-    ["--conditions=@pulsar-connect/source", join(import.meta.dirname, "fixtures/run-cluster-worker.ts")],
-    {
-      env: {
-        ...process.env,
-        PC_WORKER_LOG: log,
-        PC_WORKER_OPTIONS: JSON.stringify({
-          port,
-          dataDir,
-          hostDirs: [join(import.meta.dirname, "..")],
-          preferSource: true,
-          pulsarServiceUrl: serviceUrl,
-          pulsarAdminUrl: adminUrl,
-          cluster: run,
-          clusterMode: { namespace, leaseMs: LEASE_MS, heartbeatIntervalMs: 500 },
-          backoff: { initialMs: 200, maxMs: 1_000 },
-          stopTimeoutMs: 5_000,
-          fileDirs: [allowedOf(port)],
-        }),
-      },
-      stdio: ["ignore", "pipe", "inherit"],
-    },
-  );
-  const url = await new Promise<string>((resolve, reject) => {
-    let output = "";
-    child.stdout?.on("data", (chunk: Buffer) => {
-      output += chunk.toString();
-      const found = /listening (\S+)/.exec(output);
-      if (found) resolve(found[1] as string);
-    });
-    child.once("exit", (code) => reject(new Error(`the worker on port ${port} exited with ${code} before listening`)));
-  });
-  const worker = { port, url, workerId: `127.0.0.1:${port}`, child, log, dataDir };
-  workers.set(port, worker);
-  return worker;
-}
-
-async function killWorker(worker: RunningWorker): Promise<void> {
-  const gone = new Promise<void>((done) => worker.child.once("exit", () => done()));
-  worker.child.kill("SIGKILL");
-  workers.delete(worker.port);
-  await gone;
-}
-
-function anyWorker(): RunningWorker {
-  const first = [...workers.values()][0];
-  if (!first) throw new Error("no worker is running");
-  return first;
-}
-
-/** The leader named by the latest placement on the cluster's assignments topic. */
-async function leaderId(): Promise<string> {
-  const client = new PulsarClient({ serviceUrl });
-  try {
-    const reader = await client.createReader({
-      topic: `persistent://${namespace}/pulsar-connect-${run}-assignments`,
-      startMessageId: MessageId.earliest,
-    });
-    let leader = "";
-    while (await reader.hasMessageAvailable()) {
-      const message = await reader.readNext(10_000);
-      leader = (JSON.parse(message.data.toString("utf8")) as { leader: string }).leader;
-    }
-    await reader.close();
-    return leader;
-  } finally {
-    await client.close();
-  }
-}
+const cluster = new TestCluster({
+  runPrefix: "co",
+  dirPrefix: "pulsar-connect-cluster-ops-",
+  leaseMs: LEASE_MS,
+  dataDirPerStart: true,
+  processOptions: (port) => ({ stopTimeoutMs: 5_000, fileDirs: [allowedOf(port)] }),
+});
+const { serviceUrl, adminUrl, run, namespace, workDir, workers } = cluster;
+/** Each worker reads file:// archives from a folder of its own. */
+const allowedOf = (port: number): string => join(workDir, `allowed-${port}`);
 
 /** Keys of the cluster's package topic: `<sha512 in hex>/<chunk>` per package chunk. */
 async function packageTopicKeys(): Promise<string[]> {
-  const client = new PulsarClient({ serviceUrl });
-  try {
-    const reader = await client.createReader({
-      topic: `persistent://${namespace}/pulsar-connect-${run}-packages`,
-      startMessageId: MessageId.earliest,
-    });
-    const keys: string[] = [];
-    while (await reader.hasMessageAvailable()) keys.push((await reader.readNext(10_000)).key ?? "");
-    await reader.close();
-    return keys;
-  } finally {
-    await client.close();
-  }
+  return (await cluster.readTopic("packages")).map((message) => message.key ?? "");
 }
 
-async function roles(): Promise<{ leader: RunningWorker; followers: RunningWorker[] }> {
-  let leader: RunningWorker | undefined;
+async function roles(): Promise<{ leader: ClusterWorker; followers: ClusterWorker[] }> {
+  let leader: ClusterWorker | undefined;
   await until(
     async () => {
-      const id = await leaderId();
+      const id = await cluster.leaderId();
       leader = [...workers.values()].find((worker) => worker.workerId === id);
       return leader !== undefined;
     },
     30_000,
     "a leader among the running workers",
   );
-  const chosen = leader as RunningWorker;
+  const chosen = leader as ClusterWorker;
   return { leader: chosen, followers: [...workers.values()].filter((worker) => worker !== chosen) };
 }
 
-type Instances = { instanceId: number; status: { running: boolean; workerId: string } }[];
-
-async function instances(kind: "sink" | "source", name: string): Promise<Instances> {
-  const answer = await http(anyWorker().url, "GET", `/admin/v3/${kind}s/${namespace}/${name}/status`);
-  if (answer.status !== 200) throw new Error(`status of ${name}: HTTP ${answer.status} ${answer.text}`);
-  return answer.json.instances as Instances;
-}
-
 /** Waits until every instance of the connector runs on a live worker. */
-async function allRunning(kind: "sink" | "source", name: string, timeoutMs: number): Promise<Instances> {
-  let now: Instances = [];
+async function allRunning(kind: "sink" | "source", name: string, timeoutMs: number): Promise<InstanceStatuses> {
+  let now: InstanceStatuses = [];
   await until(
     async () => {
       const live = new Set([...workers.values()].map((worker) => worker.workerId));
-      now = await instances(kind, name);
+      now = await cluster.instances(kind, name);
       return now.length > 0 && now.every(({ status }) => status.running && live.has(status.workerId));
     },
     timeoutMs,
@@ -169,22 +65,11 @@ async function allRunning(kind: "sink" | "source", name: string, timeoutMs: numb
 }
 
 async function assignments(): Promise<Record<string, string[]>> {
-  return (await http(anyWorker().url, "GET", "/admin/v2/worker/assignments")).json as Record<string, string[]>;
+  return (await http(cluster.anyWorker().url, "GET", "/admin/v2/worker/assignments")).json as Record<string, string[]>;
 }
 
 function cli(...args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [CLI, ...args]);
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (chunk) => {
-      stdout += chunk;
-    });
-    child.stderr.on("data", (chunk) => {
-      stderr += chunk;
-    });
-    child.on("exit", (code) => resolve({ code, stdout, stderr }));
-  });
+  return runCommand(process.execPath, [CLI, ...args]);
 }
 
 async function publish(topic: string, values: string[]): Promise<void> {
@@ -198,11 +83,7 @@ async function publish(topic: string, values: string[]): Promise<void> {
   }
 }
 
-afterAll(async () => {
-  for (const worker of workers.values()) worker.child.kill("SIGKILL");
-  await new PulsarAdmin({ serviceUrl: adminUrl }).deleteNamespace(namespace, { force: true }).catch(() => undefined);
-  rmSync(workDir, { recursive: true, force: true });
-});
+afterAll(() => cluster.close());
 
 describe("operations on a cluster of three worker processes", { timeout: 180_000 }, () => {
   const source = `${run}-gen`;
@@ -211,19 +92,15 @@ describe("operations on a cluster of three worker processes", { timeout: 180_000
   beforeAll(async () => {
     for (const port of PORTS) mkdirSync(allowedOf(port), { recursive: true });
     await new PulsarAdmin({ serviceUrl: adminUrl }).createNamespace(namespace, { ifNotExists: true });
-    await Promise.all(PORTS.map((port) => startWorker(port)));
-    await until(
-      async () => {
-        const answer = await http(anyWorker().url, "POST", sourcePath, {
-          archive: "builtin://data-generator",
-          topicName: `persistent://${namespace}/${run}-generated`,
-          parallelism: 3,
-          configs: { recordType: "people", ratePerSecond: 1 },
-        });
-        if (answer.status >= 300 && answer.status !== 503) throw new Error(`${answer.status} ${answer.text}`);
-        return answer.status < 300;
+    await Promise.all(PORTS.map((port) => cluster.start(port)));
+    await cluster.create(
+      sourcePath,
+      {
+        archive: "builtin://data-generator",
+        topicName: `persistent://${namespace}/${run}-generated`,
+        parallelism: 3,
+        configs: { recordType: "people", ratePerSecond: 1 },
       },
-      30_000,
       "the source created",
     );
     await until(
@@ -235,28 +112,38 @@ describe("operations on a cluster of three worker processes", { timeout: 180_000
 
   it("restarts a stopped instance through the follower that owns it, as upstream's restart", async () => {
     const { followers } = await roles();
-    const owner = followers[0] as RunningWorker;
-    const instance = (await instances("source", source)).find(({ status }) => status.workerId === owner.workerId);
+    const owner = followers[0] as ClusterWorker;
+    const instance = (await cluster.instances("source", source)).find(
+      ({ status }) => status.workerId === owner.workerId,
+    );
     expect(instance, `an instance on the follower ${owner.workerId}`).toBeDefined();
-    const id = (instance as Instances[number]).instanceId;
+    const id = (instance as InstanceStatuses[number]).instanceId;
     const stopped = await http(owner.url, "POST", `${sourcePath}/${id}/stop`);
     expect(stopped.status, stopped.text).toBeLessThan(300);
-    await until(async () => !(await instances("source", source))[id]?.status.running, 20_000, "the instance stopped");
+    await until(
+      async () => !(await cluster.instances("source", source))[id]?.status.running,
+      20_000,
+      "the instance stopped",
+    );
     const restarted = await http(owner.url, "POST", `${sourcePath}/${id}/restart`);
     expect(restarted.status, restarted.text).toBeLessThan(300);
     await allRunning("source", source, 20_000);
     // The connector's restart through a follower starts a stopped instance too.
     expect((await http(owner.url, "POST", `${sourcePath}/${id}/stop`)).status).toBeLessThan(300);
-    await until(async () => !(await instances("source", source))[id]?.status.running, 20_000, "the instance stopped");
+    await until(
+      async () => !(await cluster.instances("source", source))[id]?.status.running,
+      20_000,
+      "the instance stopped",
+    );
     const all = await http(followers[1]?.url as string, "POST", `${sourcePath}/restart`);
     expect(all.status, all.text).toBeLessThan(300);
     await allRunning("source", source, 20_000);
   });
 
   it("streams to the console the log lines of instances that run on other workers", async () => {
-    const viewer = anyWorker();
+    const viewer = cluster.anyWorker();
     const others = new Set(
-      (await instances("source", source))
+      (await cluster.instances("source", source))
         .map(({ status }) => status.workerId)
         .filter((workerId) => workerId !== viewer.workerId),
     );
@@ -308,24 +195,8 @@ describe("operations on a cluster of three worker processes", { timeout: 180_000
       const classpath = pulsarAdminClasspath();
       const clientConf = join(workDir, "client.conf");
       writeFileSync(clientConf, "");
-      for (const target of [leader, followers[0] as RunningWorker]) {
-        const java = await new Promise<{ code: number | null; stderr: string }>((resolve) => {
-          const child = spawn("java", [
-            "-cp",
-            classpath,
-            "org.apache.pulsar.admin.cli.PulsarAdminTool",
-            clientConf,
-            "--admin-url",
-            target.url,
-            "functions-worker",
-            "rebalance",
-          ]);
-          let stderr = "";
-          child.stderr.on("data", (chunk) => {
-            stderr += chunk;
-          });
-          child.on("exit", (code) => resolve({ code, stderr }));
-        });
+      for (const target of [leader, followers[0] as ClusterWorker]) {
+        const java = await runPulsarAdmin(classpath, clientConf, target.url, ["functions-worker", "rebalance"]);
         expect(java.code, java.stderr).toBe(0);
       }
     }
@@ -336,7 +207,7 @@ describe("operations on a cluster of three worker processes", { timeout: 180_000
 
   it("drains a worker: its instances move, it gets none until it restarts, and the status says so", async () => {
     const { followers } = await roles();
-    const drained = followers[0] as RunningWorker;
+    const drained = followers[0] as ClusterWorker;
     const status = async () =>
       (await http(followers[1]?.url as string, "GET", `/admin/v2/worker/leader/drain?workerId=${drained.workerId}`))
         .json as { status: string; lastError: string };
@@ -358,7 +229,11 @@ describe("operations on a cluster of three worker processes", { timeout: 180_000
     const placed = await allRunning("source", source, 30_000);
     expect(placed.map(({ status }) => status.workerId)).not.toContain(drained.workerId);
     expect((await assignments())[drained.workerId]).toBeUndefined();
-    const again = await http(anyWorker().url, "PUT", `/admin/v2/worker/leader/drain?workerId=${drained.workerId}`);
+    const again = await http(
+      cluster.anyWorker().url,
+      "PUT",
+      `/admin/v2/worker/leader/drain?workerId=${drained.workerId}`,
+    );
     expect(again.status, again.text).toBe(412);
     expect(again.json.reason).toBe(`Worker ${drained.workerId} was not yet removed after a prior drain op; try later`);
     const shown = await cli(
@@ -372,8 +247,8 @@ describe("operations on a cluster of three worker processes", { timeout: 180_000
     expect(shown.code, shown.stderr).toBe(0);
     expect(JSON.parse(shown.stdout)).toEqual({ status: "SUCCESS", lastError: "" });
     // A restart makes it a new member: it is placed on again.
-    await killWorker(drained);
-    await startWorker(drained.port);
+    await cluster.kill(drained);
+    await cluster.start(drained.port);
     await until(
       async () =>
         (await allRunning("source", source, 30_000)).some(({ status }) => status.workerId === drained.workerId),
@@ -388,7 +263,7 @@ describe("operations on a cluster of three worker processes", { timeout: 180_000
       join(workDir, "packed"),
     );
     const { followers } = await roles();
-    const receiver = followers[0] as RunningWorker;
+    const receiver = followers[0] as ClusterWorker;
     const name = `${run}-uploaded`;
     const topic = `persistent://${namespace}/${run}-uploaded-in`;
     const out = join(workDir, "uploaded.txt");
@@ -409,12 +284,12 @@ describe("operations on a cluster of three worker processes", { timeout: 180_000
     expect(new Set(placed.map(({ status }) => status.workerId)).size, "instances on every worker").toBe(3);
     await publish(topic, ["a", "b", "c"]);
     await until(() => linesOf(out).length === 3, 30_000, "three lines through the uploaded package");
-    await killWorker(receiver);
+    await cluster.kill(receiver);
     await allRunning("sink", name, 30_000);
     await publish(topic, ["d", "e", "f"]);
     await until(() => linesOf(out).length >= 6, 30_000, "lines after the receiver was killed");
     expect([...new Set(linesOf(out))].sort()).toEqual(["v1:a", "v1:b", "v1:c", "v1:d", "v1:e", "v1:f"]);
-    await startWorker(receiver.port);
+    await cluster.start(receiver.port);
     await until(async () => (await assignments())[receiver.workerId] !== undefined, 30_000, "the receiver placed on");
   });
 
@@ -424,7 +299,7 @@ describe("operations on a cluster of three worker processes", { timeout: 180_000
       join(workDir, "packed-v2"),
     );
     const { followers } = await roles();
-    const receiver = followers[0] as RunningWorker;
+    const receiver = followers[0] as ClusterWorker;
     // Only the receiving worker may read this file: it is in its fileDirs and no other worker's.
     const file = join(allowedOf(receiver.port), "sink-v2.tgz");
     copyFileSync(packed, file);
@@ -483,7 +358,7 @@ describe("operations on a cluster of three worker processes", { timeout: 180_000
     const installedOn = () =>
       [...workers.values()].filter((worker) => existsSync(join(worker.dataDir, "packages", folder)));
     expect(installedOn().length, "installed on the workers that run it").toBeGreaterThan(1);
-    const deleted = await http(anyWorker().url, "DELETE", `/admin/v3/sinks/${namespace}/${name}`);
+    const deleted = await http(cluster.anyWorker().url, "DELETE", `/admin/v3/sinks/${namespace}/${name}`);
     expect(deleted.status, deleted.text).toBe(204);
     await until(() => installedOn().length === 0, 30_000, "the package folder removed on every worker");
   });

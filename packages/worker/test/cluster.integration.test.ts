@@ -3,97 +3,28 @@
 // with SIGKILL, then the leader, then a worker is frozen with SIGSTOP for 60 s. Every time, the instances run again
 // on the others within 10 s, the worker that comes back gets a share, and at the end every table holds each record
 // exactly once.
-import { type ChildProcess, spawn } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { MessageId, PulsarAdmin, PulsarClient } from "@pulsar-connect/pulsar-client";
+import { PulsarAdmin } from "@pulsar-connect/pulsar-client";
 import Database from "better-sqlite3";
-import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type ClusterWorker, TestCluster } from "./cluster-workers.ts";
 import { http, linesOf, until } from "./helpers.ts";
 
-const services = inject("services");
-if (services.pulsar === undefined) throw new Error("test/services.json must list pulsar");
-const { serviceUrl, webServiceUrl: adminUrl } = services.pulsar;
-const run = `c${Date.now().toString(36)}`;
-const namespace = `public/${run}`;
-const workDir = mkdtempSync(join(tmpdir(), "pulsar-connect-cluster-"));
 const PORTS = [7311, 7312, 7313];
 const PIPELINES = 6;
 const RATE = 20;
 const LEASE_MS = 3_000;
 const FAILOVER_LIMIT_MS = 10_000;
 
-interface RunningWorker {
-  port: number;
-  url: string;
-  workerId: string;
-  child: ChildProcess;
-  log: string;
-}
-
-const spawned: ChildProcess[] = [];
-const workers = new Map<number, RunningWorker>();
-let launches = 0;
-
-async function startWorker(port: number): Promise<RunningWorker> {
-  launches += 1;
-  const log = join(workDir, `worker-${port}-${launches}.log`);
-  const child = spawn(
-    process.execPath,
-    ["--conditions=@pulsar-connect/source", join(import.meta.dirname, "fixtures/run-cluster-worker.ts")],
-    {
-      env: {
-        ...process.env,
-        PC_WORKER_LOG: log,
-        PC_WORKER_OPTIONS: JSON.stringify({
-          port,
-          dataDir: join(workDir, `data-${port}`),
-          hostDirs: [join(import.meta.dirname, "..")],
-          preferSource: true,
-          pulsarServiceUrl: serviceUrl,
-          pulsarAdminUrl: adminUrl,
-          cluster: run,
-          clusterMode: { namespace, leaseMs: LEASE_MS, heartbeatIntervalMs: 500 },
-          backoff: { initialMs: 200, maxMs: 1_000 },
-          stopTimeoutMs: 10_000,
-        }),
-      },
-      stdio: ["ignore", "pipe", "inherit"],
-    },
-  );
-  spawned.push(child);
-  const url = await new Promise<string>((resolve, reject) => {
-    let output = "";
-    child.stdout?.on("data", (chunk: Buffer) => {
-      output += chunk.toString();
-      const found = /listening (\S+)/.exec(output);
-      if (found) resolve(found[1] as string);
-    });
-    child.once("exit", (code) => reject(new Error(`the worker on port ${port} exited with ${code} before listening`)));
-  });
-  const worker = { port, url, workerId: `127.0.0.1:${port}`, child, log };
-  workers.set(port, worker);
-  return worker;
-}
-
-function killWorker(worker: RunningWorker, signal: NodeJS.Signals): Promise<void> {
-  const gone = new Promise<void>((done) => worker.child.once("exit", () => done()));
-  worker.child.kill(signal);
-  workers.delete(worker.port);
-  return gone;
-}
-
-afterAll(async () => {
-  for (const child of spawned) {
-    if (child.exitCode === null && child.signalCode === null) {
-      child.kill("SIGCONT");
-      child.kill("SIGKILL");
-    }
-  }
-  await new PulsarAdmin({ serviceUrl: adminUrl }).deleteNamespace(namespace, { force: true }).catch(() => undefined);
-  rmSync(workDir, { recursive: true, force: true });
+const cluster = new TestCluster({
+  runPrefix: "c",
+  dirPrefix: "pulsar-connect-cluster-",
+  leaseMs: LEASE_MS,
+  processOptions: () => ({ stopTimeoutMs: 10_000 }),
 });
+const { adminUrl, run, namespace, workDir, workers } = cluster;
+
+afterAll(() => cluster.close());
 
 const sourceName = (i: number) => `gen-${i}`;
 const sinkName = (i: number) => `rows-${i}`;
@@ -106,19 +37,14 @@ function rows(i: number): number {
 }
 
 /** Each instance (`source:gen-0:0`) -> where it runs, as the cluster's status answers it through `via`. */
-async function placement(via: RunningWorker): Promise<Map<string, { running: boolean; workerId: string }>> {
+async function placement(via: ClusterWorker): Promise<Map<string, { running: boolean; workerId: string }>> {
   const out = new Map<string, { running: boolean; workerId: string }>();
   for (let i = 0; i < PIPELINES; i += 1) {
     for (const [kind, name] of [
       ["source", sourceName(i)],
       ["sink", sinkName(i)],
     ] as const) {
-      const answer = await http(via.url, "GET", `/admin/v3/${kind}s/${namespace}/${name}/status`);
-      if (answer.status !== 200) throw new Error(`status of ${name}: HTTP ${answer.status} ${answer.text}`);
-      for (const instance of answer.json.instances as {
-        instanceId: number;
-        status: { running: boolean; workerId: string };
-      }[]) {
+      for (const instance of await cluster.instances(kind, name, via)) {
         out.set(`${kind}:${name}:${instance.instanceId}`, {
           running: instance.status.running,
           workerId: instance.status.workerId,
@@ -129,19 +55,13 @@ async function placement(via: RunningWorker): Promise<Map<string, { running: boo
   return out;
 }
 
-function anyWorker(): RunningWorker {
-  const first = [...workers.values()][0];
-  if (!first) throw new Error("no worker is running");
-  return first;
-}
-
 /** Waits until all twelve instances run, each on one of the live workers; answers the count per worker. */
 async function allRunning(timeoutMs: number, what: string): Promise<Record<string, number>> {
   let counts: Record<string, number> = {};
   await until(
     async () => {
       const live = new Set([...workers.values()].map((worker) => worker.workerId));
-      const now = await placement(anyWorker());
+      const now = await placement(cluster.anyWorker());
       counts = {};
       for (const { running, workerId } of now.values()) {
         if (!running || !live.has(workerId)) return false;
@@ -155,31 +75,11 @@ async function allRunning(timeoutMs: number, what: string): Promise<Record<strin
   return counts;
 }
 
-/** The leader named by the latest placement on the cluster's assignments topic. */
-async function leaderId(): Promise<string> {
-  const client = new PulsarClient({ serviceUrl });
-  try {
-    const reader = await client.createReader({
-      topic: `persistent://${namespace}/pulsar-connect-${run}-assignments`,
-      startMessageId: MessageId.earliest,
-    });
-    let leader = "";
-    while (await reader.hasMessageAvailable()) {
-      const message = await reader.readNext(10_000);
-      leader = (JSON.parse(message.data.toString("utf8")) as { leader: string }).leader;
-    }
-    await reader.close();
-    return leader;
-  } finally {
-    await client.close();
-  }
-}
-
 /**
  * Takes `victim` away with `signal` and measures, per pipeline that had an instance on it, the time from the signal
  * to the first second of records written after it (rows beyond those written at the signal plus one second's worth).
  */
-async function takeAway(victim: RunningWorker, signal: NodeJS.Signals): Promise<number[]> {
+async function takeAway(victim: ClusterWorker, signal: NodeJS.Signals): Promise<number[]> {
   const before = await placement(victim);
   const touched = new Set<number>();
   for (const [key, where] of before) {
@@ -191,7 +91,7 @@ async function takeAway(victim: RunningWorker, signal: NodeJS.Signals): Promise<
   if (signal === "SIGSTOP") {
     victim.child.kill("SIGSTOP");
     workers.delete(victim.port);
-  } else await killWorker(victim, signal);
+  } else await cluster.kill(victim, signal);
   const recovered = new Map<number, number>();
   while (recovered.size < touched.size && Date.now() - start < 60_000) {
     for (const i of touched) {
@@ -223,7 +123,7 @@ describe("a cluster of three worker processes", () => {
       );
       databases.push(db);
     }
-    await Promise.all(PORTS.map((port) => startWorker(port)));
+    await Promise.all(PORTS.map((port) => cluster.start(port)));
   }, 60_000);
 
   afterAll(() => {
@@ -231,26 +131,14 @@ describe("a cluster of three worker processes", () => {
   });
 
   it("spreads twelve EFFECTIVELY_ONCE instances over the three workers", { timeout: 120_000 }, async () => {
-    const submit = async (path: string, body: unknown) => {
-      await until(
-        async () => {
-          const answer = await http(anyWorker().url, "POST", path, body);
-          if (answer.status >= 300 && answer.status !== 503)
-            throw new Error(`${path}: ${answer.status} ${answer.text}`);
-          return answer.status < 300;
-        },
-        30_000,
-        `${path} accepted`,
-      );
-    };
     for (let i = 0; i < PIPELINES; i += 1) {
-      await submit(`/admin/v3/sources/${namespace}/${sourceName(i)}`, {
+      await cluster.create(`/admin/v3/sources/${namespace}/${sourceName(i)}`, {
         archive: "builtin://data-generator",
         topicName: topicOf(i),
         processingGuarantees: "EFFECTIVELY_ONCE",
         configs: { recordType: "people", ratePerSecond: RATE },
       });
-      await submit(`/admin/v3/sinks/${namespace}/${sinkName(i)}`, {
+      await cluster.create(`/admin/v3/sinks/${namespace}/${sinkName(i)}`, {
         archive: "builtin://jdbc-sqlite",
         inputs: [topicOf(i)],
         sourceSubscriptionPosition: "Earliest",
@@ -278,10 +166,10 @@ describe("a cluster of three worker processes", () => {
 
   it("answers per-instance operations on any worker by reaching the owner", { timeout: 120_000 }, async () => {
     const path = `/admin/v3/sinks/${namespace}/${sinkName(1)}`;
-    const owner = (await placement(anyWorker())).get(`sink:${sinkName(1)}:0`)?.workerId;
-    const other = [...workers.values()].find((worker) => worker.workerId !== owner) as RunningWorker;
-    const ownerWorker = [...workers.values()].find((worker) => worker.workerId === owner) as RunningWorker;
-    const restartLines = (worker: RunningWorker) =>
+    const owner = (await placement(cluster.anyWorker())).get(`sink:${sinkName(1)}:0`)?.workerId;
+    const other = [...workers.values()].find((worker) => worker.workerId !== owner) as ClusterWorker;
+    const ownerWorker = [...workers.values()].find((worker) => worker.workerId === owner) as ClusterWorker;
+    const restartLines = (worker: ClusterWorker) =>
       linesOf(worker.log).filter((line) => line.includes("connector restart") && line.includes(sinkName(1)));
     expect((await http(other.url, "POST", `${path}/0/restart`)).status).toBeLessThan(300);
     expect(restartLines(ownerWorker), "the owner restarted the instance").toHaveLength(1);
@@ -296,8 +184,8 @@ describe("a cluster of three worker processes", () => {
     expect((await http(other.url, "POST", `${path}/0/start`)).status).toBeLessThan(300);
     await allRunning(30_000, "the instance running again");
     // A write through a worker that does not lead reaches the leader: the update shows everywhere.
-    const leader = await leaderId();
-    const follower = [...workers.values()].find((worker) => worker.workerId !== leader) as RunningWorker;
+    const leader = await cluster.leaderId();
+    const follower = [...workers.values()].find((worker) => worker.workerId !== leader) as ClusterWorker;
     const updated = await http(follower.url, "PUT", `/admin/v3/sources/${namespace}/${sourceName(1)}`, {
       configs: { recordType: "people", ratePerSecond: RATE + 1 },
     });
@@ -320,8 +208,8 @@ describe("a cluster of three worker processes", () => {
   });
 
   it("refuses a write marked as forwarded on a worker that does not lead", { timeout: 60_000 }, async () => {
-    const leader = await leaderId();
-    const follower = [...workers.values()].find((worker) => worker.workerId !== leader) as RunningWorker;
+    const leader = await cluster.leaderId();
+    const follower = [...workers.values()].find((worker) => worker.workerId !== leader) as ClusterWorker;
     const name = `${run}-forged`;
     const forged = await http(
       follower.url,
@@ -341,7 +229,7 @@ describe("a cluster of three worker processes", () => {
   });
 
   it("refuses a connector package it cannot fetch, naming the URL", { timeout: 60_000 }, async () => {
-    const answer = await http(anyWorker().url, "POST", `/admin/v3/sinks/${namespace}/${run}-fetched`, {
+    const answer = await http(cluster.anyWorker().url, "POST", `/admin/v3/sinks/${namespace}/${run}-fetched`, {
       archive: "http://127.0.0.1:9/connector.tgz",
       inputs: [topicOf(0)],
     });
@@ -354,11 +242,11 @@ describe("a cluster of three worker processes", () => {
   }, async () => {
     const counts = await allRunning(30_000, "twelve running instances");
     const [busiest] = Object.entries(counts).sort(([, a], [, b]) => b - a)[0] as [string, number];
-    const victim = [...workers.values()].find((worker) => worker.workerId === busiest) as RunningWorker;
+    const victim = [...workers.values()].find((worker) => worker.workerId === busiest) as ClusterWorker;
     const times = await takeAway(victim, "SIGKILL");
     failovers.push(...times);
     expect(Math.max(...times), `failover times ${times.join(", ")} ms`).toBeLessThanOrEqual(FAILOVER_LIMIT_MS);
-    await startWorker(victim.port);
+    await cluster.start(victim.port);
     await until(
       async () => ((await allRunning(30_000, "twelve running instances"))[victim.workerId] ?? 0) >= 3,
       60_000,
@@ -368,17 +256,17 @@ describe("a cluster of three worker processes", () => {
 
   it("moves the leader's instances within 10 s when the leader is killed", { timeout: 180_000 }, async () => {
     await allRunning(30_000, "twelve running instances");
-    const leader = await leaderId();
+    const leader = await cluster.leaderId();
     const victim = [...workers.values()].find((worker) => worker.workerId === leader);
     expect(victim, `the leader ${leader} is one of the workers`).toBeDefined();
-    const times = await takeAway(victim as RunningWorker, "SIGKILL");
+    const times = await takeAway(victim as ClusterWorker, "SIGKILL");
     failovers.push(...times);
     expect(Math.max(...times), `failover times ${times.join(", ")} ms`).toBeLessThanOrEqual(FAILOVER_LIMIT_MS);
-    await until(async () => (await leaderId()) !== leader, 20_000, "a new leader");
-    await startWorker((victim as RunningWorker).port);
+    await until(async () => (await cluster.leaderId()) !== leader, 20_000, "a new leader");
+    await cluster.start((victim as ClusterWorker).port);
     await until(
       async () =>
-        ((await allRunning(30_000, "twelve running instances"))[(victim as RunningWorker).workerId] ?? 0) >= 3,
+        ((await allRunning(30_000, "twelve running instances"))[(victim as ClusterWorker).workerId] ?? 0) >= 3,
       60_000,
       "the rejoined worker runs a share",
     );
@@ -389,7 +277,7 @@ describe("a cluster of three worker processes", () => {
   }, async () => {
     const counts = await allRunning(30_000, "twelve running instances");
     const [busiest] = Object.entries(counts).sort(([, a], [, b]) => b - a)[0] as [string, number];
-    const victim = [...workers.values()].find((worker) => worker.workerId === busiest) as RunningWorker;
+    const victim = [...workers.values()].find((worker) => worker.workerId === busiest) as ClusterWorker;
     const times = await takeAway(victim, "SIGSTOP");
     failovers.push(...times);
     expect(Math.max(...times), `failover times ${times.join(", ")} ms`).toBeLessThanOrEqual(FAILOVER_LIMIT_MS);
@@ -412,19 +300,23 @@ describe("a cluster of three worker processes", () => {
     timeout: 120_000,
   }, async () => {
     await allRunning(30_000, "twelve running instances");
-    const victim = [...workers.values()][0] as RunningWorker;
+    const victim = [...workers.values()][0] as ClusterWorker;
     const start = Date.now();
-    await killWorker(victim, "SIGTERM");
+    await cluster.kill(victim, "SIGTERM");
     expect(victim.child.exitCode, "the worker exits normally after draining").toBe(0);
     await allRunning(FAILOVER_LIMIT_MS, "every instance running on the remaining workers");
     console.log(`SIGTERM of ${victim.workerId}: every instance running on the others after ${Date.now() - start} ms`);
-    await startWorker(victim.port);
+    await cluster.start(victim.port);
     await allRunning(60_000, "twelve running instances after the rejoin");
   });
 
   it("holds every record exactly once in every table", { timeout: 180_000 }, async () => {
     for (let i = 0; i < PIPELINES; i += 1) {
-      const answer = await http(anyWorker().url, "POST", `/admin/v3/sources/${namespace}/${sourceName(i)}/stop`);
+      const answer = await http(
+        cluster.anyWorker().url,
+        "POST",
+        `/admin/v3/sources/${namespace}/${sourceName(i)}/stop`,
+      );
       expect(answer.status, answer.text).toBeLessThan(300);
     }
     const admin = new PulsarAdmin({ serviceUrl: adminUrl });
@@ -451,8 +343,8 @@ describe("a cluster of three worker processes", () => {
     // A delete through a worker that does not run the sink stops it where it runs before its subscription goes.
     const subscription = `${namespace}/${sinkName(0)}`;
     expect(await admin.getSubscriptions(topicOf(0))).toContain(subscription);
-    const owner = (await placement(anyWorker())).get(`sink:${sinkName(0)}:0`)?.workerId;
-    const other = [...workers.values()].find((worker) => worker.workerId !== owner) as RunningWorker;
+    const owner = (await placement(cluster.anyWorker())).get(`sink:${sinkName(0)}:0`)?.workerId;
+    const other = [...workers.values()].find((worker) => worker.workerId !== owner) as ClusterWorker;
     const deleted = await http(other.url, "DELETE", `/admin/v3/sinks/${namespace}/${sinkName(0)}`);
     expect(deleted.status, deleted.text).toBeLessThan(300);
     await new Promise((done) => setTimeout(done, 2 * LEASE_MS));

@@ -1,3 +1,4 @@
+import { type ChildProcess, spawn } from "node:child_process";
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import type { WorkerOptions } from "../src/index.ts";
 
@@ -20,6 +21,42 @@ export async function until(
     }
     await new Promise((done) => setTimeout(done, 100));
   }
+}
+
+/** Runs a command to its end; its exit code and what it printed. */
+export function runCommand(
+  command: string,
+  args: string[],
+  options: { env?: NodeJS.ProcessEnv } = {},
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(command, args, options);
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (chunk) => {
+      stdout += chunk;
+    });
+    child.stderr.on("data", (chunk) => {
+      stderr += chunk;
+    });
+    child.on("exit", (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+/**
+ * The URL a worker process prints once its admin API is up (`listening <url>`, as the fixtures run-worker.ts and
+ * run-cluster-worker.ts do); fails if `worker` (as the error names it) exits before.
+ */
+export function listeningUrl(child: ChildProcess, worker = "the worker"): Promise<string> {
+  return new Promise<string>((resolve, reject) => {
+    let output = "";
+    child.stdout?.on("data", (chunk: Buffer) => {
+      output += chunk.toString();
+      const found = /listening (\S+)/.exec(output);
+      if (found) resolve(found[1] as string);
+    });
+    child.once("exit", (code) => reject(new Error(`${worker} exited with ${code} before listening`)));
+  });
 }
 
 /** Lines of a file, or [] when it does not exist yet. */

@@ -1,4 +1,3 @@
-import { spawn } from "node:child_process";
 import { createHash } from "node:crypto";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer, type Server } from "node:http";
@@ -14,6 +13,7 @@ import { fixtureHost } from "./fixtures/host.ts";
 import { sinkPackageJson, tarball } from "./fixtures/tar-writer.ts";
 import { http, linesOf, testWorkerOptions, until } from "./helpers.ts";
 import { javaAvailable, pulsarAdminClasspath } from "./pulsar-admin/classpath.ts";
+import { runPulsarAdmin } from "./pulsar-admin/run-pulsar-admin.ts";
 
 // Connector packages that are installed nowhere: uploaded by Apache Pulsar's Java pulsar-admin (multipart `data`
 // part), fetched from http:// and file:// URLs, installed by the worker into its data folder and run from there.
@@ -43,26 +43,7 @@ function packageFolder(file: string): string {
 }
 
 function pulsarAdmin(...args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn("java", [
-      "-cp",
-      classpath,
-      "org.apache.pulsar.admin.cli.PulsarAdminTool",
-      clientConf,
-      "--admin-url",
-      worker.url,
-      ...args,
-    ]);
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (chunk) => {
-      stdout += chunk;
-    });
-    child.stderr.on("data", (chunk) => {
-      stderr += chunk;
-    });
-    child.on("exit", (code) => resolve({ code, stdout, stderr }));
-  });
+  return runPulsarAdmin(classpath, clientConf, worker.url, args);
 }
 
 async function publish(topic: string, values: string[]): Promise<void> {

@@ -10,7 +10,7 @@ import Database from "better-sqlite3";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { Worker } from "../src/index.ts";
 import { fixtureHost } from "./fixtures/host.ts";
-import { http, instanceProcesses, subscriptionStats, testWorkerOptions, until } from "./helpers.ts";
+import { http, instanceProcesses, listeningUrl, subscriptionStats, testWorkerOptions, until } from "./helpers.ts";
 
 const services = inject("services");
 if (services.pulsar === undefined) throw new Error("test/services.json must list pulsar");
@@ -55,15 +55,7 @@ describe("a worker killed with SIGKILL", () => {
       },
     );
     spawned.push(child);
-    const url = await new Promise<string>((resolve, reject) => {
-      let output = "";
-      child.stdout?.on("data", (chunk: Buffer) => {
-        output += chunk.toString();
-        const found = /listening (\S+)/.exec(output);
-        if (found) resolve(found[1] as string);
-      });
-      child.once("exit", (code) => reject(new Error(`the worker exited with ${code} before listening`)));
-    });
+    const url = await listeningUrl(child);
     const name = `${run}-orphans`;
     const created = await http(url, "POST", `/admin/v3/sources/public/default/${name}`, {
       archive: "builtin://test-counter",

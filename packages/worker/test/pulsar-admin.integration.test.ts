@@ -1,4 +1,3 @@
-import { spawn } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -7,6 +6,7 @@ import { signToken, Worker } from "../src/index.ts";
 import { fixtureHost } from "./fixtures/host.ts";
 import { http, linesOf, subscriptionStats, testWorkerOptions, until } from "./helpers.ts";
 import { javaAvailable, pulsarAdminClasspath } from "./pulsar-admin/classpath.ts";
+import { runPulsarAdmin } from "./pulsar-admin/run-pulsar-admin.ts";
 
 // Apache Pulsar's own `pulsar-admin` (Java, from Maven Central) managing connectors on a pulsar-connect worker.
 const services = inject("services");
@@ -31,27 +31,7 @@ function pulsarAdminAt(
   options: string[],
   args: string[],
 ): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn("java", [
-      "-cp",
-      classpath,
-      "org.apache.pulsar.admin.cli.PulsarAdminTool",
-      clientConf,
-      "--admin-url",
-      url,
-      ...options,
-      ...args,
-    ]);
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (chunk) => {
-      stdout += chunk;
-    });
-    child.stderr.on("data", (chunk) => {
-      stderr += chunk;
-    });
-    child.on("exit", (code) => resolve({ code, stdout, stderr }));
-  });
+  return runPulsarAdmin(classpath, clientConf, url, [...options, ...args]);
 }
 
 // Outside CI a machine without Java or Maven skips this file (and the summary counts the skips); under CI=true it

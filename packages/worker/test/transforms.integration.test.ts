@@ -1,4 +1,3 @@
-import { spawn } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -8,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { Worker } from "../src/index.ts";
 import { http, subscriptionStats, testWorkerOptions, until } from "./helpers.ts";
 import { javaAvailable, pulsarAdminClasspath } from "./pulsar-admin/classpath.ts";
+import { runPulsarAdmin } from "./pulsar-admin/run-pulsar-admin.ts";
 
 // Sink transforms: the real `transforms` function package in front of the real jdbc-sqlite sink, on a real worker and
 // Pulsar, created by Apache Pulsar's own Java pulsar-admin and through the REST API.
@@ -26,26 +26,7 @@ let client: PulsarClient;
 const logs: string[] = [];
 
 function pulsarAdmin(...args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn("java", [
-      "-cp",
-      classpath,
-      "org.apache.pulsar.admin.cli.PulsarAdminTool",
-      clientConf,
-      "--admin-url",
-      worker.url,
-      ...args,
-    ]);
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (chunk) => {
-      stdout += chunk;
-    });
-    child.stderr.on("data", (chunk) => {
-      stderr += chunk;
-    });
-    child.on("exit", (code) => resolve({ code, stdout, stderr }));
-  });
+  return runPulsarAdmin(classpath, clientConf, worker.url, args);
 }
 
 async function publish(topic: string, values: unknown[]): Promise<void> {

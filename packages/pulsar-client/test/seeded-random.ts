@@ -1,0 +1,14 @@
+// The one seeded generator of the tests that draw random inputs or schedules: the same seed gives the same sequence
+// on every machine, so a failed run replays from the seed it printed.
+
+/** mulberry32: small, fast, good enough to spread test inputs; uniform in [0, 1). */
+export function seededRandom(seed: number): () => number {
+  let state = seed >>> 0;
+  return () => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
