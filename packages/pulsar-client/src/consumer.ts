@@ -434,6 +434,12 @@ class PartitionConsumer implements ConsumerHandler {
       // broker, for when this consumer is the active one again.
       this.chunkedInProgress.clear();
       this.addPermits(this.parent.dropQueued(this.index));
+    } else {
+      // The broker sends this notice when it rewinds for the new active consumer, but a read it had already parked
+      // at the end of the topic for that consumer (after dispatching to it before the notice) survives the rewind:
+      // nothing that the previous consumer left unacknowledged comes until a new message is published. A rewind
+      // asked for by this consumer cancels that read. The copies already queued come again after it.
+      this.rewindOnBroker();
     }
     this.opts.onActiveConsumerChange?.({ topic: this.topic, active });
   }
@@ -488,6 +494,11 @@ class PartitionConsumer implements ConsumerHandler {
     const numInBatch = md.numMessagesInBatch;
     const count = numInBatch ?? 1;
     this.received(count);
+    if (!this.shared && cmd.consumerEpoch !== undefined && cmd.consumerEpoch < this.epoch) {
+      // Sent before the broker took this consumer's last rewind: it comes again after it.
+      this.addPermits(count);
+      return;
+    }
     if (!frame.checksumOk) {
       this.undecodable(idData, count, "CHECKSUM", "the payload does not match its CRC32C checksum");
       return;
@@ -919,19 +930,31 @@ class PartitionConsumer implements ConsumerHandler {
     if (rest.length) this.redeliverIds(rest);
   }
 
+  /**
+   * Asks the broker to send everything unacknowledged again (a single-active dispatcher rewinds to the first
+   * unacknowledged message). The prefetched copies are dropped, and the consumer epoch goes up with the request:
+   * the broker stamps what it sends with the epoch it last took, so copies it sent before it took this rewind are
+   * dropped on arrival instead of being handed out twice.
+   */
+  private rewindOnBroker(): void {
+    if (!this.conn || this.state !== "ready") return;
+    this.epoch += 1n;
+    const dropped = this.parent.dropQueued(this.index);
+    this.batchAcks.clear();
+    this.chunkedInProgress.clear();
+    this.unacked.clear();
+    this.conn.write({
+      type: CommandType.REDELIVER_UNACKNOWLEDGED_MESSAGES,
+      redeliverUnacknowledgedMessages: { consumerId: this.consumerId, consumerEpoch: this.epoch },
+    });
+    this.addPermits(dropped);
+  }
+
   private redeliverIds(messages: Message[]): void {
     if (!this.conn || this.state !== "ready") return;
     if (!this.shared) {
-      // Single-active dispatchers can only rewind everything: drop the prefetched copies first.
-      const dropped = this.parent.dropQueued(this.index);
-      this.batchAcks.clear();
-      this.chunkedInProgress.clear();
-      this.unacked.clear();
-      this.conn.write({
-        type: CommandType.REDELIVER_UNACKNOWLEDGED_MESSAGES,
-        redeliverUnacknowledgedMessages: { consumerId: this.consumerId },
-      });
-      this.addPermits(dropped);
+      // Single-active dispatchers can only rewind everything.
+      this.rewindOnBroker();
       return;
     }
     const seen = new Set<string>();

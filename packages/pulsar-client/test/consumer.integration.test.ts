@@ -56,6 +56,60 @@ describe("subscriptions", () => {
     await standby.close();
   });
 
+  it("a failover consumer handed the topic mid-stream receives what the old one left unacknowledged, without new messages", async () => {
+    // The broker may dispatch to the new active consumer before it sends the notice, and park a read for it at the
+    // end of the topic; its rewind on the notice does not cancel that read. Closing the active consumer while
+    // messages stream in hits that window; after the stream stops, no new message would ever release the read.
+    for (let round = 0; round < 8; round++) {
+      const topic = uniqueTopic("failover-parked");
+      const mk = (name: string) =>
+        client.subscribe({
+          topic,
+          subscription: "fo",
+          subscriptionType: "Failover",
+          consumerName: name,
+          subscriptionInitialPosition: "Earliest",
+        });
+      const producerClient = newClient();
+      const first = await mk("a");
+      const second = await mk("b");
+      await waitFor(() => first.isActive() !== undefined && second.isActive() !== undefined, 10_000, "active events");
+      const [active, standby] = first.isActive() ? [first, second] : [second, first];
+      const producer = await producerClient.createProducer({ topic, batchingEnabled: false });
+      let sent = 0;
+      let streaming = true;
+      const stream = (async () => {
+        while (streaming) {
+          await Promise.all(Array.from({ length: 20 }, () => producer.send({ value: Buffer.from(String(sent++)) })));
+        }
+      })();
+      // The active consumer takes messages and acknowledges none; it leaves while they keep coming.
+      for (let taken = 0; taken < 200; taken++) await active.receive(10_000);
+      await active.close();
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      streaming = false;
+      await stream;
+      await producer.close();
+      await producerClient.close();
+      const seen = new Set<string>();
+      for (;;) {
+        const m = await standby.receive(5_000).catch(() => undefined);
+        if (!m) break;
+        seen.add(m.data.toString());
+        await standby.acknowledge(m);
+        if (seen.size === sent) break;
+      }
+      const missing = Array.from({ length: sent }, (_, i) => String(i)).filter((v) => !seen.has(v));
+      expect({ round, sent, missing: missing.length, first: missing.slice(0, 5) }).toEqual({
+        round,
+        sent,
+        missing: 0,
+        first: [],
+      });
+      await standby.close();
+    }
+  });
+
   it("a failover consumer that loses a partition hands out nothing it prefetched from it", async () => {
     const topic = uniqueTopic("failover-moved");
     await admin.createPartitionedTopic(topic, 2);
