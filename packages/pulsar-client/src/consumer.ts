@@ -494,11 +494,6 @@ class PartitionConsumer implements ConsumerHandler {
     const numInBatch = md.numMessagesInBatch;
     const count = numInBatch ?? 1;
     this.received(count);
-    if (!this.shared && cmd.consumerEpoch !== undefined && cmd.consumerEpoch < this.epoch) {
-      // Sent before the broker took this consumer's last rewind: it comes again after it.
-      this.addPermits(count);
-      return;
-    }
     if (!frame.checksumOk) {
       this.undecodable(idData, count, "CHECKSUM", "the payload does not match its CRC32C checksum");
       return;
@@ -932,20 +927,21 @@ class PartitionConsumer implements ConsumerHandler {
 
   /**
    * Asks the broker to send everything unacknowledged again (a single-active dispatcher rewinds to the first
-   * unacknowledged message). The prefetched copies are dropped, and the consumer epoch goes up with the request:
-   * the broker stamps what it sends with the epoch it last took, so copies it sent before it took this rewind are
-   * dropped on arrival instead of being handed out twice.
+   * unacknowledged message); the prefetched copies are dropped first. Messages the broker sent before it took the
+   * request may still arrive and then come once more. No consumer epoch goes with the request: the broker takes a
+   * new epoch even when it ignores the rewind (another one pending, this consumer no longer the active one), and a
+   * read it had parked keeps the older epoch, so dropping what carries it could skip messages for good.
    */
   private rewindOnBroker(): void {
     if (!this.conn || this.state !== "ready") return;
-    this.epoch += 1n;
     const dropped = this.parent.dropQueued(this.index);
     this.batchAcks.clear();
     this.chunkedInProgress.clear();
     this.unacked.clear();
+    this.nacked.clear();
     this.conn.write({
       type: CommandType.REDELIVER_UNACKNOWLEDGED_MESSAGES,
-      redeliverUnacknowledgedMessages: { consumerId: this.consumerId, consumerEpoch: this.epoch },
+      redeliverUnacknowledgedMessages: { consumerId: this.consumerId },
     });
     this.addPermits(dropped);
   }
@@ -1288,12 +1284,17 @@ export class Consumer implements AsyncIterable<Message> {
 
   /** @internal Removes prefetched messages of one partition; returns how many. */
   dropQueued(owner: number): number {
-    const before = this.queue.length - this.head;
-    this.queue = this.queue.slice(this.head).filter((m) => m._ownerId !== owner);
+    let permits = 0;
+    this.queue = this.queue.slice(this.head).filter((m) => {
+      if (m._ownerId !== owner) return true;
+      // An entry that could not be decoded stands for every message of its batch.
+      permits += m instanceof Undecodable ? m.count : 1;
+      return false;
+    });
     this.head = 0;
     const part = this.parts[owner];
     if (part) part.queuedBytes = 0;
-    return before - this.queue.length;
+    return permits;
   }
 
   /** @internal */
