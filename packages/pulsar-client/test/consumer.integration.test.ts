@@ -19,6 +19,17 @@ async function produce(
   return ids;
 }
 
+/** A consumer named `name` of the Failover subscription "fo" of `topic`, from its earliest message. */
+function failoverConsumer(topic: string, name: string) {
+  return client.subscribe({
+    topic,
+    subscription: "fo",
+    subscriptionType: "Failover",
+    consumerName: name,
+    subscriptionInitialPosition: "Earliest",
+  });
+}
+
 async function expectNothing(consumer: { receive(t?: number): Promise<Message> }, ms = 1500): Promise<void> {
   await expect(consumer.receive(ms)).rejects.toMatchObject({ code: "TIMEOUT" });
 }
@@ -62,17 +73,9 @@ describe("subscriptions", () => {
     // messages stream in hits that window; after the stream stops, no new message would ever release the read.
     for (let round = 0; round < 8; round++) {
       const topic = uniqueTopic("failover-parked");
-      const mk = (name: string) =>
-        client.subscribe({
-          topic,
-          subscription: "fo",
-          subscriptionType: "Failover",
-          consumerName: name,
-          subscriptionInitialPosition: "Earliest",
-        });
       const producerClient = newClient();
-      const first = await mk("a");
-      const second = await mk("b");
+      const first = await failoverConsumer(topic, "a");
+      const second = await failoverConsumer(topic, "b");
       await waitFor(() => first.isActive() !== undefined && second.isActive() !== undefined, 10_000, "active events");
       const [active, standby] = first.isActive() ? [first, second] : [second, first];
       const producer = await producerClient.createProducer({ topic, batchingEnabled: false });
@@ -113,15 +116,7 @@ describe("subscriptions", () => {
   it("a failover consumer that loses a partition hands out nothing it prefetched from it", async () => {
     const topic = uniqueTopic("failover-moved");
     await admin.createPartitionedTopic(topic, 2);
-    const mk = (name: string) =>
-      client.subscribe({
-        topic,
-        subscription: "fo",
-        subscriptionType: "Failover",
-        consumerName: name,
-        subscriptionInitialPosition: "Earliest",
-      });
-    const a = await mk("a");
+    const a = await failoverConsumer(topic, "a");
     const producer = await client.createProducer({ topic, batchingEnabled: false });
     await Promise.all(
       Array.from({ length: 40 }, (_, i) => producer.send({ value: Buffer.from(`m-${i}`), partition: i % 2 })),
@@ -130,7 +125,7 @@ describe("subscriptions", () => {
     // Both partitions prefetched by "a", none handed out; then "b" joins and gets partition 1 (index % consumers).
     const first = await a.receive(10_000);
     await new Promise((resolve) => setTimeout(resolve, 500));
-    const b = await mk("b");
+    const b = await failoverConsumer(topic, "b");
     await waitFor(() => a.isActive(`${topic}-partition-1`) === false, 10_000, "a to lose partition 1");
     const fromA = [first];
     for (;;) {
