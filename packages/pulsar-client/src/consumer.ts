@@ -144,11 +144,20 @@ interface ResolvedOptions extends ConsumerOptions {
   durable: boolean;
 }
 
+/**
+ * How long a consumer the broker made active waits for a first message before it asks for a rewind itself (see
+ * `onActiveConsumerChange`).
+ */
+const ACTIVATION_QUIET_MS = 1000;
+
 /** Consumer of one topic partition; its messages go to the parent's queue. */
 class PartitionConsumer implements ConsumerHandler {
   readonly consumerId: bigint;
   state: State = "connecting";
   active: boolean | undefined;
+  /** Set when the broker made this consumer the active one: checks that messages came after the notice. */
+  private activationCheck: NodeJS.Timeout | undefined;
+  private receivedSinceActivation = false;
   private conn: Connection | undefined;
   /** Permits earned back (messages taken or skipped) and not yet handed to the broker. */
   private permits = 0;
@@ -426,7 +435,10 @@ class PartitionConsumer implements ConsumerHandler {
   }
 
   onActiveConsumerChange(active: boolean): void {
+    const handedOver = active && this.active !== true;
     this.active = active;
+    clearTimeout(this.activationCheck);
+    this.activationCheck = undefined;
     if (!active) {
       // The broker rewinds to the first unacknowledged message for the new active consumer: handing out what this
       // one prefetched before would give the same messages to two consumers (and to an application that tracks
@@ -434,12 +446,18 @@ class PartitionConsumer implements ConsumerHandler {
       // broker, for when this consumer is the active one again.
       this.chunkedInProgress.clear();
       this.addPermits(this.parent.dropQueued(this.index));
-    } else {
+    } else if (handedOver) {
       // The broker sends this notice when it rewinds for the new active consumer, but a read it had already parked
-      // at the end of the topic for that consumer (after dispatching to it before the notice) survives the rewind:
-      // nothing that the previous consumer left unacknowledged comes until a new message is published. A rewind
-      // asked for by this consumer cancels that read. The copies already queued come again after it.
-      this.rewindOnBroker();
+      // at the end of the topic for that consumer (issued when a dispatch to the previous one completed) survives
+      // the rewind: nothing the previous consumer left unacknowledged comes until a new message is published. When
+      // nothing arrives after the notice, a rewind asked for by this consumer cancels that read. (Asked at once, it
+      // would make the broker send twice whatever it dispatched before taking the request.)
+      this.receivedSinceActivation = false;
+      this.activationCheck = setTimeout(() => {
+        this.activationCheck = undefined;
+        if (this.active === true && !this.receivedSinceActivation) this.rewindOnBroker();
+      }, ACTIVATION_QUIET_MS);
+      this.activationCheck.unref();
     }
     this.opts.onActiveConsumerChange?.({ topic: this.topic, active });
   }
@@ -487,6 +505,7 @@ class PartitionConsumer implements ConsumerHandler {
 
   onMessage(cmd: NonNullable<BaseCommandPb["message"]>, frame: Frame): void {
     if (this.state !== "ready" || this.seeking) return;
+    this.receivedSinceActivation = true;
     const idData = cmd.messageId ?? {};
     const md = frame.metadata;
     const payload = frame.payload;
@@ -1043,6 +1062,8 @@ class PartitionConsumer implements ConsumerHandler {
   }
 
   private stopTimers(): void {
+    clearTimeout(this.activationCheck);
+    this.activationCheck = undefined;
     if (this.chunkTimer) clearInterval(this.chunkTimer);
     this.chunkTimer = undefined;
     if (this.nackTimer) clearTimeout(this.nackTimer);
