@@ -68,6 +68,8 @@ function integer(name: string, raw: string | undefined, min: number): number {
   return value;
 }
 
+// The commit the run was started on (the checkout may move while it runs).
+const commit = spawnSync("git", ["-C", root, "rev-parse", "--short", "HEAD"], { encoding: "utf8" }).stdout.trim();
 const seed = values.seed === undefined ? Math.floor(Math.random() * 1_000_000) : integer("seed", values.seed, 0);
 const minutes = Number(values.minutes);
 if (!(minutes > 0)) throw new Error(`--minutes must be a positive number, not ${values.minutes}`);
@@ -623,7 +625,6 @@ async function main(): Promise<number> {
     process.stdout.write(`\n  where the violations happened (trace.txt in the run folder):\n${traces.join("\n")}\n`);
     writeFileSync(join(runDir, "trace.txt"), `${traces.join("\n")}\n`);
   }
-  const commit = spawnSync("git", ["-C", root, "rev-parse", "--short", "HEAD"], { encoding: "utf8" }).stdout.trim();
   const result: RunResult = {
     seed,
     minutes,
