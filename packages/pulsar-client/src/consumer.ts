@@ -435,7 +435,6 @@ class PartitionConsumer implements ConsumerHandler {
   }
 
   onActiveConsumerChange(active: boolean): void {
-    const handedOver = active && this.active !== true;
     this.active = active;
     clearTimeout(this.activationCheck);
     this.activationCheck = undefined;
@@ -446,12 +445,14 @@ class PartitionConsumer implements ConsumerHandler {
       // broker, for when this consumer is the active one again.
       this.chunkedInProgress.clear();
       this.addPermits(this.parent.dropQueued(this.index));
-    } else if (handedOver) {
+    } else {
       // The broker sends this notice when it rewinds for the new active consumer, but a read it had already parked
       // at the end of the topic for that consumer (issued when a dispatch to the previous one completed) survives
       // the rewind: nothing the previous consumer left unacknowledged comes until a new message is published. When
       // nothing arrives after the notice, a rewind asked for by this consumer cancels that read. (Asked at once, it
-      // would make the broker send twice whatever it dispatched before taking the request.)
+      // would make the broker send twice whatever it dispatched before taking the request.) Every notice starts the
+      // check, also one that finds this consumer active already: after a reconnect the flag is the last session's,
+      // and a repeated notice comes with a rewind of its own.
       this.receivedSinceActivation = false;
       this.activationCheck = setTimeout(() => {
         this.activationCheck = undefined;
