@@ -1304,7 +1304,7 @@ export class Consumer implements AsyncIterable<Message> {
     return this.expiredChunks;
   }
 
-  /** @internal Removes prefetched messages of one partition; returns how many. */
+  /** @internal Removes prefetched messages of one partition; returns the permits they stand for. */
   dropQueued(owner: number): number {
     let permits = 0;
     this.queue = this.queue.slice(this.head).filter((m) => {
